@@ -1,0 +1,25 @@
+#include <string.h>
+
+#include "backend.h"
+
+extern const struct backend_ops backend_exec;
+
+static const struct backend_ops *const backends[] = {
+	&backend_exec,
+};
+
+const struct backend_ops *const *
+backend_all(size_t *count)
+{
+	*count = sizeof(backends) / sizeof(backends[0]);
+	return backends;
+}
+
+const struct backend_ops *
+backend_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}

@@ -1,0 +1,42 @@
+/* spawn_child.h — the one place in runnerd that creates child processes.
+ *
+ * Children are started with posix_spawn (vfork semantics: nothing of the
+ * multi-threaded daemon runs in the child between fork and exec), in a new
+ * session so that their whole tree forms one process group, with every
+ * signal disposition reset to default and an empty signal mask, with only
+ * fds 0-2 open, and with exactly the environment given. An exec failure is
+ * reported as an errno, never inferred from an exit status.
+ */
+#ifndef RUNNER_SPAWN_CHILD_H
+#define RUNNER_SPAWN_CHILD_H
+
+#include <sys/types.h>
+
+#include "status.h"
+
+struct spawn_request {
+	char *const *argv;  /* argv[0] is resolved against envp's PATH */
+	char *const *envp;
+	const char *cwd;    /* NULL: inherit */
+	int stdin_fd;       /* child's fd 0; -1: /dev/null */
+	int stdout_fd;      /* child's fd 1; -1: /dev/null */
+	int stderr_fd;      /* child's fd 2; -1: /dev/null */
+};
+
+/* Start the child. Returns 0 and sets *pid, or a negative value; when the
+ * program could not be executed (not found, not executable, bad cwd) the
+ * errno is in *exec_errno and st says what failed, with code
+ * FAILED_PRECONDITION; other failures (no memory, no pids) leave
+ * *exec_errno 0 and use RESOURCE_EXHAUSTED / INTERNAL. */
+int spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatus *st);
+
+/* Resolve `name` against the PATH found in `envp` (the child's, not ours) into
+ * `out`. Names containing '/' are used as they are. Returns 0 or -errno
+ * (ENOENT: nowhere; EACCES: found but not executable). */
+int spawn_resolve(const char *name, char *const *envp, char *out, size_t outlen);
+
+/* Create a pipe whose both ends are O_CLOEXEC and whose parent end
+ * (`parent_end`: 0 read end, 1 write end) is non-blocking. */
+int spawn_pipe(int fds[2], int parent_end, rstatus *st);
+
+#endif

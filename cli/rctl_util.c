@@ -1,0 +1,125 @@
+/* rctl_util.c — runnerctl's formatting and I/O helpers. */
+#include "rctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+rctl_format_duration(uint64_t us, char *buf, size_t size)
+{
+	uint64_t s = us / 1000000;
+
+	if (us < 1000000)
+		snprintf(buf, size, "%llums", (unsigned long long) ((us + 500) / 1000));
+	else if (s < 60)
+		snprintf(buf, size, "%llu.%03llus", (unsigned long long) s,
+			 (unsigned long long) (us % 1000000 / 1000));
+	else if (s < 3600)
+		snprintf(buf, size, "%llum%02llus", (unsigned long long) (s / 60),
+			 (unsigned long long) (s % 60));
+	else
+		snprintf(buf, size, "%lluh%02llum%02llus", (unsigned long long) (s / 3600),
+			 (unsigned long long) (s / 60 % 60), (unsigned long long) (s % 60));
+}
+
+bool
+rctl_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		p += n;
+		len -= (size_t) n;
+	}
+	return true;
+}
+
+static int
+read_fd(int fd, size_t max, uint8_t **data, size_t *len)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0, used = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (used == cap) {
+			/* One byte past max tells "too big" from "exactly max". */
+			size_t want = cap ? cap * 2 : 65536;
+			uint8_t *nbuf;
+
+			if (want > max + 1)
+				want = max + 1;
+			if (want == cap) {
+				free(buf);
+				return 1;
+			}
+			if ((nbuf = realloc(buf, want)) == NULL) {
+				free(buf);
+				errno = ENOMEM;
+				return -1;
+			}
+			buf = nbuf;
+			cap = want;
+		}
+		if ((n = read(fd, buf + used, cap - used)) < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved = errno;
+
+			free(buf);
+			errno = saved;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		used += (size_t) n;
+	}
+	if (used > max) {
+		free(buf);
+		return 1;
+	}
+	*data = buf;
+	*len = used;
+	return 0;
+}
+
+int
+rctl_read_input(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+	int fd, rv, saved;
+
+	*data = NULL;
+	*len = 0;
+	if (strcmp(path, "-") == 0)
+		return read_fd(STDIN_FILENO, max, data, len);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	rv = read_fd(fd, max, data, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rv;
+}
+
+const char *
+rctl_signal_name(int sig, char *buf, size_t size)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev != NULL)
+		snprintf(buf, size, "SIG%s", abbrev);
+	else
+		snprintf(buf, size, "signal %d", sig);
+	return buf;
+}

@@ -1,0 +1,272 @@
+#include "runner_client.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#define SERVICE_PREFIX "runner.v1.Runner/"
+/* Replies can carry two capped output streams; bound them anyway. */
+#define CLIENT_MAX_REPLY ((size_t) 1 << 30)
+/* Extra time granted beyond the call's deadline for the reply to travel. */
+#define DEADLINE_MARGIN_MS 5000
+/* Re-sends of one request after its connection dropped. */
+#define MAX_RESENDS 5
+
+struct runner_client {
+	nng_socket sock;
+	bool open;
+	int connect_timeout_ms;
+	uint32_t max_request;
+	char url[512];
+};
+
+const char *
+runner_client_default_addr(const char *flag)
+{
+	const char *env;
+
+	if (flag != NULL && flag[0] != '\0')
+		return flag;
+	if ((env = getenv("RUNNERD_ADDR")) != NULL && env[0] != '\0')
+		return env;
+	return RUNNER_DEFAULT_ADDR;
+}
+
+void
+runner_client_close(runner_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->open)
+		nng_close(c->sock);
+	free(c);
+}
+
+int
+runner_client_open(runner_client **out, const char *url,
+		   const runner_client_options *opts, rstatus *st)
+{
+	runner_client *c;
+	int rv;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	c->connect_timeout_ms = (opts && opts->connect_timeout_ms > 0) ? opts->connect_timeout_ms : 3000;
+	c->max_request = (opts && opts->max_request_bytes > 0) ? opts->max_request_bytes
+							       : RUNNER_DEFAULT_MAX_REQUEST;
+	snprintf(c->url, sizeof(c->url), "%s", url);
+
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		free(c);
+		return rstatus_fail(st, RS_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
+	}
+	c->open = true;
+	/* Never resend on our own: a resend of Run would be a second Run if the
+	 * server's de-duplication window had passed. */
+	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CLIENT_MAX_REPLY)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500)) != 0) {
+		runner_client_close(c);
+		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
+	}
+	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		runner_client_close(c);
+		return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
+										 : RS_UNAVAILABLE,
+				    "cannot dial %s: %s", url, nng_strerror(rv));
+	}
+	*out = c;
+	return 0;
+}
+
+static int
+transport_error(runner_client *c, int rv, bool sending, rstatus *st)
+{
+	if (rv == NNG_ETIMEDOUT && sending)
+		return rstatus_fail(st, RS_UNAVAILABLE, "cannot reach runnerd at %s within %d ms",
+				    c->url, c->connect_timeout_ms);
+	if (rv == NNG_ETIMEDOUT)
+		return rstatus_fail(st, RS_DEADLINE_EXCEEDED, "no reply from runnerd at %s in time", c->url);
+	if (sending)
+		return rstatus_fail(st, RS_UNAVAILABLE, "send to %s: %s", c->url, nng_strerror(rv));
+	/* The request went out, so say that it may have been carried out. */
+	return rstatus_fail(st, RS_UNAVAILABLE,
+			    "lost runnerd at %s before its reply (%s); the request may have run",
+			    c->url, nng_strerror(rv));
+}
+
+/* One blocking send or receive on a context. nng 1.5 has no
+ * nng_ctx_sendmsg/nng_ctx_recvmsg (they arrived in 1.6), so use an aio, with
+ * an explicit timeout rather than relying on the context's options. A failed
+ * send leaves the message in the aio; it is freed here. */
+static int
+ctx_io(nng_ctx ctx, nng_aio *aio, bool sending, nng_msg **msg, nng_duration timeout)
+{
+	int rv;
+
+	nng_aio_set_timeout(aio, timeout);
+	if (sending) {
+		nng_aio_set_msg(aio, *msg);
+		nng_ctx_send(ctx, aio);
+	} else {
+		nng_ctx_recv(ctx, aio);
+	}
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		if (sending && nng_aio_get_msg(aio) != NULL)
+			nng_msg_free(nng_aio_get_msg(aio));
+		*msg = NULL;
+		return rv;
+	}
+	*msg = sending ? NULL : nng_aio_get_msg(aio);
+	return 0;
+}
+
+/* How long to wait for the reply: the deadline plus transit, or forever. */
+static nng_duration
+reply_timeout(uint64_t deadline_ms)
+{
+	if (deadline_ms == 0)
+		return NNG_DURATION_INFINITE;
+	if (deadline_ms > (uint64_t) INT32_MAX - DEADLINE_MARGIN_MS)
+		return INT32_MAX;
+	return (nng_duration) (deadline_ms + DEADLINE_MARGIN_MS);
+}
+
+int
+runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
+			    Runner__V1__ReplyEnvelope **reply, rstatus *st)
+{
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg = NULL;
+	uint8_t *packed;
+	bool sending = true;
+	size_t len;
+	int rv;
+
+	*reply = NULL;
+	len = runner__v1__request_envelope__get_packed_size(env);
+	if (len > c->max_request)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED,
+				    "request of %zu bytes exceeds the limit of %u bytes", len, c->max_request);
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+		nng_aio_free(aio);
+		return rstatus_fail(st, RS_INTERNAL, "nng_ctx_open: %s", nng_strerror(rv));
+	}
+	if ((packed = malloc(len ? len : 1)) == NULL) {
+		nng_ctx_close(ctx);
+		nng_aio_free(aio);
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	runner__v1__request_envelope__pack(env, packed);
+
+	for (int attempt = 0;; attempt++) {
+		if ((rv = nng_msg_alloc(&msg, len)) != 0)
+			break;
+		memcpy(nng_msg_body(msg), packed, len);
+		/* The REQ send completes only once a connected pipe takes the
+		 * message, so the send timeout is the connect timeout. */
+		sending = true;
+		if ((rv = ctx_io(ctx, aio, true, &msg, c->connect_timeout_ms)) != 0)
+			break;
+		sending = false;
+		rv = ctx_io(ctx, aio, false, &msg, reply_timeout(env->deadline_ms));
+		/* The connection dropped under the request (a server restarting
+		 * a listener, a proxy): send it again with the same id. The
+		 * server's de-duplication answers a copy of a request it already
+		 * ran, or joins the copy to the run still in progress, so this
+		 * can never run a command twice. */
+		if ((rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT) || attempt >= MAX_RESENDS ||
+		    env->request_id.len == 0)
+			break;
+	}
+	free(packed);
+	nng_ctx_close(ctx);
+	nng_aio_free(aio);
+	if (rv != 0)
+		return transport_error(c, rv, sending, st);
+	*reply = runner__v1__reply_envelope__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
+	if (*reply == NULL)
+		return rstatus_fail(st, RS_INTERNAL, "reply envelope does not decode");
+	return 0;
+}
+
+static const ProtobufCMethodDescriptor *
+find_method(const char *name)
+{
+	return protobuf_c_service_descriptor_get_method_by_name(&runner__v1__runner__descriptor, name);
+}
+
+int
+runner_client_call(runner_client *c, const char *method, const ProtobufCMessage *request,
+		   ProtobufCMessage **reply, uint64_t deadline_ms, rstatus *st)
+{
+	Runner__V1__RequestEnvelope env = RUNNER__V1__REQUEST_ENVELOPE__INIT;
+	Runner__V1__ReplyEnvelope *renv = NULL;
+	const ProtobufCMethodDescriptor *md;
+	uint8_t id[16];
+	char full[128];
+	uint8_t *payload;
+	size_t len;
+	int rv;
+
+	*reply = NULL;
+	if ((md = find_method(method)) == NULL)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no method %s in runner.v1.Runner", method);
+	if (request->descriptor != md->input)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s takes a %s", method, md->input->name);
+	if (getrandom(id, sizeof(id), 0) != (ssize_t) sizeof(id))
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "getrandom");
+
+	len = protobuf_c_message_get_packed_size(request);
+	if ((payload = malloc(len ? len : 1)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	protobuf_c_message_pack(request, payload);
+	snprintf(full, sizeof(full), SERVICE_PREFIX "%s", method);
+	env.method = full;
+	env.request_id.data = id;
+	env.request_id.len = sizeof(id);
+	env.deadline_ms = deadline_ms;
+	env.payload.data = payload;
+	env.payload.len = len;
+
+	rv = runner_client_call_envelope(c, &env, &renv, st);
+	free(payload);
+	if (rv < 0)
+		return rv;
+
+	if (renv->payload.len > 0 || (int) renv->code == RS_OK) {
+		*reply = protobuf_c_message_unpack(md->output, NULL, renv->payload.len, renv->payload.data);
+		if (*reply == NULL) {
+			runner__v1__reply_envelope__free_unpacked(renv, NULL);
+			return rstatus_fail(st, RS_INTERNAL, "%s reply does not decode", method);
+		}
+	}
+	if ((int) renv->code != RS_OK) {
+		rv = rstatus_fail(st, renv->code, "%s", renv->message);
+	} else {
+		rstatus_clear(st);
+		rv = 0;
+	}
+	runner__v1__reply_envelope__free_unpacked(renv, NULL);
+	return rv;
+}
+
+int
+runner_client_run(runner_client *c, const Runner__V1__RunRequest *req,
+		  Runner__V1__RunResponse **resp, uint64_t deadline_ms, rstatus *st)
+{
+	return runner_client_call(c, "Run", &req->base, (ProtobufCMessage **) resp, deadline_ms, st);
+}

@@ -1,0 +1,198 @@
+/* runnerctl — command-line front end of runnerd, a thin layer over the
+ * client library (runner_client.h). This file holds main(), the command
+ * table, the usage text and what every command shares; each command lives
+ * in its own rctl_*.c file. */
+#include "rctl.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PROG "runnerctl"
+
+struct rctl_command {
+	const char *name;
+	rctl_handler *handler;
+	const char *synopsis; /* arguments after the name */
+	const char *help;     /* one line */
+};
+
+static rctl_handler cmd_help;
+
+static const struct rctl_command commands[] = {
+	{ "run", rctl_cmd_run, "[RUN OPTIONS] -- CMD [ARG...]", "run CMD directly (no shell) and wait for it" },
+	{ "sh", rctl_cmd_sh, "[RUN OPTIONS] 'COMMAND LINE'", "run a command line with /bin/sh -c and wait for it" },
+	{ "health", rctl_cmd_health, "", "show whether runnerd is serving, and its backends" },
+	{ "help", cmd_help, "", "show this help" },
+};
+
+static const char usage_options[] =
+	"Global options (also accepted after the command):\n"
+	"  --addr URL             runnerd address, ipc:///path or tcp://host:port\n"
+	"                         (default: $RUNNERD_ADDR, else " RUNNER_DEFAULT_ADDR ")\n"
+	"  --connect-timeout DUR  give up when runnerd cannot be reached within DUR\n"
+	"                         (default: 3s)\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Run options (run and sh):\n"
+	"  -e, --env NAME=VALUE   set an environment variable for the child (repeatable)\n"
+	"  -w, --workdir DIR      the child's working directory (default: the server's)\n"
+	"  --timeout DUR          wall-clock limit (default: the server's)\n"
+	"  --stdin FILE|-         feed FILE, or runnerctl's own stdin for -, to the\n"
+	"                         child (default: the child's stdin is /dev/null)\n"
+	"  --backend NAME         exec (default), firejail or docker\n"
+	"  --stdout-limit N       return at most N bytes of stdout, e.g. 4096, 64K, 1M\n"
+	"                         (default: the server's cap, which a request can\n"
+	"                         lower but not raise)\n"
+	"  --stderr-limit N       the same for stderr\n"
+	"  --json                 print the result as one JSON object on stdout, with\n"
+	"                         the output base64-encoded in stdout_b64/stderr_b64,\n"
+	"                         instead of the child's streams and stderr notes\n"
+	"\n"
+	"The child's stdout and stderr are copied byte for byte to runnerctl's own;\n"
+	"when the server cut one short, a note follows on stderr.\n"
+	"DUR is a whole number with an optional unit ms, s, m or h (default: s),\n"
+	"e.g. 500ms, 10s, 2m; N takes K, M or G (powers of 1024), as runnerd's options.\n";
+
+void
+rctl_usage(void)
+{
+	printf("Usage: " PROG " [GLOBAL OPTIONS] COMMAND [ARGS...]\n\n"
+	       "Run processes on runnerd and report how they ended.\n\n"
+	       "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct rctl_command *c = &commands[i];
+		char head[80];
+
+		snprintf(head, sizeof(head), "%s %s", c->name, c->synopsis);
+		printf("  %-36s %s\n", head, c->help);
+	}
+	printf("\n%s\nExit status:\n", usage_options);
+	printf("  %-6s %s\n", "N", "run/sh: the child's exit status");
+	printf("  %-6s %s\n", "128+N", "run/sh: the child was killed by signal N");
+#define PRINT_EXIT_CODE(name, value, doc) printf("  %-6d %s\n", value, doc);
+	RCTL_EXIT_CODES(PRINT_EXIT_CODE)
+#undef PRINT_EXIT_CODE
+}
+
+static int
+cmd_help(struct rctl_globals *g, int argc, char **argv)
+{
+	rctl_usage();
+	return RCTL_EXIT_OK;
+}
+
+int
+rctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG "%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " --help'.\n");
+	return RCTL_EXIT_USAGE;
+}
+
+int
+rctl_status_exit(const rstatus *st)
+{
+	fprintf(stderr, PROG ": %s: %s\n", rstatus_code_name(st->code), st->message);
+	return st->code == RS_UNAVAILABLE ? RCTL_EXIT_UNAVAILABLE : RCTL_EXIT_CALL_FAILED;
+}
+
+int
+rctl_connect(const struct rctl_globals *g, runner_client **out)
+{
+	runner_client_options opts = { .connect_timeout_ms = g->connect_timeout_ms };
+	rstatus st;
+
+	if (runner_client_open(out, runner_client_default_addr(g->addr), &opts, &st) == 0)
+		return 0;
+	/* A malformed address is the user's mistake, not the server's. */
+	if (st.code == RS_INVALID_ARGUMENT)
+		return rctl_usage_error(NULL, "%s", st.message);
+	return rctl_status_exit(&st);
+}
+
+int
+rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char **argv)
+{
+	/* The offending word; getopt has already stepped past it. */
+	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	uint64_t ms;
+
+	switch (opt) {
+	case RCTL_OPT_ADDR:
+		g->addr = optarg;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_CONNECT_TIMEOUT:
+		if (parse_duration_ms(optarg, &ms) < 0 || ms == 0 || ms > INT_MAX)
+			return rctl_usage_error(cmd, "bad --connect-timeout '%s' (want e.g. 500ms, 3s)", optarg);
+		g->connect_timeout_ms = (int) ms;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_HELP:
+		rctl_usage();
+		return RCTL_EXIT_OK;
+	case ':':
+		return rctl_usage_error(cmd, "option '%s' needs a value", word);
+	case '?':
+		return rctl_usage_error(cmd, "unknown option '%s'", word);
+	default:
+		return RCTL_NOT_MINE;
+	}
+}
+
+void
+rctl_client_closep(runner_client **c)
+{
+	runner_client_close(*c);
+}
+
+void
+rctl_message_freep(void *msgp)
+{
+	ProtobufCMessage *m;
+
+	/* memcpy, not a cast: the variable is a pointer to a concrete
+	 * message type, which must not be read through another type. */
+	memcpy(&m, msgp, sizeof(m));
+	if (m != NULL)
+		protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static const struct rctl_command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = { RCTL_GLOBAL_LONGOPTS, { 0 } };
+	struct rctl_globals g = { 0 };
+	const struct rctl_command *cmd;
+	int opt, rv;
+
+	/* We word our own errors; '+' stops at the command name. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1)
+		if ((rv = rctl_common_opt(&g, NULL, opt, argc, argv)) != RCTL_CONTINUE)
+			return rv;
+	if (optind >= argc)
+		return rctl_usage_error(NULL, "no command given");
+	if ((cmd = find_command(argv[optind])) == NULL)
+		return rctl_usage_error(NULL, "unknown command '%s'", argv[optind]);
+
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* glibc: restart getopt from scratch for the command */
+	return cmd->handler(&g, argc, argv);
+}

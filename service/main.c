@@ -1,0 +1,218 @@
+/* runnerd — runs processes for other programs over runner.v1.
+ *
+ * main owns the process-wide concerns: options, signals, logging, the
+ * order of start-up and shutdown. Everything else runs on the event loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "job.h"
+#include "log.h"
+#include "options.h"
+#include "reaper.h"
+#include "runnerd.h"
+
+#define DRAIN_POLL_US 20000
+
+static const struct rpc_handler handlers[] = {
+	{ "Run", rpc_run },
+	{ "Health", rpc_health },
+};
+
+struct signals {
+	struct loop_watch w;
+	struct runnerd *d;
+};
+
+/* Ends the loop once no Run is left and every reply has been sent. */
+static void
+drain_tick(struct loop_timer *t)
+{
+	struct runnerd *d = (struct runnerd *) ((char *) t - offsetof(struct runnerd, drain_timer));
+	uint64_t now = loop_now_us();
+
+	if (d->runs == NULL && transport_busy(d->transport) == 0) {
+		loop_stop(d->loop);
+		return;
+	}
+	if (!d->stopped_runs && now >= d->drain_deadline_us) {
+		log_msg("warning", "shutdown grace over: stopping %u running process(es)", job_running());
+		runnerd_stop_runs(d);
+	}
+	loop_timer_arm(d->loop, t, now + DRAIN_POLL_US);
+}
+
+void
+runnerd_drain(struct runnerd *d)
+{
+	if (d->draining) {
+		/* A second signal: don't wait out the grace. */
+		runnerd_stop_runs(d);
+		return;
+	}
+	d->draining = true;
+	log_msg("info", "shutting down: %u running, grace %llums", job_running(),
+		(unsigned long long) d->cfg.shutdown_grace_ms);
+	rpc_drain(d->rpc);
+	listeners_stop_accepting(transport_listeners(d->transport));
+	d->drain_deadline_us = loop_now_us() + d->cfg.shutdown_grace_ms * 1000u;
+	d->drain_timer.cb = drain_tick;
+	loop_timer_arm(d->loop, &d->drain_timer, loop_now_us());
+}
+
+static void
+signal_cb(struct loop_watch *w, uint32_t events)
+{
+	struct signals *s = (struct signals *) w;
+	struct signalfd_siginfo si;
+
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reaper_collect();
+		else
+			runnerd_drain(s->d);
+	}
+}
+
+/* Children must never get the daemon's fds 0-2 by accident as pipe ends,
+ * and a closed stdio fd would be reused by the first pipe we open. */
+static void
+ensure_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+}
+
+static int
+block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	/* Before any thread exists, so nng's threads inherit the mask and the
+	 * signals only ever arrive through the signalfd. */
+	return pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static void
+report_backends(void)
+{
+	size_t n;
+	const struct backend_ops *const *all = backend_all(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		rstatus st;
+		if (all[i]->probe(&st) < 0)
+			log_msg("warning", "backend %s unavailable: %s", all[i]->name, st.message);
+	}
+}
+
+static int
+serve(struct runnerd *d)
+{
+	struct transport_config tcfg = {
+		.listen = {
+			.urls = d->cfg.listen,
+			.n_urls = d->cfg.n_listen,
+			.insecure_tcp = d->cfg.insecure_tcp,
+			.max_request = d->cfg.max_request,
+			.probe_interval_ms = d->cfg.probe_interval_ms,
+			.probe_timeout_ms = 500,
+		},
+		.idle_receivers = 16,
+		.max_contexts = d->cfg.max_inflight,
+	};
+	struct dedup_config dcfg = {
+		.max_entries = 100000,
+		.max_bytes = d->cfg.dedup_max_bytes,
+		.ttl_us = d->cfg.dedup_ttl_ms * 1000u,
+	};
+	struct signals sigs = { .d = d };
+	sigset_t set;
+	rstatus st;
+	int rv;
+
+	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_msg("error", "signals: %s", strerror(errno));
+		return 1;
+	}
+	sigs.w.cb = signal_cb;
+	if (loop_new(&d->loop, &st) < 0 || loop_watch_add(d->loop, &sigs.w, EPOLLIN, &st) < 0 ||
+	    rpc_new(&d->rpc, d->loop, &dcfg, handlers, sizeof(handlers) / sizeof(handlers[0]), d, &st) < 0) {
+		log_msg("error", "%s", st.message);
+		return 1;
+	}
+	rpc_set_log(d->rpc, log_request, NULL);
+	for (size_t i = 0; i < d->cfg.n_listen; i++)
+		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
+			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
+				d->cfg.listen[i]);
+	if ((rv = transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st)) < 0) {
+		log_msg("error", "%s", st.message);
+		return 1;
+	}
+	for (size_t i = 0; i < listeners_count(transport_listeners(d->transport)); i++)
+		log_msg("info", "listening on %s", listeners_url(transport_listeners(d->transport), i));
+	report_backends();
+
+	if ((rv = loop_run(d->loop)) < 0) {
+		log_msg("error", "event loop: %s", strerror(-rv));
+		return 1;
+	}
+	log_msg("info", "stopped");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct runnerd d = { 0 };
+	int rc;
+
+	switch (options_parse(argc, argv, &d.cfg)) {
+	case OPTIONS_EXIT_OK:
+		options_free(&d.cfg);
+		return 0;
+	case OPTIONS_EXIT_USAGE:
+		options_free(&d.cfg);
+		return 64;
+	case OPTIONS_RUN:
+		break;
+	}
+	log_init(d.cfg.log_json);
+	ensure_stdio();
+	/* The socket and its directory are created owner-only from the start,
+	 * not chmod-ed after a window. */
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	/* Orphaned grandchildren come back to us to be reaped. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	d.started_us = loop_now_us();
+	d.limits = (struct command_limits){
+		.output_limit = d.cfg.output_limit,
+		.default_timeout_ms = d.cfg.default_timeout_ms,
+		.max_timeout_ms = d.cfg.max_timeout_ms,
+		.default_cwd = "/",
+	};
+
+	rc = serve(&d);
+
+	transport_free(d.transport);
+	rpc_free(d.rpc);
+	loop_free(d.loop);
+	options_free(&d.cfg);
+	return rc;
+}

@@ -1,0 +1,59 @@
+/* runnerd.h — the daemon's shared state and configuration, as the RPC
+ * handlers see it. */
+#ifndef RUNNER_RUNNERD_H
+#define RUNNER_RUNNERD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "command.h"
+#include "loop.h"
+#include "rpc.h"
+#include "transport.h"
+
+struct runnerd_config {
+	const char **listen;       /* URLs */
+	size_t n_listen;
+	bool insecure_tcp;
+	uint64_t max_request;      /* bytes, NNG_OPT_RECVMAXSZ */
+	uint64_t output_limit;     /* per-stream cap, bytes */
+	uint64_t default_timeout_ms;
+	uint64_t max_timeout_ms;
+	uint64_t grace_ms;         /* SIGTERM → SIGKILL for timeouts and stops */
+	uint64_t linger_ms;        /* after exit, wait for stray pipe holders */
+	uint64_t shutdown_grace_ms;
+	uint64_t dedup_ttl_ms;
+	uint64_t dedup_max_bytes;
+	unsigned max_inflight;
+	int probe_interval_ms;     /* listener guard; 0 disables */
+	bool log_json;
+};
+
+struct run;
+
+struct runnerd {
+	struct runnerd_config cfg;
+	struct command_limits limits;
+	struct loop *loop;
+	struct rpc *rpc;
+	struct transport *transport;
+	struct run *runs;          /* Runs in flight */
+	uint64_t started_us;
+	struct loop_timer drain_timer;
+	uint64_t drain_deadline_us;
+	bool draining;
+	bool stopped_runs;
+};
+
+/* RPC handlers (one file each). */
+void rpc_run(struct call *c);
+void rpc_health(struct call *c);
+
+/* Shutdown: stop taking work, let Runs finish within the shutdown grace,
+ * stop the rest, then end the loop once every reply is out. */
+void runnerd_drain(struct runnerd *d);
+/* Stop every Run in flight (reason KILLED). */
+void runnerd_stop_runs(struct runnerd *d);
+
+#endif
