@@ -110,11 +110,10 @@ spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatu
 	if (req->cwd != NULL) {
 		struct stat sb;
 		int e = stat(req->cwd, &sb) != 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
-		if (e != 0) {
-			*exec_errno = e;
-			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, *exec_errno, "chdir %s",
-						  req->cwd);
-		}
+		/* A missing working directory is the request's problem, not an
+		 * outcome of the program: it is an error status, not EXEC_FAILED. */
+		if (e != 0)
+			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, e, "cwd %s", req->cwd);
 	}
 
 	sigfillset(&all);

@@ -24,10 +24,10 @@ struct spawn_request {
 };
 
 /* Start the child. Returns 0 and sets *pid, or a negative value; when the
- * program could not be executed (not found, not executable, bad cwd) the
- * errno is in *exec_errno and st says what failed, with code
- * FAILED_PRECONDITION; other failures (no memory, no pids) leave
- * *exec_errno 0 and use RESOURCE_EXHAUSTED / INTERNAL. */
+ * program could not be executed (not found, not executable) the errno is
+ * in *exec_errno and st says what failed. Other failures leave *exec_errno
+ * 0: FAILED_PRECONDITION for a cwd that is not a directory,
+ * RESOURCE_EXHAUSTED / INTERNAL for no memory, no pids and the like. */
 int spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatus *st);
 
 /* Resolve `name` against the PATH found in `envp` (the child's, not ours) into

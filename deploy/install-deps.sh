@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Install what runnerd's build and test suite need on Debian 12, as root.
+# Idempotent and non-interactive: safe to run again; quiet unless it fails.
+#
+#   sudo ./deploy/install-deps.sh
+#
+# RUNNERD_EXTRA_PACKAGES (space-separated) adds packages to the list.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config          # toolchain
+	libnng-dev libprotobuf-c-dev protobuf-c-compiler  # nng 1.5, protobuf-c 1.4
+	check                                     # the unit/integration test framework
+	firejail firejail-profiles                # the firejail backend and its tests
+)
+# shellcheck disable=SC2206 # word splitting of the extra list is intended
+[[ -n "${RUNNERD_EXTRA_PACKAGES:-}" ]] && packages+=(${RUNNERD_EXTRA_PACKAGES})
+
+if [[ ${EUID} -ne 0 ]]; then
+	echo "install-deps.sh: must run as root (try: sudo $0)" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-y -q -o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
+missing() {
+	local p
+	for p in "${packages[@]}"; do
+		dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || echo "$p"
+	done
+}
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# Always refresh the index (CI wants current packages); an offline machine
+# that already has everything installed may still go on.
+if ! apt-get update -q >"$log" 2>&1; then
+	if [[ -z "$(missing)" ]]; then
+		echo "install-deps.sh: apt-get update failed, but all packages are installed; going on" >&2
+		exit 0
+	fi
+	cat "$log" >&2
+	echo "install-deps.sh: apt-get update failed" >&2
+	exit 1
+fi
+if ! apt-get install "${apt_opts[@]}" "${packages[@]}" >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "install-deps.sh: apt-get install failed" >&2
+	exit 1
+fi
+
+still_missing=$(missing)
+if [[ -n "$still_missing" ]]; then
+	echo "install-deps.sh: not installed after apt-get: $still_missing" >&2
+	exit 1
+fi
+echo "install-deps.sh: ${#packages[@]} packages present"
