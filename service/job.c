@@ -1,15 +1,14 @@
 #include "job.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "capture.h"
 #include "reaper.h"
 #include "spawn_child.h"
 
@@ -17,19 +16,18 @@ enum kill_phase { NOT_KILLING, TERM_SENT, KILL_SENT };
 
 struct job {
 	struct loop *loop;
-	job_done_fn done;
+	const struct job_ops *ops;
 	void *arg;
 	struct loop_task done_task;
 	struct reaper_watch child;
 	struct loop_timer timer;
 	struct loop_watch in, out, err;
-	uint8_t *stdin_data;
-	size_t stdin_len, stdin_off;
-	struct capture cout, cerr;
+	bool want_stdin;
+	bool out_paused, err_paused;
 	uint64_t started_us, grace_ms, linger_ms;
 	enum kill_phase phase;
 	Runner__V1__Termination forced; /* TIMEOUT/KILLED once runnerd intervened */
-	bool reaped, finished;
+	bool spawned, reaped, finished;
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
 };
@@ -54,12 +52,19 @@ close_watch(struct job *j, struct loop_watch *w)
 	w->fd = -1;
 }
 
-static void
-signal_group(struct job *j, int sig)
+int
+job_signal(struct job *j, int sig)
 {
 	/* Only while the leader is unreaped does its pid (= our pgid) stay ours. */
-	if (!j->reaped && j->child.pid > 0)
-		kill(-j->child.pid, sig);
+	if (!j->spawned || j->reaped)
+		return -ESRCH;
+	return kill(-j->child.pid, sig) == 0 ? 0 : -errno;
+}
+
+bool
+job_exited(const struct job *j)
+{
+	return j->reaped;
 }
 
 static void
@@ -67,7 +72,7 @@ run_done(struct loop_task *t)
 {
 	struct job *j = JOB_OF(t, done_task);
 
-	j->done(j, j->arg);
+	j->ops->done(j, j->arg);
 }
 
 static void
@@ -76,11 +81,9 @@ fill_result(struct job *j, int wstatus, const struct rusage *ru)
 	Runner__V1__RunResult *r = &j->result;
 
 	r->wall_time_us = loop_now_us() - j->started_us;
-	if (ru != NULL) {
-		r->user_time_us = (uint64_t) ru->ru_utime.tv_sec * 1000000u + (uint64_t) ru->ru_utime.tv_usec;
-		r->system_time_us = (uint64_t) ru->ru_stime.tv_sec * 1000000u + (uint64_t) ru->ru_stime.tv_usec;
-		r->max_rss_kb = (uint64_t) ru->ru_maxrss;
-	}
+	r->user_time_us = (uint64_t) ru->ru_utime.tv_sec * 1000000u + (uint64_t) ru->ru_utime.tv_usec;
+	r->system_time_us = (uint64_t) ru->ru_stime.tv_sec * 1000000u + (uint64_t) ru->ru_stime.tv_usec;
+	r->max_rss_kb = (uint64_t) ru->ru_maxrss;
 	if (WIFEXITED(wstatus)) {
 		r->exit_code = WEXITSTATUS(wstatus);
 		r->reason = RUNNER__V1__TERMINATION__EXITED;
@@ -92,41 +95,28 @@ fill_result(struct job *j, int wstatus, const struct rusage *ru)
 		r->reason = j->forced;
 }
 
-/* Finish once the process is reaped and both outputs reached EOF (or the
+/* Finish once the process is reaped and both outputs are over (or the
  * linger after exit ran out). */
 static void
 maybe_finish(struct job *j)
 {
-	Runner__V1__RunResult *r = &j->result;
-
 	if (j->finished || !j->reaped || j->out.fd >= 0 || j->err.fd >= 0)
 		return;
 	j->finished = true;
 	running--;
 	loop_timer_disarm(j->loop, &j->timer);
 	close_watch(j, &j->in);
-	r->stdout.data = j->cout.data;
-	r->stdout.len = j->cout.len;
-	r->stderr.data = j->cerr.data;
-	r->stderr.len = j->cerr.len;
-	r->stdout_total = j->cout.total;
-	r->stderr_total = j->cerr.total;
-	r->stdout_truncated = j->cout.total > j->cout.len;
-	r->stderr_truncated = j->cerr.total > j->cerr.len;
-	/* Deferred: the caller may free the job, and epoll may still hold
+	/* Deferred: the owner may free the job, and epoll may still hold
 	 * events for its fds in the current batch. */
 	loop_post(j->loop, &j->done_task);
 }
 
 static void
-pipe_readable(struct job *j, struct loop_watch *w, struct capture *c)
+output_ready(struct job *j, struct loop_watch *w, enum job_stream s)
 {
-	int rv;
-
 	if (w->fd < 0)
 		return;
-	if ((rv = capture_read(c, w->fd)) != 0) {
-		/* EOF or a read error: either way this stream is over. */
+	if (j->ops->output(j, s, w->fd, j->arg) != 0) {
 		close_watch(j, w);
 		maybe_finish(j);
 	}
@@ -135,15 +125,13 @@ pipe_readable(struct job *j, struct loop_watch *w, struct capture *c)
 static void
 stdout_cb(struct loop_watch *w, uint32_t events)
 {
-	struct job *j = JOB_OF(w, out);
-	pipe_readable(j, w, &j->cout);
+	output_ready(JOB_OF(w, out), w, JOB_STDOUT);
 }
 
 static void
 stderr_cb(struct loop_watch *w, uint32_t events)
 {
-	struct job *j = JOB_OF(w, err);
-	pipe_readable(j, w, &j->cerr);
+	output_ready(JOB_OF(w, err), w, JOB_STDERR);
 }
 
 static void
@@ -151,21 +139,53 @@ stdin_cb(struct loop_watch *w, uint32_t events)
 {
 	struct job *j = JOB_OF(w, in);
 
-	while (w->fd >= 0 && j->stdin_off < j->stdin_len) {
-		ssize_t n = write(w->fd, j->stdin_data + j->stdin_off, j->stdin_len - j->stdin_off);
-		if (n > 0) {
-			j->stdin_off += (size_t) n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && errno == EAGAIN) {
-			return;
-		} else {
-			break; /* EPIPE: the child stopped reading; that's its business */
-		}
-	}
-	close_watch(j, w);
-	free(j->stdin_data);
-	j->stdin_data = NULL;
+	if (w->fd >= 0 && j->want_stdin)
+		j->ops->stdin_writable(j, w->fd, j->arg);
+}
+
+/* A paused fd leaves epoll entirely: epoll reports hang-ups even for an
+ * empty event mask, which would spin the loop while the owner has no room. */
+static void
+rewatch(struct job *j, struct loop_watch *w, bool on, uint32_t events)
+{
+	if (w->fd < 0)
+		return;
+	if (on)
+		loop_watch_add(j->loop, w, events, NULL);
+	else
+		loop_watch_del(j->loop, w);
+}
+
+void
+job_pause_output(struct job *j, enum job_stream s, bool paused)
+{
+	bool *flag = s == JOB_STDOUT ? &j->out_paused : &j->err_paused;
+
+	if (*flag == paused)
+		return;
+	*flag = paused;
+	rewatch(j, s == JOB_STDOUT ? &j->out : &j->err, !paused, EPOLLIN);
+}
+
+void
+job_want_stdin(struct job *j, bool want)
+{
+	if (j->want_stdin == want)
+		return;
+	j->want_stdin = want;
+	rewatch(j, &j->in, want, EPOLLOUT);
+}
+
+void
+job_close_stdin(struct job *j)
+{
+	close_watch(j, &j->in);
+}
+
+bool
+job_stdin_open(const struct job *j)
+{
+	return j->in.fd >= 0;
 }
 
 static void
@@ -186,19 +206,19 @@ timer_cb(struct loop_timer *t)
 		return;
 	}
 	j->phase = KILL_SENT;
-	signal_group(j, SIGKILL);
+	job_signal(j, SIGKILL);
 }
 
 void
 job_stop(struct job *j, Runner__V1__Termination reason)
 {
-	if (j->reaped || j->phase != NOT_KILLING)
+	if (!j->spawned || j->reaped || j->phase != NOT_KILLING)
 		return;
 	j->forced = reason;
 	j->phase = TERM_SENT;
-	signal_group(j, SIGTERM);
+	job_signal(j, SIGTERM);
 	/* A stopped process ignores SIGTERM until continued. */
-	signal_group(j, SIGCONT);
+	job_signal(j, SIGCONT);
 	loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->grace_ms * 1000u);
 }
 
@@ -206,7 +226,7 @@ static void
 child_exiting(struct reaper_watch *w)
 {
 	/* The leader is done; whatever it left in its group goes with it, so
-	 * no stray keeps our pipes open or outlives the Run. */
+	 * no stray keeps our pipes open or outlives the job. */
 	kill(-w->pid, SIGKILL);
 }
 
@@ -240,10 +260,10 @@ job_free(struct job *j)
 	if (j == NULL)
 		return;
 	if (!j->finished) {
-		/* Never leave a process behind: make sure it dies; the reaper
-		 * still collects it, but nobody will look at the result. */
-		signal_group(j, SIGKILL);
-		if (!j->reaped)
+		/* Never leave a process behind: it dies now; the reaper still
+		 * collects it, but nobody looks at the result. */
+		job_signal(j, SIGKILL);
+		if (j->spawned && !j->reaped)
 			reaper_untrack(&j->child);
 		running--;
 	}
@@ -251,24 +271,21 @@ job_free(struct job *j)
 	close_watch(j, &j->in);
 	close_watch(j, &j->out);
 	close_watch(j, &j->err);
-	capture_free(&j->cout);
-	capture_free(&j->cerr);
-	free(j->stdin_data);
 	free(j);
 }
 
-const Runner__V1__RunResult *
-job_result(const struct job *j)
+Runner__V1__RunResult *
+job_result(struct job *j)
 {
 	return &j->result;
 }
 
 static int
-setup_pipes(struct job *j, int child_fds[3], rstatus *st)
+setup_pipes(struct job *j, bool stdin_pipe, int child_fds[3], rstatus *st)
 {
 	int p[2], rv;
 
-	if (j->stdin_len > 0) {
+	if (stdin_pipe) {
 		if ((rv = spawn_pipe(p, 1, st)) < 0)
 			return rv;
 		j->in.fd = p[1];
@@ -290,15 +307,14 @@ watch_pipes(struct job *j, rstatus *st)
 {
 	int rv;
 
-	if (j->in.fd >= 0 && (rv = loop_watch_add(j->loop, &j->in, EPOLLOUT, st)) < 0)
-		return rv;
+	/* stdin is watched only on demand (job_want_stdin). */
 	if ((rv = loop_watch_add(j->loop, &j->out, EPOLLIN, st)) < 0)
 		return rv;
 	return loop_watch_add(j->loop, &j->err, EPOLLIN, st);
 }
 
 int
-job_start(struct loop *l, const struct job_spec *spec, job_done_fn done, void *arg,
+job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops, void *arg,
 	  struct job **out, rstatus *st)
 {
 	int child_fds[3] = { -1, -1, -1 };
@@ -312,7 +328,7 @@ job_start(struct loop *l, const struct job_spec *spec, job_done_fn done, void *a
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	runner__v1__run_result__init(&j->result);
 	j->loop = l;
-	j->done = done;
+	j->ops = ops;
 	j->arg = arg;
 	j->done_task.fn = run_done;
 	j->timer.cb = timer_cb;
@@ -323,28 +339,15 @@ job_start(struct loop *l, const struct job_spec *spec, job_done_fn done, void *a
 	j->child.reaped = child_reaped;
 	j->grace_ms = spec->grace_ms;
 	j->linger_ms = spec->linger_ms;
-	capture_init(&j->cout, spec->stdout_limit);
-	capture_init(&j->cerr, spec->stderr_limit);
 	running++;
-	j->finished = false;
 
-	if (spec->stdin_len > 0) {
-		if ((j->stdin_data = malloc(spec->stdin_len)) == NULL) {
-			job_free(j);
-			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-		}
-		memcpy(j->stdin_data, spec->stdin_data, spec->stdin_len);
-		j->stdin_len = spec->stdin_len;
-	}
-	j->reaped = true; /* nothing to signal or untrack until spawned */
-	if ((rv = setup_pipes(j, child_fds, st)) < 0 || (rv = watch_pipes(j, st)) < 0) {
+	if ((rv = setup_pipes(j, spec->stdin_pipe, child_fds, st)) < 0 || (rv = watch_pipes(j, st)) < 0) {
 		for (int i = 0; i < 3; i++)
 			if (child_fds[i] >= 0)
 				close(child_fds[i]);
 		job_free(j);
 		return rv;
 	}
-
 	sr = (struct spawn_request){
 		.argv = spec->launch->argv,
 		.envp = spec->launch->envp,
@@ -370,7 +373,7 @@ job_start(struct loop *l, const struct job_spec *spec, job_done_fn done, void *a
 		exec_failed(j, err, &spawn_st);
 		return 0;
 	}
-	j->reaped = false;
+	j->spawned = true;
 	j->result.pid = j->child.pid;
 	reaper_track(&j->child);
 	if (spec->timeout_ms > 0)

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "collect.h"
 #include "job.h"
 #include "runnerd.h"
 
@@ -13,6 +14,7 @@ struct run {
 	struct backend_launch launch;
 	bool launched;
 	struct job *job;
+	struct collect io;
 	bool deadline_binds; /* the envelope deadline, not the timeout, cut it */
 	struct run *prev, *next;
 };
@@ -24,6 +26,7 @@ run_free(struct run *r)
 		r->backend->release(&r->launch);
 	job_free(r->job);
 	command_free(&r->cmd);
+	collect_free(&r->io);
 	free(r);
 }
 
@@ -38,6 +41,18 @@ unlink_run(struct run *r)
 		r->next->prev = r->prev;
 }
 
+static int
+run_output(struct job *j, enum job_stream s, int fd, void *arg)
+{
+	return collect_output(&((struct run *) arg)->io, s, fd);
+}
+
+static void
+run_stdin(struct job *j, int fd, void *arg)
+{
+	collect_stdin(&((struct run *) arg)->io, j, fd);
+}
+
 static void
 run_done(struct job *j, void *arg)
 {
@@ -46,7 +61,8 @@ run_done(struct job *j, void *arg)
 	int code = RS_OK;
 	const char *msg = "";
 
-	resp.result = (Runner__V1__RunResult *) job_result(j);
+	resp.result = job_result(j);
+	collect_fill(&r->io, resp.result);
 	if (r->deadline_binds && resp.result->reason == RUNNER__V1__TERMINATION__TIMEOUT) {
 		code = RS_DEADLINE_EXCEEDED;
 		msg = "the request deadline passed; the process was stopped";
@@ -55,6 +71,12 @@ run_done(struct job *j, void *arg)
 	unlink_run(r);
 	run_free(r);
 }
+
+static const struct job_ops run_ops = {
+	.output = run_output,
+	.stdin_writable = run_stdin,
+	.done = run_done,
+};
 
 /* The wall limit is the tighter of the command's timeout and the time left
  * before the envelope's deadline. */
@@ -100,18 +122,20 @@ rpc_run(struct call *c)
 	r->launched = true; /* release undoes even a half-done prepare */
 	if (r->backend->prepare(&r->cmd, &r->launch, &st) < 0)
 		goto fail;
+	if (collect_init(&r->io, req->stdin.data, req->stdin.len, r->cmd.stdout_limit,
+			 r->cmd.stderr_limit, &st) < 0)
+		goto fail;
 	spec = (struct job_spec){
 		.launch = &r->launch,
-		.stdin_data = req->stdin.data,
-		.stdin_len = req->stdin.len,
-		.stdout_limit = r->cmd.stdout_limit,
-		.stderr_limit = r->cmd.stderr_limit,
+		.stdin_pipe = r->io.stdin_len > 0,
 		.timeout_ms = effective_timeout_ms(r, r->cmd.timeout_ms, c->deadline_us),
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};
-	if (job_start(d->loop, &spec, run_done, r, &r->job, &st) < 0)
+	if (job_start(d->loop, &spec, &run_ops, r, &r->job, &st) < 0)
 		goto fail;
+	if (r->io.stdin_len > 0)
+		job_want_stdin(r->job, true);
 	r->next = d->runs;
 	if (d->runs)
 		d->runs->prev = r;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "job.h"
 #include "loop.h"
 #include "reaper.h"
@@ -24,6 +25,7 @@ static char *base_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
 struct harness {
 	struct loop *loop;
 	struct loop_watch sig;
+	struct collect io;
 	bool done;
 };
 
@@ -57,9 +59,24 @@ static void
 on_done(struct job *j, void *arg)
 {
 	struct harness *h = arg;
+	collect_fill(&h->io, job_result(j));
 	h->done = true;
 	loop_stop(h->loop);
 }
+
+static int
+on_output(struct job *j, enum job_stream s, int fd, void *arg)
+{
+	return collect_output(&((struct harness *) arg)->io, s, fd);
+}
+
+static void
+on_stdin(struct job *j, int fd, void *arg)
+{
+	collect_stdin(&((struct harness *) arg)->io, j, fd);
+}
+
+static const struct job_ops ops = { .output = on_output, .stdin_writable = on_stdin, .done = on_done };
 
 /* Run argv to completion and return the job (caller frees). */
 static struct job *
@@ -69,10 +86,7 @@ run(struct harness *h, char **argv, const void *in, size_t in_len, uint64_t limi
 	struct backend_launch launch = { .argv = argv, .envp = base_env, .cwd = "/" };
 	struct job_spec spec = {
 		.launch = &launch,
-		.stdin_data = in,
-		.stdin_len = in_len,
-		.stdout_limit = limit,
-		.stderr_limit = limit,
+		.stdin_pipe = in_len > 0,
 		.timeout_ms = timeout_ms,
 		.grace_ms = 300,
 		.linger_ms = 200,
@@ -80,7 +94,10 @@ run(struct harness *h, char **argv, const void *in, size_t in_len, uint64_t limi
 	struct job *j;
 	rstatus st;
 
-	ck_assert_int_eq(job_start(h->loop, &spec, on_done, h, &j, &st), 0);
+	ck_assert_int_eq(collect_init(&h->io, in, in_len, limit, limit, &st), 0);
+	ck_assert_int_eq(job_start(h->loop, &spec, &ops, h, &j, &st), 0);
+	if (in_len > 0)
+		job_want_stdin(j, true);
 	ck_assert_int_eq(loop_run(h->loop), 0);
 	ck_assert(h->done);
 	h->done = false;
