@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The 8-byte SP header a REQ peer (protocol 0x30) opens with. */
-static const unsigned char sp_req_header[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
@@ -32,6 +30,7 @@ struct listeners {
 	size_t n;
 	size_t max_request;
 	int interval_ms, timeout_ms;
+	unsigned char sp_header[8]; /* what a peer of our socket opens with */
 	pthread_t guard;
 	bool guard_running;
 	pthread_mutex_t mtx;
@@ -247,7 +246,7 @@ probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	ls->probe_ipc = ep->ipc;
 	ls->probe_port = ep->ipc ? 0 : local_port(fd);
 	pthread_mutex_unlock(&ls->probe_mtx);
-	if (write(fd, sp_req_header, sizeof(sp_req_header)) == (ssize_t) sizeof(sp_req_header)) {
+	if (write(fd, ls->sp_header, sizeof(ls->sp_header)) == (ssize_t) sizeof(ls->sp_header)) {
 		while (got < sizeof(hdr)) {
 			ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
 			if (n <= 0 && !(n < 0 && errno == EINTR))
@@ -359,6 +358,9 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	ls->max_request = cfg->max_request;
 	ls->interval_ms = cfg->probe_interval_ms;
 	ls->timeout_ms = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : 500;
+	memcpy(ls->sp_header, (unsigned char[8]){ 0, 'S', 'P', 0, 0, 0, 0, 0 }, 8);
+	ls->sp_header[4] = (unsigned char) (cfg->peer_protocol >> 8);
+	ls->sp_header[5] = (unsigned char) (cfg->peer_protocol & 0xff);
 	pthread_mutex_init(&ls->mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

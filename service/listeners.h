@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <nng/nng.h>
 
@@ -32,6 +33,7 @@ struct listeners_config {
 	size_t max_request;     /* NNG_OPT_RECVMAXSZ */
 	int probe_interval_ms;  /* 0: no guard */
 	int probe_timeout_ms;
+	uint16_t peer_protocol; /* SP id the probe speaks: the socket's peer (0x30 REQ, 0x11 PAIR1) */
 };
 
 /* Create and start every listener on `sock`. Fails, naming the URL, when

@@ -21,12 +21,21 @@
 #include "options.h"
 #include "reaper.h"
 #include "runnerd.h"
+#include "session.h"
+#include "streams.h"
 
 #define DRAIN_POLL_US 20000
 
 static const struct rpc_handler handlers[] = {
 	{ "Run", rpc_run },
 	{ "Health", rpc_health },
+	{ "StartPipes", rpc_start_pipes },
+	{ "WriteStdin", rpc_write_stdin },
+	{ "CloseStdin", rpc_close_stdin },
+	{ "ReadStream", rpc_read_stream },
+	{ "Wait", rpc_wait },
+	{ "Signal", rpc_signal },
+	{ "List", rpc_list },
 };
 
 struct signals {
@@ -41,7 +50,10 @@ drain_tick(struct loop_timer *t)
 	struct runnerd *d = (struct runnerd *) ((char *) t - offsetof(struct runnerd, drain_timer));
 	uint64_t now = loop_now_us();
 
-	if (d->runs == NULL && transport_busy(d->transport) == 0) {
+	/* Done when nothing runs, every reply is out, and readers got their
+	 * final frames (or a second past the grace, for readers that stall). */
+	if (d->runs == NULL && sessions_running(d->sessions) == 0 && transport_busy(d->transport) == 0 &&
+	    (streams_busy(d->streams) == 0 || now >= d->drain_deadline_us + 1000000u)) {
 		loop_stop(d->loop);
 		return;
 	}
@@ -65,6 +77,9 @@ runnerd_drain(struct runnerd *d)
 		(unsigned long long) d->cfg.shutdown_grace_ms);
 	rpc_drain(d->rpc);
 	listeners_stop_accepting(transport_listeners(d->transport));
+	/* Sessions are open-ended: they are not waited for, they are ended,
+	 * and their readers get a final frame saying why. */
+	sessions_stop_all(d->sessions);
 	d->drain_deadline_us = loop_now_us() + d->cfg.shutdown_grace_ms * 1000u;
 	d->drain_timer.cb = drain_tick;
 	loop_timer_arm(d->loop, &d->drain_timer, loop_now_us());
@@ -131,9 +146,26 @@ serve(struct runnerd *d)
 			.max_request = d->cfg.max_request,
 			.probe_interval_ms = d->cfg.probe_interval_ms,
 			.probe_timeout_ms = 500,
+			.peer_protocol = 0x30, /* REQ */
 		},
 		.idle_receivers = 16,
 		.max_contexts = d->cfg.max_inflight,
+	};
+	struct listeners_config scfg = {
+		.urls = d->cfg.stream_listen,
+		.n_urls = d->cfg.n_stream_listen,
+		.insecure_tcp = d->cfg.insecure_tcp,
+		.max_request = 64u << 10,
+		.probe_interval_ms = d->cfg.probe_interval_ms,
+		.probe_timeout_ms = 500,
+		.peer_protocol = 0x11, /* PAIR1 */
+	};
+	struct session_config sescfg = {
+		.max_sessions = d->cfg.max_sessions,
+		.buffer_bytes = d->cfg.session_buffer,
+		.idle_ttl_ms = d->cfg.idle_ttl_ms,
+		.retention_ms = d->cfg.retention_ms,
+		.max_pending_writes = 16,
 	};
 	struct dedup_config dcfg = {
 		.max_entries = 100000,
@@ -160,12 +192,16 @@ serve(struct runnerd *d)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
 			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
 				d->cfg.listen[i]);
-	if ((rv = transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st)) < 0) {
+	if (sessions_new(&d->sessions, d, &sescfg, &st) < 0 ||
+	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0 ||
+	    transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
 	for (size_t i = 0; i < listeners_count(transport_listeners(d->transport)); i++)
 		log_msg("info", "listening on %s", listeners_url(transport_listeners(d->transport), i));
+	for (size_t i = 0; i < d->cfg.n_stream_listen; i++)
+		log_msg("info", "streams on %s", streams_address_at(d->streams, i));
 	report_backends();
 
 	if ((rv = loop_run(d->loop)) < 0) {
@@ -211,6 +247,8 @@ main(int argc, char **argv)
 	rc = serve(&d);
 
 	transport_free(d.transport);
+	sessions_free(d.sessions);
+	streams_free(d.streams);
 	rpc_free(d.rpc);
 	loop_free(d.loop);
 	options_free(&d.cfg);

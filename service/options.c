@@ -28,6 +28,13 @@ static const char usage[] =
 	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
 	"      --probe-interval DUR  listener health probe period, 0 to disable (default 200ms)\n"
+	"      --stream-listen URL   where session output streams are served (repeatable;\n"
+	"                            default: beside each --listen: ipc path with\n"
+	"                            -stream, tcp port + 1)\n"
+	"      --max-sessions N      interactive sessions at most (default 16384)\n"
+	"      --session-buffer N    output kept per session stream (default 4M)\n"
+	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
+	"      --retention DUR       keep a finished session's output and result (default 5m)\n"
 	"      --log-json            log one JSON object per line\n"
 	"  -h, --help                show this help\n"
 	"      --version             show the version\n"
@@ -49,6 +56,11 @@ enum {
 	OPT_PROBE_INTERVAL,
 	OPT_LOG_JSON,
 	OPT_VERSION,
+	OPT_STREAM_LISTEN,
+	OPT_MAX_SESSIONS,
+	OPT_SESSION_BUFFER,
+	OPT_IDLE_TTL,
+	OPT_RETENTION,
 };
 
 static const struct option longopts[] = {
@@ -65,24 +77,60 @@ static const struct option longopts[] = {
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
+	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
+	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
+	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int
-add_listen(struct runnerd_config *cfg, const char *url)
+add_url(const char ***list, size_t *n, const char *url)
 {
-	const char **l = realloc(cfg->listen, (cfg->n_listen + 1) * sizeof(*l));
+	const char **l = realloc(*list, (*n + 1) * sizeof(*l));
 	char *copy = strdup(url);
 
+	if (l != NULL)
+		*list = l;
 	if (l == NULL || copy == NULL) {
 		free(copy);
 		return -1;
 	}
-	cfg->listen = l;
-	l[cfg->n_listen++] = copy;
+	*list = l;
+	l[(*n)++] = copy;
 	return 0;
+}
+
+static int
+add_listen(struct runnerd_config *cfg, const char *url)
+{
+	return add_url(&cfg->listen, &cfg->n_listen, url);
+}
+
+/* The stream socket sits beside each request listener unless told
+ * otherwise: ipc "x.sock" → "x-stream.sock"; tcp port P → P+1 (0 stays 0). */
+static int
+derive_stream_url(struct runnerd_config *cfg, const char *url)
+{
+	char buf[1024];
+	const char *colon;
+	size_t n = strlen(url);
+
+	if (strncmp(url, "ipc://", 6) == 0) {
+		if (n > 5 && strcmp(url + n - 5, ".sock") == 0)
+			snprintf(buf, sizeof(buf), "%.*s-stream.sock", (int) (n - 5), url);
+		else
+			snprintf(buf, sizeof(buf), "%s.stream", url);
+	} else if ((colon = strrchr(url, ':')) != NULL && colon[1] >= '0' && colon[1] <= '9') {
+		long port = strtol(colon + 1, NULL, 10);
+		snprintf(buf, sizeof(buf), "%.*s:%ld", (int) (colon - url), url, port ? port + 1 : 0);
+	} else {
+		snprintf(buf, sizeof(buf), "%s", url);
+	}
+	return add_url(&cfg->stream_listen, &cfg->n_stream_listen, buf);
 }
 
 static int
@@ -103,9 +151,12 @@ options_free(struct runnerd_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		free((char *) cfg->listen[i]);
+	for (size_t i = 0; i < cfg->n_stream_listen; i++)
+		free((char *) cfg->stream_listen[i]);
 	free(cfg->listen);
-	cfg->listen = NULL;
-	cfg->n_listen = 0;
+	free(cfg->stream_listen);
+	cfg->listen = cfg->stream_listen = NULL;
+	cfg->n_listen = cfg->n_stream_listen = 0;
 }
 
 static uint64_t *
@@ -122,6 +173,10 @@ duration_field(struct runnerd_config *cfg, int opt)
 		return &cfg->linger_ms;
 	case OPT_SHUTDOWN_GRACE:
 		return &cfg->shutdown_grace_ms;
+	case OPT_IDLE_TTL:
+		return &cfg->idle_ttl_ms;
+	case OPT_RETENTION:
+		return &cfg->retention_ms;
 	default:
 		return &cfg->dedup_ttl_ms;
 	}
@@ -152,6 +207,10 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.dedup_max_bytes = 64u << 20,
 		.max_inflight = 4096,
 		.probe_interval_ms = 200,
+		.max_sessions = 16384,
+		.session_buffer = 4u << 20,
+		.idle_ttl_ms = 600000,
+		.retention_ms = 300000,
 	};
 	while ((c = getopt_long(argc, argv, "l:h", longopts, &idx)) != -1) {
 		const char *name = c >= 256 ? longopts[idx].name : "";
@@ -165,6 +224,19 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			break;
 		case OPT_LOG_JSON:
 			cfg->log_json = true;
+			break;
+		case OPT_STREAM_LISTEN:
+			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
+				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_MAX_SESSIONS:
+		case OPT_SESSION_BUFFER:
+			if (parse_size(optarg, &v) < 0 || v == 0 || (c == OPT_MAX_SESSIONS && v > 1000000))
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_SESSIONS)
+				cfg->max_sessions = (unsigned) v;
+			else
+				cfg->session_buffer = v;
 			break;
 		case OPT_MAX_REQUEST:
 		case OPT_OUTPUT_LIMIT:
@@ -184,6 +256,8 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_LINGER:
 		case OPT_SHUTDOWN_GRACE:
 		case OPT_DEDUP_TTL:
+		case OPT_IDLE_TTL:
+		case OPT_RETENTION:
 		case OPT_PROBE_INTERVAL:
 			if (parse_duration_ms(optarg, &v) < 0 || v > 24ull * 3600 * 1000)
 				return bad_value(name, optarg);
@@ -212,5 +286,9 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		return OPTIONS_EXIT_USAGE;
 	if (cfg->n_listen == 0 && add_listen(cfg, RUNNER_DEFAULT_ADDR) < 0)
 		return OPTIONS_EXIT_USAGE;
+	if (cfg->n_stream_listen == 0)
+		for (size_t i = 0; i < cfg->n_listen; i++)
+			if (derive_stream_url(cfg, cfg->listen[i]) < 0)
+				return OPTIONS_EXIT_USAGE;
 	return OPTIONS_RUN;
 }

@@ -233,7 +233,7 @@ resolve_method(struct rpc *r, const char *full)
 
 static void
 dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *env,
-	 uint64_t started)
+	 uint64_t started, nng_pipe pipe)
 {
 	const ProtobufCMethodDescriptor *md;
 	const uint8_t *id = env->request_id.data;
@@ -284,6 +284,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 	c->entry = e;
 	c->app = r->app;
 	c->received_us = started;
+	c->pipe = pipe;
 	c->deadline_us = env->deadline_ms ? started + env->deadline_ms * 1000u : 0;
 
 	if ((fn = r->by_index[md - r->service->methods]) == NULL) {
@@ -319,7 +320,8 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 			  NULL, 0);
 		return;
 	}
+	nng_pipe pipe = nng_msg_get_pipe(msg);
 	nng_msg_free(msg);
-	dispatch(r, ctx, env, started);
+	dispatch(r, ctx, env, started, pipe);
 	runner__v1__request_envelope__free_unpacked(env, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "dedup.h"
@@ -44,6 +45,7 @@ struct call {
 	uint64_t received_us;
 	uint64_t deadline_us; /* 0: none */
 	void *app;            /* the application context given to rpc_new */
+	nng_pipe pipe;        /* the connection the request came in on */
 	/* internal */
 	struct rep_ctx *ctx;
 	struct dedup_entry *entry;

@@ -28,9 +28,17 @@ struct runnerd_config {
 	unsigned max_inflight;
 	int probe_interval_ms;     /* listener guard; 0 disables */
 	bool log_json;
+	const char **stream_listen; /* stream socket URLs; derived from listen when none */
+	size_t n_stream_listen;
+	unsigned max_sessions;
+	uint64_t session_buffer;   /* bytes per output stream */
+	uint64_t idle_ttl_ms;
+	uint64_t retention_ms;
 };
 
 struct run;
+struct sessions;
+struct streams;
 
 struct runnerd {
 	struct runnerd_config cfg;
@@ -39,6 +47,8 @@ struct runnerd {
 	struct rpc *rpc;
 	struct transport *transport;
 	struct run *runs;          /* Runs in flight */
+	struct sessions *sessions;
+	struct streams *streams;
 	uint64_t started_us;
 	struct loop_timer drain_timer;
 	uint64_t drain_deadline_us;
@@ -49,6 +59,13 @@ struct runnerd {
 /* RPC handlers (one file each). */
 void rpc_run(struct call *c);
 void rpc_health(struct call *c);
+void rpc_start_pipes(struct call *c);
+void rpc_write_stdin(struct call *c);
+void rpc_close_stdin(struct call *c);
+void rpc_wait(struct call *c);
+void rpc_signal(struct call *c);
+void rpc_list(struct call *c);
+void rpc_read_stream(struct call *c);
 
 /* Shutdown: stop taking work, let Runs finish within the shutdown grace,
  * stop the rest, then end the loop once every reply is out. */
