@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -164,17 +165,27 @@ runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope 
 		nng_aio_free(aio);
 		return rstatus_fail(st, RS_INTERNAL, "nng_ctx_open: %s", nng_strerror(rv));
 	}
-	if ((packed = malloc(len ? len : 1)) == NULL) {
+	/* A re-send is the same envelope marked as a retry, with when the
+	 * first copy went out. */
+	Runner__V1__RequestEnvelope again = *env;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	again.retry = true;
+	again.first_sent_unix_ms = (uint64_t) now.tv_sec * 1000u + (uint64_t) now.tv_nsec / 1000000u;
+	size_t again_len = runner__v1__request_envelope__get_packed_size(&again);
+	if ((packed = malloc(len + again_len)) == NULL) {
 		nng_ctx_close(ctx);
 		nng_aio_free(aio);
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	runner__v1__request_envelope__pack(env, packed);
+	runner__v1__request_envelope__pack(&again, packed + len);
 
 	for (int attempt = 0;; attempt++) {
-		if ((rv = nng_msg_alloc(&msg, len)) != 0)
+		size_t n = attempt == 0 ? len : again_len;
+		if ((rv = nng_msg_alloc(&msg, n)) != 0)
 			break;
-		memcpy(nng_msg_body(msg), packed, len);
+		memcpy(nng_msg_body(msg), attempt == 0 ? packed : packed + len, n);
 		/* The REQ send completes only once a connected pipe takes the
 		 * message, so the send timeout is the connect timeout. */
 		sending = true;
@@ -182,11 +193,12 @@ runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope 
 			break;
 		sending = false;
 		rv = ctx_io(ctx, aio, false, &msg, reply_timeout(env->deadline_ms));
-		/* The connection dropped under the request (a server restarting
-		 * a listener, a proxy): send it again with the same id. The
-		 * server's de-duplication answers a copy of a request it already
-		 * ran, or joins the copy to the run still in progress, so this
-		 * can never run a command twice. */
+		/* The connection dropped under the request (a server re-creating
+		 * a listener, a proxy): send it again, same id, marked as a retry.
+		 * The server answers a retry from its de-duplication table, joins
+		 * it to the original still running, or refuses it (ABORTED) when
+		 * it does not know the id — so it can never run a command twice,
+		 * not even on a runnerd that restarted meanwhile. */
 		if ((rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT) || attempt >= MAX_RESENDS ||
 		    env->request_id.len == 0)
 			break;

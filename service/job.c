@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ledger.h"
 #include "reaper.h"
 #include "spawn_child.h"
 
@@ -235,6 +236,7 @@ child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 {
 	struct job *j = JOB_OF(w, child);
 
+	ledger_remove(w->pid);
 	j->reaped = true;
 	fill_result(j, wstatus, ru);
 	loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->linger_ms * 1000u);
@@ -263,8 +265,10 @@ job_free(struct job *j)
 		/* Never leave a process behind: it dies now; the reaper still
 		 * collects it, but nobody looks at the result. */
 		job_signal(j, SIGKILL);
-		if (j->spawned && !j->reaped)
+		if (j->spawned && !j->reaped) {
 			reaper_untrack(&j->child);
+			ledger_remove(j->child.pid);
+		}
 		running--;
 	}
 	loop_timer_disarm(j->loop, &j->timer);
@@ -376,6 +380,7 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->spawned = true;
 	j->result.pid = j->child.pid;
 	reaper_track(&j->child);
+	ledger_add(j->child.pid);
 	if (spec->timeout_ms > 0)
 		loop_timer_arm(l, &j->timer, j->started_us + spec->timeout_ms * 1000u);
 	return 0;

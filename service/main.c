@@ -17,6 +17,7 @@
 
 #include "backend.h"
 #include "job.h"
+#include "ledger.h"
 #include "log.h"
 #include "options.h"
 #include "reaper.h"
@@ -188,6 +189,14 @@ serve(struct runnerd *d)
 		return 1;
 	}
 	rpc_set_log(d->rpc, log_request, NULL);
+	if (d->cfg.state_dir == NULL) {
+		log_msg("warning", "no --state-dir and no ipc listener: processes left by a crash are not cleaned up");
+	} else if ((rv = ledger_open(d->cfg.state_dir, &st)) < 0) {
+		log_msg("error", "%s", st.message);
+		return 1;
+	} else if (rv > 0) {
+		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
+	}
 	for (size_t i = 0; i < d->cfg.n_listen; i++)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
 			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",

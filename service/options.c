@@ -35,6 +35,9 @@ static const char usage[] =
 	"      --session-buffer N    output kept per session stream (default 4M)\n"
 	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
 	"      --retention DUR       keep a finished session's output and result (default 5m)\n"
+	"      --state-dir DIR       where runnerd records its running process groups, so a\n"
+	"                            restart after a crash kills what was left (default:\n"
+	"                            beside the first ipc socket, x.sock -> x.state)\n"
 	"      --log-json            log one JSON object per line\n"
 	"  -h, --help                show this help\n"
 	"      --version             show the version\n"
@@ -61,6 +64,7 @@ enum {
 	OPT_SESSION_BUFFER,
 	OPT_IDLE_TTL,
 	OPT_RETENTION,
+	OPT_STATE_DIR,
 };
 
 static const struct option longopts[] = {
@@ -82,6 +86,7 @@ static const struct option longopts[] = {
 	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
 	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -155,6 +160,8 @@ options_free(struct runnerd_config *cfg)
 		free((char *) cfg->stream_listen[i]);
 	free(cfg->listen);
 	free(cfg->stream_listen);
+	free(cfg->state_dir);
+	cfg->state_dir = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -225,6 +232,11 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_LOG_JSON:
 			cfg->log_json = true;
 			break;
+		case OPT_STATE_DIR:
+			free(cfg->state_dir);
+			if ((cfg->state_dir = strdup(optarg)) == NULL)
+				return OPTIONS_EXIT_USAGE;
+			break;
 		case OPT_STREAM_LISTEN:
 			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
@@ -286,6 +298,18 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		return OPTIONS_EXIT_USAGE;
 	if (cfg->n_listen == 0 && add_listen(cfg, RUNNER_DEFAULT_ADDR) < 0)
 		return OPTIONS_EXIT_USAGE;
+	for (size_t i = 0; cfg->state_dir == NULL && i < cfg->n_listen; i++) {
+		const char *path = cfg->listen[i] + 6;
+		size_t n = strlen(path);
+		if (strncmp(cfg->listen[i], "ipc://", 6) != 0)
+			continue;
+		if ((cfg->state_dir = malloc(n + 7)) == NULL)
+			return OPTIONS_EXIT_USAGE;
+		if (n > 5 && strcmp(path + n - 5, ".sock") == 0)
+			snprintf(cfg->state_dir, n + 7, "%.*s.state", (int) (n - 5), path);
+		else
+			snprintf(cfg->state_dir, n + 7, "%s.state", path);
+	}
 	if (cfg->n_stream_listen == 0)
 		for (size_t i = 0; i < cfg->n_listen; i++)
 			if (derive_stream_url(cfg, cfg->listen[i]) < 0)

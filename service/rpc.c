@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runner/v1/runner.pb-c.h"
 #include "wire_check.h"
@@ -16,7 +17,17 @@ struct rpc {
 	rpc_log_fn log;
 	void *log_arg;
 	bool draining;
+	uint64_t started_unix_ms;
 };
+
+static uint64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
 
 int
 rpc_new(struct rpc **out, struct loop *l, const struct dedup_config *dcfg,
@@ -34,6 +45,7 @@ rpc_new(struct rpc **out, struct loop *l, const struct dedup_config *dcfg,
 	}
 	r->loop = l;
 	r->service = sd;
+	r->started_unix_ms = unix_ms();
 	r->app = app;
 	/* Bind handlers by name, so the table can never drift from the .proto
 	 * unnoticed: a handler for a method that does not exist is a bug. */
@@ -221,6 +233,20 @@ answer_duplicate(struct rpc *r, struct rep_ctx *ctx, struct dedup_entry *e, uint
 	log_request(r, method, RS_OK, "", started, e->id, e->id_len, true);
 }
 
+/* An unknown retried id is safe to run only if its original was sent
+ * after this server started: it would be in the table had it arrived. Over
+ * ipc both sides read the same clock; over tcp a margin absorbs the
+ * difference between two hosts' clocks. */
+static bool
+retry_never_arrived(const struct rpc *r, const Runner__V1__RequestEnvelope *env, nng_pipe pipe)
+{
+	nng_sockaddr sa;
+	bool same_host = nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0 && sa.s_family == NNG_AF_IPC;
+	uint64_t margin_ms = same_host ? 0 : 2000;
+
+	return env->first_sent_unix_ms > r->started_unix_ms + margin_ms;
+}
+
 static const ProtobufCMethodDescriptor *
 resolve_method(struct rpc *r, const char *full)
 {
@@ -269,6 +295,13 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		if ((e = dedup_find(r->dedup, id, id_len)) != NULL) {
 			free(c);
 			answer_duplicate(r, ctx, e, fp, md->name, started);
+			return;
+		}
+		if (env->retry && !retry_never_arrived(r, env, pipe)) {
+			free(c);
+			reply_now(r, ctx, md->name, RS_ABORTED,
+				  "a retried request this runnerd does not know: it never arrived, or ran on a runnerd that has since restarted; not run, so it cannot run twice",
+				  started, id, id_len);
 			return;
 		}
 		if ((e = dedup_insert(r->dedup, id, id_len, fp)) == NULL) {

@@ -34,6 +34,7 @@ struct runnerd_config {
 	uint64_t session_buffer;   /* bytes per output stream */
 	uint64_t idle_ttl_ms;
 	uint64_t retention_ms;
+	char *state_dir;           /* ledger of running process groups; NULL: none */
 };
 
 struct run;

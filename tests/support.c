@@ -1,0 +1,392 @@
+/* support.c — runnerd as a child process of a test; see support.h. */
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RUNNERD_PATH
+#error "RUNNERD_PATH must name the runnerd binary under test"
+#endif
+
+#define BASE_ENV "RUNNERD_TEST_BASE"
+#define STOP_TIMEOUT_MS 10000
+#define MAX_ARGS 64
+#define MAX_ENV 512
+#define TCP_START_ATTEMPTS 3
+
+extern char **environ;
+
+rd_daemon rd_fx;
+
+int64_t
+rd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+void
+rd_mkdtemp(char out[256])
+{
+	const char *base = getenv(BASE_ENV);
+
+	snprintf(out, 256, "%s/d-XXXXXX", base != NULL ? base : "/tmp");
+	ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s: %s", out, strerror(errno));
+}
+
+static int
+remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+static void
+remove_tree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+rd_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_msg(write(fd, data, len) == (ssize_t) len, "write %s", path);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+char *
+rd_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t) n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t) n, f), n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t) n;
+	return buf;
+}
+
+bool
+rd_pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
+		return false;
+	return p[2] != 'Z' && p[2] != 'X';
+}
+
+int
+rd_free_tcp_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd, port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+struct rd_sockaddr
+rd_sockaddr_of(const char *url)
+{
+	struct rd_sockaddr a = { 0 };
+
+	if (strncmp(url, "ipc://", 6) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *) &a.ss;
+
+		un->sun_family = AF_UNIX;
+		ck_assert_uint_lt(strlen(url + 6), sizeof(un->sun_path));
+		strcpy(un->sun_path, url + 6);
+		a.len = sizeof(*un);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *) &a.ss;
+		const char *colon = strrchr(url, ':');
+
+		ck_assert_msg(strncmp(url, "tcp://127.0.0.1:", 16) == 0 && colon, "url %s", url);
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t) atoi(colon + 1));
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.len = sizeof(*in);
+	}
+	return a;
+}
+
+runner_client *
+rd_client(const char *url)
+{
+	runner_client_options o = { .connect_timeout_ms = 2000 };
+	runner_client *c = NULL;
+	rstatus st = { 0 };
+
+	ck_assert_msg(runner_client_open(&c, url, &o, &st) == 0, "client %s: %s", url, st.message);
+	return c;
+}
+
+/* The daemon's environment: ours, with `extra` added or replacing. */
+static char **
+build_env(const char *const *extra)
+{
+	static char *envp[MAX_ENV + 1];
+	size_t n = 0;
+
+	for (char **e = environ; *e != NULL && n < MAX_ENV; e++) {
+		bool replaced = false;
+		size_t klen = strcspn(*e, "=");
+
+		for (const char *const *x = extra; x != NULL && *x != NULL; x++)
+			if (strncmp(*x, *e, klen + 1) == 0)
+				replaced = true;
+		if (!replaced)
+			envp[n++] = *e;
+	}
+	for (const char *const *x = extra; x != NULL && *x != NULL && n < MAX_ENV; x++)
+		envp[n++] = (char *) *x;
+	envp[n] = NULL;
+	return envp;
+}
+
+static pid_t
+spawn_daemon(const rd_daemon *d, const rd_options *o)
+{
+	const char *argv[MAX_ARGS + 1];
+	char **envp = build_env(o ? o->env : NULL);
+	pid_t parent = getpid(), pid;
+	size_t n = 0;
+
+	argv[n++] = RUNNERD_PATH;
+	argv[n++] = "--listen";
+	argv[n++] = d->ipc_url;
+	if (d->tcp_url[0] != '\0') {
+		argv[n++] = "--listen";
+		argv[n++] = d->tcp_url;
+		argv[n++] = "--insecure-tcp";
+	}
+	for (const char *const *a = o ? o->args : NULL; a != NULL && *a != NULL; a++) {
+		ck_assert_int_lt(n, MAX_ARGS);
+		argv[n++] = *a;
+	}
+	argv[n] = NULL;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		sigset_t none;
+
+		/* Die with the test process, even when an assertion ends it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execve(RUNNERD_PATH, (char **) argv, envp);
+		(void) !write(2, "exec " RUNNERD_PATH " failed\n", sizeof("exec " RUNNERD_PATH " failed\n") - 1);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Health answers OK on url within one short attempt. */
+static bool
+health_ok(const char *url)
+{
+	runner_client_options o = { .connect_timeout_ms = 100 };
+	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
+	ProtobufCMessage *reply = NULL;
+	runner_client *c = NULL;
+	rstatus st = { 0 };
+	int rv;
+
+	if (runner_client_open(&c, url, &o, &st) != 0)
+		return false;
+	rv = runner_client_call(c, "Health", &req.base, &reply, 200, &st);
+	if (reply != NULL)
+		protobuf_c_message_free_unpacked(reply, NULL);
+	runner_client_close(c);
+	return rv == 0;
+}
+
+/* 0 when ready; otherwise the wait status of a daemon that exited. */
+static int
+wait_ready(rd_daemon *d)
+{
+	int64_t end = rd_now_ms() + RD_READY_TIMEOUT_MS;
+	int status;
+
+	for (;;) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return status == 0 ? -1 : status;
+		}
+		if (health_ok(d->ipc_url) && (d->tcp_url[0] == '\0' || health_ok(d->tcp_url)))
+			return 0;
+		ck_assert_msg(rd_now_ms() < end, "runnerd not healthy within %d ms", RD_READY_TIMEOUT_MS);
+		sleep_ms(20);
+	}
+}
+
+void
+rd_start(rd_daemon *d, const rd_options *opts)
+{
+	int status = 0;
+
+	memset(d, 0, sizeof(*d));
+	rd_mkdtemp(d->dir);
+	snprintf(d->ipc_url, sizeof(d->ipc_url), "ipc://%s/runnerd.sock", d->dir);
+	/* A free port can be taken between our probe and runnerd's bind:
+	 * retry a few times when runnerd exits at start-up. */
+	for (int attempt = 0; attempt < (opts && opts->tcp ? TCP_START_ATTEMPTS : 1); attempt++) {
+		if (opts && opts->tcp)
+			snprintf(d->tcp_url, sizeof(d->tcp_url), "tcp://127.0.0.1:%d", rd_free_tcp_port());
+		d->pid = spawn_daemon(d, opts);
+		if ((status = wait_ready(d)) == 0)
+			return;
+	}
+	ck_abort_msg("runnerd exited during start-up (wait status 0x%x)", (unsigned) status);
+}
+
+int
+rd_wait_exit(rd_daemon *d, int timeout_ms)
+{
+	int64_t end = rd_now_ms() + timeout_ms;
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	for (;;) {
+		pid_t r = waitpid(d->pid, &status, WNOHANG);
+
+		if (r == d->pid) {
+			d->pid = 0;
+			return status;
+		}
+		ck_assert_msg(r == 0, "waitpid: %s", strerror(errno));
+		if (rd_now_ms() >= end)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+int
+rd_stop(rd_daemon *d)
+{
+	int status = -1;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		if ((status = rd_wait_exit(d, STOP_TIMEOUT_MS)) == -1) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, NULL, 0);
+			d->pid = 0;
+			ck_abort_msg("runnerd did not exit within %d ms of SIGTERM", STOP_TIMEOUT_MS);
+		}
+	}
+	if (d->dir[0] != '\0')
+		remove_tree(d->dir);
+	d->dir[0] = '\0';
+	return status;
+}
+
+void
+rd_fixture_start(void)
+{
+	rd_start(&rd_fx, NULL);
+}
+
+void
+rd_fixture_stop(void)
+{
+	int status = rd_stop(&rd_fx);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "runnerd did not exit cleanly on SIGTERM (wait status 0x%x)", (unsigned) status);
+}
+
+TCase *
+rd_tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 60);
+	return tc;
+}
+
+int
+rd_run_suite(Suite *(*make_suite)(void))
+{
+	const char *tmp = getenv("TMPDIR");
+	char base[256];
+	SRunner *sr;
+	int failed;
+
+	/* ipc paths must fit in sun_path: keep the base short. */
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(base, sizeof(base), "%s/rdt-XXXXXX", tmp);
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	setenv(BASE_ENV, base, 1);
+	signal(SIGPIPE, SIG_IGN);
+
+	sr = srunner_create(make_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	remove_tree(base);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

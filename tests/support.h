@@ -1,0 +1,94 @@
+/* support.h — start and stop a real runnerd for integration tests.
+ *
+ * Every daemon runs as a child of the (forked) test process, in a fresh
+ * mkdtemp directory that also holds its ipc socket; it dies with that
+ * process (PR_SET_PDEATHSIG) even when an assertion ends the test early.
+ * The directories live under one base directory per test program, created
+ * and removed by rd_run_suite, so nothing is left behind either way.
+ *
+ * Helpers here assert (check's ck_assert) instead of returning errors: they
+ * are only ever called from inside a test or a checked fixture.
+ */
+#ifndef RUNNERD_TEST_SUPPORT_H
+#define RUNNERD_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <check.h>
+
+#include "runner_client.h"
+
+/* How long rd_start waits for Health to answer OK. */
+#define RD_READY_TIMEOUT_MS 5000
+
+typedef struct rd_daemon {
+	pid_t pid;          /* 0 once stopped and reaped */
+	char dir[256];      /* the daemon's own temp directory */
+	char ipc_url[300];  /* ipc://<dir>/runnerd.sock */
+	char tcp_url[64];   /* tcp://127.0.0.1:PORT, or "" without tcp */
+} rd_daemon;
+
+typedef struct rd_options {
+	bool tcp;                     /* add a tcp listener (with --insecure-tcp) */
+	const char *const *args;      /* extra runnerd arguments, NULL-terminated */
+	const char *const *env;       /* extra "NAME=value" for runnerd's env, NULL-terminated */
+} rd_options;
+
+/* Start runnerd (opts may be NULL) and wait until Health answers OK on
+ * every listener. */
+void rd_start(rd_daemon *d, const rd_options *opts);
+
+/* SIGTERM, reap, remove the temp dir. Returns the raw wait status
+ * (-1 if the daemon was already stopped). */
+int rd_stop(rd_daemon *d);
+
+/* Wait up to timeout_ms for the daemon to exit by itself; returns the raw
+ * wait status or -1 on timeout. */
+int rd_wait_exit(rd_daemon *d, int timeout_ms);
+
+/* The process-wide daemon of fixtures that use rd_fixture_start/stop. */
+extern rd_daemon rd_fx;
+void rd_fixture_start(void);      /* plain daemon, ipc only */
+void rd_fixture_stop(void);
+
+/* A client for url (2 s connect timeout); asserts on failure. */
+runner_client *rd_client(const char *url);
+
+/* Make a fresh directory under the test base dir; path in out[256]. */
+void rd_mkdtemp(char out[256]);
+
+/* Write len bytes to path with mode; asserts. */
+void rd_write_file(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read a whole file into a malloc'd, NUL-terminated buffer; *len set. */
+char *rd_read_file(const char *path, size_t *len);
+
+/* True when pid exists and is not a zombie. */
+bool rd_pid_alive(pid_t pid);
+
+/* Monotonic clock in milliseconds. */
+int64_t rd_now_ms(void);
+
+/* A free tcp port on 127.0.0.1 (bound and released). */
+int rd_free_tcp_port(void);
+
+/* The socket address of an ipc:///path or tcp://127.0.0.1:PORT url, for
+ * tests that talk to a listener with plain sockets. */
+struct rd_sockaddr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+struct rd_sockaddr rd_sockaddr_of(const char *url);
+
+/* Run all tests of the suite made by make_suite with CK_ENV settings
+ * inside a private base directory; returns main()'s exit status. */
+int rd_run_suite(Suite *(*make_suite)(void));
+
+/* A test case with the generous per-test timeout used everywhere. */
+TCase *rd_tcase(const char *name);
+
+#endif
