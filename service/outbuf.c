@@ -155,6 +155,23 @@ outbuf_peek(const struct outbuf *b, uint64_t offset, const uint8_t **data)
 	return 0;
 }
 
+void
+outbuf_copy(const struct outbuf *b, uint64_t offset, uint8_t *dst, size_t len)
+{
+	while (len > 0) {
+		const uint8_t *src;
+		size_t n = outbuf_peek(b, offset, &src);
+		if (n == 0)
+			return;
+		if (n > len)
+			n = len;
+		memcpy(dst, src, n);
+		dst += n;
+		offset += n;
+		len -= n;
+	}
+}
+
 size_t
 outbuf_memory(const struct outbuf *b)
 {

@@ -45,6 +45,9 @@ void outbuf_ack(struct outbuf *b, uint64_t offset);
  * returns their count (0 at the end). */
 size_t outbuf_peek(const struct outbuf *b, uint64_t offset, const uint8_t **data);
 
+/* Copy `len` bytes starting at `offset` (all within base..end) to `dst`. */
+void outbuf_copy(const struct outbuf *b, uint64_t offset, uint8_t *dst, size_t len);
+
 /* Bytes held in memory. */
 size_t outbuf_memory(const struct outbuf *b);
 

@@ -80,7 +80,7 @@ put_varint(uint8_t *p, uint64_t v)
  * by hand so the data is copied once, straight from the session's buffer
  * into the message. Field order and wire types follow runner.proto. */
 int
-streams_pack_data_frame(nng_msg *msg, int stream, uint64_t offset, const uint8_t *data, size_t len)
+streams_pack_data_frame(nng_msg *msg, int stream, const struct outbuf *b, uint64_t offset, size_t len)
 {
 	size_t hdr = 1 + varint_len((uint64_t) stream) + 1 + varint_len(offset) + 1 + varint_len(len);
 	uint8_t *p;
@@ -95,7 +95,7 @@ streams_pack_data_frame(nng_msg *msg, int stream, uint64_t offset, const uint8_t
 	p = put_varint(p, offset);
 	*p++ = (3 << 3) | 2;
 	p = put_varint(p, len);
-	memcpy(p, data, len);
+	outbuf_copy(b, offset, p, len);
 	return 0;
 }
 
@@ -211,15 +211,13 @@ reader_pump(struct stream_reader *r)
 	for (int i = 0; i < 2; i++) {
 		int which = (r->turn + i) % 2 == 0 ? JOB_STDOUT : JOB_STDERR;
 		struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
-		const uint8_t *data;
-		size_t n = outbuf_peek(b, r->pos[which], &data);
+		uint64_t avail = b->end - r->pos[which];
+		size_t n = avail > STREAM_FRAME_MAX ? STREAM_FRAME_MAX : (size_t) avail;
 		nng_msg *msg;
 
 		if (n == 0)
 			continue;
-		if (n > STREAM_FRAME_MAX)
-			n = STREAM_FRAME_MAX;
-		if (nng_msg_alloc(&msg, 0) != 0 || streams_pack_data_frame(msg, which, r->pos[which], data, n) != 0) {
+		if (nng_msg_alloc(&msg, 0) != 0 || streams_pack_data_frame(msg, which, b, r->pos[which], n) != 0) {
 			r->dead = true;
 			return;
 		}

@@ -45,9 +45,12 @@ void streams_session_gone(struct session *s);
 /* Readers with frames not yet sent (drain waits for them). */
 unsigned streams_busy(const struct streams *sv);
 
-/* Encode a data frame directly into `msg` without an intermediate copy;
- * exposed for tests (must decode as runner.v1.StreamFrame). */
-int streams_pack_data_frame(nng_msg *msg, int stream, uint64_t offset, const uint8_t *data,
+struct outbuf;
+
+/* Encode a data frame of `len` bytes of `b` from `offset` into `msg`,
+ * copying the bytes once, straight from the buffer; exposed for tests (the
+ * message must decode as runner.v1.StreamFrame). */
+int streams_pack_data_frame(nng_msg *msg, int stream, const struct outbuf *b, uint64_t offset,
 			    size_t len);
 
 #endif
