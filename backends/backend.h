@@ -10,15 +10,21 @@
 #ifndef RUNNER_BACKEND_H
 #define RUNNER_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "command.h"
+#include "policy.h"
 #include "status.h"
 
 struct backend_launch {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;
+	/* The launched program is a wrapper (a sandbox) whose own exit status
+	 * hides the command's: the command's real wait status arrives on fd 3
+	 * from status_shim (see status_shim.h). */
+	bool status_channel;
 	void *priv; /* the backend's own state, released by ->release */
 };
 
@@ -27,8 +33,13 @@ struct backend_ops {
 	/* Can this backend run here? 0, or fills st (FAILED_PRECONDITION /
 	 * UNAVAILABLE) with why not. Called at startup and by Health. */
 	int (*probe)(rstatus *st);
-	/* Build the launch plan for `cmd`; `cmd` outlives the plan. */
-	int (*prepare)(const struct command *cmd, struct backend_launch *out, rstatus *st);
+	/* Can this backend enforce every rule of `p`? 0, or FAILED_PRECONDITION
+	 * naming the first rule it cannot enforce. Called at config load, so a
+	 * profile is refused rather than a rule silently ignored. */
+	int (*check)(const struct policy *p, rstatus *st);
+	/* Build the launch plan for `cmd` under `p`; both outlive the plan. */
+	int (*prepare)(const struct command *cmd, const struct policy *p, struct backend_launch *out,
+		       rstatus *st);
 	/* Undo prepare, after the process is reaped or failed to start; must
 	 * accept a plan whose prepare failed half-way. */
 	void (*release)(struct backend_launch *launch);

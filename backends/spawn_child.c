@@ -134,7 +134,8 @@ spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatu
 	    (rv = add_stdio(&fa, req->stderr_fd, 2, O_WRONLY)) != 0 ||
 	    /* Everything of ours is O_CLOEXEC already; this also catches fds that
 	     * libraries opened without it. */
-	    (rv = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
+	    (req->status_fd >= 0 && (rv = posix_spawn_file_actions_adddup2(&fa, req->status_fd, 3)) != 0) ||
+	    (rv = posix_spawn_file_actions_addclosefrom_np(&fa, req->status_fd >= 0 ? 4 : 3)) != 0 ||
 	    (req->cwd != NULL && (rv = posix_spawn_file_actions_addchdir_np(&fa, req->cwd)) != 0)) {
 		posix_spawn_file_actions_destroy(&fa);
 		posix_spawnattr_destroy(&attr);

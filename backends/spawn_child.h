@@ -21,6 +21,8 @@ struct spawn_request {
 	int stdin_fd;       /* child's fd 0; -1: /dev/null */
 	int stdout_fd;      /* child's fd 1; -1: /dev/null */
 	int stderr_fd;      /* child's fd 2; -1: /dev/null */
+	int status_fd;      /* child's fd 3 (a status side channel, see
+			     * status_shim.c); -1: none, only 0-2 are open */
 };
 
 /* Start the child. Returns 0 and sets *pid, or a negative value; when the

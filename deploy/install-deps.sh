@@ -10,6 +10,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config          # toolchain
 	libnng-dev libprotobuf-c-dev protobuf-c-compiler  # nng 1.5, protobuf-c 1.4
+	libcyaml-dev                              # the profiles config (YAML)
 	check                                     # the unit/integration test framework
 	firejail firejail-profiles                # the firejail backend and its tests
 )

@@ -12,6 +12,7 @@
 #include "ledger.h"
 #include "reaper.h"
 #include "spawn_child.h"
+#include "status_shim.h"
 
 enum kill_phase { NOT_KILLING, TERM_SENT, KILL_SENT };
 
@@ -23,6 +24,7 @@ struct job {
 	struct reaper_watch child;
 	struct loop_timer timer;
 	struct loop_watch in, out, err;
+	int status_fd;               /* our end of the status channel; -1: none */
 	bool want_stdin;
 	bool out_paused, err_paused;
 	uint64_t started_us, grace_ms, linger_ms;
@@ -231,6 +233,33 @@ child_exiting(struct reaper_watch *w)
 	kill(-w->pid, SIGKILL);
 }
 
+/* The wrapper is gone, so the shim inside it has written its record (or
+ * never got to run): it replaces the wrapper's own status. */
+static void
+read_status_channel(struct job *j, int *wstatus)
+{
+	char buf[64] = { 0 };
+	bool is_exec;
+	int value;
+
+	if (j->status_fd < 0)
+		return;
+	(void) !read(j->status_fd, buf, sizeof(buf) - 1);
+	close(j->status_fd);
+	j->status_fd = -1;
+	if (!status_record_parse(buf, &is_exec, &value))
+		return;
+	if (!is_exec) {
+		*wstatus = value;
+		return;
+	}
+	j->result.reason = RUNNER__V1__TERMINATION__EXEC_FAILED;
+	j->result.exec_errno = value;
+	snprintf(j->exec_error, sizeof(j->exec_error), "execve %s (inside the sandbox): %s",
+		 j->result.exec_error ? j->result.exec_error : "", strerror(value));
+	j->result.exec_error = j->exec_error;
+}
+
 static void
 child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 {
@@ -238,6 +267,13 @@ child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 
 	ledger_remove(w->pid);
 	j->reaped = true;
+	read_status_channel(j, &wstatus);
+	if (j->result.reason == RUNNER__V1__TERMINATION__EXEC_FAILED) {
+		j->result.wall_time_us = loop_now_us() - j->started_us;
+		loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->linger_ms * 1000u);
+		maybe_finish(j);
+		return;
+	}
 	fill_result(j, wstatus, ru);
 	loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->linger_ms * 1000u);
 	maybe_finish(j);
@@ -275,6 +311,8 @@ job_free(struct job *j)
 	close_watch(j, &j->in);
 	close_watch(j, &j->out);
 	close_watch(j, &j->err);
+	if (j->status_fd >= 0)
+		close(j->status_fd);
 	free(j);
 }
 
@@ -306,6 +344,19 @@ setup_pipes(struct job *j, bool stdin_pipe, int child_fds[3], rstatus *st)
 	return 0;
 }
 
+/* Nothing watches it: it is read once, after the wrapper is reaped. */
+static int
+setup_status_channel(struct job *j, int *child_end, rstatus *st)
+{
+	int p[2], rv;
+
+	if ((rv = spawn_pipe(p, 0, st)) < 0)
+		return rv;
+	j->status_fd = p[0];
+	*child_end = p[1];
+	return 0;
+}
+
 static int
 watch_pipes(struct job *j, rstatus *st)
 {
@@ -321,7 +372,7 @@ int
 job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops, void *arg,
 	  struct job **out, rstatus *st)
 {
-	int child_fds[3] = { -1, -1, -1 };
+	int child_fds[4] = { -1, -1, -1, -1 };
 	struct spawn_request sr;
 	rstatus spawn_st;
 	struct job *j;
@@ -343,10 +394,13 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->child.reaped = child_reaped;
 	j->grace_ms = spec->grace_ms;
 	j->linger_ms = spec->linger_ms;
+	j->status_fd = -1;
 	running++;
 
-	if ((rv = setup_pipes(j, spec->stdin_pipe, child_fds, st)) < 0 || (rv = watch_pipes(j, st)) < 0) {
-		for (int i = 0; i < 3; i++)
+	if ((rv = setup_pipes(j, spec->stdin_pipe, child_fds, st)) < 0 ||
+	    (spec->launch->status_channel && (rv = setup_status_channel(j, &child_fds[3], st)) < 0) ||
+	    (rv = watch_pipes(j, st)) < 0) {
+		for (int i = 0; i < 4; i++)
 			if (child_fds[i] >= 0)
 				close(child_fds[i]);
 		job_free(j);
@@ -359,12 +413,13 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 		.stdin_fd = child_fds[0],
 		.stdout_fd = child_fds[1],
 		.stderr_fd = child_fds[2],
+		.status_fd = child_fds[3],
 	};
 	j->started_us = loop_now_us();
 	rv = spawn_child(&sr, &j->child.pid, &err, &spawn_st);
 	/* The child holds its ends now (or never will); ours must go so EOF
 	 * arrives when the child's do. */
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (child_fds[i] >= 0)
 			close(child_fds[i]);
 	if (rv < 0 && err == 0) {

@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "options.h"
+#include "profiles.h"
 #include "reaper.h"
 #include "runnerd.h"
 #include "session.h"
@@ -134,6 +135,33 @@ report_backends(void)
 		if (all[i]->probe(&st) < 0)
 			log_msg("warning", "backend %s unavailable: %s", all[i]->name, st.message);
 	}
+}
+
+/* Profiles are loaded, and each checked against its backend, before
+ * anything listens: a config runnerd cannot enforce never serves. A backend
+ * that is merely unavailable here (no firejail, no engine) is not fatal:
+ * its profiles' requests get FAILED_PRECONDITION / UNAVAILABLE. */
+static int
+load_profiles(struct runnerd *d)
+{
+	rstatus st;
+
+	if (profiles_load(&d->profiles, d->cfg.config_path, &d->limits, &st) < 0) {
+		log_msg("error", "%s", st.message);
+		return -1;
+	}
+	for (size_t i = 0; i < profiles_count(d->profiles); i++) {
+		const struct backend_ops *be = backend_find(profiles_backend(d->profiles, i));
+		rstatus why;
+		if (be->probe(&why) < 0)
+			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail",
+				profiles_name(d->profiles, i), be->name, why.message);
+		else if (d->cfg.check_config)
+			log_msg("info", "profile %s: backend %s: ok", profiles_name(d->profiles, i), be->name);
+	}
+	if (d->cfg.check_config)
+		log_msg("info", "%s: %zu profile(s) ok", d->cfg.config_path, profiles_count(d->profiles));
+	return 0;
 }
 
 static int
@@ -252,6 +280,15 @@ main(int argc, char **argv)
 		.max_timeout_ms = d.cfg.max_timeout_ms,
 		.default_cwd = "/",
 	};
+	if (load_profiles(&d) < 0) {
+		options_free(&d.cfg);
+		return d.cfg.check_config ? 1 : 78; /* EX_CONFIG */
+	}
+	if (d.cfg.check_config) {
+		profiles_free(d.profiles);
+		options_free(&d.cfg);
+		return 0;
+	}
 
 	rc = serve(&d);
 
@@ -259,6 +296,7 @@ main(int argc, char **argv)
 	sessions_free(d.sessions);
 	streams_free(d.streams);
 	rpc_free(d.rpc);
+	profiles_free(d.profiles);
 	loop_free(d.loop);
 	options_free(&d.cfg);
 	return rc;

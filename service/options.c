@@ -38,6 +38,8 @@ static const char usage[] =
 	"      --state-dir DIR       where runnerd records its running process groups, so a\n"
 	"                            restart after a crash kills what was left (default:\n"
 	"                            beside the first ipc socket, x.sock -> x.state)\n"
+	"  -c, --config FILE         profiles: named restrictions requests run under (YAML)\n"
+	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
 	"      --log-json            log one JSON object per line\n"
 	"  -h, --help                show this help\n"
 	"      --version             show the version\n"
@@ -65,6 +67,7 @@ enum {
 	OPT_IDLE_TTL,
 	OPT_RETENTION,
 	OPT_STATE_DIR,
+	OPT_CHECK_CONFIG,
 };
 
 static const struct option longopts[] = {
@@ -87,6 +90,8 @@ static const struct option longopts[] = {
 	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -161,7 +166,8 @@ options_free(struct runnerd_config *cfg)
 	free(cfg->listen);
 	free(cfg->stream_listen);
 	free(cfg->state_dir);
-	cfg->state_dir = NULL;
+	free(cfg->config_path);
+	cfg->state_dir = cfg->config_path = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -219,7 +225,7 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.idle_ttl_ms = 600000,
 		.retention_ms = 300000,
 	};
-	while ((c = getopt_long(argc, argv, "l:h", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:c:h", longopts, &idx)) != -1) {
 		const char *name = c >= 256 ? longopts[idx].name : "";
 		switch (c) {
 		case 'l':
@@ -231,6 +237,13 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			break;
 		case OPT_LOG_JSON:
 			cfg->log_json = true;
+			break;
+		case 'c':
+		case OPT_CHECK_CONFIG:
+			free(cfg->config_path);
+			if ((cfg->config_path = strdup(optarg)) == NULL)
+				return OPTIONS_EXIT_USAGE;
+			cfg->check_config = c == OPT_CHECK_CONFIG;
 			break;
 		case OPT_STATE_DIR:
 			free(cfg->state_dir);

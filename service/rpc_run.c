@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "profiles.h"
 #include "collect.h"
 #include "job.h"
 #include "runnerd.h"
@@ -9,7 +10,7 @@
 struct run {
 	struct runnerd *d;
 	struct call *call;
-	struct command cmd;
+	struct resolved res;
 	const struct backend_ops *backend;
 	struct backend_launch launch;
 	bool launched;
@@ -25,7 +26,7 @@ run_free(struct run *r)
 	if (r->launched)
 		r->backend->release(&r->launch);
 	job_free(r->job);
-	command_free(&r->cmd);
+	resolved_free(&r->res);
 	collect_free(&r->io);
 	free(r);
 }
@@ -110,25 +111,25 @@ rpc_run(struct call *c)
 	}
 	r->d = d;
 	r->call = c;
-	if (command_from_spec(req->command, &d->limits, &r->cmd, &st) < 0)
+	if (profiles_resolve(d->profiles, req->command, &r->res, &st) < 0)
 		goto fail;
-	if ((r->backend = backend_find(r->cmd.backend)) == NULL) {
+	if ((r->backend = backend_find(r->res.cmd.backend)) == NULL) {
 		rstatus_fail(&st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",
-			     r->cmd.backend);
+			     r->res.cmd.backend);
 		goto fail;
 	}
 	if (r->backend->probe(&st) < 0)
 		goto fail;
 	r->launched = true; /* release undoes even a half-done prepare */
-	if (r->backend->prepare(&r->cmd, &r->launch, &st) < 0)
+	if (r->backend->prepare(&r->res.cmd, &r->res.policy, &r->launch, &st) < 0)
 		goto fail;
-	if (collect_init(&r->io, req->stdin.data, req->stdin.len, r->cmd.stdout_limit,
-			 r->cmd.stderr_limit, &st) < 0)
+	if (collect_init(&r->io, req->stdin.data, req->stdin.len, r->res.cmd.stdout_limit,
+			 r->res.cmd.stderr_limit, &st) < 0)
 		goto fail;
 	spec = (struct job_spec){
 		.launch = &r->launch,
 		.stdin_pipe = r->io.stdin_len > 0,
-		.timeout_ms = effective_timeout_ms(r, r->cmd.timeout_ms, c->deadline_us),
+		.timeout_ms = effective_timeout_ms(r, r->res.cmd.timeout_ms, c->deadline_us),
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};

@@ -35,11 +35,14 @@ struct runnerd_config {
 	uint64_t idle_ttl_ms;
 	uint64_t retention_ms;
 	char *state_dir;           /* ledger of running process groups; NULL: none */
+	char *config_path;         /* profiles (YAML); NULL: the built-in default */
+	bool check_config;         /* load the config, report, exit */
 };
 
 struct run;
 struct sessions;
 struct streams;
+struct profiles;
 
 struct runnerd {
 	struct runnerd_config cfg;
@@ -49,6 +52,7 @@ struct runnerd {
 	struct transport *transport;
 	struct run *runs;          /* Runs in flight */
 	struct sessions *sessions;
+	struct profiles *profiles;
 	struct streams *streams;
 	uint64_t started_us;
 	struct loop_timer drain_timer;

@@ -449,7 +449,7 @@ session_free(struct session *s)
 	ss->count--;
 	outbuf_free(&s->out);
 	outbuf_free(&s->err);
-	command_free(&s->cmd);
+	resolved_free(&s->res);
 	free(s->tag);
 	free(s->key);
 	free(s);
@@ -492,18 +492,18 @@ launch(struct session *s, rstatus *st)
 	struct job_spec spec;
 	int rv;
 
-	if ((s->backend = backend_find(s->cmd.backend)) == NULL)
+	if ((s->backend = backend_find(s->res.cmd.backend)) == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",
-				    s->cmd.backend);
+				    s->res.cmd.backend);
 	if ((rv = s->backend->probe(st)) < 0)
 		return rv;
 	s->launched = true;
-	if ((rv = s->backend->prepare(&s->cmd, &s->launch, st)) < 0)
+	if ((rv = s->backend->prepare(&s->res.cmd, &s->res.policy, &s->launch, st)) < 0)
 		return rv;
 	spec = (struct job_spec){
 		.launch = &s->launch,
 		.stdin_pipe = true,
-		.timeout_ms = s->cmd.timeout_ms,
+		.timeout_ms = s->res.cmd.timeout_ms,
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};
@@ -541,7 +541,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	outbuf_init(&s->err, ss->cfg.buffer_bytes);
 	runner__v1__run_result__init(&s->result);
 	if ((rv = new_identity(s, st)) < 0 ||
-	    (rv = command_from_spec(req->command, &ss->d->limits, &s->cmd, st)) < 0)
+	    (rv = profiles_resolve(ss->d->profiles, req->command, &s->res, st)) < 0)
 		goto fail;
 	if ((req->tag && req->tag[0] && (s->tag = strdup(req->tag)) == NULL) ||
 	    (req->idempotency_key && req->idempotency_key[0] &&
@@ -571,7 +571,7 @@ fail:
 		s->backend->release(&s->launch);
 	outbuf_free(&s->out);
 	outbuf_free(&s->err);
-	command_free(&s->cmd);
+	resolved_free(&s->res);
 	free(s->tag);
 	free(s->key);
 	free(s);
@@ -584,8 +584,8 @@ session_info(struct session *s, Runner__V1__SessionInfo *info)
 	runner__v1__session_info__init(info);
 	info->session_id = s->id;
 	info->tag = s->tag ? s->tag : "";
-	info->argv = s->cmd.argv;
-	for (char **a = s->cmd.argv; a && *a; a++)
+	info->argv = s->res.cmd.argv;
+	for (char **a = s->res.cmd.argv; a && *a; a++)
 		info->n_argv++;
 	info->state = s->finished ? "exited" : "running";
 	info->pid = s->result.pid ? s->result.pid : (s->job ? job_result(s->job)->pid : 0);

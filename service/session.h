@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "profiles.h"
 #include "job.h"
 #include "outbuf.h"
 #include "rpc.h"
@@ -38,7 +39,7 @@ struct session {
 	uint8_t secret[SESSION_SECRET_LEN];
 	char *tag, *key;
 	struct runnerd *d;
-	struct command cmd;
+	struct resolved res;
 	const struct backend_ops *backend;
 	struct backend_launch launch;
 	bool launched;

@@ -1,0 +1,43 @@
+/* policy.h — the effective restrictions for one command: the operator's
+ * profile, tightened (never loosened) by the request, with template
+ * parameters already expanded and validated.
+ *
+ * Backends enforce a policy; a backend that cannot enforce a rule a
+ * profile sets must say so (backend_ops.check) so the profile is refused
+ * at config load instead of the rule being ignored at run time.
+ */
+#ifndef RUNNER_POLICY_H
+#define RUNNER_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* 0 means "no limit" for every field. */
+struct policy_limits {
+	uint64_t timeout_ms;
+	uint64_t cpu_seconds;    /* RLIMIT_CPU */
+	uint64_t address_space;  /* RLIMIT_AS, bytes */
+	uint64_t processes;      /* RLIMIT_NPROC */
+	uint64_t file_size;      /* RLIMIT_FSIZE, bytes */
+	uint64_t open_files;     /* RLIMIT_NOFILE */
+	uint64_t stdout_limit;   /* output caps, bytes */
+	uint64_t stderr_limit;
+};
+
+struct policy {
+	const char *profile;     /* the profile's name */
+	const char *backend;     /* "exec", "firejail", "docker" */
+	bool network;            /* false: no network at all (loopback only inside) */
+	/* NULL-terminated lists of absolute, symlink-resolved paths. */
+	char **read_only;        /* visible, not writable */
+	char **read_write;       /* writable; everything else read-only when `restrict_writes` */
+	char **hidden;           /* not visible at all */
+	bool restrict_writes;    /* writes only under read_write (and private /tmp) */
+	bool private_tmp;        /* an empty /tmp of its own */
+	bool hide_home;          /* /home and /root invisible */
+	struct policy_limits limits;
+	const char *user;        /* run as this user; NULL: runnerd's own */
+	const char *workdir;     /* NULL: the request's or "/" */
+};
+
+#endif
