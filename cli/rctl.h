@@ -3,11 +3,14 @@
 #ifndef RCTL_H
 #define RCTL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "runner_client.h"
+#include "runner_stream.h"
 #include "units.h" /* the DUR and N notation runnerd also uses */
 
 /* runnerctl's exit codes, all in this one list; --help prints it. Besides
@@ -21,9 +24,9 @@
 	X(UNAVAILABLE, 69, "runnerd unreachable or unavailable; health: not SERVING")           \
 	X(CALL_FAILED, 70, "the call failed with an error status (printed as CODE: message)")   \
 	X(IO, 74, "local error: reading --stdin, writing output, out of memory")                \
-	X(TIMEOUT, 124, "run/sh: the child hit its time limit (--timeout or the server's)")     \
-	X(CANNOT_EXEC, 126, "run/sh: the command exists but could not be executed")             \
-	X(NOT_FOUND, 127, "run/sh: the command was not found")
+	X(TIMEOUT, 124, "the child hit its time limit (--timeout or the server's)")             \
+	X(CANNOT_EXEC, 126, "the command exists but could not be executed")                     \
+	X(NOT_FOUND, 127, "the command was not found")
 
 enum rctl_exit {
 #define RCTL_EXIT_ENUM(name, value, doc) RCTL_EXIT_##name = value,
@@ -52,6 +55,9 @@ struct rctl_globals {
 typedef int rctl_handler(struct rctl_globals *g, int argc, char **argv);
 
 rctl_handler rctl_cmd_run, rctl_cmd_sh, rctl_cmd_health;
+rctl_handler rctl_cmd_exec, rctl_cmd_attach;                              /* rctl_exec.c */
+rctl_handler rctl_cmd_start, rctl_cmd_write, rctl_cmd_close_stdin;        /* rctl_session.c */
+rctl_handler rctl_cmd_wait, rctl_cmd_kill, rctl_cmd_ps;                   /* rctl_session.c, rctl_ps.c */
 
 /* What option handlers return when parsing should go on, and (from
  * rctl_common_opt) when the option is the caller's own; any value >= 0 is
@@ -62,6 +68,22 @@ rctl_handler rctl_cmd_run, rctl_cmd_sh, rctl_cmd_health;
 /* Handle an option of RCTL_GLOBAL_LONGOPTS or a getopt error in any
  * command's getopt loop ("+:h..." optstring, opterr = 0). */
 int rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char **argv);
+
+struct rctl_handle; /* rctl_util.c */
+
+/* A command's own options, for rctl_parse_opts: returns RCTL_CONTINUE or
+ * an exit code. */
+typedef int rctl_opt_fn(void *ctx, const char *cmd, int opt, char *arg);
+
+/* Run a command's getopt loop over argv (argv[0]: its name): the global
+ * options, then `fn` (NULL: none of its own). Leaves optind at the first
+ * operand. Returns RCTL_CONTINUE or an exit code. */
+int rctl_parse_opts(struct rctl_globals *g, int argc, char **argv, const char *optstring,
+		    const struct option *longopts, rctl_opt_fn *fn, void *ctx);
+
+/* The one operand after the options, a session ID or handle, into `h`;
+ * RCTL_CONTINUE or an exit code. */
+int rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h);
 
 /* Print the whole usage text to stdout. */
 void rctl_usage(void);
@@ -80,6 +102,57 @@ int rctl_connect(const struct rctl_globals *g, runner_client **out);
 void rctl_client_closep(runner_client **c);
 void rctl_message_freep(void *msgp);
 
+/* ---- rctl_runopts.c: the RUN OPTIONS of run, sh, exec and start ---- */
+
+/* Options beyond those every run-like command takes (-e, -w, --timeout,
+ * --backend, --stdout-limit, --stderr-limit); a command names the ones it
+ * accepts. */
+enum {
+	RCTL_RUNOPT_STDIN = 1 << 0,       /* --stdin FILE|- */
+	RCTL_RUNOPT_JSON = 1 << 1,        /* --json */
+	RCTL_RUNOPT_TAG = 1 << 2,         /* --tag T */
+	RCTL_RUNOPT_KEY = 1 << 3,         /* --key K */
+	RCTL_RUNOPT_INTERACTIVE = 1 << 4, /* -i */
+};
+
+struct rctl_run_opts {
+	const char *cmd; /* the command's name, for messages */
+	unsigned accept; /* RCTL_RUNOPT_* */
+	bool shell;      /* one operand, run with /bin/sh -c */
+	bool json;
+	bool interactive;
+	const char *stdin_path;
+	const char *tag;
+	const char *key;
+	/* The spec under construction; pointers borrow from argv except the
+	 * env names, which need their own NUL. */
+	Runner__V1__CommandSpec spec;
+	Runner__V1__EnvVar *env;
+	Runner__V1__EnvVar **env_ptrs;
+	Runner__V1__KeyValue *params;
+	Runner__V1__KeyValue **param_ptrs;
+	Runner__V1__Restrictions tighten;
+	char **operands;
+	int n_operands;
+};
+
+/* Parse the options and operands into `o` (whose cmd, accept and shell the
+ * caller sets, the rest zero; o->spec is initialised here). Returns
+ * RCTL_CONTINUE or an exit code. */
+int rctl_run_opts_parse(struct rctl_globals *g, struct rctl_run_opts *o, int argc, char **argv);
+void rctl_run_opts_free(struct rctl_run_opts *o);
+
+/* ---- rctl_outcome.c: how a process ended, as runnerctl reports it ---- */
+
+/* The exit code that mirrors `r` (the child's status, 128+N, 124, 126,
+ * 127; 70 for an outcome the contract does not allow). With `notes`, says
+ * on stderr why the child ended when it did not just exit; `program` names
+ * it in the note on an exec failure (NULL: "the command"). */
+int rctl_outcome_exit(const Runner__V1__RunResult *r, const char *program, bool notes);
+
+/* One line for people: how it ended, times, peak RSS, output totals. */
+void rctl_print_outcome(FILE *f, const Runner__V1__RunResult *r);
+
 /* ---- rctl_util.c ---- */
 
 /* "1.234s", "2m03s", "1h02m03s" from microseconds. */
@@ -95,9 +168,94 @@ int rctl_read_input(const char *path, size_t max, uint8_t **data, size_t *len);
 /* "SIGKILL", or "signal 99" for numbers without a name. */
 const char *rctl_signal_name(int sig, char *buf, size_t size);
 
+/* A signal by number or name ("TERM", "SIGTERM", "term", "9"); -1 if none. */
+int rctl_parse_signal(const char *s);
+
+/* A session as named on the command line: "ID" or the handle "ID:SECRETHEX"
+ * that `start` prints. */
+struct rctl_handle {
+	char id[256];
+	uint8_t secret[128];
+	size_t secret_len; /* 0: no secret given */
+};
+
+/* Parse `arg` into `h`; false when it cannot name a session. */
+bool rctl_parse_handle(const char *arg, struct rctl_handle *h);
+
+/* runnerd's default stream address beside request address `addr` (ipc
+ * "x.sock" -> "x-stream.sock", tcp port P -> P+1); false when there is none
+ * to derive (tcp port 0). runnerd --stream-listen can put it elsewhere. */
+bool rctl_default_stream_addr(const char *addr, char *buf, size_t size);
+
+/* The handle "ID:SECRETHEX" of a session, malloc'd (NULL: out of memory). */
+char *rctl_handle_string(const char *id, const uint8_t *secret, size_t len);
+
+/* ---- rctl_session.c: what the session commands share ---- */
+
+/* Deadlines of the session calls that never wait for a child. */
+#define RCTL_START_DEADLINE_MS 60000
+#define RCTL_QUICK_DEADLINE_MS 10000
+
+/* StartPipes for the options' command, tag and key; 0, or prints the error
+ * and returns the exit code. */
+int rctl_start_session(runner_client *c, const struct rctl_run_opts *o,
+		       Runner__V1__StartPipesResponse **resp);
+
+/* CloseStdin; 0 or a negative value with `st` filled. */
+int rctl_close_stdin(runner_client *c, const char *id, rstatus *st);
+
+/* ---- rctl_pump.c ---- */
+
+/* How copying input into a session's stdin ended. */
+enum rctl_pump_end {
+	RCTL_PUMP_EOF,         /* all of it went in */
+	RCTL_PUMP_REFUSED,     /* FAILED_PRECONDITION: the child exited or its stdin is closed */
+	RCTL_PUMP_CALL_FAILED, /* WriteStdin failed otherwise; `st` says why */
+	RCTL_PUMP_READ_FAILED, /* reading `fd` failed; errno says why */
+	RCTL_PUMP_STOPPED,     /* `stop_fd` became readable */
+};
+
+/* Copy `fd` to the session's stdin with WriteStdin, from *offset on
+ * (advanced as bytes go in), until EOF, or until `stop_fd` (-1: none)
+ * becomes readable. Sends what a read returns at once, so an interactive
+ * user's lines go through as typed. */
+enum rctl_pump_end rctl_pump(runner_client *c, const char *id, int fd, int stop_fd, uint64_t *offset,
+			     rstatus *st);
+
+/* ---- rctl_watch.c: a session's output copied to ours (exec, attach) ---- */
+
+struct rctl_watch {
+	const char *cmd;       /* for messages */
+	runner_client *c;      /* exec: the child gets SIGPIPE when our stdout closes */
+	const char *id;
+	const uint8_t *secret;
+	size_t secret_len;
+	const char *stream_addr;
+	int connect_timeout_ms; /* 0: the library's default */
+	uint64_t from_stdout, from_stderr;
+	const char *program;   /* names the child in the note on an exec failure */
+	runner_stream *s;
+};
+
+/* Attach to the stream; 0, or prints the error and returns the exit code. */
+int rctl_watch_open(struct rctl_watch *w);
+
+/* Copy frames to stdout/stderr byte for byte until the last, attaching
+ * again (where we are) when the connection drops; returns the exit code
+ * for how the session ended, as run's. */
+int rctl_watch_copy(struct rctl_watch *w);
+
+void rctl_watch_close(struct rctl_watch *w);
+
 /* ---- rctl_json.c ---- */
 
 /* Print `r` as one JSON object line on stdout; false on an output error. */
 bool rctl_print_result_json(const Runner__V1__RunResult *r);
+
+/* One JSON object line per session (the result without output), on stdout. */
+bool rctl_print_sessions_json(const Runner__V1__ListResponse *l);
+
+/* StartPipes' answer as one JSON object line on stdout. */
+bool rctl_print_start_json(const Runner__V1__StartPipesResponse *r, const char *handle);
 
 #endif

@@ -100,11 +100,10 @@ reason_name(int reason)
 	return v != NULL ? v->name : "TERMINATION_UNSPECIFIED";
 }
 
-bool
-rctl_print_result_json(const Runner__V1__RunResult *r)
+/* The object for `r`, no newline; the output only `with_output`. */
+static void
+put_result(FILE *f, const Runner__V1__RunResult *r, bool with_output)
 {
-	FILE *f = stdout;
-
 	fprintf(f, "{\"reason\":\"%s\",\"exit_code\":%d,\"signal\":%d,\"exec_error\":",
 		reason_name(r->reason), r->exit_code, r->signal);
 	put_string(f, r->exec_error ? r->exec_error : "");
@@ -117,10 +116,76 @@ rctl_print_result_json(const Runner__V1__RunResult *r)
 		   ",\"stdout_truncated\":%s,\"stderr_truncated\":%s",
 		(unsigned long long) r->stdout_total, (unsigned long long) r->stderr_total,
 		r->stdout_truncated ? "true" : "false", r->stderr_truncated ? "true" : "false");
-	fputs(",\"stdout_b64\":", f);
-	put_base64(f, r->stdout.data, r->stdout.len);
-	fputs(",\"stderr_b64\":", f);
-	put_base64(f, r->stderr.data, r->stderr.len);
-	fputs("}\n", f);
+	if (with_output) {
+		fputs(",\"stdout_b64\":", f);
+		put_base64(f, r->stdout.data, r->stdout.len);
+		fputs(",\"stderr_b64\":", f);
+		put_base64(f, r->stderr.data, r->stderr.len);
+	}
+	putc('}', f);
+}
+
+static bool
+end_line(FILE *f)
+{
+	putc('\n', f);
 	return fflush(f) == 0 && !ferror(f);
+}
+
+bool
+rctl_print_result_json(const Runner__V1__RunResult *r)
+{
+	put_result(stdout, r, true);
+	return end_line(stdout);
+}
+
+static void
+put_session(FILE *f, const Runner__V1__SessionInfo *si)
+{
+	fputs("{\"session_id\":", f);
+	put_string(f, si->session_id);
+	fputs(",\"tag\":", f);
+	put_string(f, si->tag);
+	fputs(",\"state\":", f);
+	put_string(f, si->state);
+	fprintf(f, ",\"pid\":%d,\"started_at_us\":%llu,\"stdin_bytes\":%llu"
+		   ",\"stdout_bytes\":%llu,\"stderr_bytes\":%llu,\"argv\":[",
+		si->pid, (unsigned long long) si->started_at_us, (unsigned long long) si->stdin_bytes,
+		(unsigned long long) si->stdout_bytes, (unsigned long long) si->stderr_bytes);
+	for (size_t i = 0; i < si->n_argv; i++) {
+		if (i > 0)
+			putc(',', f);
+		put_string(f, si->argv[i]);
+	}
+	putc(']', f);
+	if (si->result != NULL) {
+		fputs(",\"result\":", f);
+		put_result(f, si->result, false);
+	}
+	putc('}', f);
+}
+
+bool
+rctl_print_sessions_json(const Runner__V1__ListResponse *l)
+{
+	for (size_t i = 0; i < l->n_sessions; i++) {
+		put_session(stdout, l->sessions[i]);
+		putc('\n', stdout);
+	}
+	return fflush(stdout) == 0 && !ferror(stdout);
+}
+
+bool
+rctl_print_start_json(const Runner__V1__StartPipesResponse *r, const char *handle)
+{
+	FILE *f = stdout;
+
+	fputs("{\"session_id\":", f);
+	put_string(f, r->session_id);
+	fputs(",\"handle\":", f);
+	put_string(f, handle);
+	fputs(",\"stream_address\":", f);
+	put_string(f, r->stream_address);
+	fprintf(f, ",\"pid\":%d,\"existing\":%s}", r->pid, r->existing ? "true" : "false");
+	return end_line(f);
 }

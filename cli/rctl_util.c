@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 void
@@ -122,4 +124,113 @@ rctl_signal_name(int sig, char *buf, size_t size)
 	else
 		snprintf(buf, size, "signal %d", sig);
 	return buf;
+}
+
+int
+rctl_parse_signal(const char *s)
+{
+	char *end;
+	long n;
+
+	if (s[0] >= '0' && s[0] <= '9') {
+		n = strtol(s, &end, 10);
+		return *end == '\0' && n > 0 && n < NSIG ? (int) n : -1;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *abbrev = sigabbrev_np(sig);
+
+		if (abbrev != NULL && strcasecmp(abbrev, s) == 0)
+			return sig;
+	}
+	return -1;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The secret after the last ':', when what follows it is hex that fits. */
+static bool
+parse_secret(const char *hex, struct rctl_handle *h)
+{
+	size_t len = strlen(hex);
+
+	if (len == 0 || len % 2 != 0 || len / 2 > sizeof(h->secret))
+		return false;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		h->secret[i / 2] = (uint8_t) (hi << 4 | lo);
+	}
+	h->secret_len = len / 2;
+	return true;
+}
+
+bool
+rctl_parse_handle(const char *arg, struct rctl_handle *h)
+{
+	const char *colon = strrchr(arg, ':');
+	size_t id_len = strlen(arg);
+
+	memset(h, 0, sizeof(*h));
+	if (colon != NULL && parse_secret(colon + 1, h))
+		id_len = (size_t) (colon - arg);
+	if (id_len == 0 || id_len >= sizeof(h->id))
+		return false;
+	memcpy(h->id, arg, id_len);
+	h->id[id_len] = '\0';
+	return true;
+}
+
+char *
+rctl_handle_string(const char *id, const uint8_t *secret, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t id_len = strlen(id);
+	char *s = malloc(id_len + 2 + 2 * len), *p;
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, id, id_len);
+	p = s + id_len;
+	*p++ = ':';
+	for (size_t i = 0; i < len; i++) {
+		*p++ = hex[secret[i] >> 4];
+		*p++ = hex[secret[i] & 15];
+	}
+	*p = '\0';
+	return s;
+}
+
+bool
+rctl_default_stream_addr(const char *addr, char *buf, size_t size)
+{
+	const char *colon;
+	size_t n = strlen(addr);
+	long port;
+
+	if (strncmp(addr, "ipc://", 6) == 0) {
+		if (n > 5 && strcmp(addr + n - 5, ".sock") == 0)
+			snprintf(buf, size, "%.*s-stream.sock", (int) (n - 5), addr);
+		else
+			snprintf(buf, size, "%s.stream", addr);
+		return true;
+	}
+	if ((colon = strrchr(addr, ':')) == NULL || colon[1] < '0' || colon[1] > '9' ||
+	    (port = strtol(colon + 1, NULL, 10)) <= 0 || port >= 65535)
+		return false;
+	snprintf(buf, size, "%.*s:%ld", (int) (colon - addr), addr, port + 1);
+	return true;
 }

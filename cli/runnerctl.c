@@ -24,6 +24,17 @@ static rctl_handler cmd_help;
 static const struct rctl_command commands[] = {
 	{ "run", rctl_cmd_run, "[RUN OPTIONS] -- CMD [ARG...]", "run CMD directly (no shell) and wait for it" },
 	{ "sh", rctl_cmd_sh, "[RUN OPTIONS] 'COMMAND LINE'", "run a command line with /bin/sh -c and wait for it" },
+	{ "exec", rctl_cmd_exec, "[-i] [RUN OPTIONS] [--tag T] -- CMD [ARG...]",
+	  "run CMD as a session, streaming its output (-i: and our stdin)" },
+	{ "start", rctl_cmd_start, "[RUN OPTIONS] [--tag T] [--key K] [--json] -- CMD [ARG...]",
+	  "start a session; print its HANDLE and pid" },
+	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N] [--stream-addr URL]",
+	  "stream a session's output from byte N until it ends" },
+	{ "write", rctl_cmd_write, "ID [--offset N] [--close]", "append our stdin to a session's stdin" },
+	{ "close-stdin", rctl_cmd_close_stdin, "ID", "close a session's stdin (it sees EOF)" },
+	{ "wait", rctl_cmd_wait, "ID [--timeout DUR] [--json]", "wait for a session to end; print how it did" },
+	{ "kill", rctl_cmd_kill, "ID [-s SIG]", "signal a session's process group (default TERM)" },
+	{ "ps", rctl_cmd_ps, "[--tag T] [--json]", "list sessions" },
 	{ "health", rctl_cmd_health, "", "show whether runnerd is serving, and its backends" },
 	{ "help", cmd_help, "", "show this help" },
 };
@@ -36,13 +47,23 @@ static const char usage_options[] =
 	"                         (default: 3s)\n"
 	"  -h, --help             show this help\n"
 	"\n"
-	"Run options (run and sh):\n"
+	"Run options (run and sh; exec and start too, except where noted):\n"
 	"  -e, --env NAME=VALUE   set an environment variable for the child (repeatable)\n"
 	"  -w, --workdir DIR      the child's working directory (default: the server's)\n"
 	"  --timeout DUR          wall-clock limit (default: the server's)\n"
 	"  --stdin FILE|-         feed FILE, or runnerctl's own stdin for -, to the\n"
-	"                         child (default: the child's stdin is /dev/null)\n"
-	"  --backend NAME         exec (default), firejail or docker\n"
+	"                         child (default: the child's stdin is /dev/null);\n"
+	"                         run/sh: at most 4M; exec: streamed, any size;\n"
+	"                         not start\n"
+	"  --profile NAME         the server-side profile to run under (default: the\n"
+	"                         server's default profile)\n"
+	"  --param NAME=VALUE     a value for one of the profile's template parameters\n"
+	"                         (repeatable), e.g. --param workdir=/srv/jobs/17\n"
+	"  --no-network --writable PATH --cpu DUR --memory N --processes N\n"
+	"                         tighten the profile (no network; keep only PATH of its\n"
+	"                         writable paths, repeatable; lower CPU time, address\n"
+	"                         space, process count); asking for more is refused\n"
+	"  --backend NAME         exec, firejail or docker (must be the profile's)\n"
 	"  --stdout-limit N       return at most N bytes of stdout, e.g. 4096, 64K, 1M\n"
 	"                         (default: the server's cap, which a request can\n"
 	"                         lower but not raise)\n"
@@ -50,6 +71,28 @@ static const char usage_options[] =
 	"  --json                 print the result as one JSON object on stdout, with\n"
 	"                         the output base64-encoded in stdout_b64/stderr_b64,\n"
 	"                         instead of the child's streams and stderr notes\n"
+	"                         (not exec; start: its answer as JSON)\n"
+	"\n"
+	"Sessions (exec, start, attach, write, close-stdin, wait, kill, ps):\n"
+	"  -i, --interactive      exec: feed runnerctl's stdin to the child as it comes,\n"
+	"                         closing the child's stdin at EOF (without -i or\n"
+	"                         --stdin, the child's stdin is closed at once)\n"
+	"  --tag T                a label that ps shows and filters on\n"
+	"  --key K                start: idempotency key; starting again with the same K\n"
+	"                         returns the first session instead of a new one\n"
+	"  HANDLE                 ID:SECRET, as start prints it; attach needs it, and\n"
+	"                         wherever an ID is asked for a HANDLE does too\n"
+	"  --stream-addr URL      attach: the session's stream address (start --json\n"
+	"                         prints it; default: $RUNNERD_STREAM_ADDR, else runnerd's\n"
+	"                         default beside --addr: ipc x.sock -> x-stream.sock,\n"
+	"                         tcp port P -> P+1)\n"
+	"  --offset N             write: where our bytes begin in the session's stdin;\n"
+	"                         bytes it already has are skipped, so resending all of\n"
+	"                         an input with --offset 0 never duplicates any\n"
+	"                         (default: after what it has)\n"
+	"  -s, --signal SIG       kill: TERM, KILL, INT, HUP, ... or a number\n"
+	"exec passes SIGINT, SIGTERM, SIGHUP and SIGQUIT on to the child, and\n"
+	"sends it SIGPIPE when runnerctl's stdout is closed.\n"
 	"\n"
 	"The child's stdout and stderr are copied byte for byte to runnerctl's own;\n"
 	"when the server cut one short, a note follows on stderr.\n"
@@ -64,14 +107,18 @@ rctl_usage(void)
 	       "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct rctl_command *c = &commands[i];
-		char head[80];
+		char head[160];
 
+		/* A long synopsis gets its own line. */
 		snprintf(head, sizeof(head), "%s %s", c->name, c->synopsis);
-		printf("  %-36s %s\n", head, c->help);
+		if (strlen(head) > 36)
+			printf("  %s\n  %-36s %s\n", head, "", c->help);
+		else
+			printf("  %-36s %s\n", head, c->help);
 	}
 	printf("\n%s\nExit status:\n", usage_options);
-	printf("  %-6s %s\n", "N", "run/sh: the child's exit status");
-	printf("  %-6s %s\n", "128+N", "run/sh: the child was killed by signal N");
+	printf("  %-6s %s\n", "N", "run/sh/exec/attach/wait: the child's exit status");
+	printf("  %-6s %s\n", "128+N", "run/sh/exec/attach/wait: the child was killed by signal N");
 #define PRINT_EXIT_CODE(name, value, doc) printf("  %-6d %s\n", value, doc);
 	RCTL_EXIT_CODES(PRINT_EXIT_CODE)
 #undef PRINT_EXIT_CODE
@@ -144,6 +191,35 @@ rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char
 	default:
 		return RCTL_NOT_MINE;
 	}
+}
+
+int
+rctl_parse_opts(struct rctl_globals *g, int argc, char **argv, const char *optstring,
+		const struct option *longopts, rctl_opt_fn *fn, void *ctx)
+{
+	int opt, rv;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		if ((rv = rctl_common_opt(g, argv[0], opt, argc, argv)) == RCTL_NOT_MINE)
+			rv = fn != NULL ? fn(ctx, argv[0], opt, optarg)
+					: rctl_usage_error(argv[0], "unhandled option %d", opt);
+		if (rv != RCTL_CONTINUE)
+			return rv;
+	}
+	return RCTL_CONTINUE;
+}
+
+int
+rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h)
+{
+	if (optind >= argc)
+		return rctl_usage_error(cmd, "no session given (an ID, or the handle start printed)");
+	if (optind + 1 < argc)
+		return rctl_usage_error(cmd, "one session only, got also '%s'", argv[optind + 1]);
+	if (!rctl_parse_handle(argv[optind], h))
+		return rctl_usage_error(cmd, "'%s' is not a session ID or handle", argv[optind]);
+	return RCTL_CONTINUE;
 }
 
 void

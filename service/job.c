@@ -30,6 +30,7 @@ struct job {
 	uint64_t started_us, grace_ms, linger_ms;
 	enum kill_phase phase;
 	Runner__V1__Termination forced; /* TIMEOUT/KILLED once runnerd intervened */
+	int requested_signal;            /* last signal a client had sent */
 	bool spawned, reaped, finished;
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
@@ -64,6 +65,16 @@ job_signal(struct job *j, int sig)
 	return kill(-j->child.pid, sig) == 0 ? 0 : -errno;
 }
 
+int
+job_signal_requested(struct job *j, int sig)
+{
+	int rv = job_signal(j, sig);
+
+	if (rv == 0)
+		j->requested_signal = sig;
+	return rv;
+}
+
 bool
 job_exited(const struct job *j)
 {
@@ -92,7 +103,9 @@ fill_result(struct job *j, int wstatus, const struct rusage *ru)
 		r->reason = RUNNER__V1__TERMINATION__EXITED;
 	} else if (WIFSIGNALED(wstatus)) {
 		r->signal = WTERMSIG(wstatus);
-		r->reason = RUNNER__V1__TERMINATION__SIGNALED;
+		/* Death by the signal a client asked for is a kill on request. */
+		r->reason = r->signal == j->requested_signal ? RUNNER__V1__TERMINATION__KILLED
+							     : RUNNER__V1__TERMINATION__SIGNALED;
 	}
 	if (j->forced != RUNNER__V1__TERMINATION__TERMINATION_UNSPECIFIED)
 		r->reason = j->forced;

@@ -63,6 +63,10 @@ bool job_stdin_open(const struct job *j);
 /* Send `sig` to the whole process group; -ESRCH once the process is gone. */
 int job_signal(struct job *j, int sig);
 
+/* job_signal on a client's behalf: if the process dies of that signal,
+ * the reason is KILLED rather than SIGNALED. */
+int job_signal_requested(struct job *j, int sig);
+
 /* Has the main process exited (it may still be finishing its pipes)? */
 bool job_exited(const struct job *j);
 

@@ -34,6 +34,7 @@ struct cfg_fs {
 	unsigned hidden_count;
 	bool private_tmp;
 	bool hide_home;
+	bool read_only_root;
 };
 
 struct cfg_limits {
@@ -103,6 +104,7 @@ static const cyaml_schema_field_t fs_fields[] = {
 	CYAML_FIELD_SEQUENCE("hidden", OPT, struct cfg_fs, hidden, &string_entry, 0, 256),
 	CYAML_FIELD_BOOL("private_tmp", CYAML_FLAG_OPTIONAL, struct cfg_fs, private_tmp),
 	CYAML_FIELD_BOOL("hide_home", CYAML_FLAG_OPTIONAL, struct cfg_fs, hide_home),
+	CYAML_FIELD_BOOL("read_only_root", CYAML_FLAG_OPTIONAL, struct cfg_fs, read_only_root),
 	CYAML_FIELD_END,
 };
 
@@ -163,6 +165,7 @@ struct profile {
 	bool network;
 	char **read_only, **read_write, **hidden; /* templates, NULL-terminated */
 	bool private_tmp, hide_home;
+	bool restrict_writes; /* read_only_root, or any read_write path */
 	struct policy_limits limits;
 	char **env_allow; /* NULL: any name command.c accepts */
 	char **env_set;   /* NAME=VALUE */
@@ -495,7 +498,7 @@ check_with_backend(const char *file, const struct profile *pr, rstatus *st)
 		.read_only = pr->read_only,
 		.read_write = pr->read_write,
 		.hidden = pr->hidden,
-		.restrict_writes = pr->read_write != NULL && pr->read_write[0] != NULL,
+		.restrict_writes = pr->restrict_writes,
 		.private_tmp = pr->private_tmp,
 		.hide_home = pr->hide_home,
 		.limits = pr->limits,
@@ -534,6 +537,7 @@ compile_profile(const char *file, const struct cfg_profile *c, struct profile *p
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 		pr->private_tmp = f->private_tmp;
 		pr->hide_home = f->hide_home;
+		pr->restrict_writes = f->read_only_root || f->read_write_count > 0;
 	}
 	if ((c->workdir && (pr->workdir = strdup(c->workdir)) == NULL) ||
 	    (c->user && (pr->user = strdup(c->user)) == NULL))
@@ -780,7 +784,7 @@ resolve_writable(const struct profile *pr, const Runner__V1__CommandSpec *spec, 
 	char real[PATH_MAX];
 
 	r->policy.read_write = profile_rw;
-	r->policy.restrict_writes = profile_rw != NULL && profile_rw[0] != NULL;
+	r->policy.restrict_writes = pr->restrict_writes;
 	if (t == NULL || t->n_read_write == 0)
 		return 0;
 	if ((r->policy.read_write = calloc(t->n_read_write + 1, sizeof(char *))) == NULL) {

@@ -341,7 +341,7 @@ session_signal(struct session *s, int sig, rstatus *st)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "signal %d is not a signal number", sig);
 	if (s->job == NULL || job_exited(s->job))
 		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the process has exited");
-	if ((rv = job_signal(s->job, sig)) < 0)
+	if ((rv = job_signal_requested(s->job, sig)) < 0)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "kill");
 	return 0;
 }

@@ -1,0 +1,322 @@
+/* rctl_session.c — the session commands that are one call each (or a
+ * pump, for write): start, write, close-stdin, wait and kill; and the calls
+ * exec shares with them (StartPipes, CloseStdin). */
+#include "rctl.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROG "runnerctl"
+
+static const struct option plain_longopts[] = { RCTL_GLOBAL_LONGOPTS, { 0 } };
+
+int
+rctl_start_session(runner_client *c, const struct rctl_run_opts *o,
+		   Runner__V1__StartPipesResponse **resp)
+{
+	Runner__V1__StartPipesRequest req = RUNNER__V1__START_PIPES_REQUEST__INIT;
+	rstatus st;
+
+	req.command = (Runner__V1__CommandSpec *) &o->spec;
+	if (o->tag != NULL)
+		req.tag = (char *) o->tag;
+	if (o->key != NULL)
+		req.idempotency_key = (char *) o->key;
+	if (runner_client_call(c, "StartPipes", &req.base, (ProtobufCMessage **) resp,
+			       RCTL_START_DEADLINE_MS, &st) < 0) {
+		rctl_message_freep(resp);
+		*resp = NULL;
+		return rctl_status_exit(&st);
+	}
+	if ((*resp)->session_id[0] == '\0') {
+		rstatus_fail(&st, RS_INTERNAL, "StartPipes reply names no session");
+		return rctl_status_exit(&st);
+	}
+	return 0;
+}
+
+int
+rctl_close_stdin(runner_client *c, const char *id, rstatus *st)
+{
+	Runner__V1__CloseStdinRequest req = RUNNER__V1__CLOSE_STDIN_REQUEST__INIT;
+	Runner__V1__CloseStdinResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+
+	req.session_id = (char *) id;
+	return runner_client_call(c, "CloseStdin", &req.base, (ProtobufCMessage **) &resp,
+				  RCTL_QUICK_DEADLINE_MS, st);
+}
+
+/* ---- start ---- */
+
+/* attach finds the stream where runnerd puts it by default; say so when
+ * this runnerd put it elsewhere. */
+static void
+stream_addr_hint(const struct rctl_globals *g, const char *stream_addr)
+{
+	char derived[1024];
+
+	if (!rctl_default_stream_addr(runner_client_default_addr(g->addr), derived, sizeof(derived)) ||
+	    strcmp(derived, stream_addr) != 0)
+		fprintf(stderr, PROG " start: the stream is at %s: attach with --stream-addr %s\n",
+			stream_addr, stream_addr);
+}
+
+int
+rctl_cmd_start(struct rctl_globals *g, int argc, char **argv)
+{
+	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
+		.cmd = argv[0],
+		.accept = RCTL_RUNOPT_TAG | RCTL_RUNOPT_KEY | RCTL_RUNOPT_JSON,
+	};
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	Runner__V1__StartPipesResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	char *handle;
+	bool ok;
+	int rv;
+
+	if ((rv = rctl_run_opts_parse(g, &o, argc, argv)) != RCTL_CONTINUE)
+		return rv;
+	if ((rv = rctl_connect(g, &c)) != 0 || (rv = rctl_start_session(c, &o, &resp)) != 0)
+		return rv;
+	if ((handle = rctl_handle_string(resp->session_id, resp->stream_secret.data,
+					 resp->stream_secret.len)) == NULL) {
+		perror(PROG);
+		return RCTL_EXIT_IO;
+	}
+	if (o.json) {
+		ok = rctl_print_start_json(resp, handle);
+	} else {
+		if (resp->existing)
+			fprintf(stderr, PROG " start: key '%s' already names session %s; nothing started\n",
+				o.key, resp->session_id);
+		stream_addr_hint(g, resp->stream_address);
+		printf("%s %d\n", handle, resp->pid);
+		ok = fflush(stdout) == 0 && !ferror(stdout);
+	}
+	free(handle);
+	if (!ok) {
+		perror(PROG ": writing output");
+		return RCTL_EXIT_IO;
+	}
+	return RCTL_EXIT_OK;
+}
+
+/* ---- write ---- */
+
+enum { OPT_OFFSET = 0x300, OPT_CLOSE, OPT_TIMEOUT, OPT_JSON };
+
+struct write_opts {
+	bool have_offset;
+	bool close;
+	uint64_t offset;
+};
+
+static int
+write_opt(void *ctx, const char *cmd, int opt, char *arg)
+{
+	struct write_opts *w = ctx;
+
+	switch (opt) {
+	case OPT_OFFSET:
+		if (parse_size(arg, &w->offset) < 0)
+			return rctl_usage_error(cmd, "bad --offset '%s' (want a byte count)", arg);
+		w->have_offset = true;
+		return RCTL_CONTINUE;
+	case OPT_CLOSE:
+		w->close = true;
+		return RCTL_CONTINUE;
+	default:
+		return rctl_usage_error(cmd, "unhandled option %d", opt);
+	}
+}
+
+/* The stdin bytes the session has accepted: an empty write at offset 0. */
+static int
+accepted_so_far(runner_client *c, const char *id, uint64_t *accepted, rstatus *st)
+{
+	Runner__V1__WriteStdinRequest req = RUNNER__V1__WRITE_STDIN_REQUEST__INIT;
+	Runner__V1__WriteStdinResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	int rv;
+
+	req.session_id = (char *) id;
+	rv = runner_client_call(c, "WriteStdin", &req.base, (ProtobufCMessage **) &resp,
+				RCTL_QUICK_DEADLINE_MS, st);
+	if (rv == 0)
+		*accepted = resp->accepted;
+	return rv;
+}
+
+int
+rctl_cmd_write(struct rctl_globals *g, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "offset", required_argument, NULL, OPT_OFFSET },
+		{ "close", no_argument, NULL, OPT_CLOSE },
+		RCTL_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	struct write_opts w = { 0 };
+	struct rctl_handle h;
+	rstatus st;
+	int rv;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, write_opt, &w)) != RCTL_CONTINUE ||
+	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
+		return rv;
+	if ((rv = rctl_connect(g, &c)) != 0)
+		return rv;
+	/* Without --offset, append after whatever went in before. With it,
+	 * the server skips the bytes it already has: resending a whole input
+	 * with --offset 0 after an interruption never duplicates any. */
+	if (!w.have_offset && accepted_so_far(c, h.id, &w.offset, &st) < 0)
+		return rctl_status_exit(&st);
+	switch (rctl_pump(c, h.id, STDIN_FILENO, -1, &w.offset, &st)) {
+	case RCTL_PUMP_EOF:
+		break;
+	case RCTL_PUMP_READ_FAILED:
+		fprintf(stderr, PROG " write: reading stdin: %s\n", strerror(errno));
+		return RCTL_EXIT_IO;
+	default:
+		return rctl_status_exit(&st);
+	}
+	if (w.close && rctl_close_stdin(c, h.id, &st) < 0)
+		return rctl_status_exit(&st);
+	return RCTL_EXIT_OK;
+}
+
+/* ---- close-stdin ---- */
+
+int
+rctl_cmd_close_stdin(struct rctl_globals *g, int argc, char **argv)
+{
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	struct rctl_handle h;
+	rstatus st;
+	int rv;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", plain_longopts, NULL, NULL)) != RCTL_CONTINUE ||
+	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
+		return rv;
+	if ((rv = rctl_connect(g, &c)) != 0)
+		return rv;
+	if (rctl_close_stdin(c, h.id, &st) < 0)
+		return rctl_status_exit(&st);
+	return RCTL_EXIT_OK;
+}
+
+/* ---- wait ---- */
+
+struct wait_opts {
+	uint64_t timeout_ms;
+	bool json;
+};
+
+static int
+wait_opt(void *ctx, const char *cmd, int opt, char *arg)
+{
+	struct wait_opts *w = ctx;
+
+	switch (opt) {
+	case OPT_TIMEOUT:
+		if (parse_duration_ms(arg, &w->timeout_ms) < 0)
+			return rctl_usage_error(cmd, "bad --timeout '%s' (want e.g. 500ms, 10s, 2m)", arg);
+		return RCTL_CONTINUE;
+	case OPT_JSON:
+		w->json = true;
+		return RCTL_CONTINUE;
+	default:
+		return rctl_usage_error(cmd, "unhandled option %d", opt);
+	}
+}
+
+int
+rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		RCTL_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	Runner__V1__WaitResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__WaitRequest req = RUNNER__V1__WAIT_REQUEST__INIT;
+	struct wait_opts w = { 0 };
+	struct rctl_handle h;
+	rstatus st;
+	int rv;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, wait_opt, &w)) != RCTL_CONTINUE ||
+	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
+		return rv;
+	if ((rv = rctl_connect(g, &c)) != 0)
+		return rv;
+	req.session_id = h.id;
+	req.timeout_ms = w.timeout_ms;
+	if (runner_client_call(c, "Wait", &req.base, (ProtobufCMessage **) &resp, w.timeout_ms, &st) < 0)
+		return rctl_status_exit(&st);
+	if (resp->result == NULL) {
+		rstatus_fail(&st, RS_INTERNAL, "Wait reply carries no result");
+		return rctl_status_exit(&st);
+	}
+	if (w.json) {
+		if (!rctl_print_result_json(resp->result)) {
+			perror(PROG ": writing output");
+			return RCTL_EXIT_IO;
+		}
+	} else {
+		rctl_print_outcome(stdout, resp->result);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			perror(PROG ": writing output");
+			return RCTL_EXIT_IO;
+		}
+	}
+	return rctl_outcome_exit(resp->result, NULL, false);
+}
+
+/* ---- kill ---- */
+
+static int
+kill_opt(void *ctx, const char *cmd, int opt, char *arg)
+{
+	int *sig = ctx;
+
+	if (opt != 's')
+		return rctl_usage_error(cmd, "unhandled option %d", opt);
+	if ((*sig = rctl_parse_signal(arg)) < 0)
+		return rctl_usage_error(cmd, "bad signal '%s' (want e.g. TERM, KILL, INT, HUP or 9)", arg);
+	return RCTL_CONTINUE;
+}
+
+int
+rctl_cmd_kill(struct rctl_globals *g, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "signal", required_argument, NULL, 's' },
+		RCTL_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	Runner__V1__SignalResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
+	struct rctl_handle h;
+	int rv, sig = SIGTERM;
+	rstatus st;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, "+:hs:", longopts, kill_opt, &sig)) != RCTL_CONTINUE ||
+	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
+		return rv;
+	if ((rv = rctl_connect(g, &c)) != 0)
+		return rv;
+	req.session_id = h.id;
+	req.signal = sig;
+	if (runner_client_call(c, "Signal", &req.base, (ProtobufCMessage **) &resp,
+			       RCTL_QUICK_DEADLINE_MS, &st) < 0)
+		return rctl_status_exit(&st);
+	return RCTL_EXIT_OK;
+}

@@ -1,0 +1,311 @@
+#include "runner_stream.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/util/platform.h>
+
+/* Largest frame accepted; the server's frames are far smaller. */
+#define STREAM_MAX_FRAME ((size_t) 64 << 20)
+/* Frames the socket may queue for us. The server keeps fewer than this in
+ * flight, and queued frames survive a dropped connection (a frame parked
+ * in the connection itself would be lost with it). */
+#define STREAM_RECV_BUF 16
+#define DEFAULT_CONNECT_TIMEOUT_MS 3000
+
+struct runner_stream {
+	nng_socket sock;
+	bool sock_open;
+	nng_aio *aio;
+	nng_mtx *mtx;
+	/* Under mtx, shared with the pipe callback: */
+	bool armed;     /* the attach went out: losing the connection now ends it */
+	bool lost;      /* ...and it was lost */
+	bool receiving; /* aio has a receive in flight */
+	/* The owner's alone: */
+	bool done;        /* the last frame was returned, or the stream broke */
+	bool ack_pending; /* an ack could not be sent; retried before the next receive */
+	uint64_t frames;
+	uint64_t off[3]; /* by Runner__V1__StreamKind; [0] unused */
+	char addr[256];
+};
+
+/* Runs on an nng thread when the connection goes away. A monogamous PAIR1
+ * dialer just dials again, and a new connection is not attached, so a
+ * receive would wait forever: wake it. */
+static void
+pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	runner_stream *s = arg;
+
+	nng_mtx_lock(s->mtx);
+	if (s->armed) {
+		s->lost = true;
+		if (s->receiving)
+			nng_aio_cancel(s->aio);
+	}
+	nng_mtx_unlock(s->mtx);
+}
+
+void
+runner_stream_close(runner_stream *s)
+{
+	if (s == NULL)
+		return;
+	/* nng_close returns after every pipe callback has run. */
+	if (s->sock_open)
+		nng_close(s->sock);
+	if (s->aio != NULL)
+		nng_aio_free(s->aio);
+	if (s->mtx != NULL)
+		nng_mtx_free(s->mtx);
+	free(s);
+}
+
+/* Send one StreamClientMessage; blocks up to the send timeout when there is
+ * no connection. Returns an nng error. */
+static int
+send_client_message(runner_stream *s, const Runner__V1__StreamClientMessage *m)
+{
+	size_t len = runner__v1__stream_client_message__get_packed_size(m);
+	nng_msg *msg;
+	int rv;
+
+	if ((rv = nng_msg_alloc(&msg, len)) != 0)
+		return rv;
+	runner__v1__stream_client_message__pack(m, nng_msg_body(msg));
+	if ((rv = nng_sendmsg(s->sock, msg, 0)) != 0)
+		nng_msg_free(msg);
+	return rv;
+}
+
+static int
+send_ack(runner_stream *s)
+{
+	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
+	Runner__V1__StreamAck ack = RUNNER__V1__STREAM_ACK__INIT;
+
+	ack.frames = s->frames;
+	ack.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
+	ack.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK;
+	m.ack = &ack;
+	return send_client_message(s, &m);
+}
+
+/* Acknowledge what was received. A failed ack is retried before the next
+ * receive; a lost connection shows up there. Once the connection is known
+ * lost nothing is sent: the socket would dial again, and an ack on a
+ * connection that carries no attach means nothing to the server. */
+static void
+try_ack(runner_stream *s)
+{
+	bool lost;
+
+	nng_mtx_lock(s->mtx);
+	lost = s->lost;
+	nng_mtx_unlock(s->mtx);
+	s->ack_pending = lost || send_ack(s) != 0;
+}
+
+static int
+setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
+{
+	int rv;
+
+	if ((rv = nng_mtx_alloc(&s->mtx)) != 0 || (rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "nng: %s", nng_strerror(rv));
+	if ((rv = nng_pair1_open(&s->sock)) != 0)
+		return rstatus_fail(st, RS_INTERNAL, "nng_pair1_open: %s", nng_strerror(rv));
+	s->sock_open = true;
+	/* A PAIR1 send waits for a connection, so the send timeout is the
+	 * connect timeout. */
+	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, STREAM_MAX_FRAME)) != 0 ||
+	    (rv = nng_socket_set_int(s->sock, NNG_OPT_RECVBUF, STREAM_RECV_BUF)) != 0 ||
+	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, connect_timeout_ms)) != 0 ||
+	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 20)) != 0 ||
+	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 500)) != 0 ||
+	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_removed, s)) != 0)
+		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
+	if ((rv = nng_dial(s->sock, s->addr, NULL, NNG_FLAG_NONBLOCK)) != 0)
+		return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
+										 : RS_UNAVAILABLE,
+				    "cannot dial stream address %s: %s", s->addr, nng_strerror(rv));
+	return 0;
+}
+
+int
+runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
+		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+		   uint64_t stderr_offset, int connect_timeout_ms, rstatus *st)
+{
+	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
+	Runner__V1__ReadStreamRequest attach = RUNNER__V1__READ_STREAM_REQUEST__INIT;
+	runner_stream *s;
+	int rv;
+
+	*out = NULL;
+	if (stream_address == NULL || stream_address[0] == '\0')
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no stream address");
+	if (strlen(stream_address) >= sizeof(s->addr))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "stream address too long");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	if (connect_timeout_ms <= 0)
+		connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	snprintf(s->addr, sizeof(s->addr), "%s", stream_address);
+	s->off[RUNNER__V1__STREAM_KIND__STDOUT] = stdout_offset;
+	s->off[RUNNER__V1__STREAM_KIND__STDERR] = stderr_offset;
+	if ((rv = setup_socket(s, connect_timeout_ms, st)) < 0) {
+		runner_stream_close(s);
+		return rv;
+	}
+
+	attach.session_id = (char *) session_id;
+	attach.stream_secret.data = (uint8_t *) secret;
+	attach.stream_secret.len = secret_len;
+	attach.stdout_offset = stdout_offset;
+	attach.stderr_offset = stderr_offset;
+	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
+	m.attach = &attach;
+	/* Armed before the send: a connection lost under it may have taken
+	 * the attach along. */
+	nng_mtx_lock(s->mtx);
+	s->armed = true;
+	nng_mtx_unlock(s->mtx);
+	if ((rv = send_client_message(s, &m)) != 0) {
+		runner_stream_close(s);
+		if (rv == NNG_ETIMEDOUT)
+			return rstatus_fail(st, RS_UNAVAILABLE, "cannot reach the stream at %s within %d ms",
+					    stream_address, connect_timeout_ms);
+		return rstatus_fail(st, RS_UNAVAILABLE, "attach to %s: %s", stream_address, nng_strerror(rv));
+	}
+	*out = s;
+	return 0;
+}
+
+/* Take a message the socket already holds, if any. */
+static int
+recv_queued(runner_stream *s, nng_msg **msg)
+{
+	return nng_recvmsg(s->sock, msg, NNG_FLAG_NONBLOCK);
+}
+
+/* Receive one message: 0, NNG_ETIMEDOUT, NNG_ECONNSHUT once the connection
+ * is gone and nothing it delivered is left, or another nng error. */
+static int
+recv_msg(runner_stream *s, nng_msg **msg, int timeout_ms)
+{
+	int rv;
+
+	nng_mtx_lock(s->mtx);
+	if (s->lost) {
+		nng_mtx_unlock(s->mtx);
+		return recv_queued(s, msg) == 0 ? 0 : NNG_ECONNSHUT;
+	}
+	nng_aio_set_timeout(s->aio, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
+	nng_recv_aio(s->sock, s->aio);
+	s->receiving = true;
+	nng_mtx_unlock(s->mtx);
+
+	nng_aio_wait(s->aio);
+	nng_mtx_lock(s->mtx);
+	s->receiving = false;
+	nng_mtx_unlock(s->mtx);
+	if ((rv = nng_aio_result(s->aio)) == 0) {
+		*msg = nng_aio_get_msg(s->aio);
+		return 0;
+	}
+	if (rv == NNG_ECANCELED) /* by pipe_removed */
+		return recv_queued(s, msg) == 0 ? 0 : NNG_ECONNSHUT;
+	return rv;
+}
+
+static const char *
+stream_name(Runner__V1__StreamKind k)
+{
+	return k == RUNNER__V1__STREAM_KIND__STDOUT ? "stdout" : "stderr";
+}
+
+/* Check a frame's place in its stream and count its bytes. */
+static int
+account_frame(runner_stream *s, Runner__V1__StreamFrame *f, rstatus *st)
+{
+	uint64_t have;
+
+	/* A frame without data carries nothing to order. */
+	if (f->data.len == 0)
+		return 0;
+	if (f->stream != RUNNER__V1__STREAM_KIND__STDOUT && f->stream != RUNNER__V1__STREAM_KIND__STDERR)
+		return rstatus_fail(st, RS_INTERNAL, "stream frame of %zu bytes names stream %d",
+				    f->data.len, (int) f->stream);
+	have = s->off[f->stream];
+	if (f->offset > have)
+		return rstatus_fail(st, RS_DATA_LOSS, "%s frame at offset %llu, but only %llu bytes received",
+				    stream_name(f->stream), (unsigned long long) f->offset,
+				    (unsigned long long) have);
+	if (f->offset < have)
+		return rstatus_fail(st, RS_INTERNAL, "%s frame at offset %llu overlaps the %llu bytes received",
+				    stream_name(f->stream), (unsigned long long) f->offset,
+				    (unsigned long long) have);
+	s->off[f->stream] = have + f->data.len;
+	return 0;
+}
+
+int
+runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeout_ms, rstatus *st)
+{
+	Runner__V1__StreamFrame *f;
+	nng_msg *msg = NULL;
+	int rv;
+
+	*frame = NULL;
+	if (s->done)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the stream has ended");
+	if (s->ack_pending)
+		try_ack(s);
+
+	if ((rv = recv_msg(s, &msg, timeout_ms)) != 0) {
+		if (rv == NNG_ETIMEDOUT)
+			return rstatus_fail(st, RS_DEADLINE_EXCEEDED, "no stream frame within %d ms", timeout_ms);
+		s->done = true;
+		if (rv == NNG_ECONNSHUT)
+			return rstatus_fail(st, RS_UNAVAILABLE, "lost the stream connection to %s", s->addr);
+		return rstatus_fail(st, RS_UNAVAILABLE, "stream %s: %s", s->addr, nng_strerror(rv));
+	}
+	f = runner__v1__stream_frame__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
+	if (f == NULL) {
+		s->done = true;
+		return rstatus_fail(st, RS_INTERNAL, "stream frame does not decode");
+	}
+	if ((rv = account_frame(s, f, st)) < 0) {
+		s->done = true;
+		runner__v1__stream_frame__free_unpacked(f, NULL);
+		return rv;
+	}
+	s->frames++;
+	/* A frame with a result or an error ends the stream whatever its flag
+	 * says; callers need look at `last` only. */
+	if (f->last || f->result != NULL || f->code != RUNNER__V1__STATUS_CODE__OK) {
+		f->last = true;
+		s->done = true;
+	} else {
+		try_ack(s);
+	}
+	*frame = f;
+	rstatus_clear(st);
+	return 0;
+}
+
+uint64_t
+runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which)
+{
+	if (which != RUNNER__V1__STREAM_KIND__STDOUT && which != RUNNER__V1__STREAM_KIND__STDERR)
+		return 0;
+	return s->off[which];
+}

@@ -1,0 +1,56 @@
+/* runner_stream.h — reading an interactive session's output (ReadStream).
+ *
+ * ReadStream does not travel over REQ/REP: a reader dials the session's
+ * stream address (StartPipesResponse.stream_address) with an nng PAIR1
+ * socket, sends an attach, and receives StreamFrames, acknowledging each
+ * one (the server's credit-based flow control; see runner.proto). This
+ * module speaks that protocol: open, then call runner_stream_next until it
+ * returns the frame with `last` set.
+ *
+ * It checks what the server promises: frames of each stream arrive in
+ * offset order without gaps or overlaps (starting at the offsets given to
+ * runner_stream_open). A gap is DATA_LOSS, an overlap INTERNAL.
+ *
+ * One runner_stream is for one thread at a time. Errors follow status.h.
+ */
+#ifndef RUNNER_STREAM_H
+#define RUNNER_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runner/v1/runner.pb-c.h"
+#include "status.h"
+
+typedef struct runner_stream runner_stream;
+
+/* Open a PAIR1 socket, dial `stream_address` and attach to `session_id`
+ * with its `secret`, resuming at the given offsets (0, 0: from the start).
+ * Fails with UNAVAILABLE when no connection comes up within
+ * `connect_timeout_ms` (<= 0: 3000), INVALID_ARGUMENT for a malformed
+ * address. A refused attach (wrong secret, unknown session, offset out of
+ * range) is not an error here: it arrives as the last frame, with `code`. */
+int runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
+		       const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+		       uint64_t stderr_offset, int connect_timeout_ms, rstatus *st);
+
+/* Receive the next frame into *frame (free it with
+ * runner__v1__stream_frame__free_unpacked) and acknowledge it. Waits at
+ * most `timeout_ms` (< 0: no limit). Errors:
+ *   DEADLINE_EXCEEDED   nothing arrived in time (the stream is still usable)
+ *   UNAVAILABLE         the connection dropped; every frame that arrived
+ *                       before has been returned. Attach again with a new
+ *                       runner_stream at runner_stream_offset()'s offsets.
+ *   DATA_LOSS/INTERNAL  a frame out of order, or one that does not decode
+ *   FAILED_PRECONDITION the last frame was already returned */
+int runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeout_ms,
+		       rstatus *st);
+
+/* Bytes of `which` stream received so far: the offset to resume from
+ * (including the starting offset). 0 for STREAM_UNSPECIFIED. */
+uint64_t runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which);
+
+/* Close and free; accepts NULL. */
+void runner_stream_close(runner_stream *s);
+
+#endif
