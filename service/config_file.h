@@ -1,0 +1,74 @@
+/* config_file.h — the shape of runnerd's YAML config file, as libcyaml
+ * loads it. Nothing here interprets values: profiles.c does. */
+#ifndef RUNNER_CONFIG_FILE_H
+#define RUNNER_CONFIG_FILE_H
+
+#include <stdbool.h>
+
+#include "status.h"
+
+struct cfg_kv {
+	char *name;
+	char *value;
+};
+
+struct cfg_param {
+	char *name;
+	char **roots;
+	unsigned roots_count;
+};
+
+struct cfg_fs {
+	char **read_only;
+	unsigned read_only_count;
+	char **read_write;
+	unsigned read_write_count;
+	char **hidden;
+	unsigned hidden_count;
+	bool private_tmp;
+	bool hide_home;
+	bool read_only_root;
+};
+
+struct cfg_limits {
+	char *timeout;
+	char *cpu;
+	char *address_space;
+	unsigned processes;
+	char *file_size;
+	unsigned open_files;
+	char *stdout_cap;
+	char *stderr_cap;
+};
+
+struct cfg_env {
+	char **allow;
+	unsigned allow_count;
+	struct cfg_kv *set;
+	unsigned set_count;
+};
+
+struct cfg_profile {
+	char *name;
+	char *backend;
+	char *network;
+	struct cfg_fs *filesystem;
+	struct cfg_limits *limits;
+	struct cfg_env *env;
+	char *workdir;
+	char *user;
+	struct cfg_param *params;
+	unsigned params_count;
+};
+
+struct cfg_root {
+	char *default_profile;
+	struct cfg_profile *profiles;
+	unsigned profiles_count;
+};
+
+/* Load `path`; errors carry libcyaml's own text, with line and column. */
+int config_file_load(const char *path, struct cfg_root **out, rstatus *st);
+void config_file_free(struct cfg_root *root);
+
+#endif
