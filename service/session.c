@@ -375,6 +375,21 @@ session_touch(struct session *s)
 	s->touched_us = loop_now_us();
 }
 
+/* Every parked Wait gets the result (OK) or the given error. */
+static void
+answer_waiters(struct session *s, int code, const char *message)
+{
+	while (s->waiters != NULL) {
+		struct session_waiter *w = s->waiters;
+		waiter_unlink(w);
+		if (code == RS_OK)
+			reply_result(w->call, s);
+		else
+			call_reply(w->call, code, message, NULL);
+		free(w);
+	}
+}
+
 static void
 session_done(struct job *j, void *arg)
 {
@@ -395,12 +410,7 @@ session_done(struct job *j, void *arg)
 	job_free(s->job);
 	s->job = NULL;
 	stdin_fail(s, "the process has exited");
-	while (s->waiters != NULL) {
-		struct session_waiter *w = s->waiters;
-		waiter_unlink(w);
-		reply_result(w->call, s);
-		free(w);
-	}
+	answer_waiters(s, RS_OK, NULL);
 	streams_session_changed(s);
 	loop_timer_arm(s->d->loop, &s->timer, s->finished_us + ss->cfg.retention_ms * 1000u);
 }
@@ -413,6 +423,21 @@ static const struct job_ops session_ops = {
 
 /* --- creation and collection ---------------------------------------------- */
 
+/* Free what a session owns; it is in no table any more (or never was). */
+static void
+session_destroy(struct session *s)
+{
+	job_free(s->job);
+	if (s->launched)
+		s->backend->release(&s->launch);
+	outbuf_free(&s->out);
+	outbuf_free(&s->err);
+	resolved_free(&s->res);
+	free(s->tag);
+	free(s->key);
+	free(s);
+}
+
 static void
 session_free(struct session *s)
 {
@@ -424,16 +449,8 @@ session_free(struct session *s)
 		stdin_fail(s, "the session was collected");
 		ss->running--;
 	}
-	while (s->waiters != NULL) {
-		struct session_waiter *w = s->waiters;
-		waiter_unlink(w);
-		call_reply(w->call, RS_ABORTED, "the session was collected", NULL);
-		free(w);
-	}
+	answer_waiters(s, RS_ABORTED, "the session was collected");
 	loop_timer_disarm(s->d->loop, &s->timer);
-	job_free(s->job);
-	if (s->launched)
-		s->backend->release(&s->launch);
 	for (pp = &ss->buckets[bucket(s->id)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -447,12 +464,7 @@ session_free(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	ss->count--;
-	outbuf_free(&s->out);
-	outbuf_free(&s->err);
-	resolved_free(&s->res);
-	free(s->tag);
-	free(s->key);
-	free(s);
+	session_destroy(s);
 }
 
 static struct session *
@@ -566,15 +578,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	*out = s;
 	return 0;
 fail:
-	job_free(s->job);
-	if (s->launched)
-		s->backend->release(&s->launch);
-	outbuf_free(&s->out);
-	outbuf_free(&s->err);
-	resolved_free(&s->res);
-	free(s->tag);
-	free(s->key);
-	free(s);
+	session_destroy(s);
 	return rv;
 }
 
