@@ -12,6 +12,7 @@ packages=(
 	libnng-dev libprotobuf-c-dev protobuf-c-compiler  # nng 1.5, protobuf-c 1.4
 	libcyaml-dev                              # the profiles config (YAML)
 	check                                     # the unit/integration test framework
+	python3 procps                            # helpers some tests run inside sandboxes; pgrep
 	firejail firejail-profiles                # the firejail backend and its tests
 )
 # shellcheck disable=SC2206 # word splitting of the extra list is intended
