@@ -19,7 +19,7 @@
 #include "loop.h"
 
 #define STREAM_WINDOW 2                 /* frames in flight per reader */
-#define STREAM_FRAME_MAX (256u * 1024u) /* data bytes per frame */
+#define STREAM_FRAME_MAX (1024u * 1024u) /* data bytes per frame */
 
 struct streams;
 struct session;
