@@ -156,7 +156,7 @@ session_stdin_writable(struct job *j, int fd, void *arg)
 
 	while (s->writes != NULL) {
 		struct stdin_write *w = s->writes;
-		ssize_t n = write(fd, w->data + w->done, w->len - w->done);
+		ssize_t n = w->len > w->done ? write(fd, w->data + w->done, w->len - w->done) : 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -204,10 +204,15 @@ session_write_stdin(struct session *s, struct call *c, uint64_t offset, const ui
 	}
 	/* A replay: the part already taken is skipped, never written twice. */
 	skip = s->stdin_queued - offset;
-	if (skip >= len) {
+	if (skip >= len && offset + len <= s->stdin_accepted) {
 		reply_accepted(c, s->stdin_accepted, false);
 		return;
 	}
+	/* A replay of bytes still queued is answered when they are in the
+	 * pipe, as the original will be: it joins the queue with nothing of
+	 * its own to write. */
+	if (skip > len)
+		skip = len;
 	if (s->n_writes >= table_of(s)->cfg.max_pending_writes) {
 		call_reply(c, RS_RESOURCE_EXHAUSTED, "too many writes waiting on this session's stdin", NULL);
 		return;
