@@ -12,10 +12,23 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "command.h"
 #include "policy.h"
 #include "status.h"
+
+/* What a wrapper's own report says about the command it ran, replacing
+ * what the wrapper's wait status and rusage say (see backend_launch.exited). */
+struct backend_outcome {
+	int wstatus;          /* in: the wrapper's wait status; out: the command's */
+	bool exec_failed;     /* out: the command never ran (exec_error says why) */
+	int exec_errno;       /* out, with exec_failed (0: not an errno failure) */
+	char exec_error[200]; /* out, with exec_failed */
+	bool have_usage;      /* out: the command's own CPU time and peak RSS */
+	uint64_t user_us, system_us, max_rss_kb;
+	bool oom_killed;      /* out: the kernel's OOM killer ended it (or part of it) */
+};
 
 struct backend_launch {
 	char *const *argv;
@@ -25,7 +38,33 @@ struct backend_launch {
 	 * hides the command's: the command's real wait status arrives on fd 3
 	 * from status_shim (see status_shim.h). */
 	bool status_channel;
+	/* Set by prepare when it already knows the command's program cannot
+	 * be executed (it resolved argv[0] itself, before wrapping it): an
+	 * errno (ENOENT, EACCES, ...) and the message spawn_child would give
+	 * ("execve NAME: ..."). Nothing is started; the job reports
+	 * EXEC_FAILED exactly as for a direct spawn. 0: start argv. */
+	int exec_errno;
+	const char *exec_error;
+	/* Optional, called on the loop thread, never blocking: the launched
+	 * process was reaped (`out` holds its wait status, which the backend
+	 * may replace with what its wrapper reported), or there is nothing to
+	 * learn (`out` NULL): the job is being freed while the process still
+	 * runs (it has been SIGKILLed), or the status channel already reported
+	 * an exec failure. A
+	 * wrapper that leaves something running when it is killed (a
+	 * container) cleans that up here, at once, rather than at release. The
+	 * launch must outlive the job that runs it. */
+	void (*exited)(const struct backend_launch *launch, struct backend_outcome *out);
 	void *priv; /* the backend's own state, released by ->release */
+};
+
+/* What runnerd tells every backend once, at start-up (backend_ops.init). */
+struct backend_config {
+	/* Stable across restarts of the same runnerd (derived from its state
+	 * directory, else its first listen address), so that what a SIGKILLed
+	 * predecessor left (containers) can be found: 16 hex digits. */
+	const char *instance;
+	const char *state_dir; /* NULL: none */
 };
 
 struct backend_ops {
@@ -43,6 +82,13 @@ struct backend_ops {
 	/* Undo prepare, after the process is reaped or failed to start; must
 	 * accept a plan whose prepare failed half-way. */
 	void (*release)(struct backend_launch *launch);
+	/* Optional: take runnerd's configuration, once, before profiles are
+	 * loaded and before probe is first called. Cheap: no I/O beyond stat. */
+	void (*init)(const struct backend_config *cfg);
+	/* Optional: at start-up, before serving (never for --check-config),
+	 * remove what a previous runnerd of the same instance left behind.
+	 * Returns how many it removed (>= 0), or fills st. May block, bounded. */
+	int (*recover)(rstatus *st);
 };
 
 /* NULL when no backend has that name. */

@@ -10,6 +10,7 @@
 #define RUNNER_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* 0 means "no limit" for every field. */
@@ -22,6 +23,29 @@ struct policy_limits {
 	uint64_t open_files;     /* RLIMIT_NOFILE */
 	uint64_t stdout_limit;   /* output caps, bytes */
 	uint64_t stderr_limit;
+};
+
+/* A host path bind-mounted into a container (docker backend). */
+struct policy_mount {
+	const char *source;  /* absolute, symlink-resolved host path */
+	const char *target;  /* absolute path inside the container */
+	bool rw;             /* false: read-only */
+};
+
+/* What only the docker backend reads (the profile's `docker:` mapping).
+ * Everything else in struct policy applies too: network (none/bridge),
+ * restrict_writes (--read-only root), private_tmp (tmpfs /tmp),
+ * read_only/read_write (bind mounts at the same path), limits (rlimits set by
+ * the container's init, processes as --pids-limit), user, workdir. */
+struct policy_docker {
+	const char *image;           /* NULL: not a docker profile */
+	char **tmpfs;                /* NULL-terminated absolute paths */
+	uint64_t tmpfs_size;         /* bytes per tmpfs; 0: docker's default */
+	struct policy_mount *mounts; /* n_mounts of them */
+	size_t n_mounts;
+	uint64_t memory;             /* bytes (--memory, swap included); 0: none */
+	uint64_t cpus_milli;         /* thousandths of a CPU (--cpus); 0: none */
+	uint64_t pids;               /* --pids-limit; 0: none */
 };
 
 struct policy {
@@ -38,6 +62,7 @@ struct policy {
 	struct policy_limits limits;
 	const char *user;        /* run as this user; NULL: runnerd's own */
 	const char *workdir;     /* NULL: the request's or "/" */
+	struct policy_docker docker;
 };
 
 #endif

@@ -3,9 +3,13 @@
 #include "backend.h"
 
 extern const struct backend_ops backend_exec;
+extern const struct backend_ops backend_firejail;
+extern const struct backend_ops backend_docker;
 
 static const struct backend_ops *const backends[] = {
 	&backend_exec,
+	&backend_firejail,
+	&backend_docker,
 };
 
 const struct backend_ops *const *

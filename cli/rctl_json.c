@@ -116,6 +116,7 @@ put_result(FILE *f, const Runner__V1__RunResult *r, bool with_output)
 		   ",\"stdout_truncated\":%s,\"stderr_truncated\":%s",
 		(unsigned long long) r->stdout_total, (unsigned long long) r->stderr_total,
 		r->stdout_truncated ? "true" : "false", r->stderr_truncated ? "true" : "false");
+	fprintf(f, ",\"oom_killed\":%s", r->oom_killed ? "true" : "false");
 	if (with_output) {
 		fputs(",\"stdout_b64\":", f);
 		put_base64(f, r->stdout.data, r->stdout.len);

@@ -41,7 +41,8 @@ rctl_outcome_exit(const Runner__V1__RunResult *r, const char *program, bool note
 			break;
 		/* Like a shell, stay quiet about the deaths a pipeline expects. */
 		if (notes && r->signal != SIGPIPE && r->signal != SIGINT)
-			fprintf(stderr, PROG ": killed by %s\n", rctl_signal_name(r->signal, sig, sizeof(sig)));
+			fprintf(stderr, PROG ": killed by %s%s\n", rctl_signal_name(r->signal, sig, sizeof(sig)),
+				r->oom_killed ? " (out of memory)" : "");
 		return RCTL_EXIT_SIGNAL_BASE + r->signal;
 	case RUNNER__V1__TERMINATION__KILLED:
 		if (r->signal <= 0)
@@ -69,7 +70,7 @@ rctl_print_outcome(FILE *f, const Runner__V1__RunResult *r)
 		fprintf(f, "exited with status %d", r->exit_code);
 		break;
 	case RUNNER__V1__TERMINATION__SIGNALED:
-		fprintf(f, "killed by %s", sig);
+		fprintf(f, "killed by %s%s", sig, r->oom_killed ? " (out of memory)" : "");
 		break;
 	case RUNNER__V1__TERMINATION__TIMEOUT:
 		if (r->signal > 0)

@@ -14,6 +14,7 @@ packages=(
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
 	firejail firejail-profiles                # the firejail backend and its tests
+	docker.io                                 # the docker backend's engine, for its tests
 )
 # shellcheck disable=SC2206 # word splitting of the extra list is intended
 [[ -n "${RUNNERD_EXTRA_PACKAGES:-}" ]] && packages+=(${RUNNERD_EXTRA_PACKAGES})

@@ -56,6 +56,27 @@ static const cyaml_schema_field_t env_fields[] = {
 	CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t mount_fields[] = {
+	CYAML_FIELD_STRING_PTR("source", CYAML_FLAG_POINTER, struct cfg_mount, source, 1, 4096),
+	CYAML_FIELD_STRING_PTR("target", CYAML_FLAG_POINTER, struct cfg_mount, target, 1, 4096),
+	CYAML_FIELD_BOOL("rw", CYAML_FLAG_OPTIONAL, struct cfg_mount, rw),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t mount_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cfg_mount, mount_fields),
+};
+
+static const cyaml_schema_field_t docker_fields[] = {
+	CYAML_FIELD_STRING_PTR("image", CYAML_FLAG_POINTER, struct cfg_docker, image, 1, 512),
+	CYAML_FIELD_SEQUENCE("tmpfs", OPT, struct cfg_docker, tmpfs, &string_entry, 0, 64),
+	CYAML_FIELD_STRING_PTR("tmpfs_size", OPT, struct cfg_docker, tmpfs_size, 1, 32),
+	CYAML_FIELD_SEQUENCE("mounts", OPT, struct cfg_docker, mounts, &mount_entry, 0, 64),
+	CYAML_FIELD_STRING_PTR("memory", OPT, struct cfg_docker, memory, 1, 32),
+	CYAML_FIELD_STRING_PTR("cpus", OPT, struct cfg_docker, cpus, 1, 16),
+	CYAML_FIELD_UINT("pids", CYAML_FLAG_OPTIONAL, struct cfg_docker, pids),
+	CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t profile_fields[] = {
 	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct cfg_profile, name, 1, 64),
 	CYAML_FIELD_STRING_PTR("backend", OPT, struct cfg_profile, backend, 1, 32),
@@ -66,6 +87,7 @@ static const cyaml_schema_field_t profile_fields[] = {
 	CYAML_FIELD_STRING_PTR("workdir", OPT, struct cfg_profile, workdir, 1, 4096),
 	CYAML_FIELD_STRING_PTR("user", OPT, struct cfg_profile, user, 1, 64),
 	CYAML_FIELD_SEQUENCE("params", OPT, struct cfg_profile, params, &param_entry, 0, 32),
+	CYAML_FIELD_MAPPING_PTR("docker", OPT, struct cfg_profile, docker, docker_fields),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t profile_entry = {

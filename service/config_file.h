@@ -48,6 +48,24 @@ struct cfg_env {
 	unsigned set_count;
 };
 
+struct cfg_mount {
+	char *source; /* host path (templates allowed) */
+	char *target; /* path inside the container */
+	bool rw;
+};
+
+struct cfg_docker {
+	char *image;
+	char **tmpfs;
+	unsigned tmpfs_count;
+	char *tmpfs_size;
+	struct cfg_mount *mounts;
+	unsigned mounts_count;
+	char *memory;
+	char *cpus;
+	unsigned pids;
+};
+
 struct cfg_profile {
 	char *name;
 	char *backend;
@@ -59,6 +77,7 @@ struct cfg_profile {
 	char *user;
 	struct cfg_param *params;
 	unsigned params_count;
+	struct cfg_docker *docker;
 };
 
 struct cfg_root {

@@ -25,6 +25,7 @@ struct job {
 	struct loop_timer timer;
 	struct loop_watch in, out, err;
 	int status_fd;               /* our end of the status channel; -1: none */
+	const struct backend_launch *launch; /* outlives the job (backend.h) */
 	bool want_stdin;
 	bool out_paused, err_paused;
 	uint64_t started_us, grace_ms, linger_ms;
@@ -273,14 +274,39 @@ read_status_channel(struct job *j, int *wstatus)
 	j->result.exec_error = j->exec_error;
 }
 
+/* The backend's own report on the command (backend_launch.exited), which
+ * replaces the wrapper's wait status; what it says beyond a wait status is
+ * applied once fill_result has run. */
+static void
+backend_exited(struct job *j, int *wstatus, struct backend_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->wstatus = *wstatus;
+	if (j->launch == NULL || j->launch->exited == NULL)
+		return;
+	j->launch->exited(j->launch, out);
+	*wstatus = out->wstatus;
+	if (out->exec_failed) {
+		j->result.reason = RUNNER__V1__TERMINATION__EXEC_FAILED;
+		j->result.exec_errno = out->exec_errno;
+		snprintf(j->exec_error, sizeof(j->exec_error), "%s", out->exec_error);
+		j->result.exec_error = j->exec_error;
+	}
+}
+
 static void
 child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 {
 	struct job *j = JOB_OF(w, child);
+	struct backend_outcome out;
 
 	ledger_remove(w->pid);
 	j->reaped = true;
 	read_status_channel(j, &wstatus);
+	if (j->result.reason != RUNNER__V1__TERMINATION__EXEC_FAILED)
+		backend_exited(j, &wstatus, &out);
+	else if (j->launch != NULL && j->launch->exited != NULL)
+		j->launch->exited(j->launch, NULL); /* nothing to learn; clean up all the same */
 	if (j->result.reason == RUNNER__V1__TERMINATION__EXEC_FAILED) {
 		j->result.wall_time_us = loop_now_us() - j->started_us;
 		loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->linger_ms * 1000u);
@@ -288,6 +314,12 @@ child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 		return;
 	}
 	fill_result(j, wstatus, ru);
+	if (out.have_usage) {
+		j->result.user_time_us = out.user_us;
+		j->result.system_time_us = out.system_us;
+		j->result.max_rss_kb = out.max_rss_kb;
+	}
+	j->result.oom_killed = out.oom_killed;
 	loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->linger_ms * 1000u);
 	maybe_finish(j);
 }
@@ -317,6 +349,8 @@ job_free(struct job *j)
 		if (j->spawned && !j->reaped) {
 			reaper_untrack(&j->child);
 			ledger_remove(j->child.pid);
+			if (j->launch != NULL && j->launch->exited != NULL)
+				j->launch->exited(j->launch, NULL);
 		}
 		running--;
 	}
@@ -408,6 +442,7 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->grace_ms = spec->grace_ms;
 	j->linger_ms = spec->linger_ms;
 	j->status_fd = -1;
+	j->launch = spec->launch;
 	running++;
 
 	if ((rv = setup_pipes(j, spec->stdin_pipe, child_fds, st)) < 0 ||
@@ -429,7 +464,14 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 		.status_fd = child_fds[3],
 	};
 	j->started_us = loop_now_us();
-	rv = spawn_child(&sr, &j->child.pid, &err, &spawn_st);
+	if (spec->launch->exec_errno != 0) {
+		/* The backend resolved the program and found it unusable
+		 * (backend.h): the same outcome as a failed direct spawn. */
+		err = spec->launch->exec_errno;
+		rv = rstatus_fail(&spawn_st, RS_FAILED_PRECONDITION, "%s",
+				  spec->launch->exec_error ? spec->launch->exec_error : "execve");
+	} else
+		rv = spawn_child(&sr, &j->child.pid, &err, &spawn_st);
 	/* The child holds its ends now (or never will); ours must go so EOF
 	 * arrives when the child's do. */
 	for (int i = 0; i < 4; i++)

@@ -137,6 +137,48 @@ report_backends(void)
 	}
 }
 
+/* The instance id backends label what they create with (backend.h): the
+ * same for every start of this runnerd, different for two runnerds beside
+ * each other — a hash of the state directory, else of the first listen
+ * address. */
+static void
+init_backends(struct runnerd *d, char id[17])
+{
+	const char *seed = d->cfg.state_dir ? d->cfg.state_dir : d->cfg.n_listen ? d->cfg.listen[0] : "runnerd";
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	struct backend_config bc = { .instance = id, .state_dir = d->cfg.state_dir };
+	const struct backend_ops *const *all;
+	size_t n;
+
+	for (const char *p = seed; *p; p++)
+		h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
+	snprintf(id, 17, "%016llx", (unsigned long long) h);
+	all = backend_all(&n);
+	for (size_t i = 0; i < n; i++)
+		if (all[i]->init != NULL)
+			all[i]->init(&bc);
+}
+
+/* What a SIGKILLed predecessor's backends left behind (containers). */
+static void
+recover_backends(void)
+{
+	size_t n;
+	const struct backend_ops *const *all = backend_all(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		rstatus st;
+		int rv;
+		if (all[i]->recover == NULL || all[i]->probe(&st) < 0)
+			continue;
+		if ((rv = all[i]->recover(&st)) < 0)
+			log_msg("warning", "backend %s: cleaning up after a previous runnerd: %s", all[i]->name,
+				st.message);
+		else if (rv > 0)
+			log_msg("warning", "backend %s: removed %d item(s) left by a previous runnerd", all[i]->name, rv);
+	}
+}
+
 /* Profiles are loaded, and each checked against its backend, before
  * anything listens: a config runnerd cannot enforce never serves. A backend
  * that is merely unavailable here (no firejail, no engine) is not fatal:
@@ -225,6 +267,7 @@ serve(struct runnerd *d)
 	} else if (rv > 0) {
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
+	recover_backends();
 	for (size_t i = 0; i < d->cfg.n_listen; i++)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
 			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
@@ -253,6 +296,7 @@ int
 main(int argc, char **argv)
 {
 	struct runnerd d = { 0 };
+	char instance[17];
 	int rc;
 
 	switch (options_parse(argc, argv, &d.cfg)) {
@@ -280,6 +324,7 @@ main(int argc, char **argv)
 		.max_timeout_ms = d.cfg.max_timeout_ms,
 		.default_cwd = "/",
 	};
+	init_backends(&d, instance);
 	if (load_profiles(&d) < 0) {
 		options_free(&d.cfg);
 		return d.cfg.check_config ? 1 : 78; /* EX_CONFIG */

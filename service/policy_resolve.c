@@ -1,10 +1,12 @@
 /* policy_resolve.c — a request under its profile: parameters validated
  * and expanded, tightenings checked (never a loosening), the effective
  * command and policy produced, owned by the request alone. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "profiles_internal.h"
 
@@ -18,6 +20,7 @@ resolved_free(struct resolved *r)
 	free(r->policy.read_only);
 	free(r->policy.read_write);
 	free(r->policy.hidden);
+	free(r->policy.docker.mounts);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -239,8 +242,60 @@ resolve_cwd(const struct profile *pr, const Runner__V1__CommandSpec *spec, struc
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 		return 0;
 	}
+	/* Inside a container the path is the container's: compared as text. */
+	if (strcmp(pr->backend->name, "docker") == 0) {
+		if (spec->cwd[0] != '/' || path_has_dotdot(spec->cwd) || !path_within(spec->cwd, workdir))
+			return deny(st, "command.cwd", pr->name, "outside the profile's workdir");
+		return 0;
+	}
 	if (realpath(spec->cwd, real) == NULL || !path_within(real, workdir))
 		return deny(st, "command.cwd", pr->name, "outside the profile's workdir");
+	return 0;
+}
+
+/* The docker mapping: fixed values, and bind mounts whose sources are
+ * expanded, pinned to what they resolve to now, and must exist. */
+static int
+resolve_docker(struct resolved *r, const struct profile *pr, char *const *values, rstatus *st)
+{
+	const struct profile_docker *d = &pr->docker;
+	struct stat sb;
+	char **src = NULL;
+	int rv;
+
+	r->policy.docker = (struct policy_docker){
+		.image = d->image,
+		.tmpfs = d->tmpfs,
+		.tmpfs_size = d->tmpfs_size,
+		.memory = d->memory,
+		.cpus_milli = d->cpus_milli,
+		.pids = d->pids,
+	};
+	if (d->n_mounts == 0)
+		return 0;
+	if ((rv = expand_list(r, pr, values, d->mount_sources, "docker.mounts.source", &src, st)) < 0) {
+		free(src);
+		return rv;
+	}
+	if ((r->policy.docker.mounts = calloc(d->n_mounts, sizeof(struct policy_mount))) == NULL) {
+		free(src);
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (size_t i = 0; i < d->n_mounts; i++) {
+		if (stat(src[i], &sb) != 0) {
+			rv = rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno,
+						"docker.mounts.source: %s (profile %s)", src[i], pr->name);
+			free(src);
+			return rv;
+		}
+		r->policy.docker.mounts[i] = (struct policy_mount){
+			.source = src[i], /* owned by r */
+			.target = d->mount_targets[i],
+			.rw = d->mount_rw[i],
+		};
+		r->policy.docker.n_mounts++;
+	}
+	free(src);
 	return 0;
 }
 
@@ -297,6 +352,8 @@ profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 		workdir = out[0];
 		free(out);
 	}
+	if ((rv = resolve_docker(r, pr, values, st)) < 0)
+		goto fail;
 	if ((rv = resolve_limits(pr, spec, r, st)) < 0 || (rv = resolve_env(pr, spec, r, st)) < 0 ||
 	    (rv = resolve_cwd(pr, spec, r, workdir, st)) < 0)
 		goto fail;

@@ -46,6 +46,11 @@ profile_free(struct profile *pr)
 		strv_free(pr->params[i].roots);
 	}
 	free(pr->params);
+	free(pr->docker.image);
+	strv_free(pr->docker.tmpfs);
+	strv_free(pr->docker.mount_sources);
+	strv_free(pr->docker.mount_targets);
+	free(pr->docker.mount_rw);
 }
 
 void
@@ -192,6 +197,130 @@ check_templates(const char *file, const struct profile *pr, const char *field, c
 	return 0;
 }
 
+/* A path inside a container: absolute, plain, no "..", not "/" itself and
+ * not under /.runnerd (where the docker backend mounts its own helper). */
+static int
+check_container_path(const char *file, const char *prof, const char *field, const char *path,
+		     rstatus *st)
+{
+	if (path[0] != '/' || !path_is_plain(path) || path_has_dotdot(path) || strcmp(path, "/") == 0 ||
+	    path_within(path, "/.runnerd"))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: profile %s: %s: \"%s\" is not an absolute plain path other than / "
+				    "(no special characters, no \"..\", not under /.runnerd)",
+				    file, prof, field, path);
+	return 0;
+}
+
+/* "1", "0.5", "1.25": thousandths of a CPU. */
+static int
+parse_cpus(const char *v, uint64_t *milli)
+{
+	uint64_t whole = 0, frac = 0, scale = 100;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((whole = whole * 10 + (uint64_t) (*p - '0')) > 1024)
+			return -1;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) {
+			if (scale == 0)
+				return -1; /* more than three decimals */
+			frac += (uint64_t) (*p - '0') * scale;
+		}
+	}
+	if (*p != '\0' || whole * 1000 + frac == 0)
+		return -1;
+	*milli = whole * 1000 + frac;
+	return 0;
+}
+
+/* An image reference: name[:tag][@digest], in the characters docker allows;
+ * never an option (it reaches docker as an argument of its own). */
+static bool
+image_ref_ok(const char *v)
+{
+	if (v[0] == '\0' || v[0] == '-' || strlen(v) > 255)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("._-:/@", *p) != NULL))
+			return false;
+	return true;
+}
+
+/* The `docker:` mapping: only for the docker backend, which needs it. */
+static int
+compile_docker(const char *file, const struct cfg_profile *c, struct profile *pr, rstatus *st)
+{
+	const struct cfg_docker *dk = c->docker;
+	struct profile_docker *d = &pr->docker;
+	int rv;
+
+	if (strcmp(pr->backend->name, "docker") != 0) {
+		if (dk != NULL)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "%s: profile %s: docker: only for backend docker", file, c->name);
+		return 0;
+	}
+	if (dk == NULL)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: docker.image: required by backend docker",
+				    file, c->name);
+	if (!image_ref_ok(dk->image))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: profile %s: docker.image: \"%s\" is not an image reference", file,
+				    c->name, dk->image);
+	if ((d->image = strdup(dk->image)) == NULL ||
+	    (dk->tmpfs && (d->tmpfs = strv_dup(dk->tmpfs, dk->tmpfs_count)) == NULL) ||
+	    (d->mount_sources = calloc(dk->mounts_count + 1, sizeof(char *))) == NULL ||
+	    (d->mount_targets = calloc(dk->mounts_count + 1, sizeof(char *))) == NULL ||
+	    (d->mount_rw = calloc(dk->mounts_count + 1, sizeof(bool))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	for (char **t = d->tmpfs; t && *t; t++)
+		if ((rv = check_container_path(file, c->name, "docker.tmpfs", *t, st)) < 0)
+			return rv;
+	for (unsigned i = 0; i < dk->mounts_count; i++) {
+		const struct cfg_mount *m = &dk->mounts[i];
+		d->n_mounts++;
+		if ((d->mount_sources[i] = strdup(m->source)) == NULL ||
+		    (d->mount_targets[i] = strdup(m->target)) == NULL)
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		d->mount_rw[i] = m->rw;
+		if ((rv = check_container_path(file, c->name, "docker.mounts.target", m->target, st)) < 0)
+			return rv;
+	}
+	if ((rv = check_templates(file, pr, "docker.mounts.source", d->mount_sources, st)) < 0 ||
+	    (rv = parse_opt(file, c->name, "docker.memory", dk->memory, false, &d->memory, st)) < 0 ||
+	    (rv = parse_opt(file, c->name, "docker.tmpfs_size", dk->tmpfs_size, false, &d->tmpfs_size, st)) < 0)
+		return rv;
+	/* docker refuses less (at run time, for every request). */
+	if (dk->memory != NULL && d->memory < (6u << 20))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: docker.memory: at least 6M",
+				    file, c->name);
+	if (dk->cpus != NULL && parse_cpus(dk->cpus, &d->cpus_milli) < 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: profile %s: docker.cpus: \"%s\" is not a number of CPUs (0.5, 2)",
+				    file, c->name, dk->cpus);
+	d->pids = dk->pids;
+	return 0;
+}
+
+/* A user inside an image: a name or uid[:gid] the image resolves, never an
+ * option. (Other backends look the user up on the host.) */
+static bool
+container_user_ok(const char *v)
+{
+	if (v[0] == '\0' || v[0] == '-' || v[0] == ':')
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("._-:", *p) != NULL))
+			return false;
+	return true;
+}
+
 /* The profile as its backend would see it, parameters at their first
  * root, to ask the backend whether it can enforce it. */
 static int
@@ -210,6 +339,15 @@ check_with_backend(const char *file, const struct profile *pr, rstatus *st)
 		.limits = pr->limits,
 		.user = pr->user,
 		.workdir = pr->workdir,
+		.docker = {
+			.image = pr->docker.image,
+			.tmpfs = pr->docker.tmpfs,
+			.tmpfs_size = pr->docker.tmpfs_size,
+			.n_mounts = pr->docker.n_mounts,
+			.memory = pr->docker.memory,
+			.cpus_milli = pr->docker.cpus_milli,
+			.pids = pr->docker.pids,
+		},
 	};
 	rstatus why;
 
@@ -248,14 +386,20 @@ compile_profile(const char *file, const struct cfg_profile *c, struct profile *p
 	if ((c->workdir && (pr->workdir = strdup(c->workdir)) == NULL) ||
 	    (c->user && (pr->user = strdup(c->user)) == NULL))
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	if (pr->user != NULL && getpwnam(pr->user) == NULL)
+	if (pr->user != NULL && strcmp(pr->backend->name, "docker") == 0) {
+		if (!container_user_ok(pr->user))
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "%s: profile %s: user: \"%s\" is not a user name or uid[:gid]", file,
+					    c->name, pr->user);
+	} else if (pr->user != NULL && getpwnam(pr->user) == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: user: no user \"%s\"", file,
 				    c->name, pr->user);
 	if ((rv = compile_limits(file, c, pr, st)) < 0 || (rv = compile_params(file, c, pr, st)) < 0 ||
 	    (rv = compile_env(file, c, pr, st)) < 0 ||
 	    (rv = check_templates(file, pr, "filesystem.read_only", pr->read_only, st)) < 0 ||
 	    (rv = check_templates(file, pr, "filesystem.read_write", pr->read_write, st)) < 0 ||
-	    (rv = check_templates(file, pr, "filesystem.hidden", pr->hidden, st)) < 0)
+	    (rv = check_templates(file, pr, "filesystem.hidden", pr->hidden, st)) < 0 ||
+	    (rv = compile_docker(file, c, pr, st)) < 0)
 		return rv;
 	if (pr->workdir != NULL) {
 		char *one[] = { pr->workdir, NULL };

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend.h"
 #include "profiles.h"
@@ -13,6 +14,18 @@ struct param_decl {
 	char *name;
 	char **roots; /* resolved */
 	size_t n_roots;
+};
+
+/* A profile's `docker:` mapping, compiled (mount sources still templates). */
+struct profile_docker {
+	char *image;       /* NULL: none (every docker profile has one) */
+	char **tmpfs;      /* NULL-terminated */
+	uint64_t tmpfs_size;
+	char **mount_sources; /* templates, NULL-terminated */
+	char **mount_targets;
+	bool *mount_rw;
+	size_t n_mounts;
+	uint64_t memory, cpus_milli, pids;
 };
 
 struct profile {
@@ -29,6 +42,7 @@ struct profile {
 	char *user;
 	struct param_decl *params;
 	size_t n_params;
+	struct profile_docker docker;
 };
 
 struct profiles {

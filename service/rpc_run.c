@@ -23,9 +23,11 @@ struct run {
 static void
 run_free(struct run *r)
 {
+	/* The job first: freeing a running one still reports to the launch
+	 * (backend_launch.exited), which release then undoes. */
+	job_free(r->job);
 	if (r->launched)
 		r->backend->release(&r->launch);
-	job_free(r->job);
 	resolved_free(&r->res);
 	collect_free(&r->io);
 	free(r);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -48,6 +49,45 @@ sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+void
+rd_sleep_ms(int ms)
+{
+	sleep_ms(ms);
+}
+
+long
+rd_vmrss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	ck_assert_msg(kb >= 0, "no VmRSS in %s", path);
+	return kb;
+}
+
+long
+rd_raise_nofile(long want)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur != RLIM_INFINITY && (long) rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || (long) rl.rlim_max >= want
+				      ? (rlim_t) want
+				      : rl.rlim_max;
+		ck_assert_msg(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit NOFILE: %s", strerror(errno));
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? want : (long) rl.rlim_cur;
 }
 
 void
@@ -321,6 +361,30 @@ rd_wait_exit(rd_daemon *d, int timeout_ms)
 }
 
 int
+rd_kill(rd_daemon *d, int sig)
+{
+	int status;
+
+	ck_assert_msg(d->pid > 0, "rd_kill: the daemon is not running");
+	ck_assert_int_eq(kill(d->pid, sig), 0);
+	status = rd_wait_exit(d, STOP_TIMEOUT_MS);
+	ck_assert_msg(status != -1, "runnerd did not exit within %d ms of signal %d", STOP_TIMEOUT_MS, sig);
+	return status;
+}
+
+void
+rd_restart(rd_daemon *d, const rd_options *opts)
+{
+	int status;
+
+	ck_assert_msg(d->pid == 0 && d->dir[0] != '\0', "rd_restart: the daemon is still running");
+	d->pid = spawn_daemon(d, opts);
+	status = wait_ready(d);
+	ck_assert_msg(status == 0, "restarted runnerd exited during start-up (wait status 0x%x)",
+		      (unsigned) status);
+}
+
+int
 rd_stop(rd_daemon *d)
 {
 	int status = -1;
@@ -347,12 +411,18 @@ rd_fixture_start(void)
 }
 
 void
-rd_fixture_stop(void)
+rd_stop_ok(rd_daemon *d)
 {
-	int status = rd_stop(&rd_fx);
+	int status = rd_stop(d);
 
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "runnerd did not exit cleanly on SIGTERM (wait status 0x%x)", (unsigned) status);
+}
+
+void
+rd_fixture_stop(void)
+{
+	rd_stop_ok(&rd_fx);
 }
 
 TCase *

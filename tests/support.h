@@ -46,9 +46,21 @@ void rd_start(rd_daemon *d, const rd_options *opts);
  * (-1 if the daemon was already stopped). */
 int rd_stop(rd_daemon *d);
 
+/* rd_stop, asserting runnerd exited 0. */
+void rd_stop_ok(rd_daemon *d);
+
 /* Wait up to timeout_ms for the daemon to exit by itself; returns the raw
  * wait status or -1 on timeout. */
 int rd_wait_exit(rd_daemon *d, int timeout_ms);
+
+/* Send `sig` to the daemon and reap it (asserting it exits within 10 s);
+ * its directory (socket, state) stays, for rd_restart. Returns the raw
+ * wait status. */
+int rd_kill(rd_daemon *d, int sig);
+
+/* Start runnerd again in the same directory, on the same addresses, after
+ * it exited (rd_kill / rd_wait_exit), and wait until Health answers OK. */
+void rd_restart(rd_daemon *d, const rd_options *opts);
 
 /* The process-wide daemon of fixtures that use rd_fixture_start/stop. */
 extern rd_daemon rd_fx;
@@ -69,6 +81,17 @@ char *rd_read_file(const char *path, size_t *len);
 
 /* True when pid exists and is not a zombie. */
 bool rd_pid_alive(pid_t pid);
+
+/* Resident set size of pid in KiB (VmRSS of /proc/<pid>/status); asserts. */
+long rd_vmrss_kb(pid_t pid);
+
+/* Raise this process's soft RLIMIT_NOFILE to at least `want` (capped by the
+ * hard limit); returns the soft limit in force afterwards. A daemon started
+ * later inherits it. */
+long rd_raise_nofile(long want);
+
+/* Sleep ms milliseconds (restarting on EINTR). */
+void rd_sleep_ms(int ms);
 
 /* Monotonic clock in milliseconds. */
 int64_t rd_now_ms(void);

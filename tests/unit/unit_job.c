@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "collect.h"
@@ -103,6 +104,86 @@ run(struct harness *h, char **argv, const void *in, size_t in_len, uint64_t limi
 	h->done = false;
 	return j;
 }
+
+/* backend_launch.exited: what the backend's wrapper reported replaces the
+ * wrapper's own status (docker: the container's init); NULL when the job
+ * is freed with the process still running. */
+static int exited_calls, exited_null_calls;
+static int fake_mode; /* 0: a signal + OOM + usage, 1: an exec failure */
+
+static void
+fake_exited(const struct backend_launch *l, struct backend_outcome *out)
+{
+	if (out == NULL) {
+		exited_null_calls++;
+		return;
+	}
+	exited_calls++;
+	ck_assert(WIFEXITED(out->wstatus) && WEXITSTATUS(out->wstatus) == 3);
+	if (fake_mode == 1) {
+		out->exec_failed = true;
+		out->exec_errno = ENOENT;
+		snprintf(out->exec_error, sizeof(out->exec_error), "inside: not found");
+		return;
+	}
+	out->wstatus = SIGUSR1; /* a raw wait status: killed by SIGUSR1 */
+	out->oom_killed = true;
+	out->have_usage = true;
+	out->user_us = 123;
+	out->system_us = 456;
+	out->max_rss_kb = 789;
+}
+
+START_TEST(test_backend_exited_hook)
+{
+	struct harness h;
+	char *argv[] = { "sh", "-c", "exit 3", NULL };
+	struct backend_launch launch = { .argv = argv, .envp = base_env, .cwd = "/", .exited = fake_exited };
+	struct job_spec spec = { .launch = &launch, .grace_ms = 300, .linger_ms = 200 };
+	const Runner__V1__RunResult *r;
+	struct job *j;
+	rstatus st;
+
+	for (fake_mode = 0; fake_mode < 2; fake_mode++) {
+		harness_init(&h); /* a fresh loop: a stopped one stays stopped */
+		exited_calls = 0;
+		ck_assert_int_eq(collect_init(&h.io, NULL, 0, 1 << 20, 1 << 20, &st), 0);
+		ck_assert_int_eq(job_start(h.loop, &spec, &ops, &h, &j, &st), 0);
+		ck_assert_int_eq(loop_run(h.loop), 0);
+		ck_assert(h.done);
+		h.done = false;
+		r = job_result(j);
+		ck_assert_int_eq(exited_calls, 1);
+		if (fake_mode == 0) {
+			ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__SIGNALED);
+			ck_assert_int_eq(r->signal, SIGUSR1);
+			ck_assert(r->oom_killed);
+			ck_assert_uint_eq(r->user_time_us, 123);
+			ck_assert_uint_eq(r->system_time_us, 456);
+			ck_assert_uint_eq(r->max_rss_kb, 789);
+		} else {
+			ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXEC_FAILED);
+			ck_assert_int_eq(r->exec_errno, ENOENT);
+			ck_assert_str_eq(r->exec_error, "inside: not found");
+		}
+		job_free(j);
+		collect_free(&h.io);
+	}
+
+	/* Freed while running: told so (the wrapper was SIGKILLed). */
+	{
+		char *sleeper[] = { "sleep", "30", NULL };
+		launch.argv = sleeper;
+		exited_calls = exited_null_calls = 0;
+		ck_assert_int_eq(collect_init(&h.io, NULL, 0, 1 << 20, 1 << 20, &st), 0);
+		ck_assert_int_eq(job_start(h.loop, &spec, &ops, &h, &j, &st), 0);
+		job_free(j);
+		collect_free(&h.io);
+		ck_assert_int_eq(exited_null_calls, 1);
+		ck_assert_int_eq(exited_calls, 0);
+	}
+}
+END_TEST
 
 START_TEST(test_resolve)
 {
@@ -277,6 +358,7 @@ main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_resolve);
+	tcase_add_test(tc, test_backend_exited_hook);
 	tcase_add_test(tc, test_echo);
 	tcase_add_test(tc, test_exec_failure_is_reported);
 	tcase_add_test(tc, test_signals_reset);

@@ -1,0 +1,797 @@
+/* The docker backend: the command runs in a fresh container of the
+ * profile's image, started by the docker CLI as the job's own child:
+ *
+ *   docker run -i --rm --name=runnerd-<instance>-<job> --label=... [policy
+ *     flags...] --entrypoint=/.runnerd/init IMAGE /.runnerd/status
+ *     [RLIMIT=N...] -- ARGV...
+ *
+ * Why the CLI, not the engine API: `docker run -i` is a process with
+ * stdin, stdout and stderr, so runnerd's pipes, capture caps, stream
+ * buffers and backpressure, timeouts and reaping work exactly as for exec
+ * (a slow reader blocks the CLI, which stops reading the attach stream,
+ * which blocks the container). Speaking the API ourselves would mean an
+ * HTTP client, the hijacked attach protocol and its stream framing inside
+ * runnerd's loop, for a saving of one process start. What the CLI cannot
+ * do alone is covered here:
+ *
+ * - Exact outcome. `docker run` (and `docker inspect`) report 128+N for a
+ *   command killed by signal N, and docker's own failures as 125-127. So
+ *   the container's PID 1 is runnerd-docker-init (docker_init.c),
+ *   statically linked and bind-mounted read-only; it writes the command's
+ *   raw wait status, its CPU time and peak RSS, and the memory cgroup's
+ *   OOM-kill count to a per-run host file bind-mounted at /.runnerd/status.
+ *   After the CLI is reaped, `exited` reads that file (a local read, no
+ *   docker round trip) and replaces the CLI's status with it. No record
+ *   and an exit of 125-127 means docker never started the command
+ *   (missing image, bad option): EXEC_FAILED, docker's message on stderr.
+ * - Signals. The CLI proxies the signals it gets (SIGTERM at a timeout,
+ *   Signal, shutdown) to PID 1, which forwards them to the command's
+ *   process group.
+ * - Cleanup. Killing the CLI (SIGKILL after the grace, a client's
+ *   SIGKILL, a job freed while running) does not stop the container.
+ *   Whenever the CLI ends without the container having reported its end,
+ *   `docker rm -f NAME` is started in the background (never waited for:
+ *   the loop thread must not block on the engine; runnerd reaps it like
+ *   any child). A container that did report has exited, and the engine
+ *   removes it itself (--rm is the engine's AutoRemove). At start-up,
+ *   `recover` removes every container labelled with this runnerd's
+ *   instance id, which is stable across restarts, so a SIGKILLed
+ *   runnerd's containers go with its next start.
+ *
+ * Client text never becomes a docker option: every value travels as its
+ * own argv element glued to its flag ("--env=NAME=VALUE",
+ * "--workdir=PATH"), the image comes from the profile, the command comes
+ * after the image and after the init's "--". Values inside --mount's
+ * comma-separated syntax (paths) are refused if they contain ',' or '"'.
+ * The CLI gets a fixed environment of ours and an empty config directory
+ * (no ~/.docker/config.json proxies or credential helpers).
+ *
+ * Note: environment values appear in the CLI's command line, which other
+ * users on the host can read in /proc (mount /proc with hidepid=2 where
+ * that matters); they are in `docker inspect` anyway.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "spawn_child.h"
+
+#ifndef RUNNERD_LIBEXECDIR
+#define RUNNERD_LIBEXECDIR "/usr/local/libexec/runnerd"
+#endif
+
+#define INIT_NAME "runnerd-docker-init"
+#define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_SOCKET "/var/run/docker.sock"
+#define IN_INIT "/.runnerd/init"
+#define IN_STATUS "/.runnerd/status"
+#define RECOVER_TIMEOUT_MS 30000
+#define PROBE_CACHE_US 1000000u
+
+struct docker_run {
+	char **argv;        /* owned, NULL-terminated */
+	size_t argc, cap;
+	char name[96];      /* the container's name */
+	char status_path[PATH_MAX];
+	bool status_created;
+	bool complete;      /* argv is whole: a container may exist */
+	bool handled;       /* its end was seen (or cleanup already started) */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char instance[17] = "0000000000000000";
+static char state_dir[PATH_MAX - 64];
+static char work_dir[PATH_MAX - 32]; /* status files and the CLI's config dir */
+static bool work_dir_ready;
+static char docker_path[PATH_MAX]; /* "" : not found */
+static char init_path[PATH_MAX];   /* "" : not found */
+static char init_missing[PATH_MAX + 256];
+static char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)]; /* "": not unix */
+static char *cli_env[8];
+static uint64_t probe_ok_until_us;
+
+/* --- small helpers ------------------------------------------------------- */
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static bool
+executable_file(const char *path)
+{
+	struct stat sb;
+
+	return path[0] == '/' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Text that goes inside --mount's comma-separated value (paths): none of
+ * its separators or quotes, no control characters. */
+static bool
+mount_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s < 0x20 || *s == 0x7f || *s == ',' || *s == '"')
+			return false;
+	return true;
+}
+
+static int
+push(struct docker_run *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	if (r->argc + 2 > r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		char **v = realloc(r->argv, cap * sizeof(char *));
+		if (v == NULL)
+			return -1;
+		r->argv = v;
+		r->cap = cap;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	r->argv[r->argc++] = s;
+	r->argv[r->argc] = NULL;
+	return 0;
+}
+
+/* Start argv in the background with /dev/null for 0-2; nobody waits for
+ * it but runnerd's reaper, which reaps every child. */
+static void
+spawn_detached(char *const *argv)
+{
+	struct spawn_request sr = {
+		.argv = argv, .envp = cli_env, .cwd = "/",
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
+	};
+	rstatus st;
+	pid_t pid;
+	int err;
+
+	(void) spawn_child(&sr, &pid, &err, &st);
+}
+
+static void
+remove_container(struct docker_run *r)
+{
+	char *argv[] = { docker_path, "rm", "-f", r->name, NULL };
+
+	if (r->handled || !r->complete)
+		return;
+	r->handled = true;
+	spawn_detached(argv);
+}
+
+/* --- configuration ------------------------------------------------------- */
+
+static void
+find_init(void)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	init_path[0] = '\0';
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		char *slash;
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if (snprintf(init_path, sizeof(init_path), "%s/" INIT_NAME, self) < (int) sizeof(init_path) &&
+			    executable_file(init_path) && mount_safe(init_path))
+				return;
+		}
+	}
+	snprintf(init_path, sizeof(init_path), "%s/" INIT_NAME, RUNNERD_LIBEXECDIR);
+	if (executable_file(init_path) && mount_safe(init_path))
+		return;
+	snprintf(init_missing, sizeof(init_missing), "docker: " INIT_NAME " not found beside runnerd (%s) nor in "
+		 RUNNERD_LIBEXECDIR, n > 0 ? self : "?");
+	init_path[0] = '\0';
+}
+
+static void
+docker_init(const struct backend_config *cfg)
+{
+	char *tool_env[] = { "PATH=" TOOL_PATH, NULL };
+	const char *host = getenv("DOCKER_HOST"), *prog = getenv("RUNNERD_DOCKER");
+	size_t n = 0;
+
+	pthread_mutex_lock(&lock);
+	snprintf(instance, sizeof(instance), "%s", cfg->instance);
+	snprintf(state_dir, sizeof(state_dir), "%s", cfg->state_dir ? cfg->state_dir : "");
+	/* The CLI: RUNNERD_DOCKER (an absolute path), else the fixed tool PATH,
+	 * never the daemon's own PATH. */
+	if (prog != NULL && prog[0] == '/') {
+		snprintf(docker_path, sizeof(docker_path), "%s", prog);
+		if (!executable_file(docker_path))
+			docker_path[0] = '\0';
+	} else if (spawn_resolve("docker", tool_env, docker_path, sizeof(docker_path)) != 0) {
+		docker_path[0] = '\0';
+	}
+	find_init();
+	/* The engine's socket, for the probe: DOCKER_HOST=unix://PATH or the
+	 * default; another scheme is not probed here (the CLI reports). */
+	if (host == NULL || host[0] == '\0')
+		snprintf(socket_path, sizeof(socket_path), "%s", DEFAULT_SOCKET);
+	else if (strncmp(host, "unix://", 7) == 0)
+		snprintf(socket_path, sizeof(socket_path), "%s", host + 7);
+	else
+		socket_path[0] = '\0';
+	/* What the CLI sees of the environment: ours, fixed. */
+	for (char **e = cli_env; *e; e++)
+		free(*e);
+	memset(cli_env, 0, sizeof(cli_env));
+	cli_env[n++] = strdup("PATH=" TOOL_PATH);
+	cli_env[n++] = strdup("HOME=/");
+	if (host != NULL && host[0] != '\0' && asprintf(&cli_env[n], "DOCKER_HOST=%s", host) > 0)
+		n++;
+	/* DOCKER_CONFIG is added once the work directory exists. */
+	work_dir_ready = false;
+	probe_ok_until_us = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+/* <state dir>/docker, else a private temporary directory: per-run status
+ * files and the CLI's (empty) config directory. Created on first use. */
+static int
+ensure_work_dir(rstatus *st)
+{
+	char cfgdir[PATH_MAX + 16];
+	size_t n = 0;
+
+	if (work_dir_ready)
+		return 0;
+	if (state_dir[0] != '\0' && mount_safe(state_dir)) {
+		snprintf(work_dir, sizeof(work_dir), "%s/docker", state_dir);
+		(void) mkdir(state_dir, 0700);
+		if (mkdir(work_dir, 0700) != 0 && errno != EEXIST)
+			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdir %s", work_dir);
+	} else {
+		snprintf(work_dir, sizeof(work_dir), "/tmp/runnerd-docker-XXXXXX");
+		if (mkdtemp(work_dir) == NULL)
+			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdtemp");
+	}
+	snprintf(cfgdir, sizeof(cfgdir), "%s/cli-config", work_dir);
+	if (mkdir(cfgdir, 0700) != 0 && errno != EEXIST)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdir %s", cfgdir);
+	while (cli_env[n] != NULL)
+		n++;
+	if (n + 1 < sizeof(cli_env) / sizeof(cli_env[0]) && asprintf(&cli_env[n], "DOCKER_CONFIG=%s", cfgdir) < 0)
+		cli_env[n] = NULL;
+	work_dir_ready = true;
+	return 0;
+}
+
+/* --- probe and check ----------------------------------------------------- */
+
+static int
+engine_reachable(rstatus *st)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rv;
+
+	if (socket_path[0] == '\0')
+		return 0;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return rstatus_fail_errno(st, RS_UNAVAILABLE, errno, "docker: socket");
+	rv = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+	if (rv != 0 && errno != EAGAIN && errno != EINPROGRESS) {
+		int err = errno;
+		close(fd);
+		return rstatus_fail_errno(st, RS_UNAVAILABLE, err,
+					  "docker: the engine does not answer at unix://%s (start dockerd, e.g. "
+					  "deploy/docker/ensure-engine.sh)",
+					  socket_path);
+	}
+	close(fd);
+	return 0;
+}
+
+/* The CLI and the init must be here (FAILED_PRECONDITION: this machine
+ * cannot run the backend); the engine must answer (UNAVAILABLE: it may
+ * come back). Called for every docker request, so it is a connect() on a
+ * unix socket, and a success is remembered for a second. */
+static int
+docker_probe(rstatus *st)
+{
+	int rv = 0;
+
+	pthread_mutex_lock(&lock);
+	if (docker_path[0] == '\0')
+		rv = rstatus_fail(st, RS_FAILED_PRECONDITION,
+				  "docker: no docker CLI (looked on " TOOL_PATH " and $RUNNERD_DOCKER)");
+	else if (init_path[0] == '\0')
+		rv = rstatus_fail(st, RS_FAILED_PRECONDITION, "%s", init_missing[0] ? init_missing : "docker: not initialised");
+	else if (now_us() >= probe_ok_until_us) {
+		if ((rv = engine_reachable(st)) == 0)
+			probe_ok_until_us = now_us() + PROBE_CACHE_US;
+	}
+	pthread_mutex_unlock(&lock);
+	return rv;
+}
+
+static bool
+within(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return true;
+	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* A hidden path must not be visible through a bind mount, nor home
+ * directories when hide_home. */
+static int
+check_visibility(const struct policy *p, const char *source, rstatus *st)
+{
+	for (char **h = p->hidden; h && *h; h++)
+		if (within(*h, source))
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: docker cannot hide %s inside the bind mount of %s",
+					    p->profile ? p->profile : "?", *h, source);
+	if (p->hide_home && (within(source, "/home") || within(source, "/root") || within("/home", source) ||
+			     within("/root", source)))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: filesystem.hide_home, but %s is bind-mounted",
+				    p->profile ? p->profile : "?", source);
+	return 0;
+}
+
+/* Everything a policy says can be enforced in a container; what the host
+ * shows is only what is bind-mounted, so hidden paths and hide_home hold
+ * unless a mount exposes them. */
+static int
+docker_check(const struct policy *p, rstatus *st)
+{
+	int rv;
+
+	if (p->docker.image == NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "profile %s: backend docker needs docker.image",
+				    p->profile ? p->profile : "?");
+	for (char **v = p->read_only; v && *v; v++)
+		if (strstr(*v, "{{") == NULL && (rv = check_visibility(p, *v, st)) < 0)
+			return rv;
+	for (char **v = p->read_write; v && *v; v++)
+		if (strstr(*v, "{{") == NULL && (rv = check_visibility(p, *v, st)) < 0)
+			return rv;
+	return 0;
+}
+
+/* --- prepare ------------------------------------------------------------- */
+
+static int
+bind_mount(struct docker_run *r, const char *source, const char *target, bool rw, rstatus *st)
+{
+	if (!mount_safe(source) || !mount_safe(target) || source[0] != '/' || target[0] != '/')
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "docker: path \"%.200s\" cannot be mounted", source);
+	return push(r, "--mount=type=bind,source=%s,target=%s%s", source, target, rw ? "" : ",readonly");
+}
+
+static int
+tmpfs_mount(struct docker_run *r, const char *target, uint64_t size)
+{
+	if (size > 0)
+		return push(r, "--mount=type=tmpfs,destination=%s,tmpfs-size=%llu", target, (unsigned long long) size);
+	return push(r, "--mount=type=tmpfs,destination=%s", target);
+}
+
+/* An rlimit, set by the init (docker's --ulimit knows no RLIMIT_AS). */
+static int
+rlimit_arg(struct docker_run *r, const char *name, uint64_t v)
+{
+	if (v == 0)
+		return 0;
+	return push(r, "%s=%llu", name, (unsigned long long) v);
+}
+
+static int
+build_argv(struct docker_run *r, const struct command *cmd, const struct policy *p, const char *job,
+	   rstatus *st)
+{
+	const struct policy_docker *dk = &p->docker;
+	uint64_t pids = dk->pids;
+	int rv = 0;
+
+#define PUSH(...)                                                                 \
+	do {                                                                      \
+		if (push(r, __VA_ARGS__) < 0)                                     \
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
+	} while (0)
+
+	PUSH("%s", docker_path);
+	PUSH("run");
+	PUSH("-i");
+	PUSH("--rm");
+	PUSH("--pull=never");
+	PUSH("--name=%s", r->name);
+	PUSH("--label=runnerd.instance=%s", instance);
+	PUSH("--label=runnerd.session=%s", job);
+	/* Output goes to runnerd only, never to a log file on the host. */
+	PUSH("--log-driver=none");
+	PUSH("--cap-drop=ALL");
+	PUSH("--security-opt=no-new-privileges");
+	PUSH("--network=%s", p->network ? "bridge" : "none");
+	PUSH("--entrypoint=" IN_INIT);
+	if ((rv = bind_mount(r, init_path, IN_INIT, false, st)) < 0 ||
+	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0)
+		return rv;
+	if (p->restrict_writes)
+		PUSH("--read-only");
+	if (p->private_tmp && tmpfs_mount(r, "/tmp", dk->tmpfs_size) < 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	for (char **t = dk->tmpfs; t && *t; t++) {
+		if (p->private_tmp && strcmp(*t, "/tmp") == 0)
+			continue;
+		if (!mount_safe(*t))
+			return rstatus_fail(st, RS_INVALID_ARGUMENT, "docker.tmpfs: \"%.200s\"", *t);
+		if (tmpfs_mount(r, *t, dk->tmpfs_size) < 0)
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	/* Host paths the policy names appear at the same path. */
+	for (char **v = p->read_only; v && *v; v++)
+		if ((rv = check_visibility(p, *v, st)) < 0 || (rv = bind_mount(r, *v, *v, false, st)) < 0)
+			return rv;
+	for (char **v = p->read_write; v && *v; v++)
+		if ((rv = check_visibility(p, *v, st)) < 0 || (rv = bind_mount(r, *v, *v, true, st)) < 0)
+			return rv;
+	for (size_t i = 0; i < dk->n_mounts; i++)
+		if ((rv = check_visibility(p, dk->mounts[i].source, st)) < 0 ||
+		    (rv = bind_mount(r, dk->mounts[i].source, dk->mounts[i].target, dk->mounts[i].rw, st)) < 0)
+			return rv;
+	if (dk->memory > 0) {
+		/* Swap included: the limit is the limit, and an allocation past
+		 * it ends in the OOM killer, not in swapping. */
+		PUSH("--memory=%llu", (unsigned long long) dk->memory);
+		PUSH("--memory-swap=%llu", (unsigned long long) dk->memory);
+	}
+	if (dk->cpus_milli > 0)
+		PUSH("--cpus=%llu.%03llu", (unsigned long long) (dk->cpus_milli / 1000),
+		     (unsigned long long) (dk->cpus_milli % 1000));
+	/* RLIMIT_NPROC counts a uid's processes host-wide; a container's own
+	 * count is its pids cgroup. */
+	if (p->limits.processes > 0 && (pids == 0 || p->limits.processes < pids))
+		pids = p->limits.processes;
+	if (pids > 0)
+		PUSH("--pids-limit=%llu", (unsigned long long) pids);
+	if (p->user != NULL)
+		PUSH("--user=%s", p->user);
+	PUSH("--workdir=%s", cmd->cwd && cmd->cwd[0] ? cmd->cwd : "/");
+	for (char **e = cmd->envp; e && *e; e++)
+		PUSH("--env=%s", *e);
+	PUSH("%s", dk->image);
+	PUSH(IN_STATUS);
+	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
+	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	PUSH("--");
+	for (char **a = cmd->argv; *a; a++)
+		PUSH("%s", *a);
+#undef PUSH
+	return 0;
+}
+
+static void docker_exited(const struct backend_launch *launch, struct backend_outcome *out);
+
+static int
+docker_prepare(const struct command *cmd, const struct policy *p, struct backend_launch *out,
+	       rstatus *st)
+{
+	struct docker_run *r;
+	uint8_t raw[8];
+	char job[17];
+	int fd, rv;
+
+	out->priv = NULL;
+	if (p->docker.image == NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "profile %s: backend docker needs docker.image",
+				    p->profile ? p->profile : "?");
+	if (cmd->argv == NULL || cmd->argv[0] == NULL || cmd->argv[0][0] == '\0')
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "command.argv: empty");
+	/* Never an option, wherever it lands. */
+	if (cmd->argv[0][0] == '-')
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "command.argv[0]: \"%.64s\" starts with '-' (refused by the docker backend)",
+				    cmd->argv[0]);
+	if (cmd->cwd != NULL && cmd->cwd[0] != '\0' && cmd->cwd[0] != '/')
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "command.cwd: not absolute (docker backend)");
+	pthread_mutex_lock(&lock);
+	rv = ensure_work_dir(st);
+	pthread_mutex_unlock(&lock);
+	if (rv < 0)
+		return rv;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	out->priv = r;
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw))
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "getrandom");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(job + 2 * i, 3, "%02x", raw[i]);
+	snprintf(r->name, sizeof(r->name), "runnerd-%s-%s", instance, job);
+	snprintf(r->status_path, sizeof(r->status_path), "%s/%s.status", work_dir, job);
+	/* Written by the init as the container's user, whoever that is; only
+	 * root can reach it on the host (the directory is 0700). */
+	if ((fd = open(r->status_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: %s", r->status_path);
+	r->status_created = true;
+	if (fchmod(fd, 0622) != 0) {
+		rv = errno;
+		close(fd);
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, rv, "docker: chmod %s", r->status_path);
+	}
+	close(fd);
+	if ((rv = build_argv(r, cmd, p, job, st)) < 0)
+		return rv;
+	r->complete = true;
+	out->argv = r->argv;
+	out->envp = cli_env;
+	out->cwd = "/";
+	out->status_channel = false;
+	out->exited = docker_exited;
+	return 0;
+}
+
+/* --- the end of a run ---------------------------------------------------- */
+
+/* The init's record (docker_init.c); false when there is none. */
+static bool
+read_record(const char *path, struct backend_outcome *out)
+{
+	char buf[512], *line, *save = NULL;
+	bool have = false;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long u, s;
+		long m, k;
+		int v;
+		if (sscanf(line, "status %d", &v) == 1) {
+			out->wstatus = v;
+			have = true;
+		} else if (sscanf(line, "exec %d", &v) == 1) {
+			out->exec_failed = true;
+			out->exec_errno = v;
+			snprintf(out->exec_error, sizeof(out->exec_error), "execve (inside the container): %s",
+				 strerror(v));
+			have = true;
+		} else if (sscanf(line, "rusage %llu %llu %ld", &u, &s, &m) == 3) {
+			out->have_usage = true;
+			out->user_us = u;
+			out->system_us = s;
+			out->max_rss_kb = m > 0 ? (uint64_t) m : 0;
+		} else if (sscanf(line, "oom %ld", &k) == 1) {
+			out->oom_killed = k > 0;
+		}
+	}
+	return have;
+}
+
+static void
+docker_exited(const struct backend_launch *launch, struct backend_outcome *out)
+{
+	struct docker_run *r = launch->priv;
+	int cli;
+
+	if (r == NULL)
+		return;
+	if (out == NULL) {
+		/* The CLI is being killed: the container would run on. */
+		remove_container(r);
+		return;
+	}
+	cli = out->wstatus;
+	if (read_record(r->status_path, out)) {
+		/* PID 1 ended: the container is gone or going (the engine's
+		 * AutoRemove), however the CLI ended. */
+		r->handled = true;
+		return;
+	}
+	out->wstatus = cli;
+	remove_container(r);
+	/* No record: the command never started. 125: docker failed (no such
+	 * image, a refused option); 126/127: the init could not be run. */
+	if (WIFEXITED(cli) && WEXITSTATUS(cli) >= 125 && WEXITSTATUS(cli) <= 127) {
+		out->exec_failed = true;
+		out->exec_errno = 0;
+		snprintf(out->exec_error, sizeof(out->exec_error),
+			 "docker run exited %d before the command started (docker's message is on stderr)",
+			 WEXITSTATUS(cli));
+	}
+}
+
+static void
+docker_release(struct backend_launch *launch)
+{
+	struct docker_run *r = launch->priv;
+
+	if (r == NULL)
+		return;
+	/* Never reaped here (the spawn failed) or never reported: make sure. */
+	remove_container(r);
+	if (r->status_created)
+		unlink(r->status_path);
+	for (size_t i = 0; i < r->argc; i++)
+		free(r->argv[i]);
+	free(r->argv);
+	free(r);
+	launch->priv = NULL;
+}
+
+/* --- start-up ------------------------------------------------------------ */
+
+/* Run argv to completion within the deadline, its stdout into buf (NUL-
+ * terminated). Returns its wait status, or -1 (fills st). Start-up only:
+ * the loop is not running yet. */
+static int
+run_sync(char *const *argv, char *buf, size_t len, uint64_t deadline_us, rstatus *st)
+{
+	struct spawn_request sr = {
+		.argv = argv, .envp = cli_env, .cwd = "/",
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
+	};
+	size_t used = 0;
+	int p[2] = { -1, -1 }, err, status;
+	pid_t pid;
+
+	if (buf != NULL) {
+		if (pipe2(p, O_CLOEXEC) != 0)
+			return rstatus_fail_errno(st, RS_INTERNAL, errno, "pipe");
+		sr.stdout_fd = p[1];
+	}
+	if (spawn_child(&sr, &pid, &err, st) < 0) {
+		if (p[0] >= 0)
+			close(p[0]), close(p[1]);
+		return -1;
+	}
+	if (p[1] >= 0)
+		close(p[1]);
+	while (p[0] >= 0) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		uint64_t now = now_us();
+		ssize_t n;
+		if (now >= deadline_us || poll(&pfd, 1, (int) ((deadline_us - now) / 1000) + 1) == 0)
+			break;
+		n = read(p[0], buf + used, len - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t) n;
+		if (used == len - 1)
+			break;
+	}
+	if (buf != NULL)
+		buf[used] = '\0';
+	if (p[0] >= 0)
+		close(p[0]);
+	for (;;) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+		if (got == pid)
+			return status;
+		if (got < 0 && errno != EINTR)
+			return rstatus_fail_errno(st, RS_INTERNAL, errno, "waitpid");
+		if (now_us() >= deadline_us) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return rstatus_fail(st, RS_UNAVAILABLE, "docker: %s %s did not finish in time", argv[0], argv[1]);
+		}
+		usleep(10000);
+	}
+}
+
+/* Status files of runs that ended with a predecessor (nothing of ours
+ * runs yet). */
+static void
+remove_stale_status_files(void)
+{
+	DIR *dir = opendir(work_dir);
+	struct dirent *de;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len > 7 && strcmp(de->d_name + len - 7, ".status") == 0)
+			(void) unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+/* Remove every container labelled with our instance id (a SIGKILLed
+ * predecessor's), and the status files it left. */
+static int
+docker_recover(rstatus *st)
+{
+	char filter[64], out[16384], *ids[128 + 5];
+	char *ps[] = { docker_path, "ps", "-aq", "--no-trunc", "--filter", filter, NULL };
+	uint64_t deadline = now_us() + RECOVER_TIMEOUT_MS * 1000ull;
+	size_t n = 0;
+	int status, removed = 0;
+	struct stat sb;
+
+	/* A runnerd with a state directory that never started a container
+	 * (no <state>/docker yet) has nothing to clean: no docker round trip
+	 * at every start of every runnerd. */
+	if (state_dir[0] != '\0' && mount_safe(state_dir)) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/docker", state_dir);
+		if (stat(dir, &sb) != 0)
+			return 0;
+	}
+	pthread_mutex_lock(&lock);
+	status = ensure_work_dir(st);
+	pthread_mutex_unlock(&lock);
+	if (status < 0)
+		return status;
+	snprintf(filter, sizeof(filter), "label=runnerd.instance=%s", instance);
+	if ((status = run_sync(ps, out, sizeof(out), deadline, st)) < 0)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return rstatus_fail(st, RS_UNAVAILABLE, "docker: docker ps failed (status %d)", status);
+	ids[n++] = docker_path;
+	ids[n++] = "rm";
+	ids[n++] = "-f";
+	for (char *save = NULL, *id = strtok_r(out, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
+		if (n == 128 + 3) {
+			/* A batch at a time. */
+			ids[n] = NULL;
+			if (run_sync(ids, NULL, 0, deadline, st) < 0)
+				return -1;
+			n = 3;
+		}
+		ids[n++] = id;
+		removed++;
+	}
+	if (n > 3) {
+		ids[n] = NULL;
+		if (run_sync(ids, NULL, 0, deadline, st) < 0)
+			return -1;
+	}
+	remove_stale_status_files();
+	return removed;
+}
+
+const struct backend_ops backend_docker = {
+	.name = "docker",
+	.probe = docker_probe,
+	.check = docker_check,
+	.prepare = docker_prepare,
+	.release = docker_release,
+	.init = docker_init,
+	.recover = docker_recover,
+};

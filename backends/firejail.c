@@ -1,0 +1,939 @@
+/* The firejail backend: the command runs in a firejail sandbox (firejail
+ * 0.9.72), under runnerd-status so its real wait status comes back on
+ * fd 3 (status_shim.h).
+ *
+ * The launch plan is one argv, no shell and no profile file:
+ *
+ *   [RUNNERD-STATUS --join-cgroup=DIR --]     (root's process limit)
+ *   [setpriv --reuid=U --regid=G --init-groups --]
+ *   firejail --quiet --noprofile --deterministic-exit-code --keep-fd=3
+ *            --caps.drop=all --nonewprivs --private-dev
+ *            [--net=none] [--private-tmp | --whitelist=P...]
+ *            [--rlimit-cpu=N] [--rlimit-as=N]
+ *            [--rlimit-nproc=N] [--rlimit-fsize=N] [--rlimit-nofile=N]
+ *            [--read-only=/]                      (restrict_writes)
+ *            [--read-write=P | --read-only=P]...  (shallowest first)
+ *            [--blacklist=/home --blacklist=/root] (hide_home)
+ *            [--blacklist=P]...                   (hidden)
+ *            RUNNERD-STATUS 3 --from-env --end-sandbox
+ *
+ * and the command (resolved program path, argv, environment) travels in
+ * RUNNERD_CMD_* variables (shim_env.h). Why it is shaped like this, all
+ * checked on 0.9.72:
+ *
+ * - No "--" before the program: with it, firejail runs the command
+ *   through `/bin/bash -c` with its own quoting.
+ * - firejail takes at most 127 arguments of under 4128 bytes each and
+ *   rewrites SHELL, PWD, container and more in the environment, so the
+ *   command is not on its command line (shim_env.h).
+ * - A private /tmp hides read_write/read_only paths under /tmp: then
+ *   --whitelist=P for each of them gives the same fresh tmpfs /tmp with
+ *   just those bound in.
+ * - Options apply in order, the last one on a path wins: `--read-only=/`
+ *   must come before the `--read-write` exceptions, and a read_only path
+ *   inside a read_write one after it; blacklists come last.
+ * - Left alone, firejail waits for every process left in the sandbox (a
+ *   background `sleep 100`) and then exits with the status of whichever it
+ *   reaped last. --deterministic-shutdown would end them, but after a fixed
+ *   100 ms sleep that doubles the cost of a short run; runnerd-status
+ *   --end-sandbox SIGKILLs them from inside the pid namespace at once, as
+ *   runnerd kills a direct command's leftovers. --deterministic-exit-code
+ *   keeps firejail's own status the command's (runnerd-status's).
+ * - firejail's init traps SIGTERM: it forwards it to everything in the
+ *   sandbox (so a command sees runnerd's SIGTERM twice) and sleeps 1 s
+ *   before it exits: a stop takes about a second.
+ * - --keep-fd=3: firejail closes everything above 2 by default.
+ * - Without --caps.drop=all a root command could remount / read-write,
+ *   unmount blacklists or raise its rlimits; without --private-dev it
+ *   could write the host's /dev/shm or raw disks.
+ * - RLIMIT_NPROC never binds uid 0 (the kernel exempts root): for a
+ *   command that runs as root the process limit is a pids cgroup of the
+ *   run's own instead (pids_cgroup.h), --rlimit-nproc for anyone else.
+ * - firejail refuses system users (uid < UID_MIN, "nobody") and users
+ *   missing from firejail.users when that file exists, and makes only the
+ *   user's own paths read-write: check() says so up front.
+ *
+ * Every process of the sandbox stays in the process group runnerd
+ * created, so its SIGTERM/SIGKILL reaches all of them; firejail's own pid
+ * namespace takes down anything that escaped the group (setsid) once its
+ * first process dies.
+ */
+#include "firejail.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "pids_cgroup.h"
+#include "shim_env.h"
+#include "spawn_child.h"
+
+#ifndef RUNNERD_LIBEXECDIR
+#define RUNNERD_LIBEXECDIR "/usr/local/libexec/runnerd"
+#endif
+
+/* Where firejail and setpriv are looked for: never the daemon's PATH. */
+#define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* A command without PATH gets spawn_child's default. */
+#define COMMAND_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define SHIM_NAME "runnerd-status"
+#define STATUS_FD "3"
+#define PROBE_TIMEOUT_MS 20000
+#define PROBE_RETRY_MS 10000 /* a failed probe is tried again after this */
+/* firejail refuses an argument of 4128 bytes or more ("--blacklist=" + path). */
+#define MAX_FLAG_PATH 4000
+#define FIREJAIL_USERS "/etc/firejail/firejail.users"
+#define FIREJAIL_SANDBOX_DIR "/run/firejail/sandbox"
+
+static char *const tool_env[] = { "PATH=" TOOL_PATH, NULL };
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char *shim_override, *program_override;
+static bool probed;
+static rstatus probe_status; /* code RS_OK: usable */
+static char firejail_path[PATH_MAX];
+
+void
+firejail_set_shim_path(const char *path)
+{
+	pthread_mutex_lock(&lock);
+	free(shim_override);
+	shim_override = path ? strdup(path) : NULL;
+	pthread_mutex_unlock(&lock);
+}
+
+void
+firejail_set_program(const char *path)
+{
+	pthread_mutex_lock(&lock);
+	free(program_override);
+	program_override = path ? strdup(path) : NULL;
+	probed = false;
+	pthread_mutex_unlock(&lock);
+}
+
+/* --- paths -------------------------------------------------------------- */
+
+/* Bytes firejail gives a meaning to in a file name: its invalid_filename()
+ * list, glob characters, macros ("${HOME}", "~"), plus a few a shell or a
+ * profile line would. Values never reach a shell or a profile, but firejail
+ * itself expands or rejects these. */
+static const char unsafe_chars[] = "\\&!?\"'<>%^(){};,*[]$~`|#";
+
+static int
+check_path(const char *field, const char *path, rstatus *st)
+{
+	size_t len;
+
+	if (path == NULL)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: a path is missing", field);
+	len = strlen(path);
+	/* Messages quote only what was checked clean so far. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char) path[i];
+		int shown = (int) (i < 200 ? i : 200);
+		if (c < 0x20 || c == 0x7f)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "%s: path \"%.*s\" is followed by control byte 0x%02x", field, shown,
+					    path, c);
+		if (strchr(unsafe_chars, c) != NULL)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "%s: path \"%.*s\" is followed by '%c', which firejail would interpret",
+					    field, shown, path, c);
+	}
+	if (path[0] != '/')
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: \"%.200s\" is not an absolute path", field, path);
+	if (len > MAX_FLAG_PATH)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: path \"%.100s...\" is longer than %d bytes",
+				    field, path, MAX_FLAG_PATH);
+	if (len > 1 && (path[len - 1] == '/' || strstr(path, "//") || strstr(path, "/./") ||
+			strstr(path, "/../") || strcmp(path + len - 2, "/.") == 0 ||
+			(len >= 3 && strcmp(path + len - 3, "/..") == 0)))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: path \"%.200s\" is not normalized (//, . or .. or a trailing /)", field,
+				    path);
+	return 0;
+}
+
+/* At config load a profile's paths may still hold template parameters
+ * ("{{workdir}}/out"): those are checked with each parameter standing for
+ * a plain absolute path (the profile layer validates the values, and
+ * prepare sees, and checks, the expanded path). */
+static int
+check_path_at(const char *field, const char *path, bool templates, rstatus *st)
+{
+	char norm[MAX_FLAG_PATH + 64];
+	size_t o = 0;
+
+	if (!templates || path == NULL || strstr(path, "{{") == NULL)
+		return check_path(field, path, st);
+	for (const char *p = path; *p && o + 3 < sizeof(norm);) {
+		const char *end;
+		if (p[0] == '{' && p[1] == '{' && (end = strstr(p + 2, "}}")) != NULL) {
+			if (o == 0)
+				norm[o++] = '/';
+			norm[o++] = 'P';
+			p = end + 2;
+		} else
+			norm[o++] = *p++;
+	}
+	norm[o] = '\0';
+	return check_path(field, norm, st);
+}
+
+static int
+check_paths(const char *field, char **list, bool templates, rstatus *st)
+{
+	int rv;
+
+	for (; list && *list; list++)
+		if ((rv = check_path_at(field, *list, templates, st)) < 0)
+			return rv;
+	return 0;
+}
+
+/* Is `path` the directory `dir` or inside it? */
+static bool
+covers(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Directories every firejail sandbox gets a fresh, empty (or nearly)
+ * copy of, --noprofile or not: what is there on the host is not visible. */
+static const char *const firejail_private_dirs[] = { "/var/tmp", "/var/log", "/run/lock", "/dev" };
+
+/* Under a private /tmp, the read_write and read_only paths inside /tmp
+ * stay visible: firejail's --whitelist puts a fresh tmpfs on /tmp with
+ * just them bound into it (see add_tmp_rules). */
+static bool
+exposed_in_private_tmp(const struct policy *p, const char *path)
+{
+	for (char **rw = p->read_write; rw && *rw; rw++)
+		if (covers("/tmp", *rw) && strcmp(*rw, "/tmp") != 0 && covers(*rw, path))
+			return true;
+	for (char **ro = p->read_only; ro && *ro; ro++)
+		if (covers("/tmp", *ro) && strcmp(*ro, "/tmp") != 0 && covers(*ro, path))
+			return true;
+	return false;
+}
+
+/* The rule of `p` that makes `path` invisible inside the sandbox, or NULL. */
+static const char *
+hiding_rule(const struct policy *p, const char *path)
+{
+	for (char **h = p->hidden; h && *h; h++)
+		if (covers(*h, path))
+			return "filesystem.hidden";
+	if (p->hide_home && (covers("/home", path) || covers("/root", path)))
+		return "filesystem.hide_home";
+	if (p->private_tmp && covers("/tmp", path) && !exposed_in_private_tmp(p, path))
+		return "filesystem.private_tmp";
+	for (size_t i = 0; i < sizeof(firejail_private_dirs) / sizeof(firejail_private_dirs[0]); i++)
+		if (covers(firejail_private_dirs[i], path))
+			return "firejail's private /var/tmp, /var/log, /run/lock and /dev";
+	return NULL;
+}
+
+static int
+executable_file(const char *path)
+{
+	struct stat sb;
+
+	return path[0] == '/' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
+}
+
+/* runnerd-status: the one set by firejail_set_shim_path, else beside
+ * runnerd's own executable (the build tree: both in service/), else in the
+ * install libexec directory. */
+static int
+find_shim(char *out, size_t outlen, rstatus *st)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	pthread_mutex_lock(&lock);
+	if (shim_override != NULL) {
+		snprintf(out, outlen, "%s", shim_override);
+		pthread_mutex_unlock(&lock);
+		if (!executable_file(out))
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "firejail: %s (set as runnerd-status) is not an executable file", out);
+		return 0;
+	}
+	pthread_mutex_unlock(&lock);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			if (snprintf(out, outlen, "%s/" SHIM_NAME, self) < (int) outlen && executable_file(out))
+				return 0;
+		}
+	}
+	snprintf(out, outlen, "%s/" SHIM_NAME, RUNNERD_LIBEXECDIR);
+	if (executable_file(out))
+		return 0;
+	return rstatus_fail(st, RS_FAILED_PRECONDITION,
+			    "firejail: " SHIM_NAME " not found beside runnerd (%s) nor in " RUNNERD_LIBEXECDIR,
+			    n > 0 ? self : "?");
+}
+
+/* --- users -------------------------------------------------------------- */
+
+struct who {
+	bool switch_user; /* run firejail through setpriv */
+	uid_t uid;        /* the command's uid */
+	gid_t gid;
+	char name[64];
+};
+
+/* firejail's idea of a regular user: UID_MIN from login.defs, 1000 else. */
+static unsigned long
+uid_min(void)
+{
+	unsigned long v = 1000;
+	char line[256];
+	FILE *f = fopen("/etc/login.defs", "re");
+
+	if (f == NULL)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " UID_MIN %lu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* With no firejail.users file every regular user may use firejail. */
+static bool
+listed_in_firejail_users(const char *name)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen(FIREJAIL_USERS, "re");
+
+	if (f == NULL)
+		return errno == ENOENT;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, " \t\r\n#")] = '\0';
+		found = strcmp(line, name) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static int
+resolve_user(const struct policy *p, struct who *w, rstatus *st)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	memset(w, 0, sizeof(*w));
+	w->uid = getuid();
+	w->gid = getgid();
+	if (p->user == NULL)
+		return 0;
+	if (getpwnam_r(p->user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "profile %s: user: no user named \"%.64s\"",
+				    p->profile ? p->profile : "?", p->user);
+	snprintf(w->name, sizeof(w->name), "%s", pw.pw_name);
+	w->uid = pw.pw_uid;
+	w->gid = pw.pw_gid;
+	if (pw.pw_uid == getuid())
+		return 0;
+	if (geteuid() != 0)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: user: runnerd runs as uid %u, not root: it cannot run commands as %s",
+				    p->profile ? p->profile : "?", (unsigned) geteuid(), w->name);
+	w->switch_user = true;
+	if (pw.pw_uid != 0 && (pw.pw_uid < uid_min() || strcmp(pw.pw_name, "nobody") == 0))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: user: firejail refuses system users, and %s (uid %u) is one "
+				    "(regular users have uid >= UID_MIN %lu and are not nobody)",
+				    p->profile ? p->profile : "?", w->name, (unsigned) pw.pw_uid, uid_min());
+	if (pw.pw_uid != 0 && !listed_in_firejail_users(pw.pw_name))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: user: %s is not listed in " FIREJAIL_USERS,
+				    p->profile ? p->profile : "?", w->name);
+	return 0;
+}
+
+static int
+find_tool(const char *name, char *out, size_t outlen)
+{
+	return spawn_resolve(name, tool_env, out, outlen);
+}
+
+/* --- probe -------------------------------------------------------------- */
+
+static int
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int) ((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Start one real sandbox with the options every run uses; wait for that
+ * pid only. */
+static void
+run_probe(void)
+{
+	char truepath[PATH_MAX], err[1024] = "";
+	char *argv[] = { firejail_path, "--quiet", "--noprofile", "--deterministic-exit-code",
+			 "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none", truepath, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	struct timespec t0;
+	int p[2], rv, status = 0;
+	size_t got = 0;
+	pid_t pid;
+
+	rstatus_clear(&probe_status);
+	if (program_override != NULL)
+		rv = program_override[0] == '/' ? spawn_resolve(program_override, tool_env, firejail_path,
+							      sizeof(firejail_path))
+						: -ENOENT;
+	else
+		rv = find_tool("firejail", firejail_path, sizeof(firejail_path));
+	if (rv < 0) {
+		rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, -rv,
+				   "firejail is not installed (%s)",
+				   program_override ? program_override : "not found in " TOOL_PATH);
+		return;
+	}
+	if (find_tool("true", truepath, sizeof(truepath)) < 0)
+		snprintf(truepath, sizeof(truepath), "/bin/true");
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		rstatus_fail_errno(&probe_status, RS_UNAVAILABLE, errno, "firejail probe: pipe2");
+		return;
+	}
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addchdir_np(&fa, "/");
+	rv = posix_spawn(&pid, firejail_path, &fa, &attr, argv, tool_env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(p[1]);
+	if (rv != 0) {
+		close(p[0]);
+		rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, rv, "firejail cannot be run: %s",
+				   firejail_path);
+		return;
+	}
+	/* Collect stderr until EOF (firejail and its sandbox are gone), then
+	 * the status; bounded, in case the sandbox hangs. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		int left = PROBE_TIMEOUT_MS - elapsed_ms(&t0);
+		ssize_t n;
+
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			snprintf(err, sizeof(err), "no answer within %d ms", PROBE_TIMEOUT_MS);
+			got = strlen(err);
+			break;
+		}
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			break;
+		if (got + 1 >= sizeof(err)) {
+			char sink[256];
+			n = read(p[0], sink, sizeof(sink));
+		} else {
+			n = read(p[0], err + got, sizeof(err) - 1 - got);
+			if (n > 0)
+				got += (size_t) n;
+		}
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	err[got] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno == EINTR)
+			continue;
+		/* Reaped by someone else (a subreaper's collect-all): no verdict
+		 * but stderr. */
+		status = got > 0 ? 1 << 8 : 0;
+		break;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	err[strcspn(err, "\n")] = '\0';
+	if (err[0] != '\0')
+		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: %.300s", firejail_path, err);
+	else if (WIFSIGNALED(status))
+		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: killed by signal %d", firejail_path,
+			     WTERMSIG(status));
+	else
+		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: exit status %d", firejail_path,
+			     WEXITSTATUS(status));
+}
+
+/* The cached verdict on firejail itself, and the firejail path. Success
+ * is kept for good. A failure is kept PROBE_RETRY_MS: firejail sometimes
+ * fails for a moment ("Access error ... invalid read-only mount" while
+ * docker adds or removes an overlay mount under /var during its remount),
+ * and one unlucky probe at start-up must not disable the backend until
+ * runnerd restarts. A failure that is not "not installed" is tried once
+ * more at once for the same reason. */
+static int
+probe_firejail(char *path, size_t pathlen, rstatus *st)
+{
+	static struct timespec failed_at;
+	int code;
+
+	pthread_mutex_lock(&lock);
+	if (probed && probe_status.code != RS_OK && elapsed_ms(&failed_at) >= PROBE_RETRY_MS)
+		probed = false;
+	if (!probed) {
+		run_probe();
+		if (probe_status.code != RS_OK && strstr(probe_status.message, "cannot create sandboxes")) {
+			usleep(200000);
+			run_probe();
+		}
+		clock_gettime(CLOCK_MONOTONIC, &failed_at);
+		probed = true;
+	}
+	code = probe_status.code;
+	if (code != RS_OK)
+		*st = probe_status;
+	else if (path != NULL)
+		snprintf(path, pathlen, "%s", firejail_path);
+	pthread_mutex_unlock(&lock);
+	return code == RS_OK ? 0 : -code;
+}
+
+static int
+fj_probe(rstatus *st)
+{
+	char shim[PATH_MAX];
+	int rv;
+
+	if ((rv = probe_firejail(NULL, 0, st)) < 0)
+		return rv;
+	return find_shim(shim, sizeof(shim), st);
+}
+
+/* --- check -------------------------------------------------------------- */
+
+static int
+check_policy(const struct policy *p, bool templates, struct who *w, rstatus *st)
+{
+	const char *prof = p->profile ? p->profile : "?";
+	char shim[PATH_MAX], tool[PATH_MAX];
+	const char *rule;
+	rstatus ignored;
+	int rv;
+
+	/* The docker mapping means nothing to firejail: refuse, never ignore. */
+	const struct policy_docker *d = &p->docker;
+	if (d->image || (d->tmpfs && d->tmpfs[0]) || d->n_mounts || d->memory || d->cpus_milli || d->pids)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: docker: settings apply to the docker backend only, not firejail",
+				    prof);
+	if ((rv = check_paths("filesystem.read_only", p->read_only, templates, st)) < 0 ||
+	    (rv = check_paths("filesystem.read_write", p->read_write, templates, st)) < 0 ||
+	    (rv = check_paths("filesystem.hidden", p->hidden, templates, st)) < 0 ||
+	    (p->workdir && (rv = check_path_at("workdir", p->workdir, templates, st)) < 0))
+		return rv;
+	if ((rv = resolve_user(p, w, st)) < 0)
+		return rv;
+	if (w->switch_user && find_tool("setpriv", tool, sizeof(tool)) < 0)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: user: setpriv (util-linux) is not installed (searched " TOOL_PATH ")",
+				    prof);
+	/* RLIMIT_NPROC never binds root: a pids cgroup per run does. */
+	if (p->limits.processes > 0 && w->uid == 0) {
+		char cg[PATH_MAX];
+		rstatus why;
+		if (pids_cgroup_parent(cg, sizeof(cg), &why) < 0)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: limits.processes: RLIMIT_NPROC does not bind uid 0 (the "
+					    "kernel exempts root) and no pids cgroup is usable (%s); set user to a "
+					    "regular user",
+					    prof, why.message);
+	}
+	/* A writable path the sandbox cannot even see is a rule not enforced. */
+	for (char **rw = p->read_write; rw && *rw; rw++)
+		if ((rule = hiding_rule(p, *rw)) != NULL)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: filesystem.read_write: %s is not visible in the sandbox (%s)",
+					    prof, *rw, rule);
+	/* firejail silently leaves other users' paths read-only for a user. */
+	if (w->uid != 0) {
+		for (char **rw = p->read_write; rw && *rw; rw++) {
+			struct stat sb;
+			if (lstat(*rw, &sb) == 0 && sb.st_uid != w->uid)
+				return rstatus_fail(st, RS_FAILED_PRECONDITION,
+						    "profile %s: filesystem.read_write: %s belongs to uid %u, and "
+						    "firejail makes only uid %u's own paths writable",
+						    prof, *rw, (unsigned) sb.st_uid, (unsigned) w->uid);
+		}
+	}
+	/* The sandbox must still see the shim (if it is installed at all:
+	 * that is probe's business). */
+	if (find_shim(shim, sizeof(shim), &ignored) == 0 && (rule = hiding_rule(p, shim)) != NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: %s would hide %s, which firejail runs must start", prof, rule, shim);
+	if (p->workdir && (rule = hiding_rule(p, p->workdir)) != NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: %s hides the workdir %s inside the sandbox", prof, rule, p->workdir);
+	return 0;
+}
+
+static int
+fj_check(const struct policy *p, rstatus *st)
+{
+	struct who w;
+
+	return check_policy(p, true, &w, st);
+}
+
+/* --- prepare ------------------------------------------------------------ */
+
+struct plan {
+	char **argv;
+	size_t argc, cap;
+	char **env;
+	char cgroup[PATH_MAX]; /* the run's pids cgroup; "": none */
+	char exec_error[sizeof(((rstatus *) 0)->message)];
+};
+
+static int
+add(struct plan *pl, rstatus *st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+add(struct plan *pl, rstatus *st, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	if (pl->argc + 2 > pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 32;
+		char **v = realloc(pl->argv, cap * sizeof(char *));
+		if (v == NULL)
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		pl->argv = v;
+		pl->cap = cap;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	pl->argv[pl->argc++] = s;
+	pl->argv[pl->argc] = NULL;
+	return 0;
+}
+
+static void
+plan_free(struct plan *pl)
+{
+	if (pl == NULL)
+		return;
+	for (size_t i = 0; i < pl->argc; i++)
+		free(pl->argv[i]);
+	free(pl->argv);
+	free(pl->env);
+	free(pl);
+}
+
+struct fs_rule {
+	const char *path;
+	bool read_only;
+	size_t depth, order;
+};
+
+static int
+rule_cmp(const void *a, const void *b)
+{
+	const struct fs_rule *x = a, *y = b;
+
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	/* On the same path read-only wins: it comes last. */
+	if (x->read_only != y->read_only)
+		return x->read_only ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static size_t
+depth(const char *path)
+{
+	size_t d = 0;
+
+	if (strcmp(path, "/") == 0)
+		return 0;
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+/* read_only and read_write as flags, each path after every path that
+ * contains it, so the more specific rule is the one that holds. */
+static int
+add_fs_rules(struct plan *pl, const struct policy *p, rstatus *st)
+{
+	size_t n = 0, k = 0;
+	struct fs_rule *rules;
+	int rv = 0;
+
+	for (char **s = p->read_only; s && *s; s++)
+		n++;
+	for (char **s = p->read_write; s && *s; s++)
+		n++;
+	if (n == 0)
+		return 0;
+	if ((rules = calloc(n, sizeof(*rules))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	for (char **s = p->read_write; s && *s; s++, k++)
+		rules[k] = (struct fs_rule){ *s, false, depth(*s), k };
+	for (char **s = p->read_only; s && *s; s++, k++)
+		rules[k] = (struct fs_rule){ *s, true, depth(*s), k };
+	qsort(rules, n, sizeof(*rules), rule_cmp);
+	for (size_t i = 0; i < n && rv == 0; i++)
+		rv = add(pl, st, "--%s=%s", rules[i].read_only ? "read-only" : "read-write", rules[i].path);
+	free(rules);
+	return rv;
+}
+
+/* A private /tmp: --private-tmp, or, when read_write or read_only paths
+ * lie inside /tmp, --whitelist for each of them: the same fresh tmpfs on
+ * /tmp, with those paths bound into it (their rw/ro flags follow). */
+static int
+add_tmp_rules(struct plan *pl, const struct policy *p, rstatus *st)
+{
+	char **lists[] = { p->read_write, p->read_only };
+	bool any = false;
+	int rv;
+
+	for (size_t l = 0; l < 2; l++)
+		for (char **s = lists[l]; s && *s; s++)
+			if (covers("/tmp", *s) && strcmp(*s, "/tmp") != 0) {
+				if ((rv = add(pl, st, "--whitelist=%s", *s)) < 0)
+					return rv;
+				any = true;
+			}
+	return any ? 0 : add(pl, st, "--private-tmp");
+}
+
+/* Resolve argv[0] as spawn_child would for the child, but relative to the
+ * child's working directory rather than runnerd's. */
+static int
+resolve_program(const char *name, char *const *envp, const char *cwd, char *out, size_t outlen)
+{
+	const char *path = NULL, *p;
+	char cand[PATH_MAX];
+	int best = -ENOENT, rv;
+
+	if (strchr(name, '/') != NULL) {
+		if (name[0] == '/')
+			return spawn_resolve(name, envp, out, outlen);
+		if (snprintf(cand, sizeof(cand), "%s/%s", cwd, name) >= (int) sizeof(cand))
+			return -ENAMETOOLONG;
+		return spawn_resolve(cand, envp, out, outlen);
+	}
+	for (char *const *e = envp; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	if (path == NULL)
+		path = COMMAND_DEFAULT_PATH;
+	for (p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		int len = (int) (end - p);
+
+		if (len == 0)
+			rv = snprintf(cand, sizeof(cand), "%s/%s", cwd, name);
+		else if (p[0] == '/')
+			rv = snprintf(cand, sizeof(cand), "%.*s/%s", len, p, name);
+		else
+			rv = snprintf(cand, sizeof(cand), "%s/%.*s/%s", cwd, len, p, name);
+		if (rv < (int) sizeof(cand)) {
+			if ((rv = spawn_resolve(cand, envp, out, outlen)) == 0)
+				return 0;
+			if (rv == -EACCES)
+				best = rv;
+		}
+		if (*end == '\0')
+			break;
+		p = end;
+	}
+	return best;
+}
+
+static int
+fj_prepare(const struct command *cmd, const struct policy *p, struct backend_launch *out,
+	   rstatus *st)
+{
+	char fj[PATH_MAX], shim[PATH_MAX], tool[PATH_MAX], program[PATH_MAX];
+	const struct policy_limits *l = &p->limits;
+	const char *cwd = p->workdir ? p->workdir : cmd->cwd ? cmd->cwd : "/", *rule;
+	struct plan *pl;
+	struct who w;
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	if ((rv = probe_firejail(fj, sizeof(fj), st)) < 0 || (rv = find_shim(shim, sizeof(shim), st)) < 0 ||
+	    (rv = check_policy(p, false, &w, st)) < 0)
+		return rv;
+	if ((rule = hiding_rule(p, cwd)) != NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "cwd %s is not visible in the sandbox (profile %s: %s)", cwd,
+				    p->profile ? p->profile : "?", rule);
+	if ((pl = calloc(1, sizeof(*pl))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	out->priv = pl;
+
+	/* Not runnable here: report it exactly as a direct spawn would, and
+	 * start nothing. */
+	if ((rv = resolve_program(cmd->argv[0], cmd->envp, cwd, program, sizeof(program))) < 0) {
+		snprintf(pl->exec_error, sizeof(pl->exec_error), "execve %s: %s", cmd->argv[0],
+			 strerror(-rv));
+		out->exec_errno = -rv;
+		out->exec_error = pl->exec_error;
+		out->argv = cmd->argv;
+		out->envp = cmd->envp;
+		out->cwd = cwd;
+		return 0;
+	}
+
+	/* Root's process limit: the run's own pids cgroup, joined before
+	 * firejail starts (pids_cgroup.h); firejail, its init and
+	 * runnerd-status are three more tasks in it. */
+	if (l->processes && w.uid == 0) {
+		if ((rv = pids_cgroup_create((unsigned long long) l->processes + 3, pl->cgroup,
+					     sizeof(pl->cgroup), st)) < 0 ||
+		    (rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, "--join-cgroup=%s", pl->cgroup)) < 0 ||
+		    (rv = add(pl, st, "--")) < 0)
+			return rv;
+	}
+	if (w.switch_user) {
+		if (find_tool("setpriv", tool, sizeof(tool)) < 0)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION, "setpriv (util-linux) is not installed");
+		if ((rv = add(pl, st, "%s", tool)) < 0 || (rv = add(pl, st, "--reuid=%u", (unsigned) w.uid)) < 0 ||
+		    (rv = add(pl, st, "--regid=%u", (unsigned) w.gid)) < 0 ||
+		    (rv = add(pl, st, "--init-groups")) < 0 || (rv = add(pl, st, "--")) < 0)
+			return rv;
+	}
+	if ((rv = add(pl, st, "%s", fj)) < 0 || (rv = add(pl, st, "--quiet")) < 0 ||
+	    (rv = add(pl, st, "--noprofile")) < 0 || (rv = add(pl, st, "--deterministic-exit-code")) < 0 ||
+	    (rv = add(pl, st, "--keep-fd=" STATUS_FD)) < 0 || (rv = add(pl, st, "--caps.drop=all")) < 0 ||
+	    (rv = add(pl, st, "--nonewprivs")) < 0 || (rv = add(pl, st, "--private-dev")) < 0 ||
+	    (!p->network && (rv = add(pl, st, "--net=none")) < 0) ||
+	    (p->private_tmp && (rv = add_tmp_rules(pl, p, st)) < 0) ||
+	    (l->cpu_seconds && (rv = add(pl, st, "--rlimit-cpu=%llu", (unsigned long long) l->cpu_seconds)) < 0) ||
+	    (l->address_space &&
+	     (rv = add(pl, st, "--rlimit-as=%llu", (unsigned long long) l->address_space)) < 0) ||
+	    (l->processes && w.uid != 0 &&
+	     (rv = add(pl, st, "--rlimit-nproc=%llu", (unsigned long long) l->processes)) < 0) ||
+	    (l->file_size && (rv = add(pl, st, "--rlimit-fsize=%llu", (unsigned long long) l->file_size)) < 0) ||
+	    (l->open_files && (rv = add(pl, st, "--rlimit-nofile=%llu", (unsigned long long) l->open_files)) < 0) ||
+	    (p->restrict_writes && (rv = add(pl, st, "--read-only=/")) < 0) ||
+	    (rv = add_fs_rules(pl, p, st)) < 0 ||
+	    (p->hide_home && ((rv = add(pl, st, "--blacklist=/home")) < 0 ||
+			      (rv = add(pl, st, "--blacklist=/root")) < 0)))
+		return rv;
+	for (char **h = p->hidden; h && *h; h++)
+		if ((rv = add(pl, st, "--blacklist=%s", *h)) < 0)
+			return rv;
+	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, STATUS_FD)) < 0 ||
+	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0)
+		return rv;
+
+	if ((pl->env = shim_env_encode(cwd[0] == '/' ? cwd : NULL, program, cmd->argv, cmd->envp)) == NULL)
+		return errno == E2BIG ? rstatus_fail(st, RS_INVALID_ARGUMENT,
+						     "command: argv and env are too large to pass through firejail")
+				      : rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	out->argv = pl->argv;
+	out->envp = pl->env;
+	out->cwd = cwd;
+	out->status_channel = true;
+	return 0;
+}
+
+/* firejail records each sandbox as /run/firejail/sandbox/<its pid> and
+ * removes the file when it exits; a firejail runnerd had to SIGKILL (a
+ * command that outlived SIGTERM and the grace) cannot, and nothing else
+ * ever does. Remove the records of firejails that no longer exist: the
+ * file of a live firejail (any, ours or not) names a live pid. */
+static void
+sweep_dead_sandbox_records(void)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (geteuid() != 0 || (d = opendir(FIREJAIL_SANDBOX_DIR)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || *end != '\0' || pid <= 0 || pid > INT_MAX)
+			continue;
+		if (kill((pid_t) pid, 0) != 0 && errno == ESRCH)
+			(void) unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+static void
+fj_release(struct backend_launch *launch)
+{
+	/* Only a plan that started something can have left a record. */
+	struct plan *pl = launch->priv;
+
+	if (pl != NULL && launch->status_channel)
+		sweep_dead_sandbox_records();
+	if (pl != NULL && pl->cgroup[0] != '\0')
+		pids_cgroup_remove(pl->cgroup);
+	plan_free(pl);
+	launch->priv = NULL;
+	launch->argv = NULL;
+	launch->envp = NULL;
+}
+
+const struct backend_ops backend_firejail = {
+	.name = "firejail",
+	.probe = fj_probe,
+	.check = fj_check,
+	.prepare = fj_prepare,
+	.release = fj_release,
+};

@@ -1,0 +1,16 @@
+/* firejail.h — knobs of the firejail backend (backend_firejail in
+ * registry.c) that are not part of the backend vtable. */
+#ifndef RUNNER_FIREJAIL_H
+#define RUNNER_FIREJAIL_H
+
+/* Use this runnerd-status instead of looking for one beside runnerd's own
+ * executable or in the install libexec directory; NULL: look again. The
+ * string is copied. For tests and unusual installs. */
+void firejail_set_shim_path(const char *path);
+
+/* Use this firejail executable (an absolute path) instead of the one found
+ * on the fixed PATH; NULL: search again. Forgets the cached probe. For
+ * tests. */
+void firejail_set_program(const char *path);
+
+#endif
