@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "command.h"
 #include "policy.h"
@@ -55,6 +56,16 @@ struct backend_launch {
 	 * container) cleans that up here, at once, rather than at release. The
 	 * launch must outlive the job that runs it. */
 	void (*exited)(const struct backend_launch *launch, struct backend_outcome *out);
+	/* A process the backend started ahead of time (a pooled container's
+	 * CLI): adopt_pid > 0 means the job spawns nothing and takes over this
+	 * child (its own process group) and its pipe ends adopt_fds (stdin,
+	 * stdout, stderr): job_start takes them (and sets them to -1 here),
+	 * release closes any still here (no job ever started). `preamble` is
+	 * written to its stdin before anything else. */
+	pid_t adopt_pid;
+	int adopt_fds[3];
+	const void *preamble;
+	size_t preamble_len;
 	void *priv; /* the backend's own state, released by ->release */
 };
 

@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "docker_pool.h"
 #include "spawn_child.h"
 
 #ifndef RUNNERD_LIBEXECDIR
@@ -92,6 +93,10 @@ struct docker_run {
 	bool status_created;
 	bool complete;      /* argv is whole: a container may exist */
 	bool handled;       /* its end was seen (or cleanup already started) */
+	size_t flags_from, flags_to; /* argv[from..to): container_flags */
+	char *signature;    /* pooled: its container flags and image, joined */
+	char *header;       /* pooled, adopted: the request (docker_init.c) */
+	size_t header_len;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -105,6 +110,9 @@ static char init_missing[PATH_MAX + 256];
 static char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)]; /* "": not unix */
 static char *cli_env[8];
 static uint64_t probe_ok_until_us;
+static docker_pool_take_fn pool_take;
+
+#define POOL_HEADER_LIMIT 16384 /* fits an empty pipe whole */
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -412,12 +420,14 @@ rlimit_arg(struct docker_run *r, const char *name, uint64_t v)
 	return push(r, "%s=%llu", name, (unsigned long long) v);
 }
 
+static int container_flags(struct docker_run *r, const struct policy *p, rstatus *st);
+
+/* cmd NULL: a pooled container's (docker_pool.h). */
 static int
 build_argv(struct docker_run *r, const struct command *cmd, const struct policy *p, const char *job,
 	   rstatus *st)
 {
 	const struct policy_docker *dk = &p->docker;
-	uint64_t pids = dk->pids;
 	int rv = 0;
 
 #define PUSH(...)                                                                 \
@@ -438,11 +448,54 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	PUSH("--log-driver=none");
 	PUSH("--cap-drop=ALL");
 	PUSH("--security-opt=no-new-privileges");
-	PUSH("--network=%s", p->network ? "bridge" : "none");
 	PUSH("--entrypoint=" IN_INIT);
 	if ((rv = bind_mount(r, init_path, IN_INIT, false, st)) < 0 ||
 	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0)
 		return rv;
+	r->flags_from = r->argc;
+	if ((rv = container_flags(r, p, st)) < 0)
+		return rv;
+	r->flags_to = r->argc;
+	if (cmd == NULL) {
+		/* A pooled container: the request brings the rest (docker_init.c). */
+		PUSH("--workdir=/");
+		PUSH("%s", dk->image);
+		PUSH(IN_STATUS);
+		PUSH("--pool");
+		return 0;
+	}
+	PUSH("--workdir=%s", cmd->cwd && cmd->cwd[0] ? cmd->cwd : "/");
+	for (char **e = cmd->envp; e && *e; e++)
+		PUSH("--env=%s", *e);
+	PUSH("%s", dk->image);
+	PUSH(IN_STATUS);
+	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
+	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	PUSH("--");
+	for (char **a = cmd->argv; *a; a++)
+		PUSH("%s", *a);
+#undef PUSH
+	return 0;
+}
+
+/* Everything fixed when a container is created, from the policy alone:
+ * what a pooled container bakes in, and what a request must match to use
+ * one. */
+static int
+container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
+{
+	const struct policy_docker *dk = &p->docker;
+	uint64_t pids = dk->pids;
+	int rv = 0;
+
+#define PUSH(...)                                                                 \
+	do {                                                                      \
+		if (push(r, __VA_ARGS__) < 0)                                     \
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
+	} while (0)
+
+	PUSH("--network=%s", p->network ? "bridge" : "none");
 	if (p->restrict_writes)
 		PUSH("--read-only");
 	if (p->private_tmp && tmpfs_mount(r, "/tmp", dk->tmpfs_size) < 0)
@@ -483,31 +536,212 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 		PUSH("--pids-limit=%llu", (unsigned long long) pids);
 	if (p->user != NULL)
 		PUSH("--user=%s", p->user);
-	PUSH("--workdir=%s", cmd->cwd && cmd->cwd[0] ? cmd->cwd : "/");
-	for (char **e = cmd->envp; e && *e; e++)
-		PUSH("--env=%s", *e);
-	PUSH("%s", dk->image);
-	PUSH(IN_STATUS);
-	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
-	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
-		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	PUSH("--");
-	for (char **a = cmd->argv; *a; a++)
-		PUSH("%s", *a);
 #undef PUSH
 	return 0;
 }
 
 static void docker_exited(const struct backend_launch *launch, struct backend_outcome *out);
+static int new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
+		   struct backend_launch *out, rstatus *st);
+static void free_run(struct docker_run *r);
+
+/* The container flags and image of `p` as one string; NULL: no memory or
+ * a flag refused (then no pool either). */
+static char *
+signature_of(const struct docker_run *r, const char *image)
+{
+	size_t len = strlen(image) + 1;
+	char *s, *w;
+
+	for (size_t i = r->flags_from; i < r->flags_to; i++)
+		len += strlen(r->argv[i]) + 1;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	w = s;
+	for (size_t i = r->flags_from; i < r->flags_to; i++)
+		w += sprintf(w, "%s\n", r->argv[i]);
+	strcpy(w, image);
+	return s;
+}
+
+static int
+put_token(char **buf, size_t *len, size_t *cap, char kind, const char *fmt, ...)
+{
+	va_list ap;
+	char *t;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&t, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if (*len + (size_t) n + 2 > *cap) {
+		size_t c = (*len + (size_t) n + 2) * 2;
+		char *b = realloc(*buf, c);
+		if (b == NULL) {
+			free(t);
+			return -1;
+		}
+		*buf = b;
+		*cap = c;
+	}
+	(*buf)[(*len)++] = kind;
+	memcpy(*buf + *len, t, (size_t) n + 1);
+	*len += (size_t) n + 1;
+	free(t);
+	return 0;
+}
+
+/* The request as a pooled container's init reads it (docker_init.c). */
+static char *
+pool_header(const struct command *cmd, const struct policy *p, size_t *len_out)
+{
+	static const char *const names[] = { "cpu", "as", "fsize", "nofile" };
+	uint64_t vals[] = { p->limits.cpu_seconds, p->limits.address_space, p->limits.file_size,
+			    p->limits.open_files };
+	size_t len = 4, cap = 256;
+	char *buf = malloc(cap);
+	int bad = buf == NULL;
+
+	if (!bad)
+		bad |= put_token(&buf, &len, &cap, 'C', "%s", cmd->cwd && cmd->cwd[0] ? cmd->cwd : "/");
+	for (size_t i = 0; i < 4 && !bad; i++)
+		if (vals[i] > 0)
+			bad |= put_token(&buf, &len, &cap, 'L', "%s=%llu", names[i], (unsigned long long) vals[i]);
+	for (char **e = cmd->envp; e && *e && !bad; e++)
+		bad |= put_token(&buf, &len, &cap, 'E', "%s", *e);
+	for (char **a = cmd->argv; *a && !bad; a++)
+		bad |= put_token(&buf, &len, &cap, 'A', "%s", *a);
+	if (bad) {
+		free(buf);
+		return NULL;
+	}
+	buf[0] = (char) ((len - 4) >> 24);
+	buf[1] = (char) ((len - 4) >> 16);
+	buf[2] = (char) ((len - 4) >> 8);
+	buf[3] = (char) (len - 4);
+	*len_out = len;
+	return buf;
+}
+
+/* Hand the request to a ready pooled container of the same signature:
+ * 1 (out filled), 0 (none: start cold), -1 (no memory). */
+static int
+try_pool(const struct command *cmd, const struct policy *p, struct backend_launch *out)
+{
+	struct docker_run probe = { 0 };
+	struct docker_pooled got;
+	struct docker_run *r;
+	char *sig, *header;
+	size_t header_len;
+	rstatus st;
+	bool ok;
+
+	probe.flags_to = container_flags(&probe, p, &st) == 0 ? probe.argc : 0;
+	sig = probe.flags_to > 0 ? signature_of(&probe, p->docker.image) : NULL;
+	for (size_t i = 0; i < probe.argc; i++)
+		free(probe.argv[i]);
+	free(probe.argv);
+	if (sig == NULL)
+		return probe.flags_to > 0 ? -1 : 0;
+	if ((header = pool_header(cmd, p, &header_len)) == NULL) {
+		free(sig);
+		return -1;
+	}
+	ok = header_len <= POOL_HEADER_LIMIT && pool_take(p->profile ? p->profile : "", sig, &got);
+	free(sig);
+	if (!ok) {
+		free(header);
+		return 0;
+	}
+	r = got.run;
+	r->header = header;
+	r->header_len = header_len;
+	out->priv = r;
+	out->argv = r->argv;
+	out->envp = cli_env;
+	out->cwd = "/";
+	out->status_channel = false;
+	out->exited = docker_exited;
+	out->adopt_pid = got.pid;
+	memcpy(out->adopt_fds, got.fds, sizeof(got.fds));
+	out->preamble = header;
+	out->preamble_len = header_len;
+	return 1;
+}
+
+void
+docker_pool_set_take(docker_pool_take_fn fn)
+{
+	pool_take = fn;
+}
+
+int
+docker_pool_plan(const struct policy *p, char *const **argv, char *const **envp, void **run,
+		 const char **signature, rstatus *st)
+{
+	struct backend_launch la = { 0 };
+	struct docker_run *r;
+	int rv;
+
+	*run = NULL;
+	pthread_mutex_lock(&lock);
+	rv = ensure_work_dir(st);
+	pthread_mutex_unlock(&lock);
+	if (rv < 0)
+		return rv;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	*run = r;
+	if ((rv = new_run(r, NULL, p, &la, st)) < 0)
+		return rv;
+	if ((r->signature = signature_of(r, p->docker.image)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	*argv = r->argv;
+	*envp = cli_env;
+	*signature = r->signature;
+	return 0;
+}
+
+void
+docker_pool_discard(void *run)
+{
+	free_run(run);
+}
+
+void
+docker_pool_discard_all(void **runs, size_t n)
+{
+	char **argv = calloc(n + 4, sizeof(char *));
+	size_t k = 0;
+
+	if (argv != NULL) {
+		argv[k++] = docker_path;
+		argv[k++] = "rm";
+		argv[k++] = "-f";
+		for (size_t i = 0; i < n; i++) {
+			struct docker_run *r = runs[i];
+			if (r != NULL && r->complete && !r->handled) {
+				argv[k++] = r->name;
+				r->handled = true;
+			}
+		}
+		if (k > 3)
+			spawn_detached(argv);
+		free(argv);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (runs[i] != NULL)
+			free_run(runs[i]);
+}
 
 static int
 docker_prepare(const struct command *cmd, const struct policy *p, struct backend_launch *out,
 	       rstatus *st)
 {
 	struct docker_run *r;
-	uint8_t raw[8];
-	char job[17];
-	int fd, rv;
+	int rv;
 
 	out->priv = NULL;
 	if (p->docker.image == NULL)
@@ -527,9 +761,23 @@ docker_prepare(const struct command *cmd, const struct policy *p, struct backend
 	pthread_mutex_unlock(&lock);
 	if (rv < 0)
 		return rv;
+	if (p->docker.pool > 0 && pool_take != NULL && (rv = try_pool(cmd, p, out)) != 0)
+		return rv < 0 ? rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory") : 0;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	out->priv = r;
+	return new_run(r, cmd, p, out, st);
+}
+
+/* A fresh record with its status file and argv; cmd NULL: pooled. */
+static int
+new_run(struct docker_run *r, const struct command *cmd, const struct policy *p, struct backend_launch *out,
+	rstatus *st)
+{
+	uint8_t raw[8];
+	char job[17];
+	int fd, rv;
+
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw))
 		return rstatus_fail_errno(st, RS_INTERNAL, errno, "getrandom");
 	for (size_t i = 0; i < sizeof(raw); i++)
@@ -635,10 +883,8 @@ docker_exited(const struct backend_launch *launch, struct backend_outcome *out)
 }
 
 static void
-docker_release(struct backend_launch *launch)
+free_run(struct docker_run *r)
 {
-	struct docker_run *r = launch->priv;
-
 	if (r == NULL)
 		return;
 	/* Never reaped here (the spawn failed) or never reported: make sure. */
@@ -648,7 +894,23 @@ docker_release(struct backend_launch *launch)
 	for (size_t i = 0; i < r->argc; i++)
 		free(r->argv[i]);
 	free(r->argv);
+	free(r->signature);
+	free(r->header);
 	free(r);
+}
+
+static void
+docker_release(struct backend_launch *launch)
+{
+	/* An adopted container no job took: EOF on its stdin ends its init
+	 * (and remove_container makes sure). */
+	if (launch->adopt_pid > 0)
+		for (int i = 0; i < 3; i++)
+			if (launch->adopt_fds[i] >= 0) {
+				close(launch->adopt_fds[i]);
+				launch->adopt_fds[i] = -1;
+			}
+	free_run(launch->priv);
 	launch->priv = NULL;
 }
 

@@ -36,6 +36,14 @@
  *   dies with it, as the exec backend kills what a command leaves in its
  *   group.
  *
+ * Pool mode (runnerd-docker-init STATUS_FILE --pool): the container is
+ * started ahead of any request. The init writes POOL_READY to stdout, then
+ * reads from stdin a 4-byte big-endian length and that many bytes of
+ * NUL-terminated tokens: "C" cwd, "L" LIMIT=N, "E" NAME=VALUE (added to
+ * the environment), "A" argv element, in order. It reads exactly that
+ * much; the rest of stdin is the command's. Then it runs as above. EOF
+ * (or SIGTERM) before a header: exit 0 without a record.
+ *
  * The record is the command's own report about itself: a command that
  * writes to /.runnerd/status can only misstate how it ended, which it
  * controls anyway. OOM counts come from the kernel's cgroup files, which
@@ -43,6 +51,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -55,9 +65,18 @@
 
 extern char **environ;
 
+#define POOL_READY "RNRDRDY\n"   /* must match docker.c */
+#define POOL_HEADER_MAX (1u << 20)
+
 static void
 noop(int sig)
 {
+}
+
+static void
+pool_quit(int sig)
+{
+	_exit(0);
 }
 
 /* The memory cgroup's OOM-kill counter, or -1 when it cannot be read. */
@@ -138,6 +157,88 @@ apply_limit(const char *arg)
 	return EINVAL;
 }
 
+/* Read exactly len bytes from fd 0 (never more: what follows is the
+ * command's stdin). */
+static int
+read_exact(void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(0, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
+/* mkdir -p, as docker does for --workdir. */
+static void
+make_dirs(char *path)
+{
+	for (char *s = path + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void) mkdir(path, 0755);
+			*s = '/';
+		}
+	(void) mkdir(path, 0755);
+}
+
+/* Pool mode: announce readiness on stdout, then take the request's header
+ * from stdin (see the top of this file). Fills limits/args (pointers into
+ * a buffer that lives until exit); returns 0, -1 at EOF (runnerd let the
+ * pooled container go), or an errno for a header that cannot be applied. */
+static int
+pool_header(char ***limits, int *n_limits, char ***args)
+{
+	unsigned char len_be[4];
+	uint32_t len;
+	char *buf, *p, *end, *cwd = NULL;
+	size_t n_tok = 0, nl = 0, na = 0;
+
+	put(1, POOL_READY);
+	if (read_exact(len_be, 4) < 0)
+		return -1;
+	len = (uint32_t) len_be[0] << 24 | (uint32_t) len_be[1] << 16 | (uint32_t) len_be[2] << 8 | len_be[3];
+	if (len == 0 || len > POOL_HEADER_MAX || (buf = malloc(len + 1)) == NULL)
+		return -1;
+	if (read_exact(buf, len) < 0)
+		return -1;
+	buf[len] = '\0';
+	end = buf + len;
+	for (p = buf; p < end; p += strlen(p) + 1)
+		n_tok++;
+	*limits = calloc(n_tok + 1, sizeof(char *));
+	*args = calloc(n_tok + 1, sizeof(char *));
+	if (*limits == NULL || *args == NULL)
+		return -1;
+	for (p = buf; p < end; p += strlen(p) + 1) {
+		switch (p[0]) {
+		case 'C': cwd = p + 1; break;
+		case 'L': (*limits)[nl++] = p + 1; break;
+		case 'E': if (putenv(p + 1) != 0) return ENOMEM; break;
+		case 'A': (*args)[na++] = p + 1; break;
+		default: return EINVAL;
+		}
+	}
+	*n_limits = (int) nl;
+	if (na == 0)
+		return EINVAL;
+	if (cwd != NULL && cwd[0] == '/' && chdir(cwd) != 0) {
+		if (errno != ENOENT)
+			return errno;
+		make_dirs(cwd);
+		if (chdir(cwd) != 0)
+			return errno;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -146,19 +247,25 @@ main(int argc, char **argv)
 	sigset_t all, none;
 	char line[160];
 	long oom_before, oom_after;
-	int fd, rv, status = 0, sep = 2;
+	int fd, rv, status = 0, sep = 2, n_limits;
+	char **limits, **args;
+	bool pool = argc == 3 && strcmp(argv[2], "--pool") == 0;
 	pid_t pid;
 
 	while (sep < argc && strcmp(argv[sep], "--") != 0)
 		sep++;
-	if (argc < 2 || sep + 1 >= argc) {
-		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [LIMIT=N]... -- PROGRAM [ARG]...\n");
+	if (argc < 2 || (!pool && sep + 1 >= argc)) {
+		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [LIMIT=N]... -- PROGRAM [ARG]...\n"
+				"       runnerd-docker-init STATUS_FILE --pool\n");
 		return 125;
 	}
 	if ((fd = open(argv[1], O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "runnerd-docker-init: %s: %s\n", argv[1], strerror(errno));
 		return 125;
 	}
+	limits = argv + 2;
+	n_limits = sep - 2;
+	args = argv + sep + 1;
 
 	/* Signals wait in the mask for sigwaitinfo; the handlers only make
 	 * them deliverable to a namespace's init at all. */
@@ -170,17 +277,37 @@ main(int argc, char **argv)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL); /* fails harmlessly for glibc's reserved ones */
 
-	oom_before = oom_kills();
 	rv = 0;
-	for (int i = 2; i < sep && rv == 0; i++)
-		rv = apply_limit(argv[i]);
+	if (pool) {
+		/* Before the header: a signal (shutdown) ends a pooled container
+		 * whose init waits in read(). */
+		sigset_t term;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGINT);
+		sigaddset(&term, SIGHUP);
+		/* A namespace's init ignores default-action signals. */
+		signal(SIGTERM, pool_quit);
+		signal(SIGINT, pool_quit);
+		signal(SIGHUP, pool_quit);
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+		if ((rv = pool_header(&limits, &n_limits, &args)) < 0)
+			return 0; /* no request: nothing to report */
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				sigaction(sig, &sa, NULL);
+	}
+	oom_before = oom_kills();
+	for (int i = 0; i < n_limits && rv == 0; i++)
+		rv = apply_limit(limits[i]);
 	if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&
 	    (rv = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
 							  POSIX_SPAWN_SETPGROUP)) == 0 &&
 	    (rv = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
 	    (rv = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
 	    (rv = posix_spawnattr_setpgroup(&attr, 0)) == 0)
-		rv = posix_spawnp(&pid, argv[sep + 1], NULL, &attr, argv + sep + 1, environ);
+		rv = posix_spawnp(&pid, args[0], NULL, &attr, args, environ);
 	if (rv != 0) {
 		snprintf(line, sizeof(line), "exec %d\n", rv);
 		put(fd, line); /* runnerd reports it; stderr stays the command's */

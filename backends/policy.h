@@ -46,6 +46,7 @@ struct policy_docker {
 	uint64_t memory;             /* bytes (--memory, swap included); 0: none */
 	uint64_t cpus_milli;         /* thousandths of a CPU (--cpus); 0: none */
 	uint64_t pids;               /* --pids-limit; 0: none */
+	unsigned pool;               /* warm containers kept pre-started (docker_pool.h) */
 };
 
 struct policy {

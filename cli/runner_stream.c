@@ -29,10 +29,19 @@ struct runner_stream {
 	/* The owner's alone: */
 	bool done;        /* the last frame was returned, or the stream broke */
 	bool ack_pending; /* an ack could not be sent; retried before the next receive */
-	uint64_t frames;
+	uint64_t frames;  /* on the current attachment */
 	uint64_t off[3]; /* by Runner__V1__StreamKind; [0] unused */
 	char addr[256];
+	/* To attach again after a dropped connection. */
+	char session_id[128];
+	uint8_t secret[64];
+	size_t secret_len;
+	int reattaches;
 };
+
+/* A dropped connection (a server re-creating its listener, a proxy) is
+ * re-attached from the offsets received, this many times per stream. */
+#define MAX_REATTACHES 8
 
 /* Runs on an nng thread when the connection goes away. A monogamous PAIR1
  * dialer just dials again, and a new connection is not attached, so a
@@ -51,11 +60,50 @@ pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 	nng_mtx_unlock(s->mtx);
 }
 
+static int send_client_message(runner_stream *s, const Runner__V1__StreamClientMessage *m);
+static int recv_msg(runner_stream *s, nng_msg **msg, int timeout_ms);
+
+/* Leave cleanly: ask the server to stop and drain what it still sends up
+ * to its last frame. nng 1.5.2's nng_close can hang for good when frames
+ * are in flight on a PAIR1 socket; on a quiet one it does not. */
+static void
+detach_and_drain(runner_stream *s)
+{
+	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
+	nng_msg *msg;
+
+	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH;
+	m.detach = true;
+	nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, 500);
+	if (send_client_message(s, &m) != 0)
+		return;
+	for (int i = 0; i < 64 && recv_msg(s, &msg, 1000) == 0; i++) {
+		Runner__V1__StreamFrame *f =
+			runner__v1__stream_frame__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+		bool last = f == NULL || f->last || f->result != NULL ||
+			    f->code != RUNNER__V1__STATUS_CODE__OK;
+		if (f != NULL)
+			runner__v1__stream_frame__free_unpacked(f, NULL);
+		nng_msg_free(msg);
+		if (last)
+			return;
+	}
+}
+
 void
 runner_stream_close(runner_stream *s)
 {
+	bool lost = true;
+
 	if (s == NULL)
 		return;
+	if (s->mtx != NULL) {
+		nng_mtx_lock(s->mtx);
+		lost = s->lost || !s->armed;
+		nng_mtx_unlock(s->mtx);
+	}
+	if (s->sock_open && !s->done && !lost)
+		detach_and_drain(s);
 	/* nng_close returns after every pipe callback has run. */
 	if (s->sock_open)
 		nng_close(s->sock);
@@ -138,13 +186,36 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 	return 0;
 }
 
+/* Attach (again) from the offsets received so far. */
+static int
+send_attach(runner_stream *s)
+{
+	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
+	Runner__V1__ReadStreamRequest attach = RUNNER__V1__READ_STREAM_REQUEST__INIT;
+
+	attach.session_id = s->session_id;
+	attach.stream_secret.data = s->secret;
+	attach.stream_secret.len = s->secret_len;
+	attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
+	attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
+	m.attach = &attach;
+	/* Armed before the send: a connection lost under it may have taken
+	 * the attach along. */
+	nng_mtx_lock(s->mtx);
+	s->armed = true;
+	s->lost = false;
+	nng_mtx_unlock(s->mtx);
+	s->frames = 0;
+	s->ack_pending = false;
+	return send_client_message(s, &m);
+}
+
 int
 runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
 		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
 		   uint64_t stderr_offset, int connect_timeout_ms, rstatus *st)
 {
-	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
-	Runner__V1__ReadStreamRequest attach = RUNNER__V1__READ_STREAM_REQUEST__INIT;
 	runner_stream *s;
 	int rv;
 
@@ -165,19 +236,14 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 		return rv;
 	}
 
-	attach.session_id = (char *) session_id;
-	attach.stream_secret.data = (uint8_t *) secret;
-	attach.stream_secret.len = secret_len;
-	attach.stdout_offset = stdout_offset;
-	attach.stderr_offset = stderr_offset;
-	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
-	m.attach = &attach;
-	/* Armed before the send: a connection lost under it may have taken
-	 * the attach along. */
-	nng_mtx_lock(s->mtx);
-	s->armed = true;
-	nng_mtx_unlock(s->mtx);
-	if ((rv = send_client_message(s, &m)) != 0) {
+	if (strlen(session_id) >= sizeof(s->session_id) || secret_len > sizeof(s->secret)) {
+		runner_stream_close(s);
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "session id or secret too long");
+	}
+	snprintf(s->session_id, sizeof(s->session_id), "%s", session_id);
+	memcpy(s->secret, secret, secret_len);
+	s->secret_len = secret_len;
+	if ((rv = send_attach(s)) != 0) {
 		runner_stream_close(s);
 		if (rv == NNG_ETIMEDOUT)
 			return rstatus_fail(st, RS_UNAVAILABLE, "cannot reach the stream at %s within %d ms",
@@ -269,7 +335,14 @@ runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeou
 	if (s->ack_pending)
 		try_ack(s);
 
-	if ((rv = recv_msg(s, &msg, timeout_ms)) != 0) {
+	/* Frames the dropped connection delivered are used first (recv_msg);
+	 * only then is the stream attached again where it stands. */
+	while ((rv = recv_msg(s, &msg, timeout_ms)) == NNG_ECONNSHUT && s->reattaches < MAX_REATTACHES) {
+		s->reattaches++;
+		if (send_attach(s) != 0)
+			break;
+	}
+	if (rv != 0) {
 		if (rv == NNG_ETIMEDOUT)
 			return rstatus_fail(st, RS_DEADLINE_EXCEEDED, "no stream frame within %d ms", timeout_ms);
 		s->done = true;

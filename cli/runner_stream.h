@@ -38,9 +38,12 @@ int runner_stream_open(runner_stream **out, const char *stream_address, const ch
  * runner__v1__stream_frame__free_unpacked) and acknowledge it. Waits at
  * most `timeout_ms` (< 0: no limit). Errors:
  *   DEADLINE_EXCEEDED   nothing arrived in time (the stream is still usable)
- *   UNAVAILABLE         the connection dropped; every frame that arrived
- *                       before has been returned. Attach again with a new
- *                       runner_stream at runner_stream_offset()'s offsets.
+ *   UNAVAILABLE         the connection dropped and could not be attached
+ *                       again (a dropped connection is re-attached from the
+ *                       offsets received, up to 8 times per stream, before
+ *                       this is reported); every frame that arrived before
+ *                       has been returned. runner_stream_offset() tells
+ *                       where to resume with a new runner_stream.
  *   DATA_LOSS/INTERNAL  a frame out of order, or one that does not decode
  *   FAILED_PRECONDITION the last frame was already returned */
 int runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeout_ms,
@@ -50,7 +53,9 @@ int runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int ti
  * (including the starting offset). 0 for STREAM_UNSPECIFIED. */
 uint64_t runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which);
 
-/* Close and free; accepts NULL. */
+/* Close and free; accepts NULL. Mid-stream, the server is first asked to
+ * stop (a detach) and what it still sends is drained, so the connection is
+ * quiet when it closes. */
 void runner_stream_close(runner_stream *s);
 
 #endif

@@ -74,6 +74,7 @@ static const cyaml_schema_field_t docker_fields[] = {
 	CYAML_FIELD_STRING_PTR("memory", OPT, struct cfg_docker, memory, 1, 32),
 	CYAML_FIELD_STRING_PTR("cpus", OPT, struct cfg_docker, cpus, 1, 16),
 	CYAML_FIELD_UINT("pids", CYAML_FLAG_OPTIONAL, struct cfg_docker, pids),
+	CYAML_FIELD_UINT("pool", CYAML_FLAG_OPTIONAL, struct cfg_docker, pool),
 	CYAML_FIELD_END,
 };
 

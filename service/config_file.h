@@ -64,6 +64,7 @@ struct cfg_docker {
 	char *memory;
 	char *cpus;
 	unsigned pids;
+	unsigned pool; /* pre-started containers kept ready; 0: none */
 };
 
 struct cfg_profile {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "docker_pools.h"
 #include "job.h"
 #include "ledger.h"
 #include "log.h"
@@ -75,10 +76,12 @@ runnerd_drain(struct runnerd *d)
 		return;
 	}
 	d->draining = true;
+	docker_pools_stop();
 	log_msg("info", "shutting down: %u running, grace %llums", job_running(),
 		(unsigned long long) d->cfg.shutdown_grace_ms);
 	rpc_drain(d->rpc);
 	listeners_stop_accepting(transport_listeners(d->transport));
+	streams_stop_accepting(d->streams);
 	/* Sessions are open-ended: they are not waited for, they are ended,
 	 * and their readers get a final frame saying why. */
 	sessions_stop_all(d->sessions);
@@ -283,10 +286,18 @@ serve(struct runnerd *d)
 	for (size_t i = 0; i < d->cfg.n_stream_listen; i++)
 		log_msg("info", "streams on %s", streams_address_at(d->streams, i));
 	report_backends();
+	docker_pools_start(d->loop, d->profiles);
 
 	if ((rv = loop_run(d->loop)) < 0) {
 		log_msg("error", "event loop: %s", strerror(-rv));
 		return 1;
+	}
+	{
+		uint64_t h, m;
+		docker_pools_stats(&h, &m);
+		if (h + m > 0)
+			log_msg("info", "docker pool: %llu warm start(s), %llu cold", (unsigned long long) h,
+				(unsigned long long) m);
 	}
 	log_msg("info", "stopped");
 	return 0;
@@ -336,7 +347,14 @@ main(int argc, char **argv)
 	}
 
 	rc = serve(&d);
-
+	if (rc == 0) {
+		/* A clean stop: nothing runs, every reply and final frame is out.
+		 * nng 1.5.2's nng_close can hang for good while peers still hold
+		 * connections (seen in tests); the kernel closes every socket at
+		 * exit anyway, so the nng teardown is skipped. */
+		options_free(&d.cfg);
+		return 0;
+	}
 	transport_free(d.transport);
 	sessions_free(d.sessions);
 	streams_free(d.streams);

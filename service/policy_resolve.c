@@ -270,6 +270,7 @@ resolve_docker(struct resolved *r, const struct profile *pr, char *const *values
 		.memory = d->memory,
 		.cpus_milli = d->cpus_milli,
 		.pids = d->pids,
+		.pool = d->pool,
 	};
 	if (d->n_mounts == 0)
 		return 0;

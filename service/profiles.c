@@ -304,6 +304,9 @@ compile_docker(const char *file, const struct cfg_profile *c, struct profile *pr
 				    "%s: profile %s: docker.cpus: \"%s\" is not a number of CPUs (0.5, 2)",
 				    file, c->name, dk->cpus);
 	d->pids = dk->pids;
+	if (dk->pool > 64)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: docker.pool: at most 64", file, c->name);
+	d->pool = dk->pool;
 	return 0;
 }
 
@@ -347,6 +350,7 @@ check_with_backend(const char *file, const struct profile *pr, rstatus *st)
 			.memory = pr->docker.memory,
 			.cpus_milli = pr->docker.cpus_milli,
 			.pids = pr->docker.pids,
+			.pool = pr->docker.pool,
 		},
 	};
 	rstatus why;

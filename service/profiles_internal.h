@@ -26,6 +26,7 @@ struct profile_docker {
 	bool *mount_rw;
 	size_t n_mounts;
 	uint64_t memory, cpus_milli, pids;
+	unsigned pool;
 };
 
 struct profile {

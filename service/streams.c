@@ -201,13 +201,18 @@ reader_pump(struct stream_reader *r)
 {
 	struct session *s = r->s;
 
-	if (r->sending || r->dead || r->final_sent || r->sent - r->acked >= STREAM_WINDOW)
+	if (r->sending || r->dead || r->final_sent || r->sent - r->acked > STREAM_WINDOW)
 		return;
+	/* The last frame may go one past the window: a peer's queue holds two
+	 * messages plus the one being written, and a reader that is leaving
+	 * (detach) no longer acknowledges. */
 	if (s == NULL) {
 		if (r->final_queued)
 			send_final(r);
 		return;
 	}
+	if (r->sent - r->acked >= STREAM_WINDOW)
+		return;
 	for (int i = 0; i < 2; i++) {
 		int which = (r->turn + i) % 2 == 0 ? JOB_STDOUT : JOB_STDERR;
 		struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
@@ -352,6 +357,15 @@ ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 	reader_pump(r);
 }
 
+static void
+detach(struct streams *sv, nng_pipe pipe)
+{
+	struct stream_reader *r = reader_by_pipe(sv, pipe);
+
+	if (r != NULL && !r->final_queued && !r->final_sent)
+		reader_end(r, RS_CANCELLED, "detached by the reader");
+}
+
 /* --- the socket ----------------------------------------------------------- */
 
 static void
@@ -379,6 +393,8 @@ recv_done(struct loop_task *t)
 			attach(sv, nng_msg_get_pipe(msg), m->attach);
 		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
 			ack(sv, nng_msg_get_pipe(msg), m->ack);
+		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH)
+			detach(sv, nng_msg_get_pipe(msg));
 		else
 			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
 		if (m != NULL)
@@ -432,6 +448,12 @@ streams_session_gone(struct session *s)
 {
 	if (s->reader != NULL)
 		reader_end(s->reader, RS_NOT_FOUND, "the session was collected");
+}
+
+void
+streams_stop_accepting(struct streams *sv)
+{
+	listeners_stop_accepting(sv->listeners);
 }
 
 unsigned

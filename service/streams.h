@@ -42,6 +42,10 @@ void streams_session_changed(struct session *s);
 /* The session is being freed: its reader is told and unbound. */
 void streams_session_gone(struct session *s);
 
+/* Shutdown: no new stream connections (ipc socket files removed, the
+ * listener guard stopped); attached readers keep theirs. */
+void streams_stop_accepting(struct streams *sv);
+
 /* Readers with frames not yet sent (drain waits for them). */
 unsigned streams_busy(const struct streams *sv);
 

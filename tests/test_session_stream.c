@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/util/platform.h>
+
 #include "session_support.h"
 
 #define MiB (1024u * 1024u)
@@ -154,31 +158,52 @@ START_TEST(test_reattach_resumes_exactly)
 }
 END_TEST
 
-/* Detach and re-attach a hundred times while the output streams (each
- * time after one more frame): every byte exactly once, in order. */
+/* Attach at a hundred different offsets of a retained output and detach
+ * mid-stream each time: every attachment gets exactly the bytes at its
+ * offset; then the whole output, read once more, is exact. */
 START_TEST(test_reattach_many_times)
 {
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	size_t want_len;
-	char *want = seq_text(4000000, &want_len);
-	rd_sink out, err;
+	char *want = seq_text(400000, &want_len); /* 2.7 MB: within the 4 MiB buffer */
+	Runner__V1__ListResponse *l;
+	rd_sink out, err, part;
+	uint64_t produced = 0;
 	rd_session s;
 	rd_reader r;
-	int cycles;
+	int64_t end;
 
-	rd_start_argv(cl, &s, "seq", "1", "4000000", NULL);
-	rd_sink_init(&out, false, 0);
-	rd_sink_init(&err, true, 0);
-	for (cycles = 0; cycles < 100 && out.end + 1 * MiB < want_len; cycles++) {
-		rd_reader_open(&r, &s, &out, &err);
-		rd_reader_until_out(&r, out.end + 1);
-		rd_reader_close(&r);
+	rd_start_shell(cl, &s, "seq 1 400000; read x");
+	end = rd_now_ms() + 10000;
+	while (produced < want_len && rd_now_ms() < end) {
+		rd_sleep_ms(20);
+		l = rd_list(cl, NULL);
+		produced = rd_list_find(l, s.id)->stdout_bytes;
+		runner__v1__list_response__free_unpacked(l, NULL);
 	}
+	ck_assert_uint_eq(produced, want_len);
+
+	rd_sink_init(&err, true, 0);
+	for (int cycle = 0; cycle < 100; cycle++) {
+		uint64_t at = (uint64_t) cycle * 26699u % (want_len - 1000);
+
+		rd_sink_init(&part, false, at);
+		rd_reader_open(&r, &s, &part, &err);
+		rd_reader_until_out(&r, 1);
+		rd_reader_close(&r);
+		ck_assert_msg(part.hash == rd_fnv1a(RD_FNV_INIT, want + at, (size_t) (part.end - at)),
+			      "%llu bytes read at offset %llu differ from the output",
+			      (unsigned long long) (part.end - at), (unsigned long long) at);
+	}
+
+	rd_sink_init(&out, false, 0);
 	rd_reader_open(&r, &s, &out, &err);
+	rd_reader_until_out(&r, want_len);
+	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 0, "\n", 1), 1);
 	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
 	ck_assert_uint_eq(out.end, want_len);
 	ck_assert_msg(out.hash == rd_fnv1a(RD_FNV_INIT, want, want_len),
-		      "output read over %d attachments differs from seq 1 4000000", cycles + 1);
+		      "output read after 100 attachments differs from seq 1 400000");
 	rd_reader_close(&r);
 	rd_sink_free(&err);
 	free(want);
@@ -530,6 +555,54 @@ START_TEST(test_stream_client_errors)
 }
 END_TEST
 
+/* Other clients that dial the stream address and hang up at once (a
+ * killed client, a port scan) must not cut off a reader that is attached:
+ * it keeps receiving, and new readers can still attach. */
+START_TEST(test_reader_survives_abrupt_clients)
+{
+	runner_client *cl = rd_client(rd_fx.ipc_url);
+	rd_sink out, err, out2, err2;
+	rd_session s, s2;
+	rd_reader r, r2;
+
+	rd_start_argv(cl, &s, "cat", NULL);
+	rd_sink_init(&out, true, 0);
+	rd_sink_init(&err, true, 0);
+	rd_reader_open(&r, &s, &out, &err);
+	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 0, "before\n", 7), 7);
+	rd_reader_until_out(&r, 7);
+
+	for (int i = 0; i < 300; i++) {
+		nng_socket sock;
+
+		ck_assert_int_eq(nng_pair1_open(&sock), 0);
+		ck_assert_int_eq(nng_dial(sock, s.stream_address, NULL, NNG_FLAG_NONBLOCK), 0);
+		if (i % 2)
+			nng_msleep(1);
+		nng_close(sock);
+	}
+	rd_sleep_ms(1000); /* past runnerd's listener probe period and timeout */
+
+	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 7, "after\n", 6), 13);
+	rd_reader_until_out(&r, 13);
+	ck_assert_str_eq(rd_sink_str(&out), "before\nafter\n");
+
+	rd_start_argv(cl, &s2, "echo", "new-reader", NULL);
+	rd_assert_exited(rd_read_all(&r2, &s2, &out2, &err2), 0);
+	ck_assert_str_eq(rd_sink_str(&out2), "new-reader\n");
+	rd_reader_close(&r2);
+
+	rd_close_stdin(cl, s.id);
+	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
+	rd_reader_close(&r);
+	rd_sink_free(&out);
+	rd_sink_free(&err);
+	rd_sink_free(&out2);
+	rd_sink_free(&err2);
+	runner_client_close(cl);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -545,6 +618,7 @@ make_suite(void)
 	tcase_add_test(tc, test_second_reader_aborts_first);
 	tcase_add_test(tc, test_output_before_attach);
 	tcase_add_test(tc, test_stream_client_errors);
+	tcase_add_test(tc, test_reader_survives_abrupt_clients);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(own, test_slow_reader_bounded_memory);

@@ -9,6 +9,9 @@
  *                    here (network none: what the backend always adds —
  *                    init, status file, labels, cap-drop — included), timed
  *                    around runner_client_run
+ *   runnerd pool     the same on a profile with `docker: { pool: 2 }`: each
+ *                    Run in a pre-started container (refilled in the
+ *                    background between rounds; a miss would be cold)
  *   docker run       `docker run --rm IMAGE true`, spawned and waited for
  *                    (the floor for a fresh container per command), and
  *                    the same with --network=none (as the profile: no
@@ -18,8 +21,8 @@
  *                    started before (what a warm pool could approach)
  *   runnerd exec     Run(`/bin/true`) on the exec backend, for scale
  *
- * and prints p50/p99/mean latency and the ratios of the docker backend to
- * `docker run` and to `docker exec`. Needs an engine and the image
+ * and prints p50/p99/mean latency and the ratios of the docker backend
+ * (cold, and with the warm pool) to each row. Needs an engine and the image
  * (deploy/docker/ensure-engine.sh, deploy/docker/build-test-image.sh).
  *
  *   bench_docker [--runs N] [--image IMAGE] [--docker PATH] [--max-seconds S]
@@ -180,8 +183,9 @@ main(int argc, char **argv)
 	struct bench_daemon daemon;
 	struct bench_daemon_opts dopts = { .path = RUNNERD_PATH };
 	struct bench_errs errs;
-#define NS 6
+#define NS 7
 	struct series s[NS] = { { .name = "runnerd docker Run(true)" },
+				{ .name = "runnerd docker pool Run(true)" },
 				{ .name = "docker run --rm IMAGE true" },
 				{ .name = "docker run --rm --network=none IMAGE true" },
 				{ .name = "  ... --network=none --log-driver=none" },
@@ -211,7 +215,9 @@ main(int argc, char **argv)
 	snprintf(cfg, sizeof(cfg), "%s/runnerd.yaml", cfg_dir);
 	snprintf(text, sizeof(text),
 		 "profiles:\n  - name: default\n  - name: d\n    backend: docker\n    network: none\n"
-		 "    docker:\n      image: %s\n", image);
+		 "    docker:\n      image: %s\n"
+		 "  - name: w\n    backend: docker\n    network: none\n"
+		 "    docker:\n      image: %s\n      pool: 2\n", image, image);
 	if ((f = fopen(cfg, "w")) == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
 		perror("bench_docker: config");
 		return 2;
@@ -242,23 +248,25 @@ main(int argc, char **argv)
 	fflush(stdout);
 	{
 		struct run_arg rd = { .cl = cl, .profile = "d", .argv = { "true", NULL }, .errs = &errs };
+		struct run_arg rw = { .cl = cl, .profile = "w", .argv = { "true", NULL }, .errs = &errs };
 		struct run_arg rx = { .cl = cl, .profile = "default", .argv = { "/bin/true", NULL }, .errs = &errs };
 		char *drun[] = { (char *) docker, "run", "--rm", (char *) image, "true", NULL };
 		char *drunnone[] = { (char *) docker, "run", "--rm", "--network=none", (char *) image, "true", NULL };
 		char *drunnolog[] = { (char *) docker, "run", "--rm", "--network=none", "--log-driver=none",
 				      (char *) image, "true", NULL };
 		char *dexec[] = { (char *) docker, "exec", container, "true", NULL };
-		one_fn fns[NS] = { one_run, one_argv, one_argv, one_argv, one_argv, one_run };
-		void *args[NS] = { &rd, drun, drunnone, drunnolog, dexec, &rx };
+		one_fn fns[NS] = { one_run, one_run, one_argv, one_argv, one_argv, one_argv, one_run };
+		void *args[NS] = { &rd, &rw, drun, drunnone, drunnolog, dexec, &rx };
 
 		measure_all(s, NS, runs, 2, fns, args);
 	}
 	{
-		const char *heads[] = { "what", "n", "fail", "p50 ms", "p99 ms", "mean ms", "backend / this" };
-		bench_table *t = bench_table_new(7, heads, "lrrrrrr");
+		const char *heads[] = { "what", "n", "fail", "p50 ms", "p99 ms", "mean ms", "cold / this", "pool / this" };
+		bench_table *t = bench_table_new(8, heads, "lrrrrrrr");
 		for (int i = 0; i < NS; i++) {
-			char ratio[32];
+			char ratio[32], pratio[32];
 			bench_fmt_ratio(ratio, sizeof(ratio), s[0].lat.p50_us, s[i].lat.p50_us);
+			bench_fmt_ratio(pratio, sizeof(pratio), s[1].lat.p50_us, s[i].lat.p50_us);
 			bench_table_cell(t, "%s", s[i].name);
 			bench_table_cell(t, "%ld", s[i].n);
 			bench_table_cell(t, "%ld", s[i].fail);
@@ -266,12 +274,13 @@ main(int argc, char **argv)
 			bench_table_cell(t, "%.1f", s[i].lat.p99_us / 1000);
 			bench_table_cell(t, "%.1f", s[i].lat.mean_us / 1000);
 			bench_table_cell(t, "%s", i == 0 ? "1.00x" : ratio);
+			bench_table_cell(t, "%s", i == 1 ? "1.00x" : pratio);
 			bench_table_end_row(t, NULL);
 		}
 		bench_table_print(t, stdout);
 		bench_table_free(t);
 	}
-	printf("\n(ratios are of p50 latency: the docker backend's over each row's)\n");
+	printf("\n(ratios are of p50 latency: the docker backend's, cold and warm-pool, over each row's)\n");
 	for (int i = 0; i < NS; i++)
 		if (s[i].fail > 0)
 			rc = 1;

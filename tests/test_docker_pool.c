@@ -1,0 +1,431 @@
+/* test_docker_pool — the docker backend's warm pool (`docker: { pool: N }`)
+ * against a real engine and the test image: each request runs in a fresh
+ * pre-started container (nothing written by one run is seen by the next,
+ * another hostname each time), the pool refills, exit codes, signals,
+ * stdin and output are exact through pooled containers, a request that
+ * tightens a creation-time setting (no_network) starts cold, and no pooled
+ * container survives runnerd's SIGTERM nor a SIGKILL and restart.
+ *
+ * Whether a run was warm: the command compares its shell's start time with
+ * that of the container's PID 1 (the init); a pooled container's init
+ * started long before the request, a cold one's just before the command.
+ *
+ * Skipped (77) like test_docker without an engine or the image.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rpc.h"
+#include "support.h"
+
+#ifndef RUNNERD_PATH
+#error "RUNNERD_PATH must name the runnerd binary"
+#endif
+
+#define SKIP_CODE 77
+#define POOL 2
+/* Clock ticks (USER_HZ 100) between the init's start and the command's
+ * that mark a pooled container: the pool is given far longer to warm up. */
+#define WARM_TICKS 20
+
+static const char *image;
+static char cfg_path[300];
+static rd_daemon d;
+static char instance[17];
+
+static void
+compute_instance(const rd_daemon *dd, char out[17])
+{
+	char state[400];
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	snprintf(state, sizeof(state), "%s/runnerd.state", dd->dir);
+	for (const char *p = state; *p; p++)
+		h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
+	snprintf(out, 17, "%016llx", (unsigned long long) h);
+}
+
+static int
+sh_out(const char *cmd, char *buf, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	int status;
+
+	if (f == NULL)
+		return -1;
+	if (buf != NULL)
+		n = fread(buf, 1, len - 1, f);
+	else {
+		char sink[256];
+		while (fread(sink, 1, sizeof(sink), f) > 0)
+			;
+	}
+	if (buf != NULL)
+		buf[n] = '\0';
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Our containers; running only unless `all`. Their names into names. */
+static int
+our_containers_names(bool all, char *names, size_t len)
+{
+	char cmd[200], out[4096];
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "docker ps %s --format '{{.Names}}' --filter label=runnerd.instance=%s 2>/dev/null",
+		 all ? "-a" : "", instance);
+	ck_assert_int_eq(sh_out(cmd, out, sizeof(out)), 0);
+	for (char *p = out; *p; p++)
+		n += *p == '\n';
+	if (names != NULL)
+		snprintf(names, len, "%s", out);
+	return n;
+}
+
+static int
+our_containers(void)
+{
+	return our_containers_names(true, NULL, 0);
+}
+
+static int
+wait_no_containers(int ms)
+{
+	int64_t end = rd_now_ms() + ms;
+	int n;
+
+	while ((n = our_containers()) > 0 && rd_now_ms() < end)
+		rd_sleep_ms(100);
+	return n;
+}
+
+static void
+remove_our_containers(void)
+{
+	char cmd[300];
+
+	if (instance[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd),
+		 "docker ps -aq --filter label=runnerd.instance=%s | xargs -r docker rm -f >/dev/null 2>&1",
+		 instance);
+	(void) sh_out(cmd, NULL, 0);
+}
+
+/* Wait until POOL containers run, then give their inits time to be well
+ * older than any command. */
+static void
+wait_pool_full(void)
+{
+	int64_t end = rd_now_ms() + 30000;
+
+	while (our_containers_names(false, NULL, 0) < POOL && rd_now_ms() < end)
+		rd_sleep_ms(100);
+	ck_assert_int_ge(our_containers_names(false, NULL, 0), POOL);
+	rd_sleep_ms(WARM_TICKS * 10 + 800);
+}
+
+static void
+write_config(const char *dir)
+{
+	char text[2048];
+	int n;
+
+	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
+	n = snprintf(text, sizeof(text),
+		     "default_profile: default\n"
+		     "profiles:\n"
+		     "  - name: default\n"
+		     "  - name: warm\n"
+		     "    backend: docker\n"
+		     "    filesystem:\n"
+		     "      private_tmp: true\n"
+		     "    limits:\n"
+		     "      timeout: 20s\n"
+		     "    docker:\n"
+		     "      image: %s\n"
+		     "      pool: %d\n",
+		     image, POOL);
+	ck_assert_int_lt(n, (int) sizeof(text));
+	rd_write_file(cfg_path, text, (size_t) n, 0600);
+}
+
+static void
+setup(void)
+{
+	char dir[256];
+	const char *args[] = { "--config", cfg_path, "--grace", "1s", NULL };
+	rd_options o = { .args = args };
+
+	rd_mkdtemp(dir);
+	write_config(dir);
+	rd_start(&d, &o);
+	compute_instance(&d, instance);
+}
+
+static void
+teardown(void)
+{
+	remove_our_containers();
+	rd_stop_ok(&d);
+}
+
+static Runner__V1__RunResponse *
+run_warm(rd_cmd *c)
+{
+	c->spec.profile = "warm";
+	return rd_run_ok_at(d.ipc_url, c);
+}
+
+/* Prints the container's age at the command's start in ticks, its
+ * hostname, then runs `rest`. */
+#define AGE "set -- $(cat /proc/1/stat); i=${22}; set -- $(cat /proc/$$/stat); echo $((${22} - i)); hostname; "
+
+struct probe {
+	long age;
+	char host[64];
+	char rest[256];
+};
+
+static void
+probe_run(const char *rest, bool no_network, struct probe *out)
+{
+	Runner__V1__RunResponse *resp;
+	char line[600];
+	Runner__V1__Restrictions tighten = RUNNER__V1__RESTRICTIONS__INIT;
+	rd_cmd c;
+
+	rd_cmd_init(&c);
+	snprintf(line, sizeof(line), AGE "%s", rest);
+	rd_cmd_shell(&c, line);
+	if (no_network) {
+		tighten.no_network = true;
+		c.spec.tighten = &tighten;
+	}
+	resp = run_warm(&c);
+	rd_assert_exited(resp->result, 0);
+	memset(out, 0, sizeof(*out));
+	{
+		char buf[512];
+		size_t n = resp->result->stdout.len < sizeof(buf) - 1 ? resp->result->stdout.len : sizeof(buf) - 1;
+		memcpy(buf, resp->result->stdout.data, n);
+		buf[n] = '\0';
+		ck_assert_int_ge(sscanf(buf, "%ld\n%63[^\n]\n%255[^\1]", &out->age, out->host, out->rest), 2);
+	}
+	runner__v1__run_response__free_unpacked(resp, NULL);
+}
+
+/* --- tests ----------------------------------------------------------------- */
+
+START_TEST(test_isolated_and_refilled)
+{
+	struct probe a, b, q[POOL + 1], w[POOL];
+
+	wait_pool_full();
+	probe_run("echo secret > /tmp/mark; cat /tmp/mark", false, &a);
+	ck_assert_msg(a.age >= WARM_TICKS, "first run not warm (age %ld ticks)", a.age);
+	ck_assert_str_eq(a.rest, "secret\n");
+	probe_run("cat /tmp/mark 2>/dev/null || echo clean", false, &b);
+	ck_assert_msg(b.age >= WARM_TICKS, "second run not warm (age %ld ticks)", b.age);
+	ck_assert_str_eq(b.rest, "clean\n");
+	ck_assert_str_ne(a.host, b.host);
+
+	/* Drain the pool and more, back to back; each run its own container. */
+	for (int i = 0; i < POOL + 1; i++)
+		probe_run("", false, &q[i]);
+	for (int i = 0; i < POOL + 1; i++)
+		for (int k = 0; k < i; k++)
+			ck_assert_str_ne(q[i].host, q[k].host);
+	/* Refilled in the background: warm again. */
+	wait_pool_full();
+	for (int i = 0; i < POOL; i++) {
+		probe_run("", false, &w[i]);
+		ck_assert_msg(w[i].age >= WARM_TICKS, "run %d after refill not warm (age %ld ticks)", i, w[i].age);
+	}
+	ck_assert_str_ne(w[0].host, w[1].host);
+}
+END_TEST
+
+START_TEST(test_exact_through_pool)
+{
+	Runner__V1__RunResponse *resp;
+	struct probe p;
+	rd_cmd c;
+
+	wait_pool_full();
+	rd_cmd_init(&c);
+	rd_cmd_shell(&c, "echo out; echo err >&2; echo \"$GREETING\"; pwd; exit 7");
+	rd_cmd_env(&c, "GREETING", "hello there; $(id) `x` \"q\"");
+	c.spec.cwd = "/tmp";
+	resp = run_warm(&c);
+	rd_assert_exited(resp->result, 7);
+	rd_assert_output(resp->result->stdout, "out\nhello there; $(id) `x` \"q\"\n/tmp\n", "stdout");
+	rd_assert_output(resp->result->stderr, "err\n", "stderr");
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* stdin byte-exact: what follows the header is the command's. */
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "cat", NULL);
+	rd_cmd_stdin(&c, "line one\n\0binary\xff", 17);
+	resp = run_warm(&c);
+	rd_assert_exited(resp->result, 0);
+	rd_assert_bytes(resp->result->stdout, "line one\n\0binary\xff", 17, "stdout");
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* No stdin: EOF at once. */
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "wc", "-c", NULL);
+	resp = run_warm(&c);
+	rd_assert_exited(resp->result, 0);
+	rd_assert_output(resp->result->stdout, "0\n", "stdout");
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	wait_pool_full();
+	rd_cmd_init(&c);
+	rd_cmd_shell(&c, "kill -USR1 $$");
+	resp = run_warm(&c);
+	ck_assert_int_eq(resp->result->reason, RUNNER__V1__TERMINATION__SIGNALED);
+	ck_assert_int_eq(resp->result->signal, SIGUSR1);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	rd_cmd_init(&c);
+	rd_cmd_shell(&c, "exit 138");
+	resp = run_warm(&c);
+	rd_assert_exited(resp->result, 138);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	wait_pool_full();
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "no-such-program", NULL);
+	resp = run_warm(&c);
+	ck_assert_int_eq(resp->result->reason, RUNNER__V1__TERMINATION__EXEC_FAILED);
+	ck_assert_int_eq(resp->result->exec_errno, ENOENT);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* A timeout's SIGTERM reaches the command through the pooled CLI. */
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "sleep", "30", NULL);
+	c.spec.timeout_ms = 500;
+	resp = run_warm(&c);
+	ck_assert_int_eq(resp->result->reason, RUNNER__V1__TERMINATION__TIMEOUT);
+	ck_assert_int_eq(resp->result->signal, SIGTERM);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* Tightening a creation-time setting: a cold container without network. */
+	wait_pool_full();
+	probe_run("ls /sys/class/net", true, &p);
+	ck_assert_msg(p.age < WARM_TICKS, "no_network run used a pooled container (age %ld)", p.age);
+	ck_assert_str_eq(p.rest, "lo\n");
+	probe_run("ls /sys/class/net | grep -c eth0", false, &p);
+	ck_assert_msg(p.age >= WARM_TICKS, "run not warm (age %ld)", p.age);
+	ck_assert_str_eq(p.rest, "1\n");
+}
+END_TEST
+
+/* SIGTERM: runnerd removes its pooled containers on its way out. */
+START_TEST(test_sigterm_removes_pool)
+{
+	const char *args[] = { "--config", cfg_path, "--grace", "1s", NULL };
+	rd_options o = { .args = args };
+	int status;
+
+	wait_pool_full();
+	ck_assert_int_eq(our_containers(), POOL);
+	status = rd_kill(&d, SIGTERM);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(wait_no_containers(10000), 0);
+	rd_restart(&d, &o);
+}
+END_TEST
+
+/* SIGKILL: the pooled containers go (at the latest with the next start). */
+START_TEST(test_sigkill_restart_removes_pool)
+{
+	const char *args[] = { "--config", cfg_path, "--grace", "1s", NULL };
+	rd_options o = { .args = args };
+	char before[4096], after[4096];
+	int64_t end;
+	bool gone = false;
+
+	wait_pool_full();
+	ck_assert_int_eq(our_containers_names(true, before, sizeof(before)), POOL);
+	rd_kill(&d, SIGKILL);
+	rd_restart(&d, &o);
+	end = rd_now_ms() + 10000;
+	while (!gone && rd_now_ms() < end) {
+		char *save = NULL, copy[4096];
+		our_containers_names(true, after, sizeof(after));
+		snprintf(copy, sizeof(copy), "%s", before);
+		gone = true;
+		for (char *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save))
+			if (strstr(after, name) != NULL)
+				gone = false;
+		if (!gone)
+			rd_sleep_ms(100);
+	}
+	ck_assert_msg(gone, "containers of the killed runnerd remain: %s", after);
+	/* The new runnerd fills its own pool and serves from it. */
+	{
+		struct probe p;
+		wait_pool_full();
+		probe_run("", false, &p);
+		ck_assert_int_ge(p.age, WARM_TICKS);
+	}
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("docker_pool");
+	TCase *tc = rd_tcase("docker_pool");
+
+	tcase_set_timeout(tc, 180);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_isolated_and_refilled);
+	tcase_add_test(tc, test_exact_through_pool);
+	tcase_add_test(tc, test_sigterm_removes_pool);
+	tcase_add_test(tc, test_sigkill_restart_removes_pool);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static bool
+docker_ready(char *why, size_t len)
+{
+	char cmd[300];
+
+	if (sh_out("docker info >/dev/null 2>&1", NULL, 0) != 0) {
+		snprintf(why, len, "no Docker engine answers (deploy/docker/ensure-engine.sh)");
+		return false;
+	}
+	snprintf(cmd, sizeof(cmd), "docker image inspect '%s' >/dev/null 2>&1", image);
+	if (sh_out(cmd, NULL, 0) != 0) {
+		snprintf(why, len, "no image %s (deploy/docker/build-test-image.sh)", image);
+		return false;
+	}
+	return true;
+}
+
+int
+main(void)
+{
+	const char *req = getenv("RUNNERD_REQUIRE_DOCKER");
+	char why[300];
+
+	image = getenv("RUNNERD_TEST_IMAGE") ? getenv("RUNNERD_TEST_IMAGE") : "runnerd-test:latest";
+	if (!docker_ready(why, sizeof(why))) {
+		fprintf(stderr, "test_docker_pool: %s: %s\n", why,
+			req && strcmp(req, "1") == 0 ? "failing (RUNNERD_REQUIRE_DOCKER=1)" : "skipped");
+		return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
+	}
+	return rd_run_suite(make_suite);
+}
