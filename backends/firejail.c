@@ -4,18 +4,18 @@
  *
  * The launch plan is one argv, no shell and no profile file:
  *
- *   [RUNNERD-STATUS --join-cgroup=DIR --]     (root's process limit)
+ *   RUNNERD-STATUS --launch [--join-cgroup=DIR] --
  *   [setpriv --reuid=U --regid=G --init-groups --]
- *   firejail --quiet --noprofile --deterministic-exit-code --keep-fd=3
+ *   firejail --quiet --noprofile --deterministic-exit-code --keep-fd=3,4,5
  *            --caps.drop=all --nonewprivs --private-dev
  *            [--net=none] [--private-tmp | --whitelist=P...]
  *            [--rlimit-cpu=N] [--rlimit-as=N]
- *            [--rlimit-nproc=N] [--rlimit-fsize=N] [--rlimit-nofile=N]
+ *            [--rlimit-nproc=N (no cgroup)] [--rlimit-fsize=N] [--rlimit-nofile=N]
  *            [--read-only=/]                      (restrict_writes)
  *            [--read-write=P | --read-only=P]...  (shallowest first)
  *            [--blacklist=/home --blacklist=/root] (hide_home)
  *            [--blacklist=P]...                   (hidden)
- *            RUNNERD-STATUS 3 --from-env --end-sandbox
+ *            RUNNERD-STATUS 3 --from-env --end-sandbox --launched
  *
  * and the command (resolved program path, argv, environment) travels in
  * RUNNERD_CMD_* variables (shim_env.h). Why it is shaped like this, all
@@ -42,13 +42,21 @@
  * - firejail's init traps SIGTERM: it forwards it to everything in the
  *   sandbox (so a command sees runnerd's SIGTERM twice) and sleeps 1 s
  *   before it exits: a stop takes about a second.
- * - --keep-fd=3: firejail closes everything above 2 by default.
+ * - --keep-fd=3,4,5: firejail closes everything above 2 by default (3:
+ *   the status channel; 4, 5: the launcher's, see status_shim.c).
+ * - firejail sometimes fails its own set-up ("Access error: ... invalid
+ *   read-only mount", exit 1) when a mount appears meanwhile (a container
+ *   starting, another sandbox starting): `runnerd-status --launch` in
+ *   front of it runs it again, keeping the failed attempt's message out of
+ *   the command's stderr.
  * - Without --caps.drop=all a root command could remount / read-write,
  *   unmount blacklists or raise its rlimits; without --private-dev it
  *   could write the host's /dev/shm or raw disks.
- * - RLIMIT_NPROC never binds uid 0 (the kernel exempts root): for a
- *   command that runs as root the process limit is a pids cgroup of the
- *   run's own instead (pids_cgroup.h), --rlimit-nproc for anyone else.
+ * - RLIMIT_NPROC never binds uid 0 (the kernel exempts root), and for
+ *   anyone else counts all the processes of the uid (other runs too): the
+ *   process limit is a pids cgroup of the run's own (pids_cgroup.h)
+ *   wherever one can be made, --rlimit-nproc only as a fallback for
+ *   non-root commands.
  * - firejail refuses system users (uid < UID_MIN, "nobody") and users
  *   missing from firejail.users when that file exists, and makes only the
  *   user's own paths read-write: check() says so up front.
@@ -94,6 +102,8 @@
 #define COMMAND_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SHIM_NAME "runnerd-status"
 #define STATUS_FD "3"
+/* Tasks of a run besides the command's: launcher, firejail, its init, shim. */
+#define WRAPPER_TASKS 4
 #define PROBE_TIMEOUT_MS 20000
 #define PROBE_RETRY_MS 10000 /* a failed probe is tried again after this */
 /* firejail refuses an argument of 4128 bytes or more ("--blacklist=" + path). */
@@ -551,6 +561,38 @@ fj_probe(rstatus *st)
 	return find_shim(shim, sizeof(shim), st);
 }
 
+/* --- process limit ------------------------------------------------------ */
+
+static bool cgroups_disabled; /* firejail_use_pids_cgroup(false), for tests */
+
+void
+firejail_use_pids_cgroup(bool use)
+{
+	pthread_mutex_lock(&lock);
+	cgroups_disabled = !use;
+	pthread_mutex_unlock(&lock);
+}
+
+/* The process limit is a pids cgroup of the run's own whenever one can be
+ * made: it counts the run's processes alone, and binds root. Otherwise
+ * --rlimit-nproc, which counts every process of the command's uid on the
+ * whole system (other runs as that user included), and not at all root's. */
+static bool
+use_pids_cgroup(rstatus *why)
+{
+	char cg[PATH_MAX];
+	bool disabled;
+
+	pthread_mutex_lock(&lock);
+	disabled = cgroups_disabled;
+	pthread_mutex_unlock(&lock);
+	if (disabled) {
+		rstatus_fail(why, RS_FAILED_PRECONDITION, "pids cgroups are switched off");
+		return false;
+	}
+	return pids_cgroup_parent(cg, sizeof(cg), why) == 0;
+}
+
 /* --- check -------------------------------------------------------------- */
 
 static int
@@ -559,7 +601,7 @@ check_policy(const struct policy *p, bool templates, struct who *w, rstatus *st)
 	const char *prof = p->profile ? p->profile : "?";
 	char shim[PATH_MAX], tool[PATH_MAX];
 	const char *rule;
-	rstatus ignored;
+	rstatus ignored, why;
 	int rv;
 
 	/* The docker mapping means nothing to firejail: refuse, never ignore. */
@@ -579,17 +621,13 @@ check_policy(const struct policy *p, bool templates, struct who *w, rstatus *st)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
 				    "profile %s: user: setpriv (util-linux) is not installed (searched " TOOL_PATH ")",
 				    prof);
-	/* RLIMIT_NPROC never binds root: a pids cgroup per run does. */
-	if (p->limits.processes > 0 && w->uid == 0) {
-		char cg[PATH_MAX];
-		rstatus why;
-		if (pids_cgroup_parent(cg, sizeof(cg), &why) < 0)
-			return rstatus_fail(st, RS_FAILED_PRECONDITION,
-					    "profile %s: limits.processes: RLIMIT_NPROC does not bind uid 0 (the "
-					    "kernel exempts root) and no pids cgroup is usable (%s); set user to a "
-					    "regular user",
-					    prof, why.message);
-	}
+	/* RLIMIT_NPROC never binds root: there, only a pids cgroup will do. */
+	if (p->limits.processes > 0 && w->uid == 0 && !use_pids_cgroup(&why))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: limits.processes: RLIMIT_NPROC does not bind uid 0 (the "
+				    "kernel exempts root) and no pids cgroup is usable (%s); set user to a "
+				    "regular user",
+				    prof, why.message);
 	/* A writable path the sandbox cannot even see is a rule not enforced. */
 	for (char **rw = p->read_write; rw && *rw; rw++)
 		if ((rule = hiding_rule(p, *rw)) != NULL)
@@ -835,16 +873,19 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 		return 0;
 	}
 
-	/* Root's process limit: the run's own pids cgroup, joined before
-	 * firejail starts (pids_cgroup.h); firejail, its init and
-	 * runnerd-status are three more tasks in it. */
-	if (l->processes && w.uid == 0) {
-		if ((rv = pids_cgroup_create((unsigned long long) l->processes + 3, pl->cgroup,
-					     sizeof(pl->cgroup), st)) < 0 ||
-		    (rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, "--join-cgroup=%s", pl->cgroup)) < 0 ||
-		    (rv = add(pl, st, "--")) < 0)
-			return rv;
-	}
+	/* The process limit: the run's own pids cgroup, joined before firejail
+	 * starts (pids_cgroup.h), where the launcher, firejail, its init and
+	 * runnerd-status are four more tasks; else RLIMIT_NPROC (check() made
+	 * sure that binds, i.e. that the command is not root's). */
+	rstatus why;
+	bool cgroup = l->processes && use_pids_cgroup(&why);
+	if (cgroup && (rv = pids_cgroup_create((unsigned long long) l->processes + WRAPPER_TASKS, pl->cgroup,
+					       sizeof(pl->cgroup), st)) < 0)
+		return rv;
+	/* The launcher: retries firejail's racy set-up, joins the cgroup. */
+	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, "--launch")) < 0 ||
+	    (cgroup && (rv = add(pl, st, "--join-cgroup=%s", pl->cgroup)) < 0) || (rv = add(pl, st, "--")) < 0)
+		return rv;
 	if (w.switch_user) {
 		if (find_tool("setpriv", tool, sizeof(tool)) < 0)
 			return rstatus_fail(st, RS_FAILED_PRECONDITION, "setpriv (util-linux) is not installed");
@@ -855,14 +896,14 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	}
 	if ((rv = add(pl, st, "%s", fj)) < 0 || (rv = add(pl, st, "--quiet")) < 0 ||
 	    (rv = add(pl, st, "--noprofile")) < 0 || (rv = add(pl, st, "--deterministic-exit-code")) < 0 ||
-	    (rv = add(pl, st, "--keep-fd=" STATUS_FD)) < 0 || (rv = add(pl, st, "--caps.drop=all")) < 0 ||
+	    (rv = add(pl, st, "--keep-fd=3,4,5")) < 0 || (rv = add(pl, st, "--caps.drop=all")) < 0 ||
 	    (rv = add(pl, st, "--nonewprivs")) < 0 || (rv = add(pl, st, "--private-dev")) < 0 ||
 	    (!p->network && (rv = add(pl, st, "--net=none")) < 0) ||
 	    (p->private_tmp && (rv = add_tmp_rules(pl, p, st)) < 0) ||
 	    (l->cpu_seconds && (rv = add(pl, st, "--rlimit-cpu=%llu", (unsigned long long) l->cpu_seconds)) < 0) ||
 	    (l->address_space &&
 	     (rv = add(pl, st, "--rlimit-as=%llu", (unsigned long long) l->address_space)) < 0) ||
-	    (l->processes && w.uid != 0 &&
+	    (l->processes && !cgroup &&
 	     (rv = add(pl, st, "--rlimit-nproc=%llu", (unsigned long long) l->processes)) < 0) ||
 	    (l->file_size && (rv = add(pl, st, "--rlimit-fsize=%llu", (unsigned long long) l->file_size)) < 0) ||
 	    (l->open_files && (rv = add(pl, st, "--rlimit-nofile=%llu", (unsigned long long) l->open_files)) < 0) ||
@@ -875,7 +916,8 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 		if ((rv = add(pl, st, "--blacklist=%s", *h)) < 0)
 			return rv;
 	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, STATUS_FD)) < 0 ||
-	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0)
+	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0 ||
+	    (rv = add(pl, st, "--launched")) < 0)
 		return rv;
 
 	if ((pl->env = shim_env_encode(cwd[0] == '/' ? cwd : NULL, program, cmd->argv, cmd->envp)) == NULL)

@@ -3,6 +3,8 @@
 #ifndef RUNNER_FIREJAIL_H
 #define RUNNER_FIREJAIL_H
 
+#include <stdbool.h>
+
 /* Use this runnerd-status instead of looking for one beside runnerd's own
  * executable or in the install libexec directory; NULL: look again. The
  * string is copied. For tests and unusual installs. */
@@ -12,5 +14,9 @@ void firejail_set_shim_path(const char *path);
  * on the fixed PATH; NULL: search again. Forgets the cached probe. For
  * tests. */
 void firejail_set_program(const char *path);
+
+/* Whether the process limit may use a pids cgroup per run (the default,
+ * where one can be made) or must fall back to RLIMIT_NPROC. For tests. */
+void firejail_use_pids_cgroup(bool use);
 
 #endif

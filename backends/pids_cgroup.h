@@ -1,8 +1,9 @@
-/* pids_cgroup.h — a process limit that binds root: one pids cgroup per run.
+/* pids_cgroup.h — a process limit per run: one pids cgroup per run.
  *
- * RLIMIT_NPROC never binds uid 0 (the kernel exempts root from it), so
- * for a command that runs as root the firejail backend limits the number
- * of processes with the pids controller instead: a fresh cgroup per run
+ * RLIMIT_NPROC never binds uid 0 (the kernel exempts root from it), and
+ * for other uids counts every process of the uid on the system, so the
+ * firejail backend limits the number of processes with the pids
+ * controller wherever it can: a fresh cgroup per run
  * under <runnerd's own pids cgroup>/runnerd-firejail/, joined by
  * `runnerd-status --join-cgroup=DIR --` just before firejail starts, so
  * everything the run creates (firejail itself included) is counted.

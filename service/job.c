@@ -269,8 +269,7 @@ read_status_channel(struct job *j, int *wstatus)
 	}
 	j->result.reason = RUNNER__V1__TERMINATION__EXEC_FAILED;
 	j->result.exec_errno = value;
-	snprintf(j->exec_error, sizeof(j->exec_error), "execve %s (inside the sandbox): %s",
-		 j->result.exec_error ? j->result.exec_error : "", strerror(value));
+	snprintf(j->exec_error, sizeof(j->exec_error), "execve (inside the sandbox): %s", strerror(value));
 	j->result.exec_error = j->exec_error;
 }
 

@@ -8,8 +8,10 @@
  *                      runner_client_run
  *   job firejail       the backend in this process: prepare, a job on a
  *                      loop (pipes, status channel, reaper), release — no RPC
- *   CLI, same argv     the argv and environment the backend builds, spawned
- *                      and waited for (fd 3 a pipe, as the job gives it)
+ *   CLI, same argv     the argv and environment the backend builds (the
+ *                      runnerd-status launcher in front of firejail
+ *                      included), spawned and waited for (fd 3 a pipe, as
+ *                      the job gives it)
  *   CLI bare           `firejail --quiet --noprofile /bin/true`
  *   CLI bare --        `firejail --quiet --noprofile -- true` (firejail
  *                      0.9.72 runs this one through /bin/bash -c)
@@ -341,8 +343,15 @@ main(int argc, char **argv)
 	printf("\n\n");
 	fflush(stdout);
 	{
-		char fj_path[4096];
-		snprintf(fj_path, sizeof(fj_path), "%s", launch.argv[0]);
+		/* firejail itself: the argv element after the launcher's "--". */
+		char fj_path[4096] = "/usr/bin/firejail";
+		for (char *const *a = launch.argv; *a; a++) {
+			const char *base = strrchr(*a, '/');
+			if (base && strcmp(base, "/firejail") == 0) {
+				snprintf(fj_path, sizeof(fj_path), "%s", *a);
+				break;
+			}
+		}
 		char *bare[] = { fj_path, "--quiet", "--noprofile", "/bin/true", NULL };
 		char *bare_dd[] = { fj_path, "--quiet", "--noprofile", "--", "true", NULL };
 		struct run_arg rf = { .cl = cl, .profile = "f", .argv = { "true", NULL }, .errs = &errs };

@@ -1,9 +1,14 @@
 /* Unit tests of the firejail backend on the real firejail: jobs driven by a
  * real loop and reaper, as runnerd drives them, each restriction shown to
  * hold and its opposite shown to work. Each test runs in check's forked
- * child, which becomes a subreaper like runnerd. Needs root (firejail's
- * user switching, and a regular user for the process limit: one is created
- * if the system has none). */
+ * child, which becomes a subreaper like runnerd. Needs root (user
+ * switching, pids cgroups) and a regular user firejail accepts (uid >=
+ * 1000, not nobody): an existing one, else one made for the run and
+ * removed after. The programs the sandboxes run (runnerd-status,
+ * fj_helper) are copied outside /tmp, /home and /root first, so that a
+ * build tree in any of those still works with private_tmp and hide_home.
+ * Safe to run concurrently with itself (markers carry the pid; runs as the
+ * shared user take turns). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -45,6 +51,8 @@ static char stage[256], shim_path[300], helper_path[300];
 static bool created_user;
 
 /* --- harness ------------------------------------------------------------ */
+
+static const struct policy open_policy = { .profile = "t", .network = true };
 
 struct harness {
 	struct loop *loop;
@@ -146,7 +154,12 @@ run_env(struct harness *h, const struct policy *p, char **argv, char **envp, con
 	ck_assert_int_eq(loop_run(h->loop), 0);
 	ck_assert(h->done);
 	h->done = false;
-	return job_result(h->job);
+	const Runner__V1__RunResult *r = job_result(h->job);
+	/* What firejail itself says when it fails (tests rarely expect it). */
+	if (r->stderr.len > 0 && memmem(r->stderr.data, r->stderr.len, "Error", 5) != NULL)
+		fprintf(stderr, "[%s] reason %d exit %d stderr: %.*s\n", argv[0], r->reason, r->exit_code,
+			(int) r->stderr.len, (const char *) r->stderr.data);
+	return r;
 }
 
 static const Runner__V1__RunResult *
@@ -195,6 +208,22 @@ err_of(const Runner__V1__RunResult *r)
 }
 
 #define SH(script) ((char *[]){ "sh", "-c", (char *) (script), NULL })
+
+/* `s` with each '@' replaced by this process's pid: process markers (the
+ * "sleep 100.<pid>1" of a test) that no concurrent run of these tests
+ * shares. */
+static const char *
+tagged(const char *s)
+{
+	static char bufs[8][512];
+	static int next;
+	char *out = bufs[next++ % 8], *o = out;
+
+	for (; *s && o < out + 480; s++)
+		o += *s == '@' ? sprintf(o, "%d", (int) getpid()) : (*o = *s, 1);
+	*o = '\0';
+	return out;
+}
 
 /* Processes whose command line contains `needle` (never ourselves). */
 static int
@@ -281,19 +310,6 @@ own_cgroups(void)
 	if (pids_cgroup_parent(parent, sizeof(parent), &st) < 0 || (d = opendir(parent)) == NULL)
 		return -1;
 	snprintf(prefix, sizeof(prefix), "run-%ld-", (long) getpid());
-	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-	closedir(d);
-	return n;
-}
-
-static int
-tmp_entries(const char *prefix)
-{
-	DIR *d = opendir("/tmp");
-	struct dirent *e;
-	int n = 0;
-
 	while ((e = readdir(d)) != NULL)
 		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
 	closedir(d);
@@ -509,21 +525,26 @@ START_TEST(test_argv_layout)
 
 	harness_init(&h);
 	ck_assert_msg(fj->prepare(&cmd, &p, &l, &st) == 0, "%s", st.message);
-	char *const *a = l.argv;
-	const char *expect_head[] = { "--quiet", "--noprofile", "--deterministic-exit-code", "--keep-fd=3",
+	/* The launcher first, then firejail. */
+	ck_assert_str_eq(l.argv[0], shim_path);
+	ck_assert_str_eq(l.argv[1], "--launch");
+	ck_assert_str_eq(l.argv[2], "--");
+	char *const *a = l.argv + 3;
+	const char *expect_head[] = { "--quiet", "--noprofile", "--deterministic-exit-code", "--keep-fd=3,4,5",
 				      "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none",
 				      "--private-tmp", "--rlimit-cpu=2", "--rlimit-as=268435456",
 				      "--rlimit-fsize=4096", "--rlimit-nofile=32", "--read-only=/",
 				      "--read-only=/usr", "--read-write=/srv/data", "--read-only=/srv/data/ro",
 				      "--read-write=/srv/data/ro/rw", "--blacklist=/home", "--blacklist=/root",
 				      "--blacklist=/etc/shadow", shim_path, "3", "--from-env", "--end-sandbox",
-				      NULL };
+				      "--launched", NULL };
 	ck_assert_ptr_nonnull(strstr(a[0], "firejail"));
 	for (size_t i = 0; expect_head[i]; i++)
 		ck_assert_msg(a[i + 1] && strcmp(a[i + 1], expect_head[i]) == 0, "argv[%zu] = %s, want %s", i + 1,
 			      a[i + 1] ? a[i + 1] : "(end)", expect_head[i]);
 	ck_assert_ptr_null(a[sizeof(expect_head) / sizeof(expect_head[0])]);
-	/* No "--" anywhere: firejail 0.9.72 would run the command through bash. */
+	/* No "--" in firejail's arguments: firejail 0.9.72 would run the
+	 * command through bash. */
 	for (size_t i = 0; a[i]; i++)
 		ck_assert_str_ne(a[i], "--");
 	ck_assert(l.status_channel);
@@ -549,11 +570,11 @@ START_TEST(test_argv_layout)
 	struct policy pu = { .profile = "t", .network = true, .user = fj_user };
 	ck_assert_msg(fj->prepare(&cmd, &pu, &l, &st) == 0, "%s", st.message);
 	snprintf(reuid, sizeof(reuid), "--reuid=%u", (unsigned) pw->pw_uid);
-	ck_assert_ptr_nonnull(strstr(l.argv[0], "setpriv"));
-	ck_assert_str_eq(l.argv[1], reuid);
-	ck_assert_int_eq(argv_index(l.argv, "--init-groups"), 3);
-	ck_assert_int_eq(argv_index(l.argv, "--"), 4);
-	ck_assert_ptr_nonnull(strstr(l.argv[5], "firejail"));
+	ck_assert_ptr_nonnull(strstr(l.argv[3], "setpriv"));
+	ck_assert_str_eq(l.argv[4], reuid);
+	ck_assert_int_eq(argv_index(l.argv + 3, "--init-groups"), 3);
+	ck_assert_int_eq(argv_index(l.argv + 3, "--"), 4);
+	ck_assert_ptr_nonnull(strstr(l.argv[8], "firejail"));
 	fj->release(&l);
 
 	/* Root with a process limit: the run's own pids cgroup, joined first;
@@ -562,18 +583,19 @@ START_TEST(test_argv_layout)
 	char maxpath[600], maxval[32] = "";
 	ck_assert_msg(fj->prepare(&cmd, &pp, &l, &st) == 0, "%s", st.message);
 	ck_assert_str_eq(l.argv[0], shim_path);
-	ck_assert_int_eq(strncmp(l.argv[1], "--join-cgroup=", 14), 0);
-	ck_assert_str_eq(l.argv[2], "--");
-	ck_assert_ptr_nonnull(strstr(l.argv[3], "firejail"));
+	ck_assert_str_eq(l.argv[1], "--launch");
+	ck_assert_int_eq(strncmp(l.argv[2], "--join-cgroup=", 14), 0);
+	ck_assert_str_eq(l.argv[3], "--");
+	ck_assert_ptr_nonnull(strstr(l.argv[4], "firejail"));
 	for (size_t i = 0; l.argv[i]; i++)
 		ck_assert_int_ne(strncmp(l.argv[i], "--rlimit-nproc", 14), 0);
-	snprintf(maxpath, sizeof(maxpath), "%s/pids.max", l.argv[1] + 14);
+	snprintf(maxpath, sizeof(maxpath), "%s/pids.max", l.argv[2] + 14);
 	int mfd = open(maxpath, O_RDONLY);
 	ck_assert_int_ge(mfd, 0);
 	ck_assert_int_gt(read(mfd, maxval, sizeof(maxval) - 1), 0);
 	close(mfd);
-	ck_assert_str_eq(maxval, "10\n"); /* 7 + firejail, its init, runnerd-status */
-	snprintf(maxpath, sizeof(maxpath), "%s", l.argv[1] + 14);
+	ck_assert_str_eq(maxval, "11\n"); /* 7 + launcher, firejail, its init, runnerd-status */
+	snprintf(maxpath, sizeof(maxpath), "%s", l.argv[2] + 14);
 	fj->release(&l);
 	ck_assert_int_eq(access(maxpath, F_OK), -1);
 
@@ -644,9 +666,70 @@ START_TEST(test_shim_env)
 }
 END_TEST
 
+/* firejail's racy set-up ("Access error: ... invalid read-only mount"):
+ * run again, the failed attempts' messages kept out of the command's
+ * stderr; any other set-up failure is final and shown. */
+START_TEST(test_setup_retry)
+{
+	struct harness h;
+	char dir[] = "/tmp/rd-fj-retry-XXXXXX", fake[300], count[300], script[2048], buf[16] = "";
+	const Runner__V1__RunResult *r;
+	rstatus st;
+	int fd;
+
+	harness_init(&h);
+	make_dir(dir);
+	snprintf(fake, sizeof(fake), "%s/firejail", dir);
+	snprintf(count, sizeof(count), "%s/count", dir);
+	/* Fails while the counter file says fewer than 2 failures so far (or
+	 * always with MODE=hard), else is the real firejail. */
+	snprintf(script, sizeof(script),
+		 "#!/bin/sh\n"
+		 "if [ -f %s ]; then n=$(cat %s); n=$((n+1)); echo $n > %s\n"
+		 "  if [ -f %s/hard ]; then echo 'Error: not transient' >&2; exit 1; fi\n"
+		 "  if [ $n -le 2 ]; then echo 'Access error: uid 0, last mount name:/ dir:/x type:overlay - "
+		 "invalid read-only mount' >&2; exit 1; fi\n"
+		 "fi\n"
+		 "exec /usr/bin/firejail \"$@\"\n",
+		 count, count, count, dir);
+	write_file(fake, script, 0755);
+	firejail_set_program(fake);
+	ck_assert_msg(fj->probe(&st) == 0, "%s", st.message);
+	write_file(count, "0\n", 0644);
+
+	r = run(&h, &open_policy, SH("echo ok; echo err >&2"), 0);
+	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXITED);
+	ck_assert_int_eq(r->exit_code, 0);
+	ck_assert_str_eq(out_of(r), "ok\n");
+	ck_assert_str_eq(err_of(r), "err\n");
+	finish(&h);
+	fd = open(count, O_RDONLY);
+	ck_assert_int_gt(read(fd, buf, sizeof(buf) - 1), 0);
+	close(fd);
+	ck_assert_str_eq(buf, "3\n"); /* two failures, then the real one */
+
+	/* Not the racy kind: once, and its message is the command's stderr. */
+	write_file(count, "0\n", 0644);
+	snprintf(script, sizeof(script), "%s/hard", dir);
+	write_file(script, "", 0644);
+	r = run(&h, &open_policy, SH("echo ok"), 0);
+	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXITED);
+	ck_assert_int_eq(r->exit_code, 1);
+	ck_assert_str_eq(out_of(r), "");
+	ck_assert_str_eq(err_of(r), "Error: not transient\n");
+	finish(&h);
+	fd = open(count, O_RDONLY);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_gt(read(fd, buf, sizeof(buf) - 1), 0);
+	close(fd);
+	ck_assert_str_eq(buf, "1\n");
+	firejail_set_program(NULL);
+	rm_rf(dir);
+}
+END_TEST
+
 /* --- outcomes ------------------------------------------------------------- */
 
-static const struct policy open_policy = { .profile = "t", .network = true };
 
 START_TEST(test_exit_code)
 {
@@ -708,8 +791,9 @@ START_TEST(test_not_found)
 	 * the exec failure from within the sandbox. */
 	chmod(file, 0755);
 	r = run(&h, &open_policy, (char *[]){ file, NULL }, 0);
-	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXITED);
-	ck_assert_str_eq(out_of(r), "hi\n");
+	ck_assert_msg(r->reason == RUNNER__V1__TERMINATION__EXITED && strcmp(out_of(r), "hi\n") == 0,
+		      "reason %d exit %d errno %d out \"%s\" err \"%s\"", r->reason, r->exit_code, r->exec_errno,
+		      out_of(r), err_of(r));
 	finish(&h);
 	struct policy pt = { .profile = "t", .network = true, .private_tmp = true };
 	r = run(&h, &pt, (char *[]){ file, NULL }, 0);
@@ -861,9 +945,9 @@ START_TEST(test_restrict_writes)
 		 "echo a > %s/in && echo in-ok; "
 		 "echo b > %s/out 2>/dev/null && echo out-written || echo out-refused; "
 		 "echo c > %s/nested 2>/dev/null && echo nested-written || echo nested-refused; "
-		 "echo d > /var/tmp/rd-fj-x 2>/dev/null; echo e > /tmp/rd-fj-rw-probe 2>/dev/null "
+		 "echo d > /var/tmp/rd-fj-x%d 2>/dev/null; echo e > /tmp/rd-fj-rw-probe%d 2>/dev/null "
 		 "&& echo tmp-written || echo tmp-refused",
-		 rwdir, dir, rodir);
+		 rwdir, dir, rodir, (int) getpid(), (int) getpid());
 
 	char *rw[] = { rwdir, NULL }, *ro[] = { rodir, NULL };
 	struct policy p = { .profile = "t", .network = true, .restrict_writes = true, .read_write = rw,
@@ -875,24 +959,24 @@ START_TEST(test_restrict_writes)
 	ck_assert_int_eq(stat(path, &sb), 0);
 	snprintf(path, sizeof(path), "%s/out", dir);
 	ck_assert_int_eq(stat(path, &sb), -1);
-	ck_assert_int_eq(stat("/tmp/rd-fj-rw-probe", &sb), -1);
-	ck_assert_int_eq(stat("/var/tmp/rd-fj-x", &sb), -1); /* firejail's /var/tmp is its own */
+	ck_assert_int_eq(stat(tagged("/tmp/rd-fj-rw-probe@"), &sb), -1);
+	ck_assert_int_eq(stat(tagged("/var/tmp/rd-fj-x@"), &sb), -1); /* firejail's /var/tmp is its own */
 
 	/* With a private /tmp, that one is writable (and gone afterwards). */
 	p.private_tmp = true;
 	r = run(&h, &p, SH(script), 0);
 	ck_assert_str_eq(out_of(r), "in-ok\nout-refused\nnested-refused\ntmp-written\n");
 	finish(&h);
-	ck_assert_int_eq(stat("/tmp/rd-fj-rw-probe", &sb), -1);
+	ck_assert_int_eq(stat(tagged("/tmp/rd-fj-rw-probe@"), &sb), -1);
 
 	/* The opposite: no restriction, everything is written. */
 	struct policy open = { .profile = "t", .network = true };
 	r = run(&h, &open, SH(script), 0);
 	ck_assert_str_eq(out_of(r), "in-ok\nout-written\nnested-written\ntmp-written\n");
 	finish(&h);
-	ck_assert_int_eq(stat("/tmp/rd-fj-rw-probe", &sb), 0);
-	unlink("/tmp/rd-fj-rw-probe");
-	unlink("/var/tmp/rd-fj-x");
+	ck_assert_int_eq(stat(tagged("/tmp/rd-fj-rw-probe@"), &sb), 0);
+	unlink(tagged("/tmp/rd-fj-rw-probe@"));
+	unlink(tagged("/var/tmp/rd-fj-x@"));
 	rm_rf(dir);
 }
 END_TEST
@@ -956,7 +1040,9 @@ START_TEST(test_hidden)
 	r = run(&h, &ph, SH("ls -A /root /home 2>/dev/null | grep -v '^/' | grep -v '^$'; echo end"), 0);
 	ck_assert_str_eq(out_of(r), "end\n");
 	finish(&h);
-	r = run(&h, &open_policy, SH("ls -A /root | grep -c '^.rd-fj-marker-'"), 0);
+	char lsmark[400];
+	snprintf(lsmark, sizeof(lsmark), "ls -A /root | grep -c '^%s$'", marker + 6);
+	r = run(&h, &open_policy, SH(lsmark), 0);
 	ck_assert_str_eq(out_of(r), "1\n");
 	finish(&h);
 	unlink(marker);
@@ -973,10 +1059,10 @@ START_TEST(test_private_tmp)
 
 	struct policy p = { .profile = "t", .network = true, .private_tmp = true };
 	const Runner__V1__RunResult *r =
-		run(&h, &p, SH("ls -A /tmp; echo x > /tmp/rd-fj-pt-inside && cat /tmp/rd-fj-pt-inside"), 0);
+		run(&h, &p, SH(tagged("ls -A /tmp; echo x > /tmp/rd-fj-pt-inside@ && cat /tmp/rd-fj-pt-inside@")), 0);
 	ck_assert_str_eq(out_of(r), "x\n");
 	finish(&h);
-	ck_assert_int_eq(access("/tmp/rd-fj-pt-inside", F_OK), -1);
+	ck_assert_int_eq(access(tagged("/tmp/rd-fj-pt-inside@"), F_OK), -1);
 
 	r = run(&h, &open_policy, SH("ls -A /tmp | grep -c rd-fj-pt-"), 0);
 	ck_assert_int_ge(atoi(out_of(r)), 1);
@@ -1003,8 +1089,8 @@ START_TEST(test_private_tmp_exposed)
 	write_file(path, "x\n", 0644);
 	snprintf(script, sizeof(script),
 		 "pwd; ls -A /tmp; ls -A %s; cat %s/data; echo w > %s/out && echo rw-ok; "
-		 "echo x > %s/x 2>/dev/null || echo ro-refused; echo t > /tmp/rd-fj-wl-scratch && echo tmp-ok",
-		 dir, ro, rw, ro);
+		 "echo x > %s/x 2>/dev/null || echo ro-refused; echo t > /tmp/rd-fj-wl-scratch%d && echo tmp-ok",
+		 dir, ro, rw, ro, (int) getpid());
 
 	char *rwl[] = { rw, NULL }, *rol[] = { ro, NULL };
 	struct policy p = { .profile = "t", .network = true, .private_tmp = true, .read_write = rwl,
@@ -1016,7 +1102,7 @@ START_TEST(test_private_tmp_exposed)
 	finish(&h);
 	snprintf(path, sizeof(path), "%s/out", rw);
 	ck_assert_int_eq(access(path, F_OK), 0);                        /* written through */
-	ck_assert_int_eq(access("/tmp/rd-fj-wl-scratch", F_OK), -1);    /* the private part */
+	ck_assert_int_eq(access(tagged("/tmp/rd-fj-wl-scratch@"), F_OK), -1);    /* the private part */
 	rm_rf(dir);
 }
 END_TEST
@@ -1083,37 +1169,61 @@ START_TEST(test_file_size_and_open_files)
 }
 END_TEST
 
+/* One fork bomb under `p`: forks fail, dash gives up ("Cannot fork")
+ * before starting all 60, and the job ends without waiting for the sleeps
+ * it did start, which go with it. */
+static void
+bomb_is_stopped(struct harness *h, const struct policy *p, const char *bomb)
+{
+	const Runner__V1__RunResult *r = run(h, p, SH(bomb), 20000);
+
+	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXITED);
+	ck_assert_int_ne(r->exit_code, 0);
+	ck_assert_msg(strstr(err_of(r), "Cannot fork") != NULL, "stderr: %s", err_of(r));
+	ck_assert_ptr_null(strstr(out_of(r), "started 60"));
+	ck_assert_uint_lt(r->wall_time_us, 10000000);
+	finish(h);
+	ck_assert_int_eq(wait_gone(tagged("sleep 30.@"), 3000), 0);
+}
+
+/* Runs as the test user count against each other's RLIMIT_NPROC:
+ * concurrent runs of this program take turns for those. */
+static int
+user_lock(void)
+{
+	int fd = open("/tmp/.rd-fj-user.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	return fd;
+}
+
 START_TEST(test_processes)
 {
+	int lock = user_lock();
 	struct harness h;
 	/* 60 background sleeps, counted; each leaves a mark in its name. */
-	const char *bomb = "i=0; while [ $i -lt 60 ]; do sleep 30.4242 & i=$((i+1)); done; echo started $i";
+	const char *bomb = tagged("i=0; while [ $i -lt 60 ]; do sleep 30.@ & i=$((i+1)); done; echo started $i");
+	const Runner__V1__RunResult *r;
 	harness_init(&h);
 
-	struct policy p = { .profile = "t", .network = true, .user = fj_user, .limits = { .processes = 20 } };
-	const Runner__V1__RunResult *r = run(&h, &p, SH(bomb), 20000);
-	/* Forks fail: dash gives up ("Cannot fork") before starting all 60,
-	 * and the job ends without waiting for the sleeps it did start. */
-	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXITED);
-	ck_assert_int_ne(r->exit_code, 0);
-	ck_assert_msg(strstr(err_of(r), "Cannot fork") != NULL, "stderr: %s", err_of(r));
-	ck_assert_ptr_null(strstr(out_of(r), "started 60"));
-	ck_assert_uint_lt(r->wall_time_us, 10000000);
-	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 30.4242", 3000), 0);
-
-	/* As root: the same limit, from the run's pids cgroup, which goes
-	 * with the run. */
+	/* As root and as a user: the run's own pids cgroup, gone with it. */
 	struct policy pr = { .profile = "t", .network = true, .limits = { .processes = 20 } };
-	r = run(&h, &pr, SH(bomb), 20000);
-	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__EXITED);
-	ck_assert_int_ne(r->exit_code, 0);
-	ck_assert_msg(strstr(err_of(r), "Cannot fork") != NULL, "stderr: %s", err_of(r));
-	ck_assert_ptr_null(strstr(out_of(r), "started 60"));
-	ck_assert_uint_lt(r->wall_time_us, 10000000);
-	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 30.4242", 3000), 0);
+	bomb_is_stopped(&h, &pr, bomb);
+	struct policy pu = { .profile = "t", .network = true, .user = fj_user, .limits = { .processes = 20 } };
+	bomb_is_stopped(&h, &pu, bomb);
 	ck_assert_int_eq(own_cgroups(), 0);
+
+	/* Without cgroups: RLIMIT_NPROC for a user (it counts all of the
+	 * user's processes, so concurrent runs of this test take turns), and
+	 * a refusal for root, which it would not bind. */
+	firejail_use_pids_cgroup(false);
+	bomb_is_stopped(&h, &pu, bomb);
+	rstatus st;
+	ck_assert_int_lt(fj->check(&pr, &st), 0);
+	ck_assert_int_eq(st.code, RS_FAILED_PRECONDITION);
+	ck_assert_msg(strstr(st.message, "limits.processes: RLIMIT_NPROC does not bind uid 0"), "%s", st.message);
+	firejail_use_pids_cgroup(true);
 
 	/* The runner is fine: more jobs run. */
 	r = run(&h, &open_policy, SH("echo healthy"), 0);
@@ -1128,12 +1238,18 @@ START_TEST(test_processes)
 	ck_assert_str_eq(out_of(r), "started 60\n");
 	ck_assert_uint_lt(r->wall_time_us, 10000000);
 	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 30.4242", 3000), 0);
+	ck_assert_int_eq(wait_gone(tagged("sleep 30.@"), 3000), 0);
+	r = run(&h, &open_policy, SH(bomb), 20000);
+	ck_assert_str_eq(out_of(r), "started 60\n");
+	finish(&h);
+	ck_assert_int_eq(wait_gone(tagged("sleep 30.@"), 3000), 0);
+	close(lock);
 }
 END_TEST
 
 START_TEST(test_run_as_user)
 {
+	int lock = user_lock();
 	struct harness h;
 	struct passwd *pw = getpwnam(fj_user);
 	char want[64];
@@ -1158,6 +1274,7 @@ START_TEST(test_run_as_user)
 	ck_assert_str_eq(out_of(r), "");
 	finish(&h);
 	rmdir(closed);
+	close(lock);
 }
 END_TEST
 
@@ -1195,21 +1312,19 @@ START_TEST(test_timeout_kills_tree)
 {
 	struct harness h;
 	harness_init(&h);
-	int tmp_before = tmp_entries("rd-fj");
 	/* A background child, a grandchild that left the process group, and a
 	 * foreground one; all in the sandbox's pid namespace. */
 	const Runner__V1__RunResult *r =
-		run(&h, &open_policy, SH("sleep 100.4242 & setsid sleep 100.4343 & sleep 100.4444"), 500);
+		run(&h, &open_policy, SH(tagged("sleep 100.@1 & setsid sleep 100.@2 & sleep 100.@3")), 500);
 
 	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__TIMEOUT);
 	ck_assert_int_eq(r->signal, SIGTERM); /* the command's own fate, via the shim */
 	fprintf(stderr, "timeout: done %.3f s after start (timeout 0.5 s)\n", r->wall_time_us / 1e6);
 	ck_assert_uint_lt(r->wall_time_us, 4500000); /* before the 5 s grace: SIGTERM did it */
 	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 100.4", 3000), 0);
-	ck_assert_int_eq(wait_gone("runnerd-status", 1000), 0);
+	ck_assert_int_eq(wait_gone(tagged("sleep 100.@"), 3000), 0);
+	ck_assert_int_eq(wait_gone(shim_path, 1000), 0);
 	ck_assert_int_eq(firejail_state_entries(), 0);
-	ck_assert_int_eq(tmp_entries("rd-fj"), tmp_before);
 }
 END_TEST
 
@@ -1219,13 +1334,13 @@ START_TEST(test_timeout_term_ignored)
 	struct harness h;
 	harness_init(&h);
 	const Runner__V1__RunResult *r =
-		run(&h, &open_policy, SH("trap '' TERM; sleep 100.5151 & sleep 100.5252; sleep 100.5353"), 300);
+		run(&h, &open_policy, SH(tagged("trap '' TERM; sleep 100.@1 & sleep 100.@2; sleep 100.@3")), 300);
 
 	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__TIMEOUT);
 	ck_assert_int_eq(r->signal, SIGKILL);
 	ck_assert_uint_lt(r->wall_time_us, 10000000);
 	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 100.5", 3000), 0);
+	ck_assert_int_eq(wait_gone(tagged("sleep 100.@"), 3000), 0);
 	/* The SIGKILLed firejail's record is swept by release. */
 	ck_assert_int_eq(firejail_state_entries(), 0);
 }
@@ -1237,13 +1352,13 @@ START_TEST(test_stop_kills_tree)
 	harness_init(&h);
 	h.stop_on_output = true;
 	const Runner__V1__RunResult *r =
-		run(&h, &open_policy, SH("sleep 100.6161 & echo ready; sleep 100.6262"), 0);
+		run(&h, &open_policy, SH(tagged("sleep 100.@1 & echo ready; sleep 100.@2")), 0);
 
 	ck_assert_int_eq(r->reason, RUNNER__V1__TERMINATION__KILLED);
 	ck_assert_str_eq(out_of(r), "ready\n");
 	ck_assert_uint_lt(r->wall_time_us, 4500000);
 	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 100.6", 3000), 0);
+	ck_assert_int_eq(wait_gone(tagged("sleep 100.@"), 3000), 0);
 	ck_assert_int_eq(firejail_state_entries(), 0);
 }
 END_TEST
@@ -1254,12 +1369,12 @@ START_TEST(test_leftovers_after_exit)
 {
 	struct harness h;
 	harness_init(&h);
-	const Runner__V1__RunResult *r = run(&h, &open_policy, SH("sleep 100.7171 & exit 4"), 0);
+	const Runner__V1__RunResult *r = run(&h, &open_policy, SH(tagged("sleep 100.@ & exit 4")), 0);
 
 	ck_assert_int_eq(r->exit_code, 4);
 	ck_assert_uint_lt(r->wall_time_us, 5000000);
 	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 100.7171", 3000), 0);
+	ck_assert_int_eq(wait_gone(tagged("sleep 100.@"), 3000), 0);
 }
 END_TEST
 
@@ -1269,12 +1384,12 @@ START_TEST(test_leftovers_setsid)
 	struct harness h;
 	harness_init(&h);
 	const Runner__V1__RunResult *r =
-		run(&h, &open_policy, SH("setsid sleep 100.8181 </dev/null >/dev/null 2>&1 & exit 0"), 0);
+		run(&h, &open_policy, SH(tagged("setsid sleep 100.@ </dev/null >/dev/null 2>&1 & exit 0")), 0);
 
 	ck_assert_int_eq(r->exit_code, 0);
 	ck_assert_uint_lt(r->wall_time_us, 5000000);
 	finish(&h);
-	ck_assert_int_eq(wait_gone("sleep 100.8181", 3000), 0);
+	ck_assert_int_eq(wait_gone(tagged("sleep 100.@"), 3000), 0);
 }
 END_TEST
 
@@ -1392,6 +1507,7 @@ main(void)
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_argv_layout);
 	tcase_add_test(tc, test_shim_env);
+	tcase_add_test(tc, test_setup_retry);
 	tcase_add_test(tc, test_exit_code);
 	tcase_add_test(tc, test_signal_exact);
 	tcase_add_test(tc, test_not_found);
