@@ -73,11 +73,32 @@ kill_leftovers(void)
 	return killed;
 }
 
+/* mkdir -p, owner-only for what it creates. */
+static int
+make_dirs(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int) sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(path, 0700) != 0 && errno != EEXIST ? -errno : 0;
+}
+
 int
 ledger_open(const char *dir, rstatus *st)
 {
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "mkdir %s", dir);
+	int rv;
+
+	if ((rv = make_dirs(dir)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "mkdir %s", dir);
 	if ((dirfd_ = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "open %s", dir);
 	return kill_leftovers();
