@@ -1,6 +1,5 @@
 #include "ledger.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,9 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-static int dirfd_ = -1;
+/* One append-only file, "ledger": "+ PID TICKS" when a group starts, "- PID"
+ * when it is reaped — one write(2) each, on the hot path of every Run. It is
+ * emptied whenever nothing runs, and replayed at start-up. */
+#define LEDGER_FILE "ledger"
+
+static int fd_ = -1;
+static unsigned live;
+
+/* Clock ticks since boot, the unit of /proc/PID/stat's start time; taken
+ * right after the spawn it matches the child's start time within a tick
+ * or two, which is all the pid-reuse check needs. */
+static unsigned long long
+now_ticks(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (unsigned long long) ts.tv_sec * (unsigned long long) hz +
+	       (unsigned long long) ts.tv_nsec / (1000000000ull / (unsigned long long) hz);
+}
 
 /* Field 22 of /proc/PID/stat: start time in clock ticks since boot. */
 static unsigned long long
@@ -40,39 +60,6 @@ start_time(pid_t pid)
 	return v;
 }
 
-static int
-kill_leftovers(void)
-{
-	DIR *dir;
-	struct dirent *de;
-	int killed = 0, fd;
-
-	if ((fd = dup(dirfd_)) < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		char buf[32] = { 0 };
-		pid_t pid;
-		int f;
-
-		if (strncmp(de->d_name, "pg.", 3) != 0)
-			continue;
-		pid = (pid_t) atoi(de->d_name + 3);
-		if ((f = openat(dirfd_, de->d_name, O_RDONLY | O_CLOEXEC)) >= 0) {
-			(void) !read(f, buf, sizeof(buf) - 1);
-			close(f);
-		}
-		unsigned long long started = pid > 1 ? start_time(pid) : 0;
-		if (started != 0 && started == strtoull(buf, NULL, 10) && kill(-pid, SIGKILL) == 0)
-			killed++;
-		unlinkat(dirfd_, de->d_name, 0);
-	}
-	closedir(dir);
-	return killed;
-}
-
 /* mkdir -p, owner-only for what it creates. */
 static int
 make_dirs(const char *dir)
@@ -92,41 +79,101 @@ make_dirs(const char *dir)
 	return mkdir(path, 0700) != 0 && errno != EEXIST ? -errno : 0;
 }
 
+struct entry {
+	pid_t pid;
+	unsigned long long ticks;
+};
+
+/* Replay the file: what was added and never removed was running when the
+ * previous runnerd died. Kill those whose leader still is the process we
+ * started (its start time within two ticks of the recorded spawn). */
+static int
+kill_leftovers(FILE *f)
+{
+	struct entry *v = NULL;
+	size_t n = 0, cap = 0;
+	char line[128];
+	int killed = 0;
+
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct entry e = { 0 };
+		char op;
+
+		if (sscanf(line, "%c %d %llu", &op, &e.pid, &e.ticks) < 2 || e.pid <= 1)
+			continue;
+		if (op == '-') {
+			for (size_t i = 0; i < n; i++)
+				if (v[i].pid == e.pid)
+					v[i] = v[--n];
+			continue;
+		}
+		if (n == cap) {
+			struct entry *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		v[n++] = e;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long started = start_time(v[i].pid);
+		if (started != 0 && started + 2 >= v[i].ticks && started <= v[i].ticks + 2 &&
+		    kill(-v[i].pid, SIGKILL) == 0)
+			killed++;
+	}
+	free(v);
+	return killed;
+}
+
 int
 ledger_open(const char *dir, rstatus *st)
 {
-	int rv;
+	char path[PATH_MAX];
+	FILE *f;
+	int rv, killed = 0;
 
 	if ((rv = make_dirs(dir)) < 0)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "mkdir %s", dir);
-	if ((dirfd_ = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "open %s", dir);
-	return kill_leftovers();
+	snprintf(path, sizeof(path), "%s/" LEDGER_FILE, dir);
+	if ((fd_ = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "open %s", path);
+	if ((f = fdopen(dup(fd_), "r")) != NULL) {
+		killed = kill_leftovers(f);
+		fclose(f);
+	}
+	if (ftruncate(fd_, 0) != 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "truncate %s", path);
+	return killed;
+}
+
+static void
+append(const char *line, int len)
+{
+	(void) !write(fd_, line, (size_t) len);
 }
 
 void
 ledger_add(pid_t pid)
 {
-	char name[32], buf[32];
-	int fd, n;
+	char line[64];
 
-	if (dirfd_ < 0)
+	if (fd_ < 0)
 		return;
-	snprintf(name, sizeof(name), "pg.%d", (int) pid);
-	if ((fd = openat(dirfd_, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		return;
-	n = snprintf(buf, sizeof(buf), "%llu\n", start_time(pid));
-	(void) !write(fd, buf, (size_t) n);
-	close(fd);
+	live++;
+	append(line, snprintf(line, sizeof(line), "+ %d %llu\n", (int) pid, now_ticks()));
 }
 
 void
 ledger_remove(pid_t pid)
 {
-	char name[32];
+	char line[32];
 
-	if (dirfd_ < 0)
+	if (fd_ < 0)
 		return;
-	snprintf(name, sizeof(name), "pg.%d", (int) pid);
-	unlinkat(dirfd_, name, 0);
+	/* Nothing runs: nothing to remember. Keeps the file small. */
+	if (live > 0 && --live == 0) {
+		(void) !ftruncate(fd_, 0);
+		return;
+	}
+	append(line, snprintf(line, sizeof(line), "- %d\n", (int) pid));
 }

@@ -3,9 +3,10 @@
  * the next runnerd on the same state directory kills what its predecessor
  * left.
  *
- * One file per process group, named by pid and holding the process's start
- * time, written when it is spawned and removed when it is reaped; the start
- * time guards against a recycled pid. PR_SET_PDEATHSIG is no substitute: it
+ * One append-only file records each process group when it is spawned (pid
+ * and spawn time) and when it is reaped — one write each — and is emptied
+ * whenever nothing runs. The spawn time, compared with the process's start
+ * time at recovery, guards against a recycled pid. PR_SET_PDEATHSIG is no substitute: it
  * covers only the direct child, and a setuid exec (firejail) clears it.
  */
 #ifndef RUNNER_LEDGER_H
