@@ -123,6 +123,30 @@ rd_write_file(const char *path, const void *data, size_t len, mode_t mode)
 	close(fd);
 }
 
+int
+rd_check_config(const char *text, char *out, size_t outlen)
+{
+	char dir[256], path[300];
+	int p[2], status;
+	pid_t pid;
+
+	rd_mkdtemp(dir);
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	rd_write_file(path, text, strlen(text), 0600);
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		dup2(p[1], 2);
+		execl(RUNNERD_PATH, "runnerd", "--check-config", path, (char *) NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	ssize_t n = read(p[0], out, outlen - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 char *
 rd_read_file(const char *path, size_t *len)
 {

@@ -76,6 +76,11 @@ void rd_mkdtemp(char out[256]);
 /* Write len bytes to path with mode; asserts. */
 void rd_write_file(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Write text to a fresh c.yaml and run `runnerd --check-config` on it;
+ * its stderr (up to outlen - 1 bytes) into out. Returns its exit status
+ * (-1 when it did not exit). */
+int rd_check_config(const char *text, char *out, size_t outlen);
+
 /* Read a whole file into a malloc'd, NUL-terminated buffer; *len set. */
 char *rd_read_file(const char *path, size_t *len);
 

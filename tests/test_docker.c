@@ -25,99 +25,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "docker_support.h"
 #include "rpc.h"
 #include "session_support.h"
 #include "support.h"
 
-#ifndef RUNNERD_PATH
-#error "RUNNERD_PATH must name the runnerd binary"
-#endif
-
-#define SKIP_CODE 77
-
-static const char *image;
 static char cfg_path[300], data_dir[300], out_dir[300];
 static rd_daemon d;
-static char instance[17];
-
-/* --- docker, from the test's side ----------------------------------------- */
-
-/* The instance id runnerd labels its containers with (main.c): FNV-1a 64
- * of its state directory, which is beside the ipc socket. */
-static void
-compute_instance(const rd_daemon *dd, char out[17])
-{
-	char state[400];
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	snprintf(state, sizeof(state), "%s/runnerd.state", dd->dir);
-	for (const char *p = state; *p; p++)
-		h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
-	snprintf(out, 17, "%016llx", (unsigned long long) h);
-}
-
-/* Run a shell line (test-side docker commands); its stdout into buf. */
-static int
-sh_out(const char *cmd, char *buf, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n = 0;
-	int status;
-
-	if (f == NULL)
-		return -1;
-	if (buf != NULL)
-		n = fread(buf, 1, len - 1, f);
-	else {
-		char sink[256];
-		while (fread(sink, 1, sizeof(sink), f) > 0)
-			;
-	}
-	if (buf != NULL)
-		buf[n] = '\0';
-	status = pclose(f);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Containers (running or not) labelled with this runnerd's instance. */
-static int
-our_containers(void)
-{
-	char cmd[200], out[4096];
-	int n = 0;
-
-	snprintf(cmd, sizeof(cmd), "docker ps -aq --filter label=runnerd.instance=%s 2>/dev/null", instance);
-	ck_assert_int_eq(sh_out(cmd, out, sizeof(out)), 0);
-	for (char *p = out; *p; p++)
-		n += *p == '\n';
-	return n;
-}
-
-/* Wait up to ms for our containers to be gone; returns how many remain. */
-static int
-wait_no_containers(int ms)
-{
-	int64_t end = rd_now_ms() + ms;
-	int n;
-
-	while ((n = our_containers()) > 0 && rd_now_ms() < end)
-		rd_sleep_ms(100);
-	return n;
-}
-
-/* Whatever a failed test left, so the engine stays clean. */
-static void
-remove_our_containers(void)
-{
-	char cmd[300];
-
-	if (instance[0] == '\0')
-		return;
-	snprintf(cmd, sizeof(cmd),
-		 "docker ps -aq --filter label=runnerd.instance=%s | xargs -r docker rm -f >/dev/null 2>&1",
-		 instance);
-	(void) sh_out(cmd, NULL, 0);
-}
 
 /* --- the daemon and its profiles ------------------------------------------- */
 
@@ -188,7 +102,7 @@ write_config(const char *dir)
 		     "      image: %s\n"
 		     "      cpus: \"0.5\"\n"
 		     "      pids: 100\n",
-		     image, image, image, data_dir, out_dir, image, image);
+		     dk_image, dk_image, dk_image, data_dir, out_dir, dk_image, dk_image);
 	ck_assert_int_lt(n, (int) sizeof(text));
 	rd_write_file(cfg_path, text, (size_t) n, 0600);
 }
@@ -196,21 +110,13 @@ write_config(const char *dir)
 static void
 setup(void)
 {
-	char dir[256];
-	const char *args[] = { "--config", cfg_path, "--grace", "1s", NULL };
-	rd_options o = { .args = args };
-
-	rd_mkdtemp(dir);
-	write_config(dir);
-	rd_start(&d, &o);
-	compute_instance(&d, instance);
+	dk_start(&d, write_config, cfg_path);
 }
 
 static void
 teardown(void)
 {
-	remove_our_containers();
-	rd_stop_ok(&d);
+	dk_stop(&d);
 }
 
 static Runner__V1__RunResponse *
@@ -258,7 +164,7 @@ START_TEST(test_output_exit_env_stdin)
 	rd_assert_exited(resp->result, 0);
 	rd_assert_bytes(resp->result->stdout, "line one\n\0binary\xff", 17, "stdout");
 	runner__v1__run_response__free_unpacked(resp, NULL);
-	ck_assert_int_eq(wait_no_containers(5000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(5000), 0);
 }
 END_TEST
 
@@ -299,7 +205,7 @@ START_TEST(test_exact_status)
 	rd_assert_exited(resp->result, 0);
 	rd_assert_output(resp->result->stdout, "65534\n65534\nCapEff:\t0000000000000000\n", "stdout");
 	runner__v1__run_response__free_unpacked(resp, NULL);
-	ck_assert_int_eq(wait_no_containers(5000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(5000), 0);
 }
 END_TEST
 
@@ -468,7 +374,7 @@ START_TEST(test_memory_limit_oom)
 	/* The command's own peak RSS, from the init, not the CLI's. */
 	ck_assert_uint_ge(resp->result->max_rss_kb, 16 * 1024);
 	runner__v1__run_response__free_unpacked(resp, NULL);
-	ck_assert_int_eq(wait_no_containers(5000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(5000), 0);
 }
 END_TEST
 
@@ -524,7 +430,7 @@ START_TEST(test_pids_limit_fork_bomb)
 		      "reason %d, stderr %.*s", resp->result->reason, (int) resp->result->stderr.len,
 		      resp->result->stderr.data);
 	runner__v1__run_response__free_unpacked(resp, NULL);
-	ck_assert_int_eq(wait_no_containers(10000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(10000), 0);
 }
 END_TEST
 
@@ -544,7 +450,7 @@ START_TEST(test_timeout_removes_container)
 	ck_assert_int_eq(resp->result->signal, SIGTERM);
 	ck_assert_int_lt(rd_now_ms() - t0, 5000);
 	runner__v1__run_response__free_unpacked(resp, NULL);
-	ck_assert_int_eq(wait_no_containers(5000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(5000), 0);
 
 	/* ...and a command that ignores it is removed with its container when
 	 * the CLI gets SIGKILL after the grace. */
@@ -557,7 +463,7 @@ START_TEST(test_timeout_removes_container)
 	ck_assert_int_eq(resp->result->signal, SIGKILL);
 	ck_assert_int_lt(rd_now_ms() - t0, 6000);
 	runner__v1__run_response__free_unpacked(resp, NULL);
-	ck_assert_int_eq(wait_no_containers(10000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(10000), 0);
 }
 END_TEST
 
@@ -644,7 +550,7 @@ START_TEST(test_session_cat_64mib)
 	rd_reader_close(&r);
 	rd_sink_free(&err);
 	runner_client_close(cl);
-	ck_assert_int_eq(wait_no_containers(5000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(5000), 0);
 }
 END_TEST
 
@@ -669,7 +575,7 @@ START_TEST(test_session_signals)
 		rd_sink_init(&err, true, 0);
 		rd_reader_open(&r, &s, &out, &err);
 		rd_reader_until_out(&r, 6);
-		ck_assert_int_eq(our_containers(), 1);
+		ck_assert_int_eq(dk_containers(), 1);
 		rd_assert_code(rd_signal_code(cl, s.id, SIGINT, &st), RS_OK, &st);
 		rd_reader_until_out(&r, 6 + 8);
 		ck_assert_str_eq(rd_sink_str(&out), "ready\ngot-int\n");
@@ -682,7 +588,7 @@ START_TEST(test_session_signals)
 	ck_assert_int_eq(w->result->reason, RUNNER__V1__TERMINATION__KILLED);
 	runner__v1__wait_response__free_unpacked(w, NULL);
 	/* The session is retained, its container is not. */
-	ck_assert_int_eq(wait_no_containers(10000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(10000), 0);
 	runner_client_close(cl);
 }
 END_TEST
@@ -704,47 +610,23 @@ START_TEST(test_sigkill_restart_cleans_up)
 	rd_start_pipes(cl, &c, NULL, NULL, &s2);
 	runner_client_close(cl);
 	t0 = rd_now_ms();
-	while (our_containers() < 2 && rd_now_ms() - t0 < 10000)
+	while (dk_containers() < 2 && rd_now_ms() - t0 < 10000)
 		rd_sleep_ms(100);
-	ck_assert_int_eq(our_containers(), 2);
+	ck_assert_int_eq(dk_containers(), 2);
 	rd_kill(&d, SIGKILL);
 	rd_sleep_ms(500);
-	ck_assert_int_eq(our_containers(), 2); /* the engine keeps them running */
+	ck_assert_int_eq(dk_containers(), 2); /* the engine keeps them running */
 	t0 = rd_now_ms();
 	rd_restart(&d, &o);
 	fprintf(stderr, "test_docker: restart with 2 containers to remove: %lld ms\n",
 		(long long) (rd_now_ms() - t0));
 	/* Removed before the restarted runnerd served anything. */
-	ck_assert_int_eq(our_containers(), 0);
+	ck_assert_int_eq(dk_containers(), 0);
 	rd_assert_echo_ok_at(d.ipc_url);
 }
 END_TEST
 
 /* --- injection ------------------------------------------------------------------ */
-
-static int
-check_config(const char *text, char *out, size_t outlen)
-{
-	char dir[256], path[300];
-	int p[2], status;
-	pid_t pid;
-
-	rd_mkdtemp(dir);
-	snprintf(path, sizeof(path), "%s/c.yaml", dir);
-	rd_write_file(path, text, strlen(text), 0600);
-	ck_assert_int_eq(pipe(p), 0);
-	if ((pid = fork()) == 0) {
-		dup2(p[1], 2);
-		execl(RUNNERD_PATH, "runnerd", "--check-config", path, (char *) NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	ssize_t n = read(p[0], out, outlen - 1);
-	out[n > 0 ? n : 0] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 START_TEST(test_flag_injection)
 {
@@ -783,34 +665,34 @@ START_TEST(test_flag_injection)
 	ck_assert_ptr_nonnull(strstr(st.message, "argv[0]"));
 
 	/* The image is the profile's: a request cannot pick the docker
-	 * backend (or so an image) for a profile that is not docker's. */
+	 * backend (or so an dk_image) for a profile that is not docker's. */
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.backend = "docker";
 	ck_assert_int_eq(run_code_in("default", &c, &st), RS_PERMISSION_DENIED);
 
-	/* At load: an image, a user or a mount that would be an option or
+	/* At load: an dk_image, a user or a mount that would be an option or
 	 * break --mount's syntax is refused. */
 	snprintf(text, sizeof(text),
 		 "profiles:\n  - name: a\n    backend: docker\n    docker:\n      image: \"--privileged\"\n");
-	ck_assert_int_eq(check_config(text, out, sizeof(out)), 1);
+	ck_assert_int_eq(rd_check_config(text, out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "docker.image"));
 	snprintf(text, sizeof(text),
 		 "profiles:\n  - name: a\n    backend: docker\n    user: \"--privileged\"\n"
-		 "    docker:\n      image: %s\n", image);
-	ck_assert_int_eq(check_config(text, out, sizeof(out)), 1);
+		 "    docker:\n      image: %s\n", dk_image);
+	ck_assert_int_eq(rd_check_config(text, out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "user"));
 	snprintf(text, sizeof(text),
 		 "profiles:\n  - name: a\n    backend: docker\n    docker:\n      image: %s\n"
-		 "      mounts:\n        - {source: \"/tmp,readonly=false\", target: /x}\n", image);
-	ck_assert_int_eq(check_config(text, out, sizeof(out)), 1);
+		 "      mounts:\n        - {source: \"/tmp,readonly=false\", target: /x}\n", dk_image);
+	ck_assert_int_eq(rd_check_config(text, out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "docker.mounts.source"));
 	snprintf(text, sizeof(text), "profiles:\n  - name: a\n    backend: docker\n");
-	ck_assert_int_eq(check_config(text, out, sizeof(out)), 1);
+	ck_assert_int_eq(rd_check_config(text, out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "docker.image"));
 	snprintf(text, sizeof(text),
-		 "profiles:\n  - name: a\n    docker:\n      image: %s\n", image);
-	ck_assert_int_eq(check_config(text, out, sizeof(out)), 1);
+		 "profiles:\n  - name: a\n    docker:\n      image: %s\n", dk_image);
+	ck_assert_int_eq(rd_check_config(text, out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "only for backend docker"));
 	rd_assert_echo_ok_at(d.ipc_url);
 }
@@ -879,35 +761,8 @@ make_suite(void)
 	return s;
 }
 
-/* Skip (77) without an engine or the image, unless they are required. */
-static bool
-docker_ready(char *why, size_t len)
-{
-	char cmd[300];
-
-	if (sh_out("docker info >/dev/null 2>&1", NULL, 0) != 0) {
-		snprintf(why, len, "no Docker engine answers (deploy/docker/ensure-engine.sh)");
-		return false;
-	}
-	snprintf(cmd, sizeof(cmd), "docker image inspect '%s' >/dev/null 2>&1", image);
-	if (sh_out(cmd, NULL, 0) != 0) {
-		snprintf(why, len, "no image %s (deploy/docker/build-test-image.sh)", image);
-		return false;
-	}
-	return true;
-}
-
 int
 main(void)
 {
-	const char *req = getenv("RUNNERD_REQUIRE_DOCKER");
-	char why[300];
-
-	image = getenv("RUNNERD_TEST_IMAGE") ? getenv("RUNNERD_TEST_IMAGE") : "runnerd-test:latest";
-	if (!docker_ready(why, sizeof(why))) {
-		fprintf(stderr, "test_docker: %s: %s\n", why,
-			req && strcmp(req, "1") == 0 ? "failing (RUNNERD_REQUIRE_DOCKER=1)" : "skipped");
-		return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
-	}
-	return rd_run_suite(make_suite);
+	return dk_main("test_docker", make_suite);
 }

@@ -21,104 +21,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "docker_support.h"
 #include "rpc.h"
 #include "support.h"
 
-#ifndef RUNNERD_PATH
-#error "RUNNERD_PATH must name the runnerd binary"
-#endif
-
-#define SKIP_CODE 77
 #define POOL 2
 /* Clock ticks (USER_HZ 100) between the init's start and the command's
  * that mark a pooled container: the pool is given far longer to warm up. */
 #define WARM_TICKS 20
 
-static const char *image;
 static char cfg_path[300];
 static rd_daemon d;
-static char instance[17];
-
-static void
-compute_instance(const rd_daemon *dd, char out[17])
-{
-	char state[400];
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	snprintf(state, sizeof(state), "%s/runnerd.state", dd->dir);
-	for (const char *p = state; *p; p++)
-		h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
-	snprintf(out, 17, "%016llx", (unsigned long long) h);
-}
-
-static int
-sh_out(const char *cmd, char *buf, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n = 0;
-	int status;
-
-	if (f == NULL)
-		return -1;
-	if (buf != NULL)
-		n = fread(buf, 1, len - 1, f);
-	else {
-		char sink[256];
-		while (fread(sink, 1, sizeof(sink), f) > 0)
-			;
-	}
-	if (buf != NULL)
-		buf[n] = '\0';
-	status = pclose(f);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Our containers; running only unless `all`. Their names into names. */
-static int
-our_containers_names(bool all, char *names, size_t len)
-{
-	char cmd[200], out[4096];
-	int n = 0;
-
-	snprintf(cmd, sizeof(cmd), "docker ps %s --format '{{.Names}}' --filter label=runnerd.instance=%s 2>/dev/null",
-		 all ? "-a" : "", instance);
-	ck_assert_int_eq(sh_out(cmd, out, sizeof(out)), 0);
-	for (char *p = out; *p; p++)
-		n += *p == '\n';
-	if (names != NULL)
-		snprintf(names, len, "%s", out);
-	return n;
-}
-
-static int
-our_containers(void)
-{
-	return our_containers_names(true, NULL, 0);
-}
-
-static int
-wait_no_containers(int ms)
-{
-	int64_t end = rd_now_ms() + ms;
-	int n;
-
-	while ((n = our_containers()) > 0 && rd_now_ms() < end)
-		rd_sleep_ms(100);
-	return n;
-}
-
-static void
-remove_our_containers(void)
-{
-	char cmd[300];
-
-	if (instance[0] == '\0')
-		return;
-	snprintf(cmd, sizeof(cmd),
-		 "docker ps -aq --filter label=runnerd.instance=%s | xargs -r docker rm -f >/dev/null 2>&1",
-		 instance);
-	(void) sh_out(cmd, NULL, 0);
-}
 
 /* Wait until POOL containers run, then give their inits time to be well
  * older than any command. */
@@ -127,9 +40,9 @@ wait_pool_full(void)
 {
 	int64_t end = rd_now_ms() + 30000;
 
-	while (our_containers_names(false, NULL, 0) < POOL && rd_now_ms() < end)
+	while (dk_containers_names(false, NULL, 0) < POOL && rd_now_ms() < end)
 		rd_sleep_ms(100);
-	ck_assert_int_ge(our_containers_names(false, NULL, 0), POOL);
+	ck_assert_int_ge(dk_containers_names(false, NULL, 0), POOL);
 	rd_sleep_ms(WARM_TICKS * 10 + 800);
 }
 
@@ -153,7 +66,7 @@ write_config(const char *dir)
 		     "    docker:\n"
 		     "      image: %s\n"
 		     "      pool: %d\n",
-		     image, POOL);
+		     dk_image, POOL);
 	ck_assert_int_lt(n, (int) sizeof(text));
 	rd_write_file(cfg_path, text, (size_t) n, 0600);
 }
@@ -161,21 +74,13 @@ write_config(const char *dir)
 static void
 setup(void)
 {
-	char dir[256];
-	const char *args[] = { "--config", cfg_path, "--grace", "1s", NULL };
-	rd_options o = { .args = args };
-
-	rd_mkdtemp(dir);
-	write_config(dir);
-	rd_start(&d, &o);
-	compute_instance(&d, instance);
+	dk_start(&d, write_config, cfg_path);
 }
 
 static void
 teardown(void)
 {
-	remove_our_containers();
-	rd_stop_ok(&d);
+	dk_stop(&d);
 }
 
 static Runner__V1__RunResponse *
@@ -338,10 +243,10 @@ START_TEST(test_sigterm_removes_pool)
 	int status;
 
 	wait_pool_full();
-	ck_assert_int_eq(our_containers(), POOL);
+	ck_assert_int_eq(dk_containers(), POOL);
 	status = rd_kill(&d, SIGTERM);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ck_assert_int_eq(wait_no_containers(10000), 0);
+	ck_assert_int_eq(dk_wait_no_containers(10000), 0);
 	rd_restart(&d, &o);
 }
 END_TEST
@@ -356,13 +261,13 @@ START_TEST(test_sigkill_restart_removes_pool)
 	bool gone = false;
 
 	wait_pool_full();
-	ck_assert_int_eq(our_containers_names(true, before, sizeof(before)), POOL);
+	ck_assert_int_eq(dk_containers_names(true, before, sizeof(before)), POOL);
 	rd_kill(&d, SIGKILL);
 	rd_restart(&d, &o);
 	end = rd_now_ms() + 10000;
 	while (!gone && rd_now_ms() < end) {
 		char *save = NULL, copy[4096];
-		our_containers_names(true, after, sizeof(after));
+		dk_containers_names(true, after, sizeof(after));
 		snprintf(copy, sizeof(copy), "%s", before);
 		gone = true;
 		for (char *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save))
@@ -398,34 +303,8 @@ make_suite(void)
 	return s;
 }
 
-static bool
-docker_ready(char *why, size_t len)
-{
-	char cmd[300];
-
-	if (sh_out("docker info >/dev/null 2>&1", NULL, 0) != 0) {
-		snprintf(why, len, "no Docker engine answers (deploy/docker/ensure-engine.sh)");
-		return false;
-	}
-	snprintf(cmd, sizeof(cmd), "docker image inspect '%s' >/dev/null 2>&1", image);
-	if (sh_out(cmd, NULL, 0) != 0) {
-		snprintf(why, len, "no image %s (deploy/docker/build-test-image.sh)", image);
-		return false;
-	}
-	return true;
-}
-
 int
 main(void)
 {
-	const char *req = getenv("RUNNERD_REQUIRE_DOCKER");
-	char why[300];
-
-	image = getenv("RUNNERD_TEST_IMAGE") ? getenv("RUNNERD_TEST_IMAGE") : "runnerd-test:latest";
-	if (!docker_ready(why, sizeof(why))) {
-		fprintf(stderr, "test_docker_pool: %s: %s\n", why,
-			req && strcmp(req, "1") == 0 ? "failing (RUNNERD_REQUIRE_DOCKER=1)" : "skipped");
-		return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
-	}
-	return rd_run_suite(make_suite);
+	return dk_main("test_docker_pool", make_suite);
 }

@@ -11,10 +11,6 @@
 #include "rpc.h"
 #include "support.h"
 
-#ifndef RUNNERD_PATH
-#error "RUNNERD_PATH must name the runnerd binary"
-#endif
-
 static char cfg_path[300], root[300];
 static rd_daemon d;
 
@@ -237,52 +233,27 @@ START_TEST(test_params_injection_refused)
 }
 END_TEST
 
-/* runnerd --check-config: exit status and a message naming what is wrong. */
-static int
-check_config(const char *text, char *out, size_t outlen)
-{
-	char dir[256], path[300];
-	int p[2], status;
-	pid_t pid;
-
-	rd_mkdtemp(dir);
-	snprintf(path, sizeof(path), "%s/c.yaml", dir);
-	rd_write_file(path, text, strlen(text), 0600);
-	ck_assert_int_eq(pipe(p), 0);
-	if ((pid = fork()) == 0) {
-		dup2(p[1], 2);
-		execl(RUNNERD_PATH, "runnerd", "--check-config", path, (char *) NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	ssize_t n = read(p[0], out, outlen - 1);
-	out[n > 0 ? n : 0] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 START_TEST(test_check_config)
 {
 	char out[2048];
 
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n", out, sizeof(out)), 0);
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n", out, sizeof(out)), 0);
 	/* A rule the backend cannot enforce is refused, not ignored. */
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n    network: none\n", out, sizeof(out)), 1);
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    network: none\n", out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "cannot enforce network"));
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n    filesystem:\n      hidden: [/etc]\n", out,
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    filesystem:\n      hidden: [/etc]\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "filesystem.hidden"));
 	/* Type errors carry the line. */
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "line: 4"));
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n    limits:\n      timeout: soon\n", out,
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      timeout: soon\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "limits.timeout"));
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n    backend: chroot\n", out, sizeof(out)), 1);
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    backend: chroot\n", out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "backend"));
-	ck_assert_int_eq(check_config("profiles:\n  - name: a\n    env:\n      set:\n        - name: LD_PRELOAD\n          value: x\n",
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    env:\n      set:\n        - name: LD_PRELOAD\n          value: x\n",
 				      out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "LD_PRELOAD"));
 }

@@ -816,3 +816,67 @@ bench_table_free(bench_table *t)
 	free(t->notes);
 	free(t);
 }
+
+/* ---- series of calls, interleaved -------------------------------------------- */
+
+void
+bench_measure_all(struct bench_series *s, int ns, long runs, long warm, bench_one_fn *fn, void **arg)
+{
+	for (int k = 0; k < ns; k++)
+		s[k].ns = calloc((size_t) runs, sizeof(uint64_t));
+	for (long i = 0; i < warm && !bench_out_of_time(); i++)
+		for (int k = 0; k < ns; k++)
+			(void) fn[k](arg[k]);
+	for (long i = 0; i < runs && !bench_out_of_time(); i++)
+		for (int k = 0; k < ns; k++) {
+			uint64_t t0 = bench_now_ns();
+			if (fn[k](arg[k]) != 0) {
+				s[k].fail++;
+				continue;
+			}
+			s[k].ns[s[k].n++] = bench_now_ns() - t0;
+		}
+	for (int k = 0; k < ns; k++)
+		bench_lat_summarize(s[k].ns, s[k].n, &s[k].lat);
+}
+
+void
+bench_series_cells(bench_table *t, const struct bench_series *s)
+{
+	bench_table_cell(t, "%s", s->name);
+	bench_table_cell(t, "%ld", s->n);
+	bench_table_cell(t, "%ld", s->fail);
+	bench_table_cell(t, "%.1f", s->lat.p50_us / 1000);
+	bench_table_cell(t, "%.1f", s->lat.p99_us / 1000);
+	bench_table_cell(t, "%.1f", s->lat.mean_us / 1000);
+}
+
+int
+bench_one_run(void *p)
+{
+	struct bench_run_arg *a = p;
+	Runner__V1__RunRequest req = RUNNER__V1__RUN_REQUEST__INIT;
+	Runner__V1__CommandSpec spec = RUNNER__V1__COMMAND_SPEC__INIT;
+	Runner__V1__RunResponse *resp = NULL;
+	rstatus st;
+	int rv;
+
+	spec.argv = a->argv;
+	spec.n_argv = 1;
+	spec.profile = (char *) a->profile;
+	req.command = &spec;
+	rv = runner_client_run(a->cl, &req, &resp, BENCH_RUN_DEADLINE_MS, &st);
+	if (rv == 0 && (resp->result == NULL || resp->result->reason != RUNNER__V1__TERMINATION__EXITED ||
+			resp->result->exit_code != 0)) {
+		snprintf(st.message, sizeof(st.message), "reason %d exit %d: %.*s",
+			 resp->result ? (int) resp->result->reason : -1, resp->result ? resp->result->exit_code : -1,
+			 resp->result ? (int) resp->result->stderr.len : 0,
+			 resp->result ? (const char *) resp->result->stderr.data : "");
+		rv = -1;
+	}
+	if (rv != 0)
+		bench_errs_add(a->errs, st.message);
+	if (resp)
+		runner__v1__run_response__free_unpacked(resp, NULL);
+	return rv == 0 ? 0 : -1;
+}

@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "runner_client.h"
+
 #ifndef RUNNERD_PATH
 #define RUNNERD_PATH ""
 #endif
@@ -169,5 +171,41 @@ void bench_table_end_row(bench_table *t, const char *note);
 /* Header, a rule, the rows; columns as wide as their widest cell. */
 void bench_table_print(const bench_table *t, FILE *f);
 void bench_table_free(bench_table *t);
+
+/* ---- series of calls, interleaved -------------------------------------------- */
+
+#define BENCH_RUN_DEADLINE_MS 30000
+
+/* One thing measured: a call's latencies (ns[0..n), calloc'd by
+ * bench_measure_all; the caller frees) and failures. */
+struct bench_series {
+	const char *name;
+	uint64_t *ns;
+	long n, fail;
+	struct bench_lat lat;
+};
+
+/* One call; 0 when it succeeded. */
+typedef int (*bench_one_fn)(void *arg);
+
+/* Round-robin over the series, one call fn[k](arg[k]) of each per round
+ * (`warm` rounds first, not counted), so that the load of a shared machine
+ * drifts over all of them alike; stops early when out of time. */
+void bench_measure_all(struct bench_series *s, int ns, long runs, long warm, bench_one_fn *fn, void **arg);
+
+/* The cells name, n, fail, p50/p99/mean ms of a table row for s. */
+void bench_series_cells(bench_table *t, const struct bench_series *s);
+
+/* A Run of argv (one element) on a profile through cl. */
+struct bench_run_arg {
+	runner_client *cl;
+	const char *profile;
+	char *argv[2];
+	struct bench_errs *errs;
+};
+
+/* A bench_one_fn: Run(a->argv) with BENCH_RUN_DEADLINE_MS; success is an
+ * exit 0, anything else is counted in a->errs. */
+int bench_one_run(void *a);
 
 #endif

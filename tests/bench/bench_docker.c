@@ -43,8 +43,6 @@
 #include "bench_common.h"
 #include "runner_client.h"
 
-#define RUN_DEADLINE_MS 30000
-
 extern char **environ;
 
 static const char *docker = "docker";
@@ -85,75 +83,6 @@ first_line(const char *cmd, char *buf, size_t len)
 	return pclose(f) == 0 && buf[0] != '\0' ? 0 : -1;
 }
 
-struct series {
-	const char *name;
-	uint64_t *ns;
-	long n, fail;
-	struct bench_lat lat;
-};
-
-typedef int (*one_fn)(void *arg);
-
-/* Round-robin over the series, one call of each per round, so that the
- * load of a shared machine drifts over all of them alike. */
-static void
-measure_all(struct series *s, int ns, long runs, long warm, one_fn *fn, void **arg)
-{
-	for (int k = 0; k < ns; k++)
-		s[k].ns = calloc((size_t) runs, sizeof(uint64_t));
-	for (long i = 0; i < warm && !bench_out_of_time(); i++)
-		for (int k = 0; k < ns; k++)
-			(void) fn[k](arg[k]);
-	for (long i = 0; i < runs && !bench_out_of_time(); i++)
-		for (int k = 0; k < ns; k++) {
-			uint64_t t0 = bench_now_ns();
-			if (fn[k](arg[k]) != 0) {
-				s[k].fail++;
-				continue;
-			}
-			s[k].ns[s[k].n++] = bench_now_ns() - t0;
-		}
-	for (int k = 0; k < ns; k++)
-		bench_lat_summarize(s[k].ns, s[k].n, &s[k].lat);
-}
-
-struct run_arg {
-	runner_client *cl;
-	const char *profile;
-	char *argv[2];
-	struct bench_errs *errs;
-};
-
-static int
-one_run(void *p)
-{
-	struct run_arg *a = p;
-	Runner__V1__RunRequest req = RUNNER__V1__RUN_REQUEST__INIT;
-	Runner__V1__CommandSpec spec = RUNNER__V1__COMMAND_SPEC__INIT;
-	Runner__V1__RunResponse *resp = NULL;
-	rstatus st;
-	int rv;
-
-	spec.argv = a->argv;
-	spec.n_argv = 1;
-	spec.profile = (char *) a->profile;
-	req.command = &spec;
-	rv = runner_client_run(a->cl, &req, &resp, RUN_DEADLINE_MS, &st);
-	if (rv == 0 && (resp->result == NULL || resp->result->reason != RUNNER__V1__TERMINATION__EXITED ||
-			resp->result->exit_code != 0)) {
-		snprintf(st.message, sizeof(st.message), "reason %d exit %d: %.*s",
-			 resp->result ? (int) resp->result->reason : -1, resp->result ? resp->result->exit_code : -1,
-			 resp->result ? (int) resp->result->stderr.len : 0,
-			 resp->result ? (const char *) resp->result->stderr.data : "");
-		rv = -1;
-	}
-	if (rv != 0)
-		bench_errs_add(a->errs, st.message);
-	if (resp)
-		runner__v1__run_response__free_unpacked(resp, NULL);
-	return rv == 0 ? 0 : -1;
-}
-
 static int
 one_argv(void *p)
 {
@@ -184,7 +113,7 @@ main(int argc, char **argv)
 	struct bench_daemon_opts dopts = { .path = RUNNERD_PATH };
 	struct bench_errs errs;
 #define NS 7
-	struct series s[NS] = { { .name = "runnerd docker Run(true)" },
+	struct bench_series s[NS] = { { .name = "runnerd docker Run(true)" },
 				{ .name = "runnerd docker pool Run(true)" },
 				{ .name = "docker run --rm IMAGE true" },
 				{ .name = "docker run --rm --network=none IMAGE true" },
@@ -247,18 +176,18 @@ main(int argc, char **argv)
 	       image, runs);
 	fflush(stdout);
 	{
-		struct run_arg rd = { .cl = cl, .profile = "d", .argv = { "true", NULL }, .errs = &errs };
-		struct run_arg rw = { .cl = cl, .profile = "w", .argv = { "true", NULL }, .errs = &errs };
-		struct run_arg rx = { .cl = cl, .profile = "default", .argv = { "/bin/true", NULL }, .errs = &errs };
+		struct bench_run_arg rd = { .cl = cl, .profile = "d", .argv = { "true", NULL }, .errs = &errs };
+		struct bench_run_arg rw = { .cl = cl, .profile = "w", .argv = { "true", NULL }, .errs = &errs };
+		struct bench_run_arg rx = { .cl = cl, .profile = "default", .argv = { "/bin/true", NULL }, .errs = &errs };
 		char *drun[] = { (char *) docker, "run", "--rm", (char *) image, "true", NULL };
 		char *drunnone[] = { (char *) docker, "run", "--rm", "--network=none", (char *) image, "true", NULL };
 		char *drunnolog[] = { (char *) docker, "run", "--rm", "--network=none", "--log-driver=none",
 				      (char *) image, "true", NULL };
 		char *dexec[] = { (char *) docker, "exec", container, "true", NULL };
-		one_fn fns[NS] = { one_run, one_run, one_argv, one_argv, one_argv, one_argv, one_run };
+		bench_one_fn fns[NS] = { bench_one_run, bench_one_run, one_argv, one_argv, one_argv, one_argv, bench_one_run };
 		void *args[NS] = { &rd, &rw, drun, drunnone, drunnolog, dexec, &rx };
 
-		measure_all(s, NS, runs, 2, fns, args);
+		bench_measure_all(s, NS, runs, 2, fns, args);
 	}
 	{
 		const char *heads[] = { "what", "n", "fail", "p50 ms", "p99 ms", "mean ms", "cold / this", "pool / this" };
@@ -267,12 +196,7 @@ main(int argc, char **argv)
 			char ratio[32], pratio[32];
 			bench_fmt_ratio(ratio, sizeof(ratio), s[0].lat.p50_us, s[i].lat.p50_us);
 			bench_fmt_ratio(pratio, sizeof(pratio), s[1].lat.p50_us, s[i].lat.p50_us);
-			bench_table_cell(t, "%s", s[i].name);
-			bench_table_cell(t, "%ld", s[i].n);
-			bench_table_cell(t, "%ld", s[i].fail);
-			bench_table_cell(t, "%.1f", s[i].lat.p50_us / 1000);
-			bench_table_cell(t, "%.1f", s[i].lat.p99_us / 1000);
-			bench_table_cell(t, "%.1f", s[i].lat.mean_us / 1000);
+			bench_series_cells(t, &s[i]);
 			bench_table_cell(t, "%s", i == 0 ? "1.00x" : ratio);
 			bench_table_cell(t, "%s", i == 1 ? "1.00x" : pratio);
 			bench_table_end_row(t, NULL);

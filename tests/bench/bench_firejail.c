@@ -48,58 +48,11 @@
 #include "reaper.h"
 #include "runner_client.h"
 
-#define RUN_DEADLINE_MS 30000
 #define NSERIES 6
 
 static char *cmd_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			   "HOME=/", "LANG=C.UTF-8", "TERM=dumb", NULL };
 static const struct policy fj_policy = { .profile = "f", .backend = "firejail", .network = false };
-
-struct series {
-	const char *name;
-	uint64_t *ns;
-	long n, fail;
-	struct bench_lat lat;
-};
-
-/* --- Run through runnerd ---------------------------------------------------- */
-
-struct run_arg {
-	runner_client *cl;
-	const char *profile;
-	char *argv[2];
-	struct bench_errs *errs;
-};
-
-static int
-one_run(void *p)
-{
-	struct run_arg *a = p;
-	Runner__V1__RunRequest req = RUNNER__V1__RUN_REQUEST__INIT;
-	Runner__V1__CommandSpec spec = RUNNER__V1__COMMAND_SPEC__INIT;
-	Runner__V1__RunResponse *resp = NULL;
-	rstatus st;
-	int rv;
-
-	spec.argv = a->argv;
-	spec.n_argv = 1;
-	spec.profile = (char *) a->profile;
-	req.command = &spec;
-	rv = runner_client_run(a->cl, &req, &resp, RUN_DEADLINE_MS, &st);
-	if (rv == 0 && (resp->result == NULL || resp->result->reason != RUNNER__V1__TERMINATION__EXITED ||
-			resp->result->exit_code != 0)) {
-		snprintf(st.message, sizeof(st.message), "reason %d exit %d: %.*s",
-			 resp->result ? (int) resp->result->reason : -1, resp->result ? resp->result->exit_code : -1,
-			 resp->result ? (int) resp->result->stderr.len : 0,
-			 resp->result ? (const char *) resp->result->stderr.data : "");
-		rv = -1;
-	}
-	if (rv != 0)
-		bench_errs_add(a->errs, st.message);
-	if (resp)
-		runner__v1__run_response__free_unpacked(resp, NULL);
-	return rv == 0 ? 0 : -1;
-}
 
 /* --- the backend on a loop in this process ---------------------------------- */
 
@@ -234,8 +187,6 @@ one_argv(void *p)
 
 /* --- main -------------------------------------------------------------------- */
 
-typedef int (*one_fn)(void *arg);
-
 static void
 usage(void)
 {
@@ -257,7 +208,7 @@ main(int argc, char **argv)
 	struct bench_daemon daemon;
 	struct bench_daemon_opts dopts = { .path = RUNNERD_PATH };
 	struct bench_errs errs;
-	struct series s[NSERIES] = { { .name = "runnerd firejail Run(true)" },
+	struct bench_series s[NSERIES] = { { .name = "runnerd firejail Run(true)" },
 				     { .name = "job firejail (in process, no RPC)" },
 				     { .name = "firejail CLI, the backend's argv" },
 				     { .name = "firejail --quiet --noprofile /bin/true" },
@@ -354,30 +305,15 @@ main(int argc, char **argv)
 		}
 		char *bare[] = { fj_path, "--quiet", "--noprofile", "/bin/true", NULL };
 		char *bare_dd[] = { fj_path, "--quiet", "--noprofile", "--", "true", NULL };
-		struct run_arg rf = { .cl = cl, .profile = "f", .argv = { "true", NULL }, .errs = &errs };
-		struct run_arg rx = { .cl = cl, .profile = "default", .argv = { "/bin/true", NULL }, .errs = &errs };
+		struct bench_run_arg rf = { .cl = cl, .profile = "f", .argv = { "true", NULL }, .errs = &errs };
+		struct bench_run_arg rx = { .cl = cl, .profile = "default", .argv = { "/bin/true", NULL }, .errs = &errs };
 		struct argv_arg same = { .argv = launch.argv, .envp = launch.envp, .fd3 = true, .errs = &errs };
 		struct argv_arg b1 = { .argv = bare, .envp = cmd_env, .errs = &errs };
 		struct argv_arg b2 = { .argv = bare_dd, .envp = cmd_env, .errs = &errs };
-		one_fn fns[NSERIES] = { one_run, one_job, one_argv, one_argv, one_argv, one_run };
+		bench_one_fn fns[NSERIES] = { bench_one_run, one_job, one_argv, one_argv, one_argv, bench_one_run };
 		void *args[NSERIES] = { &rf, &h, &same, &b1, &b2, &rx };
 
-		for (int i = 0; i < NSERIES; i++)
-			s[i].ns = calloc((size_t) runs, sizeof(uint64_t));
-		for (long round = -2; round < runs && !bench_out_of_time(); round++) {
-			for (int i = 0; i < NSERIES; i++) {
-				uint64_t t0 = bench_now_ns();
-				int ok = fns[i](args[i]) == 0;
-				if (round < 0)
-					continue;
-				if (!ok)
-					s[i].fail++;
-				else
-					s[i].ns[s[i].n++] = bench_now_ns() - t0;
-			}
-		}
-		for (int i = 0; i < NSERIES; i++)
-			bench_lat_summarize(s[i].ns, s[i].n, &s[i].lat);
+		bench_measure_all(s, NSERIES, runs, 2, fns, args);
 	}
 	{
 		const char *heads[] = { "what", "n", "fail", "p50 ms", "p99 ms", "mean ms", "this / runnerd firejail" };
@@ -385,12 +321,7 @@ main(int argc, char **argv)
 		for (int i = 0; i < NSERIES; i++) {
 			char ratio[32];
 			bench_fmt_ratio(ratio, sizeof(ratio), s[i].lat.p50_us, s[0].lat.p50_us);
-			bench_table_cell(t, "%s", s[i].name);
-			bench_table_cell(t, "%ld", s[i].n);
-			bench_table_cell(t, "%ld", s[i].fail);
-			bench_table_cell(t, "%.1f", s[i].lat.p50_us / 1000);
-			bench_table_cell(t, "%.1f", s[i].lat.p99_us / 1000);
-			bench_table_cell(t, "%.1f", s[i].lat.mean_us / 1000);
+			bench_series_cells(t, &s[i]);
 			bench_table_cell(t, "%s", ratio);
 			bench_table_end_row(t, NULL);
 		}

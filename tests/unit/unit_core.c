@@ -8,6 +8,7 @@
 #include "decode_request.h"
 #include "dedup.h"
 #include "runner/v1/runner.pb-c.h"
+#include "unit_run.h"
 #include "units.h"
 #include "wire_check.h"
 
@@ -268,7 +269,6 @@ main(void)
 {
 	Suite *s = suite_create("unit_core");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
 	int failed;
 
 	tcase_set_timeout(tc, 120);
@@ -281,9 +281,6 @@ main(void)
 	tcase_add_test(tc, test_decode_fuzz_replay);
 	tcase_add_test(tc, test_dedup_lifecycle);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run_suite(s);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

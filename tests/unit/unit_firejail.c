@@ -31,13 +31,12 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "collect.h"
 #include "firejail.h"
-#include "job.h"
-#include "loop.h"
+#include "job_harness.h"
 #include "pids_cgroup.h"
 #include "reaper.h"
 #include "shim_env.h"
+#include "unit_run.h"
 
 #define PATH_ENV "PATH=/usr/local/bin:/usr/bin:/bin"
 
@@ -55,73 +54,22 @@ static bool created_user;
 static const struct policy open_policy = { .profile = "t", .network = true };
 
 struct harness {
-	struct loop *loop;
-	struct loop_watch sig;
-	struct collect io;
+	struct job_harness jh; /* its callbacks' arg */
 	struct backend_launch launch;
 	bool launched;
 	struct job *job;
-	bool done;
-	bool stop_on_output; /* job_stop(KILLED) once any stdout arrives */
 	const char *stdin_data; /* fed to the command's stdin (then EOF); NULL: none */
-	bool stopped;
 };
-
-static void
-sig_cb(struct loop_watch *w, uint32_t events)
-{
-	struct signalfd_siginfo si;
-	while (read(w->fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
-		reaper_collect();
-}
 
 static void
 harness_init(struct harness *h)
 {
-	sigset_t set;
-
 	memset(h, 0, sizeof(*h));
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
-	signal(SIGPIPE, SIG_IGN);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	h->sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	h->sig.cb = sig_cb;
+	jh_init(&h->jh);
 	fj = backend_find("firejail");
 	ck_assert_ptr_nonnull(fj);
 	firejail_set_shim_path(shim_path);
 }
-
-static void
-on_done(struct job *j, void *arg)
-{
-	struct harness *h = arg;
-	collect_fill(&h->io, job_result(j));
-	h->done = true;
-	loop_stop(h->loop);
-}
-
-static int
-on_output(struct job *j, enum job_stream s, int fd, void *arg)
-{
-	struct harness *h = arg;
-	int rv = collect_output(&h->io, s, fd);
-
-	if (h->stop_on_output && !h->stopped && h->io.out.total > 0) {
-		h->stopped = true;
-		job_stop(j, RUNNER__V1__TERMINATION__KILLED);
-	}
-	return rv;
-}
-
-static void
-on_stdin(struct job *j, int fd, void *arg)
-{
-	collect_stdin(&((struct harness *) arg)->io, j, fd);
-}
-
-static const struct job_ops ops = { .output = on_output, .stdin_writable = on_stdin, .done = on_done };
 
 /* Prepare and run argv under `p` to completion; the result stays readable
  * until finish(). */
@@ -140,20 +88,13 @@ run_env(struct harness *h, const struct policy *p, char **argv, char **envp, con
 	};
 	rstatus st;
 
-	/* A loop per run: a stopped loop stays stopped. */
-	ck_assert_int_eq(loop_new(&h->loop, &st), 0);
-	ck_assert_int_eq(loop_watch_add(h->loop, &h->sig, EPOLLIN, &st), 0);
-	ck_assert_int_eq(collect_init(&h->io, (const uint8_t *) h->stdin_data, in_len, 1 << 20, 1 << 20, &st), 0);
+	jh_loop_open(&h->jh); /* a loop per run: a stopped loop stays stopped */
+	ck_assert_int_eq(collect_init(&h->jh.io, (const uint8_t *) h->stdin_data, in_len, 1 << 20, 1 << 20, &st), 0);
 	h->launched = true;
 	if (fj->prepare(&cmd, p, &h->launch, &st) < 0)
 		ck_abort_msg("prepare: %s", st.message);
-	if (job_start(h->loop, &spec, &ops, h, &h->job, &st) < 0)
+	if (jh_run(&h->jh, &spec, &h->job, &st) < 0)
 		ck_abort_msg("job_start: %s", st.message);
-	if (in_len > 0)
-		job_want_stdin(h->job, true);
-	ck_assert_int_eq(loop_run(h->loop), 0);
-	ck_assert(h->done);
-	h->done = false;
 	const Runner__V1__RunResult *r = job_result(h->job);
 	/* What firejail itself says when it fails (tests rarely expect it). */
 	if (r->stderr.len > 0 && memmem(r->stderr.data, r->stderr.len, "Error", 5) != NULL)
@@ -173,14 +114,14 @@ finish(struct harness *h)
 {
 	job_free(h->job);
 	h->job = NULL;
-	loop_free(h->loop);
-	h->loop = NULL;
+	loop_free(h->jh.loop);
+	h->jh.loop = NULL;
 	if (h->launched)
 		fj->release(&h->launch);
 	h->launched = false;
-	collect_free(&h->io);
-	memset(&h->io, 0, sizeof(h->io));
-	h->stopped = false;
+	collect_free(&h->jh.io);
+	memset(&h->jh.io, 0, sizeof(h->jh.io));
+	h->jh.stopped = false;
 	h->stdin_data = NULL;
 }
 
@@ -1350,7 +1291,7 @@ START_TEST(test_stop_kills_tree)
 {
 	struct harness h;
 	harness_init(&h);
-	h.stop_on_output = true;
+	h.jh.stop_on_output = true;
 	const Runner__V1__RunResult *r =
 		run(&h, &open_policy, SH(tagged("sleep 100.@1 & echo ready; sleep 100.@2")), 0);
 
@@ -1493,7 +1434,6 @@ main(void)
 {
 	Suite *s = suite_create("unit_firejail");
 	TCase *tc = tcase_create("firejail");
-	SRunner *sr;
 	int failed;
 
 	if (geteuid() != 0) {
@@ -1533,10 +1473,7 @@ main(void)
 	tcase_add_test(tc, test_leftovers_setsid);
 	tcase_add_test(tc, test_end_sandbox_guard);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run_suite(s);
 	rm_rf(stage);
 	if (created_user && system("userdel rd-fj-test") != 0)
 		fprintf(stderr, "could not remove the test user rd-fj-test\n");

@@ -15,73 +15,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "collect.h"
-#include "job.h"
-#include "loop.h"
+#include "job_harness.h"
 #include "reaper.h"
 #include "spawn_child.h"
+#include "unit_run.h"
 
 static char *base_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
 
-struct harness {
-	struct loop *loop;
-	struct loop_watch sig;
-	struct collect io;
-	bool done;
-};
-
+/* A fresh loop: a stopped one stays stopped. */
 static void
-sig_cb(struct loop_watch *w, uint32_t events)
+harness_init(struct job_harness *h)
 {
-	struct signalfd_siginfo si;
-	while (read(w->fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
-		reaper_collect();
+	jh_init(h);
+	jh_loop_open(h);
 }
-
-static void
-harness_init(struct harness *h)
-{
-	sigset_t set;
-	rstatus st;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
-	signal(SIGPIPE, SIG_IGN);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	ck_assert_int_eq(loop_new(&h->loop, &st), 0);
-	h->sig.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	h->sig.cb = sig_cb;
-	ck_assert_int_eq(loop_watch_add(h->loop, &h->sig, EPOLLIN, &st), 0);
-	h->done = false;
-}
-
-static void
-on_done(struct job *j, void *arg)
-{
-	struct harness *h = arg;
-	collect_fill(&h->io, job_result(j));
-	h->done = true;
-	loop_stop(h->loop);
-}
-
-static int
-on_output(struct job *j, enum job_stream s, int fd, void *arg)
-{
-	return collect_output(&((struct harness *) arg)->io, s, fd);
-}
-
-static void
-on_stdin(struct job *j, int fd, void *arg)
-{
-	collect_stdin(&((struct harness *) arg)->io, j, fd);
-}
-
-static const struct job_ops ops = { .output = on_output, .stdin_writable = on_stdin, .done = on_done };
 
 /* Run argv to completion and return the job (caller frees). */
 static struct job *
-run(struct harness *h, char **argv, const void *in, size_t in_len, uint64_t limit,
+run(struct job_harness *h, char **argv, const void *in, size_t in_len, uint64_t limit,
     uint64_t timeout_ms)
 {
 	struct backend_launch launch = { .argv = argv, .envp = base_env, .cwd = "/" };
@@ -96,12 +47,7 @@ run(struct harness *h, char **argv, const void *in, size_t in_len, uint64_t limi
 	rstatus st;
 
 	ck_assert_int_eq(collect_init(&h->io, in, in_len, limit, limit, &st), 0);
-	ck_assert_int_eq(job_start(h->loop, &spec, &ops, h, &j, &st), 0);
-	if (in_len > 0)
-		job_want_stdin(j, true);
-	ck_assert_int_eq(loop_run(h->loop), 0);
-	ck_assert(h->done);
-	h->done = false;
+	ck_assert_int_eq(jh_run(h, &spec, &j, &st), 0);
 	return j;
 }
 
@@ -136,7 +82,7 @@ fake_exited(const struct backend_launch *l, struct backend_outcome *out)
 
 START_TEST(test_backend_exited_hook)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "sh", "-c", "exit 3", NULL };
 	struct backend_launch launch = { .argv = argv, .envp = base_env, .cwd = "/", .exited = fake_exited };
 	struct job_spec spec = { .launch = &launch, .grace_ms = 300, .linger_ms = 200 };
@@ -148,10 +94,7 @@ START_TEST(test_backend_exited_hook)
 		harness_init(&h); /* a fresh loop: a stopped one stays stopped */
 		exited_calls = 0;
 		ck_assert_int_eq(collect_init(&h.io, NULL, 0, 1 << 20, 1 << 20, &st), 0);
-		ck_assert_int_eq(job_start(h.loop, &spec, &ops, &h, &j, &st), 0);
-		ck_assert_int_eq(loop_run(h.loop), 0);
-		ck_assert(h.done);
-		h.done = false;
+		ck_assert_int_eq(jh_run(&h, &spec, &j, &st), 0);
 		r = job_result(j);
 		ck_assert_int_eq(exited_calls, 1);
 		if (fake_mode == 0) {
@@ -176,7 +119,7 @@ START_TEST(test_backend_exited_hook)
 		launch.argv = sleeper;
 		exited_calls = exited_null_calls = 0;
 		ck_assert_int_eq(collect_init(&h.io, NULL, 0, 1 << 20, 1 << 20, &st), 0);
-		ck_assert_int_eq(job_start(h.loop, &spec, &ops, &h, &j, &st), 0);
+		ck_assert_int_eq(job_start(h.loop, &spec, &jh_ops, &h, &j, &st), 0);
 		job_free(j);
 		collect_free(&h.io);
 		ck_assert_int_eq(exited_null_calls, 1);
@@ -206,7 +149,7 @@ END_TEST
 
 START_TEST(test_echo)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "echo", "hi", NULL };
 	harness_init(&h);
 	struct job *j = run(&h, argv, NULL, 0, 1 << 20, 0);
@@ -225,7 +168,7 @@ END_TEST
 
 START_TEST(test_exec_failure_is_reported)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "no-such-program-here", NULL };
 	harness_init(&h);
 	struct job *j = run(&h, argv, NULL, 0, 1024, 0);
@@ -252,7 +195,7 @@ status_mask(const char *status, const char *field)
  * can use those through libc, so they are left out of the check. */
 START_TEST(test_signals_reset)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "cat", "/proc/self/status", NULL };
 	harness_init(&h);
 	struct job *j = run(&h, argv, NULL, 0, 1 << 16, 0);
@@ -269,7 +212,7 @@ END_TEST
 
 START_TEST(test_no_inherited_fds)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "ls", "/proc/self/fd", NULL };
 	harness_init(&h);
 	/* An fd without O_CLOEXEC, as a careless library might leave. */
@@ -286,7 +229,7 @@ END_TEST
 
 START_TEST(test_timeout_kills_tree)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
 	harness_init(&h);
 	struct job *j = run(&h, argv, NULL, 0, 4096, 300);
@@ -312,7 +255,7 @@ END_TEST
 
 START_TEST(test_output_cap)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "head", "-c", "100000", "/dev/zero", NULL };
 	harness_init(&h);
 	struct job *j = run(&h, argv, NULL, 0, 1000, 0);
@@ -330,7 +273,7 @@ END_TEST
 /* 8 MiB in and out at once: neither pipe may deadlock the other. */
 START_TEST(test_stdin_round_trip_large)
 {
-	struct harness h;
+	struct job_harness h;
 	char *argv[] = { "cat", NULL };
 	size_t n = 8u << 20;
 	uint8_t *in = malloc(n);
@@ -353,7 +296,6 @@ main(void)
 {
 	Suite *s = suite_create("unit_job");
 	TCase *tc = tcase_create("job");
-	SRunner *sr;
 	int failed;
 
 	tcase_set_timeout(tc, 60);
@@ -367,9 +309,6 @@ main(void)
 	tcase_add_test(tc, test_output_cap);
 	tcase_add_test(tc, test_stdin_round_trip_large);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = unit_run_suite(s);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,40 @@
+/* job_harness — a job driven to completion on a real loop and reaper, as
+ * runnerd drives it, with its output collected: what the unit tests of
+ * jobs and backends share. */
+#ifndef RUNNERD_TESTS_UNIT_JOB_HARNESS_H
+#define RUNNERD_TESTS_UNIT_JOB_HARNESS_H
+
+#include <stdbool.h>
+
+#include "collect.h"
+#include "job.h"
+#include "loop.h"
+
+struct job_harness {
+	struct loop *loop;
+	struct loop_watch sig;
+	struct collect io;
+	bool done;
+	bool stop_on_output; /* job_stop(KILLED) once any stdout arrives */
+	bool stopped;
+};
+
+/* Callbacks of a job whose arg is a struct job_harness: output and stdin
+ * through h->io, and on done the result into h->io, h->done set and the
+ * loop stopped. */
+extern const struct job_ops jh_ops;
+
+/* Zero h; block SIGCHLD into a signalfd that reaps (reaper_collect),
+ * ignore SIGPIPE, become a subreaper. */
+void jh_init(struct job_harness *h);
+
+/* A new loop in h->loop watching the signalfd (a stopped loop stays
+ * stopped: one per run). */
+void jh_loop_open(struct job_harness *h);
+
+/* Start spec's job on h->loop with jh_ops (wanting stdin when
+ * spec->stdin_pipe) and run the loop until it is done. -1 with st set
+ * when job_start fails; 0 with the job in *jp, h->done reset. */
+int jh_run(struct job_harness *h, const struct job_spec *spec, struct job **jp, rstatus *st);
+
+#endif
