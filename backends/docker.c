@@ -422,6 +422,14 @@ rlimit_arg(struct docker_run *r, const char *name, uint64_t v)
 
 static int container_flags(struct docker_run *r, const struct policy *p, rstatus *st);
 
+/* Append one argument to r's argv, or fail the enclosing function; both
+ * argv builders below take `r` and `st`. */
+#define PUSH(...)                                                                 \
+	do {                                                                      \
+		if (push(r, __VA_ARGS__) < 0)                                     \
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
+	} while (0)
+
 /* cmd NULL: a pooled container's (docker_pool.h). */
 static int
 build_argv(struct docker_run *r, const struct command *cmd, const struct policy *p, const char *job,
@@ -429,12 +437,6 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 {
 	const struct policy_docker *dk = &p->docker;
 	int rv = 0;
-
-#define PUSH(...)                                                                 \
-	do {                                                                      \
-		if (push(r, __VA_ARGS__) < 0)                                     \
-			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
-	} while (0)
 
 	PUSH("%s", docker_path);
 	PUSH("run");
@@ -475,7 +477,6 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	PUSH("--");
 	for (char **a = cmd->argv; *a; a++)
 		PUSH("%s", *a);
-#undef PUSH
 	return 0;
 }
 
@@ -488,12 +489,6 @@ container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 	const struct policy_docker *dk = &p->docker;
 	uint64_t pids = dk->pids;
 	int rv = 0;
-
-#define PUSH(...)                                                                 \
-	do {                                                                      \
-		if (push(r, __VA_ARGS__) < 0)                                     \
-			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
-	} while (0)
 
 	PUSH("--network=%s", p->network ? "bridge" : "none");
 	if (p->restrict_writes)
