@@ -262,6 +262,9 @@ serve(struct runnerd *d)
 		return 1;
 	}
 	rpc_set_log(d->rpc, log_request, NULL);
+	if (d->cfg.probe_interval_ms == 0)
+		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
+				   "one aborted connection can stop them accepting");
 	if (d->cfg.state_dir == NULL) {
 		log_msg("warning", "no --state-dir and no ipc listener: processes left by a crash are not cleaned up");
 	} else if ((rv = ledger_open(d->cfg.state_dir, &st)) < 0) {
