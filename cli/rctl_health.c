@@ -16,8 +16,8 @@ print_health(const Runner__V1__HealthResponse *h)
 	int width = 0;
 
 	rctl_format_duration(h->uptime_ms * 1000, uptime, sizeof(uptime));
-	printf("status:   %s\nversion:  %s\nrunning:  %u\nuptime:   %s\nbackends:%s\n",
-	       h->status, h->version, h->running, uptime, h->n_backends ? "" : " none");
+	printf("status:   %s\nversion:  %s\nrunning:  %u\nsessions: %u\nuptime:   %s\nbackends:%s\n",
+	       h->status, h->version, h->running, h->sessions, uptime, h->n_backends ? "" : " none");
 	for (size_t i = 0; i < h->n_backends; i++)
 		if ((int) strlen(h->backends[i]->name) > width)
 			width = (int) strlen(h->backends[i]->name);

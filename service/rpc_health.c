@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "job.h"
 #include "runnerd.h"
+#include "session.h"
 
 void
 rpc_health(struct call *c)
@@ -30,6 +31,7 @@ rpc_health(struct call *c)
 	resp.backends = ptrs;
 	resp.n_backends = n;
 	resp.running = job_running();
+	resp.sessions = sessions_count(d->sessions);
 	resp.uptime_ms = (loop_now_us() - d->started_us) / 1000;
 	call_reply(c, RS_OK, "", &resp.base);
 }
