@@ -239,7 +239,7 @@ docker_init(const struct backend_config *cfg)
 		snprintf(docker_path, sizeof(docker_path), "%s", prog);
 		if (!executable_file(docker_path))
 			docker_path[0] = '\0';
-	} else if (spawn_resolve("docker", tool_env, docker_path, sizeof(docker_path)) != 0) {
+	} else if (spawn_resolve("docker", tool_env, NULL, docker_path, sizeof(docker_path)) != 0) {
 		docker_path[0] = '\0';
 	}
 	find_init();

@@ -99,7 +99,6 @@
 /* Where firejail and setpriv are looked for: never the daemon's PATH. */
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* A command without PATH gets spawn_child's default. */
-#define COMMAND_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define SHIM_NAME "runnerd-status"
 #define STATUS_FD "3"
 /* Tasks of a run besides the command's: launcher, firejail, its init, shim. */
@@ -392,7 +391,7 @@ resolve_user(const struct policy *p, struct who *w, rstatus *st)
 static int
 find_tool(const char *name, char *out, size_t outlen)
 {
-	return spawn_resolve(name, tool_env, out, outlen);
+	return spawn_resolve(name, tool_env, NULL, out, outlen);
 }
 
 /* --- probe -------------------------------------------------------------- */
@@ -424,7 +423,7 @@ run_probe(void)
 
 	rstatus_clear(&probe_status);
 	if (program_override != NULL)
-		rv = program_override[0] == '/' ? spawn_resolve(program_override, tool_env, firejail_path,
+		rv = program_override[0] == '/' ? spawn_resolve(program_override, tool_env, NULL, firejail_path,
 							      sizeof(firejail_path))
 						: -ENOENT;
 	else
@@ -793,50 +792,6 @@ add_tmp_rules(struct plan *pl, const struct policy *p, rstatus *st)
 	return any ? 0 : add(pl, st, "--private-tmp");
 }
 
-/* Resolve argv[0] as spawn_child would for the child, but relative to the
- * child's working directory rather than runnerd's. */
-static int
-resolve_program(const char *name, char *const *envp, const char *cwd, char *out, size_t outlen)
-{
-	const char *path = NULL, *p;
-	char cand[PATH_MAX];
-	int best = -ENOENT, rv;
-
-	if (strchr(name, '/') != NULL) {
-		if (name[0] == '/')
-			return spawn_resolve(name, envp, out, outlen);
-		if (snprintf(cand, sizeof(cand), "%s/%s", cwd, name) >= (int) sizeof(cand))
-			return -ENAMETOOLONG;
-		return spawn_resolve(cand, envp, out, outlen);
-	}
-	for (char *const *e = envp; e && *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			path = *e + 5;
-	if (path == NULL)
-		path = COMMAND_DEFAULT_PATH;
-	for (p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		int len = (int) (end - p);
-
-		if (len == 0)
-			rv = snprintf(cand, sizeof(cand), "%s/%s", cwd, name);
-		else if (p[0] == '/')
-			rv = snprintf(cand, sizeof(cand), "%.*s/%s", len, p, name);
-		else
-			rv = snprintf(cand, sizeof(cand), "%s/%.*s/%s", cwd, len, p, name);
-		if (rv < (int) sizeof(cand)) {
-			if ((rv = spawn_resolve(cand, envp, out, outlen)) == 0)
-				return 0;
-			if (rv == -EACCES)
-				best = rv;
-		}
-		if (*end == '\0')
-			break;
-		p = end;
-	}
-	return best;
-}
-
 static int
 fj_prepare(const struct command *cmd, const struct policy *p, struct backend_launch *out,
 	   rstatus *st)
@@ -862,7 +817,7 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 
 	/* Not runnable here: report it exactly as a direct spawn would, and
 	 * start nothing. */
-	if ((rv = resolve_program(cmd->argv[0], cmd->envp, cwd, program, sizeof(program))) < 0) {
+	if ((rv = spawn_resolve(cmd->argv[0], cmd->envp, cwd, program, sizeof(program))) < 0) {
 		snprintf(pl->exec_error, sizeof(pl->exec_error), "execve %s: %s", cmd->argv[0],
 			 strerror(-rv));
 		out->exec_errno = -rv;

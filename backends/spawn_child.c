@@ -37,25 +37,42 @@ check_executable(const char *path)
 	return 0;
 }
 
+/* `part` of `len` bytes (len < 0: all of it) as the child will see it: an
+ * absolute path as it is, a relative one under the child's cwd. */
+static int
+child_path(char *out, size_t outlen, const char *cwd, const char *part, int len, const char *name)
+{
+	int n;
+
+	if (len < 0)
+		len = (int) strlen(part);
+	if (part[0] == '/' || cwd == NULL)
+		n = snprintf(out, outlen, "%.*s%s%s", len, part, len && name ? "/" : "", name ? name : "");
+	else
+		n = snprintf(out, outlen, "%s/%.*s%s%s", cwd, len, part, len && name ? "/" : "",
+			     name ? name : "");
+	return n < (int) outlen ? 0 : -ENAMETOOLONG;
+}
+
 int
-spawn_resolve(const char *name, char *const *envp, char *out, size_t outlen)
+spawn_resolve(const char *name, char *const *envp, const char *cwd, char *out, size_t outlen)
 {
 	const char *path, *p;
-	int best = -ENOENT;
+	int best = -ENOENT, rv;
 
 	if (strchr(name, '/') != NULL) {
-		if (snprintf(out, outlen, "%s", name) >= (int) outlen)
-			return -ENAMETOOLONG;
+		if ((rv = child_path(out, outlen, cwd, name, -1, NULL)) < 0)
+			return rv;
 		return check_executable(out);
 	}
 	if ((path = env_lookup(envp, "PATH")) == NULL)
 		path = DEFAULT_PATH;
 	for (p = path;; p++) {
 		const char *end = strchrnul(p, ':');
-		int len = (int) (end - p), rv;
+		int len = (int) (end - p);
 
 		/* An empty PATH element means the current directory, as execvp does. */
-		if (snprintf(out, outlen, "%.*s%s%s", len, p, len ? "/" : "./", name) < (int) outlen) {
+		if (child_path(out, outlen, cwd, len ? p : ".", len ? len : 1, name) == 0) {
 			if ((rv = check_executable(out)) == 0)
 				return 0;
 			/* Remember that something was there but not runnable. */
@@ -101,10 +118,6 @@ spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatu
 	int rv;
 
 	*exec_errno = 0;
-	if ((rv = spawn_resolve(req->argv[0], req->envp, path, sizeof(path))) < 0) {
-		*exec_errno = -rv;
-		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "execve %s", req->argv[0]);
-	}
 	/* posix_spawn folds a chdir failure into the exec errno; check first so
 	 * the report names the right culprit. */
 	if (req->cwd != NULL) {
@@ -114,6 +127,11 @@ spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatu
 		 * outcome of the program: it is an error status, not EXEC_FAILED. */
 		if (e != 0)
 			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, e, "cwd %s", req->cwd);
+	}
+	/* Relative names resolve where the child will run, not where we do. */
+	if ((rv = spawn_resolve(req->argv[0], req->envp, req->cwd, path, sizeof(path))) < 0) {
+		*exec_errno = -rv;
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "execve %s", req->argv[0]);
 	}
 
 	sigfillset(&all);

@@ -32,10 +32,12 @@ struct spawn_request {
  * RESOURCE_EXHAUSTED / INTERNAL for no memory, no pids and the like. */
 int spawn_child(const struct spawn_request *req, pid_t *pid, int *exec_errno, rstatus *st);
 
-/* Resolve `name` against the PATH found in `envp` (the child's, not ours) into
- * `out`. Names containing '/' are used as they are. Returns 0 or -errno
- * (ENOENT: nowhere; EACCES: found but not executable). */
-int spawn_resolve(const char *name, char *const *envp, char *out, size_t outlen);
+/* Resolve `name` as the child will: against the PATH found in `envp` (the
+ * child's, not ours), with relative names and PATH entries taken under
+ * `cwd` (the child's working directory; NULL: ours). Returns 0 with the
+ * path in `out`, or -errno (ENOENT: nowhere; EACCES: found but not
+ * executable). */
+int spawn_resolve(const char *name, char *const *envp, const char *cwd, char *out, size_t outlen);
 
 /* Create a pipe whose both ends are O_CLOEXEC and whose parent end
  * (`parent_end`: 0 read end, 1 write end) is non-blocking. */

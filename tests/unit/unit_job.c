@@ -133,15 +133,15 @@ START_TEST(test_resolve)
 	char path[256], dir[] = "/tmp/rd-unit-XXXXXX", file[300];
 	char *env[] = { path, NULL };
 
-	ck_assert_int_eq(spawn_resolve("sh", base_env, path, sizeof(path)), 0);
+	ck_assert_int_eq(spawn_resolve("sh", base_env, NULL, path, sizeof(path)), 0);
 	ck_assert_int_eq(access(path, X_OK), 0);
-	ck_assert_int_eq(spawn_resolve("definitely-not-a-program", base_env, path, sizeof(path)), -ENOENT);
+	ck_assert_int_eq(spawn_resolve("definitely-not-a-program", base_env, NULL, path, sizeof(path)), -ENOENT);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(file, sizeof(file), "%s/tool", dir);
 	close(open(file, O_CREAT | O_WRONLY, 0644));
 	snprintf(path, sizeof(path), "PATH=%s", dir);
 	char out[300];
-	ck_assert_int_eq(spawn_resolve("tool", env, out, sizeof(out)), -EACCES);
+	ck_assert_int_eq(spawn_resolve("tool", env, NULL, out, sizeof(out)), -EACCES);
 	unlink(file);
 	rmdir(dir);
 }
