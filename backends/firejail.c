@@ -232,12 +232,28 @@ covers(const char *dir, const char *path)
  * copy of, --noprofile or not: what is there on the host is not visible. */
 static const char *const firejail_private_dirs[] = { "/var/tmp", "/var/log", "/run/lock", "/dev" };
 
+static int find_shim(char *out, size_t outlen, rstatus *st);
+
+/* The shim under /tmp (a build tree there): a private /tmp must still
+ * show it, bound in read-only like the profile's own /tmp paths. */
+static bool
+shim_in_tmp(char *shim, size_t len)
+{
+	rstatus ignored;
+
+	return find_shim(shim, len, &ignored) == 0 && covers("/tmp", shim);
+}
+
 /* Under a private /tmp, the read_write and read_only paths inside /tmp
  * stay visible: firejail's --whitelist puts a fresh tmpfs on /tmp with
- * just them bound into it (see add_tmp_rules). */
+ * just them bound into it (see add_tmp_rules); so does the shim. */
 static bool
 exposed_in_private_tmp(const struct policy *p, const char *path)
 {
+	char shim[PATH_MAX];
+
+	if (shim_in_tmp(shim, sizeof(shim)) && strcmp(shim, path) == 0)
+		return true;
 	for (char **rw = p->read_write; rw && *rw; rw++)
 		if (covers("/tmp", *rw) && strcmp(*rw, "/tmp") != 0 && covers(*rw, path))
 			return true;
@@ -779,9 +795,16 @@ static int
 add_tmp_rules(struct plan *pl, const struct policy *p, rstatus *st)
 {
 	char **lists[] = { p->read_write, p->read_only };
+	char shim[PATH_MAX];
 	bool any = false;
 	int rv;
 
+	if (shim_in_tmp(shim, sizeof(shim))) {
+		if ((rv = add(pl, st, "--whitelist=%s", shim)) < 0 ||
+		    (rv = add(pl, st, "--read-only=%s", shim)) < 0)
+			return rv;
+		any = true;
+	}
 	for (size_t l = 0; l < 2; l++)
 		for (char **s = lists[l]; s && *s; s++)
 			if (covers("/tmp", *s) && strcmp(*s, "/tmp") != 0) {

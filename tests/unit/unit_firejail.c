@@ -327,6 +327,8 @@ START_TEST(test_probe)
 }
 END_TEST
 
+static size_t argv_index(char *const *argv, const char *s);
+
 static int
 check_fails(const struct policy *p, int code, const char *needle)
 {
@@ -392,8 +394,22 @@ START_TEST(test_check)
 	}
 	waitpid(pid, NULL, 0);
 	firejail_set_shim_path(shim);
+	/* ... while a private /tmp keeps a shim in /tmp visible: bound into the
+	 * fresh /tmp, read-only. */
 	struct policy pt = { .profile = "t", .network = true, .private_tmp = true };
-	check_fails(&pt, RS_FAILED_PRECONDITION, "filesystem.private_tmp would hide");
+	ck_assert_msg(fj->check(&pt, &st) == 0, "check: %s", st.message);
+	{
+		char *targv[] = { "true", NULL }, *tenv[] = { PATH_ENV, NULL }, want[400];
+		struct command tcmd = { .argv = targv, .envp = tenv, .cwd = "/" };
+		struct backend_launch tl;
+
+		ck_assert_msg(fj->prepare(&tcmd, &pt, &tl, &st) == 0, "%s", st.message);
+		snprintf(want, sizeof(want), "--whitelist=%s", shim);
+		argv_index(tl.argv, want);
+		snprintf(want, sizeof(want), "--read-only=%s", shim);
+		argv_index(tl.argv, want);
+		fj->release(&tl);
+	}
 	firejail_set_shim_path(shim_path);
 	rm_rf(dir);
 
