@@ -16,16 +16,16 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "docker_pools.h"
-#include "job.h"
-#include "ledger.h"
-#include "log.h"
-#include "options.h"
-#include "profiles.h"
-#include "reaper.h"
+#include "run/docker_pools.h"
+#include "run/job.h"
+#include "core/ledger.h"
+#include "core/log.h"
+#include "config/options.h"
+#include "config/profiles.h"
+#include "core/reaper.h"
 #include "runnerd.h"
-#include "session.h"
-#include "streams.h"
+#include "session/session.h"
+#include "session/streams.h"
 
 #define DRAIN_POLL_US 20000
 

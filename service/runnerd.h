@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include "command.h"
-#include "loop.h"
-#include "rpc.h"
-#include "transport.h"
+#include "core/loop.h"
+#include "rpc/rpc.h"
+#include "rpc/transport.h"
 
 struct runnerd_config {
 	const char **listen;       /* URLs */

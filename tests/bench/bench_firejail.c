@@ -41,11 +41,11 @@
 
 #include "backend.h"
 #include "bench_common.h"
-#include "collect.h"
+#include "run/collect.h"
 #include "firejail.h"
-#include "job.h"
-#include "loop.h"
-#include "reaper.h"
+#include "run/job.h"
+#include "core/loop.h"
+#include "core/reaper.h"
 #include "runner_client.h"
 
 #define NSERIES 6

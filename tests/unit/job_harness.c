@@ -9,7 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "reaper.h"
+#include "core/reaper.h"
 
 static void
 sig_cb(struct loop_watch *w, uint32_t events)

@@ -6,9 +6,9 @@
 
 #include <stdbool.h>
 
-#include "collect.h"
-#include "job.h"
-#include "loop.h"
+#include "run/collect.h"
+#include "run/job.h"
+#include "core/loop.h"
 
 struct job_harness {
 	struct loop *loop;

@@ -6,7 +6,7 @@
 
 #include "command.h"
 #include "decode_request.h"
-#include "dedup.h"
+#include "rpc/dedup.h"
 #include "runner/v1/runner.pb-c.h"
 #include "unit_run.h"
 #include "units.h"

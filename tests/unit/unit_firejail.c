@@ -34,7 +34,7 @@
 #include "firejail.h"
 #include "job_harness.h"
 #include "pids_cgroup.h"
-#include "reaper.h"
+#include "core/reaper.h"
 #include "shim_env.h"
 #include "unit_run.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "job_harness.h"
-#include "reaper.h"
+#include "core/reaper.h"
 #include "spawn_child.h"
 #include "unit_run.h"
 

@@ -1,0 +1,333 @@
+#include "config/options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner_defaults.h"
+#include "units.h"
+
+static const char usage[] =
+	"Usage: runnerd [OPTION]...\n"
+	"Run processes for other programs over runner.v1 (protobuf on nng).\n"
+	"\n"
+	"  -l, --listen URL          listen on URL (repeatable): ipc:///path or tcp://host:port\n"
+	"                            (default: $RUNNERD_LISTEN, comma-separated, else\n"
+	"                            " RUNNER_DEFAULT_ADDR ")\n"
+	"      --insecure-tcp        allow tcp:// listeners; tcp has no authentication yet,\n"
+	"                            so anyone who can reach the port can run commands\n"
+	"      --max-request-bytes N largest request accepted (default 4M)\n"
+	"      --output-limit N      per-stream output cap of a Run reply (default 16M)\n"
+	"      --default-timeout DUR wall timeout when a request sets none (default: none)\n"
+	"      --max-timeout DUR     ceiling on any request's timeout (default: none)\n"
+	"      --grace DUR           SIGTERM to SIGKILL delay on timeout/stop (default 2s)\n"
+	"      --linger DUR          after a process exits, how long to wait for pipes held\n"
+	"                            by processes that left its group (default 1s)\n"
+	"      --shutdown-grace DUR  on SIGTERM/SIGINT, how long Runs may finish (default 10s)\n"
+	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
+	"      --max-inflight N      requests in flight at most (default 4096)\n"
+	"      --probe-interval DUR  listener health probe period (default 200ms); 0 disables\n"
+	"                            the workaround for nng 1.5.2's listener bug #1518, after\n"
+	"                            which one aborted connection can stop new ones for good\n"
+	"      --stream-listen URL   where session output streams are served (repeatable;\n"
+	"                            default: beside each --listen: ipc path with\n"
+	"                            -stream, tcp port + 1)\n"
+	"      --max-sessions N      interactive sessions at most (default 16384)\n"
+	"      --session-buffer N    output kept per session stream (default 4M)\n"
+	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
+	"      --retention DUR       keep a finished session's output and result (default 5m)\n"
+	"      --state-dir DIR       where runnerd records its running process groups, so a\n"
+	"                            restart after a crash kills what was left (default:\n"
+	"                            beside the first ipc socket, x.sock -> x.state)\n"
+	"  -c, --config FILE         profiles: named restrictions requests run under (YAML)\n"
+	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
+	"      --log-json            log one JSON object per line\n"
+	"  -h, --help                show this help\n"
+	"      --version             show the version\n"
+	"\n"
+	"DUR: 250ms, 10s, 2m, 1h (bare number: seconds). N: 512, 64K, 4M, 1G.\n"
+	"Logs go to stderr: one line per request (method, status, duration).\n";
+
+enum {
+	OPT_INSECURE_TCP = 256,
+	OPT_MAX_REQUEST,
+	OPT_OUTPUT_LIMIT,
+	OPT_DEFAULT_TIMEOUT,
+	OPT_MAX_TIMEOUT,
+	OPT_GRACE,
+	OPT_LINGER,
+	OPT_SHUTDOWN_GRACE,
+	OPT_DEDUP_TTL,
+	OPT_MAX_INFLIGHT,
+	OPT_PROBE_INTERVAL,
+	OPT_LOG_JSON,
+	OPT_VERSION,
+	OPT_STREAM_LISTEN,
+	OPT_MAX_SESSIONS,
+	OPT_SESSION_BUFFER,
+	OPT_IDLE_TTL,
+	OPT_RETENTION,
+	OPT_STATE_DIR,
+	OPT_CHECK_CONFIG,
+};
+
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "insecure-tcp", no_argument, NULL, OPT_INSECURE_TCP },
+	{ "max-request-bytes", required_argument, NULL, OPT_MAX_REQUEST },
+	{ "output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT },
+	{ "default-timeout", required_argument, NULL, OPT_DEFAULT_TIMEOUT },
+	{ "max-timeout", required_argument, NULL, OPT_MAX_TIMEOUT },
+	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
+	{ "dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
+	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
+	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
+	{ "retention", required_argument, NULL, OPT_RETENTION },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+add_url(const char ***list, size_t *n, const char *url)
+{
+	const char **l = realloc(*list, (*n + 1) * sizeof(*l));
+	char *copy = strdup(url);
+
+	if (l != NULL)
+		*list = l;
+	if (l == NULL || copy == NULL) {
+		free(copy);
+		return -1;
+	}
+	*list = l;
+	l[(*n)++] = copy;
+	return 0;
+}
+
+static int
+add_listen(struct runnerd_config *cfg, const char *url)
+{
+	return add_url(&cfg->listen, &cfg->n_listen, url);
+}
+
+/* The stream socket sits beside each request listener unless told
+ * otherwise: ipc "x.sock" → "x-stream.sock"; tcp port P → P+1 (0 stays 0). */
+static int
+derive_stream_url(struct runnerd_config *cfg, const char *url)
+{
+	char buf[1024];
+	const char *colon;
+	size_t n = strlen(url);
+
+	if (strncmp(url, "ipc://", 6) == 0) {
+		if (n > 5 && strcmp(url + n - 5, ".sock") == 0)
+			snprintf(buf, sizeof(buf), "%.*s-stream.sock", (int) (n - 5), url);
+		else
+			snprintf(buf, sizeof(buf), "%s.stream", url);
+	} else if ((colon = strrchr(url, ':')) != NULL && colon[1] >= '0' && colon[1] <= '9') {
+		long port = strtol(colon + 1, NULL, 10);
+		snprintf(buf, sizeof(buf), "%.*s:%ld", (int) (colon - url), url, port ? port + 1 : 0);
+	} else {
+		snprintf(buf, sizeof(buf), "%s", url);
+	}
+	return add_url(&cfg->stream_listen, &cfg->n_stream_listen, buf);
+}
+
+static int
+add_listen_list(struct runnerd_config *cfg, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rv = copy ? 0 : -1;
+
+	for (char *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok && rv == 0;
+	     tok = strtok_r(NULL, ", ", &save))
+		rv = add_listen(cfg, tok);
+	free(copy);
+	return rv;
+}
+
+void
+options_free(struct runnerd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		free((char *) cfg->listen[i]);
+	for (size_t i = 0; i < cfg->n_stream_listen; i++)
+		free((char *) cfg->stream_listen[i]);
+	free(cfg->listen);
+	free(cfg->stream_listen);
+	free(cfg->state_dir);
+	free(cfg->config_path);
+	cfg->state_dir = cfg->config_path = NULL;
+	cfg->listen = cfg->stream_listen = NULL;
+	cfg->n_listen = cfg->n_stream_listen = 0;
+}
+
+static uint64_t *
+duration_field(struct runnerd_config *cfg, int opt)
+{
+	switch (opt) {
+	case OPT_DEFAULT_TIMEOUT:
+		return &cfg->default_timeout_ms;
+	case OPT_MAX_TIMEOUT:
+		return &cfg->max_timeout_ms;
+	case OPT_GRACE:
+		return &cfg->grace_ms;
+	case OPT_LINGER:
+		return &cfg->linger_ms;
+	case OPT_SHUTDOWN_GRACE:
+		return &cfg->shutdown_grace_ms;
+	case OPT_IDLE_TTL:
+		return &cfg->idle_ttl_ms;
+	case OPT_RETENTION:
+		return &cfg->retention_ms;
+	default:
+		return &cfg->dedup_ttl_ms;
+	}
+}
+
+static enum options_result
+bad_value(const char *opt, const char *value)
+{
+	fprintf(stderr, "runnerd: invalid value for --%s: \"%s\"\n%s", opt, value,
+		"Try 'runnerd --help'.\n");
+	return OPTIONS_EXIT_USAGE;
+}
+
+enum options_result
+options_parse(int argc, char **argv, struct runnerd_config *cfg)
+{
+	const char *env;
+	uint64_t v;
+	int c, idx;
+
+	*cfg = (struct runnerd_config){
+		.max_request = RUNNER_DEFAULT_MAX_REQUEST,
+		.output_limit = 16u << 20,
+		.grace_ms = 2000,
+		.linger_ms = 1000,
+		.shutdown_grace_ms = 10000,
+		.dedup_ttl_ms = 600000,
+		.dedup_max_bytes = 64u << 20,
+		.max_inflight = 4096,
+		.probe_interval_ms = 200,
+		.max_sessions = 16384,
+		.session_buffer = 4u << 20,
+		.idle_ttl_ms = 600000,
+		.retention_ms = 300000,
+	};
+	while ((c = getopt_long(argc, argv, "l:c:h", longopts, &idx)) != -1) {
+		const char *name = c >= 256 ? longopts[idx].name : "";
+		switch (c) {
+		case 'l':
+			if (add_listen(cfg, optarg) < 0)
+				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_INSECURE_TCP:
+			cfg->insecure_tcp = true;
+			break;
+		case OPT_LOG_JSON:
+			cfg->log_json = true;
+			break;
+		case 'c':
+		case OPT_CHECK_CONFIG:
+			free(cfg->config_path);
+			if ((cfg->config_path = strdup(optarg)) == NULL)
+				return OPTIONS_EXIT_USAGE;
+			cfg->check_config = c == OPT_CHECK_CONFIG;
+			break;
+		case OPT_STATE_DIR:
+			free(cfg->state_dir);
+			if ((cfg->state_dir = strdup(optarg)) == NULL)
+				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_STREAM_LISTEN:
+			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
+				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_MAX_SESSIONS:
+		case OPT_SESSION_BUFFER:
+			if (parse_size(optarg, &v) < 0 || v == 0 || (c == OPT_MAX_SESSIONS && v > 1000000))
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_SESSIONS)
+				cfg->max_sessions = (unsigned) v;
+			else
+				cfg->session_buffer = v;
+			break;
+		case OPT_MAX_REQUEST:
+		case OPT_OUTPUT_LIMIT:
+		case OPT_MAX_INFLIGHT:
+			if (parse_size(optarg, &v) < 0 || v == 0 || (c == OPT_MAX_INFLIGHT && v > 1000000))
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_REQUEST)
+				cfg->max_request = v;
+			else if (c == OPT_OUTPUT_LIMIT)
+				cfg->output_limit = v;
+			else
+				cfg->max_inflight = (unsigned) v;
+			break;
+		case OPT_DEFAULT_TIMEOUT:
+		case OPT_MAX_TIMEOUT:
+		case OPT_GRACE:
+		case OPT_LINGER:
+		case OPT_SHUTDOWN_GRACE:
+		case OPT_DEDUP_TTL:
+		case OPT_IDLE_TTL:
+		case OPT_RETENTION:
+		case OPT_PROBE_INTERVAL:
+			if (parse_duration_ms(optarg, &v) < 0 || v > 24ull * 3600 * 1000)
+				return bad_value(name, optarg);
+			if (c == OPT_PROBE_INTERVAL)
+				cfg->probe_interval_ms = (int) v;
+			else
+				*duration_field(cfg, c) = v;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return OPTIONS_EXIT_OK;
+		case OPT_VERSION:
+			puts("runnerd " RUNNERD_VERSION);
+			return OPTIONS_EXIT_OK;
+		default:
+			fputs("Try 'runnerd --help'.\n", stderr);
+			return OPTIONS_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "runnerd: unexpected argument \"%s\"\nTry 'runnerd --help'.\n", argv[optind]);
+		return OPTIONS_EXIT_USAGE;
+	}
+	if (cfg->n_listen == 0 && (env = getenv("RUNNERD_LISTEN")) != NULL && env[0] != '\0' &&
+	    add_listen_list(cfg, env) < 0)
+		return OPTIONS_EXIT_USAGE;
+	if (cfg->n_listen == 0 && add_listen(cfg, RUNNER_DEFAULT_ADDR) < 0)
+		return OPTIONS_EXIT_USAGE;
+	for (size_t i = 0; cfg->state_dir == NULL && i < cfg->n_listen; i++) {
+		const char *path = cfg->listen[i] + 6;
+		size_t n = strlen(path);
+		if (strncmp(cfg->listen[i], "ipc://", 6) != 0)
+			continue;
+		if ((cfg->state_dir = malloc(n + 7)) == NULL)
+			return OPTIONS_EXIT_USAGE;
+		if (n > 5 && strcmp(path + n - 5, ".sock") == 0)
+			snprintf(cfg->state_dir, n + 7, "%.*s.state", (int) (n - 5), path);
+		else
+			snprintf(cfg->state_dir, n + 7, "%s.state", path);
+	}
+	if (cfg->n_stream_listen == 0)
+		for (size_t i = 0; i < cfg->n_listen; i++)
+			if (derive_stream_url(cfg, cfg->listen[i]) < 0)
+				return OPTIONS_EXIT_USAGE;
+	return OPTIONS_RUN;
+}

@@ -1,0 +1,18 @@
+/* log.h — runnerd's stderr log: plain "runnerd: ..." lines, or one JSON
+ * object per line with --log-json. Only main and its helpers log. */
+#ifndef RUNNER_LOG_H
+#define RUNNER_LOG_H
+
+#include <stdbool.h>
+
+#include "rpc/rpc.h"
+
+void log_init(bool json);
+
+/* level: "info", "warning", "error". */
+void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The rpc_log_fn: one line per finished request. */
+void log_request(const struct rpc_log_record *rec, void *arg);
+
+#endif

@@ -1,0 +1,226 @@
+#include "core/loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+struct loop {
+	int epfd;
+	struct loop_watch wake;
+	bool stopping;
+	/* Timers sorted by deadline; runnerd keeps a handful per process, so
+	 * a list beats a heap on simplicity. */
+	struct loop_timer *timers;
+	pthread_mutex_t mtx;
+	struct loop_task *posted_head, *posted_tail;
+};
+
+uint64_t
+loop_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void
+wake_cb(struct loop_watch *w, uint32_t events)
+{
+	uint64_t v;
+
+	/* Draining the counter is all; the posted queue is run by loop_run. */
+	(void) !read(w->fd, &v, sizeof(v));
+}
+
+void
+loop_free(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	if (l->wake.fd >= 0)
+		close(l->wake.fd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	pthread_mutex_destroy(&l->mtx);
+	free(l);
+}
+
+int
+loop_new(struct loop **out, rstatus *st)
+{
+	struct loop *l;
+	int rv;
+
+	*out = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	l->wake.fd = -1;
+	pthread_mutex_init(&l->mtx, NULL);
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		rv = rstatus_fail_errno(st, RS_INTERNAL, errno, "epoll_create1");
+		loop_free(l);
+		return rv;
+	}
+	if ((l->wake.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		rv = rstatus_fail_errno(st, RS_INTERNAL, errno, "eventfd");
+		loop_free(l);
+		return rv;
+	}
+	l->wake.cb = wake_cb;
+	if ((rv = loop_watch_add(l, &l->wake, EPOLLIN, st)) < 0) {
+		loop_free(l);
+		return rv;
+	}
+	*out = l;
+	return 0;
+}
+
+int
+loop_watch_add(struct loop *l, struct loop_watch *w, uint32_t events, rstatus *st)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, w->fd, &ev) != 0)
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "epoll_ctl(ADD)");
+	return 0;
+}
+
+int
+loop_watch_mod(struct loop *l, struct loop_watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) == 0 ? 0 : -errno;
+}
+
+void
+loop_watch_del(struct loop *l, struct loop_watch *w)
+{
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+void
+loop_timer_disarm(struct loop *l, struct loop_timer *t)
+{
+	if (!t->armed)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+	t->armed = false;
+}
+
+void
+loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t when_us)
+{
+	struct loop_timer **pp = &l->timers, *prev = NULL;
+
+	loop_timer_disarm(l, t);
+	t->when_us = when_us;
+	while (*pp != NULL && (*pp)->when_us <= when_us) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	t->next = *pp;
+	t->prev = prev;
+	if (*pp)
+		(*pp)->prev = t;
+	*pp = t;
+	t->armed = true;
+}
+
+void
+loop_post(struct loop *l, struct loop_task *t)
+{
+	bool was_empty;
+	uint64_t one = 1;
+
+	t->next = NULL;
+	pthread_mutex_lock(&l->mtx);
+	was_empty = l->posted_head == NULL;
+	if (l->posted_tail)
+		l->posted_tail->next = t;
+	else
+		l->posted_head = t;
+	l->posted_tail = t;
+	pthread_mutex_unlock(&l->mtx);
+	/* One wake-up per batch: the loop takes the whole queue at once. */
+	if (was_empty)
+		(void) !write(l->wake.fd, &one, sizeof(one));
+}
+
+void
+loop_stop(struct loop *l)
+{
+	l->stopping = true;
+}
+
+static void
+run_posted(struct loop *l)
+{
+	struct loop_task *t;
+
+	pthread_mutex_lock(&l->mtx);
+	t = l->posted_head;
+	l->posted_head = l->posted_tail = NULL;
+	pthread_mutex_unlock(&l->mtx);
+	while (t != NULL) {
+		struct loop_task *next = t->next;
+		t->fn(t);
+		t = next;
+	}
+}
+
+static void
+run_timers(struct loop *l)
+{
+	uint64_t now = loop_now_us();
+
+	while (l->timers != NULL && l->timers->when_us <= now) {
+		struct loop_timer *t = l->timers;
+		loop_timer_disarm(l, t);
+		t->cb(t);
+	}
+}
+
+static int
+next_timeout_ms(struct loop *l)
+{
+	uint64_t now;
+
+	if (l->timers == NULL)
+		return -1;
+	now = loop_now_us();
+	if (l->timers->when_us <= now)
+		return 0;
+	/* Round up so a timer never fires a millisecond early and spins. */
+	return (int) ((l->timers->when_us - now + 999) / 1000);
+}
+
+int
+loop_run(struct loop *l)
+{
+	struct epoll_event evs[64];
+
+	while (!l->stopping) {
+		int n = epoll_wait(l->epfd, evs, 64, next_timeout_ms(l));
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			struct loop_watch *w = evs[i].data.ptr;
+			w->cb(w, evs[i].events);
+		}
+		run_posted(l);
+		run_timers(l);
+	}
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* The Health RPC: serving state, version, backends and load. */
+#include <stdlib.h>
+
+#include "backend.h"
+#include "run/job.h"
+#include "runnerd.h"
+#include "session/session.h"
+
+void
+rpc_health(struct call *c)
+{
+	Runner__V1__HealthResponse resp = RUNNER__V1__HEALTH_RESPONSE__INIT;
+	struct runnerd *d = c->app;
+	size_t n;
+	const struct backend_ops *const *all = backend_all(&n);
+	Runner__V1__BackendHealth items[8], *ptrs[8];
+	rstatus why[8];
+
+	if (n > 8)
+		n = 8;
+	for (size_t i = 0; i < n; i++) {
+		runner__v1__backend_health__init(&items[i]);
+		rstatus_clear(&why[i]);
+		items[i].name = (char *) all[i]->name;
+		items[i].available = all[i]->probe(&why[i]) == 0;
+		items[i].detail = why[i].message;
+		ptrs[i] = &items[i];
+	}
+	resp.status = d->draining ? "DRAINING" : "SERVING";
+	resp.version = RUNNERD_VERSION;
+	resp.backends = ptrs;
+	resp.n_backends = n;
+	resp.running = job_running();
+	resp.sessions = sessions_count(d->sessions);
+	resp.uptime_ms = (loop_now_us() - d->started_us) / 1000;
+	call_reply(c, RS_OK, "", &resp.base);
+}

@@ -1,0 +1,131 @@
+/* The session RPCs: StartPipes, WriteStdin, CloseStdin, Wait, Signal, List,
+ * and ReadStream's REQ/REP stub (its frames travel on the stream socket). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runnerd.h"
+#include "session/session.h"
+#include "session/streams.h"
+
+/* Look the session up for a call; answers the call itself when absent. */
+static struct session *
+session_for(struct call *c, const char *id)
+{
+	struct runnerd *d = c->app;
+	struct session *s;
+	rstatus st;
+
+	if (session_lookup(d->sessions, id, &s, &st) < 0) {
+		call_fail(c, &st);
+		return NULL;
+	}
+	session_touch(s);
+	return s;
+}
+
+void
+rpc_start_pipes(struct call *c)
+{
+	const Runner__V1__StartPipesRequest *req = (const Runner__V1__StartPipesRequest *) c->request;
+	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
+	struct runnerd *d = c->app;
+	struct session *s;
+	bool existing;
+	rstatus st;
+
+	if (session_start(d->sessions, req, &s, &existing, &st) < 0) {
+		call_fail(c, &st);
+		return;
+	}
+	resp.session_id = s->id;
+	resp.stream_address = (char *) streams_address_for(d->streams, c->pipe);
+	resp.stream_secret.data = s->secret;
+	resp.stream_secret.len = sizeof(s->secret);
+	resp.pid = s->job ? job_result(s->job)->pid : s->result.pid;
+	resp.existing = existing;
+	call_reply(c, RS_OK, "", &resp.base);
+}
+
+void
+rpc_write_stdin(struct call *c)
+{
+	const Runner__V1__WriteStdinRequest *req = (const Runner__V1__WriteStdinRequest *) c->request;
+	struct session *s = session_for(c, req->session_id);
+
+	if (s != NULL)
+		session_write_stdin(s, c, req->offset, req->data.data, req->data.len);
+}
+
+void
+rpc_close_stdin(struct call *c)
+{
+	const Runner__V1__CloseStdinRequest *req = (const Runner__V1__CloseStdinRequest *) c->request;
+	struct session *s = session_for(c, req->session_id);
+
+	if (s != NULL)
+		session_close_stdin(s, c);
+}
+
+void
+rpc_wait(struct call *c)
+{
+	const Runner__V1__WaitRequest *req = (const Runner__V1__WaitRequest *) c->request;
+	struct session *s = session_for(c, req->session_id);
+
+	if (s != NULL)
+		session_wait(s, c, req->timeout_ms);
+}
+
+void
+rpc_signal(struct call *c)
+{
+	const Runner__V1__SignalRequest *req = (const Runner__V1__SignalRequest *) c->request;
+	Runner__V1__SignalResponse resp = RUNNER__V1__SIGNAL_RESPONSE__INIT;
+	struct session *s = session_for(c, req->session_id);
+	rstatus st;
+
+	if (s == NULL)
+		return;
+	if (session_signal(s, req->signal, &st) < 0)
+		call_fail(c, &st);
+	else
+		call_reply(c, RS_OK, "", &resp.base);
+}
+
+void
+rpc_list(struct call *c)
+{
+	const Runner__V1__ListRequest *req = (const Runner__V1__ListRequest *) c->request;
+	Runner__V1__ListResponse resp = RUNNER__V1__LIST_RESPONSE__INIT;
+	struct runnerd *d = c->app;
+	unsigned n = sessions_count(d->sessions), i = 0;
+	Runner__V1__SessionInfo *infos = calloc(n ? n : 1, sizeof(*infos));
+	Runner__V1__SessionInfo **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+
+	if (infos == NULL || ptrs == NULL) {
+		free(infos);
+		free(ptrs);
+		call_reply(c, RS_RESOURCE_EXHAUSTED, "out of memory", NULL);
+		return;
+	}
+	for (struct session *s = sessions_first(d->sessions); s && i < n; s = s->next) {
+		if (req->tag && req->tag[0] && (s->tag == NULL || strcmp(s->tag, req->tag) != 0))
+			continue;
+		session_info(s, &infos[i]);
+		ptrs[i] = &infos[i];
+		i++;
+	}
+	resp.sessions = ptrs;
+	resp.n_sessions = i;
+	call_reply(c, RS_OK, "", &resp.base);
+	free(infos);
+	free(ptrs);
+}
+
+void
+rpc_read_stream(struct call *c)
+{
+	call_reply(c, RS_FAILED_PRECONDITION,
+		   "ReadStream is served on the stream socket (PAIR1): dial StartPipesResponse.stream_address",
+		   NULL);
+}

@@ -1,0 +1,88 @@
+/* job.h — one process run to completion (the Run RPC).
+ *
+ * A job spawns the launch plan with pipes for stdin/stdout/stderr, feeds
+ * stdin, captures both outputs (capped, fully counted), enforces the wall
+ * timeout (SIGTERM to the process group, SIGKILL after the grace), reaps
+ * the process and produces a complete RunResult. It lives on the loop
+ * thread; `done` runs there once, from a posted task, never from inside
+ * job_start.
+ */
+#ifndef RUNNER_JOB_H
+#define RUNNER_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "core/loop.h"
+#include "runner/v1/runner.pb-c.h"
+
+struct job;
+
+enum job_stream { JOB_STDOUT = 1, JOB_STDERR = 2 };
+
+/* What the owner of a job does with its pipes; all run on the loop thread. */
+struct job_ops {
+	/* `fd` (stdout or stderr) is readable: read what fits. Return 1 when
+	 * the stream is over (EOF or error), 0 otherwise. An owner that has
+	 * no room calls job_pause_output and the child blocks on its pipe. */
+	int (*output)(struct job *j, enum job_stream s, int fd, void *arg);
+	/* The stdin pipe can take bytes (only while job_want_stdin is on). */
+	void (*stdin_writable)(struct job *j, int fd, void *arg);
+	/* The process is reaped and both outputs are over: the result is
+	 * final but for the output fields, which are the owner's to fill.
+	 * Runs from a posted task, never from inside another job call. */
+	void (*done)(struct job *j, void *arg);
+};
+
+struct job_spec {
+	const struct backend_launch *launch;
+	bool stdin_pipe;      /* false: stdin is /dev/null */
+	uint64_t timeout_ms;  /* 0: none */
+	uint64_t grace_ms;    /* SIGTERM → SIGKILL */
+	uint64_t linger_ms;   /* after exit, wait this long for pipes to close */
+};
+
+/* Start a job. Returns 0 (and later calls ops->done) even when the
+ * program cannot be executed: that outcome is a result (EXEC_FAILED). A
+ * negative return (no pipes, no memory, no pids, bad cwd) means nothing
+ * was started. */
+int job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops, void *arg,
+	      struct job **out, rstatus *st);
+
+/* Stop or resume watching one output pipe. */
+void job_pause_output(struct job *j, enum job_stream s, bool paused);
+
+/* Ask for (or stop asking for) stdin_writable calls. */
+void job_want_stdin(struct job *j, bool want);
+
+/* Close our end of the child's stdin: it sees EOF. */
+void job_close_stdin(struct job *j);
+bool job_stdin_open(const struct job *j);
+
+/* Send `sig` to the whole process group; -ESRCH once the process is gone. */
+int job_signal(struct job *j, int sig);
+
+/* job_signal on a client's behalf: if the process dies of that signal,
+ * the reason is KILLED rather than SIGNALED. */
+int job_signal_requested(struct job *j, int sig);
+
+/* Has the main process exited (it may still be finishing its pipes)? */
+bool job_exited(const struct job *j);
+
+/* Stop the job early: SIGTERM now, SIGKILL after the grace; the result's
+ * reason becomes `reason` (RUNNER__V1__TERMINATION__KILLED or __TIMEOUT). */
+void job_stop(struct job *j, Runner__V1__Termination reason);
+
+/* The result; complete once done has run (the owner fills stdout/stderr
+ * and their counts). */
+Runner__V1__RunResult *job_result(struct job *j);
+
+/* Number of jobs that have not finished yet. */
+unsigned job_running(void);
+
+/* Free the job; a process still running is killed (its group SIGKILLed)
+ * and reaped later by the reaper. */
+void job_free(struct job *j);
+
+#endif

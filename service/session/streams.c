@@ -1,0 +1,534 @@
+#include "session/streams.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/protocol/pair1/pair.h>
+
+#include "runner/v1/runner.pb-c.h"
+#include "runnerd.h"
+#include "session/session.h"
+
+struct stream_reader {
+	struct streams *sv;
+	nng_pipe pipe;
+	struct session *s;          /* NULL: unbound (refused, or session gone) */
+	uint64_t pos[3];            /* next offset to send, by JOB_STDOUT/JOB_STDERR */
+	uint64_t sent, acked;       /* frames on this attachment */
+	int turn;                   /* which stream goes first next time */
+	nng_aio *aio;
+	bool sending;
+	bool final_queued, final_sent;
+	bool dead;                  /* pipe gone: free once no send is running */
+	int final_code;             /* an error final frame, when unbound */
+	char final_message[200];
+	struct loop_task task;
+	struct stream_reader *next, *prev;
+};
+
+/* A pipe event, carried from nng's thread to the loop. */
+struct pipe_gone {
+	struct loop_task task;
+	struct streams *sv;
+	nng_pipe pipe;
+};
+
+struct streams {
+	struct loop *loop;
+	struct sessions *ss;
+	nng_socket sock;
+	bool open;
+	struct listeners *listeners;
+	nng_aio *recv_aio;
+	struct loop_task recv_task;
+	int recv_result;
+	struct stream_reader *readers;
+	unsigned busy;
+};
+
+#define READER_OF(t) ((struct stream_reader *) ((char *) (t) - offsetof(struct stream_reader, task)))
+
+static void reader_pump(struct stream_reader *r);
+
+/* --- encoding ------------------------------------------------------------- */
+
+static size_t
+varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *
+put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t) v;
+	return p;
+}
+
+/* StreamFrame{stream=1 (varint), offset=2 (varint), data=3 (bytes)} written
+ * by hand so the data is copied once, straight from the session's buffer
+ * into the message. Field order and wire types follow runner.proto. */
+int
+streams_pack_data_frame(nng_msg *msg, int stream, const struct outbuf *b, uint64_t offset, size_t len)
+{
+	size_t hdr = 1 + varint_len((uint64_t) stream) + 1 + varint_len(offset) + 1 + varint_len(len);
+	uint8_t *p;
+	int rv;
+
+	if ((rv = nng_msg_realloc(msg, hdr + len)) != 0)
+		return rv;
+	p = nng_msg_body(msg);
+	*p++ = (1 << 3) | 0;
+	p = put_varint(p, (uint64_t) stream);
+	*p++ = (2 << 3) | 0;
+	p = put_varint(p, offset);
+	*p++ = (3 << 3) | 2;
+	p = put_varint(p, len);
+	outbuf_copy(b, offset, p, len);
+	return 0;
+}
+
+static int
+pack_message(nng_msg **out, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	int rv;
+
+	if ((rv = nng_msg_alloc(out, len)) != 0)
+		return rv;
+	protobuf_c_message_pack(m, nng_msg_body(*out));
+	return 0;
+}
+
+/* --- readers -------------------------------------------------------------- */
+
+static void
+reader_free(struct stream_reader *r)
+{
+	struct streams *sv = r->sv;
+
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		sv->readers = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	if (r->s != NULL && r->s->reader == r)
+		r->s->reader = NULL;
+	nng_aio_free(r->aio);
+	free(r);
+}
+
+static void
+send_done(struct loop_task *t)
+{
+	struct stream_reader *r = READER_OF(t);
+	int rv = nng_aio_result(r->aio);
+
+	r->sending = false;
+	r->sv->busy--;
+	if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(r->aio));
+		r->dead = true;
+	}
+	if (r->dead || r->final_sent) {
+		reader_free(r);
+		return;
+	}
+	reader_pump(r);
+}
+
+/* nng thread */
+static void
+send_cb(void *arg)
+{
+	struct stream_reader *r = arg;
+
+	loop_post(r->sv->loop, &r->task);
+}
+
+static void
+reader_send(struct stream_reader *r, nng_msg *msg)
+{
+	nng_msg_set_pipe(msg, r->pipe);
+	r->sending = true;
+	r->sent++;
+	r->sv->busy++;
+	nng_aio_set_msg(r->aio, msg);
+	nng_send_aio(r->sv->sock, r->aio);
+}
+
+static void
+send_final(struct stream_reader *r)
+{
+	Runner__V1__StreamFrame f = RUNNER__V1__STREAM_FRAME__INIT;
+	nng_msg *msg;
+
+	f.last = true;
+	if (r->s != NULL) {
+		f.result = &r->s->result;
+		if (r->s->d->draining) {
+			f.code = RUNNER__V1__STATUS_CODE__UNAVAILABLE;
+			f.message = "runnerd is shutting down";
+		}
+	} else {
+		f.code = (Runner__V1__StatusCode) r->final_code;
+		f.message = r->final_message;
+	}
+	if (pack_message(&msg, &f.base) != 0) {
+		r->dead = true;
+		return;
+	}
+	r->final_sent = true;
+	reader_send(r, msg);
+}
+
+/* Send what the window allows: data frames alternating between the
+ * streams, then the final frame once the process ended and all is sent. */
+static void
+reader_pump(struct stream_reader *r)
+{
+	struct session *s = r->s;
+
+	if (r->sending || r->dead || r->final_sent || r->sent - r->acked > STREAM_WINDOW)
+		return;
+	/* The last frame may go one past the window: a peer's queue holds two
+	 * messages plus the one being written, and a reader that is leaving
+	 * (detach) no longer acknowledges. */
+	if (s == NULL) {
+		if (r->final_queued)
+			send_final(r);
+		return;
+	}
+	if (r->sent - r->acked >= STREAM_WINDOW)
+		return;
+	for (int i = 0; i < 2; i++) {
+		int which = (r->turn + i) % 2 == 0 ? JOB_STDOUT : JOB_STDERR;
+		struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
+		uint64_t avail = b->end - r->pos[which];
+		size_t n = avail > STREAM_FRAME_MAX ? STREAM_FRAME_MAX : (size_t) avail;
+		nng_msg *msg;
+
+		if (n == 0)
+			continue;
+		if (nng_msg_alloc(&msg, 0) != 0 || streams_pack_data_frame(msg, which, b, r->pos[which], n) != 0) {
+			r->dead = true;
+			return;
+		}
+		r->pos[which] += n;
+		r->turn = (r->turn + 1) % 2;
+		reader_send(r, msg);
+		return;
+	}
+	if (s->finished && r->pos[JOB_STDOUT] == s->out.end && r->pos[JOB_STDERR] == s->err.end)
+		send_final(r);
+}
+
+static struct stream_reader *
+reader_new(struct streams *sv, nng_pipe pipe)
+{
+	struct stream_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (nng_aio_alloc(&r->aio, send_cb, r) != 0) {
+		free(r);
+		return NULL;
+	}
+	r->sv = sv;
+	r->pipe = pipe;
+	r->task.fn = send_done;
+	r->next = sv->readers;
+	if (sv->readers)
+		sv->readers->prev = r;
+	sv->readers = r;
+	return r;
+}
+
+static struct stream_reader *
+reader_by_pipe(struct streams *sv, nng_pipe pipe)
+{
+	for (struct stream_reader *r = sv->readers; r; r = r->next)
+		if (nng_pipe_id(r->pipe) == nng_pipe_id(pipe) && !r->dead)
+			return r;
+	return NULL;
+}
+
+/* Refuse or end a reader with a status in its final frame. */
+static void __attribute__((format(printf, 3, 4)))
+reader_end(struct stream_reader *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->s != NULL && r->s->reader == r)
+		r->s->reader = NULL;
+	r->s = NULL;
+	r->final_queued = true;
+	r->final_code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->final_message, sizeof(r->final_message), fmt, ap);
+	va_end(ap);
+	reader_pump(r);
+}
+
+static bool
+secret_ok(const struct session *s, const ProtobufCBinaryData *given)
+{
+	unsigned char diff = given->len == SESSION_SECRET_LEN ? 0 : 1;
+
+	/* Constant time: the comparison must not tell how much matched. */
+	for (size_t i = 0; i < SESSION_SECRET_LEN; i++)
+		diff |= s->secret[i] ^ (i < given->len ? given->data[i] : 0);
+	return diff == 0;
+}
+
+static bool
+offset_ok(struct stream_reader *r, const struct outbuf *b, uint64_t off, const char *name)
+{
+	if (off >= b->base && off <= b->end)
+		return true;
+	reader_end(r, RS_OUT_OF_RANGE, "%s offset %llu is not retained; the first retained offset is %llu",
+		   name, (unsigned long long) off, (unsigned long long) b->base);
+	return false;
+}
+
+static void
+attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *req)
+{
+	struct stream_reader *r = reader_by_pipe(sv, pipe);
+	struct session *s;
+
+	if (r == NULL && (r = reader_new(sv, pipe)) == NULL)
+		return;
+	if (r->s != NULL || r->final_queued)
+		return; /* one attach per connection */
+	if ((s = session_find(sv->ss, req->session_id ? req->session_id : "")) == NULL) {
+		reader_end(r, RS_NOT_FOUND, "no such session");
+		return;
+	}
+	if (!secret_ok(s, &req->stream_secret)) {
+		reader_end(r, RS_UNAUTHENTICATED, "wrong stream secret for this session");
+		return;
+	}
+	if (!offset_ok(r, &s->out, req->stdout_offset, "stdout") ||
+	    !offset_ok(r, &s->err, req->stderr_offset, "stderr"))
+		return;
+	if (s->reader != NULL)
+		reader_end(s->reader, RS_ABORTED, "another reader attached to this session");
+	r->s = s;
+	s->reader = r;
+	r->pos[JOB_STDOUT] = req->stdout_offset;
+	r->pos[JOB_STDERR] = req->stderr_offset;
+	/* What the reader says it has is acknowledged by definition. */
+	outbuf_ack(&s->out, req->stdout_offset);
+	outbuf_ack(&s->err, req->stderr_offset);
+	session_touch(s);
+	session_output_acked(s);
+	reader_pump(r);
+}
+
+static void
+ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
+{
+	struct stream_reader *r = reader_by_pipe(sv, pipe);
+
+	if (r == NULL)
+		return;
+	if (a->frames > r->acked && a->frames <= r->sent)
+		r->acked = a->frames;
+	if (r->s != NULL) {
+		/* Only what was actually sent can be acknowledged. */
+		outbuf_ack(&r->s->out, a->stdout_offset < r->pos[JOB_STDOUT] ? a->stdout_offset : r->pos[JOB_STDOUT]);
+		outbuf_ack(&r->s->err, a->stderr_offset < r->pos[JOB_STDERR] ? a->stderr_offset : r->pos[JOB_STDERR]);
+		session_touch(r->s);
+		session_output_acked(r->s);
+	}
+	reader_pump(r);
+}
+
+static void
+detach(struct streams *sv, nng_pipe pipe)
+{
+	struct stream_reader *r = reader_by_pipe(sv, pipe);
+
+	if (r != NULL && !r->final_queued && !r->final_sent)
+		reader_end(r, RS_CANCELLED, "detached by the reader");
+}
+
+/* --- the socket ----------------------------------------------------------- */
+
+static void
+recv_cb(void *arg)
+{
+	struct streams *sv = arg;
+
+	sv->recv_result = nng_aio_result(sv->recv_aio);
+	loop_post(sv->loop, &sv->recv_task);
+}
+
+static void
+recv_done(struct loop_task *t)
+{
+	struct streams *sv = (struct streams *) ((char *) t - offsetof(struct streams, recv_task));
+	Runner__V1__StreamClientMessage *m;
+	nng_msg *msg;
+
+	if (sv->recv_result == NNG_ECLOSED)
+		return;
+	if (sv->recv_result == 0) {
+		msg = nng_aio_get_msg(sv->recv_aio);
+		m = runner__v1__stream_client_message__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+		if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH)
+			attach(sv, nng_msg_get_pipe(msg), m->attach);
+		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
+			ack(sv, nng_msg_get_pipe(msg), m->ack);
+		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH)
+			detach(sv, nng_msg_get_pipe(msg));
+		else
+			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
+		if (m != NULL)
+			runner__v1__stream_client_message__free_unpacked(m, NULL);
+		nng_msg_free(msg);
+	}
+	nng_recv_aio(sv->sock, sv->recv_aio);
+}
+
+static void
+pipe_gone_task(struct loop_task *t)
+{
+	struct pipe_gone *g = (struct pipe_gone *) t;
+	struct stream_reader *r = reader_by_pipe(g->sv, g->pipe);
+
+	if (r != NULL) {
+		if (r->s != NULL && r->s->reader == r)
+			r->s->reader = NULL;
+		r->s = NULL;
+		r->dead = true;
+		if (!r->sending)
+			reader_free(r);
+	}
+	free(g);
+}
+
+/* nng thread */
+static void
+pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct streams *sv = arg;
+	struct pipe_gone *g = malloc(sizeof(*g));
+
+	if (g == NULL)
+		return; /* the reader lingers until its next send fails */
+	g->task.fn = pipe_gone_task;
+	g->sv = sv;
+	g->pipe = p;
+	loop_post(sv->loop, &g->task);
+}
+
+void
+streams_session_changed(struct session *s)
+{
+	if (s->reader != NULL)
+		reader_pump(s->reader);
+}
+
+void
+streams_session_gone(struct session *s)
+{
+	if (s->reader != NULL)
+		reader_end(s->reader, RS_NOT_FOUND, "the session was collected");
+}
+
+void
+streams_stop_accepting(struct streams *sv)
+{
+	listeners_stop_accepting(sv->listeners);
+}
+
+unsigned
+streams_busy(const struct streams *sv)
+{
+	return sv ? sv->busy : 0;
+}
+
+const char *
+streams_address_for(struct streams *sv, nng_pipe request_pipe)
+{
+	struct listeners *ls = sv->listeners;
+	nng_sockaddr sa;
+	bool want_ipc = nng_pipe_get_addr(request_pipe, NNG_OPT_REMADDR, &sa) != 0 ||
+			sa.s_family == NNG_AF_IPC;
+
+	for (size_t i = 0; i < listeners_count(ls); i++)
+		if ((strncmp(listeners_url(ls, i), "ipc://", 6) == 0) == want_ipc)
+			return listeners_url(ls, i);
+	return listeners_count(ls) ? listeners_url(ls, 0) : "";
+}
+
+const char *
+streams_address_at(struct streams *sv, size_t i)
+{
+	return listeners_url(sv->listeners, i);
+}
+
+void
+streams_free(struct streams *sv)
+{
+	if (sv == NULL)
+		return;
+	listeners_free(sv->listeners);
+	if (sv->open)
+		nng_close(sv->sock);
+	nng_aio_free(sv->recv_aio);
+	while (sv->readers != NULL) {
+		struct stream_reader *r = sv->readers;
+		sv->readers = r->next;
+		nng_aio_free(r->aio);
+		free(r);
+	}
+	free(sv);
+}
+
+int
+streams_start(struct streams **out, struct loop *l, struct sessions *ss,
+	      const struct listeners_config *cfg, rstatus *st)
+{
+	struct streams *sv;
+	int rv;
+
+	*out = NULL;
+	if ((sv = calloc(1, sizeof(*sv))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	sv->loop = l;
+	sv->ss = ss;
+	sv->recv_task.fn = recv_done;
+	if ((rv = nng_pair1_open_poly(&sv->sock)) != 0) {
+		free(sv);
+		return rstatus_fail(st, RS_INTERNAL, "nng_pair1_open_poly: %s", nng_strerror(rv));
+	}
+	sv->open = true;
+	if ((rv = nng_socket_set_size(sv->sock, NNG_OPT_RECVMAXSZ, cfg->max_request)) != 0 ||
+	    (rv = nng_pipe_notify(sv->sock, NNG_PIPE_EV_REM_POST, pipe_removed, sv)) != 0 ||
+	    (rv = nng_aio_alloc(&sv->recv_aio, recv_cb, sv)) != 0) {
+		streams_free(sv);
+		return rstatus_fail(st, RS_INTERNAL, "stream socket: %s", nng_strerror(rv));
+	}
+	if ((rv = listeners_start(&sv->listeners, sv->sock, cfg, st)) < 0) {
+		streams_free(sv);
+		return rv;
+	}
+	nng_recv_aio(sv->sock, sv->recv_aio);
+	*out = sv;
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* streams.h — the ReadStream side of sessions: one polyamorous PAIR1
+ * socket on a fixed set of addresses, many readers.
+ *
+ * nng 1.5.2's polyamorous PAIR1 silently drops a message when a peer's
+ * queue (2 messages) is full, so the server never has more than
+ * STREAM_WINDOW frames unacknowledged per reader: each reader acknowledges
+ * every frame (StreamAck), which is also what lets a session forget bytes.
+ * One socket on fixed addresses (rather than a monogamous socket per
+ * session) keeps the set of ports fixed, for firewalls and Kubernetes
+ * Services. A reader proves itself with the session's secret; another
+ * attach to the same session replaces it (ABORTED to the old one).
+ */
+#ifndef RUNNER_STREAMS_H
+#define RUNNER_STREAMS_H
+
+#include <nng/nng.h>
+
+#include "rpc/listeners.h"
+#include "core/loop.h"
+
+#define STREAM_WINDOW 2                 /* frames in flight per reader */
+#define STREAM_FRAME_MAX (1024u * 1024u) /* data bytes per frame */
+
+struct streams;
+struct session;
+struct sessions;
+
+int streams_start(struct streams **out, struct loop *l, struct sessions *ss,
+		  const struct listeners_config *cfg, rstatus *st);
+/* Accepts NULL. */
+void streams_free(struct streams *sv);
+
+/* The stream address for a client that reached us over `request_pipe`'s
+ * kind of transport (ipc or tcp). */
+const char *streams_address_for(struct streams *sv, nng_pipe request_pipe);
+
+/* The i-th stream address (tcp with its bound port). */
+const char *streams_address_at(struct streams *sv, size_t i);
+
+/* The session has new output, finished, or freed room: send what can go. */
+void streams_session_changed(struct session *s);
+/* The session is being freed: its reader is told and unbound. */
+void streams_session_gone(struct session *s);
+
+/* Shutdown: no new stream connections (ipc socket files removed, the
+ * listener guard stopped); attached readers keep theirs. */
+void streams_stop_accepting(struct streams *sv);
+
+/* Readers with frames not yet sent (drain waits for them). */
+unsigned streams_busy(const struct streams *sv);
+
+struct outbuf;
+
+/* Encode a data frame of `len` bytes of `b` from `offset` into `msg`,
+ * copying the bytes once, straight from the buffer; exposed for tests (the
+ * message must decode as runner.v1.StreamFrame). */
+int streams_pack_data_frame(nng_msg *msg, int stream, const struct outbuf *b, uint64_t offset,
+			    size_t len);
+
+#endif
