@@ -76,7 +76,7 @@ runnerd_drain(struct runnerd *d)
 		return;
 	}
 	d->draining = true;
-	docker_pools_stop();
+	docker_pools_stop(d->pools);
 	log_msg("info", "shutting down: %u running, grace %llums", job_running(),
 		(unsigned long long) d->cfg.shutdown_grace_ms);
 	rpc_drain(d->rpc);
@@ -102,6 +102,13 @@ signal_cb(struct loop_watch *w, uint32_t events)
 		else
 			runnerd_drain(s->d);
 	}
+}
+
+/* docker_pools' log hook. */
+static void
+log_hook(void *arg, const char *level, const char *message)
+{
+	log_msg(level, "%s", message);
 }
 
 /* Children must never get the daemon's fds 0-2 by accident as pipe ends,
@@ -246,6 +253,7 @@ serve(struct runnerd *d)
 		.max_bytes = d->cfg.dedup_max_bytes,
 		.ttl_us = d->cfg.dedup_ttl_ms * 1000u,
 	};
+	struct docker_pools_config pcfg = { .loop = NULL, .profiles = d->profiles, .log = log_hook };
 	struct signals sigs = { .d = d };
 	sigset_t set;
 	rstatus st;
@@ -262,17 +270,19 @@ serve(struct runnerd *d)
 		return 1;
 	}
 	rpc_set_log(d->rpc, log_request, NULL);
+	pcfg.loop = d->loop;
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");
 	if (d->cfg.state_dir == NULL) {
 		log_msg("warning", "no --state-dir and no ipc listener: processes left by a crash are not cleaned up");
-	} else if ((rv = ledger_open(d->cfg.state_dir, &st)) < 0) {
+	} else if ((rv = ledger_open(&d->ledger, d->cfg.state_dir, &st)) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
 	} else if (rv > 0) {
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
+	pcfg.ledger = d->ledger;
 	recover_backends();
 	for (size_t i = 0; i < d->cfg.n_listen; i++)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
@@ -289,7 +299,8 @@ serve(struct runnerd *d)
 	for (size_t i = 0; i < d->cfg.n_stream_listen; i++)
 		log_msg("info", "streams on %s", streams_address_at(d->streams, i));
 	report_backends();
-	docker_pools_start(d->loop, d->profiles);
+	if (docker_pools_start(&d->pools, &pcfg, &st) < 0)
+		log_msg("warning", "docker pools: %s", st.message);
 
 	if ((rv = loop_run(d->loop)) < 0) {
 		log_msg("error", "event loop: %s", strerror(-rv));
@@ -297,7 +308,7 @@ serve(struct runnerd *d)
 	}
 	{
 		uint64_t h, m;
-		docker_pools_stats(&h, &m);
+		docker_pools_stats(d->pools, &h, &m);
 		if (h + m > 0)
 			log_msg("info", "docker pool: %llu warm start(s), %llu cold", (unsigned long long) h,
 				(unsigned long long) m);
@@ -359,9 +370,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 	transport_free(d.transport);
+	docker_pools_free(d.pools);
 	sessions_free(d.sessions);
 	streams_free(d.streams);
 	rpc_free(d.rpc);
+	ledger_free(d.ledger);
 	profiles_free(d.profiles);
 	loop_free(d.loop);
 	options_free(&d.cfg);

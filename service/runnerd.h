@@ -43,11 +43,15 @@ struct run;
 struct sessions;
 struct streams;
 struct profiles;
+struct ledger;
+struct docker_pools;
 
 struct runnerd {
 	struct runnerd_config cfg;
 	struct command_limits limits;
 	struct loop *loop;
+	struct ledger *ledger;     /* NULL: no state directory */
+	struct docker_pools *pools;
 	struct rpc *rpc;
 	struct transport *transport;
 	struct run *runs;          /* Runs in flight */

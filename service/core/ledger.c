@@ -16,8 +16,10 @@
  * emptied whenever nothing runs, and replayed at start-up. */
 #define LEDGER_FILE "ledger"
 
-static int fd_ = -1;
-static unsigned live;
+struct ledger {
+	int fd;
+	unsigned live; /* groups added and not yet removed */
+};
 
 /* Clock ticks since boot, the unit of /proc/PID/stat's start time; taken
  * right after the spawn it matches the child's start time within a tick
@@ -125,55 +127,76 @@ kill_leftovers(FILE *f)
 	return killed;
 }
 
+void
+ledger_free(struct ledger *l)
+{
+	if (l == NULL)
+		return;
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l);
+}
+
 int
-ledger_open(const char *dir, rstatus *st)
+ledger_open(struct ledger **out, const char *dir, rstatus *st)
 {
 	char path[PATH_MAX];
+	struct ledger *l;
 	FILE *f;
 	int rv, killed = 0;
 
+	*out = NULL;
 	if ((rv = make_dirs(dir)) < 0)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "mkdir %s", dir);
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	snprintf(path, sizeof(path), "%s/" LEDGER_FILE, dir);
-	if ((fd_ = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
-		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "open %s", path);
-	if ((f = fdopen(dup(fd_), "r")) != NULL) {
+	if ((l->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
+		rv = rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "open %s", path);
+		ledger_free(l);
+		return rv;
+	}
+	if ((f = fdopen(dup(l->fd), "r")) != NULL) {
 		killed = kill_leftovers(f);
 		fclose(f);
 	}
-	if (ftruncate(fd_, 0) != 0)
-		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "truncate %s", path);
+	if (ftruncate(l->fd, 0) != 0) {
+		rv = rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "truncate %s", path);
+		ledger_free(l);
+		return rv;
+	}
+	*out = l;
 	return killed;
 }
 
 static void
-append(const char *line, int len)
+append(struct ledger *l, const char *line, int len)
 {
-	(void) !write(fd_, line, (size_t) len);
+	(void) !write(l->fd, line, (size_t) len);
 }
 
 void
-ledger_add(pid_t pid)
+ledger_add(struct ledger *l, pid_t pid)
 {
 	char line[64];
 
-	if (fd_ < 0)
+	if (l == NULL)
 		return;
-	live++;
-	append(line, snprintf(line, sizeof(line), "+ %d %llu\n", (int) pid, now_ticks()));
+	l->live++;
+	append(l, line, snprintf(line, sizeof(line), "+ %d %llu\n", (int) pid, now_ticks()));
 }
 
 void
-ledger_remove(pid_t pid)
+ledger_remove(struct ledger *l, pid_t pid)
 {
 	char line[32];
 
-	if (fd_ < 0)
+	if (l == NULL)
 		return;
 	/* Nothing runs: nothing to remember. Keeps the file small. */
-	if (live > 0 && --live == 0) {
-		(void) !ftruncate(fd_, 0);
+	if (l->live > 0 && --l->live == 0) {
+		(void) !ftruncate(l->fd, 0);
 		return;
 	}
-	append(line, snprintf(line, sizeof(line), "- %d\n", (int) pid));
+	append(l, line, snprintf(line, sizeof(line), "- %d\n", (int) pid));
 }

@@ -16,14 +16,21 @@
 
 #include "status.h"
 
+struct ledger;
+
 /* Use `dir` (created 0700 if missing) and kill every group recorded there
  * whose leader still runs with the recorded start time. Returns the number
- * of groups killed, or a negative value. */
-int ledger_open(const char *dir, rstatus *st);
+ * of groups killed (>= 0) with the ledger in *out, or a negative value. The
+ * daemon owns the one ledger of its state directory and hands it to what
+ * spawns (job_spec.ledger, docker_pools_config.ledger). */
+int ledger_open(struct ledger **out, const char *dir, rstatus *st);
+/* Accepts NULL. */
+void ledger_free(struct ledger *l);
 
 /* Record / forget a process group led by `pid`. Best effort: a failure to
- * record never stops a command from running. No-ops before ledger_open. */
-void ledger_add(pid_t pid);
-void ledger_remove(pid_t pid);
+ * record never stops a command from running. No-ops on a NULL ledger (no
+ * state directory). */
+void ledger_add(struct ledger *l, pid_t pid);
+void ledger_remove(struct ledger *l, pid_t pid);
 
 #endif

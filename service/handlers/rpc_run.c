@@ -130,6 +130,7 @@ rpc_run(struct call *c)
 		goto fail;
 	spec = (struct job_spec){
 		.launch = &r->launch,
+		.ledger = d->ledger,
 		.stdin_pipe = r->io.stdin_len > 0,
 		.timeout_ms = effective_timeout_ms(r, r->res.cmd.timeout_ms, c->deadline_us),
 		.grace_ms = d->cfg.grace_ms,

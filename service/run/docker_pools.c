@@ -7,16 +7,17 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "docker_pool.h"
-#include "core/ledger.h"
-#include "core/log.h"
 #include "config/profiles.h"
+#include "core/ledger.h"
 #include "core/reaper.h"
+#include "docker_pool.h"
 #include "spawn_child.h"
 
 struct pool;
@@ -34,6 +35,7 @@ struct entry {
 };
 
 struct pool {
+	struct docker_pools *owner;
 	struct resolved res;
 	const char *profile;
 	char *signature;
@@ -43,23 +45,43 @@ struct pool {
 	struct pool *next;
 };
 
-static struct loop *loop;
-static struct pool *pools;
-static bool stopping;
-static uint64_t hits, misses;
+struct docker_pools {
+	struct docker_pools_config cfg;
+	struct pool *pools;
+	bool stopping;
+	uint64_t hits, misses;
+};
+
+/* The object docker_pool_set_take's hook reaches: that hook carries no
+ * context, and the docker backend it serves is itself process-wide. */
+static struct docker_pools *registered;
 
 #define OF(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+
+static void __attribute__((format(printf, 3, 4)))
+say(const struct docker_pools *dp, const char *level, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	if (dp->cfg.log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	dp->cfg.log(dp->cfg.log_arg, level, msg);
+}
 
 static void
 schedule(struct pool *p)
 {
 	uint64_t delay = 0;
 
-	if (stopping)
+	if (p->owner->stopping)
 		return;
 	if (p->fails > 0)
 		delay = p->fails > 7 ? 30000000u : 250000u << (p->fails - 1);
-	loop_timer_arm(loop, &p->refill, loop_now_us() + delay);
+	loop_timer_arm(p->owner->cfg.loop, &p->refill, loop_now_us() + delay);
 }
 
 static void
@@ -77,7 +99,7 @@ static void
 close_fds(struct entry *e)
 {
 	if (e->out.fd >= 0) {
-		loop_watch_del(loop, &e->out);
+		loop_watch_del(e->pool->owner->cfg.loop, &e->out);
 		close(e->out.fd);
 		e->out.fd = -1;
 	}
@@ -101,12 +123,12 @@ entry_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 	struct entry *e = OF(w, struct entry, child);
 	struct pool *p = e->pool;
 
-	ledger_remove(w->pid);
-	unlink_entry(e);
+	ledger_remove(p->owner->cfg.ledger, w->pid);
 	close_fds(e);
+	unlink_entry(e);
 	if (!e->ready && p->fails++ == 0)
-		log_msg("warning", "docker pool: profile %s: a pooled container did not start (status %d)",
-			p->profile, wstatus);
+		say(p->owner, "warning", "docker pool: profile %s: a pooled container did not start (status %d)",
+		    p->profile, wstatus);
 	docker_pool_discard(e->run);
 	free(e);
 	schedule(p);
@@ -122,13 +144,13 @@ entry_stdout(struct loop_watch *w, uint32_t events)
 		return;
 	if (n <= 0) {
 		/* The CLI is ending; the reaper will tell. */
-		loop_watch_del(loop, w);
+		loop_watch_del(e->pool->owner->cfg.loop, w);
 		return;
 	}
 	e->got += (size_t) n;
 	if (e->got < sizeof(e->seen))
 		return;
-	loop_watch_del(loop, w);
+	loop_watch_del(e->pool->owner->cfg.loop, w);
 	if (memcmp(e->seen, DOCKER_POOL_READY, sizeof(e->seen)) != 0) {
 		kill(-e->child.pid, SIGKILL);
 		return;
@@ -175,11 +197,11 @@ spawn_entry(struct pool *p, rstatus *st)
 	e->child.exiting = entry_exiting;
 	e->child.reaped = entry_reaped;
 	reaper_track(&e->child);
-	ledger_add(e->child.pid);
+	ledger_add(p->owner->cfg.ledger, e->child.pid);
 	e->next = p->entries;
 	p->entries = e;
 	p->live++;
-	if (loop_watch_add(loop, &e->out, EPOLLIN, NULL) < 0)
+	if (loop_watch_add(p->owner->cfg.loop, &e->out, EPOLLIN, NULL) < 0)
 		kill(-e->child.pid, SIGKILL);
 	return 0;
 fail:
@@ -198,10 +220,10 @@ refill(struct loop_timer *t)
 	struct pool *p = OF(t, struct pool, refill);
 	rstatus st;
 
-	while (!stopping && p->live < p->target)
+	while (!p->owner->stopping && p->live < p->target)
 		if (spawn_entry(p, &st) < 0) {
 			if (p->fails++ == 0)
-				log_msg("warning", "docker pool: profile %s: %s", p->profile, st.message);
+				say(p->owner, "warning", "docker pool: profile %s: %s", p->profile, st.message);
 			schedule(p);
 			return;
 		}
@@ -210,7 +232,11 @@ refill(struct loop_timer *t)
 static bool
 take(const char *profile, const char *signature, struct docker_pooled *out)
 {
-	for (struct pool *p = pools; p; p = p->next) {
+	struct docker_pools *dp = registered;
+
+	if (dp == NULL)
+		return false;
+	for (struct pool *p = dp->pools; p; p = p->next) {
 		if (strcmp(p->profile, profile) != 0)
 			continue;
 		for (struct entry *e = p->entries; e; e = e->next) {
@@ -218,78 +244,94 @@ take(const char *profile, const char *signature, struct docker_pooled *out)
 				continue;
 			unlink_entry(e);
 			reaper_untrack(&e->child);
-			ledger_remove(e->child.pid); /* the job records it again */
+			ledger_remove(dp->cfg.ledger, e->child.pid); /* the job records it again */
 			out->pid = e->child.pid;
 			out->fds[0] = e->in_fd;
 			out->fds[1] = e->out.fd;
 			out->fds[2] = e->err_fd;
 			out->run = e->run;
 			free(e);
-			hits++;
+			dp->hits++;
 			schedule(p);
 			return true;
 		}
-		misses++;
+		dp->misses++;
 		return false;
 	}
 	return false;
 }
 
-void
-docker_pools_start(struct loop *l, const struct profiles *prs)
+int
+docker_pools_start(struct docker_pools **out, const struct docker_pools_config *cfg, rstatus *st)
 {
-	loop = l;
+	const struct profiles *prs = cfg->profiles;
+	struct docker_pools *dp;
+
+	*out = NULL;
+	if ((dp = calloc(1, sizeof(*dp))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	dp->cfg = *cfg;
 	for (size_t i = 0; i < profiles_count(prs); i++) {
 		Runner__V1__CommandSpec spec = RUNNER__V1__COMMAND_SPEC__INIT;
 		char *argv[] = { "true" };
 		struct pool *p;
-		rstatus st;
+		rstatus why;
 
 		if (strcmp(profiles_backend(prs, i), "docker") != 0)
 			continue;
 		spec.profile = (char *) profiles_name(prs, i);
 		spec.n_argv = 1;
 		spec.argv = argv;
-		if ((p = calloc(1, sizeof(*p))) == NULL)
-			return;
-		if (profiles_resolve(prs, &spec, &p->res, &st) < 0 || p->res.policy.docker.pool == 0) {
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			docker_pools_free(dp);
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		if (profiles_resolve(prs, &spec, &p->res, &why) < 0 || p->res.policy.docker.pool == 0) {
 			if (p->res.policy.docker.pool > 0)
-				log_msg("warning", "docker pool: profile %s: no pool: %s", spec.profile, st.message);
+				say(dp, "warning", "docker pool: profile %s: no pool: %s", spec.profile, why.message);
 			resolved_free(&p->res);
 			free(p);
 			continue;
 		}
+		p->owner = dp;
 		p->profile = profiles_name(prs, i);
 		p->target = p->res.policy.docker.pool;
 		p->refill.cb = refill;
-		p->next = pools;
-		pools = p;
-		log_msg("info", "docker pool: profile %s: keeping %u container(s) ready", p->profile, p->target);
+		p->next = dp->pools;
+		dp->pools = p;
+		say(dp, "info", "docker pool: profile %s: keeping %u container(s) ready", p->profile, p->target);
 		schedule(p);
 	}
-	if (pools != NULL)
+	if (dp->pools != NULL) {
+		registered = dp;
 		docker_pool_set_take(take);
+	}
+	*out = dp;
+	return 0;
 }
 
 void
-docker_pools_stop(void)
+docker_pools_stop(struct docker_pools *dp)
 {
 	void **runs = NULL;
 	size_t n = 0, cap = 0;
 
-	if (stopping)
+	if (dp == NULL || dp->stopping)
 		return;
-	stopping = true;
-	docker_pool_set_take(NULL);
-	for (struct pool *p = pools; p; p = p->next) {
-		loop_timer_disarm(loop, &p->refill);
+	dp->stopping = true;
+	if (registered == dp) {
+		docker_pool_set_take(NULL);
+		registered = NULL;
+	}
+	for (struct pool *p = dp->pools; p; p = p->next) {
+		loop_timer_disarm(dp->cfg.loop, &p->refill);
 		while (p->entries) {
 			struct entry *e = p->entries;
-			unlink_entry(e);
 			reaper_untrack(&e->child);
-			ledger_remove(e->child.pid);
+			ledger_remove(dp->cfg.ledger, e->child.pid);
 			kill(-e->child.pid, SIGKILL);
 			close_fds(e);
+			unlink_entry(e);
 			if (n == cap) {
 				void **v = realloc(runs, (cap = cap ? cap * 2 : 16) * sizeof(void *));
 				if (v == NULL) {
@@ -308,8 +350,24 @@ docker_pools_stop(void)
 }
 
 void
-docker_pools_stats(uint64_t *h, uint64_t *m)
+docker_pools_stats(const struct docker_pools *dp, uint64_t *h, uint64_t *m)
 {
-	*h = hits;
-	*m = misses;
+	*h = dp ? dp->hits : 0;
+	*m = dp ? dp->misses : 0;
+}
+
+void
+docker_pools_free(struct docker_pools *dp)
+{
+	if (dp == NULL)
+		return;
+	docker_pools_stop(dp);
+	while (dp->pools != NULL) {
+		struct pool *p = dp->pools;
+		dp->pools = p->next;
+		resolved_free(&p->res);
+		free(p->signature);
+		free(p);
+	}
+	free(dp);
 }

@@ -26,6 +26,7 @@ struct job {
 	struct loop_watch in, out, err;
 	int status_fd;               /* our end of the status channel; -1: none */
 	const struct backend_launch *launch; /* outlives the job (backend.h) */
+	struct ledger *ledger;
 	bool want_stdin;
 	bool out_paused, err_paused;
 	uint64_t started_us, grace_ms, linger_ms;
@@ -299,7 +300,7 @@ child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 	struct job *j = JOB_OF(w, child);
 	struct backend_outcome out;
 
-	ledger_remove(w->pid);
+	ledger_remove(j->ledger, w->pid);
 	j->reaped = true;
 	read_status_channel(j, &wstatus);
 	if (j->result.reason != RUNNER__V1__TERMINATION__EXEC_FAILED)
@@ -347,7 +348,7 @@ job_free(struct job *j)
 		job_signal(j, SIGKILL);
 		if (j->spawned && !j->reaped) {
 			reaper_untrack(&j->child);
-			ledger_remove(j->child.pid);
+			ledger_remove(j->ledger, j->child.pid);
 			if (j->launch != NULL && j->launch->exited != NULL)
 				j->launch->exited(j->launch, NULL);
 		}
@@ -445,7 +446,7 @@ adopt(struct job *j, const struct job_spec *spec, struct job **out, rstatus *st)
 	j->spawned = true;
 	j->result.pid = j->child.pid;
 	reaper_track(&j->child);
-	ledger_add(j->child.pid);
+	ledger_add(j->ledger, j->child.pid);
 	if (left > 0 || !spec->stdin_pipe)
 		close_watch(j, &j->in);
 	if (left > 0) {
@@ -491,6 +492,7 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->linger_ms = spec->linger_ms;
 	j->status_fd = -1;
 	j->launch = spec->launch;
+	j->ledger = spec->ledger;
 	running++;
 
 	if (spec->launch->adopt_pid > 0)
@@ -540,7 +542,7 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->spawned = true;
 	j->result.pid = j->child.pid;
 	reaper_track(&j->child);
-	ledger_add(j->child.pid);
+	ledger_add(j->ledger, j->child.pid);
 	if (spec->timeout_ms > 0)
 		loop_timer_arm(l, &j->timer, j->started_us + spec->timeout_ms * 1000u);
 	return 0;

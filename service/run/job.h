@@ -35,8 +35,11 @@ struct job_ops {
 	void (*done)(struct job *j, void *arg);
 };
 
+struct ledger;
+
 struct job_spec {
 	const struct backend_launch *launch;
+	struct ledger *ledger; /* records the process group (ledger.h); NULL: none */
 	bool stdin_pipe;      /* false: stdin is /dev/null */
 	uint64_t timeout_ms;  /* 0: none */
 	uint64_t grace_ms;    /* SIGTERM → SIGKILL */

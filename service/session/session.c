@@ -519,6 +519,7 @@ launch(struct session *s, rstatus *st)
 		return rv;
 	spec = (struct job_spec){
 		.launch = &s->launch,
+		.ledger = d->ledger,
 		.stdin_pipe = true,
 		.timeout_ms = s->res.cmd.timeout_ms,
 		.grace_ms = d->cfg.grace_ms,
