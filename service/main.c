@@ -283,6 +283,13 @@ serve(struct runnerd *d)
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
 	pcfg.ledger = d->ledger;
+	d->launcher = (struct launcher){
+		.loop = d->loop,
+		.profiles = d->profiles,
+		.ledger = d->ledger,
+		.grace_ms = d->cfg.grace_ms,
+		.linger_ms = d->cfg.linger_ms,
+	};
 	recover_backends();
 	for (size_t i = 0; i < d->cfg.n_listen; i++)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)

@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "core/loop.h"
+#include "run/launch.h"
 #include "rpc/rpc.h"
 #include "rpc/transport.h"
 
@@ -57,6 +58,7 @@ struct runnerd {
 	struct run *runs;          /* Runs in flight */
 	struct sessions *sessions;
 	struct profiles *profiles;
+	struct launcher launcher;
 	struct streams *streams;
 	uint64_t started_us;
 	struct loop_timer drain_timer;

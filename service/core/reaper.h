@@ -1,10 +1,17 @@
-/* reaper.h — the only code in runnerd that calls wait.
+/* reaper.h — the only code in the service that waits on the children the
+ * loop runs (jobs, pooled containers); synchronous helpers in backends/
+ * reap their own.
  *
  * runnerd is a child subreaper, so orphaned grandchildren come back to it;
  * every exited child is reaped here, tracked or not. A tracked child gets
  * two calls: `exiting` while its zombie still pins the pid (and so its
  * process-group id — the one moment a group signal cannot hit a recycled
  * pid), then `reaped` with its wait status and resource usage.
+ *
+ * A process-wide singleton, on purpose: children, SIGCHLD and the
+ * subreaper role belong to the process, not to any object in it, so there
+ * is one table of tracked children per process (its state is module-wide,
+ * and loop thread only), fed by the one signalfd main reads SIGCHLD from.
  */
 #ifndef RUNNER_REAPER_H
 #define RUNNER_REAPER_H

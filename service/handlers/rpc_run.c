@@ -1,20 +1,14 @@
 /* The Run RPC: one process to completion, answered with its full result. */
 #include <stdlib.h>
 
-#include "backend.h"
-#include "config/profiles.h"
 #include "run/collect.h"
-#include "run/job.h"
+#include "run/launch.h"
 #include "runnerd.h"
 
 struct run {
 	struct runnerd *d;
 	struct call *call;
-	struct resolved res;
-	const struct backend_ops *backend;
-	struct backend_launch launch;
-	bool launched;
-	struct job *job;
+	struct launch *launch;
 	struct collect io;
 	bool deadline_binds; /* the envelope deadline, not the timeout, cut it */
 	struct run *prev, *next;
@@ -23,12 +17,7 @@ struct run {
 static void
 run_free(struct run *r)
 {
-	/* The job first: freeing a running one still reports to the launch
-	 * (backend_launch.exited), which release then undoes. */
-	job_free(r->job);
-	if (r->launched)
-		r->backend->release(&r->launch);
-	resolved_free(&r->res);
+	launch_free(r->launch);
 	collect_free(&r->io);
 	free(r);
 }
@@ -103,7 +92,7 @@ rpc_run(struct call *c)
 {
 	const Runner__V1__RunRequest *req = (const Runner__V1__RunRequest *) c->request;
 	struct runnerd *d = c->app;
-	struct job_spec spec;
+	const struct command *cmd;
 	struct run *r;
 	rstatus st;
 
@@ -113,40 +102,23 @@ rpc_run(struct call *c)
 	}
 	r->d = d;
 	r->call = c;
-	if (profiles_resolve(d->profiles, req->command, &r->res, &st) < 0)
+	if (launch_prepare(&d->launcher, req->command, &r->launch, &st) < 0)
 		goto fail;
-	if ((r->backend = backend_find(r->res.cmd.backend)) == NULL) {
-		rstatus_fail(&st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",
-			     r->res.cmd.backend);
-		goto fail;
-	}
-	if (r->backend->probe(&st) < 0)
-		goto fail;
-	r->launched = true; /* release undoes even a half-done prepare */
-	if (r->backend->prepare(&r->res.cmd, &r->res.policy, &r->launch, &st) < 0)
-		goto fail;
-	if (collect_init(&r->io, req->stdin.data, req->stdin.len, r->res.cmd.stdout_limit,
-			 r->res.cmd.stderr_limit, &st) < 0)
-		goto fail;
-	spec = (struct job_spec){
-		.launch = &r->launch,
-		.ledger = d->ledger,
-		.stdin_pipe = r->io.stdin_len > 0,
-		.timeout_ms = effective_timeout_ms(r, r->res.cmd.timeout_ms, c->deadline_us),
-		.grace_ms = d->cfg.grace_ms,
-		.linger_ms = d->cfg.linger_ms,
-	};
-	if (job_start(d->loop, &spec, &run_ops, r, &r->job, &st) < 0)
+	cmd = launch_command(r->launch);
+	if (collect_init(&r->io, req->stdin.data, req->stdin.len, cmd->stdout_limit, cmd->stderr_limit,
+			 &st) < 0 ||
+	    launch_start(r->launch, r->io.stdin_len > 0, effective_timeout_ms(r, cmd->timeout_ms, c->deadline_us),
+			 &run_ops, r, &st) < 0)
 		goto fail;
 	if (r->io.stdin_len > 0)
-		job_want_stdin(r->job, true);
+		job_want_stdin(launch_job(r->launch), true);
 	r->next = d->runs;
 	if (d->runs)
 		d->runs->prev = r;
 	d->runs = r;
 	/* A Run that arrives while shutdown is already stopping work. */
 	if (d->stopped_runs)
-		job_stop(r->job, RUNNER__V1__TERMINATION__KILLED);
+		job_stop(launch_job(r->launch), RUNNER__V1__TERMINATION__KILLED);
 	return;
 fail:
 	call_fail(c, &st);
@@ -158,5 +130,5 @@ runnerd_stop_runs(struct runnerd *d)
 {
 	d->stopped_runs = true;
 	for (struct run *r = d->runs; r != NULL; r = r->next)
-		job_stop(r->job, RUNNER__V1__TERMINATION__KILLED);
+		job_stop(launch_job(r->launch), RUNNER__V1__TERMINATION__KILLED);
 }

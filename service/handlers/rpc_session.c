@@ -41,7 +41,7 @@ rpc_start_pipes(struct call *c)
 	resp.stream_address = (char *) streams_address_for(d->streams, c->pipe);
 	resp.stream_secret.data = s->secret;
 	resp.stream_secret.len = sizeof(s->secret);
-	resp.pid = s->job ? job_result(s->job)->pid : s->result.pid;
+	resp.pid = launch_job(s->launch) ? job_result(launch_job(s->launch))->pid : s->result.pid;
 	resp.existing = existing;
 	call_reply(c, RS_OK, "", &resp.base);
 }

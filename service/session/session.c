@@ -94,6 +94,13 @@ sessions_count(const struct sessions *ss)
 	return ss->count;
 }
 
+/* The session's job; NULL once it finished. */
+static struct job *
+job_of(const struct session *s)
+{
+	return s->launch ? launch_job(s->launch) : NULL;
+}
+
 static struct sessions *
 table_of(struct session *s)
 {
@@ -130,9 +137,9 @@ stdin_fail(struct session *s, const char *why)
 		reply_accepted(s->close_call, s->stdin_accepted, true);
 		s->close_call = NULL;
 	}
-	if (s->job != NULL) {
-		job_want_stdin(s->job, false);
-		job_close_stdin(s->job);
+	if (job_of(s) != NULL) {
+		job_want_stdin(job_of(s), false);
+		job_close_stdin(job_of(s));
 	}
 }
 
@@ -143,8 +150,8 @@ maybe_close_stdin(struct session *s)
 		return;
 	s->stdin_closed = true;
 	s->stdin_gone = "stdin was closed by CloseStdin";
-	if (s->job != NULL)
-		job_close_stdin(s->job);
+	if (job_of(s) != NULL)
+		job_close_stdin(job_of(s));
 	reply_accepted(s->close_call, s->stdin_accepted, true);
 	s->close_call = NULL;
 }
@@ -229,7 +236,7 @@ session_write_stdin(struct session *s, struct call *c, uint64_t offset, const ui
 	*tail = w;
 	s->n_writes++;
 	s->stdin_queued += w->len;
-	job_want_stdin(s->job, true);
+	job_want_stdin(job_of(s), true);
 }
 
 void
@@ -267,12 +274,12 @@ session_output(struct job *j, enum job_stream which, int fd, void *arg)
 void
 session_output_acked(struct session *s)
 {
-	if (s->job == NULL)
+	if (job_of(s) == NULL)
 		return;
 	if (outbuf_room(&s->out) > 0)
-		job_pause_output(s->job, JOB_STDOUT, false);
+		job_pause_output(job_of(s), JOB_STDOUT, false);
 	if (outbuf_room(&s->err) > 0)
-		job_pause_output(s->job, JOB_STDERR, false);
+		job_pause_output(job_of(s), JOB_STDERR, false);
 }
 
 /* --- waiting and the end -------------------------------------------------- */
@@ -344,9 +351,9 @@ session_signal(struct session *s, int sig, rstatus *st)
 
 	if (sig < 1 || sig >= NSIG)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "signal %d is not a signal number", sig);
-	if (s->job == NULL || job_exited(s->job))
+	if (job_of(s) == NULL || job_exited(job_of(s)))
 		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the process has exited");
-	if ((rv = job_signal_requested(s->job, sig)) < 0)
+	if ((rv = job_signal_requested(job_of(s), sig)) < 0)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "kill");
 	return 0;
 }
@@ -371,7 +378,7 @@ session_timer(struct loop_timer *t)
 		loop_timer_arm(s->d->loop, &s->timer, s->touched_us + cfg->idle_ttl_ms * 1000u);
 		return;
 	}
-	job_stop(s->job, RUNNER__V1__TERMINATION__KILLED);
+	job_stop(job_of(s), RUNNER__V1__TERMINATION__KILLED);
 }
 
 void
@@ -412,8 +419,7 @@ session_done(struct job *j, void *arg)
 	s->finished = true;
 	s->finished_us = loop_now_us();
 	ss->running--;
-	job_free(s->job);
-	s->job = NULL;
+	launch_drop_job(s->launch);
 	stdin_fail(s, "the process has exited");
 	answer_waiters(s, RS_OK, NULL);
 	streams_session_changed(s);
@@ -432,12 +438,9 @@ static const struct job_ops session_ops = {
 static void
 session_destroy(struct session *s)
 {
-	job_free(s->job);
-	if (s->launched)
-		s->backend->release(&s->launch);
+	launch_free(s->launch);
 	outbuf_free(&s->out);
 	outbuf_free(&s->err);
-	resolved_free(&s->res);
 	free(s->tag);
 	free(s->key);
 	free(s);
@@ -502,32 +505,6 @@ check_label(const char *what, const char *v, rstatus *st)
 	return 0;
 }
 
-static int
-launch(struct session *s, rstatus *st)
-{
-	struct runnerd *d = s->d;
-	struct job_spec spec;
-	int rv;
-
-	if ((s->backend = backend_find(s->res.cmd.backend)) == NULL)
-		return rstatus_fail(st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",
-				    s->res.cmd.backend);
-	if ((rv = s->backend->probe(st)) < 0)
-		return rv;
-	s->launched = true;
-	if ((rv = s->backend->prepare(&s->res.cmd, &s->res.policy, &s->launch, st)) < 0)
-		return rv;
-	spec = (struct job_spec){
-		.launch = &s->launch,
-		.ledger = d->ledger,
-		.stdin_pipe = true,
-		.timeout_ms = s->res.cmd.timeout_ms,
-		.grace_ms = d->cfg.grace_ms,
-		.linger_ms = d->cfg.linger_ms,
-	};
-	return job_start(d->loop, &spec, &session_ops, s, &s->job, st);
-}
-
 int
 session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, struct session **out,
 	      bool *existing, rstatus *st)
@@ -558,8 +535,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	outbuf_init(&s->out, ss->cfg.buffer_bytes);
 	outbuf_init(&s->err, ss->cfg.buffer_bytes);
 	runner__v1__run_result__init(&s->result);
-	if ((rv = new_identity(s, st)) < 0 ||
-	    (rv = profiles_resolve(ss->d->profiles, req->command, &s->res, st)) < 0)
+	if ((rv = new_identity(s, st)) < 0)
 		goto fail;
 	if ((req->tag && req->tag[0] && (s->tag = strdup(req->tag)) == NULL) ||
 	    (req->idempotency_key && req->idempotency_key[0] &&
@@ -567,7 +543,9 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 		rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}
-	if ((rv = launch(s, st)) < 0)
+	if ((rv = launch_prepare(&ss->d->launcher, req->command, &s->launch, st)) < 0 ||
+	    (rv = launch_start(s->launch, true, launch_command(s->launch)->timeout_ms, &session_ops, s,
+			       st)) < 0)
 		goto fail;
 	s->started_at_us = wall_us();
 	s->touched_us = loop_now_us();
@@ -594,11 +572,11 @@ session_info(struct session *s, Runner__V1__SessionInfo *info)
 	runner__v1__session_info__init(info);
 	info->session_id = s->id;
 	info->tag = s->tag ? s->tag : "";
-	info->argv = s->res.cmd.argv;
-	for (char **a = s->res.cmd.argv; a && *a; a++)
+	info->argv = launch_command(s->launch)->argv;
+	for (char *const *a = info->argv; a && *a; a++)
 		info->n_argv++;
 	info->state = s->finished ? "exited" : "running";
-	info->pid = s->result.pid ? s->result.pid : (s->job ? job_result(s->job)->pid : 0);
+	info->pid = s->result.pid ? s->result.pid : (job_of(s) ? job_result(job_of(s))->pid : 0);
 	info->started_at_us = s->started_at_us;
 	info->stdin_bytes = s->stdin_accepted;
 	info->stdout_bytes = s->out.end;
@@ -610,8 +588,8 @@ void
 sessions_stop_all(struct sessions *ss)
 {
 	for (struct session *s = ss->all; s; s = s->next)
-		if (s->job != NULL)
-			job_stop(s->job, RUNNER__V1__TERMINATION__KILLED);
+		if (job_of(s) != NULL)
+			job_stop(job_of(s), RUNNER__V1__TERMINATION__KILLED);
 }
 
 int

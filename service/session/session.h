@@ -12,9 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "backend.h"
-#include "config/profiles.h"
 #include "run/job.h"
+#include "run/launch.h"
 #include "session/outbuf.h"
 #include "rpc/rpc.h"
 
@@ -39,11 +38,7 @@ struct session {
 	uint8_t secret[SESSION_SECRET_LEN];
 	char *tag, *key;
 	struct runnerd *d;
-	struct resolved res;
-	const struct backend_ops *backend;
-	struct backend_launch launch;
-	bool launched;
-	struct job *job;            /* NULL once finished */
+	struct launch *launch;      /* the command, its plan and its job */
 	struct outbuf out, err;
 
 	uint64_t stdin_accepted;    /* bytes written into the child's pipe */
