@@ -242,6 +242,7 @@ serve(struct runnerd *d)
 		.peer_protocol = 0x11, /* PAIR1 */
 	};
 	struct session_config sescfg = {
+		.launcher = &d->launcher,
 		.max_sessions = d->cfg.max_sessions,
 		.buffer_bytes = d->cfg.session_buffer,
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
@@ -295,7 +296,7 @@ serve(struct runnerd *d)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
 			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
 				d->cfg.listen[i]);
-	if (sessions_new(&d->sessions, d, &sescfg, &st) < 0 ||
+	if (sessions_new(&d->sessions, &sescfg, &st) < 0 ||
 	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0 ||
 	    transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
 		log_msg("error", "%s", st.message);

@@ -37,11 +37,11 @@ rpc_start_pipes(struct call *c)
 		call_fail(c, &st);
 		return;
 	}
-	resp.session_id = s->id;
+	resp.session_id = (char *) session_id(s);
 	resp.stream_address = (char *) streams_address_for(d->streams, c->pipe);
-	resp.stream_secret.data = s->secret;
-	resp.stream_secret.len = sizeof(s->secret);
-	resp.pid = launch_job(s->launch) ? job_result(launch_job(s->launch))->pid : s->result.pid;
+	resp.stream_secret.data = (uint8_t *) session_secret(s);
+	resp.stream_secret.len = SESSION_SECRET_LEN;
+	resp.pid = session_pid(s);
 	resp.existing = existing;
 	call_reply(c, RS_OK, "", &resp.base);
 }
@@ -108,8 +108,8 @@ rpc_list(struct call *c)
 		call_reply(c, RS_RESOURCE_EXHAUSTED, "out of memory", NULL);
 		return;
 	}
-	for (struct session *s = sessions_first(d->sessions); s && i < n; s = s->next) {
-		if (req->tag && req->tag[0] && (s->tag == NULL || strcmp(s->tag, req->tag) != 0))
+	for (struct session *s = sessions_first(d->sessions); s && i < n; s = sessions_next(s)) {
+		if (req->tag && req->tag[0] && strcmp(session_tag(s), req->tag) != 0)
 			continue;
 		session_info(s, &infos[i]);
 		ptrs[i] = &infos[i];

@@ -9,11 +9,39 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runnerd.h"
-#include "session/streams.h"
+#include "run/launch.h"
 
 #define BUCKETS 4096
 #define MAX_LABEL 128
+
+struct session {
+	char id[SESSION_ID_LEN + 1];
+	uint8_t secret[SESSION_SECRET_LEN];
+	char *tag, *key;
+	struct sessions *ss;
+	struct launch *launch;      /* the command, its plan and its job */
+	struct outbuf out, err;
+
+	uint64_t stdin_accepted;    /* bytes written into the child's pipe */
+	uint64_t stdin_queued;      /* accepted + bytes of parked writes */
+	struct stdin_write *writes; /* parked WriteStdin calls, in order */
+	unsigned n_writes;
+	struct call *close_call;    /* CloseStdin waiting for writes to drain */
+	bool stdin_closed;
+	const char *stdin_gone;     /* why stdin is unusable, once it is */
+
+	bool finished;
+	Runner__V1__RunResult result;
+	char exec_error[sizeof(((rstatus *) 0)->message)];
+	struct session_waiter *waiters;
+	void *watcher;              /* the observer's, for this session */
+
+	uint64_t started_at_us;     /* wall clock, for List */
+	uint64_t touched_us;        /* monotonic */
+	uint64_t finished_us;
+	struct loop_timer timer;    /* idle TTL, then retention */
+	struct session *next, *prev, *hnext;
+};
 
 /* A WriteStdin parked until its bytes are in the pipe. */
 struct stdin_write {
@@ -32,8 +60,9 @@ struct session_waiter {
 };
 
 struct sessions {
-	struct runnerd *d;
 	struct session_config cfg;
+	struct loop *loop;
+	const struct session_observer *obs;
 	struct session *all;
 	struct session *buckets[BUCKETS];
 	unsigned count, running;
@@ -82,6 +111,12 @@ sessions_first(struct sessions *ss)
 	return ss->all;
 }
 
+struct session *
+sessions_next(struct session *s)
+{
+	return s->next;
+}
+
 unsigned
 sessions_running(const struct sessions *ss)
 {
@@ -104,7 +139,75 @@ job_of(const struct session *s)
 static struct sessions *
 table_of(struct session *s)
 {
-	return s->d->sessions;
+	return s->ss;
+}
+
+/* Tell the observer, if one watches `s`. */
+#define NOTIFY(s, event)                                                                   \
+	do {                                                                               \
+		if ((s)->watcher != NULL && (s)->ss->obs != NULL && (s)->ss->obs->event != NULL) \
+			(s)->ss->obs->event((s), (s)->watcher);                              \
+	} while (0)
+
+const char *
+session_id(const struct session *s)
+{
+	return s->id;
+}
+
+const uint8_t *
+session_secret(const struct session *s)
+{
+	return s->secret;
+}
+
+const char *
+session_tag(const struct session *s)
+{
+	return s->tag ? s->tag : "";
+}
+
+int
+session_pid(const struct session *s)
+{
+	struct job *j = job_of(s);
+
+	return s->result.pid ? s->result.pid : j ? job_result(j)->pid : 0;
+}
+
+bool
+session_secret_matches(const struct session *s, const uint8_t *given, size_t len)
+{
+	unsigned char diff = len == SESSION_SECRET_LEN ? 0 : 1;
+
+	/* Constant time: the comparison must not tell how much matched. */
+	for (size_t i = 0; i < SESSION_SECRET_LEN; i++)
+		diff |= s->secret[i] ^ (i < len ? given[i] : 0);
+	return diff == 0;
+}
+
+const struct outbuf *
+session_output(const struct session *s, enum job_stream which)
+{
+	return which == JOB_STDOUT ? &s->out : &s->err;
+}
+
+const Runner__V1__RunResult *
+session_result(const struct session *s)
+{
+	return s->finished ? &s->result : NULL;
+}
+
+void *
+session_watcher(const struct session *s)
+{
+	return s->watcher;
+}
+
+void
+session_set_watcher(struct session *s, void *watcher)
+{
+	s->watcher = watcher;
 }
 
 /* --- stdin ---------------------------------------------------------------- */
@@ -257,7 +360,7 @@ session_close_stdin(struct session *s, struct call *c)
 /* --- output --------------------------------------------------------------- */
 
 static int
-session_output(struct job *j, enum job_stream which, int fd, void *arg)
+session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 {
 	struct session *s = arg;
 	struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
@@ -267,13 +370,15 @@ session_output(struct job *j, enum job_stream which, int fd, void *arg)
 	 * acknowledges and session_output_acked resumes us. */
 	if (rv == 0 && outbuf_room(b) == 0)
 		job_pause_output(j, which, true);
-	streams_session_changed(s);
+	NOTIFY(s, output_ready);
 	return rv;
 }
 
 void
-session_output_acked(struct session *s)
+session_ack_output(struct session *s, uint64_t stdout_offset, uint64_t stderr_offset)
 {
+	outbuf_ack(&s->out, stdout_offset);
+	outbuf_ack(&s->err, stderr_offset);
 	if (job_of(s) == NULL)
 		return;
 	if (outbuf_room(&s->out) > 0)
@@ -302,7 +407,7 @@ waiter_unlink(struct session_waiter *w)
 		w->s->waiters = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	loop_timer_disarm(w->s->d->loop, &w->timer);
+	loop_timer_disarm(w->s->ss->loop, &w->timer);
 }
 
 static void
@@ -341,7 +446,7 @@ session_wait(struct session *s, struct call *c, uint64_t timeout_ms)
 	if (c->deadline_us > 0 && (until == 0 || c->deadline_us < until))
 		until = c->deadline_us;
 	if (until > 0)
-		loop_timer_arm(s->d->loop, &w->timer, until);
+		loop_timer_arm(s->ss->loop, &w->timer, until);
 }
 
 int
@@ -371,11 +476,11 @@ session_timer(struct loop_timer *t)
 		session_free(s);
 		return;
 	}
-	/* A reader attached counts as use: it is waiting for output. */
-	if (s->reader != NULL)
+	/* A watcher counts as use: it is waiting for output. */
+	if (s->watcher != NULL)
 		s->touched_us = now;
 	if (now < s->touched_us + cfg->idle_ttl_ms * 1000u) {
-		loop_timer_arm(s->d->loop, &s->timer, s->touched_us + cfg->idle_ttl_ms * 1000u);
+		loop_timer_arm(s->ss->loop, &s->timer, s->touched_us + cfg->idle_ttl_ms * 1000u);
 		return;
 	}
 	job_stop(job_of(s), RUNNER__V1__TERMINATION__KILLED);
@@ -422,12 +527,12 @@ session_done(struct job *j, void *arg)
 	launch_drop_job(s->launch);
 	stdin_fail(s, "the process has exited");
 	answer_waiters(s, RS_OK, NULL);
-	streams_session_changed(s);
-	loop_timer_arm(s->d->loop, &s->timer, s->finished_us + ss->cfg.retention_ms * 1000u);
+	NOTIFY(s, finished);
+	loop_timer_arm(s->ss->loop, &s->timer, s->finished_us + ss->cfg.retention_ms * 1000u);
 }
 
 static const struct job_ops session_ops = {
-	.output = session_output,
+	.output = session_read_output,
 	.stdin_writable = session_stdin_writable,
 	.done = session_done,
 };
@@ -452,13 +557,14 @@ session_free(struct session *s)
 	struct sessions *ss = table_of(s);
 	struct session **pp;
 
-	streams_session_gone(s);
+	NOTIFY(s, gone);
+	s->watcher = NULL;
 	if (!s->finished) {
 		stdin_fail(s, "the session was collected");
 		ss->running--;
 	}
 	answer_waiters(s, RS_ABORTED, "the session was collected");
-	loop_timer_disarm(s->d->loop, &s->timer);
+	loop_timer_disarm(s->ss->loop, &s->timer);
 	for (pp = &ss->buckets[bucket(s->id)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == s) {
 			*pp = s->hnext;
@@ -530,7 +636,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 				    ss->cfg.max_sessions);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	s->d = ss->d;
+	s->ss = ss;
 	s->timer.cb = session_timer;
 	outbuf_init(&s->out, ss->cfg.buffer_bytes);
 	outbuf_init(&s->err, ss->cfg.buffer_bytes);
@@ -543,7 +649,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 		rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}
-	if ((rv = launch_prepare(&ss->d->launcher, req->command, &s->launch, st)) < 0 ||
+	if ((rv = launch_prepare(ss->cfg.launcher, req->command, &s->launch, st)) < 0 ||
 	    (rv = launch_start(s->launch, true, launch_command(s->launch)->timeout_ms, &session_ops, s,
 			       st)) < 0)
 		goto fail;
@@ -558,7 +664,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	ss->all = s;
 	ss->count++;
 	ss->running++;
-	loop_timer_arm(ss->d->loop, &s->timer, s->touched_us + ss->cfg.idle_ttl_ms * 1000u);
+	loop_timer_arm(ss->loop, &s->timer, s->touched_us + ss->cfg.idle_ttl_ms * 1000u);
 	*out = s;
 	return 0;
 fail:
@@ -571,12 +677,12 @@ session_info(struct session *s, Runner__V1__SessionInfo *info)
 {
 	runner__v1__session_info__init(info);
 	info->session_id = s->id;
-	info->tag = s->tag ? s->tag : "";
+	info->tag = (char *) session_tag(s);
 	info->argv = launch_command(s->launch)->argv;
 	for (char *const *a = info->argv; a && *a; a++)
 		info->n_argv++;
 	info->state = s->finished ? "exited" : "running";
-	info->pid = s->result.pid ? s->result.pid : (job_of(s) ? job_result(job_of(s))->pid : 0);
+	info->pid = session_pid(s);
 	info->started_at_us = s->started_at_us;
 	info->stdin_bytes = s->stdin_accepted;
 	info->stdout_bytes = s->out.end;
@@ -593,18 +699,23 @@ sessions_stop_all(struct sessions *ss)
 }
 
 int
-sessions_new(struct sessions **out, struct runnerd *d, const struct session_config *cfg,
-	     rstatus *st)
+sessions_new(struct sessions **out, const struct session_config *cfg, rstatus *st)
 {
 	struct sessions *ss = calloc(1, sizeof(*ss));
 
 	*out = NULL;
 	if (ss == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	ss->d = d;
 	ss->cfg = *cfg;
+	ss->loop = cfg->launcher->loop;
 	*out = ss;
 	return 0;
+}
+
+void
+sessions_set_observer(struct sessions *ss, const struct session_observer *obs)
+{
+	ss->obs = obs;
 }
 
 void

@@ -3,29 +3,51 @@
  *
  * A session outlives the call that started it: it is found by id, driven by
  * WriteStdin/CloseStdin/Signal, waited on by Wait, read through the stream
- * socket (streams.h), and collected after its retention time once finished,
- * or killed when no client touched it for the idle TTL. Loop thread only.
+ * socket, and collected after its retention time once finished, or killed
+ * when no client touched it for the idle TTL. Loop thread only.
+ *
+ * A session is opaque. What reads its output (the stream layer,
+ * streams.h) is its observer: it registers a session_observer with the
+ * table, binds itself to one session at a time as that session's watcher,
+ * reads the output through session_output and acknowledges it with
+ * session_ack_output; the session tells it, through the observer, when
+ * there is more to read, when the result is final, and when it goes away.
+ * The session never calls the stream layer by name.
  */
 #ifndef RUNNER_SESSION_H
 #define RUNNER_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "run/job.h"
-#include "run/launch.h"
-#include "session/outbuf.h"
 #include "rpc/rpc.h"
+#include "run/job.h"
+#include "runner/v1/runner.pb-c.h"
+#include "session/outbuf.h"
+#include "status.h"
 
-struct runnerd;
-struct stream_reader;
-struct stdin_write;
-struct session_waiter;
+struct launcher;
+struct session;
+struct sessions;
 
 #define SESSION_ID_LEN 32     /* hex characters */
 #define SESSION_SECRET_LEN 32 /* bytes */
 
+/* Told about a session with a watcher bound (session_set_watcher), on the
+ * loop thread, with that watcher. Each may unbind or rebind watchers. */
+struct session_observer {
+	/* New output is buffered, or buffered output got room to grow. */
+	void (*output_ready)(struct session *s, void *watcher);
+	/* The process ended: session_result is final, the output complete. */
+	void (*finished)(struct session *s, void *watcher);
+	/* The session is being freed (collected, or shutdown): forget it. The
+	 * watcher is unbound when this returns. */
+	void (*gone)(struct session *s, void *watcher);
+};
+
 struct session_config {
+	const struct launcher *launcher; /* how a session's command starts */
 	unsigned max_sessions;
 	size_t buffer_bytes;        /* per output stream */
 	uint64_t idle_ttl_ms;       /* running and untouched: killed */
@@ -33,41 +55,12 @@ struct session_config {
 	unsigned max_pending_writes;
 };
 
-struct session {
-	char id[SESSION_ID_LEN + 1];
-	uint8_t secret[SESSION_SECRET_LEN];
-	char *tag, *key;
-	struct runnerd *d;
-	struct launch *launch;      /* the command, its plan and its job */
-	struct outbuf out, err;
-
-	uint64_t stdin_accepted;    /* bytes written into the child's pipe */
-	uint64_t stdin_queued;      /* accepted + bytes of parked writes */
-	struct stdin_write *writes; /* parked WriteStdin calls, in order */
-	unsigned n_writes;
-	struct call *close_call;    /* CloseStdin waiting for writes to drain */
-	bool stdin_closed;
-	const char *stdin_gone;     /* why stdin is unusable, once it is */
-
-	bool finished;
-	Runner__V1__RunResult result;
-	char exec_error[sizeof(((rstatus *) 0)->message)];
-	struct session_waiter *waiters;
-	struct stream_reader *reader;
-
-	uint64_t started_at_us;     /* wall clock, for List */
-	uint64_t touched_us;        /* monotonic */
-	uint64_t finished_us;
-	struct loop_timer timer;    /* idle TTL, then retention */
-	struct session *next, *prev, *hnext;
-};
-
-struct sessions;
-
-int sessions_new(struct sessions **out, struct runnerd *d, const struct session_config *cfg,
-		 rstatus *st);
+int sessions_new(struct sessions **out, const struct session_config *cfg, rstatus *st);
 /* Kill and free everything (shutdown); accepts NULL. */
 void sessions_free(struct sessions *ss);
+
+/* The one observer of every session's output (NULL: none). */
+void sessions_set_observer(struct sessions *ss, const struct session_observer *obs);
 
 /* Start a session for a StartPipes request. *existing is set when the
  * idempotency key named a retained session, which is returned instead. */
@@ -81,6 +74,18 @@ int session_lookup(struct sessions *ss, const char *id, struct session **out, rs
 /* A client used the session: restart its idle clock. */
 void session_touch(struct session *s);
 
+/* Identity: the id (SESSION_ID_LEN hex characters), the secret
+ * (SESSION_SECRET_LEN bytes, for StartPipes' reply only), the tag ("" when
+ * none), the process id (0 if it never started). */
+const char *session_id(const struct session *s);
+const uint8_t *session_secret(const struct session *s);
+const char *session_tag(const struct session *s);
+int session_pid(const struct session *s);
+
+/* Does `given` prove its sender got the secret? Constant time: the
+ * comparison does not tell how much of it matched. */
+bool session_secret_matches(const struct session *s, const uint8_t *given, size_t len);
+
 /* WriteStdin: answers `c` once the bytes are in the pipe (or fails it). */
 void session_write_stdin(struct session *s, struct call *c, uint64_t offset, const uint8_t *data,
 			 size_t len);
@@ -91,14 +96,26 @@ void session_close_stdin(struct session *s, struct call *c);
 void session_wait(struct session *s, struct call *c, uint64_t timeout_ms);
 int session_signal(struct session *s, int sig, rstatus *st);
 
-/* The stream layer acknowledged bytes: resume reading the child if paused. */
-void session_output_acked(struct session *s);
+/* The buffered output of stdout or stderr (read only: bytes base..end). */
+const struct outbuf *session_output(const struct session *s, enum job_stream which);
+/* A reader has everything below these offsets: the bytes may be forgotten,
+ * and reading the child resumes if the buffers were full. */
+void session_ack_output(struct session *s, uint64_t stdout_offset, uint64_t stderr_offset);
+/* The result once the process ended (output totals included); NULL before. */
+const Runner__V1__RunResult *session_result(const struct session *s);
+
+/* The watcher bound to the session (NULL: none); binding replaces the
+ * previous one without telling it. A bound watcher counts as use: the
+ * session is not idle while someone waits for its output. */
+void *session_watcher(const struct session *s);
+void session_set_watcher(struct session *s, void *watcher);
 
 /* Fill a List entry (pointers into the session). */
 void session_info(struct session *s, Runner__V1__SessionInfo *info);
 
-/* Iterate for List. */
+/* Iterate for List: newest first. */
 struct session *sessions_first(struct sessions *ss);
+struct session *sessions_next(struct session *s);
 
 unsigned sessions_running(const struct sessions *ss);
 unsigned sessions_count(const struct sessions *ss);

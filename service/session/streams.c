@@ -8,7 +8,6 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "runner/v1/runner.pb-c.h"
-#include "runnerd.h"
 #include "session/session.h"
 
 struct stream_reader {
@@ -46,6 +45,7 @@ struct streams {
 	int recv_result;
 	struct stream_reader *readers;
 	unsigned busy;
+	bool stopping; /* shutdown: final frames say UNAVAILABLE */
 };
 
 #define READER_OF(t) ((struct stream_reader *) ((char *) (t) - offsetof(struct stream_reader, task)))
@@ -113,6 +113,15 @@ pack_message(nng_msg **out, const ProtobufCMessage *m)
 
 /* --- readers -------------------------------------------------------------- */
 
+/* Unbind `r` from its session (it stays bound to nothing). */
+static void
+reader_unbind(struct stream_reader *r)
+{
+	if (r->s != NULL && session_watcher(r->s) == r)
+		session_set_watcher(r->s, NULL);
+	r->s = NULL;
+}
+
 static void
 reader_free(struct stream_reader *r)
 {
@@ -124,8 +133,7 @@ reader_free(struct stream_reader *r)
 		sv->readers = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	if (r->s != NULL && r->s->reader == r)
-		r->s->reader = NULL;
+	reader_unbind(r);
 	nng_aio_free(r->aio);
 	free(r);
 }
@@ -177,8 +185,9 @@ send_final(struct stream_reader *r)
 
 	f.last = true;
 	if (r->s != NULL) {
-		f.result = &r->s->result;
-		if (r->s->d->draining) {
+		/* protobuf-c's struct is not const, packing does not write it. */
+		f.result = (Runner__V1__RunResult *) session_result(r->s);
+		if (r->sv->stopping) {
 			f.code = RUNNER__V1__STATUS_CODE__UNAVAILABLE;
 			f.message = "runnerd is shutting down";
 		}
@@ -215,7 +224,7 @@ reader_pump(struct stream_reader *r)
 		return;
 	for (int i = 0; i < 2; i++) {
 		int which = (r->turn + i) % 2 == 0 ? JOB_STDOUT : JOB_STDERR;
-		struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
+		const struct outbuf *b = session_output(s, which);
 		uint64_t avail = b->end - r->pos[which];
 		size_t n = avail > STREAM_FRAME_MAX ? STREAM_FRAME_MAX : (size_t) avail;
 		nng_msg *msg;
@@ -231,7 +240,8 @@ reader_pump(struct stream_reader *r)
 		reader_send(r, msg);
 		return;
 	}
-	if (s->finished && r->pos[JOB_STDOUT] == s->out.end && r->pos[JOB_STDERR] == s->err.end)
+	if (session_result(s) != NULL && r->pos[JOB_STDOUT] == session_output(s, JOB_STDOUT)->end &&
+	    r->pos[JOB_STDERR] == session_output(s, JOB_STDERR)->end)
 		send_final(r);
 }
 
@@ -271,26 +281,13 @@ reader_end(struct stream_reader *r, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->s != NULL && r->s->reader == r)
-		r->s->reader = NULL;
-	r->s = NULL;
+	reader_unbind(r);
 	r->final_queued = true;
 	r->final_code = code;
 	va_start(ap, fmt);
 	vsnprintf(r->final_message, sizeof(r->final_message), fmt, ap);
 	va_end(ap);
 	reader_pump(r);
-}
-
-static bool
-secret_ok(const struct session *s, const ProtobufCBinaryData *given)
-{
-	unsigned char diff = given->len == SESSION_SECRET_LEN ? 0 : 1;
-
-	/* Constant time: the comparison must not tell how much matched. */
-	for (size_t i = 0; i < SESSION_SECRET_LEN; i++)
-		diff |= s->secret[i] ^ (i < given->len ? given->data[i] : 0);
-	return diff == 0;
 }
 
 static bool
@@ -308,6 +305,7 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 {
 	struct stream_reader *r = reader_by_pipe(sv, pipe);
 	struct session *s;
+	struct stream_reader *old;
 
 	if (r == NULL && (r = reader_new(sv, pipe)) == NULL)
 		return;
@@ -317,24 +315,22 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 		reader_end(r, RS_NOT_FOUND, "no such session");
 		return;
 	}
-	if (!secret_ok(s, &req->stream_secret)) {
+	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
 		reader_end(r, RS_UNAUTHENTICATED, "wrong stream secret for this session");
 		return;
 	}
-	if (!offset_ok(r, &s->out, req->stdout_offset, "stdout") ||
-	    !offset_ok(r, &s->err, req->stderr_offset, "stderr"))
+	if (!offset_ok(r, session_output(s, JOB_STDOUT), req->stdout_offset, "stdout") ||
+	    !offset_ok(r, session_output(s, JOB_STDERR), req->stderr_offset, "stderr"))
 		return;
-	if (s->reader != NULL)
-		reader_end(s->reader, RS_ABORTED, "another reader attached to this session");
+	if ((old = session_watcher(s)) != NULL)
+		reader_end(old, RS_ABORTED, "another reader attached to this session");
 	r->s = s;
-	s->reader = r;
+	session_set_watcher(s, r);
 	r->pos[JOB_STDOUT] = req->stdout_offset;
 	r->pos[JOB_STDERR] = req->stderr_offset;
 	/* What the reader says it has is acknowledged by definition. */
-	outbuf_ack(&s->out, req->stdout_offset);
-	outbuf_ack(&s->err, req->stderr_offset);
 	session_touch(s);
-	session_output_acked(s);
+	session_ack_output(s, req->stdout_offset, req->stderr_offset);
 	reader_pump(r);
 }
 
@@ -349,10 +345,10 @@ ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 		r->acked = a->frames;
 	if (r->s != NULL) {
 		/* Only what was actually sent can be acknowledged. */
-		outbuf_ack(&r->s->out, a->stdout_offset < r->pos[JOB_STDOUT] ? a->stdout_offset : r->pos[JOB_STDOUT]);
-		outbuf_ack(&r->s->err, a->stderr_offset < r->pos[JOB_STDERR] ? a->stderr_offset : r->pos[JOB_STDERR]);
 		session_touch(r->s);
-		session_output_acked(r->s);
+		session_ack_output(r->s,
+				   a->stdout_offset < r->pos[JOB_STDOUT] ? a->stdout_offset : r->pos[JOB_STDOUT],
+				   a->stderr_offset < r->pos[JOB_STDERR] ? a->stderr_offset : r->pos[JOB_STDERR]);
 	}
 	reader_pump(r);
 }
@@ -411,9 +407,7 @@ pipe_gone_task(struct loop_task *t)
 	struct stream_reader *r = reader_by_pipe(g->sv, g->pipe);
 
 	if (r != NULL) {
-		if (r->s != NULL && r->s->reader == r)
-			r->s->reader = NULL;
-		r->s = NULL;
+		reader_unbind(r);
 		r->dead = true;
 		if (!r->sending)
 			reader_free(r);
@@ -436,23 +430,31 @@ pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 	loop_post(sv->loop, &g->task);
 }
 
-void
-streams_session_changed(struct session *s)
+/* --- the sessions' observer ----------------------------------------------- */
+
+/* More output, or the result: send what the window allows. */
+static void
+session_progress(struct session *s, void *watcher)
 {
-	if (s->reader != NULL)
-		reader_pump(s->reader);
+	reader_pump(watcher);
 }
 
-void
-streams_session_gone(struct session *s)
+static void
+session_gone(struct session *s, void *watcher)
 {
-	if (s->reader != NULL)
-		reader_end(s->reader, RS_NOT_FOUND, "the session was collected");
+	reader_end(watcher, RS_NOT_FOUND, "the session was collected");
 }
+
+static const struct session_observer observer = {
+	.output_ready = session_progress,
+	.finished = session_progress,
+	.gone = session_gone,
+};
 
 void
 streams_stop_accepting(struct streams *sv)
 {
+	sv->stopping = true;
 	listeners_stop_accepting(sv->listeners);
 }
 
@@ -529,6 +531,7 @@ streams_start(struct streams **out, struct loop *l, struct sessions *ss,
 		return rv;
 	}
 	nng_recv_aio(sv->sock, sv->recv_aio);
+	sessions_set_observer(ss, &observer);
 	*out = sv;
 	return 0;
 }

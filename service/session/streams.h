@@ -9,6 +9,11 @@
  * session) keeps the set of ports fixed, for firewalls and Kubernetes
  * Services. A reader proves itself with the session's secret; another
  * attach to the same session replaces it (ABORTED to the old one).
+ *
+ * The stream layer sees sessions only through session.h: it is their
+ * observer (struct session_observer), bound to a session as its watcher
+ * while a reader is attached. Loop thread, but for nng's callbacks, which
+ * only post to the loop.
  */
 #ifndef RUNNER_STREAMS_H
 #define RUNNER_STREAMS_H
@@ -22,12 +27,13 @@
 #define STREAM_FRAME_MAX (1024u * 1024u) /* data bytes per frame */
 
 struct streams;
-struct session;
 struct sessions;
 
+/* Listen on cfg's addresses and become the observer of `ss`'s sessions. */
 int streams_start(struct streams **out, struct loop *l, struct sessions *ss,
 		  const struct listeners_config *cfg, rstatus *st);
-/* Accepts NULL. */
+/* Accepts NULL. Free the sessions first: their readers get their last
+ * frames then. */
 void streams_free(struct streams *sv);
 
 /* The stream address for a client that reached us over `request_pipe`'s
@@ -37,13 +43,9 @@ const char *streams_address_for(struct streams *sv, nng_pipe request_pipe);
 /* The i-th stream address (tcp with its bound port). */
 const char *streams_address_at(struct streams *sv, size_t i);
 
-/* The session has new output, finished, or freed room: send what can go. */
-void streams_session_changed(struct session *s);
-/* The session is being freed: its reader is told and unbound. */
-void streams_session_gone(struct session *s);
-
 /* Shutdown: no new stream connections (ipc socket files removed, the
- * listener guard stopped); attached readers keep theirs. */
+ * listener guard stopped); attached readers keep theirs, and final frames
+ * sent from now on say UNAVAILABLE (runnerd is shutting down). */
 void streams_stop_accepting(struct streams *sv);
 
 /* Readers with frames not yet sent (drain waits for them). */
