@@ -16,79 +16,23 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "run/docker_pools.h"
-#include "run/job.h"
-#include "core/ledger.h"
-#include "core/log.h"
 #include "config/options.h"
 #include "config/profiles.h"
+#include "core/ledger.h"
 #include "core/reaper.h"
-#include "runnerd.h"
+#include "daemon.h"
+#include "handlers/handlers.h"
+#include "log.h"
+#include "rpc/rpc.h"
+#include "rpc/transport.h"
+#include "run/docker_pools.h"
 #include "session/session.h"
 #include "session/streams.h"
-
-#define DRAIN_POLL_US 20000
-
-static const struct rpc_handler handlers[] = {
-	{ "Run", rpc_run },
-	{ "Health", rpc_health },
-	{ "StartPipes", rpc_start_pipes },
-	{ "WriteStdin", rpc_write_stdin },
-	{ "CloseStdin", rpc_close_stdin },
-	{ "ReadStream", rpc_read_stream },
-	{ "Wait", rpc_wait },
-	{ "Signal", rpc_signal },
-	{ "List", rpc_list },
-};
 
 struct signals {
 	struct loop_watch w;
 	struct runnerd *d;
 };
-
-/* Ends the loop once no Run is left and every reply has been sent. */
-static void
-drain_tick(struct loop_timer *t)
-{
-	struct runnerd *d = (struct runnerd *) ((char *) t - offsetof(struct runnerd, drain_timer));
-	uint64_t now = loop_now_us();
-
-	/* Done when nothing runs, every reply is out, and readers got their
-	 * final frames (or a second past the grace, for readers that stall). */
-	if (d->runs == NULL && sessions_running(d->sessions) == 0 && transport_busy(d->transport) == 0 &&
-	    (streams_busy(d->streams) == 0 || now >= d->drain_deadline_us + 1000000u)) {
-		loop_stop(d->loop);
-		return;
-	}
-	if (!d->stopped_runs && now >= d->drain_deadline_us) {
-		log_msg("warning", "shutdown grace over: stopping %u running process(es)", job_running());
-		runnerd_stop_runs(d);
-	}
-	loop_timer_arm(d->loop, t, now + DRAIN_POLL_US);
-}
-
-void
-runnerd_drain(struct runnerd *d)
-{
-	if (d->draining) {
-		/* A second signal: don't wait out the grace. */
-		runnerd_stop_runs(d);
-		return;
-	}
-	d->draining = true;
-	docker_pools_stop(d->pools);
-	log_msg("info", "shutting down: %u running, grace %llums", job_running(),
-		(unsigned long long) d->cfg.shutdown_grace_ms);
-	rpc_drain(d->rpc);
-	listeners_stop_accepting(transport_listeners(d->transport));
-	streams_stop_accepting(d->streams);
-	/* Sessions are open-ended: they are not waited for, they are ended,
-	 * and their readers get a final frame saying why. */
-	sessions_stop_all(d->sessions);
-	d->drain_deadline_us = loop_now_us() + d->cfg.shutdown_grace_ms * 1000u;
-	d->drain_timer.cb = drain_tick;
-	loop_timer_arm(d->loop, &d->drain_timer, loop_now_us());
-}
 
 static void
 signal_cb(struct loop_watch *w, uint32_t events)
@@ -254,7 +198,7 @@ serve(struct runnerd *d)
 		.max_bytes = d->cfg.dedup_max_bytes,
 		.ttl_us = d->cfg.dedup_ttl_ms * 1000u,
 	};
-	struct docker_pools_config pcfg = { .loop = NULL, .profiles = d->profiles, .log = log_hook };
+	struct docker_pools_config pcfg;
 	struct signals sigs = { .d = d };
 	sigset_t set;
 	rstatus st;
@@ -266,12 +210,12 @@ serve(struct runnerd *d)
 	}
 	sigs.w.cb = signal_cb;
 	if (loop_new(&d->loop, &st) < 0 || loop_watch_add(d->loop, &sigs.w, EPOLLIN, &st) < 0 ||
-	    rpc_new(&d->rpc, d->loop, &dcfg, handlers, sizeof(handlers) / sizeof(handlers[0]), d, &st) < 0) {
+	    runs_new(&d->runs, &st) < 0 ||
+	    rpc_new(&d->rpc, d->loop, &dcfg, handlers_table, handlers_count, &d->env, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
 	rpc_set_log(d->rpc, log_request, NULL);
-	pcfg.loop = d->loop;
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");
@@ -283,7 +227,11 @@ serve(struct runnerd *d)
 	} else if (rv > 0) {
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
-	pcfg.ledger = d->ledger;
+	recover_backends();
+	for (size_t i = 0; i < d->cfg.n_listen; i++)
+		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
+			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
+				d->cfg.listen[i]);
 	d->launcher = (struct launcher){
 		.loop = d->loop,
 		.profiles = d->profiles,
@@ -291,14 +239,20 @@ serve(struct runnerd *d)
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};
-	recover_backends();
-	for (size_t i = 0; i < d->cfg.n_listen; i++)
-		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
-			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
-				d->cfg.listen[i]);
 	if (sessions_new(&d->sessions, &sescfg, &st) < 0 ||
-	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0 ||
-	    transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
+	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0) {
+		log_msg("error", "%s", st.message);
+		return 1;
+	}
+	/* Complete before the first request can arrive. */
+	d->env = (struct handler_env){
+		.launcher = &d->launcher,
+		.runs = d->runs,
+		.sessions = d->sessions,
+		.streams = d->streams,
+		.started_us = d->started_us,
+	};
+	if (transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
@@ -307,6 +261,12 @@ serve(struct runnerd *d)
 	for (size_t i = 0; i < d->cfg.n_stream_listen; i++)
 		log_msg("info", "streams on %s", streams_address_at(d->streams, i));
 	report_backends();
+	pcfg = (struct docker_pools_config){
+		.loop = d->loop,
+		.profiles = d->profiles,
+		.ledger = d->ledger,
+		.log = log_hook,
+	};
 	if (docker_pools_start(&d->pools, &pcfg, &st) < 0)
 		log_msg("warning", "docker pools: %s", st.message);
 
@@ -382,6 +342,7 @@ main(int argc, char **argv)
 	sessions_free(d.sessions);
 	streams_free(d.streams);
 	rpc_free(d.rpc);
+	runs_free(d.runs);
 	ledger_free(d.ledger);
 	profiles_free(d.profiles);
 	loop_free(d.loop);

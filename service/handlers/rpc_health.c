@@ -2,15 +2,14 @@
 #include <stdlib.h>
 
 #include "backend.h"
-#include "run/job.h"
-#include "runnerd.h"
+#include "handlers/handlers.h"
 #include "session/session.h"
 
 void
 rpc_health(struct call *c)
 {
 	Runner__V1__HealthResponse resp = RUNNER__V1__HEALTH_RESPONSE__INIT;
-	struct runnerd *d = c->app;
+	const struct handler_env *env = c->app;
 	size_t n;
 	const struct backend_ops *const *all = backend_all(&n);
 	Runner__V1__BackendHealth items[8], *ptrs[8];
@@ -26,12 +25,12 @@ rpc_health(struct call *c)
 		items[i].detail = why[i].message;
 		ptrs[i] = &items[i];
 	}
-	resp.status = d->draining ? "DRAINING" : "SERVING";
+	resp.status = rpc_draining(c->rpc) ? "DRAINING" : "SERVING";
 	resp.version = RUNNERD_VERSION;
 	resp.backends = ptrs;
 	resp.n_backends = n;
-	resp.running = job_running();
-	resp.sessions = sessions_count(d->sessions);
-	resp.uptime_ms = (loop_now_us() - d->started_us) / 1000;
+	resp.running = runs_in_flight(env->runs) + sessions_running(env->sessions);
+	resp.sessions = sessions_count(env->sessions);
+	resp.uptime_ms = (loop_now_us() - env->started_us) / 1000;
 	call_reply(c, RS_OK, "", &resp.base);
 }

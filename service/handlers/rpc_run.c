@@ -1,17 +1,23 @@
 /* The Run RPC: one process to completion, answered with its full result. */
 #include <stdlib.h>
 
+#include "handlers/handlers.h"
 #include "run/collect.h"
 #include "run/launch.h"
-#include "runnerd.h"
 
 struct run {
-	struct runnerd *d;
+	struct runs *rs;
 	struct call *call;
 	struct launch *launch;
 	struct collect io;
 	bool deadline_binds; /* the envelope deadline, not the timeout, cut it */
 	struct run *prev, *next;
+};
+
+struct runs {
+	struct run *all;
+	unsigned n;
+	bool stopped; /* shutdown is stopping work */
 };
 
 static void
@@ -28,9 +34,10 @@ unlink_run(struct run *r)
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		r->d->runs = r->next;
+		r->rs->all = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	r->rs->n--;
 }
 
 static int
@@ -91,7 +98,8 @@ void
 rpc_run(struct call *c)
 {
 	const Runner__V1__RunRequest *req = (const Runner__V1__RunRequest *) c->request;
-	struct runnerd *d = c->app;
+	const struct handler_env *env = c->app;
+	struct runs *rs = env->runs;
 	const struct command *cmd;
 	struct run *r;
 	rstatus st;
@@ -100,9 +108,9 @@ rpc_run(struct call *c)
 		call_reply(c, RS_RESOURCE_EXHAUSTED, "out of memory", NULL);
 		return;
 	}
-	r->d = d;
+	r->rs = rs;
 	r->call = c;
-	if (launch_prepare(&d->launcher, req->command, &r->launch, &st) < 0)
+	if (launch_prepare(env->launcher, req->command, &r->launch, &st) < 0)
 		goto fail;
 	cmd = launch_command(r->launch);
 	if (collect_init(&r->io, req->stdin.data, req->stdin.len, cmd->stdout_limit, cmd->stderr_limit,
@@ -112,12 +120,13 @@ rpc_run(struct call *c)
 		goto fail;
 	if (r->io.stdin_len > 0)
 		job_want_stdin(launch_job(r->launch), true);
-	r->next = d->runs;
-	if (d->runs)
-		d->runs->prev = r;
-	d->runs = r;
+	r->next = rs->all;
+	if (rs->all)
+		rs->all->prev = r;
+	rs->all = r;
+	rs->n++;
 	/* A Run that arrives while shutdown is already stopping work. */
-	if (d->stopped_runs)
+	if (rs->stopped)
 		job_stop(launch_job(r->launch), RUNNER__V1__TERMINATION__KILLED);
 	return;
 fail:
@@ -125,10 +134,37 @@ fail:
 	run_free(r);
 }
 
-void
-runnerd_stop_runs(struct runnerd *d)
+int
+runs_new(struct runs **out, rstatus *st)
 {
-	d->stopped_runs = true;
-	for (struct run *r = d->runs; r != NULL; r = r->next)
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	return 0;
+}
+
+void
+runs_free(struct runs *rs)
+{
+	if (rs == NULL)
+		return;
+	while (rs->all != NULL) {
+		struct run *r = rs->all;
+		unlink_run(r);
+		run_free(r);
+	}
+	free(rs);
+}
+
+unsigned
+runs_in_flight(const struct runs *rs)
+{
+	return rs->n;
+}
+
+void
+runs_stop_all(struct runs *rs)
+{
+	rs->stopped = true;
+	for (struct run *r = rs->all; r != NULL; r = r->next)
 		job_stop(launch_job(r->launch), RUNNER__V1__TERMINATION__KILLED);
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runnerd.h"
+#include "handlers/handlers.h"
 #include "session/session.h"
 #include "session/streams.h"
 
@@ -11,11 +11,11 @@
 static struct session *
 session_for(struct call *c, const char *id)
 {
-	struct runnerd *d = c->app;
+	const struct handler_env *env = c->app;
 	struct session *s;
 	rstatus st;
 
-	if (session_lookup(d->sessions, id, &s, &st) < 0) {
+	if (session_lookup(env->sessions, id, &s, &st) < 0) {
 		call_fail(c, &st);
 		return NULL;
 	}
@@ -28,17 +28,17 @@ rpc_start_pipes(struct call *c)
 {
 	const Runner__V1__StartPipesRequest *req = (const Runner__V1__StartPipesRequest *) c->request;
 	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
-	struct runnerd *d = c->app;
+	const struct handler_env *env = c->app;
 	struct session *s;
 	bool existing;
 	rstatus st;
 
-	if (session_start(d->sessions, req, &s, &existing, &st) < 0) {
+	if (session_start(env->sessions, req, &s, &existing, &st) < 0) {
 		call_fail(c, &st);
 		return;
 	}
 	resp.session_id = (char *) session_id(s);
-	resp.stream_address = (char *) streams_address_for(d->streams, c->pipe);
+	resp.stream_address = (char *) streams_address_for(env->streams, c->pipe);
 	resp.stream_secret.data = (uint8_t *) session_secret(s);
 	resp.stream_secret.len = SESSION_SECRET_LEN;
 	resp.pid = session_pid(s);
@@ -97,8 +97,8 @@ rpc_list(struct call *c)
 {
 	const Runner__V1__ListRequest *req = (const Runner__V1__ListRequest *) c->request;
 	Runner__V1__ListResponse resp = RUNNER__V1__LIST_RESPONSE__INIT;
-	struct runnerd *d = c->app;
-	unsigned n = sessions_count(d->sessions), i = 0;
+	const struct handler_env *env = c->app;
+	unsigned n = sessions_count(env->sessions), i = 0;
 	Runner__V1__SessionInfo *infos = calloc(n ? n : 1, sizeof(*infos));
 	Runner__V1__SessionInfo **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 
@@ -108,7 +108,7 @@ rpc_list(struct call *c)
 		call_reply(c, RS_RESOURCE_EXHAUSTED, "out of memory", NULL);
 		return;
 	}
-	for (struct session *s = sessions_first(d->sessions); s && i < n; s = sessions_next(s)) {
+	for (struct session *s = sessions_first(env->sessions); s && i < n; s = sessions_next(s)) {
 		if (req->tag && req->tag[0] && strcmp(session_tag(s), req->tag) != 0)
 			continue;
 		session_info(s, &infos[i]);

@@ -38,14 +38,6 @@ struct job {
 	char exec_error[sizeof(((rstatus *) 0)->message)];
 };
 
-static unsigned running;
-
-unsigned
-job_running(void)
-{
-	return running;
-}
-
 #define JOB_OF(ptr, member) ((struct job *) ((char *) (ptr) - offsetof(struct job, member)))
 
 static void
@@ -121,7 +113,6 @@ maybe_finish(struct job *j)
 	if (j->finished || !j->reaped || j->out.fd >= 0 || j->err.fd >= 0)
 		return;
 	j->finished = true;
-	running--;
 	loop_timer_disarm(j->loop, &j->timer);
 	close_watch(j, &j->in);
 	/* Deferred: the owner may free the job, and epoll may still hold
@@ -352,7 +343,6 @@ job_free(struct job *j)
 			if (j->launch != NULL && j->launch->exited != NULL)
 				j->launch->exited(j->launch, NULL);
 		}
-		running--;
 	}
 	loop_timer_disarm(j->loop, &j->timer);
 	close_watch(j, &j->in);
@@ -493,7 +483,6 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->status_fd = -1;
 	j->launch = spec->launch;
 	j->ledger = spec->ledger;
-	running++;
 
 	if (spec->launch->adopt_pid > 0)
 		return adopt(j, spec, out, st);

@@ -81,9 +81,6 @@ void job_stop(struct job *j, Runner__V1__Termination reason);
  * and their counts). */
 Runner__V1__RunResult *job_result(struct job *j);
 
-/* Number of jobs that have not finished yet. */
-unsigned job_running(void);
-
 /* Free the job; a process still running is killed (its group SIGKILLed)
  * and reaped later by the reaper. */
 void job_free(struct job *j);

@@ -1,5 +1,13 @@
 /* log.h — runnerd's stderr log: plain "runnerd: ..." lines, or one JSON
- * object per line with --log-json. Only main and its helpers log. */
+ * object per line with --log-json.
+ *
+ * Only main and its own files log (systemd's rule: libraries don't log,
+ * main does; options.c prints its usage errors). Modules whose work has no
+ * caller to report to take a hook from main instead: the RPC layer's one
+ * line per request (rpc_set_log → log_request) and the docker pools'
+ * background events (docker_pools_config.log). Everything else returns an
+ * rstatus and its caller decides.
+ */
 #ifndef RUNNER_LOG_H
 #define RUNNER_LOG_H
 
