@@ -1,10 +1,37 @@
-/* status.h — the error object shared by every runnerd library.
+/* status.h — the error object shared by every runnerd library, and the
+ * error convention of the whole code base.
  *
  * A status is a gRPC code (runner.v1.StatusCode) plus a human-readable
- * message. Functions that can fail take a `rstatus *` and return 0 on
- * success or a negative value on failure, after filling the status; callers
- * propagate the negative value and the status up to whoever logs or replies.
- * Libraries never print: main() and the RPC layer decide what to do.
+ * message. Libraries never print: main() and the RPC layer decide what to
+ * do with a status.
+ *
+ * The convention, one per kind of function:
+ *
+ *  - A function that can fail for a reason a client or the operator gets
+ *    to see takes an `rstatus *` and returns 0 on success, or a negative
+ *    value after filling the status (rstatus_fail returns -code). Callers
+ *    propagate the negative value and the status, unchanged, up to whoever
+ *    logs or replies. This is the rule: every module's public functions
+ *    that fail this way look like this (loop_new, job_start, launch_prepare,
+ *    session_signal, profiles_resolve, a backend's prepare...).
+ *
+ *  - A thin wrapper over a system call, whose failure its caller handles
+ *    without telling anyone (kill a group that may be gone, read a pipe
+ *    until EAGAIN), returns a non-negative value on success and -errno on
+ *    failure (job_signal, capture_read, loop_watch_mod, loop_run). A caller
+ *    that must report one turns it into a status once, at that boundary,
+ *    with rstatus_fail_errno(st, code, -rv, ...).
+ *
+ *  - A parser or predicate with a single way to fail (units.h: "not a
+ *    duration") returns -1; its caller knows which field it was and fills
+ *    the status.
+ *
+ * The negative values of the first two kinds overlap (-ESRCH is
+ * -RS_INVALID_ARGUMENT), so a return value is only ever tested for < 0,
+ * never compared with a code: the status, or errno's value, says what
+ * happened. nng's positive NNG_E* codes never leave the module that called
+ * nng: it converts them into a status (nng_strerror in the message) or a
+ * -errno.
  */
 #ifndef RUNNER_STATUS_H
 #define RUNNER_STATUS_H

@@ -177,14 +177,18 @@ spawn_entry(struct pool *p, rstatus *st)
 		docker_pool_discard(run);
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	if ((e = calloc(1, sizeof(*e))) == NULL || spawn_pipe(fds[0], 1, st) < 0 || spawn_pipe(fds[1], 0, st) < 0 ||
-	    spawn_pipe(fds[2], 0, st) < 0)
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	if ((rv = spawn_pipe(fds[0], 1, st)) < 0 || (rv = spawn_pipe(fds[1], 0, st)) < 0 ||
+	    (rv = spawn_pipe(fds[2], 0, st)) < 0)
 		goto fail;
 	sr = (struct spawn_request){
 		.argv = argv, .envp = envp, .cwd = "/",
 		.stdin_fd = fds[0][0], .stdout_fd = fds[1][1], .stderr_fd = fds[2][1], .status_fd = -1,
 	};
-	if (spawn_child(&sr, &e->child.pid, &err, st) < 0)
+	if ((rv = spawn_child(&sr, &e->child.pid, &err, st)) < 0)
 		goto fail;
 	close(fds[0][0]);
 	close(fds[1][1]);
@@ -211,7 +215,7 @@ fail:
 				close(fds[i][k]);
 	free(e);
 	docker_pool_discard(run);
-	return -1;
+	return rv;
 }
 
 static void

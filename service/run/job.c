@@ -60,13 +60,14 @@ job_signal(struct job *j, int sig)
 }
 
 int
-job_signal_requested(struct job *j, int sig)
+job_signal_requested(struct job *j, int sig, rstatus *st)
 {
-	int rv = job_signal(j, sig);
+	int rv;
 
-	if (rv == 0)
-		j->requested_signal = sig;
-	return rv;
+	if ((rv = job_signal(j, sig)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "kill");
+	j->requested_signal = sig;
+	return 0;
 }
 
 bool

@@ -63,12 +63,14 @@ void job_want_stdin(struct job *j, bool want);
 void job_close_stdin(struct job *j);
 bool job_stdin_open(const struct job *j);
 
-/* Send `sig` to the whole process group; -ESRCH once the process is gone. */
+/* Send `sig` to the whole process group: 0, or -errno (-ESRCH once the
+ * process is gone); a system-call wrapper (status.h). */
 int job_signal(struct job *j, int sig);
 
-/* job_signal on a client's behalf: if the process dies of that signal,
- * the reason is KILLED rather than SIGNALED. */
-int job_signal_requested(struct job *j, int sig);
+/* Signal the group on a client's behalf: if the process dies of that
+ * signal, the reason is KILLED rather than SIGNALED. Fails with
+ * FAILED_PRECONDITION when the group cannot be signalled. */
+int job_signal_requested(struct job *j, int sig, rstatus *st);
 
 /* Has the main process exited (it may still be finishing its pipes)? */
 bool job_exited(const struct job *j);

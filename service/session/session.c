@@ -452,15 +452,11 @@ session_wait(struct session *s, struct call *c, uint64_t timeout_ms)
 int
 session_signal(struct session *s, int sig, rstatus *st)
 {
-	int rv;
-
 	if (sig < 1 || sig >= NSIG)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "signal %d is not a signal number", sig);
 	if (job_of(s) == NULL || job_exited(job_of(s)))
 		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the process has exited");
-	if ((rv = job_signal_requested(job_of(s), sig)) < 0)
-		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "kill");
-	return 0;
+	return job_signal_requested(job_of(s), sig, st);
 }
 
 static void session_free(struct session *s);

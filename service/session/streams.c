@@ -1,5 +1,6 @@
 #include "session/streams.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +85,10 @@ streams_pack_data_frame(nng_msg *msg, int stream, const struct outbuf *b, uint64
 {
 	size_t hdr = 1 + varint_len((uint64_t) stream) + 1 + varint_len(offset) + 1 + varint_len(len);
 	uint8_t *p;
-	int rv;
 
-	if ((rv = nng_msg_realloc(msg, hdr + len)) != 0)
-		return rv;
+	/* nng's only failure here is NNG_ENOMEM: its codes stay in this file. */
+	if (nng_msg_realloc(msg, hdr + len) != 0)
+		return -ENOMEM;
 	p = nng_msg_body(msg);
 	*p++ = (1 << 3) | 0;
 	p = put_varint(p, (uint64_t) stream);
@@ -103,10 +104,9 @@ static int
 pack_message(nng_msg **out, const ProtobufCMessage *m)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
-	int rv;
 
-	if ((rv = nng_msg_alloc(out, len)) != 0)
-		return rv;
+	if (nng_msg_alloc(out, len) != 0)
+		return -ENOMEM;
 	protobuf_c_message_pack(m, nng_msg_body(*out));
 	return 0;
 }
@@ -195,7 +195,7 @@ send_final(struct stream_reader *r)
 		f.code = (Runner__V1__StatusCode) r->final_code;
 		f.message = r->final_message;
 	}
-	if (pack_message(&msg, &f.base) != 0) {
+	if (pack_message(&msg, &f.base) < 0) {
 		r->dead = true;
 		return;
 	}
@@ -231,7 +231,7 @@ reader_pump(struct stream_reader *r)
 
 		if (n == 0)
 			continue;
-		if (nng_msg_alloc(&msg, 0) != 0 || streams_pack_data_frame(msg, which, b, r->pos[which], n) != 0) {
+		if (nng_msg_alloc(&msg, 0) != 0 || streams_pack_data_frame(msg, which, b, r->pos[which], n) < 0) {
 			r->dead = true;
 			return;
 		}

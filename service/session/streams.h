@@ -54,8 +54,8 @@ unsigned streams_busy(const struct streams *sv);
 struct outbuf;
 
 /* Encode a data frame of `len` bytes of `b` from `offset` into `msg`,
- * copying the bytes once, straight from the buffer; exposed for tests (the
- * message must decode as runner.v1.StreamFrame). */
+ * copying the bytes once, straight from the buffer: 0, or -ENOMEM.
+ * Exposed for tests (the message must decode as runner.v1.StreamFrame). */
 int streams_pack_data_frame(nng_msg *msg, int stream, const struct outbuf *b, uint64_t offset,
 			    size_t len);
 
