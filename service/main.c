@@ -1,7 +1,8 @@
 /* runnerd — runs processes for other programs over runner.v1.
  *
  * main owns the process-wide concerns: options, signals, logging, the
- * order of start-up and shutdown. Everything else runs on the event loop.
+ * order of start-up (daemon.h: the object it builds; daemon.c: shutdown).
+ * Everything else runs on the event loop.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,11 +1,14 @@
-/* job.h — one process run to completion (the Run RPC).
+/* job.h — one process, from its spawn to its result: a Run's or a
+ * session's.
  *
- * A job spawns the launch plan with pipes for stdin/stdout/stderr, feeds
- * stdin, captures both outputs (capped, fully counted), enforces the wall
- * timeout (SIGTERM to the process group, SIGKILL after the grace), reaps
- * the process and produces a complete RunResult. It lives on the loop
- * thread; `done` runs there once, from a posted task, never from inside
- * job_start.
+ * A job spawns the launch plan (or adopts a process the backend started)
+ * with pipes for stdin/stdout/stderr, hands the pipes to its owner as they
+ * become ready (job_ops: collect.h for a Run, the session's buffers for a
+ * session), enforces the wall timeout (SIGTERM to the process group,
+ * SIGKILL after the grace), has the reaper reap the process and produces a
+ * complete RunResult. It lives on the loop thread; `done` runs there once,
+ * from a posted task, never from inside job_start. launch.h is how the
+ * service starts one; tests drive jobs directly.
  */
 #ifndef RUNNER_JOB_H
 #define RUNNER_JOB_H
