@@ -7,6 +7,9 @@
  * line per request (rpc_set_log → log_request) and the docker pools'
  * background events (docker_pools_config.log). Everything else returns an
  * rstatus and its caller decides.
+ *
+ * One per process, as stderr is: log_init sets the format of every line,
+ * once, before any thread exists; each line is written whole.
  */
 #ifndef RUNNER_LOG_H
 #define RUNNER_LOG_H

@@ -367,7 +367,7 @@ session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 	int rv = outbuf_read_fd(b, fd);
 
 	/* Full: stop reading; the child blocks on its pipe until a reader
-	 * acknowledges and session_output_acked resumes us. */
+	 * acknowledges and session_ack_output resumes us. */
 	if (rv == 0 && outbuf_room(b) == 0)
 		job_pause_output(j, which, true);
 	NOTIFY(s, output_ready);
