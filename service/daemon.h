@@ -1,11 +1,12 @@
 /* daemon.h — the daemon object: main's, and only main's.
  *
- * struct runnerd owns every subsystem for the life of the process, in the
- * order main creates them (options → backends → profiles → loop → ledger →
- * rpc → sessions → streams → transport → docker pools). No module sees it:
- * each gets the handles it needs (a loop, the launcher, the sessions...)
- * through its own config struct, and the handlers get a handler_env.
- * Loop thread, but for main's start-up and exit.
+ * struct runnerd owns every subsystem for the life of the process. main
+ * creates them in this order: options, backends, profiles; the loop, the
+ * Runs, rpc, the ledger, the launcher, sessions, streams, the transport
+ * (requests arrive from here on), the docker pools. No module sees the
+ * daemon: each gets the handles it needs (a loop, the launcher, the
+ * sessions...) through its own config struct, and the handlers get a
+ * handler_env. Loop thread, but for main's start-up and exit.
  */
 #ifndef RUNNER_DAEMON_H
 #define RUNNER_DAEMON_H
