@@ -71,11 +71,8 @@
 
 #include "backend.h"
 #include "docker_pool.h"
+#include "helper_path.h"
 #include "spawn_child.h"
-
-#ifndef RUNNERD_LIBEXECDIR
-#define RUNNERD_LIBEXECDIR "/usr/local/libexec/runnerd"
-#endif
 
 #define INIT_NAME "runnerd-docker-init"
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -123,14 +120,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static bool
-executable_file(const char *path)
-{
-	struct stat sb;
-
-	return path[0] == '/' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
 }
 
 /* Text that goes inside --mount's comma-separated value (paths): none of
@@ -198,29 +187,16 @@ remove_container(struct docker_run *r)
 
 /* --- configuration ------------------------------------------------------- */
 
+/* runnerd-docker-init where helper_path finds it, at a path --mount can
+ * carry. */
 static void
 find_init(void)
 {
-	char self[PATH_MAX];
-	ssize_t n;
+	rstatus why;
 
-	init_path[0] = '\0';
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		char *slash;
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if (snprintf(init_path, sizeof(init_path), "%s/" INIT_NAME, self) < (int) sizeof(init_path) &&
-			    executable_file(init_path) && mount_safe(init_path))
-				return;
-		}
-	}
-	snprintf(init_path, sizeof(init_path), "%s/" INIT_NAME, RUNNERD_LIBEXECDIR);
-	if (executable_file(init_path) && mount_safe(init_path))
-		return;
-	snprintf(init_missing, sizeof(init_missing), "docker: " INIT_NAME " not found beside runnerd (%s) nor in "
-		 RUNNERD_LIBEXECDIR, n > 0 ? self : "?");
-	init_path[0] = '\0';
+	init_missing[0] = '\0';
+	if (helper_path(INIT_NAME, mount_safe, init_path, sizeof(init_path), &why) < 0)
+		snprintf(init_missing, sizeof(init_missing), "docker: %s", why.message);
 }
 
 static void
@@ -237,7 +213,7 @@ docker_init(const struct backend_config *cfg)
 	 * never the daemon's own PATH. */
 	if (prog != NULL && prog[0] == '/') {
 		snprintf(docker_path, sizeof(docker_path), "%s", prog);
-		if (!executable_file(docker_path))
+		if (!helper_is_executable(docker_path))
 			docker_path[0] = '\0';
 	} else if (spawn_resolve("docker", tool_env, NULL, docker_path, sizeof(docker_path)) != 0) {
 		docker_path[0] = '\0';

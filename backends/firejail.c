@@ -88,13 +88,10 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "helper_path.h"
 #include "pids_cgroup.h"
 #include "shim_env.h"
 #include "spawn_child.h"
-
-#ifndef RUNNERD_LIBEXECDIR
-#define RUNNERD_LIBEXECDIR "/usr/local/libexec/runnerd"
-#endif
 
 /* Where firejail and setpriv are looked for: never the daemon's PATH. */
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -280,48 +277,26 @@ hiding_rule(const struct policy *p, const char *path)
 	return NULL;
 }
 
-static int
-executable_file(const char *path)
-{
-	struct stat sb;
-
-	return path[0] == '/' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
-}
-
-/* runnerd-status: the one set by firejail_set_shim_path, else beside
- * runnerd's own executable (the build tree: both in service/), else in the
- * install libexec directory. */
+/* runnerd-status: the one set by firejail_set_shim_path, else where
+ * helper_path finds it (beside runnerd, then the install's libexec). */
 static int
 find_shim(char *out, size_t outlen, rstatus *st)
 {
-	char self[PATH_MAX];
-	ssize_t n;
+	rstatus why;
 
 	pthread_mutex_lock(&lock);
 	if (shim_override != NULL) {
 		snprintf(out, outlen, "%s", shim_override);
 		pthread_mutex_unlock(&lock);
-		if (!executable_file(out))
+		if (!helper_is_executable(out))
 			return rstatus_fail(st, RS_FAILED_PRECONDITION,
 					    "firejail: %s (set as runnerd-status) is not an executable file", out);
 		return 0;
 	}
 	pthread_mutex_unlock(&lock);
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			if (snprintf(out, outlen, "%s/" SHIM_NAME, self) < (int) outlen && executable_file(out))
-				return 0;
-		}
-	}
-	snprintf(out, outlen, "%s/" SHIM_NAME, RUNNERD_LIBEXECDIR);
-	if (executable_file(out))
-		return 0;
-	return rstatus_fail(st, RS_FAILED_PRECONDITION,
-			    "firejail: " SHIM_NAME " not found beside runnerd (%s) nor in " RUNNERD_LIBEXECDIR,
-			    n > 0 ? self : "?");
+	if (helper_path(SHIM_NAME, NULL, out, outlen, &why) < 0)
+		return rstatus_fail(st, why.code, "firejail: %s", why.message);
+	return 0;
 }
 
 /* --- users -------------------------------------------------------------- */
