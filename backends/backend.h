@@ -1,11 +1,11 @@
 /* backend.h — how a command becomes a process: one vtable per backend,
- * looked up by name ("exec", later "firejail", "docker").
+ * looked up by name ("exec", "firejail", "docker").
  *
  * A backend turns a validated command into a launch plan (what to execve,
  * with which environment and cwd) and undoes whatever the plan created
  * (temp profiles, containers) once the process is gone. The service layer
- * owns the process itself: spawning through spawn.h, pipes, timeouts and
- * reaping are the same for every backend.
+ * owns the process itself: spawning through spawn_child.h, pipes,
+ * timeouts and reaping are the same for every backend.
  */
 #ifndef RUNNER_BACKEND_H
 #define RUNNER_BACKEND_H

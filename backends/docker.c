@@ -54,7 +54,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -73,6 +72,7 @@
 #include "docker_pool.h"
 #include "helper_path.h"
 #include "spawn_child.h"
+#include "spawn_sync.h"
 
 #define INIT_NAME "runnerd-docker-init"
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -887,64 +887,26 @@ docker_release(struct backend_launch *launch)
 
 /* --- start-up ------------------------------------------------------------ */
 
-/* Run argv to completion within the deadline, its stdout into buf (NUL-
- * terminated). Returns its wait status, or -1 (fills st). Start-up only:
- * the loop is not running yet. */
+/* Run a docker CLI command to completion within the deadline, its stdout
+ * into buf (NUL-terminated; *truncated when it did not fit). Returns its
+ * wait status, or a negative value (fills st). */
 static int
-run_sync(char *const *argv, char *buf, size_t len, uint64_t deadline_us, rstatus *st)
+run_cli(char *const *argv, char *buf, size_t len, bool *truncated, uint64_t deadline_us, rstatus *st)
 {
-	struct spawn_request sr = {
-		.argv = argv, .envp = cli_env, .cwd = "/",
-		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
+	uint64_t now = now_us();
+	struct spawn_sync r = {
+		.argv = argv, .envp = cli_env, .cwd = "/", .out = buf, .out_size = len,
+		.timeout_ms = now < deadline_us ? (unsigned) ((deadline_us - now + 999) / 1000) : 1,
 	};
-	size_t used = 0;
-	int p[2] = { -1, -1 }, err, status;
-	pid_t pid;
+	int err, status;
 
-	if (buf != NULL) {
-		if (pipe2(p, O_CLOEXEC) != 0)
-			return rstatus_fail_errno(st, RS_INTERNAL, errno, "pipe");
-		sr.stdout_fd = p[1];
-	}
-	if (spawn_child(&sr, &pid, &err, st) < 0) {
-		if (p[0] >= 0)
-			close(p[0]), close(p[1]);
-		return -1;
-	}
-	if (p[1] >= 0)
-		close(p[1]);
-	while (p[0] >= 0) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		uint64_t now = now_us();
-		ssize_t n;
-		if (now >= deadline_us || poll(&pfd, 1, (int) ((deadline_us - now) / 1000) + 1) == 0)
-			break;
-		n = read(p[0], buf + used, len - 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		used += (size_t) n;
-		if (used == len - 1)
-			break;
-	}
-	if (buf != NULL)
-		buf[used] = '\0';
-	if (p[0] >= 0)
-		close(p[0]);
-	for (;;) {
-		pid_t got = waitpid(pid, &status, WNOHANG);
-		if (got == pid)
-			return status;
-		if (got < 0 && errno != EINTR)
-			return rstatus_fail_errno(st, RS_INTERNAL, errno, "waitpid");
-		if (now_us() >= deadline_us) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return rstatus_fail(st, RS_UNAVAILABLE, "docker: %s %s did not finish in time", argv[0], argv[1]);
-		}
-		usleep(10000);
-	}
+	if ((status = spawn_run_sync(&r, &err, st)) < 0)
+		return status;
+	if (r.timed_out)
+		return rstatus_fail(st, RS_UNAVAILABLE, "docker: %s %s did not finish in time", argv[0], argv[1]);
+	if (truncated != NULL)
+		*truncated = r.out_total >= len;
+	return status;
 }
 
 /* Status files of runs that ended with a predecessor (nothing of ours
@@ -970,11 +932,12 @@ remove_stale_status_files(void)
 static int
 docker_recover(rstatus *st)
 {
-	char filter[64], out[16384], *ids[128 + 5];
+	char filter[64], out[16384], *ids[128 + 5], *cut;
 	char *ps[] = { docker_path, "ps", "-aq", "--no-trunc", "--filter", filter, NULL };
 	uint64_t deadline = now_us() + RECOVER_TIMEOUT_MS * 1000ull;
 	size_t n = 0;
 	int status, removed = 0;
+	bool truncated;
 	struct stat sb;
 
 	/* A runnerd with a state directory that never started a container
@@ -992,10 +955,16 @@ docker_recover(rstatus *st)
 	if (status < 0)
 		return status;
 	snprintf(filter, sizeof(filter), "label=runnerd.instance=%s", instance);
-	if ((status = run_sync(ps, out, sizeof(out), deadline, st)) < 0)
-		return -1;
+	if ((status = run_cli(ps, out, sizeof(out), &truncated, deadline, st)) < 0)
+		return status;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return rstatus_fail(st, RS_UNAVAILABLE, "docker: docker ps failed (status %d)", status);
+	/* More than fits: the last id may be cut; the rest go with the next
+	 * start. */
+	if (truncated && (cut = strrchr(out, '\n')) != NULL)
+		cut[1] = '\0';
+	else if (truncated)
+		out[0] = '\0';
 	ids[n++] = docker_path;
 	ids[n++] = "rm";
 	ids[n++] = "-f";
@@ -1003,8 +972,8 @@ docker_recover(rstatus *st)
 		if (n == 128 + 3) {
 			/* A batch at a time. */
 			ids[n] = NULL;
-			if (run_sync(ids, NULL, 0, deadline, st) < 0)
-				return -1;
+			if ((status = run_cli(ids, NULL, 0, NULL, deadline, st)) < 0)
+				return status;
 			n = 3;
 		}
 		ids[n++] = id;
@@ -1012,8 +981,8 @@ docker_recover(rstatus *st)
 	}
 	if (n > 3) {
 		ids[n] = NULL;
-		if (run_sync(ids, NULL, 0, deadline, st) < 0)
-			return -1;
+		if ((status = run_cli(ids, NULL, 0, NULL, deadline, st)) < 0)
+			return status;
 	}
 	remove_stale_status_files();
 	return removed;

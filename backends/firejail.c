@@ -70,13 +70,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -92,6 +89,7 @@
 #include "pids_cgroup.h"
 #include "shim_env.h"
 #include "spawn_child.h"
+#include "spawn_sync.h"
 
 /* Where firejail and setpriv are looked for: never the daemon's PATH. */
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -396,21 +394,19 @@ elapsed_ms(const struct timespec *t0)
 	return (int) ((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-/* Start one real sandbox with the options every run uses; wait for that
- * pid only. */
+/* Start one real sandbox with the options every run uses. */
 static void
 run_probe(void)
 {
-	char truepath[PATH_MAX], err[1024] = "";
+	char truepath[PATH_MAX], err[1024];
 	char *argv[] = { firejail_path, "--quiet", "--noprofile", "--deterministic-exit-code",
 			 "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none", truepath, NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
-	struct timespec t0;
-	int p[2], rv, status = 0;
-	size_t got = 0;
-	pid_t pid;
+	struct spawn_sync r = {
+		.argv = argv, .envp = tool_env, .cwd = "/", .timeout_ms = PROBE_TIMEOUT_MS,
+		.err = err, .err_size = sizeof(err),
+	};
+	int rv, status, exec_errno;
+	rstatus st;
 
 	rstatus_clear(&probe_status);
 	if (program_override != NULL)
@@ -427,70 +423,17 @@ run_probe(void)
 	}
 	if (find_tool("true", truepath, sizeof(truepath)) < 0)
 		snprintf(truepath, sizeof(truepath), "/bin/true");
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		rstatus_fail_errno(&probe_status, RS_UNAVAILABLE, errno, "firejail probe: pipe2");
+	if ((status = spawn_run_sync(&r, &exec_errno, &st)) < 0) {
+		if (exec_errno != 0)
+			rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, exec_errno,
+					   "firejail cannot be run: %s", firejail_path);
+		else
+			rstatus_fail(&probe_status, st.code, "firejail probe: %s", st.message);
 		return;
 	}
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	rv = posix_spawn(&pid, firejail_path, &fa, &attr, argv, tool_env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(p[1]);
-	if (rv != 0) {
-		close(p[0]);
-		rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, rv, "firejail cannot be run: %s",
-				   firejail_path);
-		return;
-	}
-	/* Collect stderr until EOF (firejail and its sandbox are gone), then
-	 * the status; bounded, in case the sandbox hangs. */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		int left = PROBE_TIMEOUT_MS - elapsed_ms(&t0);
-		ssize_t n;
-
-		if (left <= 0) {
-			kill(-pid, SIGKILL);
-			snprintf(err, sizeof(err), "no answer within %d ms", PROBE_TIMEOUT_MS);
-			got = strlen(err);
-			break;
-		}
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
-			break;
-		if (got + 1 >= sizeof(err)) {
-			char sink[256];
-			n = read(p[0], sink, sizeof(sink));
-		} else {
-			n = read(p[0], err + got, sizeof(err) - 1 - got);
-			if (n > 0)
-				got += (size_t) n;
-		}
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-			break;
-	}
-	err[got] = '\0';
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno == EINTR)
-			continue;
-		/* Reaped by someone else (a subreaper's collect-all): no verdict
-		 * but stderr. */
-		status = got > 0 ? 1 << 8 : 0;
-		break;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (r.timed_out)
+		snprintf(err, sizeof(err), "no answer within %d ms", PROBE_TIMEOUT_MS);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
 	err[strcspn(err, "\n")] = '\0';
 	if (err[0] != '\0')

@@ -261,6 +261,7 @@ serve(struct runnerd *d)
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
+	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, log_request, NULL);
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
