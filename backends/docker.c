@@ -80,7 +80,8 @@
 #define IN_INIT "/.runnerd/init"
 #define IN_STATUS "/.runnerd/status"
 #define RECOVER_TIMEOUT_MS 30000
-#define PROBE_CACHE_US 1000000u
+/* How long a probe's verdict holds: the engine may stop or come back. */
+#define PROBE_VALID_MS 1000
 
 struct docker_run {
 	char **argv;        /* owned, NULL-terminated */
@@ -106,7 +107,6 @@ static char init_path[PATH_MAX];   /* "" : not found */
 static char init_missing[PATH_MAX + 256];
 static char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)]; /* "": not unix */
 static char *cli_env[8];
-static uint64_t probe_ok_until_us;
 static docker_pool_take_fn pool_take;
 
 #define POOL_HEADER_LIMIT 16384 /* fits an empty pipe whole */
@@ -237,7 +237,6 @@ docker_init(const struct backend_config *cfg)
 		n++;
 	/* DOCKER_CONFIG is added once the work directory exists. */
 	work_dir_ready = false;
-	probe_ok_until_us = 0;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -300,8 +299,7 @@ engine_reachable(rstatus *st)
 
 /* The CLI and the init must be here (FAILED_PRECONDITION: this machine
  * cannot run the backend); the engine must answer (UNAVAILABLE: it may
- * come back). Called for every docker request, so it is a connect() on a
- * unix socket, and a success is remembered for a second. */
+ * come back): a connect() on its unix socket. */
 static int
 docker_probe(rstatus *st)
 {
@@ -313,10 +311,8 @@ docker_probe(rstatus *st)
 				  "docker: no docker CLI (looked on " TOOL_PATH " and $RUNNERD_DOCKER)");
 	else if (init_path[0] == '\0')
 		rv = rstatus_fail(st, RS_FAILED_PRECONDITION, "%s", init_missing[0] ? init_missing : "docker: not initialised");
-	else if (now_us() >= probe_ok_until_us) {
-		if ((rv = engine_reachable(st)) == 0)
-			probe_ok_until_us = now_us() + PROBE_CACHE_US;
-	}
+	else
+		rv = engine_reachable(st);
 	pthread_mutex_unlock(&lock);
 	return rv;
 }
@@ -991,6 +987,8 @@ docker_recover(rstatus *st)
 const struct backend_ops backend_docker = {
 	.name = "docker",
 	.probe = docker_probe,
+	.probe_ok_ms = PROBE_VALID_MS,
+	.probe_failed_ms = PROBE_VALID_MS,
 	.check = docker_check,
 	.prepare = docker_prepare,
 	.release = docker_release,

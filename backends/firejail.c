@@ -81,7 +81,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -99,7 +98,10 @@
 /* Tasks of a run besides the command's: launcher, firejail, its init, shim. */
 #define WRAPPER_TASKS 4
 #define PROBE_TIMEOUT_MS 20000
-#define PROBE_RETRY_MS 10000 /* a failed probe is tried again after this */
+/* A success holds for good; a failure is probed again after this, so that
+ * one unlucky probe at start-up does not disable the backend until runnerd
+ * restarts (see probe_now). */
+#define PROBE_RETRY_MS 10000
 /* firejail refuses an argument of 4128 bytes or more ("--blacklist=" + path). */
 #define MAX_FLAG_PATH 4000
 #define FIREJAIL_USERS "/etc/firejail/firejail.users"
@@ -109,7 +111,8 @@ static char *const tool_env[] = { "PATH=" TOOL_PATH, NULL };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *shim_override, *program_override;
-static bool probed;
+static bool probed;          /* probe_status and firejail_path hold a verdict */
+static unsigned generation;  /* firejail_set_program calls */
 static rstatus probe_status; /* code RS_OK: usable */
 static char firejail_path[PATH_MAX];
 
@@ -129,7 +132,19 @@ firejail_set_program(const char *path)
 	free(program_override);
 	program_override = path ? strdup(path) : NULL;
 	probed = false;
+	generation++;
 	pthread_mutex_unlock(&lock);
+}
+
+/* The firejail to use: $RUNNERD_FIREJAIL (an absolute path), else the
+ * first on the fixed tool PATH, never the daemon's own PATH. */
+static void
+fj_init(const struct backend_config *cfg)
+{
+	const char *prog = getenv("RUNNERD_FIREJAIL");
+
+	if (prog != NULL && prog[0] != '\0')
+		firejail_set_program(prog);
 }
 
 /* --- paths -------------------------------------------------------------- */
@@ -385,21 +400,13 @@ find_tool(const char *name, char *out, size_t outlen)
 
 /* --- probe -------------------------------------------------------------- */
 
-static int
-elapsed_ms(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int) ((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
-/* Start one real sandbox with the options every run uses. */
+/* Start one real sandbox with the options every run uses: the verdict in
+ * *verdict, the firejail used in `path`. Touches no shared state. */
 static void
-run_probe(void)
+run_probe(const char *override, char *path, size_t pathlen, rstatus *verdict)
 {
 	char truepath[PATH_MAX], err[1024];
-	char *argv[] = { firejail_path, "--quiet", "--noprofile", "--deterministic-exit-code",
+	char *argv[] = { path, "--quiet", "--noprofile", "--deterministic-exit-code",
 			 "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none", truepath, NULL };
 	struct spawn_sync r = {
 		.argv = argv, .envp = tool_env, .cwd = "/", .timeout_ms = PROBE_TIMEOUT_MS,
@@ -408,27 +415,24 @@ run_probe(void)
 	int rv, status, exec_errno;
 	rstatus st;
 
-	rstatus_clear(&probe_status);
-	if (program_override != NULL)
-		rv = program_override[0] == '/' ? spawn_resolve(program_override, tool_env, NULL, firejail_path,
-							      sizeof(firejail_path))
-						: -ENOENT;
+	rstatus_clear(verdict);
+	if (override != NULL)
+		rv = override[0] == '/' ? spawn_resolve(override, tool_env, NULL, path, pathlen) : -ENOENT;
 	else
-		rv = find_tool("firejail", firejail_path, sizeof(firejail_path));
+		rv = find_tool("firejail", path, pathlen);
 	if (rv < 0) {
-		rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, -rv,
-				   "firejail is not installed (%s)",
-				   program_override ? program_override : "not found in " TOOL_PATH);
+		rstatus_fail_errno(verdict, RS_FAILED_PRECONDITION, -rv, "firejail is not installed (%s)",
+				   override ? override : "not found in " TOOL_PATH);
 		return;
 	}
 	if (find_tool("true", truepath, sizeof(truepath)) < 0)
 		snprintf(truepath, sizeof(truepath), "/bin/true");
 	if ((status = spawn_run_sync(&r, &exec_errno, &st)) < 0) {
 		if (exec_errno != 0)
-			rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, exec_errno,
-					   "firejail cannot be run: %s", firejail_path);
+			rstatus_fail_errno(verdict, RS_FAILED_PRECONDITION, exec_errno, "firejail cannot be run: %s",
+					   path);
 		else
-			rstatus_fail(&probe_status, st.code, "firejail probe: %s", st.message);
+			rstatus_fail(verdict, st.code, "firejail probe: %s", st.message);
 		return;
 	}
 	if (r.timed_out)
@@ -437,47 +441,76 @@ run_probe(void)
 		return;
 	err[strcspn(err, "\n")] = '\0';
 	if (err[0] != '\0')
-		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
-			     "firejail (%s) cannot create sandboxes here: %.300s", firejail_path, err);
+		rstatus_fail(verdict, RS_FAILED_PRECONDITION, "firejail (%s) cannot create sandboxes here: %.300s",
+			     path, err);
 	else if (WIFSIGNALED(status))
-		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
-			     "firejail (%s) cannot create sandboxes here: killed by signal %d", firejail_path,
-			     WTERMSIG(status));
+		rstatus_fail(verdict, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: killed by signal %d", path, WTERMSIG(status));
 	else
-		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
-			     "firejail (%s) cannot create sandboxes here: exit status %d", firejail_path,
-			     WEXITSTATUS(status));
+		rstatus_fail(verdict, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: exit status %d", path, WEXITSTATUS(status));
 }
 
-/* The cached verdict on firejail itself, and the firejail path. Success
- * is kept for good. A failure is kept PROBE_RETRY_MS: firejail sometimes
- * fails for a moment ("Access error ... invalid read-only mount" while
- * docker adds or removes an overlay mount under /var during its remount),
- * and one unlucky probe at start-up must not disable the backend until
- * runnerd restarts. A failure that is not "not installed" is tried once
- * more at once for the same reason. */
+/* Probe firejail now (blocking, up to 2 x PROBE_TIMEOUT_MS, without
+ * holding the lock) and keep the verdict and the firejail path for
+ * prepare. A failure that is not "not installed" is tried once more at
+ * once: firejail sometimes fails for a moment ("Access error ... invalid
+ * read-only mount" while docker adds or removes an overlay mount under
+ * /var during its remount). 0 with the path in `path` (may be NULL), or
+ * fills st. */
 static int
-probe_firejail(char *path, size_t pathlen, rstatus *st)
+probe_now(char *path, size_t pathlen, rstatus *st)
 {
-	static struct timespec failed_at;
+	char override[PATH_MAX], found[PATH_MAX];
+	bool have_override;
+	unsigned gen;
+	rstatus verdict;
+
+	pthread_mutex_lock(&lock);
+	have_override = program_override != NULL;
+	if (have_override)
+		snprintf(override, sizeof(override), "%s", program_override);
+	gen = generation;
+	pthread_mutex_unlock(&lock);
+	run_probe(have_override ? override : NULL, found, sizeof(found), &verdict);
+	if (verdict.code != RS_OK && strstr(verdict.message, "cannot create sandboxes")) {
+		usleep(200000);
+		run_probe(have_override ? override : NULL, found, sizeof(found), &verdict);
+	}
+	pthread_mutex_lock(&lock);
+	/* A verdict on a program no longer configured is dropped. */
+	if (gen == generation) {
+		probe_status = verdict;
+		snprintf(firejail_path, sizeof(firejail_path), "%s", found);
+		probed = true;
+	}
+	pthread_mutex_unlock(&lock);
+	if (verdict.code != RS_OK) {
+		*st = verdict;
+		return -verdict.code;
+	}
+	if (path != NULL)
+		snprintf(path, pathlen, "%s", found);
+	return 0;
+}
+
+/* The last verdict on firejail and its path, for prepare, which must not
+ * block: it probes only when nothing has yet (runnerd probes every backend
+ * before it serves; a library user may not have). */
+static int
+last_verdict(char *path, size_t pathlen, rstatus *st)
+{
 	int code;
 
 	pthread_mutex_lock(&lock);
-	if (probed && probe_status.code != RS_OK && elapsed_ms(&failed_at) >= PROBE_RETRY_MS)
-		probed = false;
 	if (!probed) {
-		run_probe();
-		if (probe_status.code != RS_OK && strstr(probe_status.message, "cannot create sandboxes")) {
-			usleep(200000);
-			run_probe();
-		}
-		clock_gettime(CLOCK_MONOTONIC, &failed_at);
-		probed = true;
+		pthread_mutex_unlock(&lock);
+		return probe_now(path, pathlen, st);
 	}
 	code = probe_status.code;
 	if (code != RS_OK)
 		*st = probe_status;
-	else if (path != NULL)
+	else
 		snprintf(path, pathlen, "%s", firejail_path);
 	pthread_mutex_unlock(&lock);
 	return code == RS_OK ? 0 : -code;
@@ -489,7 +522,7 @@ fj_probe(rstatus *st)
 	char shim[PATH_MAX];
 	int rv;
 
-	if ((rv = probe_firejail(NULL, 0, st)) < 0)
+	if ((rv = probe_now(NULL, 0, st)) < 0)
 		return rv;
 	return find_shim(shim, sizeof(shim), st);
 }
@@ -745,7 +778,7 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	if ((rv = probe_firejail(fj, sizeof(fj), st)) < 0 || (rv = find_shim(shim, sizeof(shim), st)) < 0 ||
+	if ((rv = last_verdict(fj, sizeof(fj), st)) < 0 || (rv = find_shim(shim, sizeof(shim), st)) < 0 ||
 	    (rv = check_policy(p, false, &w, st)) < 0)
 		return rv;
 	if ((rule = hiding_rule(p, cwd)) != NULL)
@@ -871,7 +904,10 @@ fj_release(struct backend_launch *launch)
 const struct backend_ops backend_firejail = {
 	.name = "firejail",
 	.probe = fj_probe,
+	.probe_ok_ms = 0,
+	.probe_failed_ms = PROBE_RETRY_MS,
 	.check = fj_check,
 	.prepare = fj_prepare,
 	.release = fj_release,
+	.init = fj_init,
 };

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "core/probes.h"
 #include "run/job.h"
 #include "runnerd.h"
 #include "session/session.h"
@@ -22,7 +23,7 @@ rpc_health(struct call *c)
 		runner__v1__backend_health__init(&items[i]);
 		rstatus_clear(&why[i]);
 		items[i].name = (char *) all[i]->name;
-		items[i].available = all[i]->probe(&why[i]) == 0;
+		items[i].available = probes_state(all[i], &why[i]) == 0;
 		items[i].detail = why[i].message;
 		ptrs[i] = &items[i];
 	}

@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "config/profiles.h"
+#include "core/probes.h"
 #include "run/collect.h"
 #include "run/job.h"
 #include "runnerd.h"
@@ -120,7 +121,7 @@ rpc_run(struct call *c)
 			     r->res.cmd.backend);
 		goto fail;
 	}
-	if (r->backend->probe(&st) < 0)
+	if (probes_state(r->backend, &st) < 0)
 		goto fail;
 	r->launched = true; /* release undoes even a half-done prepare */
 	if (r->backend->prepare(&r->res.cmd, &r->res.policy, &r->launch, &st) < 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/probes.h"
 #include "runnerd.h"
 #include "session/streams.h"
 
@@ -512,7 +513,7 @@ launch(struct session *s, rstatus *st)
 	if ((s->backend = backend_find(s->res.cmd.backend)) == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",
 				    s->res.cmd.backend);
-	if ((rv = s->backend->probe(st)) < 0)
+	if ((rv = probes_state(s->backend, st)) < 0)
 		return rv;
 	s->launched = true;
 	if ((rv = s->backend->prepare(&s->res.cmd, &s->res.policy, &s->launch, st)) < 0)
