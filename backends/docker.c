@@ -65,7 +65,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -112,15 +111,6 @@ static docker_pool_take_fn pool_take;
 #define POOL_HEADER_LIMIT 16384 /* fits an empty pipe whole */
 
 /* --- small helpers ------------------------------------------------------- */
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 /* Text that goes inside --mount's comma-separated value (paths): none of
  * its separators or quotes, no control characters. */
@@ -887,12 +877,12 @@ docker_release(struct backend_launch *launch)
  * into buf (NUL-terminated; *truncated when it did not fit). Returns its
  * wait status, or a negative value (fills st). */
 static int
-run_cli(char *const *argv, char *buf, size_t len, bool *truncated, uint64_t deadline_us, rstatus *st)
+run_cli(char *const *argv, char *buf, size_t len, bool *truncated, uint64_t deadline_ms, rstatus *st)
 {
-	uint64_t now = now_us();
+	uint64_t now = spawn_sync_clock_ms();
 	struct spawn_sync r = {
 		.argv = argv, .envp = cli_env, .cwd = "/", .out = buf, .out_size = len,
-		.timeout_ms = now < deadline_us ? (unsigned) ((deadline_us - now + 999) / 1000) : 1,
+		.timeout_ms = now < deadline_ms ? (unsigned) (deadline_ms - now) : 1,
 	};
 	int err, status;
 
@@ -930,7 +920,7 @@ docker_recover(rstatus *st)
 {
 	char filter[64], out[16384], *ids[128 + 5], *cut;
 	char *ps[] = { docker_path, "ps", "-aq", "--no-trunc", "--filter", filter, NULL };
-	uint64_t deadline = now_us() + RECOVER_TIMEOUT_MS * 1000ull;
+	uint64_t deadline = spawn_sync_clock_ms() + RECOVER_TIMEOUT_MS;
 	size_t n = 0;
 	int status, removed = 0;
 	bool truncated;

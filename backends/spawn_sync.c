@@ -114,8 +114,8 @@ claim_settle(struct claim *c, pid_t pid)
 	call_hook_unlock();
 }
 
-static uint64_t
-now_ms(void)
+uint64_t
+spawn_sync_clock_ms(void)
 {
 	struct timespec ts;
 
@@ -193,7 +193,7 @@ spawn_run_sync(struct spawn_sync *r, int *exec_errno, rstatus *st)
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, pidfd = -1, status = -1, rv;
 	bool reaped = false;
 	bool capture_out = r->out != NULL && r->out_size > 0, capture_err = r->err != NULL && r->err_size > 0;
-	uint64_t deadline = now_ms() + (r->timeout_ms ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
+	uint64_t deadline = spawn_sync_clock_ms() + (r->timeout_ms ? r->timeout_ms : DEFAULT_TIMEOUT_MS);
 	struct claim claim;
 	pid_t pid;
 
@@ -230,7 +230,7 @@ spawn_run_sync(struct spawn_sync *r, int *exec_errno, rstatus *st)
 	while (!reaped || outp[0] >= 0 || errp[0] >= 0) {
 		struct pollfd fds[3];
 		nfds_t n = 0;
-		uint64_t now = now_ms();
+		uint64_t now = spawn_sync_clock_ms();
 		int wait_ms;
 
 		if (now >= deadline) {

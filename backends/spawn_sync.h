@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "status.h"
@@ -62,6 +63,10 @@ struct spawn_sync {
  * could not be executed), or spawn_sync_stop_all was called
  * (UNAVAILABLE). Thread-safe; blocks the calling thread only. */
 int spawn_run_sync(struct spawn_sync *r, int *exec_errno, rstatus *st);
+
+/* Milliseconds on the monotonic clock timeouts are measured on: for a
+ * deadline shared by several runs. */
+uint64_t spawn_sync_clock_ms(void);
 
 /* The reaper's question, from any thread: must it leave zombie `pid`
  * unreaped (and end its pass) because a spawn_run_sync waits for it? */

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/reaper.h"
@@ -23,26 +22,29 @@
 
 static char *base_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
 
-static uint64_t
-now_ms(void)
+/* `sh -c script` through spawn_run_sync into r (out, err may be NULL);
+ * its wait status. */
+static int
+run_sh(const char *script, struct spawn_sync *r, char *out, size_t out_size, char *err, size_t err_size,
+       unsigned timeout_ms)
 {
-	struct timespec ts;
+	char *argv[] = { "sh", "-c", (char *) script, NULL };
+	rstatus st;
+	int status, e;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+	*r = (struct spawn_sync){ .argv = argv, .envp = base_env, .timeout_ms = timeout_ms, .out = out,
+				  .out_size = out_size, .err = err, .err_size = err_size };
+	status = spawn_run_sync(r, &e, &st);
+	ck_assert_msg(status >= 0, "%s", st.message);
+	return status;
 }
 
 START_TEST(test_capture_and_status)
 {
-	char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 7", NULL };
 	char out[64], err[64];
-	struct spawn_sync r = { .argv = argv, .envp = base_env, .timeout_ms = 5000, .out = out,
-				.out_size = sizeof(out), .err = err, .err_size = sizeof(err) };
-	rstatus st;
-	int status, e;
+	struct spawn_sync r;
+	int status = run_sh("echo out; echo err >&2; exit 7", &r, out, sizeof(out), err, sizeof(err), 5000);
 
-	status = spawn_run_sync(&r, &e, &st);
-	ck_assert_msg(status >= 0, "%s", st.message);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
 	ck_assert_str_eq(out, "out\n");
 	ck_assert_str_eq(err, "err\n");
@@ -54,29 +56,33 @@ END_TEST
 /* What does not fit is read and counted, never left to block the child. */
 START_TEST(test_capture_is_bounded)
 {
-	char *argv[] = { "sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x", NULL };
 	char out[16];
-	struct spawn_sync r = { .argv = argv, .envp = base_env, .timeout_ms = 5000, .out = out, .out_size = sizeof(out) };
-	rstatus st;
-	int status, e;
+	struct spawn_sync r;
+	int status = run_sh("head -c 1000000 /dev/zero | tr '\\0' x", &r, out, sizeof(out), NULL, 0, 5000);
 
-	status = spawn_run_sync(&r, &e, &st);
-	ck_assert_msg(status >= 0, "%s", st.message);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_str_eq(out, "xxxxxxxxxxxxxxx");
 	ck_assert_uint_eq(r.out_total, 1000000);
 }
 END_TEST
 
-START_TEST(test_exec_failure)
+/* Run `program`, which must not start: the exec errno, st filled. */
+static int
+run_refused(char *program, rstatus *st)
 {
-	char *argv[] = { "/nonexistent/program", NULL };
+	char *argv[] = { program, NULL };
 	struct spawn_sync r = { .argv = argv, .envp = base_env, .timeout_ms = 5000 };
-	rstatus st;
 	int e;
 
-	ck_assert_int_lt(spawn_run_sync(&r, &e, &st), 0);
-	ck_assert_int_eq(e, ENOENT);
+	ck_assert_int_lt(spawn_run_sync(&r, &e, st), 0);
+	return e;
+}
+
+START_TEST(test_exec_failure)
+{
+	rstatus st;
+
+	ck_assert_int_eq(run_refused("/nonexistent/program", &st), ENOENT);
 	ck_assert_ptr_nonnull(strstr(st.message, "/nonexistent/program"));
 }
 END_TEST
@@ -84,20 +90,17 @@ END_TEST
 /* At the timeout the whole group dies, not only the leader. */
 START_TEST(test_timeout_kills_group)
 {
-	char *argv[] = { "sh", "-c", "sleep 30 & echo $$; sleep 30", NULL };
 	char out[32];
-	struct spawn_sync r = { .argv = argv, .envp = base_env, .timeout_ms = 300, .out = out, .out_size = sizeof(out) };
-	uint64_t t0 = now_ms();
-	rstatus st;
-	int status, e;
+	struct spawn_sync r;
+	uint64_t t0 = spawn_sync_clock_ms();
+	int status;
 	pid_t group;
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1); /* the orphaned sleep comes back to us */
-	status = spawn_run_sync(&r, &e, &st);
-	ck_assert_msg(status >= 0, "%s", st.message);
+	status = run_sh("sleep 30 & echo $$; sleep 30", &r, out, sizeof(out), NULL, 0, 300);
 	ck_assert(r.timed_out);
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	ck_assert_uint_lt(now_ms() - t0, 2000);
+	ck_assert_uint_lt(spawn_sync_clock_ms() - t0, 2000);
 	group = atoi(out);
 	ck_assert_int_gt(group, 0);
 	/* The background sleep was SIGKILLed with its group and came back to
@@ -116,13 +119,10 @@ END_TEST
 
 START_TEST(test_stop_all)
 {
-	char *argv[] = { "true", NULL };
-	struct spawn_sync r = { .argv = argv, .envp = base_env, .timeout_ms = 5000 };
 	rstatus st;
-	int e;
 
 	spawn_sync_stop_all();
-	ck_assert_int_lt(spawn_run_sync(&r, &e, &st), 0);
+	ck_assert_int_eq(run_refused("true", &st), 0);
 	ck_assert_int_eq(st.code, RS_UNAVAILABLE);
 }
 END_TEST
