@@ -27,7 +27,10 @@ struct entry {
 	rstatus incoming;
 	uint64_t incoming_at_ms;
 	bool wanted; /* the loop asks for a re-probe of a stale failure */
-	/* The thread's own view of the last verdict it made. */
+	/* The entry's thread and its view of the last verdict it made. */
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool has_thread;
 	bool ok;
 	uint64_t probed_ms;
 };
@@ -37,8 +40,6 @@ static size_t n_entries;
 static struct loop *loop;
 static probes_changed_fn on_change;
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond;
-static pthread_t thread;
 static bool running, stopping;
 
 static uint64_t
@@ -80,6 +81,7 @@ probes_init(void)
 		probe(e->be, &e->verdict);
 		e->at_ms = e->probed_ms = now_ms();
 		e->ok = e->verdict.code == RS_OK;
+		e->incoming = e->verdict;
 		e->known = true;
 	}
 }
@@ -101,66 +103,68 @@ deliver(struct loop_task *t)
 		on_change(e->be, &e->verdict);
 }
 
-/* With mtx held: the entry the thread should probe now, or NULL and in
- * *wake_ms when the next one falls due (0: none does by itself). */
-static struct entry *
-due(uint64_t now, uint64_t *wake_ms)
+/* With mtx held: whether e is due for a probe now; if not, in *wake_ms
+ * when it will be by itself (0: only when asked). */
+static bool
+due(struct entry *e, uint64_t now, uint64_t *wake_ms)
 {
 	*wake_ms = 0;
-	for (size_t i = 0; i < n_entries; i++) {
-		struct entry *e = &entries[i];
-		uint64_t until;
-
-		if (!e->ok) {
-			if (e->wanted)
-				return e;
-			continue;
-		}
-		if (e->be->probe_ok_ms == 0)
-			continue;
-		until = e->probed_ms + e->be->probe_ok_ms;
-		if (now >= until)
-			return e;
-		if (*wake_ms == 0 || until < *wake_ms)
-			*wake_ms = until;
-	}
-	return NULL;
+	if (!e->ok)
+		return e->wanted;
+	if (e->be->probe_ok_ms == 0)
+		return false;
+	*wake_ms = e->probed_ms + e->be->probe_ok_ms;
+	return now >= *wake_ms;
 }
 
+static void
+wait_until(struct entry *e, uint64_t now, uint64_t wake_ms)
+{
+	struct timespec ts;
+
+	if (wake_ms == 0) {
+		pthread_cond_wait(&e->cond, &mtx);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t) ((wake_ms - now) / 1000u);
+	ts.tv_nsec += (long) ((wake_ms - now) % 1000u) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&e->cond, &mtx, &ts);
+}
+
+/* One thread per backend: a probe that hangs (firejail's, up to 2 x 20 s)
+ * keeps no other backend's verdict from being refreshed. */
 static void *
 probe_thread(void *arg)
 {
+	struct entry *e = arg;
+
 	pthread_mutex_lock(&mtx);
 	while (!stopping) {
 		uint64_t wake_ms, now = now_ms();
-		struct entry *e = due(now, &wake_ms);
 		rstatus verdict;
+		bool news;
 
-		if (e == NULL) {
-			struct timespec ts;
-			if (wake_ms == 0) {
-				pthread_cond_wait(&cond, &mtx);
-				continue;
-			}
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t) ((wake_ms - now) / 1000u);
-			ts.tv_nsec += (long) ((wake_ms - now) % 1000u) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&cond, &mtx, &ts);
+		if (!due(e, now, &wake_ms)) {
+			wait_until(e, now, wake_ms);
 			continue;
 		}
 		e->wanted = false;
 		pthread_mutex_unlock(&mtx);
 		probe(e->be, &verdict);
 		pthread_mutex_lock(&mtx);
+		/* A success that stays one is no news to the loop; a failure
+		 * is (its age decides when it is probed again). */
+		news = !(e->ok && verdict.code == RS_OK);
 		e->ok = verdict.code == RS_OK;
 		e->probed_ms = now_ms();
 		e->incoming = verdict;
 		e->incoming_at_ms = e->probed_ms;
-		if (!e->posted && !stopping) {
+		if (news && !e->posted && !stopping) {
 			e->posted = true;
 			loop_post(loop, &e->task);
 		}
@@ -174,25 +178,33 @@ probes_start(struct loop *l, probes_changed_fn changed, rstatus *st)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
-	int rv;
+	int rv = 0;
 
 	loop = l;
 	on_change = changed;
-	for (size_t i = 0; i < n_entries; i++)
-		entries[i].task.fn = deliver;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&cond, &ca);
-	pthread_condattr_destroy(&ca);
-	/* Signals are the loop's (a signalfd): a SIGCHLD delivered to this
-	 * thread would be lost to the reaper. */
+	/* Signals are the loop's (a signalfd): a SIGCHLD delivered to a
+	 * probe thread would be lost to the reaper. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rv = pthread_create(&thread, NULL, probe_thread, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rv != 0)
-		return rstatus_fail_errno(st, RS_RESOURCE_EXHAUSTED, rv, "probe thread");
 	running = true;
+	for (size_t i = 0; i < n_entries && rv == 0; i++) {
+		struct entry *e = &entries[i];
+		e->task.fn = deliver;
+		pthread_cond_init(&e->cond, &ca);
+		/* A verdict that holds for good needs no thread. */
+		if (e->be->probe_ok_ms == 0 && e->be->probe_failed_ms == 0)
+			continue;
+		if ((rv = pthread_create(&e->thread, NULL, probe_thread, e)) == 0)
+			e->has_thread = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_condattr_destroy(&ca);
+	if (rv != 0) {
+		probes_stop();
+		return rstatus_fail_errno(st, RS_RESOURCE_EXHAUSTED, rv, "probe thread");
+	}
 	return 0;
 }
 
@@ -203,10 +215,15 @@ probes_stop(void)
 		return;
 	pthread_mutex_lock(&mtx);
 	stopping = true;
-	pthread_cond_signal(&cond);
+	for (size_t i = 0; i < n_entries; i++)
+		pthread_cond_signal(&entries[i].cond);
 	pthread_mutex_unlock(&mtx);
 	spawn_sync_stop_all();
-	pthread_join(thread, NULL);
+	for (size_t i = 0; i < n_entries; i++)
+		if (entries[i].has_thread) {
+			pthread_join(entries[i].thread, NULL);
+			entries[i].has_thread = false;
+		}
 	running = false;
 }
 
@@ -227,7 +244,7 @@ probes_state(const struct backend_ops *be, rstatus *st)
 		e->asked = true;
 		pthread_mutex_lock(&mtx);
 		e->wanted = true;
-		pthread_cond_signal(&cond);
+		pthread_cond_signal(&e->cond);
 		pthread_mutex_unlock(&mtx);
 	}
 	return -e->verdict.code;
