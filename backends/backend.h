@@ -1,11 +1,11 @@
 /* backend.h — how a command becomes a process: one vtable per backend,
- * looked up by name ("exec", later "firejail", "docker").
+ * looked up by name ("exec", "firejail", "docker").
  *
  * A backend turns a validated command into a launch plan (what to execve,
  * with which environment and cwd) and undoes whatever the plan created
  * (temp profiles, containers) once the process is gone. The service layer
- * owns the process itself: spawning through spawn.h, pipes, timeouts and
- * reaping are the same for every backend.
+ * owns the process itself: spawning through spawn_child.h, pipes,
+ * timeouts and reaping are the same for every backend.
  */
 #ifndef RUNNER_BACKEND_H
 #define RUNNER_BACKEND_H
@@ -81,8 +81,14 @@ struct backend_config {
 struct backend_ops {
 	const char *name;
 	/* Can this backend run here? 0, or fills st (FAILED_PRECONDITION /
-	 * UNAVAILABLE) with why not. Called at startup and by Health. */
+	 * UNAVAILABLE) with why not. Each call looks afresh and may block
+	 * (bounded: it may start a sandbox); runnerd calls it at start-up and
+	 * then from its probe thread, never on the loop, and requests and
+	 * Health read the last verdict (service/core/probes.h). */
 	int (*probe)(rstatus *st);
+	/* How long a verdict of probe holds before runnerd probes again: a
+	 * success probe_ok_ms, a failure probe_failed_ms; 0: for good. */
+	unsigned probe_ok_ms, probe_failed_ms;
 	/* Can this backend enforce every rule of `p`? 0, or FAILED_PRECONDITION
 	 * naming the first rule it cannot enforce. Called at config load, so a
 	 * profile is refused rather than a rule silently ignored. */

@@ -54,7 +54,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -66,16 +65,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "docker_pool.h"
+#include "helper_path.h"
 #include "spawn_child.h"
-
-#ifndef RUNNERD_LIBEXECDIR
-#define RUNNERD_LIBEXECDIR "/usr/local/libexec/runnerd"
-#endif
+#include "spawn_sync.h"
 
 #define INIT_NAME "runnerd-docker-init"
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -83,7 +79,8 @@
 #define IN_INIT "/.runnerd/init"
 #define IN_STATUS "/.runnerd/status"
 #define RECOVER_TIMEOUT_MS 30000
-#define PROBE_CACHE_US 1000000u
+/* How long a probe's verdict holds: the engine may stop or come back. */
+#define PROBE_VALID_MS 1000
 
 struct docker_run {
 	char **argv;        /* owned, NULL-terminated */
@@ -109,29 +106,11 @@ static char init_path[PATH_MAX];   /* "" : not found */
 static char init_missing[PATH_MAX + 256];
 static char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)]; /* "": not unix */
 static char *cli_env[8];
-static uint64_t probe_ok_until_us;
 static docker_pool_take_fn pool_take;
 
 #define POOL_HEADER_LIMIT 16384 /* fits an empty pipe whole */
 
 /* --- small helpers ------------------------------------------------------- */
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static bool
-executable_file(const char *path)
-{
-	struct stat sb;
-
-	return path[0] == '/' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
-}
 
 /* Text that goes inside --mount's comma-separated value (paths): none of
  * its separators or quotes, no control characters. */
@@ -198,29 +177,16 @@ remove_container(struct docker_run *r)
 
 /* --- configuration ------------------------------------------------------- */
 
+/* runnerd-docker-init where helper_path finds it, at a path --mount can
+ * carry. */
 static void
 find_init(void)
 {
-	char self[PATH_MAX];
-	ssize_t n;
+	rstatus why;
 
-	init_path[0] = '\0';
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		char *slash;
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if (snprintf(init_path, sizeof(init_path), "%s/" INIT_NAME, self) < (int) sizeof(init_path) &&
-			    executable_file(init_path) && mount_safe(init_path))
-				return;
-		}
-	}
-	snprintf(init_path, sizeof(init_path), "%s/" INIT_NAME, RUNNERD_LIBEXECDIR);
-	if (executable_file(init_path) && mount_safe(init_path))
-		return;
-	snprintf(init_missing, sizeof(init_missing), "docker: " INIT_NAME " not found beside runnerd (%s) nor in "
-		 RUNNERD_LIBEXECDIR, n > 0 ? self : "?");
-	init_path[0] = '\0';
+	init_missing[0] = '\0';
+	if (helper_path(INIT_NAME, mount_safe, init_path, sizeof(init_path), &why) < 0)
+		snprintf(init_missing, sizeof(init_missing), "docker: %s", why.message);
 }
 
 static void
@@ -237,7 +203,7 @@ docker_init(const struct backend_config *cfg)
 	 * never the daemon's own PATH. */
 	if (prog != NULL && prog[0] == '/') {
 		snprintf(docker_path, sizeof(docker_path), "%s", prog);
-		if (!executable_file(docker_path))
+		if (!helper_is_executable(docker_path))
 			docker_path[0] = '\0';
 	} else if (spawn_resolve("docker", tool_env, NULL, docker_path, sizeof(docker_path)) != 0) {
 		docker_path[0] = '\0';
@@ -261,7 +227,6 @@ docker_init(const struct backend_config *cfg)
 		n++;
 	/* DOCKER_CONFIG is added once the work directory exists. */
 	work_dir_ready = false;
-	probe_ok_until_us = 0;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -324,8 +289,7 @@ engine_reachable(rstatus *st)
 
 /* The CLI and the init must be here (FAILED_PRECONDITION: this machine
  * cannot run the backend); the engine must answer (UNAVAILABLE: it may
- * come back). Called for every docker request, so it is a connect() on a
- * unix socket, and a success is remembered for a second. */
+ * come back): a connect() on its unix socket. */
 static int
 docker_probe(rstatus *st)
 {
@@ -337,10 +301,8 @@ docker_probe(rstatus *st)
 				  "docker: no docker CLI (looked on " TOOL_PATH " and $RUNNERD_DOCKER)");
 	else if (init_path[0] == '\0')
 		rv = rstatus_fail(st, RS_FAILED_PRECONDITION, "%s", init_missing[0] ? init_missing : "docker: not initialised");
-	else if (now_us() >= probe_ok_until_us) {
-		if ((rv = engine_reachable(st)) == 0)
-			probe_ok_until_us = now_us() + PROBE_CACHE_US;
-	}
+	else
+		rv = engine_reachable(st);
 	pthread_mutex_unlock(&lock);
 	return rv;
 }
@@ -911,64 +873,26 @@ docker_release(struct backend_launch *launch)
 
 /* --- start-up ------------------------------------------------------------ */
 
-/* Run argv to completion within the deadline, its stdout into buf (NUL-
- * terminated). Returns its wait status, or -1 (fills st). Start-up only:
- * the loop is not running yet. */
+/* Run a docker CLI command to completion within the deadline, its stdout
+ * into buf (NUL-terminated; *truncated when it did not fit). Returns its
+ * wait status, or a negative value (fills st). */
 static int
-run_sync(char *const *argv, char *buf, size_t len, uint64_t deadline_us, rstatus *st)
+run_cli(char *const *argv, char *buf, size_t len, bool *truncated, uint64_t deadline_ms, rstatus *st)
 {
-	struct spawn_request sr = {
-		.argv = argv, .envp = cli_env, .cwd = "/",
-		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
+	uint64_t now = spawn_sync_clock_ms();
+	struct spawn_sync r = {
+		.argv = argv, .envp = cli_env, .cwd = "/", .out = buf, .out_size = len,
+		.timeout_ms = now < deadline_ms ? (unsigned) (deadline_ms - now) : 1,
 	};
-	size_t used = 0;
-	int p[2] = { -1, -1 }, err, status;
-	pid_t pid;
+	int err, status;
 
-	if (buf != NULL) {
-		if (pipe2(p, O_CLOEXEC) != 0)
-			return rstatus_fail_errno(st, RS_INTERNAL, errno, "pipe");
-		sr.stdout_fd = p[1];
-	}
-	if (spawn_child(&sr, &pid, &err, st) < 0) {
-		if (p[0] >= 0)
-			close(p[0]), close(p[1]);
-		return -1;
-	}
-	if (p[1] >= 0)
-		close(p[1]);
-	while (p[0] >= 0) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		uint64_t now = now_us();
-		ssize_t n;
-		if (now >= deadline_us || poll(&pfd, 1, (int) ((deadline_us - now) / 1000) + 1) == 0)
-			break;
-		n = read(p[0], buf + used, len - 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		used += (size_t) n;
-		if (used == len - 1)
-			break;
-	}
-	if (buf != NULL)
-		buf[used] = '\0';
-	if (p[0] >= 0)
-		close(p[0]);
-	for (;;) {
-		pid_t got = waitpid(pid, &status, WNOHANG);
-		if (got == pid)
-			return status;
-		if (got < 0 && errno != EINTR)
-			return rstatus_fail_errno(st, RS_INTERNAL, errno, "waitpid");
-		if (now_us() >= deadline_us) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return rstatus_fail(st, RS_UNAVAILABLE, "docker: %s %s did not finish in time", argv[0], argv[1]);
-		}
-		usleep(10000);
-	}
+	if ((status = spawn_run_sync(&r, &err, st)) < 0)
+		return status;
+	if (r.timed_out)
+		return rstatus_fail(st, RS_UNAVAILABLE, "docker: %s %s did not finish in time", argv[0], argv[1]);
+	if (truncated != NULL)
+		*truncated = r.out_total >= len;
+	return status;
 }
 
 /* Status files of runs that ended with a predecessor (nothing of ours
@@ -994,11 +918,12 @@ remove_stale_status_files(void)
 static int
 docker_recover(rstatus *st)
 {
-	char filter[64], out[16384], *ids[128 + 5];
+	char filter[64], out[16384], *ids[128 + 5], *cut;
 	char *ps[] = { docker_path, "ps", "-aq", "--no-trunc", "--filter", filter, NULL };
-	uint64_t deadline = now_us() + RECOVER_TIMEOUT_MS * 1000ull;
+	uint64_t deadline = spawn_sync_clock_ms() + RECOVER_TIMEOUT_MS;
 	size_t n = 0;
 	int status, removed = 0;
+	bool truncated;
 	struct stat sb;
 
 	/* A runnerd with a state directory that never started a container
@@ -1016,10 +941,16 @@ docker_recover(rstatus *st)
 	if (status < 0)
 		return status;
 	snprintf(filter, sizeof(filter), "label=runnerd.instance=%s", instance);
-	if ((status = run_sync(ps, out, sizeof(out), deadline, st)) < 0)
-		return -1;
+	if ((status = run_cli(ps, out, sizeof(out), &truncated, deadline, st)) < 0)
+		return status;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return rstatus_fail(st, RS_UNAVAILABLE, "docker: docker ps failed (status %d)", status);
+	/* More than fits: the last id may be cut; the rest go with the next
+	 * start. */
+	if (truncated && (cut = strrchr(out, '\n')) != NULL)
+		cut[1] = '\0';
+	else if (truncated)
+		out[0] = '\0';
 	ids[n++] = docker_path;
 	ids[n++] = "rm";
 	ids[n++] = "-f";
@@ -1027,8 +958,8 @@ docker_recover(rstatus *st)
 		if (n == 128 + 3) {
 			/* A batch at a time. */
 			ids[n] = NULL;
-			if (run_sync(ids, NULL, 0, deadline, st) < 0)
-				return -1;
+			if ((status = run_cli(ids, NULL, 0, NULL, deadline, st)) < 0)
+				return status;
 			n = 3;
 		}
 		ids[n++] = id;
@@ -1036,8 +967,8 @@ docker_recover(rstatus *st)
 	}
 	if (n > 3) {
 		ids[n] = NULL;
-		if (run_sync(ids, NULL, 0, deadline, st) < 0)
-			return -1;
+		if ((status = run_cli(ids, NULL, 0, NULL, deadline, st)) < 0)
+			return status;
 	}
 	remove_stale_status_files();
 	return removed;
@@ -1046,6 +977,8 @@ docker_recover(rstatus *st)
 const struct backend_ops backend_docker = {
 	.name = "docker",
 	.probe = docker_probe,
+	.probe_ok_ms = PROBE_VALID_MS,
+	.probe_failed_ms = PROBE_VALID_MS,
 	.check = docker_check,
 	.prepare = docker_prepare,
 	.release = docker_release,

@@ -70,13 +70,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -84,17 +81,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "helper_path.h"
 #include "pids_cgroup.h"
 #include "shim_env.h"
 #include "spawn_child.h"
-
-#ifndef RUNNERD_LIBEXECDIR
-#define RUNNERD_LIBEXECDIR "/usr/local/libexec/runnerd"
-#endif
+#include "spawn_sync.h"
 
 /* Where firejail and setpriv are looked for: never the daemon's PATH. */
 #define TOOL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -104,7 +98,10 @@
 /* Tasks of a run besides the command's: launcher, firejail, its init, shim. */
 #define WRAPPER_TASKS 4
 #define PROBE_TIMEOUT_MS 20000
-#define PROBE_RETRY_MS 10000 /* a failed probe is tried again after this */
+/* A success holds for good; a failure is probed again after this, so that
+ * one unlucky probe at start-up does not disable the backend until runnerd
+ * restarts (see probe_now). */
+#define PROBE_RETRY_MS 10000
 /* firejail refuses an argument of 4128 bytes or more ("--blacklist=" + path). */
 #define MAX_FLAG_PATH 4000
 #define FIREJAIL_USERS "/etc/firejail/firejail.users"
@@ -114,7 +111,8 @@ static char *const tool_env[] = { "PATH=" TOOL_PATH, NULL };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *shim_override, *program_override;
-static bool probed;
+static bool probed;          /* probe_status and firejail_path hold a verdict */
+static unsigned generation;  /* firejail_set_program calls */
 static rstatus probe_status; /* code RS_OK: usable */
 static char firejail_path[PATH_MAX];
 
@@ -134,7 +132,19 @@ firejail_set_program(const char *path)
 	free(program_override);
 	program_override = path ? strdup(path) : NULL;
 	probed = false;
+	generation++;
 	pthread_mutex_unlock(&lock);
+}
+
+/* The firejail to use: $RUNNERD_FIREJAIL (an absolute path), else the
+ * first on the fixed tool PATH, never the daemon's own PATH. */
+static void
+fj_init(const struct backend_config *cfg)
+{
+	const char *prog = getenv("RUNNERD_FIREJAIL");
+
+	if (prog != NULL && prog[0] != '\0')
+		firejail_set_program(prog);
 }
 
 /* --- paths -------------------------------------------------------------- */
@@ -280,48 +290,26 @@ hiding_rule(const struct policy *p, const char *path)
 	return NULL;
 }
 
-static int
-executable_file(const char *path)
-{
-	struct stat sb;
-
-	return path[0] == '/' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
-}
-
-/* runnerd-status: the one set by firejail_set_shim_path, else beside
- * runnerd's own executable (the build tree: both in service/), else in the
- * install libexec directory. */
+/* runnerd-status: the one set by firejail_set_shim_path, else where
+ * helper_path finds it (beside runnerd, then the install's libexec). */
 static int
 find_shim(char *out, size_t outlen, rstatus *st)
 {
-	char self[PATH_MAX];
-	ssize_t n;
+	rstatus why;
 
 	pthread_mutex_lock(&lock);
 	if (shim_override != NULL) {
 		snprintf(out, outlen, "%s", shim_override);
 		pthread_mutex_unlock(&lock);
-		if (!executable_file(out))
+		if (!helper_is_executable(out))
 			return rstatus_fail(st, RS_FAILED_PRECONDITION,
 					    "firejail: %s (set as runnerd-status) is not an executable file", out);
 		return 0;
 	}
 	pthread_mutex_unlock(&lock);
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			if (snprintf(out, outlen, "%s/" SHIM_NAME, self) < (int) outlen && executable_file(out))
-				return 0;
-		}
-	}
-	snprintf(out, outlen, "%s/" SHIM_NAME, RUNNERD_LIBEXECDIR);
-	if (executable_file(out))
-		return 0;
-	return rstatus_fail(st, RS_FAILED_PRECONDITION,
-			    "firejail: " SHIM_NAME " not found beside runnerd (%s) nor in " RUNNERD_LIBEXECDIR,
-			    n > 0 ? self : "?");
+	if (helper_path(SHIM_NAME, NULL, out, outlen, &why) < 0)
+		return rstatus_fail(st, why.code, "firejail: %s", why.message);
+	return 0;
 }
 
 /* --- users -------------------------------------------------------------- */
@@ -412,154 +400,117 @@ find_tool(const char *name, char *out, size_t outlen)
 
 /* --- probe -------------------------------------------------------------- */
 
-static int
-elapsed_ms(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int) ((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
-/* Start one real sandbox with the options every run uses; wait for that
- * pid only. */
+/* Start one real sandbox with the options every run uses: the verdict in
+ * *verdict, the firejail used in `path`. Touches no shared state. */
 static void
-run_probe(void)
+run_probe(const char *override, char *path, size_t pathlen, rstatus *verdict)
 {
-	char truepath[PATH_MAX], err[1024] = "";
-	char *argv[] = { firejail_path, "--quiet", "--noprofile", "--deterministic-exit-code",
+	char truepath[PATH_MAX], err[1024];
+	char *argv[] = { path, "--quiet", "--noprofile", "--deterministic-exit-code",
 			 "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none", truepath, NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
-	struct timespec t0;
-	int p[2], rv, status = 0;
-	size_t got = 0;
-	pid_t pid;
+	struct spawn_sync r = {
+		.argv = argv, .envp = tool_env, .cwd = "/", .timeout_ms = PROBE_TIMEOUT_MS,
+		.err = err, .err_size = sizeof(err),
+	};
+	int rv, status, exec_errno;
+	rstatus st;
 
-	rstatus_clear(&probe_status);
-	if (program_override != NULL)
-		rv = program_override[0] == '/' ? spawn_resolve(program_override, tool_env, NULL, firejail_path,
-							      sizeof(firejail_path))
-						: -ENOENT;
+	rstatus_clear(verdict);
+	if (override != NULL)
+		rv = override[0] == '/' ? spawn_resolve(override, tool_env, NULL, path, pathlen) : -ENOENT;
 	else
-		rv = find_tool("firejail", firejail_path, sizeof(firejail_path));
+		rv = find_tool("firejail", path, pathlen);
 	if (rv < 0) {
-		rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, -rv,
-				   "firejail is not installed (%s)",
-				   program_override ? program_override : "not found in " TOOL_PATH);
+		rstatus_fail_errno(verdict, RS_FAILED_PRECONDITION, -rv, "firejail is not installed (%s)",
+				   override ? override : "not found in " TOOL_PATH);
 		return;
 	}
 	if (find_tool("true", truepath, sizeof(truepath)) < 0)
 		snprintf(truepath, sizeof(truepath), "/bin/true");
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		rstatus_fail_errno(&probe_status, RS_UNAVAILABLE, errno, "firejail probe: pipe2");
+	if ((status = spawn_run_sync(&r, &exec_errno, &st)) < 0) {
+		if (exec_errno != 0)
+			rstatus_fail_errno(verdict, RS_FAILED_PRECONDITION, exec_errno, "firejail cannot be run: %s",
+					   path);
+		else
+			rstatus_fail(verdict, st.code, "firejail probe: %s", st.message);
 		return;
 	}
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawn_file_actions_addchdir_np(&fa, "/");
-	rv = posix_spawn(&pid, firejail_path, &fa, &attr, argv, tool_env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(p[1]);
-	if (rv != 0) {
-		close(p[0]);
-		rstatus_fail_errno(&probe_status, RS_FAILED_PRECONDITION, rv, "firejail cannot be run: %s",
-				   firejail_path);
-		return;
-	}
-	/* Collect stderr until EOF (firejail and its sandbox are gone), then
-	 * the status; bounded, in case the sandbox hangs. */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		int left = PROBE_TIMEOUT_MS - elapsed_ms(&t0);
-		ssize_t n;
-
-		if (left <= 0) {
-			kill(-pid, SIGKILL);
-			snprintf(err, sizeof(err), "no answer within %d ms", PROBE_TIMEOUT_MS);
-			got = strlen(err);
-			break;
-		}
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
-			break;
-		if (got + 1 >= sizeof(err)) {
-			char sink[256];
-			n = read(p[0], sink, sizeof(sink));
-		} else {
-			n = read(p[0], err + got, sizeof(err) - 1 - got);
-			if (n > 0)
-				got += (size_t) n;
-		}
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-			break;
-	}
-	err[got] = '\0';
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno == EINTR)
-			continue;
-		/* Reaped by someone else (a subreaper's collect-all): no verdict
-		 * but stderr. */
-		status = got > 0 ? 1 << 8 : 0;
-		break;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (r.timed_out)
+		snprintf(err, sizeof(err), "no answer within %d ms", PROBE_TIMEOUT_MS);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
 	err[strcspn(err, "\n")] = '\0';
 	if (err[0] != '\0')
-		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
-			     "firejail (%s) cannot create sandboxes here: %.300s", firejail_path, err);
+		rstatus_fail(verdict, RS_FAILED_PRECONDITION, "firejail (%s) cannot create sandboxes here: %.300s",
+			     path, err);
 	else if (WIFSIGNALED(status))
-		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
-			     "firejail (%s) cannot create sandboxes here: killed by signal %d", firejail_path,
-			     WTERMSIG(status));
+		rstatus_fail(verdict, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: killed by signal %d", path, WTERMSIG(status));
 	else
-		rstatus_fail(&probe_status, RS_FAILED_PRECONDITION,
-			     "firejail (%s) cannot create sandboxes here: exit status %d", firejail_path,
-			     WEXITSTATUS(status));
+		rstatus_fail(verdict, RS_FAILED_PRECONDITION,
+			     "firejail (%s) cannot create sandboxes here: exit status %d", path, WEXITSTATUS(status));
 }
 
-/* The cached verdict on firejail itself, and the firejail path. Success
- * is kept for good. A failure is kept PROBE_RETRY_MS: firejail sometimes
- * fails for a moment ("Access error ... invalid read-only mount" while
- * docker adds or removes an overlay mount under /var during its remount),
- * and one unlucky probe at start-up must not disable the backend until
- * runnerd restarts. A failure that is not "not installed" is tried once
- * more at once for the same reason. */
+/* Probe firejail now (blocking, up to 2 x PROBE_TIMEOUT_MS, without
+ * holding the lock) and keep the verdict and the firejail path for
+ * prepare. A failure that is not "not installed" is tried once more at
+ * once: firejail sometimes fails for a moment ("Access error ... invalid
+ * read-only mount" while docker adds or removes an overlay mount under
+ * /var during its remount). 0 with the path in `path` (may be NULL), or
+ * fills st. */
 static int
-probe_firejail(char *path, size_t pathlen, rstatus *st)
+probe_now(char *path, size_t pathlen, rstatus *st)
 {
-	static struct timespec failed_at;
+	char override[PATH_MAX], found[PATH_MAX];
+	bool have_override;
+	unsigned gen;
+	rstatus verdict;
+
+	pthread_mutex_lock(&lock);
+	have_override = program_override != NULL;
+	if (have_override)
+		snprintf(override, sizeof(override), "%s", program_override);
+	gen = generation;
+	pthread_mutex_unlock(&lock);
+	run_probe(have_override ? override : NULL, found, sizeof(found), &verdict);
+	if (verdict.code != RS_OK && strstr(verdict.message, "cannot create sandboxes")) {
+		usleep(200000);
+		run_probe(have_override ? override : NULL, found, sizeof(found), &verdict);
+	}
+	pthread_mutex_lock(&lock);
+	/* A verdict on a program no longer configured is dropped. */
+	if (gen == generation) {
+		probe_status = verdict;
+		snprintf(firejail_path, sizeof(firejail_path), "%s", found);
+		probed = true;
+	}
+	pthread_mutex_unlock(&lock);
+	if (verdict.code != RS_OK) {
+		*st = verdict;
+		return -verdict.code;
+	}
+	if (path != NULL)
+		snprintf(path, pathlen, "%s", found);
+	return 0;
+}
+
+/* The last verdict on firejail and its path, for prepare, which must not
+ * block: it probes only when nothing has yet (runnerd probes every backend
+ * before it serves; a library user may not have). */
+static int
+last_verdict(char *path, size_t pathlen, rstatus *st)
+{
 	int code;
 
 	pthread_mutex_lock(&lock);
-	if (probed && probe_status.code != RS_OK && elapsed_ms(&failed_at) >= PROBE_RETRY_MS)
-		probed = false;
 	if (!probed) {
-		run_probe();
-		if (probe_status.code != RS_OK && strstr(probe_status.message, "cannot create sandboxes")) {
-			usleep(200000);
-			run_probe();
-		}
-		clock_gettime(CLOCK_MONOTONIC, &failed_at);
-		probed = true;
+		pthread_mutex_unlock(&lock);
+		return probe_now(path, pathlen, st);
 	}
 	code = probe_status.code;
 	if (code != RS_OK)
 		*st = probe_status;
-	else if (path != NULL)
+	else
 		snprintf(path, pathlen, "%s", firejail_path);
 	pthread_mutex_unlock(&lock);
 	return code == RS_OK ? 0 : -code;
@@ -571,7 +522,7 @@ fj_probe(rstatus *st)
 	char shim[PATH_MAX];
 	int rv;
 
-	if ((rv = probe_firejail(NULL, 0, st)) < 0)
+	if ((rv = probe_now(NULL, 0, st)) < 0)
 		return rv;
 	return find_shim(shim, sizeof(shim), st);
 }
@@ -827,7 +778,7 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	if ((rv = probe_firejail(fj, sizeof(fj), st)) < 0 || (rv = find_shim(shim, sizeof(shim), st)) < 0 ||
+	if ((rv = last_verdict(fj, sizeof(fj), st)) < 0 || (rv = find_shim(shim, sizeof(shim), st)) < 0 ||
 	    (rv = check_policy(p, false, &w, st)) < 0)
 		return rv;
 	if ((rule = hiding_rule(p, cwd)) != NULL)
@@ -953,7 +904,10 @@ fj_release(struct backend_launch *launch)
 const struct backend_ops backend_firejail = {
 	.name = "firejail",
 	.probe = fj_probe,
+	.probe_ok_ms = 0,
+	.probe_failed_ms = PROBE_RETRY_MS,
 	.check = fj_check,
 	.prepare = fj_prepare,
 	.release = fj_release,
+	.init = fj_init,
 };

@@ -11,8 +11,8 @@
 void firejail_set_shim_path(const char *path);
 
 /* Use this firejail executable (an absolute path) instead of the one found
- * on the fixed PATH; NULL: search again. Forgets the cached probe. For
- * tests. */
+ * on the fixed PATH; NULL: search again. Forgets the last probe's verdict
+ * (and drops that of a probe of the old one still running). For tests. */
 void firejail_set_program(const char *path);
 
 /* Whether the process limit may use a pids cgroup per run (the default,

@@ -1,4 +1,9 @@
-/* spawn_child.h — the one place in runnerd that creates child processes.
+/* spawn_child.h — the one place in runnerd that creates child processes:
+ * jobs (service/run/job.c), the docker warm pool's containers, docker's
+ * background `docker rm` runs, and every synchronous tool run of a backend
+ * (spawn_sync.h, built on it) all start here. Only the helpers that run
+ * inside sandboxes and containers (status_shim.c, docker_init.c) are
+ * separate programs with spawns of their own.
  *
  * Children are started with posix_spawn (vfork semantics: nothing of the
  * multi-threaded daemon runs in the child between fork and exec), in a new
@@ -6,6 +11,10 @@
  * signal disposition reset to default and an empty signal mask, with only
  * fds 0-2 open, and with exactly the environment given. An exec failure is
  * reported as an errno, never inferred from an exit status.
+ *
+ * Nothing here waits: a child is reaped by runnerd's reaper
+ * (service/core/reaper.h), unless spawn_run_sync started it, which reaps
+ * its own (spawn_sync.h says how the two stay out of each other's way).
  */
 #ifndef RUNNER_SPAWN_CHILD_H
 #define RUNNER_SPAWN_CHILD_H

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "core/probes.h"
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
@@ -87,9 +88,19 @@ report_backends(void)
 
 	for (size_t i = 0; i < n; i++) {
 		rstatus st;
-		if (all[i]->probe(&st) < 0)
+		if (probes_state(all[i], &st) < 0)
 			log_msg("warning", "backend %s unavailable: %s", all[i]->name, st.message);
 	}
+}
+
+/* From the probe thread's verdicts, on the loop. */
+static void
+backend_changed(const struct backend_ops *be, const rstatus *verdict)
+{
+	if (verdict->code == RS_OK)
+		log_msg("info", "backend %s available again", be->name);
+	else
+		log_msg("warning", "backend %s unavailable: %s", be->name, verdict->message);
 }
 
 /* The instance id backends label what they create with (backend.h): the
@@ -124,7 +135,7 @@ recover_backends(void)
 	for (size_t i = 0; i < n; i++) {
 		rstatus st;
 		int rv;
-		if (all[i]->recover == NULL || all[i]->probe(&st) < 0)
+		if (all[i]->recover == NULL || probes_state(all[i], &st) < 0)
 			continue;
 		if ((rv = all[i]->recover(&st)) < 0)
 			log_msg("warning", "backend %s: cleaning up after a previous runnerd: %s", all[i]->name,
@@ -150,7 +161,7 @@ load_profiles(struct runnerd *d)
 	for (size_t i = 0; i < profiles_count(d->profiles); i++) {
 		const struct backend_ops *be = backend_find(profiles_backend(d->profiles, i));
 		rstatus why;
-		if (be->probe(&why) < 0)
+		if (probes_state(be, &why) < 0)
 			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail",
 				profiles_name(d->profiles, i), be->name, why.message);
 		else if (d->cfg.check_config)
@@ -216,6 +227,7 @@ serve(struct runnerd *d)
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
+	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, log_request, NULL);
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
@@ -262,6 +274,10 @@ serve(struct runnerd *d)
 	for (size_t i = 0; i < d->cfg.n_stream_listen; i++)
 		log_msg("info", "streams on %s", streams_address_at(d->streams, i));
 	report_backends();
+	if (probes_start(d->loop, backend_changed, &st) < 0) {
+		log_msg("error", "%s", st.message);
+		return 1;
+	}
 	pcfg = (struct docker_pools_config){
 		.loop = d->loop,
 		.profiles = d->profiles,
@@ -271,7 +287,9 @@ serve(struct runnerd *d)
 	if (docker_pools_start(&d->pools, &pcfg, &st) < 0)
 		log_msg("warning", "docker pools: %s", st.message);
 
-	if ((rv = loop_run(d->loop)) < 0) {
+	rv = loop_run(d->loop);
+	probes_stop();
+	if (rv < 0) {
 		log_msg("error", "event loop: %s", strerror(-rv));
 		return 1;
 	}
@@ -319,6 +337,9 @@ main(int argc, char **argv)
 		.default_cwd = "/",
 	};
 	init_backends(&d, instance);
+	/* Every backend has a verdict before profiles are checked and before
+	 * anything is served; the probe thread keeps them fresh later. */
+	probes_init();
 	if (load_profiles(&d) < 0) {
 		options_free(&d.cfg);
 		return d.cfg.check_config ? 1 : 78; /* EX_CONFIG */

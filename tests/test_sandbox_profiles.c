@@ -421,6 +421,158 @@ START_TEST(test_python_tool_recipe)
 }
 END_TEST
 
+/* --- probes never block the loop ------------------------------------------ */
+
+/* A Run or Health that took longer than this was blocked. */
+#define FAST_MS 500
+
+/* firejail's verdict on one runnerd (Health). */
+static const char *
+health_detail(runner_client *cl, const char *backend, bool *available, char *buf, size_t len)
+{
+	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
+	Runner__V1__HealthResponse *h = NULL;
+	rstatus st;
+
+	ck_assert_int_eq(runner_client_call(cl, "Health", &req.base, (ProtobufCMessage **) &h, 5000, &st), RS_OK);
+	buf[0] = '\0';
+	for (size_t i = 0; i < h->n_backends; i++)
+		if (strcmp(h->backends[i]->name, backend) == 0) {
+			*available = h->backends[i]->available;
+			snprintf(buf, len, "%s", h->backends[i]->detail ? h->backends[i]->detail : "");
+		}
+	runner__v1__health_response__free_unpacked(h, NULL);
+	return buf;
+}
+
+/* A firejail profile's request on a firejail that cannot sandbox: the
+ * cached reason, at once. */
+static void
+assert_jail_fails_fast(runner_client *cl)
+{
+	int64_t t0 = rd_now_ms();
+	rstatus st;
+	rd_cmd c;
+
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "true", NULL);
+	c.spec.profile = "jail";
+	ck_assert_int_eq(rd_run_code(cl, &c, &st), RS_FAILED_PRECONDITION);
+	ck_assert_msg(strstr(st.message, "cannot create sandboxes here: Error: no sandboxes in this test"), "%s",
+		      st.message);
+	ck_assert_int_lt(rd_now_ms() - t0, FAST_MS);
+}
+
+/* firejail's re-probe hangs (a firejail that never answers, for the
+ * probe's 20 s): exec Runs, firejail requests (failing with the last
+ * verdict), sessions and Health all answer at once, and stopping runnerd
+ * does not wait for the probe, whose process is killed. */
+START_TEST(test_hanging_probe_blocks_nothing)
+{
+	char pdir[256], fake[300], hang[300], hanging[300], cfg[300], script[1024], text[512], detail[512];
+	const char *env[] = { NULL, NULL };
+	const char *args[] = { "--config", cfg, NULL };
+	char envbuf[400];
+	rd_options o = { .args = args, .env = env };
+	runner_client *cl;
+	rd_daemon pd;
+	rd_session sess;
+	rstatus st;
+	rd_cmd c;
+	bool available = true;
+	char *pidtext;
+	size_t pidlen;
+	int64_t t0, worst = 0;
+	pid_t probe_pid;
+	int n;
+
+	rd_mkdtemp(pdir);
+	snprintf(fake, sizeof(fake), "%s/firejail", pdir);
+	snprintf(hang, sizeof(hang), "%s/hang", pdir);
+	snprintf(hanging, sizeof(hanging), "%s/hanging", pdir);
+	n = snprintf(script, sizeof(script),
+		     "#!/bin/sh\n"
+		     "if [ -f %s ]; then echo $$ > %s.new; mv %s.new %s; exec sleep 60; fi\n"
+		     "echo 'Error: no sandboxes in this test' >&2\nexit 1\n",
+		     hang, hanging, hanging, hanging);
+	rd_write_file(fake, script, (size_t) n, 0755);
+	snprintf(cfg, sizeof(cfg), "%s/runnerd.yaml", pdir);
+	n = snprintf(text, sizeof(text),
+		     "default_profile: open\n"
+		     "profiles:\n"
+		     "  - name: open\n"
+		     "    backend: exec\n"
+		     "  - name: jail\n"
+		     "    backend: firejail\n");
+	rd_write_file(cfg, text, (size_t) n, 0600);
+	snprintf(envbuf, sizeof(envbuf), "RUNNERD_FIREJAIL=%s", fake);
+	env[0] = envbuf;
+
+	/* The start-up probe fails: firejail is unavailable, exec serves. */
+	rd_start(&pd, &o);
+	cl = rd_client(pd.ipc_url);
+	assert_jail_fails_fast(cl);
+	health_detail(cl, "firejail", &available, detail, sizeof(detail));
+	ck_assert(!available);
+	ck_assert_ptr_nonnull(strstr(detail, "no sandboxes in this test"));
+
+	/* From now on firejail hangs. Once the failure is 10 s old, the next
+	 * request has it probed again, in the background. */
+	rd_write_file(hang, "", 0, 0644);
+	for (t0 = rd_now_ms(); access(hanging, F_OK) != 0; rd_sleep_ms(250)) {
+		ck_assert_msg(rd_now_ms() - t0 < 20000, "no re-probe started");
+		assert_jail_fails_fast(cl);
+	}
+	pidtext = rd_read_file(hanging, &pidlen);
+	probe_pid = atoi(pidtext);
+	free(pidtext);
+	ck_assert_int_gt(probe_pid, 0);
+
+	/* The probe hangs now; nothing waits for it. */
+	for (int i = 0; i < 20; i++) {
+		Runner__V1__RunResponse *resp;
+		int64_t took;
+
+		rd_cmd_init(&c);
+		rd_cmd_argv(&c, "echo", "ok", NULL);
+		t0 = rd_now_ms();
+		resp = rd_run_ok(cl, &c);
+		took = rd_now_ms() - t0;
+		worst = took > worst ? took : worst;
+		rd_assert_output(resp->result->stdout, "ok\n", "stdout");
+		runner__v1__run_response__free_unpacked(resp, NULL);
+	}
+	ck_assert_msg(worst < FAST_MS, "an exec Run took %lld ms while firejail's probe hung", (long long) worst);
+	assert_jail_fails_fast(cl);
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "cat", NULL);
+	c.spec.profile = "jail";
+	t0 = rd_now_ms();
+	ck_assert_int_eq(rd_start_pipes_code(cl, &c, NULL, NULL, &sess, &st), RS_FAILED_PRECONDITION);
+	ck_assert_ptr_nonnull(strstr(st.message, "no sandboxes in this test"));
+	ck_assert_int_lt(rd_now_ms() - t0, FAST_MS);
+	t0 = rd_now_ms();
+	available = true;
+	health_detail(cl, "firejail", &available, detail, sizeof(detail));
+	ck_assert_int_lt(rd_now_ms() - t0, FAST_MS);
+	ck_assert(!available);
+	ck_assert_ptr_nonnull(strstr(detail, "no sandboxes in this test"));
+	ck_assert(rd_pid_alive(probe_pid)); /* still hanging: the answers above did not wait */
+
+	/* Stopping does not wait out the probe, and kills it. */
+	runner_client_close(cl);
+	t0 = rd_now_ms();
+	rd_stop_ok(&pd);
+	ck_assert_int_lt(rd_now_ms() - t0, 5000);
+	ck_assert(!rd_pid_alive(probe_pid));
+	unlink(fake);
+	unlink(hang);
+	unlink(hanging);
+	unlink(cfg);
+	rmdir(pdir);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -441,6 +593,9 @@ make_suite(void)
 	tcase_add_test(tc, test_refusals_run);
 	tcase_add_test(tc, test_refusals_session);
 	tcase_add_test(tc, test_python_tool_recipe);
+	suite_add_tcase(s, tc);
+	tc = rd_tcase("probes");
+	tcase_add_test(tc, test_hanging_probe_blocks_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "handlers/handlers.h"
+#include "core/probes.h"
 #include "session/session.h"
 
 void
@@ -21,7 +22,7 @@ rpc_health(struct call *c)
 		runner__v1__backend_health__init(&items[i]);
 		rstatus_clear(&why[i]);
 		items[i].name = (char *) all[i]->name;
-		items[i].available = all[i]->probe(&why[i]) == 0;
+		items[i].available = probes_state(all[i], &why[i]) == 0;
 		items[i].detail = why[i].message;
 		ptrs[i] = &items[i];
 	}

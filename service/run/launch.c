@@ -4,6 +4,7 @@
 
 #include "backend.h"
 #include "config/profiles.h"
+#include "core/probes.h"
 
 struct launch {
 	const struct launcher *lr;
@@ -53,7 +54,7 @@ launch_prepare(const struct launcher *lr, const Runner__V1__CommandSpec *spec, s
 				  la->res.cmd.backend);
 		goto fail;
 	}
-	if ((rv = la->backend->probe(st)) < 0)
+	if ((rv = probes_state(la->backend, st)) < 0)
 		goto fail;
 	la->prepared = true; /* release undoes even a half-done prepare */
 	if ((rv = la->backend->prepare(&la->res.cmd, &la->res.policy, &la->plan, st)) < 0)

@@ -41,6 +41,7 @@ jh_loop_open(struct job_harness *h)
 
 	ck_assert_int_eq(loop_new(&h->loop, &st), 0);
 	ck_assert_int_eq(loop_watch_add(h->loop, &h->sig, EPOLLIN, &st), 0);
+	reaper_attach(h->loop);
 }
 
 static void

@@ -28,8 +28,8 @@ extern const struct job_ops jh_ops;
  * ignore SIGPIPE, become a subreaper. */
 void jh_init(struct job_harness *h);
 
-/* A new loop in h->loop watching the signalfd (a stopped loop stays
- * stopped: one per run). */
+/* A new loop in h->loop watching the signalfd, the reaper attached to it
+ * (a stopped loop stays stopped: one per run). */
 void jh_loop_open(struct job_harness *h);
 
 /* Start spec's job on h->loop with jh_ops (wanting stdin when

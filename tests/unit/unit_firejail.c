@@ -296,7 +296,7 @@ START_TEST(test_probe)
 
 	harness_init(&h);
 	ck_assert_msg(fj->probe(&st) == 0, "probe: %s", st.message);
-	/* Cached: the second call starts nothing. */
+	/* Each call looks afresh (runnerd caches verdicts in its probes). */
 	ck_assert_int_eq(fj->probe(&st), 0);
 
 	firejail_set_program("/nonexistent/firejail");
