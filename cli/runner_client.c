@@ -148,8 +148,8 @@ reply_timeout(uint64_t deadline_ms)
 	return (nng_duration) (deadline_ms + DEADLINE_MARGIN_MS);
 }
 
-/* *lost (may be NULL) tells whether a failure came after the request went
- * out, when no re-send got an answer either. */
+/* *lost (may be NULL) tells whether the call failed with its last copy out:
+ * the connection dropped before the answer (after any re-sends). */
 static int
 call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 	      Runner__V1__ReplyEnvelope **reply, bool *lost, rstatus *st)
@@ -224,7 +224,6 @@ call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 		return rstatus_fail(st, RS_INTERNAL, "reply envelope does not decode");
 	return 0;
 }
-
 
 int
 runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,

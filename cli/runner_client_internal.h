@@ -11,8 +11,9 @@
 
 /* A unary call by short method name ("WriteStdin"): what each typed call of
  * runner_client.h does. *lost (may be NULL) is set when the call failed
- * after the request went out — the connection dropped and no re-send got an
- * answer — so it may or may not have been carried out. */
+ * with its last copy out — the connection dropped before the answer, after
+ * any re-sends — so it may or may not have been carried out; not when
+ * runnerd could not be reached or did not answer within the deadline. */
 RCLIENT_HIDDEN int runner_client_call(runner_client *c, const char *method,
 				       const ProtobufCMessage *request, ProtobufCMessage **reply,
 				       uint64_t deadline_ms, bool *lost, runner_status *st);

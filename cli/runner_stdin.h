@@ -12,7 +12,7 @@
  * re-sends got no answer (UNAVAILABLE), or runnerd could not match such a
  * re-send to the first copy (ABORTED) — the writer sends the chunk again at
  * the same offset, as a new request, up to 3 times before it reports the
- * error. A write that never left (runnerd unreachable) is not repeated.
+ * error. A write that cannot reach runnerd is not repeated.
  *
  * One writer is for one thread at a time; other threads may use the same
  * runner_client meanwhile. Errors are reported as in runner_client.h.
