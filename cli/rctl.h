@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The client library's public API, and nothing of runnerd's own: runnerctl
+ * is one of its users. */
 #include "runner_client.h"
-#include "runner_stream.h"
-#include "units.h" /* the DUR and N notation runnerd also uses */
 
 /* runnerctl's exit codes, all in this one list; --help prints it. Besides
  * these, run/sh exit with the child's own status N, or 128+N when signal N
@@ -92,7 +92,10 @@ void rctl_usage(void);
 int rctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Print "runnerctl: CODE_NAME: message" and return the matching exit code. */
-int rctl_status_exit(const rstatus *st);
+int rctl_status_exit(const runner_status *st);
+
+/* The same for a failure runnerctl finds itself (code: a runner_code). */
+int rctl_fail_exit(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Open a client per the global options; returns 0 or an exit code. */
 int rctl_connect(const struct rctl_globals *g, runner_client **out);
@@ -182,11 +185,6 @@ struct rctl_handle {
 /* Parse `arg` into `h`; false when it cannot name a session. */
 bool rctl_parse_handle(const char *arg, struct rctl_handle *h);
 
-/* runnerd's default stream address beside request address `addr` (ipc
- * "x.sock" -> "x-stream.sock", tcp port P -> P+1); false when there is none
- * to derive (tcp port 0). runnerd --stream-listen can put it elsewhere. */
-bool rctl_default_stream_addr(const char *addr, char *buf, size_t size);
-
 /* The handle "ID:SECRETHEX" of a session, malloc'd (NULL: out of memory). */
 char *rctl_handle_string(const char *id, const uint8_t *secret, size_t len);
 
@@ -202,25 +200,11 @@ int rctl_start_session(runner_client *c, const struct rctl_run_opts *o,
 		       Runner__V1__StartPipesResponse **resp);
 
 /* CloseStdin; 0 or a negative value with `st` filled. */
-int rctl_close_stdin(runner_client *c, const char *id, rstatus *st);
+int rctl_close_stdin(runner_client *c, const char *id, runner_status *st);
 
-/* ---- rctl_pump.c ---- */
-
-/* How copying input into a session's stdin ended. */
-enum rctl_pump_end {
-	RCTL_PUMP_EOF,         /* all of it went in */
-	RCTL_PUMP_REFUSED,     /* FAILED_PRECONDITION: the child exited or its stdin is closed */
-	RCTL_PUMP_CALL_FAILED, /* WriteStdin failed otherwise; `st` says why */
-	RCTL_PUMP_READ_FAILED, /* reading `fd` failed; errno says why */
-	RCTL_PUMP_STOPPED,     /* `stop_fd` became readable */
-};
-
-/* Copy `fd` to the session's stdin with WriteStdin, from *offset on
- * (advanced as bytes go in), until EOF, or until `stop_fd` (-1: none)
- * becomes readable. Sends what a read returns at once, so an interactive
- * user's lines go through as typed. */
-enum rctl_pump_end rctl_pump(runner_client *c, const char *id, int fd, int stop_fd, uint64_t *offset,
-			     rstatus *st);
+/* Signal the session's process group; 0 or a negative value with `st`
+ * filled. */
+int rctl_signal(runner_client *c, const char *id, int sig, runner_status *st);
 
 /* ---- rctl_watch.c: a session's output copied to ours (exec, attach) ---- */
 

@@ -42,30 +42,37 @@ pump_main(void *arg)
 {
 	struct exec_threads *t = arg;
 	struct rctl_watch *w = t->w;
-	uint64_t offset = 0;
-	rstatus st;
+	runner_stdin_end end = RUNNER_STDIN_CALL_FAILED;
+	runner_stdin_writer *in = NULL;
+	runner_status st;
 	int code = 0;
 
-	switch (rctl_pump(w->c, w->id, t->input_fd, t->stop[0], &offset, &st)) {
-	case RCTL_PUMP_EOF:
-		if (rctl_close_stdin(w->c, w->id, &st) < 0 && st.code != RS_FAILED_PRECONDITION)
+	if (runner_stdin_writer_open(&in, w->c, w->id, 0, &st) == 0)
+		end = runner_stdin_copy(in, t->input_fd, t->stop[0], &st);
+	switch (end) {
+	case RUNNER_STDIN_EOF:
+		if (rctl_close_stdin(w->c, w->id, &st) < 0 && st.code != RUNNER_FAILED_PRECONDITION)
 			code = rctl_status_exit(&st);
 		break;
-	case RCTL_PUMP_REFUSED: /* the child exited or closed its stdin: the rest is unwanted */
-	case RCTL_PUMP_STOPPED: /* the child's end arrived */
+	case RUNNER_STDIN_STOPPED: /* the child's end arrived */
 		break;
-	case RCTL_PUMP_READ_FAILED:
+	case RUNNER_STDIN_READ_FAILED:
 		fprintf(stderr, PROG " exec: reading input: %s\n", strerror(errno));
 		code = RCTL_EXIT_IO;
 		/* The child got only part of its input; do not leave it
 		 * waiting for the rest. */
 		(void) rctl_close_stdin(w->c, w->id, &st);
 		break;
-	case RCTL_PUMP_CALL_FAILED:
+	case RUNNER_STDIN_CALL_FAILED:
+		/* Refused: the child exited or closed its stdin, so the rest
+		 * is unwanted. */
+		if (st.code == RUNNER_FAILED_PRECONDITION)
+			break;
 		code = rctl_status_exit(&st);
 		(void) rctl_close_stdin(w->c, w->id, &st);
 		break;
 	}
+	runner_stdin_writer_free(in);
 	atomic_store(&t->pump_exit, code);
 	return NULL;
 }
@@ -90,10 +97,8 @@ forward_main(void *arg)
 
 	forwarded_signals(&set);
 	for (;;) {
-		Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
-		Runner__V1__SignalResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 		char name[32];
-		rstatus st;
+		runner_status st;
 		int sig;
 
 		if (sigwait(&set, &sig) != 0)
@@ -103,14 +108,12 @@ forward_main(void *arg)
 				return NULL;
 			continue;
 		}
-		req.session_id = (char *) t->w->id;
-		req.signal = sig;
-		if (runner_client_call(t->w->c, "Signal", &req.base, (ProtobufCMessage **) &resp,
-				       RCTL_QUICK_DEADLINE_MS, &st) == 0)
+		if (rctl_signal(t->w->c, t->w->id, sig, &st) == 0)
 			continue;
 		/* The child is gone or out of reach: the signal is ours. */
 		fprintf(stderr, PROG " exec: cannot pass %s on: %s: %s\n",
-			rctl_signal_name(sig, name, sizeof(name)), rstatus_code_name(st.code), st.message);
+			rctl_signal_name(sig, name, sizeof(name)), runner_status_code_name(st.code),
+			st.message);
 		_exit(RCTL_EXIT_SIGNAL_BASE + sig);
 	}
 }
@@ -188,13 +191,14 @@ exec_input(const struct rctl_run_opts *o, struct exec_threads *t)
 static int
 run_session(struct rctl_watch *w, struct exec_threads *t)
 {
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	if ((rv = start_thread(&t->forwarder, forward_main, t)) != 0)
 		return rv;
 	t->forwarder_started = true;
-	if (t->input_fd < 0 && rctl_close_stdin(w->c, w->id, &st) < 0 && st.code != RS_FAILED_PRECONDITION)
+	if (t->input_fd < 0 && rctl_close_stdin(w->c, w->id, &st) < 0 &&
+	    st.code != RUNNER_FAILED_PRECONDITION)
 		return rctl_status_exit(&st);
 	if ((rv = rctl_watch_open(w)) != 0)
 		return rv;

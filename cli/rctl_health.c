@@ -40,7 +40,7 @@ rctl_cmd_health(struct rctl_globals *g, int argc, char **argv)
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
 	Runner__V1__HealthResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
-	rstatus st;
+	runner_status st;
 	int opt, rv;
 
 	opterr = 0;
@@ -54,8 +54,7 @@ rctl_cmd_health(struct rctl_globals *g, int argc, char **argv)
 		return rctl_usage_error(argv[0], "takes no arguments, got '%s'", argv[optind]);
 	if ((rv = rctl_connect(g, &c)) != 0)
 		return rv;
-	if (runner_client_call(c, "Health", &req.base, (ProtobufCMessage **) &resp,
-			       HEALTH_DEADLINE_MS, &st) < 0)
+	if (runner_health(c, &req, &resp, HEALTH_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
 	print_health(resp);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -106,7 +106,7 @@ rctl_cmd_ps(struct rctl_globals *g, int argc, char **argv)
 	Runner__V1__ListResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	Runner__V1__ListRequest req = RUNNER__V1__LIST_REQUEST__INIT;
 	struct ps_opts p = { 0 };
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, ps_opt, &p)) != RCTL_CONTINUE)
@@ -117,8 +117,7 @@ rctl_cmd_ps(struct rctl_globals *g, int argc, char **argv)
 		return rv;
 	if (p.tag != NULL)
 		req.tag = (char *) p.tag;
-	if (runner_client_call(c, "List", &req.base, (ProtobufCMessage **) &resp, RCTL_QUICK_DEADLINE_MS,
-			       &st) < 0)
+	if (runner_list(c, &req, &resp, RCTL_QUICK_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
 	if (p.json) {
 		if (!rctl_print_sessions_json(resp)) {

@@ -31,7 +31,6 @@ static int
 load_stdin(struct run_cmd *r)
 {
 	const struct rctl_run_opts *o = &r->o;
-	rstatus st;
 	int rv;
 
 	if (o->stdin_path == NULL)
@@ -43,9 +42,9 @@ load_stdin(struct run_cmd *r)
 	}
 	if (rv > 0) {
 		/* Read no further than the request could carry anyway. */
-		rstatus_fail(&st, RS_RESOURCE_EXHAUSTED, "--stdin %s holds more than the %u-byte request limit",
-			     o->stdin_path, RUNNER_DEFAULT_MAX_REQUEST);
-		return rctl_status_exit(&st);
+		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED,
+				      "--stdin %s holds more than the %u-byte request limit", o->stdin_path,
+				      RUNNER_DEFAULT_MAX_REQUEST);
 	}
 	return RCTL_CONTINUE;
 }
@@ -88,7 +87,7 @@ call_run(struct rctl_globals *g, const struct run_cmd *r)
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
 	Runner__V1__RunResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	Runner__V1__RunRequest req = RUNNER__V1__RUN_REQUEST__INIT;
-	rstatus st;
+	runner_status st;
 	int rv, code;
 
 	if ((rv = rctl_connect(g, &c)) != 0)
@@ -98,10 +97,10 @@ call_run(struct rctl_globals *g, const struct run_cmd *r)
 	req.stdin.len = r->stdin_len;
 	/* No envelope deadline: the spec's timeout (or the server's) bounds
 	 * the run, and the server kills the child when it expires. */
-	rv = runner_client_run(c, &req, &resp, 0, &st);
+	rv = runner_run(c, &req, &resp, 0, &st);
 	if (resp == NULL || resp->result == NULL) {
 		if (rv == 0)
-			rstatus_fail(&st, RS_INTERNAL, "Run reply carries no result");
+			return rctl_fail_exit(RUNNER_INTERNAL, "Run reply carries no result");
 		return rctl_status_exit(&st);
 	}
 	/* An error may still come with a partial result (DEADLINE_EXCEEDED):

@@ -108,14 +108,14 @@ add_tighten(struct rctl_run_opts *o, int opt, char *arg)
 		return RCTL_CONTINUE;
 	}
 	case OPT_CPU:
-		if (parse_duration_ms(arg, &v) < 0 || v == 0)
+		if (runner_parse_duration_ms(arg, &v) < 0 || v == 0)
 			return rctl_usage_error(o->cmd, "bad --cpu '%s' (want e.g. 10s)", arg);
 		t->cpu_seconds = (v + 999) / 1000;
 		return RCTL_CONTINUE;
 	case OPT_MEMORY:
 		return set_limit(o, "--memory", arg, &t->address_space_bytes);
 	default:
-		if (parse_size(arg, &v) < 0 || v == 0)
+		if (runner_parse_size(arg, &v) < 0 || v == 0)
 			return rctl_usage_error(o->cmd, "bad --processes '%s'", arg);
 		t->processes = v;
 		return RCTL_CONTINUE;
@@ -144,7 +144,7 @@ add_env(struct rctl_run_opts *o, const char *kv)
 static int
 set_duration(struct rctl_run_opts *o, const char *name, const char *arg, uint64_t *out)
 {
-	if (parse_duration_ms(arg, out) < 0)
+	if (runner_parse_duration_ms(arg, out) < 0)
 		return rctl_usage_error(o->cmd, "bad %s '%s' (want e.g. 500ms, 10s, 2m)", name, arg);
 	return RCTL_CONTINUE;
 }
@@ -154,7 +154,7 @@ set_limit(struct rctl_run_opts *o, const char *name, const char *arg, uint64_t *
 {
 	/* 0 would mean "the server's cap" on the wire, the opposite of what
 	 * someone typing it expects. */
-	if (parse_size(arg, out) < 0 || *out == 0)
+	if (runner_parse_size(arg, out) < 0 || *out == 0)
 		return rctl_usage_error(o->cmd, "bad %s '%s' (want a size of at least 1, e.g. 4096, 64K)", name, arg);
 	return RCTL_CONTINUE;
 }

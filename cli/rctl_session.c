@@ -1,6 +1,6 @@
 /* rctl_session.c — the session commands that are one call each (or a
- * pump, for write): start, write, close-stdin, wait and kill; and the calls
- * exec shares with them (StartPipes, CloseStdin). */
+ * stdin copy, for write): start, write, close-stdin, wait and kill; and the
+ * calls exec shares with them (StartPipes, CloseStdin, Signal). */
 #include "rctl.h"
 
 #include <errno.h>
@@ -19,35 +19,42 @@ rctl_start_session(runner_client *c, const struct rctl_run_opts *o,
 		   Runner__V1__StartPipesResponse **resp)
 {
 	Runner__V1__StartPipesRequest req = RUNNER__V1__START_PIPES_REQUEST__INIT;
-	rstatus st;
+	runner_status st;
 
 	req.command = (Runner__V1__CommandSpec *) &o->spec;
 	if (o->tag != NULL)
 		req.tag = (char *) o->tag;
 	if (o->key != NULL)
 		req.idempotency_key = (char *) o->key;
-	if (runner_client_call(c, "StartPipes", &req.base, (ProtobufCMessage **) resp,
-			       RCTL_START_DEADLINE_MS, &st) < 0) {
+	if (runner_start_pipes(c, &req, resp, RCTL_START_DEADLINE_MS, &st) < 0) {
 		rctl_message_freep(resp);
 		*resp = NULL;
 		return rctl_status_exit(&st);
 	}
-	if ((*resp)->session_id[0] == '\0') {
-		rstatus_fail(&st, RS_INTERNAL, "StartPipes reply names no session");
-		return rctl_status_exit(&st);
-	}
+	if ((*resp)->session_id[0] == '\0')
+		return rctl_fail_exit(RUNNER_INTERNAL, "StartPipes reply names no session");
 	return 0;
 }
 
 int
-rctl_close_stdin(runner_client *c, const char *id, rstatus *st)
+rctl_close_stdin(runner_client *c, const char *id, runner_status *st)
 {
 	Runner__V1__CloseStdinRequest req = RUNNER__V1__CLOSE_STDIN_REQUEST__INIT;
 	Runner__V1__CloseStdinResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 
 	req.session_id = (char *) id;
-	return runner_client_call(c, "CloseStdin", &req.base, (ProtobufCMessage **) &resp,
-				  RCTL_QUICK_DEADLINE_MS, st);
+	return runner_close_stdin(c, &req, &resp, RCTL_QUICK_DEADLINE_MS, st);
+}
+
+int
+rctl_signal(runner_client *c, const char *id, int sig, runner_status *st)
+{
+	Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
+	Runner__V1__SignalResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+
+	req.session_id = (char *) id;
+	req.signal = sig;
+	return runner_signal(c, &req, &resp, RCTL_QUICK_DEADLINE_MS, st);
 }
 
 /* ---- start ---- */
@@ -57,9 +64,10 @@ rctl_close_stdin(runner_client *c, const char *id, rstatus *st)
 static void
 stream_addr_hint(const struct rctl_globals *g, const char *stream_addr)
 {
+	const char *addr = runner_client_default_addr(g->addr);
 	char derived[1024];
 
-	if (!rctl_default_stream_addr(runner_client_default_addr(g->addr), derived, sizeof(derived)) ||
+	if (runner_stream_address(addr, derived, sizeof(derived), NULL) < 0 ||
 	    strcmp(derived, stream_addr) != 0)
 		fprintf(stderr, PROG " start: the stream is at %s: attach with --stream-addr %s\n",
 			stream_addr, stream_addr);
@@ -122,7 +130,7 @@ write_opt(void *ctx, const char *cmd, int opt, char *arg)
 
 	switch (opt) {
 	case OPT_OFFSET:
-		if (parse_size(arg, &w->offset) < 0)
+		if (runner_parse_size(arg, &w->offset) < 0)
 			return rctl_usage_error(cmd, "bad --offset '%s' (want a byte count)", arg);
 		w->have_offset = true;
 		return RCTL_CONTINUE;
@@ -134,20 +142,10 @@ write_opt(void *ctx, const char *cmd, int opt, char *arg)
 	}
 }
 
-/* The stdin bytes the session has accepted: an empty write at offset 0. */
-static int
-accepted_so_far(runner_client *c, const char *id, uint64_t *accepted, rstatus *st)
+static void
+writer_freep(runner_stdin_writer **w)
 {
-	Runner__V1__WriteStdinRequest req = RUNNER__V1__WRITE_STDIN_REQUEST__INIT;
-	Runner__V1__WriteStdinResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-	int rv;
-
-	req.session_id = (char *) id;
-	rv = runner_client_call(c, "WriteStdin", &req.base, (ProtobufCMessage **) &resp,
-				RCTL_QUICK_DEADLINE_MS, st);
-	if (rv == 0)
-		*accepted = resp->accepted;
-	return rv;
+	runner_stdin_writer_free(*w);
 }
 
 int
@@ -160,9 +158,10 @@ rctl_cmd_write(struct rctl_globals *g, int argc, char **argv)
 		{ 0 },
 	};
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	runner_stdin_writer *in __attribute__((cleanup(writer_freep))) = NULL;
 	struct write_opts w = { 0 };
 	struct rctl_handle h;
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, write_opt, &w)) != RCTL_CONTINUE ||
@@ -173,12 +172,13 @@ rctl_cmd_write(struct rctl_globals *g, int argc, char **argv)
 	/* Without --offset, append after whatever went in before. With it,
 	 * the server skips the bytes it already has: resending a whole input
 	 * with --offset 0 after an interruption never duplicates any. */
-	if (!w.have_offset && accepted_so_far(c, h.id, &w.offset, &st) < 0)
+	if (runner_stdin_writer_open(&in, c, h.id, w.have_offset ? w.offset : RUNNER_STDIN_APPEND,
+				     &st) < 0)
 		return rctl_status_exit(&st);
-	switch (rctl_pump(c, h.id, STDIN_FILENO, -1, &w.offset, &st)) {
-	case RCTL_PUMP_EOF:
+	switch (runner_stdin_copy(in, STDIN_FILENO, -1, &st)) {
+	case RUNNER_STDIN_EOF:
 		break;
-	case RCTL_PUMP_READ_FAILED:
+	case RUNNER_STDIN_READ_FAILED:
 		fprintf(stderr, PROG " write: reading stdin: %s\n", strerror(errno));
 		return RCTL_EXIT_IO;
 	default:
@@ -196,7 +196,7 @@ rctl_cmd_close_stdin(struct rctl_globals *g, int argc, char **argv)
 {
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
 	struct rctl_handle h;
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", plain_longopts, NULL, NULL)) != RCTL_CONTINUE ||
@@ -223,7 +223,7 @@ wait_opt(void *ctx, const char *cmd, int opt, char *arg)
 
 	switch (opt) {
 	case OPT_TIMEOUT:
-		if (parse_duration_ms(arg, &w->timeout_ms) < 0)
+		if (runner_parse_duration_ms(arg, &w->timeout_ms) < 0)
 			return rctl_usage_error(cmd, "bad --timeout '%s' (want e.g. 500ms, 10s, 2m)", arg);
 		return RCTL_CONTINUE;
 	case OPT_JSON:
@@ -248,7 +248,7 @@ rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 	Runner__V1__WaitRequest req = RUNNER__V1__WAIT_REQUEST__INIT;
 	struct wait_opts w = { 0 };
 	struct rctl_handle h;
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, wait_opt, &w)) != RCTL_CONTINUE ||
@@ -258,12 +258,10 @@ rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 		return rv;
 	req.session_id = h.id;
 	req.timeout_ms = w.timeout_ms;
-	if (runner_client_call(c, "Wait", &req.base, (ProtobufCMessage **) &resp, w.timeout_ms, &st) < 0)
+	if (runner_wait(c, &req, &resp, w.timeout_ms, &st) < 0)
 		return rctl_status_exit(&st);
-	if (resp->result == NULL) {
-		rstatus_fail(&st, RS_INTERNAL, "Wait reply carries no result");
-		return rctl_status_exit(&st);
-	}
+	if (resp->result == NULL)
+		return rctl_fail_exit(RUNNER_INTERNAL, "Wait reply carries no result");
 	if (w.json) {
 		if (!rctl_print_result_json(resp->result)) {
 			perror(PROG ": writing output");
@@ -302,21 +300,16 @@ rctl_cmd_kill(struct rctl_globals *g, int argc, char **argv)
 		{ 0 },
 	};
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
-	Runner__V1__SignalResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-	Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
 	struct rctl_handle h;
 	int rv, sig = SIGTERM;
-	rstatus st;
+	runner_status st;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, "+:hs:", longopts, kill_opt, &sig)) != RCTL_CONTINUE ||
 	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
 		return rv;
 	if ((rv = rctl_connect(g, &c)) != 0)
 		return rv;
-	req.session_id = h.id;
-	req.signal = sig;
-	if (runner_client_call(c, "Signal", &req.base, (ProtobufCMessage **) &resp,
-			       RCTL_QUICK_DEADLINE_MS, &st) < 0)
+	if (rctl_signal(c, h.id, sig, &st) < 0)
 		return rctl_status_exit(&st);
 	return RCTL_EXIT_OK;
 }

@@ -213,24 +213,3 @@ rctl_handle_string(const char *id, const uint8_t *secret, size_t len)
 	*p = '\0';
 	return s;
 }
-
-bool
-rctl_default_stream_addr(const char *addr, char *buf, size_t size)
-{
-	const char *colon;
-	size_t n = strlen(addr);
-	long port;
-
-	if (strncmp(addr, "ipc://", 6) == 0) {
-		if (n > 5 && strcmp(addr + n - 5, ".sock") == 0)
-			snprintf(buf, size, "%.*s-stream.sock", (int) (n - 5), addr);
-		else
-			snprintf(buf, size, "%s.stream", addr);
-		return true;
-	}
-	if ((colon = strrchr(addr, ':')) == NULL || colon[1] < '0' || colon[1] > '9' ||
-	    (port = strtol(colon + 1, NULL, 10)) <= 0 || port >= 65535)
-		return false;
-	snprintf(buf, size, "%.*s:%ld", (int) (colon - addr), addr, port + 1);
-	return true;
-}

@@ -17,11 +17,11 @@
 int
 rctl_watch_open(struct rctl_watch *w)
 {
-	rstatus st;
+	runner_status st;
 
 	if (runner_stream_open(&w->s, w->stream_addr, w->id, w->secret, w->secret_len, w->from_stdout,
 			       w->from_stderr, w->connect_timeout_ms, &st) < 0)
-		return st.code == RS_INVALID_ARGUMENT ? rctl_usage_error(w->cmd, "%s", st.message)
+		return st.code == RUNNER_INVALID_ARGUMENT ? rctl_usage_error(w->cmd, "%s", st.message)
 						      : rctl_status_exit(&st);
 	return 0;
 }
@@ -42,16 +42,10 @@ reattach(struct rctl_watch *w)
 static int
 output_closed(struct rctl_watch *w)
 {
-	Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
-	Runner__V1__SignalResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-	rstatus st;
+	runner_status st;
 
-	if (w->c != NULL) {
-		req.session_id = (char *) w->id;
-		req.signal = SIGPIPE;
-		(void) runner_client_call(w->c, "Signal", &req.base, (ProtobufCMessage **) &resp,
-					  RCTL_QUICK_DEADLINE_MS, &st);
-	}
+	if (w->c != NULL)
+		(void) rctl_signal(w->c, w->id, SIGPIPE, &st);
 	return RCTL_EXIT_SIGNAL_BASE + SIGPIPE;
 }
 
@@ -59,29 +53,25 @@ output_closed(struct rctl_watch *w)
 static int
 last_frame_exit(const struct rctl_watch *w, const Runner__V1__StreamFrame *f)
 {
-	rstatus st;
-
 	if (f->result != NULL)
 		return rctl_outcome_exit(f->result, w->program, true);
 	if (f->code != RUNNER__V1__STATUS_CODE__OK)
-		rstatus_fail(&st, f->code, "%s", f->message);
-	else
-		rstatus_fail(&st, RS_INTERNAL, "the stream ended without a result");
-	return rctl_status_exit(&st);
+		return rctl_fail_exit(f->code, "%s", f->message);
+	return rctl_fail_exit(RUNNER_INTERNAL, "the stream ended without a result");
 }
 
 int
 rctl_watch_copy(struct rctl_watch *w)
 {
 	int drops = 0, rv;
-	rstatus st;
+	runner_status st;
 
 	for (;;) {
 		Runner__V1__StreamFrame *f;
 		int fd, code;
 
 		if (runner_stream_next(w->s, &f, -1, &st) < 0) {
-			if (st.code != RS_UNAVAILABLE || ++drops > STREAM_REATTACHES)
+			if (st.code != RUNNER_UNAVAILABLE || ++drops > STREAM_REATTACHES)
 				return rctl_status_exit(&st);
 			if ((rv = reattach(w)) != 0)
 				return rv;
@@ -127,11 +117,11 @@ attach_opt(void *ctx, const char *cmd, int opt, char *arg)
 
 	switch (opt) {
 	case OPT_FROM:
-		if (parse_size(arg, &w->from_stdout) < 0)
+		if (runner_parse_size(arg, &w->from_stdout) < 0)
 			return rctl_usage_error(cmd, "bad --from '%s' (want a byte offset)", arg);
 		return RCTL_CONTINUE;
 	case OPT_STDERR_FROM:
-		if (parse_size(arg, &w->from_stderr) < 0)
+		if (runner_parse_size(arg, &w->from_stderr) < 0)
 			return rctl_usage_error(cmd, "bad --stderr-from '%s' (want a byte offset)", arg);
 		return RCTL_CONTINUE;
 	case OPT_STREAM_ADDR:
@@ -152,6 +142,7 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 		RCTL_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
+	const char *addr = runner_client_default_addr(g->addr);
 	struct rctl_watch w = { .cmd = argv[0] };
 	struct rctl_handle h;
 	char derived[1024];
@@ -166,12 +157,11 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 	if (w.stream_addr == NULL && (w.stream_addr = getenv("RUNNERD_STREAM_ADDR")) != NULL &&
 	    w.stream_addr[0] == '\0')
 		w.stream_addr = NULL;
-	if (w.stream_addr == NULL &&
-	    rctl_default_stream_addr(runner_client_default_addr(g->addr), derived, sizeof(derived)))
+	if (w.stream_addr == NULL && runner_stream_address(addr, derived, sizeof(derived), NULL) == 0)
 		w.stream_addr = derived;
 	if (w.stream_addr == NULL)
 		return rctl_usage_error(argv[0], "no stream address to derive from %s: give --stream-addr "
-					"(start --json prints it)", runner_client_default_addr(g->addr));
+					"(start --json prints it)", addr);
 	signal(SIGPIPE, SIG_IGN);
 	w.connect_timeout_ms = g->connect_timeout_ms;
 	w.id = h.id;

@@ -1,4 +1,7 @@
+/* runner_client.c — connections and the unary calls of runner.v1.Runner;
+ * see runner_client.h. */
 #include "runner_client.h"
+#include "runner_client_internal.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -10,6 +13,9 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+
+#include "status.h"
+#include "units.h"
 
 #define SERVICE_PREFIX "runner.v1.Runner/"
 /* Replies can carry two capped output streams; bound them anyway. */
@@ -50,8 +56,8 @@ runner_client_close(runner_client *c)
 }
 
 int
-runner_client_open(runner_client **out, const char *url,
-		   const runner_client_options *opts, rstatus *st)
+runner_client_open(runner_client **out, const char *url, const runner_client_options *opts,
+		   runner_status *st)
 {
 	runner_client *c;
 	int rv;
@@ -142,9 +148,11 @@ reply_timeout(uint64_t deadline_ms)
 	return (nng_duration) (deadline_ms + DEADLINE_MARGIN_MS);
 }
 
-int
-runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
-			    Runner__V1__ReplyEnvelope **reply, rstatus *st)
+/* *lost (may be NULL) tells whether the call failed with its last copy out:
+ * the connection dropped before the answer (after any re-sends). */
+static int
+call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
+	      Runner__V1__ReplyEnvelope **reply, bool *lost, rstatus *st)
 {
 	nng_ctx ctx;
 	nng_aio *aio;
@@ -206,6 +214,8 @@ runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope 
 	free(packed);
 	nng_ctx_close(ctx);
 	nng_aio_free(aio);
+	if (lost != NULL)
+		*lost = rv != 0 && rv != NNG_ETIMEDOUT && !sending;
 	if (rv != 0)
 		return transport_error(c, rv, sending, st);
 	*reply = runner__v1__reply_envelope__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
@@ -215,15 +225,16 @@ runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope 
 	return 0;
 }
 
-static const ProtobufCMethodDescriptor *
-find_method(const char *name)
+int
+runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
+			    Runner__V1__ReplyEnvelope **reply, runner_status *st)
 {
-	return protobuf_c_service_descriptor_get_method_by_name(&runner__v1__runner__descriptor, name);
+	return call_envelope(c, env, reply, NULL, st);
 }
 
 int
 runner_client_call(runner_client *c, const char *method, const ProtobufCMessage *request,
-		   ProtobufCMessage **reply, uint64_t deadline_ms, rstatus *st)
+		   ProtobufCMessage **reply, uint64_t deadline_ms, bool *lost, runner_status *st)
 {
 	Runner__V1__RequestEnvelope env = RUNNER__V1__REQUEST_ENVELOPE__INIT;
 	Runner__V1__ReplyEnvelope *renv = NULL;
@@ -235,9 +246,12 @@ runner_client_call(runner_client *c, const char *method, const ProtobufCMessage 
 	int rv;
 
 	*reply = NULL;
-	if ((md = find_method(method)) == NULL)
+	if (lost != NULL)
+		*lost = false;
+	md = protobuf_c_service_descriptor_get_method_by_name(&runner__v1__runner__descriptor, method);
+	if (md == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no method %s in runner.v1.Runner", method);
-	if (request->descriptor != md->input)
+	if (request == NULL || request->descriptor != md->input)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s takes a %s", method, md->input->name);
 	if (getrandom(id, sizeof(id), 0) != (ssize_t) sizeof(id))
 		return rstatus_fail_errno(st, RS_INTERNAL, errno, "getrandom");
@@ -254,7 +268,7 @@ runner_client_call(runner_client *c, const char *method, const ProtobufCMessage 
 	env.payload.data = payload;
 	env.payload.len = len;
 
-	rv = runner_client_call_envelope(c, &env, &renv, st);
+	rv = call_envelope(c, &env, &renv, lost, st);
 	free(payload);
 	if (rv < 0)
 		return rv;
@@ -276,9 +290,54 @@ runner_client_call(runner_client *c, const char *method, const ProtobufCMessage 
 	return rv;
 }
 
-int
-runner_client_run(runner_client *c, const Runner__V1__RunRequest *req,
-		  Runner__V1__RunResponse **resp, uint64_t deadline_ms, rstatus *st)
+/* The typed calls of runner_client.h: runner_client_call with each
+ * method's name and message types. */
+#define TYPED_CALL(fn, method, Req, Resp)                                                 \
+	int fn(runner_client *c, const Req *req, Resp **resp, uint64_t deadline_ms,       \
+	       runner_status *st)                                                         \
+	{                                                                                 \
+		const ProtobufCMessage *request = req != NULL ? &req->base : NULL;        \
+		ProtobufCMessage *reply = NULL;                                           \
+		int rv = runner_client_call(c, method, request, &reply, deadline_ms, NULL, st); \
+                                                                                          \
+		*resp = (Resp *) reply;                                                   \
+		return rv;                                                                \
+	}
+
+TYPED_CALL(runner_run, "Run", Runner__V1__RunRequest, Runner__V1__RunResponse)
+TYPED_CALL(runner_start_pipes, "StartPipes", Runner__V1__StartPipesRequest,
+	   Runner__V1__StartPipesResponse)
+TYPED_CALL(runner_write_stdin, "WriteStdin", Runner__V1__WriteStdinRequest,
+	   Runner__V1__WriteStdinResponse)
+TYPED_CALL(runner_close_stdin, "CloseStdin", Runner__V1__CloseStdinRequest,
+	   Runner__V1__CloseStdinResponse)
+TYPED_CALL(runner_wait, "Wait", Runner__V1__WaitRequest, Runner__V1__WaitResponse)
+TYPED_CALL(runner_signal, "Signal", Runner__V1__SignalRequest, Runner__V1__SignalResponse)
+TYPED_CALL(runner_list, "List", Runner__V1__ListRequest, Runner__V1__ListResponse)
+TYPED_CALL(runner_health, "Health", Runner__V1__HealthRequest, Runner__V1__HealthResponse)
+
+const char *
+runner_client_version(void)
 {
-	return runner_client_call(c, "Run", &req->base, (ProtobufCMessage **) resp, deadline_ms, st);
+	return RUNNER_CLIENT_VERSION;
+}
+
+const char *
+runner_status_code_name(int code)
+{
+	return rstatus_code_name(code);
+}
+
+/* The notation is runnerd's own (units.h); only the failure value is the
+ * library's convention. */
+int
+runner_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	return parse_duration_ms(s, ms) == 0 ? 0 : -RUNNER_INVALID_ARGUMENT;
+}
+
+int
+runner_parse_size(const char *s, uint64_t *bytes)
+{
+	return parse_size(s, bytes) == 0 ? 0 : -RUNNER_INVALID_ARGUMENT;
 }

@@ -1,3 +1,4 @@
+/* runner_stream.c — the ReadStream reader; see runner_stream.h. */
 #include "runner_stream.h"
 
 #include <stdbool.h>
@@ -8,6 +9,8 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/util/platform.h>
+
+#include "status.h"
 
 /* Largest frame accepted; the server's frames are far smaller. */
 #define STREAM_MAX_FRAME ((size_t) 64 << 20)
@@ -214,7 +217,7 @@ send_attach(runner_stream *s)
 int
 runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
 		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
-		   uint64_t stderr_offset, int connect_timeout_ms, rstatus *st)
+		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
 {
 	runner_stream *s;
 	int rv;
@@ -323,7 +326,8 @@ account_frame(runner_stream *s, Runner__V1__StreamFrame *f, rstatus *st)
 }
 
 int
-runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeout_ms, rstatus *st)
+runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeout_ms,
+		   runner_status *st)
 {
 	Runner__V1__StreamFrame *f;
 	nng_msg *msg = NULL;
@@ -381,4 +385,28 @@ runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which)
 	if (which != RUNNER__V1__STREAM_KIND__STDOUT && which != RUNNER__V1__STREAM_KIND__STDERR)
 		return 0;
 	return s->off[which];
+}
+
+int
+runner_stream_address(const char *url, char *buf, size_t size, runner_status *st)
+{
+	const char *colon;
+	size_t n = strlen(url);
+	long port;
+	int len;
+
+	if (strncmp(url, "ipc://", 6) == 0) {
+		if (n > 5 && strcmp(url + n - 5, ".sock") == 0)
+			len = snprintf(buf, size, "%.*s-stream.sock", (int) (n - 5), url);
+		else
+			len = snprintf(buf, size, "%s.stream", url);
+	} else if ((colon = strrchr(url, ':')) != NULL && colon[1] >= '0' && colon[1] <= '9' &&
+		   (port = strtol(colon + 1, NULL, 10)) > 0 && port < 65535) {
+		len = snprintf(buf, size, "%.*s:%ld", (int) (colon - url), url, port + 1);
+	} else {
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no stream address to derive from %s", url);
+	}
+	if (len < 0 || (size_t) len >= size)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "the stream address beside %s is too long", url);
+	return 0;
 }

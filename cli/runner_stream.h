@@ -1,4 +1,5 @@
-/* runner_stream.h — reading an interactive session's output (ReadStream).
+/* runner_stream.h — reading an interactive session's output (ReadStream);
+ * part of the client library (runner_client.h includes it).
  *
  * ReadStream does not travel over REQ/REP: a reader dials the session's
  * stream address (StartPipesResponse.stream_address) with an nng PAIR1
@@ -11,7 +12,8 @@
  * offset order without gaps or overlaps (starting at the offsets given to
  * runner_stream_open). A gap is DATA_LOSS, an overlap INTERNAL.
  *
- * One runner_stream is for one thread at a time. Errors follow status.h.
+ * One runner_stream is for one thread at a time. Errors are reported as in
+ * runner_client.h: 0 or a negative value with the runner_status filled.
  */
 #ifndef RUNNER_STREAM_H
 #define RUNNER_STREAM_H
@@ -20,7 +22,11 @@
 #include <stdint.h>
 
 #include "runner/v1/runner.pb-c.h"
-#include "status.h"
+#include "runner_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct runner_stream runner_stream;
 
@@ -32,11 +38,12 @@ typedef struct runner_stream runner_stream;
  * range) is not an error here: it arrives as the last frame, with `code`. */
 int runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
 		       const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
-		       uint64_t stderr_offset, int connect_timeout_ms, rstatus *st);
+		       uint64_t stderr_offset, int connect_timeout_ms, runner_status *st);
 
 /* Receive the next frame into *frame (free it with
- * runner__v1__stream_frame__free_unpacked) and acknowledge it. Waits at
- * most `timeout_ms` (< 0: no limit). Errors:
+ * runner__v1__stream_frame__free_unpacked(*frame, NULL)) and acknowledge
+ * it. Waits at most `timeout_ms` (< 0: no limit). A frame with a result or
+ * a non-OK code always has `last` set; nothing follows it. Errors:
  *   DEADLINE_EXCEEDED   nothing arrived in time (the stream is still usable)
  *   UNAVAILABLE         the connection dropped and could not be attached
  *                       again (a dropped connection is re-attached from the
@@ -47,7 +54,7 @@ int runner_stream_open(runner_stream **out, const char *stream_address, const ch
  *   DATA_LOSS/INTERNAL  a frame out of order, or one that does not decode
  *   FAILED_PRECONDITION the last frame was already returned */
 int runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeout_ms,
-		       rstatus *st);
+		       runner_status *st);
 
 /* Bytes of `which` stream received so far: the offset to resume from
  * (including the starting offset). 0 for STREAM_UNSPECIFIED. */
@@ -57,5 +64,18 @@ uint64_t runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind whi
  * stop (a detach) and what it still sends is drained, so the connection is
  * quiet when it closes. */
 void runner_stream_close(runner_stream *s);
+
+/* The stream address runnerd serves by default beside request address
+ * `url`, for a reader that knows a session's handle but not the
+ * StartPipesResponse: ipc "x.sock" -> "x-stream.sock" (another ipc path:
+ * "x" -> "x.stream"), tcp port P -> P+1. runnerd --stream-listen may put it
+ * elsewhere; StartPipesResponse.stream_address is always right. Written to
+ * `buf` (`size` bytes); INVALID_ARGUMENT when there is none to derive (neither
+ * ipc nor a port, or port 0), RESOURCE_EXHAUSTED when it does not fit. */
+int runner_stream_address(const char *url, char *buf, size_t size, runner_status *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

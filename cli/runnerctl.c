@@ -145,22 +145,34 @@ rctl_usage_error(const char *cmd, const char *fmt, ...)
 }
 
 int
-rctl_status_exit(const rstatus *st)
+rctl_status_exit(const runner_status *st)
 {
-	fprintf(stderr, PROG ": %s: %s\n", rstatus_code_name(st->code), st->message);
-	return st->code == RS_UNAVAILABLE ? RCTL_EXIT_UNAVAILABLE : RCTL_EXIT_CALL_FAILED;
+	fprintf(stderr, PROG ": %s: %s\n", runner_status_code_name(st->code), st->message);
+	return st->code == RUNNER_UNAVAILABLE ? RCTL_EXIT_UNAVAILABLE : RCTL_EXIT_CALL_FAILED;
+}
+
+int
+rctl_fail_exit(int code, const char *fmt, ...)
+{
+	runner_status st = { .code = code };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st.message, sizeof(st.message), fmt, ap);
+	va_end(ap);
+	return rctl_status_exit(&st);
 }
 
 int
 rctl_connect(const struct rctl_globals *g, runner_client **out)
 {
 	runner_client_options opts = { .connect_timeout_ms = g->connect_timeout_ms };
-	rstatus st;
+	runner_status st;
 
 	if (runner_client_open(out, runner_client_default_addr(g->addr), &opts, &st) == 0)
 		return 0;
 	/* A malformed address is the user's mistake, not the server's. */
-	if (st.code == RS_INVALID_ARGUMENT)
+	if (st.code == RUNNER_INVALID_ARGUMENT)
 		return rctl_usage_error(NULL, "%s", st.message);
 	return rctl_status_exit(&st);
 }
@@ -177,7 +189,7 @@ rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char
 		g->addr = optarg;
 		return RCTL_CONTINUE;
 	case RCTL_OPT_CONNECT_TIMEOUT:
-		if (parse_duration_ms(optarg, &ms) < 0 || ms == 0 || ms > INT_MAX)
+		if (runner_parse_duration_ms(optarg, &ms) < 0 || ms == 0 || ms > INT_MAX)
 			return rctl_usage_error(cmd, "bad --connect-timeout '%s' (want e.g. 500ms, 3s)", optarg);
 		g->connect_timeout_ms = (int) ms;
 		return RCTL_CONTINUE;

@@ -32,36 +32,40 @@
  * happened. nng's positive NNG_E* codes never leave the module that called
  * nng: it converts them into a status (nng_strerror in the message) or a
  * -errno.
+ *
+ * This header is runnerd's own (not installed). rstatus is the client
+ * library's public runner_status (runner_status.h) under the short names
+ * the daemon's code uses, so a status travels between the two without
+ * conversion; the RS_ codes are the RUNNER_ ones.
  */
-#ifndef RUNNER_STATUS_H
-#define RUNNER_STATUS_H
+#ifndef RUNNERD_STATUS_H
+#define RUNNERD_STATUS_H
 
 #include <stddef.h>
 
+#include "runner_status.h"
+
 enum rstatus_code {
-	RS_OK = 0,
-	RS_CANCELLED = 1,
-	RS_UNKNOWN = 2,
-	RS_INVALID_ARGUMENT = 3,
-	RS_DEADLINE_EXCEEDED = 4,
-	RS_NOT_FOUND = 5,
-	RS_ALREADY_EXISTS = 6,
-	RS_PERMISSION_DENIED = 7,
-	RS_RESOURCE_EXHAUSTED = 8,
-	RS_FAILED_PRECONDITION = 9,
-	RS_ABORTED = 10,
-	RS_OUT_OF_RANGE = 11,
-	RS_UNIMPLEMENTED = 12,
-	RS_INTERNAL = 13,
-	RS_UNAVAILABLE = 14,
-	RS_DATA_LOSS = 15,
-	RS_UNAUTHENTICATED = 16,
+	RS_OK = RUNNER_OK,
+	RS_CANCELLED = RUNNER_CANCELLED,
+	RS_UNKNOWN = RUNNER_UNKNOWN,
+	RS_INVALID_ARGUMENT = RUNNER_INVALID_ARGUMENT,
+	RS_DEADLINE_EXCEEDED = RUNNER_DEADLINE_EXCEEDED,
+	RS_NOT_FOUND = RUNNER_NOT_FOUND,
+	RS_ALREADY_EXISTS = RUNNER_ALREADY_EXISTS,
+	RS_PERMISSION_DENIED = RUNNER_PERMISSION_DENIED,
+	RS_RESOURCE_EXHAUSTED = RUNNER_RESOURCE_EXHAUSTED,
+	RS_FAILED_PRECONDITION = RUNNER_FAILED_PRECONDITION,
+	RS_ABORTED = RUNNER_ABORTED,
+	RS_OUT_OF_RANGE = RUNNER_OUT_OF_RANGE,
+	RS_UNIMPLEMENTED = RUNNER_UNIMPLEMENTED,
+	RS_INTERNAL = RUNNER_INTERNAL,
+	RS_UNAVAILABLE = RUNNER_UNAVAILABLE,
+	RS_DATA_LOSS = RUNNER_DATA_LOSS,
+	RS_UNAUTHENTICATED = RUNNER_UNAUTHENTICATED,
 };
 
-typedef struct rstatus {
-	int code;          /* enum rstatus_code */
-	char message[512];
-} rstatus;
+typedef runner_status rstatus;
 
 /* Fill `st` (may be NULL) and return -code, which is negative for any
  * failure code. */

@@ -1,5 +1,6 @@
 /* rpc.c — Run request building and answer checks; see rpc.h. */
 #include "rpc.h"
+#include "runner_client_internal.h"
 #include "support.h"
 
 #include <ctype.h>
@@ -83,10 +84,10 @@ Runner__V1__RunResponse *
 rd_run_ok(runner_client *cl, const rd_cmd *c)
 {
 	Runner__V1__RunResponse *resp = NULL;
-	rstatus st = { 0 };
-	int rv = runner_client_run(cl, &c->req, &resp, RD_CALL_DEADLINE_MS, &st);
+	runner_status st = { 0 };
+	int rv = runner_run(cl, &c->req, &resp, RD_CALL_DEADLINE_MS, &st);
 
-	ck_assert_msg(rv == 0, "Run failed: %s: %s", rstatus_code_name(st.code), st.message);
+	ck_assert_msg(rv == 0, "Run failed: %s: %s", runner_status_code_name(st.code), st.message);
 	ck_assert_msg(resp != NULL && resp->result != NULL, "Run answered OK without a result");
 	return resp;
 }
@@ -102,14 +103,14 @@ rd_run_ok_at(const char *url, const rd_cmd *c)
 }
 
 int
-rd_run_code(runner_client *cl, const rd_cmd *c, rstatus *st)
+rd_run_code(runner_client *cl, const rd_cmd *c, runner_status *st)
 {
 	Runner__V1__RunResponse *resp = NULL;
-	int rv = runner_client_run(cl, &c->req, &resp, RD_CALL_DEADLINE_MS, st);
+	int rv = runner_run(cl, &c->req, &resp, RD_CALL_DEADLINE_MS, st);
 
 	if (resp != NULL)
 		runner__v1__run_response__free_unpacked(resp, NULL);
-	return rv == 0 ? RS_OK : st->code;
+	return rv == 0 ? RUNNER_OK : st->code;
 }
 
 Runner__V1__ReplyEnvelope *
@@ -118,7 +119,7 @@ rd_call_envelope(runner_client *cl, const char *method, const void *id, size_t i
 {
 	Runner__V1__RequestEnvelope env = RUNNER__V1__REQUEST_ENVELOPE__INIT;
 	Runner__V1__ReplyEnvelope *reply = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 
 	env.method = (char *) method;
 	env.request_id.data = (uint8_t *) id;
@@ -127,7 +128,7 @@ rd_call_envelope(runner_client *cl, const char *method, const void *id, size_t i
 	env.payload.len = len;
 	env.deadline_ms = RD_CALL_DEADLINE_MS;
 	ck_assert_msg(runner_client_call_envelope(cl, &env, &reply, &st) == 0,
-		      "envelope call failed: %s: %s", rstatus_code_name(st.code), st.message);
+		      "envelope call failed: %s: %s", runner_status_code_name(st.code), st.message);
 	return reply;
 }
 
@@ -206,13 +207,13 @@ static void
 echo_ok(runner_client *cl, uint64_t deadline_ms)
 {
 	Runner__V1__RunResponse *resp = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	rd_cmd c;
 
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "echo", "ok", NULL);
-	ck_assert_msg(runner_client_run(cl, &c.req, &resp, deadline_ms, &st) == 0 && resp->result,
-		      "echo ok failed: %s: %s", rstatus_code_name(st.code), st.message);
+	ck_assert_msg(runner_run(cl, &c.req, &resp, deadline_ms, &st) == 0 && resp->result,
+		      "echo ok failed: %s: %s", runner_status_code_name(st.code), st.message);
 	rd_assert_output(resp->result->stdout, "ok\n", "stdout of echo ok");
 	rd_assert_exited(resp->result, 0);
 	runner__v1__run_response__free_unpacked(resp, NULL);
@@ -238,7 +239,7 @@ rd_assert_echo_ok_within(const char *url, int ms)
 {
 	runner_client_options o = { .connect_timeout_ms = ms };
 	runner_client *cl = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	int64_t t0 = rd_now_ms(), elapsed;
 
 	ck_assert_msg(runner_client_open(&cl, url, &o, &st) == 0, "client %s: %s", url, st.message);

@@ -45,9 +45,9 @@ Runner__V1__RunResponse *rd_run_ok(runner_client *cl, const rd_cmd *c);
 /* The same through a new client on url (closed before returning). */
 Runner__V1__RunResponse *rd_run_ok_at(const char *url, const rd_cmd *c);
 
-/* Run and return the status code of the answer (RS_OK or an error);
+/* Run and return the status code of the answer (RUNNER_OK or an error);
  * st gets the message. Any reply payload is freed. */
-int rd_run_code(runner_client *cl, const rd_cmd *c, rstatus *st);
+int rd_run_code(runner_client *cl, const rd_cmd *c, runner_status *st);
 
 /* Send an envelope through the client (transport success asserted). */
 Runner__V1__ReplyEnvelope *rd_call_envelope(runner_client *cl, const char *method,

@@ -12,48 +12,39 @@
 
 /* --- unary calls ----------------------------------------------------------- */
 
-/* One call; returns the code, *reply set only on OK. */
+/* A call's outcome as a code: RUNNER_OK, or the error (in `st`). A reply
+ * that came with an error is freed. */
 static int
-call(runner_client *cl, const char *method, const ProtobufCMessage *req, ProtobufCMessage **reply,
-     rstatus *st)
+answer_code(int rv, void *reply, runner_status *st)
 {
-	ProtobufCMessage *r = NULL;
-	int rv;
-
-	rstatus_clear(st);
-	rv = runner_client_call(cl, method, req, &r, RD_SESSION_CALL_MS, st);
-	if (rv != 0) {
-		if (r != NULL)
-			protobuf_c_message_free_unpacked(r, NULL);
-		return st->code != RS_OK ? st->code : RS_UNKNOWN;
-	}
+	if (rv == 0)
+		return RUNNER_OK;
 	if (reply != NULL)
-		*reply = r;
-	else if (r != NULL)
-		protobuf_c_message_free_unpacked(r, NULL);
-	return RS_OK;
+		protobuf_c_message_free_unpacked(reply, NULL);
+	return st->code != RUNNER_OK ? st->code : RUNNER_UNKNOWN;
 }
 
 int
 rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, const char *tag,
-		    rd_session *s, rstatus *st)
+		    rd_session *s, runner_status *st)
 {
 	Runner__V1__StartPipesRequest req = RUNNER__V1__START_PIPES_REQUEST__INIT;
 	Runner__V1__StartPipesResponse *resp = NULL;
-	int code;
+	int rv, code;
 
 	memset(s, 0, sizeof(*s));
 	req.command = (Runner__V1__CommandSpec *) &c->spec;
 	req.idempotency_key = (char *) (key ? key : "");
 	req.tag = (char *) (tag ? tag : "");
-	if ((code = call(cl, "StartPipes", &req.base, (ProtobufCMessage **) &resp, st)) != RS_OK)
+	rv = runner_start_pipes(cl, &req, &resp, RD_SESSION_CALL_MS, st);
+	if ((code = answer_code(rv, resp, st)) != RUNNER_OK)
 		return code;
 	if (resp->session_id == NULL || strlen(resp->session_id) >= sizeof(s->id) ||
 	    resp->stream_address == NULL || strlen(resp->stream_address) >= sizeof(s->stream_address) ||
 	    resp->stream_secret.len > sizeof(s->secret)) {
 		snprintf(st->message, sizeof(st->message), "StartPipes reply with oversized fields");
 		runner__v1__start_pipes_response__free_unpacked(resp, NULL);
-		return st->code = RS_INTERNAL;
+		return st->code = RUNNER_INTERNAL;
 	}
 	strcpy(s->id, resp->session_id);
 	strcpy(s->stream_address, resp->stream_address);
@@ -62,16 +53,16 @@ rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, const c
 	s->pid = resp->pid;
 	s->existing = resp->existing;
 	runner__v1__start_pipes_response__free_unpacked(resp, NULL);
-	return RS_OK;
+	return RUNNER_OK;
 }
 
 void
 rd_start_pipes(runner_client *cl, const rd_cmd *c, const char *key, const char *tag, rd_session *s)
 {
-	rstatus st;
+	runner_status st;
 	int code = rd_start_pipes_code(cl, c, key, tag, s, &st);
 
-	ck_assert_msg(code == RS_OK, "StartPipes: %s: %s", rstatus_code_name(code), st.message);
+	ck_assert_msg(code == RUNNER_OK, "StartPipes: %s: %s", runner_status_code_name(code), st.message);
 	ck_assert_msg(s->id[0] != '\0', "StartPipes answered OK without a session id");
 	ck_assert_msg(s->stream_address[0] != '\0', "StartPipes answered OK without a stream address");
 	ck_assert_msg(s->secret_len > 0, "StartPipes answered OK without a stream secret");
@@ -106,102 +97,110 @@ rd_start_shell(runner_client *cl, rd_session *s, const char *shell)
 
 int
 rd_write_stdin_code(runner_client *cl, const char *id, uint64_t offset, const void *data, size_t len,
-		    uint64_t *accepted, rstatus *st)
+		    uint64_t *accepted, runner_status *st)
 {
 	Runner__V1__WriteStdinRequest req = RUNNER__V1__WRITE_STDIN_REQUEST__INIT;
 	Runner__V1__WriteStdinResponse *resp = NULL;
-	int code;
+	int rv, code;
 
 	req.session_id = (char *) id;
 	req.offset = offset;
 	req.data.data = (uint8_t *) data;
 	req.data.len = len;
-	if ((code = call(cl, "WriteStdin", &req.base, (ProtobufCMessage **) &resp, st)) != RS_OK)
+	rv = runner_write_stdin(cl, &req, &resp, RD_SESSION_CALL_MS, st);
+	if ((code = answer_code(rv, resp, st)) != RUNNER_OK)
 		return code;
 	if (accepted != NULL)
 		*accepted = resp->accepted;
 	runner__v1__write_stdin_response__free_unpacked(resp, NULL);
-	return RS_OK;
+	return RUNNER_OK;
 }
 
 uint64_t
 rd_write_stdin(runner_client *cl, const char *id, uint64_t offset, const void *data, size_t len)
 {
 	uint64_t accepted = 0;
-	rstatus st;
+	runner_status st;
 	int code = rd_write_stdin_code(cl, id, offset, data, len, &accepted, &st);
 
-	ck_assert_msg(code == RS_OK, "WriteStdin(offset %llu, %zu bytes): %s: %s",
-		      (unsigned long long) offset, len, rstatus_code_name(code), st.message);
+	ck_assert_msg(code == RUNNER_OK, "WriteStdin(offset %llu, %zu bytes): %s: %s",
+		      (unsigned long long) offset, len, runner_status_code_name(code), st.message);
 	return accepted;
 }
 
 int
-rd_close_stdin_code(runner_client *cl, const char *id, uint64_t *accepted, rstatus *st)
+rd_close_stdin_code(runner_client *cl, const char *id, uint64_t *accepted, runner_status *st)
 {
 	Runner__V1__CloseStdinRequest req = RUNNER__V1__CLOSE_STDIN_REQUEST__INIT;
 	Runner__V1__CloseStdinResponse *resp = NULL;
-	int code;
+	int rv, code;
 
 	req.session_id = (char *) id;
-	if ((code = call(cl, "CloseStdin", &req.base, (ProtobufCMessage **) &resp, st)) != RS_OK)
+	rv = runner_close_stdin(cl, &req, &resp, RD_SESSION_CALL_MS, st);
+	if ((code = answer_code(rv, resp, st)) != RUNNER_OK)
 		return code;
 	if (accepted != NULL)
 		*accepted = resp->accepted;
 	runner__v1__close_stdin_response__free_unpacked(resp, NULL);
-	return RS_OK;
+	return RUNNER_OK;
 }
 
 uint64_t
 rd_close_stdin(runner_client *cl, const char *id)
 {
 	uint64_t accepted = 0;
-	rstatus st;
+	runner_status st;
 	int code = rd_close_stdin_code(cl, id, &accepted, &st);
 
-	ck_assert_msg(code == RS_OK, "CloseStdin: %s: %s", rstatus_code_name(code), st.message);
+	ck_assert_msg(code == RUNNER_OK, "CloseStdin: %s: %s", runner_status_code_name(code), st.message);
 	return accepted;
 }
 
 int
 rd_wait_code(runner_client *cl, const char *id, uint64_t timeout_ms, Runner__V1__WaitResponse **resp,
-	     rstatus *st)
+	     runner_status *st)
 {
 	Runner__V1__WaitRequest req = RUNNER__V1__WAIT_REQUEST__INIT;
 	Runner__V1__WaitResponse *r = NULL;
-	int code;
+	int rv, code;
 
 	req.session_id = (char *) id;
 	req.timeout_ms = timeout_ms;
-	if ((code = call(cl, "Wait", &req.base, (ProtobufCMessage **) &r, st)) != RS_OK)
+	rv = runner_wait(cl, &req, &r, RD_SESSION_CALL_MS, st);
+	if ((code = answer_code(rv, r, st)) != RUNNER_OK)
 		return code;
 	if (resp != NULL)
 		*resp = r;
 	else
 		runner__v1__wait_response__free_unpacked(r, NULL);
-	return RS_OK;
+	return RUNNER_OK;
 }
 
 Runner__V1__WaitResponse *
 rd_wait(runner_client *cl, const char *id, uint64_t timeout_ms)
 {
 	Runner__V1__WaitResponse *resp = NULL;
-	rstatus st;
+	runner_status st;
 	int code = rd_wait_code(cl, id, timeout_ms, &resp, &st);
 
-	ck_assert_msg(code == RS_OK, "Wait: %s: %s", rstatus_code_name(code), st.message);
+	ck_assert_msg(code == RUNNER_OK, "Wait: %s: %s", runner_status_code_name(code), st.message);
 	ck_assert_msg(resp->result != NULL, "Wait answered OK without a result");
 	return resp;
 }
 
 int
-rd_signal_code(runner_client *cl, const char *id, int sig, rstatus *st)
+rd_signal_code(runner_client *cl, const char *id, int sig, runner_status *st)
 {
 	Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
+	Runner__V1__SignalResponse *resp = NULL;
+	int rv;
 
 	req.session_id = (char *) id;
 	req.signal = sig;
-	return call(cl, "Signal", &req.base, NULL, st);
+	rv = runner_signal(cl, &req, &resp, RD_SESSION_CALL_MS, st);
+	if (rv == 0)
+		runner__v1__signal_response__free_unpacked(resp, NULL);
+	return answer_code(rv, resp, st);
 }
 
 Runner__V1__ListResponse *
@@ -209,12 +208,13 @@ rd_list(runner_client *cl, const char *tag)
 {
 	Runner__V1__ListRequest req = RUNNER__V1__LIST_REQUEST__INIT;
 	Runner__V1__ListResponse *resp = NULL;
-	rstatus st;
-	int code;
+	runner_status st;
+	int rv, code;
 
 	req.tag = (char *) (tag ? tag : "");
-	code = call(cl, "List", &req.base, (ProtobufCMessage **) &resp, &st);
-	ck_assert_msg(code == RS_OK, "List: %s: %s", rstatus_code_name(code), st.message);
+	rv = runner_list(cl, &req, &resp, RD_SESSION_CALL_MS, &st);
+	code = answer_code(rv, resp, &st);
+	ck_assert_msg(code == RUNNER_OK, "List: %s: %s", runner_status_code_name(code), st.message);
 	return resp;
 }
 
@@ -232,10 +232,11 @@ health(runner_client *cl)
 {
 	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
 	Runner__V1__HealthResponse *resp = NULL;
-	rstatus st;
-	int code = call(cl, "Health", &req.base, (ProtobufCMessage **) &resp, &st);
+	runner_status st;
+	int rv = runner_health(cl, &req, &resp, RD_SESSION_CALL_MS, &st);
+	int code = answer_code(rv, resp, &st);
 
-	ck_assert_msg(code == RS_OK, "Health: %s: %s", rstatus_code_name(code), st.message);
+	ck_assert_msg(code == RUNNER_OK, "Health: %s: %s", runner_status_code_name(code), st.message);
 	return resp;
 }
 
@@ -337,7 +338,7 @@ void
 rd_reader_open_as(rd_reader *r, const rd_session *s, const char *id, const uint8_t *secret,
 		  size_t secret_len, rd_sink *out, rd_sink *err)
 {
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	int rv;
 
 	memset(r, 0, sizeof(*r));
@@ -346,7 +347,7 @@ rd_reader_open_as(rd_reader *r, const rd_session *s, const char *id, const uint8
 	rv = runner_stream_open(&r->rs, s->stream_address, id ? id : s->id, secret ? secret : s->secret,
 				secret ? secret_len : s->secret_len, out->end, err->end, 3000, &st);
 	ck_assert_msg(rv == 0, "runner_stream_open %s: %s: %s", s->stream_address,
-		      rstatus_code_name(st.code), st.message);
+		      runner_status_code_name(st.code), st.message);
 }
 
 void
@@ -359,16 +360,16 @@ int
 rd_reader_step(rd_reader *r, int timeout_ms)
 {
 	StreamFrame *f = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	rd_sink *k;
 	int rv;
 
 	ck_assert_msg(r->last == NULL, "reading past the last frame");
 	rv = runner_stream_next(r->rs, &f, timeout_ms, &st);
-	if (rv != 0 && st.code == RS_DEADLINE_EXCEEDED)
+	if (rv != 0 && st.code == RUNNER_DEADLINE_EXCEEDED)
 		return -1;
 	ck_assert_msg(rv == 0, "runner_stream_next: %s: %s (stdout at %llu, stderr at %llu)",
-		      rstatus_code_name(st.code), st.message, (unsigned long long) r->out->end,
+		      runner_status_code_name(st.code), st.message, (unsigned long long) r->out->end,
 		      (unsigned long long) r->err->end);
 	if (f->data.len > 0) {
 		ck_assert_msg(f->stream == RUNNER__V1__STREAM_KIND__STDOUT ||
@@ -413,7 +414,7 @@ rd_reader_until_out(rd_reader *r, uint64_t n)
 			      (unsigned long long) n);
 		ck_assert_msg(rv != 0,
 			      "the stream ended (code %s \"%s\") with %llu stdout bytes, want %llu",
-			      rstatus_code_name(r->last->code), r->last->message ? r->last->message : "",
+			      runner_status_code_name(r->last->code), r->last->message ? r->last->message : "",
 			      (unsigned long long) (r->out->end - r->out->start), (unsigned long long) n);
 	}
 }
@@ -456,7 +457,7 @@ const RunResult *
 rd_assert_final_result(const StreamFrame *f)
 {
 	ck_assert_msg(f->code == RUNNER__V1__STATUS_CODE__OK, "last frame code %s (\"%s\"), want OK",
-		      rstatus_code_name(f->code), f->message ? f->message : "");
+		      runner_status_code_name(f->code), f->message ? f->message : "");
 	ck_assert_msg(f->result != NULL, "last frame without a result");
 	ck_assert_msg(f->data.len == 0, "last frame carries %zu data bytes", f->data.len);
 	ck_assert_msg(f->result->stdout.len == 0 && f->result->stderr.len == 0,
@@ -469,12 +470,12 @@ void
 rd_assert_final_code(const StreamFrame *f, int code)
 {
 	ck_assert_msg((int) f->code == code, "last frame code %s (\"%s\"), want %s",
-		      rstatus_code_name(f->code), f->message ? f->message : "", rstatus_code_name(code));
+		      runner_status_code_name(f->code), f->message ? f->message : "", runner_status_code_name(code));
 	ck_assert_msg(f->result == NULL, "a refused stream's last frame carries a result");
 	ck_assert_msg(f->data.len == 0, "a refused stream's last frame carries %zu data bytes",
 		      f->data.len);
 	ck_assert_msg(f->message != NULL && f->message[0] != '\0', "last frame %s without a message",
-		      rstatus_code_name(code));
+		      runner_status_code_name(code));
 }
 
 const RunResult *
@@ -526,7 +527,7 @@ pump_write(void *arg)
 	runner_client_options o = { .connect_timeout_ms = 2000 };
 	runner_client *cl = NULL;
 	uint8_t *buf = malloc(w->chunk);
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	uint64_t accepted;
 	int code;
 
@@ -540,9 +541,9 @@ pump_write(void *arg)
 
 		rd_fill_pattern(buf, n, w->seed, i);
 		code = rd_write_stdin_code(cl, w->id, w->sent, buf, n, &accepted, &st);
-		if (code != RS_OK) {
+		if (code != RUNNER_OK) {
 			snprintf(w->error, sizeof(w->error), "WriteStdin at offset %llu: %s: %s",
-				 (unsigned long long) w->sent, rstatus_code_name(code), st.message);
+				 (unsigned long long) w->sent, runner_status_code_name(code), st.message);
 			goto out;
 		}
 		w->hash = rd_fnv1a(w->hash, buf, n);
@@ -554,8 +555,8 @@ pump_write(void *arg)
 		}
 	}
 	code = rd_close_stdin_code(cl, w->id, &accepted, &st);
-	if (code != RS_OK)
-		snprintf(w->error, sizeof(w->error), "CloseStdin: %s: %s", rstatus_code_name(code),
+	if (code != RUNNER_OK)
+		snprintf(w->error, sizeof(w->error), "CloseStdin: %s: %s", runner_status_code_name(code),
 			 st.message);
 	else if (accepted != w->total)
 		snprintf(w->error, sizeof(w->error), "CloseStdin answered accepted=%llu, want %llu",

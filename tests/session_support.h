@@ -5,7 +5,7 @@
  *
  * Functions without _code assert that the call answered OK (ck_assert, so
  * main test thread only). The _code variants return the status code
- * (RS_OK or the error) and fill `st`; they never assert on the answer and
+ * (RUNNER_OK or the error) and fill `st`; they never assert on the answer and
  * are safe in helper threads.
  */
 #ifndef RUNNERD_TEST_SESSION_SUPPORT_H
@@ -42,7 +42,7 @@ typedef struct rd_session {
 /* --- unary calls ----------------------------------------------------------- */
 
 int rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, const char *tag,
-			rd_session *s, rstatus *st);
+			rd_session *s, runner_status *st);
 void rd_start_pipes(runner_client *cl, const rd_cmd *c, const char *key, const char *tag,
 		    rd_session *s);
 /* StartPipes of an argv (NULL-terminated), no key, no tag. */
@@ -51,21 +51,21 @@ void rd_start_argv(runner_client *cl, rd_session *s, ...) __attribute__((sentine
 void rd_start_shell(runner_client *cl, rd_session *s, const char *shell);
 
 int rd_write_stdin_code(runner_client *cl, const char *id, uint64_t offset, const void *data,
-			size_t len, uint64_t *accepted, rstatus *st);
+			size_t len, uint64_t *accepted, runner_status *st);
 /* Returns the accepted total. */
 uint64_t rd_write_stdin(runner_client *cl, const char *id, uint64_t offset, const void *data,
 			size_t len);
-int rd_close_stdin_code(runner_client *cl, const char *id, uint64_t *accepted, rstatus *st);
+int rd_close_stdin_code(runner_client *cl, const char *id, uint64_t *accepted, runner_status *st);
 uint64_t rd_close_stdin(runner_client *cl, const char *id);
 
 /* Wait; *resp (may be NULL) gets the response on OK (free with
  * runner__v1__wait_response__free_unpacked). */
 int rd_wait_code(runner_client *cl, const char *id, uint64_t timeout_ms,
-		 Runner__V1__WaitResponse **resp, rstatus *st);
+		 Runner__V1__WaitResponse **resp, runner_status *st);
 /* Wait (asserting it answers OK with a result). */
 Runner__V1__WaitResponse *rd_wait(runner_client *cl, const char *id, uint64_t timeout_ms);
 
-int rd_signal_code(runner_client *cl, const char *id, int sig, rstatus *st);
+int rd_signal_code(runner_client *cl, const char *id, int sig, runner_status *st);
 
 /* List (asserted OK); free with runner__v1__list_response__free_unpacked. */
 Runner__V1__ListResponse *rd_list(runner_client *cl, const char *tag);
@@ -79,8 +79,8 @@ unsigned rd_health_running(runner_client *cl);
 
 /* Assert the status code of a call with its message in the failure text. */
 #define rd_assert_code(got, want, st)                                                             \
-	ck_assert_msg((got) == (want), "%s: got %s (%s), want %s", #got, rstatus_code_name(got),   \
-		      (st)->message, rstatus_code_name(want))
+	ck_assert_msg((got) == (want), "%s: got %s (%s), want %s", #got, runner_status_code_name(got),   \
+		      (st)->message, runner_status_code_name(want))
 
 /* --- output streams --------------------------------------------------------- */
 

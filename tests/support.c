@@ -233,7 +233,7 @@ rd_client(const char *url)
 {
 	runner_client_options o = { .connect_timeout_ms = 2000 };
 	runner_client *c = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 
 	ck_assert_msg(runner_client_open(&c, url, &o, &st) == 0, "client %s: %s", url, st.message);
 	return c;
@@ -309,16 +309,16 @@ health_ok(const char *url)
 {
 	runner_client_options o = { .connect_timeout_ms = 100 };
 	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
-	ProtobufCMessage *reply = NULL;
+	Runner__V1__HealthResponse *reply = NULL;
 	runner_client *c = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	int rv;
 
 	if (runner_client_open(&c, url, &o, &st) != 0)
 		return false;
-	rv = runner_client_call(c, "Health", &req.base, &reply, 200, &st);
+	rv = runner_health(c, &req, &reply, 200, &st);
 	if (reply != NULL)
-		protobuf_c_message_free_unpacked(reply, NULL);
+		runner__v1__health_response__free_unpacked(reply, NULL);
 	runner_client_close(c);
 	return rv == 0;
 }

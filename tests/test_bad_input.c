@@ -31,7 +31,7 @@ static void
 assert_code(const Runner__V1__ReplyEnvelope *reply, int want, const char *what)
 {
 	ck_assert_msg(reply->code == (Runner__V1__StatusCode) want, "%s: got %s (%s), want %s", what,
-		      rstatus_code_name((int) reply->code), reply->message, rstatus_code_name(want));
+		      runner_status_code_name((int) reply->code), reply->message, runner_status_code_name(want));
 }
 
 START_TEST(test_garbage_envelope)
@@ -44,7 +44,7 @@ START_TEST(test_garbage_envelope)
 	junk[0] = 0x0f; /* field 1 with wire type 7, which does not exist */
 	rv = rd_raw_request(rd_fx.ipc_url, junk, sizeof(junk), 5000, &reply);
 	ck_assert_msg(rv == 0, "no reply to a garbage envelope: %s", nng_strerror(rv));
-	assert_code(reply, RS_INVALID_ARGUMENT, "garbage envelope");
+	assert_code(reply, RUNNER_INVALID_ARGUMENT, "garbage envelope");
 	runner__v1__reply_envelope__free_unpacked(reply, NULL);
 	rd_assert_echo_ok_at(rd_fx.ipc_url);
 }
@@ -63,7 +63,7 @@ START_TEST(test_truncated_payload)
 	rd_cmd_stdin(&c, "0123456789", 10); /* the last field: length-delimited */
 	payload = rd_cmd_pack(&c, &len);
 	reply = rd_call_envelope(cl, RD_RUN_METHOD, NULL, 0, payload, len - 4);
-	assert_code(reply, RS_INVALID_ARGUMENT, "truncated RunRequest");
+	assert_code(reply, RUNNER_INVALID_ARGUMENT, "truncated RunRequest");
 	runner__v1__reply_envelope__free_unpacked(reply, NULL);
 	free(payload);
 	rd_assert_echo_ok(cl);
@@ -81,7 +81,7 @@ START_TEST(test_unknown_method)
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		Runner__V1__ReplyEnvelope *reply = rd_call_envelope(cl, methods[i], NULL, 0, NULL, 0);
 
-		assert_code(reply, RS_UNIMPLEMENTED, methods[i]);
+		assert_code(reply, RUNNER_UNIMPLEMENTED, methods[i]);
 		runner__v1__reply_envelope__free_unpacked(reply, NULL);
 	}
 	rd_assert_echo_ok(cl);
@@ -141,7 +141,7 @@ START_TEST(test_bad_run_request)
 	payload = rd_cmd_pack(&c, &len);
 	patch_nul_marks(payload, len);
 	reply = rd_call_envelope(cl, RD_RUN_METHOD, NULL, 0, payload, len);
-	assert_code(reply, RS_INVALID_ARGUMENT, bc->name);
+	assert_code(reply, RUNNER_INVALID_ARGUMENT, bc->name);
 	runner__v1__reply_envelope__free_unpacked(reply, NULL);
 	free(payload);
 	rd_assert_echo_ok(cl);

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "rpc.h"
+#include "runner_client_internal.h"
 #include "support.h"
 
 struct dedup_fixture {
@@ -44,8 +45,8 @@ assert_ran_once(void)
 static void
 assert_same_reply(const Runner__V1__ReplyEnvelope *a, const Runner__V1__ReplyEnvelope *b)
 {
-	ck_assert_int_eq(a->code, RS_OK);
-	ck_assert_int_eq(b->code, RS_OK);
+	ck_assert_int_eq(a->code, RUNNER_OK);
+	ck_assert_int_eq(b->code, RUNNER_OK);
 	rd_assert_bytes(b->payload, a->payload.data, a->payload.len, "payload of the repeated reply");
 	rd_assert_bytes(a->request_id, fx.id, sizeof(fx.id), "request_id of the reply");
 	rd_assert_bytes(b->request_id, fx.id, sizeof(fx.id), "request_id of the repeated reply");
@@ -76,12 +77,12 @@ START_TEST(test_resend_gets_first_reply)
 	assert_ran_once();
 
 	changed = rd_call_envelope(cl, RD_RUN_METHOD, fx.id, sizeof(fx.id), payload2, len2);
-	ck_assert_msg(changed->code == (Runner__V1__StatusCode) RS_ALREADY_EXISTS,
-		      "same id, other payload: %s (%s)", rstatus_code_name((int) changed->code),
+	ck_assert_msg(changed->code == (Runner__V1__StatusCode) RUNNER_ALREADY_EXISTS,
+		      "same id, other payload: %s (%s)", runner_status_code_name((int) changed->code),
 		      changed->message);
 	health = rd_call_envelope(cl, "runner.v1.Runner/Health", fx.id, sizeof(fx.id), NULL, 0);
-	ck_assert_msg(health->code == (Runner__V1__StatusCode) RS_ALREADY_EXISTS,
-		      "same id, other method: %s (%s)", rstatus_code_name((int) health->code),
+	ck_assert_msg(health->code == (Runner__V1__StatusCode) RUNNER_ALREADY_EXISTS,
+		      "same id, other method: %s (%s)", runner_status_code_name((int) health->code),
 		      health->message);
 	assert_ran_once();
 	rd_assert_echo_ok(cl);
@@ -102,7 +103,7 @@ struct resend {
 	const uint8_t *payload;
 	size_t len;
 	Runner__V1__ReplyEnvelope *reply;
-	rstatus st;
+	runner_status st;
 };
 
 static void *
@@ -142,7 +143,7 @@ START_TEST(test_resend_while_running)
 	for (int i = 0; i < N; i++)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < N; i++)
-		ck_assert_msg(r[i].reply != NULL, "send %d: %s: %s", i, rstatus_code_name(r[i].st.code),
+		ck_assert_msg(r[i].reply != NULL, "send %d: %s: %s", i, runner_status_code_name(r[i].st.code),
 			      r[i].st.message);
 	for (int i = 1; i < N; i++)
 		assert_same_reply(r[0].reply, r[i].reply);

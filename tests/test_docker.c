@@ -127,7 +127,7 @@ run_in(const char *profile, rd_cmd *c)
 }
 
 static int
-run_code_in(const char *profile, rd_cmd *c, rstatus *st)
+run_code_in(const char *profile, rd_cmd *c, runner_status *st)
 {
 	runner_client *cl = rd_client(d.ipc_url);
 	int code;
@@ -342,11 +342,11 @@ START_TEST(test_read_only_root_and_mounts)
 
 	/* A cwd outside the profile's workdir is asking for more. */
 	{
-		rstatus st;
+		runner_status st;
 		rd_cmd_init(&c);
 		rd_cmd_argv(&c, "pwd", NULL);
 		c.spec.cwd = "/etc";
-		ck_assert_int_eq(run_code_in("ro", &c, &st), RS_PERMISSION_DENIED);
+		ck_assert_int_eq(run_code_in("ro", &c, &st), RUNNER_PERMISSION_DENIED);
 	}
 }
 END_TEST
@@ -484,7 +484,7 @@ pump_write(void *arg)
 	size_t chunk = 256 << 10;
 	uint8_t *buf = malloc(chunk);
 	uint64_t accepted;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 
 	p->hash = RD_FNV_INIT;
 	if (buf == NULL || runner_client_open(&cl, d.ipc_url, &o, &st) != 0) {
@@ -494,7 +494,7 @@ pump_write(void *arg)
 	for (uint64_t i = 0; p->sent < p->total; i++) {
 		size_t n = p->total - p->sent < chunk ? (size_t) (p->total - p->sent) : chunk;
 		rd_fill_pattern(buf, n, 17, i);
-		if (rd_write_stdin_code(cl, p->id, p->sent, buf, n, &accepted, &st) != RS_OK) {
+		if (rd_write_stdin_code(cl, p->id, p->sent, buf, n, &accepted, &st) != RUNNER_OK) {
 			snprintf(p->error, sizeof(p->error), "WriteStdin at %llu: %s",
 				 (unsigned long long) p->sent, st.message);
 			goto out;
@@ -502,7 +502,7 @@ pump_write(void *arg)
 		p->hash = rd_fnv1a(p->hash, buf, n);
 		p->sent += n;
 	}
-	if (rd_close_stdin_code(cl, p->id, &accepted, &st) != RS_OK)
+	if (rd_close_stdin_code(cl, p->id, &accepted, &st) != RUNNER_OK)
 		snprintf(p->error, sizeof(p->error), "CloseStdin: %s", st.message);
 out:
 	runner_client_close(cl);
@@ -561,7 +561,7 @@ START_TEST(test_session_signals)
 	runner_client *cl = rd_client(d.ipc_url);
 	Runner__V1__WaitResponse *w;
 	rd_session s;
-	rstatus st;
+	runner_status st;
 	rd_cmd c;
 
 	rd_cmd_init(&c);
@@ -576,14 +576,14 @@ START_TEST(test_session_signals)
 		rd_reader_open(&r, &s, &out, &err);
 		rd_reader_until_out(&r, 6);
 		ck_assert_int_eq(dk_containers(), 1);
-		rd_assert_code(rd_signal_code(cl, s.id, SIGINT, &st), RS_OK, &st);
+		rd_assert_code(rd_signal_code(cl, s.id, SIGINT, &st), RUNNER_OK, &st);
 		rd_reader_until_out(&r, 6 + 8);
 		ck_assert_str_eq(rd_sink_str(&out), "ready\ngot-int\n");
 		rd_reader_close(&r);
 		rd_sink_free(&out);
 		rd_sink_free(&err);
 	}
-	rd_assert_code(rd_signal_code(cl, s.id, SIGKILL, &st), RS_OK, &st);
+	rd_assert_code(rd_signal_code(cl, s.id, SIGKILL, &st), RUNNER_OK, &st);
 	w = rd_wait(cl, s.id, 10000);
 	ck_assert_int_eq(w->result->reason, RUNNER__V1__TERMINATION__KILLED);
 	runner__v1__wait_response__free_unpacked(w, NULL);
@@ -632,7 +632,7 @@ START_TEST(test_flag_injection)
 {
 	Runner__V1__RunResponse *resp;
 	char text[1024], out[2048];
-	rstatus st;
+	runner_status st;
 	rd_cmd c;
 
 	/* Options as arguments, values, names and a cwd stay what they are. */
@@ -655,13 +655,13 @@ START_TEST(test_flag_injection)
 	rd_cmd_env(&c, "--privileged", "1");
 	{
 		int code = run_code_in("box", &c, &st);
-		ck_assert_msg(code == RS_INVALID_ARGUMENT || code == RS_OK, "code %d: %s", code, st.message);
+		ck_assert_msg(code == RUNNER_INVALID_ARGUMENT || code == RUNNER_OK, "code %d: %s", code, st.message);
 	}
 
 	/* argv[0] never starts with '-'. */
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "--privileged", NULL);
-	ck_assert_int_eq(run_code_in("box", &c, &st), RS_INVALID_ARGUMENT);
+	ck_assert_int_eq(run_code_in("box", &c, &st), RUNNER_INVALID_ARGUMENT);
 	ck_assert_ptr_nonnull(strstr(st.message, "argv[0]"));
 
 	/* The image is the profile's: a request cannot pick the docker
@@ -669,7 +669,7 @@ START_TEST(test_flag_injection)
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.backend = "docker";
-	ck_assert_int_eq(run_code_in("default", &c, &st), RS_PERMISSION_DENIED);
+	ck_assert_int_eq(run_code_in("default", &c, &st), RUNNER_PERMISSION_DENIED);
 
 	/* At load: an dk_image, a user or a mount that would be an option or
 	 * break --mount's syntax is refused. */
@@ -707,7 +707,7 @@ START_TEST(test_engine_unreachable)
 	Runner__V1__HealthResponse *h = NULL;
 	runner_client *cl;
 	rd_daemon other;
-	rstatus st;
+	runner_status st;
 	rd_cmd c;
 	bool seen = false;
 
@@ -716,12 +716,12 @@ START_TEST(test_engine_unreachable)
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "box";
-	ck_assert_int_eq(rd_run_code(cl, &c, &st), RS_UNAVAILABLE);
+	ck_assert_int_eq(rd_run_code(cl, &c, &st), RUNNER_UNAVAILABLE);
 	ck_assert_msg(strstr(st.message, "engine") != NULL, "%s", st.message);
 	rd_assert_echo_ok(cl);
 	{
 		Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
-		ck_assert_int_eq(runner_client_call(cl, "Health", &req.base, (ProtobufCMessage **) &h, 5000, &st), RS_OK);
+		ck_assert_int_eq(runner_health(cl, &req, &h, 5000, &st), RUNNER_OK);
 	}
 	for (size_t i = 0; i < h->n_backends; i++)
 		if (strcmp(h->backends[i]->name, "docker") == 0) {

@@ -65,7 +65,7 @@ teardown(void)
 }
 
 static int
-run_code(rd_cmd *c, rstatus *st)
+run_code(rd_cmd *c, runner_status *st)
 {
 	runner_client *cl = rd_client(d.ipc_url);
 	int code = rd_run_code(cl, c, st);
@@ -77,7 +77,7 @@ run_code(rd_cmd *c, rstatus *st)
 static void
 assert_denied(rd_cmd *c, int want, const char *field)
 {
-	rstatus st;
+	runner_status st;
 
 	ck_assert_int_eq(run_code(c, &st), want);
 	ck_assert_msg(strstr(st.message, field) != NULL, "message \"%s\" does not name %s", st.message,
@@ -92,30 +92,30 @@ START_TEST(test_tighten_only)
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "short";
 	c.spec.timeout_ms = 5000;
-	assert_denied(&c, RS_PERMISSION_DENIED, "command.timeout_ms");
+	assert_denied(&c, RUNNER_PERMISSION_DENIED, "command.timeout_ms");
 
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "short";
 	c.spec.stdout_limit = 4096;
-	assert_denied(&c, RS_PERMISSION_DENIED, "command.stdout_limit");
+	assert_denied(&c, RUNNER_PERMISSION_DENIED, "command.stdout_limit");
 
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "short";
 	c.spec.backend = "firejail";
-	assert_denied(&c, RS_PERMISSION_DENIED, "command.backend");
+	assert_denied(&c, RUNNER_PERMISSION_DENIED, "command.backend");
 
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "short";
 	rd_cmd_env(&c, "BAR", "1");
-	assert_denied(&c, RS_PERMISSION_DENIED, "command.env.BAR");
+	assert_denied(&c, RUNNER_PERMISSION_DENIED, "command.env.BAR");
 
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "nope";
-	assert_denied(&c, RS_NOT_FOUND, "nope");
+	assert_denied(&c, RUNNER_NOT_FOUND, "nope");
 	rd_assert_echo_ok_at(d.ipc_url);
 }
 END_TEST
@@ -185,7 +185,7 @@ START_TEST(test_params_workdir)
 	c.spec.profile = "work";
 	c.spec.cwd = "/";
 	set_param(&c, &kv, kvp, "workdir", job);
-	assert_denied(&c, RS_PERMISSION_DENIED, "command.cwd");
+	assert_denied(&c, RUNNER_PERMISSION_DENIED, "command.cwd");
 }
 END_TEST
 
@@ -216,7 +216,7 @@ START_TEST(test_params_injection_refused)
 		rd_cmd_argv(&c, "true", NULL);
 		c.spec.profile = "work";
 		set_param(&c, &kv, kvp, "workdir", values[i]);
-		assert_denied(&c, RS_INVALID_ARGUMENT, "params.workdir");
+		assert_denied(&c, RUNNER_INVALID_ARGUMENT, "params.workdir");
 	}
 	{
 		Runner__V1__KeyValue kv, *kvp[1];
@@ -225,9 +225,9 @@ START_TEST(test_params_injection_refused)
 		rd_cmd_init(&c);
 		rd_cmd_argv(&c, "true", NULL);
 		c.spec.profile = "work";
-		assert_denied(&c, RS_INVALID_ARGUMENT, "params.workdir"); /* missing */
+		assert_denied(&c, RUNNER_INVALID_ARGUMENT, "params.workdir"); /* missing */
 		set_param(&c, &kv, kvp, "other", root);
-		assert_denied(&c, RS_INVALID_ARGUMENT, "params.other"); /* undeclared */
+		assert_denied(&c, RUNNER_INVALID_ARGUMENT, "params.other"); /* undeclared */
 	}
 	rd_assert_echo_ok_at(d.ipc_url);
 }

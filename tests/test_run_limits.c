@@ -190,7 +190,7 @@ concurrent_worker(void *arg)
 	runner_client_options o = { .connect_timeout_ms = 5000 };
 	Runner__V1__RunResponse *resp = NULL;
 	runner_client *cl = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	char idx[16];
 	rd_cmd c;
 
@@ -198,13 +198,13 @@ concurrent_worker(void *arg)
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "sh", "-c", "sleep 0.2; echo run-$1", "sh", idx, NULL);
 	if (runner_client_open(&cl, w->url, &o, &st) == 0 &&
-	    runner_client_run(cl, &c.req, &resp, RD_CALL_DEADLINE_MS, &st) == 0 && resp->result != NULL) {
+	    runner_run(cl, &c.req, &resp, RD_CALL_DEADLINE_MS, &st) == 0 && resp->result != NULL) {
 		snprintf(w->out, sizeof(w->out), "%.*s", (int) resp->result->stdout.len,
 			 (const char *) resp->result->stdout.data);
 		w->reason = resp->result->reason;
 		w->exit_code = resp->result->exit_code;
 	} else {
-		w->code = st.code != RS_OK ? st.code : RS_INTERNAL;
+		w->code = st.code != RUNNER_OK ? st.code : RUNNER_INTERNAL;
 		snprintf(w->message, sizeof(w->message), "%.200s", st.message);
 	}
 	if (resp != NULL)
@@ -231,7 +231,7 @@ START_TEST(test_concurrent_runs)
 		char want[32];
 
 		snprintf(want, sizeof(want), "run-%d\n", i);
-		ck_assert_msg(w[i].code == RS_OK, "run %d: %s: %s", i, rstatus_code_name(w[i].code),
+		ck_assert_msg(w[i].code == RUNNER_OK, "run %d: %s: %s", i, runner_status_code_name(w[i].code),
 			      w[i].message);
 		ck_assert_msg(strcmp(w[i].out, want) == 0, "run %d: stdout \"%s\"", i, w[i].out);
 		ck_assert_int_eq(w[i].reason, RUNNER__V1__TERMINATION__EXITED);

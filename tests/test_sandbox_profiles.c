@@ -140,12 +140,12 @@ static void
 run_via(enum mode m, rd_cmd *c, struct outcome *o)
 {
 	runner_client *cl = rd_client(d.ipc_url);
-	rstatus st;
+	runner_status st;
 
 	memset(o, 0, sizeof(*o));
 	if (m == VIA_RUN) {
 		Runner__V1__RunResponse *resp = NULL;
-		o->code = runner_client_run(cl, &c->req, &resp, RD_CALL_DEADLINE_MS, &st) < 0 ? st.code : RS_OK;
+		o->code = runner_run(cl, &c->req, &resp, RD_CALL_DEADLINE_MS, &st) < 0 ? st.code : RUNNER_OK;
 		snprintf(o->message, sizeof(o->message), "%s", o->code ? st.message : "");
 		if (resp != NULL && resp->result != NULL) {
 			copy_str(o->out, sizeof(o->out), &resp->result->stdout);
@@ -161,7 +161,7 @@ run_via(enum mode m, rd_cmd *c, struct outcome *o)
 
 		o->code = rd_start_pipes_code(cl, c, NULL, NULL, &s, &st);
 		snprintf(o->message, sizeof(o->message), "%s", o->code ? st.message : "");
-		if (o->code == RS_OK) {
+		if (o->code == RUNNER_OK) {
 			rd_close_stdin(cl, s.id);
 			take_result(o, rd_read_all(&r, &s, &out, &err));
 			snprintf(o->out, sizeof(o->out), "%s", rd_sink_str(&out));
@@ -211,14 +211,14 @@ check_network(enum mode m)
 	connect_cmd(&c, prog, sizeof(prog));
 	c.spec.profile = "open";
 	run_via(m, &c, &o);
-	ck_assert_int_eq(o.code, RS_OK);
+	ck_assert_int_eq(o.code, RUNNER_OK);
 	ck_assert_str_eq(o.out, "connected\n");
 
 	rd_cmd_init(&c);
 	connect_cmd(&c, prog, sizeof(prog));
 	with_workdir(&c, &kv, kvp);
 	run_via(m, &c, &o);
-	ck_assert_int_eq(o.code, RS_OK);
+	ck_assert_int_eq(o.code, RUNNER_OK);
 	ck_assert_str_eq(o.out, "refused\n");
 
 	/* A request may cut the network a profile allows. */
@@ -252,7 +252,7 @@ check_filesystem(enum mode m)
 	rd_cmd_shell(&c, cmdline);
 	with_workdir(&c, &kv, kvp);
 	run_via(m, &c, &o);
-	ck_assert_int_eq(o.code, RS_OK);
+	ck_assert_int_eq(o.code, RUNNER_OK);
 	ck_assert_msg(strstr(o.out, "inside-ok\n") != NULL, "out: %s err: %s", o.out, o.err);
 	ck_assert_msg(strstr(o.out, "outside-refused\n") != NULL, "out: %s", o.out);
 	ck_assert_msg(strstr(o.out, "hidden\n") != NULL && strstr(o.out, "s3cret") == NULL, "out: %s", o.out);
@@ -359,7 +359,7 @@ check_refusals(enum mode m)
 	t.processes = 1000;
 	c.spec.tighten = &t;
 	run_via(m, &c, &o);
-	ck_assert_int_eq(o.code, RS_PERMISSION_DENIED);
+	ck_assert_int_eq(o.code, RUNNER_PERMISSION_DENIED);
 	ck_assert_ptr_nonnull(strstr(o.message, "tighten.processes"));
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -368,7 +368,7 @@ check_refusals(enum mode m)
 		with_workdir(&c, &kv, kvp);
 		kv.value = (char *) bad[i];
 		run_via(m, &c, &o);
-		ck_assert_int_eq(o.code, RS_INVALID_ARGUMENT);
+		ck_assert_int_eq(o.code, RUNNER_INVALID_ARGUMENT);
 	}
 }
 
@@ -413,7 +413,7 @@ START_TEST(test_python_tool_recipe)
 	rd_cmd_stdin(&c, args, strlen(args));
 	c.spec.profile = "python-tool";
 	run_via(VIA_RUN, &c, &o);
-	ck_assert_int_eq(o.code, RS_OK);
+	ck_assert_int_eq(o.code, RUNNER_OK);
 	ck_assert_msg(strcmp(o.out, "{\"sum\": 42, \"fs\": \"read-only\"}\n") == 0, "out: %s err: %s", o.out,
 		      o.err);
 	ck_assert_int_eq(o.exit_code, 0);

@@ -77,7 +77,7 @@ START_TEST(test_write_offsets)
 	rd_sink out, err;
 	rd_session s;
 	rd_reader r;
-	rstatus st;
+	runner_status st;
 	int code;
 
 	rd_start_argv(cl, &s, "cat", NULL);
@@ -92,9 +92,9 @@ START_TEST(test_write_offsets)
 	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 8, "three\nfour\n", 11), 19);
 	/* Past the total: a gap the server must refuse. */
 	code = rd_write_stdin_code(cl, s.id, 20, "x", 1, &accepted, &st);
-	rd_assert_code(code, RS_OUT_OF_RANGE, &st);
+	rd_assert_code(code, RUNNER_OUT_OF_RANGE, &st);
 	code = rd_write_stdin_code(cl, s.id, 1000, "x", 1, &accepted, &st);
-	rd_assert_code(code, RS_OUT_OF_RANGE, &st);
+	rd_assert_code(code, RUNNER_OUT_OF_RANGE, &st);
 	/* The refused writes changed nothing. */
 	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 19, "", 0), 19);
 	ck_assert_uint_eq(rd_close_stdin(cl, s.id), 19);
@@ -154,13 +154,13 @@ START_TEST(test_signal_result)
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	WaitResponse *w;
 	rd_session s;
-	rstatus st;
+	runner_status st;
 	int code;
 
 	rd_start_argv(cl, &s, "sleep", "100", NULL);
 	ck_assert_int_gt(s.pid, 0);
 	code = rd_signal_code(cl, s.id, SIGTERM, &st);
-	rd_assert_code(code, RS_OK, &st);
+	rd_assert_code(code, RUNNER_OK, &st);
 	w = rd_wait(cl, s.id, 5000);
 	ck_assert_int_eq(w->result->signal, SIGTERM);
 	ck_assert_int_eq(w->result->exit_code, 0);
@@ -178,22 +178,22 @@ START_TEST(test_signal_errors)
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	WaitResponse *w;
 	rd_session s;
-	rstatus st;
+	runner_status st;
 	int code;
 
 	rd_start_argv(cl, &s, "sleep", "100", NULL);
 	code = rd_signal_code(cl, s.id, 0, &st);
-	rd_assert_code(code, RS_INVALID_ARGUMENT, &st);
+	rd_assert_code(code, RUNNER_INVALID_ARGUMENT, &st);
 	code = rd_signal_code(cl, s.id, SIGKILL, &st);
-	rd_assert_code(code, RS_OK, &st);
+	rd_assert_code(code, RUNNER_OK, &st);
 	w = rd_wait(cl, s.id, 5000);
 	ck_assert_int_eq(w->result->signal, SIGKILL);
 	runner__v1__wait_response__free_unpacked(w, NULL);
 
 	code = rd_signal_code(cl, s.id, SIGTERM, &st);
-	rd_assert_code(code, RS_FAILED_PRECONDITION, &st);
+	rd_assert_code(code, RUNNER_FAILED_PRECONDITION, &st);
 	code = rd_signal_code(cl, "0123456789abcdef0123456789abcdef", SIGTERM, &st);
-	rd_assert_code(code, RS_NOT_FOUND, &st);
+	rd_assert_code(code, RUNNER_NOT_FOUND, &st);
 	runner_client_close(cl);
 }
 END_TEST
@@ -279,7 +279,7 @@ START_TEST(test_write_after_exit)
 	WaitResponse *w;
 	uint64_t accepted;
 	rd_session s;
-	rstatus st;
+	runner_status st;
 	int64_t t0;
 	int code;
 
@@ -289,7 +289,7 @@ START_TEST(test_write_after_exit)
 	runner__v1__wait_response__free_unpacked(w, NULL);
 	t0 = rd_now_ms();
 	code = rd_write_stdin_code(cl, s.id, 0, "late\n", 5, &accepted, &st);
-	rd_assert_code(code, RS_FAILED_PRECONDITION, &st);
+	rd_assert_code(code, RUNNER_FAILED_PRECONDITION, &st);
 	ck_assert_msg(rd_now_ms() - t0 < 2000, "WriteStdin after exit took %lld ms",
 		      (long long) (rd_now_ms() - t0));
 	rd_assert_health(cl);
@@ -306,7 +306,7 @@ START_TEST(test_write_after_child_closed_stdin)
 	rd_sink out, err;
 	rd_session s;
 	rd_reader r;
-	rstatus st;
+	runner_status st;
 	int64_t t0;
 	int code;
 
@@ -318,13 +318,13 @@ START_TEST(test_write_after_child_closed_stdin)
 	ck_assert_str_eq(rd_sink_str(&out), "closed\n");
 	t0 = rd_now_ms();
 	code = rd_write_stdin_code(cl, s.id, 0, "x\n", 2, &accepted, &st);
-	rd_assert_code(code, RS_FAILED_PRECONDITION, &st);
+	rd_assert_code(code, RUNNER_FAILED_PRECONDITION, &st);
 	code = rd_write_stdin_code(cl, s.id, 0, "x\n", 2, &accepted, &st);
-	rd_assert_code(code, RS_FAILED_PRECONDITION, &st);
+	rd_assert_code(code, RUNNER_FAILED_PRECONDITION, &st);
 	ck_assert_msg(rd_now_ms() - t0 < 2000, "WriteStdin to a closed stdin took %lld ms",
 		      (long long) (rd_now_ms() - t0));
 	rd_assert_health(cl);
-	ck_assert_int_eq(rd_signal_code(cl, s.id, SIGKILL, &st), RS_OK);
+	ck_assert_int_eq(rd_signal_code(cl, s.id, SIGKILL, &st), RUNNER_OK);
 	rd_reader_drain(&r);
 	rd_reader_close(&r);
 	rd_sink_free(&out);
@@ -342,7 +342,7 @@ struct async_write {
 	pthread_t thread;
 	int code;
 	uint64_t accepted;
-	rstatus st;
+	runner_status st;
 	int64_t done_at;  /* ms, 0 while the call runs (atomic) */
 };
 
@@ -354,7 +354,7 @@ async_write_main(void *arg)
 	runner_client *cl = NULL;
 
 	if (runner_client_open(&cl, w->url, &o, &w->st) != 0)
-		w->code = RS_UNAVAILABLE;
+		w->code = RUNNER_UNAVAILABLE;
 	else
 		w->code = rd_write_stdin_code(cl, w->id, w->offset, w->data, w->len, &w->accepted, &w->st);
 	runner_client_close(cl);
@@ -389,20 +389,20 @@ START_TEST(test_parked_write_fails_when_process_dies)
 	uint8_t *data = calloc(1, len);
 	struct async_write w;
 	rd_session s;
-	rstatus st;
+	runner_status st;
 	int64_t t0;
 
 	rd_start_argv(cl, &s, "sleep", "100", NULL);
 	async_write_start(&w, rd_fx.ipc_url, s.id, 0, data, len);
 	rd_sleep_ms(300);
 	ck_assert_msg(!async_write_done(&w), "1 MiB into a stdin nobody reads answered %s (%s)",
-		      rstatus_code_name(w.code), w.st.message);
+		      runner_status_code_name(w.code), w.st.message);
 	t0 = rd_now_ms();
-	ck_assert_int_eq(rd_signal_code(cl, s.id, SIGKILL, &st), RS_OK);
+	ck_assert_int_eq(rd_signal_code(cl, s.id, SIGKILL, &st), RUNNER_OK);
 	pthread_join(w.thread, NULL);
 	ck_assert_msg(w.done_at - t0 < 2000, "the parked write answered %lld ms after the kill",
 		      (long long) (w.done_at - t0));
-	rd_assert_code(w.code, RS_FAILED_PRECONDITION, &w.st);
+	rd_assert_code(w.code, RUNNER_FAILED_PRECONDITION, &w.st);
 	rd_assert_health(cl);
 	free(data);
 	runner_client_close(cl);
@@ -440,7 +440,7 @@ START_TEST(test_replay_of_parked_write)
 	async_write_start(&w2, d.ipc_url, s.id, 0, data, len);
 	rd_sleep_ms(300);
 	/* Checked last, so the rest is verified either way. */
-	early = async_write_done(&w2) && w2.code == RS_OK && w2.accepted < len;
+	early = async_write_done(&w2) && w2.code == RUNNER_OK && w2.accepted < len;
 	early_accepted = w2.accepted;
 
 	rd_sink_init(&out, true, 0);
@@ -449,9 +449,9 @@ START_TEST(test_replay_of_parked_write)
 	rd_reader_until_out(&r, len);
 	pthread_join(w1.thread, NULL);
 	pthread_join(w2.thread, NULL);
-	rd_assert_code(w1.code, RS_OK, &w1.st);
+	rd_assert_code(w1.code, RUNNER_OK, &w1.st);
 	ck_assert_uint_eq(w1.accepted, len);
-	rd_assert_code(w2.code, RS_OK, &w2.st);
+	rd_assert_code(w2.code, RUNNER_OK, &w2.st);
 	ck_assert_uint_eq(rd_close_stdin(cl, s.id), len);
 	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
 	rd_sink_assert_eq(&out, data, len, "1 MiB written once and replayed once");
@@ -695,17 +695,17 @@ START_TEST(test_unknown_session)
 	static const char *const id = "ffffffffffffffffffffffffffffffff";
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	uint64_t accepted;
-	rstatus st;
+	runner_status st;
 	int code;
 
 	code = rd_write_stdin_code(cl, id, 0, "x", 1, &accepted, &st);
-	rd_assert_code(code, RS_NOT_FOUND, &st);
+	rd_assert_code(code, RUNNER_NOT_FOUND, &st);
 	code = rd_close_stdin_code(cl, id, &accepted, &st);
-	rd_assert_code(code, RS_NOT_FOUND, &st);
+	rd_assert_code(code, RUNNER_NOT_FOUND, &st);
 	code = rd_wait_code(cl, id, 100, NULL, &st);
-	rd_assert_code(code, RS_NOT_FOUND, &st);
+	rd_assert_code(code, RUNNER_NOT_FOUND, &st);
 	code = rd_wait_code(cl, "", 100, NULL, &st);
-	rd_assert_code(code, RS_NOT_FOUND, &st);
+	rd_assert_code(code, RUNNER_NOT_FOUND, &st);
 	runner_client_close(cl);
 }
 END_TEST
@@ -715,7 +715,7 @@ START_TEST(test_wait_timeout)
 {
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	rd_session s;
-	rstatus st;
+	runner_status st;
 	int64_t t0, ms;
 	int code;
 
@@ -723,7 +723,7 @@ START_TEST(test_wait_timeout)
 	t0 = rd_now_ms();
 	code = rd_wait_code(cl, s.id, 300, NULL, &st);
 	ms = rd_now_ms() - t0;
-	rd_assert_code(code, RS_DEADLINE_EXCEEDED, &st);
+	rd_assert_code(code, RUNNER_DEADLINE_EXCEEDED, &st);
 	ck_assert_msg(ms >= 280 && ms < 2000, "Wait(300 ms) answered after %lld ms", (long long) ms);
 	rd_close_stdin(cl, s.id);
 	runner__v1__wait_response__free_unpacked(rd_wait(cl, s.id, 5000), NULL);

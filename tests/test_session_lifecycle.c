@@ -82,7 +82,7 @@ START_TEST(test_retention)
 	runner_client *cl;
 	rd_session s, again;
 	ListResponse *l;
-	rstatus st;
+	runner_status st;
 	rd_daemon d;
 	rd_cmd c;
 	int code;
@@ -102,7 +102,7 @@ START_TEST(test_retention)
 
 	rd_sleep_ms(1700);
 	code = rd_wait_code(cl, s.id, 1000, NULL, &st);
-	rd_assert_code(code, RS_NOT_FOUND, &st);
+	rd_assert_code(code, RUNNER_NOT_FOUND, &st);
 	l = rd_list(cl, NULL);
 	ck_assert_ptr_null(rd_list_find(l, s.id));
 	runner__v1__list_response__free_unpacked(l, NULL);
@@ -121,7 +121,7 @@ START_TEST(test_session_limit)
 	static const char *const args[] = { "--max-sessions", "2", NULL };
 	rd_session a, b, c3;
 	runner_client *cl;
-	rstatus st;
+	runner_status st;
 	rd_daemon d;
 	rd_cmd c;
 	int code;
@@ -133,9 +133,9 @@ START_TEST(test_session_limit)
 	rd_start_pipes(cl, &c, "limit-a", NULL, &a);
 	rd_start_pipes(cl, &c, NULL, NULL, &b);
 	code = rd_start_pipes_code(cl, &c, NULL, NULL, &c3, &st);
-	rd_assert_code(code, RS_RESOURCE_EXHAUSTED, &st);
+	rd_assert_code(code, RUNNER_RESOURCE_EXHAUSTED, &st);
 	code = rd_start_pipes_code(cl, &c, "limit-new", NULL, &c3, &st);
-	rd_assert_code(code, RS_RESOURCE_EXHAUSTED, &st);
+	rd_assert_code(code, RUNNER_RESOURCE_EXHAUSTED, &st);
 	rd_start_pipes(cl, &c, "limit-a", NULL, &c3);
 	ck_assert(c3.existing);
 	ck_assert_str_eq(c3.id, a.id);
@@ -171,7 +171,7 @@ START_TEST(test_shutdown_with_reader)
 	rd_reader_drain(&r);
 	ck_assert_msg(r.last->code == RUNNER__V1__STATUS_CODE__UNAVAILABLE,
 		      "last frame code %s (\"%s\") at shutdown, want UNAVAILABLE",
-		      rstatus_code_name(r.last->code), r.last->message ? r.last->message : "");
+		      runner_status_code_name(r.last->code), r.last->message ? r.last->message : "");
 	res = r.last->result;
 	ck_assert_msg(res != NULL, "the shutdown frame carries no result");
 	ck_assert_msg(res->reason == RUNNER__V1__TERMINATION__KILLED, "reason %d, want KILLED",
@@ -213,7 +213,7 @@ proc_state(pid_t pid)
 START_TEST(test_crash_cleanup)
 {
 	Runner__V1__StreamFrame *f = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	runner_client *cl;
 	rd_sink out, err;
 	rd_session s;
@@ -256,11 +256,11 @@ START_TEST(test_crash_cleanup)
 	 * a last frame NOT_FOUND — or, if it cannot re-attach, UNAVAILABLE. */
 	t0 = rd_now_ms();
 	rv = runner_stream_next(r.rs, &f, 5000, &st);
-	ck_assert_msg((rv < 0 && st.code == RS_UNAVAILABLE) ||
+	ck_assert_msg((rv < 0 && st.code == RUNNER_UNAVAILABLE) ||
 			      (rv == 0 && f->last && f->code == RUNNER__V1__STATUS_CODE__NOT_FOUND &&
 			       f->data.len == 0),
 		      "a reader of the crashed runnerd got %s (%s), want a last frame NOT_FOUND or UNAVAILABLE",
-		      rv < 0 ? rstatus_code_name(st.code) : rstatus_code_name(f->code),
+		      rv < 0 ? runner_status_code_name(st.code) : runner_status_code_name(f->code),
 		      rv < 0 ? st.message : f->message);
 	if (rv == 0)
 		runner__v1__stream_frame__free_unpacked(f, NULL);

@@ -57,12 +57,12 @@ round_trip(struct worker *w, runner_client *cl, const rd_session *s, int k)
 	runner_stream *rs = NULL;
 	uint64_t accepted;
 	size_t len, got_len = 0;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	int code;
 
 	len = (size_t) snprintf(line, sizeof(line), "worker %d session %d id %s\n", w->index, k, s->id);
-	if ((code = rd_write_stdin_code(cl, s->id, 0, line, len, &accepted, &st)) != RS_OK) {
-		worker_fail(w, "session %d WriteStdin: %s: %s", k, rstatus_code_name(code), st.message);
+	if ((code = rd_write_stdin_code(cl, s->id, 0, line, len, &accepted, &st)) != RUNNER_OK) {
+		worker_fail(w, "session %d WriteStdin: %s: %s", k, runner_status_code_name(code), st.message);
 		return;
 	}
 	if (accepted != len) {
@@ -70,18 +70,18 @@ round_trip(struct worker *w, runner_client *cl, const rd_session *s, int k)
 		     len);
 		return;
 	}
-	if ((code = rd_close_stdin_code(cl, s->id, &accepted, &st)) != RS_OK) {
-		worker_fail(w, "session %d CloseStdin: %s: %s", k, rstatus_code_name(code), st.message);
+	if ((code = rd_close_stdin_code(cl, s->id, &accepted, &st)) != RUNNER_OK) {
+		worker_fail(w, "session %d CloseStdin: %s: %s", k, runner_status_code_name(code), st.message);
 		return;
 	}
 	if (runner_stream_open(&rs, s->stream_address, s->id, s->secret, s->secret_len, 0, 0, 5000,
 			       &st) != 0) {
-		worker_fail(w, "session %d stream open: %s: %s", k, rstatus_code_name(st.code), st.message);
+		worker_fail(w, "session %d stream open: %s: %s", k, runner_status_code_name(st.code), st.message);
 		return;
 	}
 	for (;;) {
 		if (runner_stream_next(rs, &f, RD_FRAME_TIMEOUT_MS, &st) != 0) {
-			worker_fail(w, "session %d stream: %s: %s", k, rstatus_code_name(st.code), st.message);
+			worker_fail(w, "session %d stream: %s: %s", k, runner_status_code_name(st.code), st.message);
 			break;
 		}
 		if (f->data.len > 0) {
@@ -95,7 +95,7 @@ round_trip(struct worker *w, runner_client *cl, const rd_session *s, int k)
 		}
 		if (f->last) {
 			if (f->code != RUNNER__V1__STATUS_CODE__OK || f->result == NULL)
-				worker_fail(w, "session %d: last frame code %s \"%s\"", k, rstatus_code_name(f->code),
+				worker_fail(w, "session %d: last frame code %s \"%s\"", k, runner_status_code_name(f->code),
 				     f->message ? f->message : "");
 			else if (f->result->reason != RUNNER__V1__TERMINATION__EXITED ||
 				 f->result->exit_code != 0)
@@ -120,7 +120,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	runner_client_options o = { .connect_timeout_ms = 5000 };
 	runner_client *cl = NULL;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	rd_cmd c;
 	int code;
 
@@ -129,8 +129,8 @@ worker_main(void *arg)
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "cat", NULL);
 	for (int k = 0; cl != NULL && k < w->n && w->error[0] == '\0'; k++)
-		if ((code = rd_start_pipes_code(cl, &c, NULL, NULL, &w->sessions[k], &st)) != RS_OK)
-			worker_fail(w, "StartPipes #%d: %s: %s", k, rstatus_code_name(code), st.message);
+		if ((code = rd_start_pipes_code(cl, &c, NULL, NULL, &w->sessions[k], &st)) != RUNNER_OK)
+			worker_fail(w, "StartPipes #%d: %s: %s", k, runner_status_code_name(code), st.message);
 	pthread_barrier_wait(w->started);
 	pthread_barrier_wait(w->checked);
 	for (int k = 0; cl != NULL && k < w->n && w->error[0] == '\0'; k++)

@@ -241,7 +241,7 @@ START_TEST(test_reattach_before_retained)
 	rd_sink_init(&tail, true, 0);
 	rd_reader_open(&r, &s, &tail, &err);
 	rd_reader_drain(&r);
-	rd_assert_final_code(r.last, RS_OUT_OF_RANGE);
+	rd_assert_final_code(r.last, RUNNER_OUT_OF_RANGE);
 	ck_assert_uint_eq(r.data_frames, 0);
 	p = strstr(r.last->message, "first retained offset is ");
 	ck_assert_msg(p != NULL, "OUT_OF_RANGE message \"%s\" does not name the first retained offset",
@@ -256,7 +256,7 @@ START_TEST(test_reattach_before_retained)
 	rd_sink_init(&tail, true, want_len + 1);
 	rd_reader_open(&r, &s, &tail, &err);
 	rd_reader_drain(&r);
-	rd_assert_final_code(r.last, RS_OUT_OF_RANGE);
+	rd_assert_final_code(r.last, RUNNER_OUT_OF_RANGE);
 	rd_reader_close(&r);
 
 	/* At the first retained offset: the rest, exactly. */
@@ -299,24 +299,24 @@ START_TEST(test_stream_auth)
 	rd_sink_init(&err2, true, 0);
 	rd_reader_open_as(&r2, &s, NULL, bad, s.secret_len, &out2, &err2);
 	rd_reader_drain(&r2);
-	rd_assert_final_code(r2.last, RS_UNAUTHENTICATED);
+	rd_assert_final_code(r2.last, RUNNER_UNAUTHENTICATED);
 	ck_assert_uint_eq(r2.data_frames, 0);
 	rd_reader_close(&r2);
 
 	/* A prefix of the secret, and none at all. */
 	rd_reader_open_as(&r2, &s, NULL, s.secret, s.secret_len / 2, &out2, &err2);
 	rd_reader_drain(&r2);
-	rd_assert_final_code(r2.last, RS_UNAUTHENTICATED);
+	rd_assert_final_code(r2.last, RUNNER_UNAUTHENTICATED);
 	ck_assert_uint_eq(r2.data_frames, 0);
 	rd_reader_close(&r2);
 	rd_reader_open_as(&r2, &s, NULL, (const uint8_t *) "", 0, &out2, &err2);
 	rd_reader_drain(&r2);
-	rd_assert_final_code(r2.last, RS_UNAUTHENTICATED);
+	rd_assert_final_code(r2.last, RUNNER_UNAUTHENTICATED);
 	rd_reader_close(&r2);
 
 	rd_reader_open_as(&r2, &s, "0123456789abcdef0123456789abcdef", NULL, 0, &out2, &err2);
 	rd_reader_drain(&r2);
-	rd_assert_final_code(r2.last, RS_NOT_FOUND);
+	rd_assert_final_code(r2.last, RUNNER_NOT_FOUND);
 	ck_assert_uint_eq(r2.data_frames, 0);
 	rd_reader_close(&r2);
 	ck_assert_uint_eq(out2.end + err2.end, 0);
@@ -355,7 +355,7 @@ START_TEST(test_second_reader_aborts_first)
 	rd_sink_init(&err2, true, 0);
 	rd_reader_open(&r2, &s, &out2, &err2);
 	rd_reader_drain(&r);
-	rd_assert_final_code(r.last, RS_ABORTED);
+	rd_assert_final_code(r.last, RUNNER_ABORTED);
 	rd_reader_close(&r);
 
 	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 6, "second\n", 7), 13);
@@ -521,7 +521,7 @@ START_TEST(test_stream_client_errors)
 	runner_stream *rs = NULL;
 	char nowhere[300];
 	rd_sink out, err;
-	rstatus st = { 0 };
+	runner_status st = { 0 };
 	rd_session s;
 	rd_reader r;
 	int64_t t0;
@@ -532,22 +532,22 @@ START_TEST(test_stream_client_errors)
 	rv = runner_stream_open(&rs, nowhere, "x", (const uint8_t *) "s", 1, 0, 0, 300, &st);
 	ck_assert_int_lt(rv, 0);
 	ck_assert_ptr_null(rs);
-	ck_assert_msg(st.code == RS_UNAVAILABLE, "open of %s: %s (%s), want UNAVAILABLE", nowhere,
-		      rstatus_code_name(st.code), st.message);
+	ck_assert_msg(st.code == RUNNER_UNAVAILABLE, "open of %s: %s (%s), want UNAVAILABLE", nowhere,
+		      runner_status_code_name(st.code), st.message);
 	ck_assert_msg(rd_now_ms() - t0 < 2000, "UNAVAILABLE after %lld ms for a 300 ms connect timeout",
 		      (long long) (rd_now_ms() - t0));
 	rv = runner_stream_open(&rs, "bogus://where", "x", (const uint8_t *) "s", 1, 0, 0, 300, &st);
 	ck_assert_int_lt(rv, 0);
-	ck_assert_msg(st.code == RS_INVALID_ARGUMENT, "open of bogus://where: %s (%s)",
-		      rstatus_code_name(st.code), st.message);
+	ck_assert_msg(st.code == RUNNER_INVALID_ARGUMENT, "open of bogus://where: %s (%s)",
+		      runner_status_code_name(st.code), st.message);
 
 	rd_start_argv(cl, &s, "true", NULL);
 	rd_assert_exited(rd_read_all(&r, &s, &out, &err), 0);
 	rv = runner_stream_next(r.rs, &f, 100, &st);
 	ck_assert_int_lt(rv, 0);
 	ck_assert_ptr_null(f);
-	ck_assert_msg(st.code == RS_FAILED_PRECONDITION, "next after the last frame: %s (%s)",
-		      rstatus_code_name(st.code), st.message);
+	ck_assert_msg(st.code == RUNNER_FAILED_PRECONDITION, "next after the last frame: %s (%s)",
+		      runner_status_code_name(st.code), st.message);
 	rd_reader_close(&r);
 	rd_sink_free(&out);
 	rd_sink_free(&err);

@@ -11,7 +11,7 @@
 struct inflight {
 	const char *url;
 	Runner__V1__RunResponse *resp;
-	rstatus st;
+	runner_status st;
 };
 
 static void *
@@ -25,7 +25,7 @@ run_sleep(void *arg)
 	rd_cmd_init(&c);
 	rd_cmd_shell(&c, "sleep 1; echo slept");
 	if (runner_client_open(&cl, f->url, &o, &f->st) == 0)
-		runner_client_run(cl, &c.req, &f->resp, RD_CALL_DEADLINE_MS, &f->st);
+		runner_run(cl, &c.req, &f->resp, RD_CALL_DEADLINE_MS, &f->st);
 	runner_client_close(cl);
 	return NULL;
 }
@@ -41,9 +41,9 @@ wait_running(const char *url, unsigned n, int timeout_ms)
 
 	while (!seen && rd_now_ms() < end) {
 		Runner__V1__HealthResponse *h = NULL;
-		rstatus st = { 0 };
+		runner_status st = { 0 };
 
-		if (runner_client_call(cl, "Health", &req.base, (ProtobufCMessage **) &h, 1000, &st) == 0)
+		if (runner_health(cl, &req, &h, 1000, &st) == 0)
 			seen = h->running >= n;
 		if (h != NULL)
 			runner__v1__health_response__free_unpacked(h, NULL);
@@ -69,9 +69,9 @@ START_TEST(test_sigterm_drains_inflight_run)
 	pthread_join(t, NULL);
 
 	ck_assert_msg(f.resp != NULL && f.resp->result != NULL, "in-flight Run failed: %s: %s",
-		      rstatus_code_name(f.st.code), f.st.message);
-	ck_assert_msg(f.st.code == RS_OK, "in-flight Run answered %s: %s",
-		      rstatus_code_name(f.st.code), f.st.message);
+		      runner_status_code_name(f.st.code), f.st.message);
+	ck_assert_msg(f.st.code == RUNNER_OK, "in-flight Run answered %s: %s",
+		      runner_status_code_name(f.st.code), f.st.message);
 	rd_assert_exited(f.resp->result, 0);
 	rd_assert_output(f.resp->result->stdout, "slept\n", "stdout of the in-flight Run");
 

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "runner_client.h"
-#include "units.h"
 
 extern char **environ;
 
@@ -175,7 +174,7 @@ bench_parse_size(const char *opt, const char *s, uint64_t min, uint64_t max)
 {
 	uint64_t v;
 
-	if (parse_size(s, &v) < 0 || v < min || v > max) {
+	if (runner_parse_size(s, &v) < 0 || v < min || v > max) {
 		fprintf(stderr, "%s: %s: expected a size in %" PRIu64 "..%" PRIu64
 			" (e.g. 512K, 1G), got '%s'\n", bench_prog, opt, min, max, s);
 		exit(2);
@@ -303,12 +302,11 @@ bench_wait_healthy(const char *url, pid_t daemon, int timeout_ms, char *version,
 	runner_client_options o = { .connect_timeout_ms = 250 };
 	uint64_t until = bench_now_ns() + (uint64_t) timeout_ms * 1000000u;
 	runner_client *c = NULL;
-	rstatus st;
+	runner_status st;
 	int status;
 
-	rstatus_clear(&st);
 	if (runner_client_open(&c, url, &o, &st) < 0) {
-		fprintf(stderr, "%s: %s: %s: %s\n", bench_prog, url, rstatus_code_name(st.code),
+		fprintf(stderr, "%s: %s: %s: %s\n", bench_prog, url, runner_status_code_name(st.code),
 			st.message);
 		return -1;
 	}
@@ -317,7 +315,7 @@ bench_wait_healthy(const char *url, pid_t daemon, int timeout_ms, char *version,
 		Runner__V1__HealthResponse *resp = NULL;
 		int rv;
 
-		rv = runner_client_call(c, "Health", &req.base, (ProtobufCMessage **) &resp, 1000, &st);
+		rv = runner_health(c, &req, &resp, 1000, &st);
 		if (rv == 0 && resp != NULL && strcmp(resp->status, "SERVING") == 0) {
 			if (version != NULL)
 				snprintf(version, vlen, "%s", resp->version);
@@ -336,7 +334,7 @@ bench_wait_healthy(const char *url, pid_t daemon, int timeout_ms, char *version,
 		}
 		if (bench_now_ns() > until || bench_interrupted) {
 			fprintf(stderr, "%s: %s not healthy within %d ms (last: %s: %s)\n", bench_prog, url,
-				timeout_ms, rv < 0 ? rstatus_code_name(st.code) : "OK",
+				timeout_ms, rv < 0 ? runner_status_code_name(st.code) : "OK",
 				rv < 0 ? st.message : "status not SERVING");
 			break;
 		}
@@ -858,14 +856,14 @@ bench_one_run(void *p)
 	Runner__V1__RunRequest req = RUNNER__V1__RUN_REQUEST__INIT;
 	Runner__V1__CommandSpec spec = RUNNER__V1__COMMAND_SPEC__INIT;
 	Runner__V1__RunResponse *resp = NULL;
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	spec.argv = a->argv;
 	spec.n_argv = 1;
 	spec.profile = (char *) a->profile;
 	req.command = &spec;
-	rv = runner_client_run(a->cl, &req, &resp, BENCH_RUN_DEADLINE_MS, &st);
+	rv = runner_run(a->cl, &req, &resp, BENCH_RUN_DEADLINE_MS, &st);
 	if (rv == 0 && (resp->result == NULL || resp->result->reason != RUNNER__V1__TERMINATION__EXITED ||
 			resp->result->exit_code != 0)) {
 		snprintf(st.message, sizeof(st.message), "reason %d exit %d: %.*s",

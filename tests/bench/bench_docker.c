@@ -8,7 +8,7 @@
  *   runnerd docker   Run(`true`) on a docker profile of a runnerd started
  *                    here (network none: what the backend always adds —
  *                    init, status file, labels, cap-drop — included), timed
- *                    around runner_client_run
+ *                    around runner_run
  *   runnerd pool     the same on a profile with `docker: { pool: 2 }`: each
  *                    Run in a pre-started container (refilled in the
  *                    background between rounds; a miss would be cold)
@@ -121,7 +121,7 @@ main(int argc, char **argv)
 				{ .name = "docker exec CONTAINER true" },
 				{ .name = "runnerd exec Run(/bin/true)" } };
 	runner_client *cl = NULL;
-	rstatus st;
+	runner_status st;
 	int c, rc = 0;
 	FILE *f;
 

@@ -5,7 +5,7 @@
  *
  *   runnerd firejail   Run(`true`) on a firejail profile (network: none)
  *                      of a runnerd started here, timed around
- *                      runner_client_run
+ *                      runner_run
  *   job firejail       the backend in this process: prepare, a job on a
  *                      loop (pipes, status channel, reaper), release — no RPC
  *   CLI, same argv     the argv and environment the backend builds (the
@@ -219,7 +219,7 @@ main(int argc, char **argv)
 	struct harness h = { .errs = &errs };
 	runner_client *cl = NULL;
 	sigset_t set;
-	rstatus st;
+	runner_status st;
 	int c, rc = 0;
 	FILE *f;
 

@@ -3,7 +3,7 @@
  * For each transport (ipc and tcp, or the one --addr names) and each client
  * count (1 and 16 by default), N Run calls of /bin/true are spread over that
  * many threads, each with its own runner_client; every call is timed from
- * before runner_client_run() to after it returns. The FLOOR, measured in the
+ * before runner_run() to after it returns. The FLOOR, measured in the
  * same process just before, is what the work costs without runnerd: a bare
  * posix_spawn of /bin/true with stdout/stderr pipes, read to EOF, waitpid —
  * with the same thread counts. The table shows p50/p99 latency, runs per
@@ -194,16 +194,15 @@ run_once(runner_client *c, char *err, size_t errlen)
 	Runner__V1__CommandSpec cmd = RUNNER__V1__COMMAND_SPEC__INIT;
 	Runner__V1__RunResponse *resp = NULL;
 	char *argv[] = { (char *) TRUE_PATH };
-	rstatus st;
+	runner_status st;
 	int rv;
 
 	cmd.n_argv = 1;
 	cmd.argv = argv;
 	req.command = &cmd;
-	rstatus_clear(&st);
-	rv = runner_client_run(c, &req, &resp, RUN_DEADLINE_MS, &st);
+	rv = runner_run(c, &req, &resp, RUN_DEADLINE_MS, &st);
 	if (rv < 0) {
-		snprintf(err, errlen, "%s: %.400s", rstatus_code_name(st.code), st.message);
+		snprintf(err, errlen, "%s: %.400s", runner_status_code_name(st.code), st.message);
 	} else if (resp == NULL || resp->result == NULL) {
 		snprintf(err, errlen, "OK reply without a result");
 		rv = -1;
@@ -237,12 +236,11 @@ worker_main(void *arg)
 
 	if (ctx->cfg.url != NULL) {
 		runner_client_options o = { .connect_timeout_ms = 2000 };
-		rstatus st;
+		runner_status st;
 
-		rstatus_clear(&st);
 		if (runner_client_open(&client, ctx->cfg.url, &o, &st) < 0) {
 			snprintf(err, sizeof(err), "open %.200s: %s: %.200s", ctx->cfg.url,
-				 rstatus_code_name(st.code), st.message);
+				 runner_status_code_name(st.code), st.message);
 			record_error(ctx, err);
 			w->setup_failed = true;
 		}

@@ -176,27 +176,17 @@ struct sess {
 	int pid;
 };
 
-/* One call; on failure `err` gets "Method: CODE: message" and the negative
- * code is returned. */
+/* A call's outcome: 0, or on failure `err` gets "Method: CODE: message", a
+ * reply that came with the error is freed and the negative code returned. */
 static int
-call(runner_client *c, const char *method, const ProtobufCMessage *req, ProtobufCMessage **reply,
-     char *err, size_t errlen)
+outcome(const char *method, int rv, void *reply, const runner_status *st, char *err, size_t errlen)
 {
-	rstatus st;
-	int rv;
-
-	*reply = NULL;
-	rstatus_clear(&st);
-	rv = runner_client_call(c, method, req, reply, CALL_MS, &st);
-	if (rv < 0) {
-		snprintf(err, errlen, "%s: %s: %.300s", method, rstatus_code_name(st.code), st.message);
-		if (*reply != NULL) {
-			protobuf_c_message_free_unpacked(*reply, NULL);
-			*reply = NULL;
-		}
-		return -st.code;
-	}
-	return 0;
+	if (rv == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s: %.300s", method, runner_status_code_name(st->code), st->message);
+	if (reply != NULL)
+		protobuf_c_message_free_unpacked(reply, NULL);
+	return -st->code;
 }
 
 static int
@@ -205,20 +195,22 @@ start_session(runner_client *c, const char *const *argv, size_t argc, const char
 {
 	Runner__V1__StartPipesRequest req = RUNNER__V1__START_PIPES_REQUEST__INIT;
 	Runner__V1__CommandSpec cmd = RUNNER__V1__COMMAND_SPEC__INIT;
-	Runner__V1__StartPipesResponse *resp;
+	Runner__V1__StartPipesResponse *resp = NULL;
+	runner_status st;
 	int rv;
 
 	cmd.argv = (char **) argv;
 	cmd.n_argv = argc;
 	req.command = &cmd;
 	req.tag = (char *) tag;
-	if ((rv = call(c, "StartPipes", &req.base, (ProtobufCMessage **) &resp, err, errlen)) < 0)
+	rv = runner_start_pipes(c, &req, &resp, CALL_MS, &st);
+	if ((rv = outcome("StartPipes", rv, resp, &st, err, errlen)) < 0)
 		return rv;
 	if (strlen(resp->session_id) >= sizeof(s->id) || strlen(resp->stream_address) >= sizeof(s->addr) ||
 	    resp->stream_secret.len > sizeof(s->secret) || resp->pid <= 0) {
 		snprintf(err, errlen, "StartPipes: unexpected reply (id '%.60s', pid %d)",
 			 resp->session_id, (int) resp->pid);
-		rv = -RS_INTERNAL;
+		rv = -RUNNER_INTERNAL;
 	} else {
 		snprintf(s->id, sizeof(s->id), "%s", resp->session_id);
 		snprintf(s->addr, sizeof(s->addr), "%s", resp->stream_address);
@@ -236,14 +228,16 @@ write_stdin(runner_client *c, const char *id, uint64_t offset, const void *data,
 	    uint64_t *accepted, char *err, size_t errlen)
 {
 	Runner__V1__WriteStdinRequest req = RUNNER__V1__WRITE_STDIN_REQUEST__INIT;
-	Runner__V1__WriteStdinResponse *resp;
+	Runner__V1__WriteStdinResponse *resp = NULL;
+	runner_status st;
 	int rv;
 
 	req.session_id = (char *) id;
 	req.offset = offset;
 	req.data.data = (uint8_t *) data;
 	req.data.len = len;
-	if ((rv = call(c, "WriteStdin", &req.base, (ProtobufCMessage **) &resp, err, errlen)) < 0)
+	rv = runner_write_stdin(c, &req, &resp, CALL_MS, &st);
+	if ((rv = outcome("WriteStdin", rv, resp, &st, err, errlen)) < 0)
 		return rv;
 	*accepted = resp->accepted;
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -254,12 +248,14 @@ static int
 close_stdin(runner_client *c, const char *id, char *err, size_t errlen)
 {
 	Runner__V1__CloseStdinRequest req = RUNNER__V1__CLOSE_STDIN_REQUEST__INIT;
-	ProtobufCMessage *resp;
+	Runner__V1__CloseStdinResponse *resp = NULL;
+	runner_status st;
 	int rv;
 
 	req.session_id = (char *) id;
-	if ((rv = call(c, "CloseStdin", &req.base, &resp, err, errlen)) == 0)
-		protobuf_c_message_free_unpacked(resp, NULL);
+	rv = runner_close_stdin(c, &req, &resp, CALL_MS, &st);
+	if ((rv = outcome("CloseStdin", rv, resp, &st, err, errlen)) == 0)
+		runner__v1__close_stdin_response__free_unpacked(resp, NULL);
 	return rv;
 }
 
@@ -267,14 +263,16 @@ static int
 signal_session(runner_client *c, const char *id, int sig)
 {
 	Runner__V1__SignalRequest req = RUNNER__V1__SIGNAL_REQUEST__INIT;
-	ProtobufCMessage *resp;
+	Runner__V1__SignalResponse *resp = NULL;
+	runner_status st;
 	char err[400];
 	int rv;
 
 	req.session_id = (char *) id;
 	req.signal = sig;
-	if ((rv = call(c, "Signal", &req.base, &resp, err, sizeof(err))) == 0)
-		protobuf_c_message_free_unpacked(resp, NULL);
+	rv = runner_signal(c, &req, &resp, CALL_MS, &st);
+	if ((rv = outcome("Signal", rv, resp, &st, err, sizeof(err))) == 0)
+		runner__v1__signal_response__free_unpacked(resp, NULL);
 	return rv;
 }
 
@@ -283,11 +281,14 @@ static long
 health_running(runner_client *c)
 {
 	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
-	Runner__V1__HealthResponse *resp;
+	Runner__V1__HealthResponse *resp = NULL;
+	runner_status st;
 	char err[400];
 	long n;
+	int rv;
 
-	if (call(c, "Health", &req.base, (ProtobufCMessage **) &resp, err, sizeof(err)) < 0)
+	rv = runner_health(c, &req, &resp, CALL_MS, &st);
+	if (outcome("Health", rv, resp, &st, err, sizeof(err)) < 0)
 		return -1;
 	n = resp->running;
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -391,13 +392,12 @@ struct reader {
 static int
 reader_open(struct reader *r, const struct sess *s, enum check check)
 {
-	rstatus st;
+	runner_status st;
 
 	memset(r, 0, sizeof(*r));
 	r->check = check;
-	rstatus_clear(&st);
 	if (runner_stream_open(&r->rs, s->addr, s->id, s->secret, s->secret_len, 0, 0, 5000, &st) < 0) {
-		snprintf(r->err, sizeof(r->err), "ReadStream open: %s: %.300s", rstatus_code_name(st.code),
+		snprintf(r->err, sizeof(r->err), "ReadStream open: %s: %.300s", runner_status_code_name(st.code),
 			 st.message);
 		return -1;
 	}
@@ -424,17 +424,16 @@ reader_run(struct reader *r, uint64_t until, uint64_t deadline_ns)
 
 	while (r->last == NULL && r->out_bytes < until) {
 		Runner__V1__StreamFrame *f;
-		rstatus st;
+		runner_status st;
 		int wait_ms = 200;
 
 		if (past(deadline_ns))
 			return 1;
-		rstatus_clear(&st);
 		if (runner_stream_next(r->rs, &f, wait_ms, &st) < 0) {
-			if (st.code == RS_DEADLINE_EXCEEDED &&
+			if (st.code == RUNNER_DEADLINE_EXCEEDED &&
 			    bench_now_ns() - idle_since < (uint64_t) FRAME_IDLE_MS * 1000000u)
 				continue;
-			snprintf(r->err, sizeof(r->err), "ReadStream: %s: %.300s", rstatus_code_name(st.code),
+			snprintf(r->err, sizeof(r->err), "ReadStream: %s: %.300s", runner_status_code_name(st.code),
 				 st.message);
 			return -1;
 		}
@@ -458,7 +457,7 @@ reader_run(struct reader *r, uint64_t until, uint64_t deadline_ns)
 			r->last = f;
 			if (f->code != RUNNER__V1__STATUS_CODE__OK) {
 				snprintf(r->err, sizeof(r->err), "stream ended: %s: %.300s",
-					 rstatus_code_name(f->code), f->message);
+					 runner_status_code_name(f->code), f->message);
 				return -1;
 			}
 		} else {
@@ -823,7 +822,7 @@ writer_main(void *arg)
 			snprintf(err, sizeof(err), "WriteStdin at %" PRIu64 " of %zu bytes: accepted %" PRIu64,
 				 w->written, n, accepted);
 		/* A replay at the same offset is harmless: retry transport trouble. */
-		if ((rv == -RS_UNAVAILABLE || rv == -RS_DEADLINE_EXCEEDED) && ++retries <= 3) {
+		if ((rv == -RUNNER_UNAVAILABLE || rv == -RUNNER_DEADLINE_EXCEEDED) && ++retries <= 3) {
 			bench_sleep_ms(20);
 			continue;
 		}
@@ -847,16 +846,15 @@ s2_runnerd(const char *url, pid_t daemon, const struct opts *o, uint64_t deadlin
 	struct writer w;
 	struct reader r;
 	struct sess s;
-	rstatus st;
+	runner_status st;
 	char why[512];
 	int rv;
 
 	t->what = "echo";
 	t->path = "runnerd WriteStdin>ReadStream";
 	t->child_cpu = -1;
-	rstatus_clear(&st);
 	if (runner_client_open(&c, url, &co, &st) < 0 || runner_client_open(&wc, url, &co, &st) < 0) {
-		snprintf(t->err, sizeof(t->err), "client: %s: %.300s", rstatus_code_name(st.code), st.message);
+		snprintf(t->err, sizeof(t->err), "client: %s: %.300s", runner_status_code_name(st.code), st.message);
 		runner_client_close(c);
 		return;
 	}
@@ -1068,12 +1066,11 @@ starter_main(void *arg)
 	runner_client_options co = { .connect_timeout_ms = 3000 };
 	const char *argv[] = { "cat" };
 	runner_client *c = NULL;
-	rstatus st;
+	runner_status st;
 	char err[512];
 
-	rstatus_clear(&st);
 	if (runner_client_open(&c, x->url, &co, &st) < 0) {
-		snprintf(err, sizeof(err), "client: %s: %.300s", rstatus_code_name(st.code), st.message);
+		snprintf(err, sizeof(err), "client: %s: %.300s", runner_status_code_name(st.code), st.message);
 		bench_errs_add(x->errs, err);
 		atomic_store(&x->abort, 1);
 		return NULL;
@@ -1521,7 +1518,7 @@ main(int argc, char **argv)
 	struct bench_daemon da = { .pid = -1 }, db = { .pid = -1 };
 	runner_client *c = NULL;
 	runner_client_options co = { .connect_timeout_ms = 3000 };
-	rstatus st;
+	runner_status st;
 
 	bench_prog = "bench_stream";
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -1667,7 +1664,6 @@ main(int argc, char **argv)
 		printf("daemon A (one live session at a time): runnerd %s, pid %d, %s\n", da.version,
 		       (int) da.pid, da.ipc_url);
 		fflush(stdout);
-		rstatus_clear(&st);
 		if (runner_client_open(&c, da.ipc_url, &co, &st) < 0) {
 			fprintf(stderr, "bench_stream: client: %s\n", st.message);
 			bench_daemon_shutdown(&da, NULL);
@@ -1725,7 +1721,6 @@ main(int argc, char **argv)
 		printf("daemon B (idle sessions): runnerd %s, pid %d, %s\n", db.version, (int) db.pid,
 		       db.ipc_url);
 		fflush(stdout);
-		rstatus_clear(&st);
 		if (runner_client_open(&c, db.ipc_url, &co, &st) < 0) {
 			fprintf(stderr, "bench_stream: client: %s\n", st.message);
 			bench_daemon_shutdown(&db, NULL);

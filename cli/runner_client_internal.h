@@ -1,0 +1,29 @@
+/* runner_client_internal.h — what the client library offers its own tests
+ * but not its users: not installed, and hidden in the shared library. */
+#ifndef RUNNER_CLIENT_INTERNAL_H
+#define RUNNER_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "runner_client.h"
+
+#define RCLIENT_HIDDEN __attribute__((visibility("hidden")))
+
+/* A unary call by short method name ("WriteStdin"): what each typed call of
+ * runner_client.h does. *lost (may be NULL) is set when the call failed
+ * with its last copy out — the connection dropped before the answer, after
+ * any re-sends — so it may or may not have been carried out; not when
+ * runnerd could not be reached or did not answer within the deadline. */
+RCLIENT_HIDDEN int runner_client_call(runner_client *c, const char *method,
+				       const ProtobufCMessage *request, ProtobufCMessage **reply,
+				       uint64_t deadline_ms, bool *lost, runner_status *st);
+
+/* Send an already-built envelope with an explicit request id (tests of
+ * de-duplication and of bad envelopes); the raw reply envelope is returned
+ * in *reply (free with runner__v1__reply_envelope__free_unpacked). Checks
+ * the size and re-sends as every call does. */
+RCLIENT_HIDDEN int runner_client_call_envelope(runner_client *c,
+						const Runner__V1__RequestEnvelope *env,
+						Runner__V1__ReplyEnvelope **reply, runner_status *st);
+
+#endif
