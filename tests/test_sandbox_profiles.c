@@ -432,9 +432,9 @@ health_detail(runner_client *cl, const char *backend, bool *available, char *buf
 {
 	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
 	Runner__V1__HealthResponse *h = NULL;
-	rstatus st;
+	runner_status st;
 
-	ck_assert_int_eq(runner_client_call(cl, "Health", &req.base, (ProtobufCMessage **) &h, 5000, &st), RS_OK);
+	ck_assert_int_eq(runner_health(cl, &req, &h, 5000, &st), RUNNER_OK);
 	buf[0] = '\0';
 	for (size_t i = 0; i < h->n_backends; i++)
 		if (strcmp(h->backends[i]->name, backend) == 0) {
@@ -451,13 +451,13 @@ static void
 assert_jail_fails_fast(runner_client *cl)
 {
 	int64_t t0 = rd_now_ms();
-	rstatus st;
+	runner_status st;
 	rd_cmd c;
 
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "jail";
-	ck_assert_int_eq(rd_run_code(cl, &c, &st), RS_FAILED_PRECONDITION);
+	ck_assert_int_eq(rd_run_code(cl, &c, &st), RUNNER_FAILED_PRECONDITION);
 	ck_assert_msg(strstr(st.message, "cannot create sandboxes here: Error: no sandboxes in this test"), "%s",
 		      st.message);
 	ck_assert_int_lt(rd_now_ms() - t0, FAST_MS);
@@ -477,7 +477,7 @@ START_TEST(test_hanging_probe_blocks_nothing)
 	runner_client *cl;
 	rd_daemon pd;
 	rd_session sess;
-	rstatus st;
+	runner_status st;
 	rd_cmd c;
 	bool available = true;
 	char *pidtext;
@@ -548,7 +548,7 @@ START_TEST(test_hanging_probe_blocks_nothing)
 	rd_cmd_argv(&c, "cat", NULL);
 	c.spec.profile = "jail";
 	t0 = rd_now_ms();
-	ck_assert_int_eq(rd_start_pipes_code(cl, &c, NULL, NULL, &sess, &st), RS_FAILED_PRECONDITION);
+	ck_assert_int_eq(rd_start_pipes_code(cl, &c, NULL, NULL, &sess, &st), RUNNER_FAILED_PRECONDITION);
 	ck_assert_ptr_nonnull(strstr(st.message, "no sandboxes in this test"));
 	ck_assert_int_lt(rd_now_ms() - t0, FAST_MS);
 	t0 = rd_now_ms();
