@@ -20,6 +20,7 @@
 #include "run/job.h"
 #include "core/ledger.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/reaper.h"
@@ -76,6 +77,7 @@ runnerd_drain(struct runnerd *d)
 		return;
 	}
 	d->draining = true;
+	(void) notify_send("STOPPING=1\nSTATUS=shutting down: %u running", job_running());
 	docker_pools_stop();
 	log_msg("info", "shutting down: %u running, grace %llums", job_running(),
 		(unsigned long long) d->cfg.shutdown_grace_ms);
@@ -290,6 +292,9 @@ serve(struct runnerd *d)
 		log_msg("info", "streams on %s", streams_address_at(d->streams, i));
 	report_backends();
 	docker_pools_start(d->loop, d->profiles);
+	/* Every listener is bound and served from the loop's first turn. */
+	if ((rv = notify_send("READY=1\nSTATUS=serving on %s", listeners_url(transport_listeners(d->transport), 0))) < 0)
+		log_msg("warning", "telling the service manager we are ready: %s", strerror(-rv));
 
 	if ((rv = loop_run(d->loop)) < 0) {
 		log_msg("error", "event loop: %s", strerror(-rv));
@@ -311,6 +316,7 @@ main(int argc, char **argv)
 {
 	struct runnerd d = { 0 };
 	char instance[17];
+	rstatus nst;
 	int rc;
 
 	switch (options_parse(argc, argv, &d.cfg)) {
@@ -324,6 +330,8 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	if (notify_init(&nst) < 0)
+		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();
 	/* The socket and its directory are created owner-only from the start,
 	 * not chmod-ed after a window. */
