@@ -15,6 +15,7 @@ packages=(
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
+	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service
 )
 # shellcheck disable=SC2206 # word splitting of the extra list is intended
 [[ -n "${RUNNERD_EXTRA_PACKAGES:-}" ]] && packages+=(${RUNNERD_EXTRA_PACKAGES})
