@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The offline-built runtime image (deploy/docker/build-image-offline.sh),
-# run the way deploy/k8s/runnerd-sidecar.yaml runs it:
+# run the way the Kubernetes manifests run it.
+#
+# As deploy/k8s/runnerd-sidecar.yaml does:
 #   - runnerd in one container, its ipc socket on a shared volume (a named
 #     volume standing in for the pod's emptyDir), as uid 10001 with a
 #     read-only root, all capabilities dropped and no privilege escalation;
@@ -11,9 +13,14 @@
 #     output and exit code come back;
 #   - the host calls it through the same socket with the built runnerctl;
 #   - `docker stop` drains it: exit 0, socket removed.
+# As deploy/k8s/runnerd-fleet.yaml does: runnerd with the Deployment's args
+# ($(POD_IP) being the container's address; the container has no network
+# but loopback, so POD_IP is 127.0.0.1), its probe passing, and a caller
+# in its network namespace running a command over tcp and streaming a
+# session through the derived stream port.
 # Every container and the volume are removed on every path.
 #
-#   test_image_sidecar.sh SOURCE_DIR BUILD_DIR
+#   test_image_k8s.sh SOURCE_DIR BUILD_DIR
 #
 # Exits 77 (skipped) when no Docker engine answers, unless
 # RUNNERD_REQUIRE_DOCKER=1 (deploy/run-tests.sh sets it).
@@ -21,8 +28,9 @@ set -euo pipefail
 
 src=$1 build=$2
 manifest=$src/deploy/k8s/runnerd-sidecar.yaml
-tag=runnerd-sidecar-test:latest
-name=runnerd-sidecar-test-$$
+fleet=$src/deploy/k8s/runnerd-fleet.yaml
+tag=runnerd-k8s-test:latest
+name=runnerd-k8s-test-$$
 
 if ! docker info >/dev/null 2>&1; then
 	if [[ "${RUNNERD_REQUIRE_DOCKER:-0}" == 1 ]]; then
@@ -35,7 +43,7 @@ fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
-	docker rm -f "$name" "$name-app" >/dev/null 2>&1 || true
+	docker rm -f "$name" "$name-app" "$name-fleet" >/dev/null 2>&1 || true
 	docker volume rm -f "$name" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -49,6 +57,7 @@ probe_line=$(sed -n '/startupProbe:/,/command:/{s/^ *command: *\[\(.*\)\] *$/\1/
 IFS=',' read -r -a probe <<<"${probe_line//\"/}"
 probe=("${probe[@]# }")
 echo "probe from the manifest: ${probe[*]}"
+grep -q "command: \[$probe_line\]" "$fleet" || fail "$fleet probes with something else than ${probe[*]}"
 
 # What the pod's securityContext and volumes give the runnerd container.
 confined=(--user 10001:10001 --read-only --cap-drop=ALL --security-opt=no-new-privileges)
@@ -57,20 +66,20 @@ docker run -d --name "$name" "${confined[@]}" \
 	--tmpfs /tmp --tmpfs /home/runnerd:uid=10001,gid=10001,mode=0700 \
 	-v "$name:/run/runnerd" "$tag" >/dev/null
 
-# The startup probe: every second, 30 tries.
-ok=0
-for _ in $(seq 30); do
-	if out=$(docker exec "$name" "${probe[@]}" 2>&1); then
-		ok=1
-		break
-	fi
-	sleep 1
-done
-if ((!ok)); then
-	docker logs "$name" >&2 || true
-	fail "the startup probe '${probe[*]}' never succeeded: $out"
-fi
-echo "ok: startup probe: $(tr '\n' ' ' <<<"$out")"
+# The startup probe in container $1: every second, 30 tries.
+startup_probe() {
+	local out
+	for _ in $(seq 30); do
+		if out=$(docker exec "$1" "${probe[@]}" 2>&1); then
+			echo "ok: startup probe in $1: $(tr '\n' ' ' <<<"$out")"
+			return 0
+		fi
+		sleep 1
+	done
+	docker logs "$1" >&2 || true
+	fail "the startup probe '${probe[*]}' never succeeded in $1: $out"
+}
+startup_probe "$name"
 
 # The app container: same image, only the shared volume, calling through
 # the socket. The command runs in runnerd's container (its hostname), as
@@ -101,3 +110,28 @@ code=$(docker inspect --format '{{.State.ExitCode}}' "$name")
 [[ ! -e "$sock" ]] || fail "the socket is still there after the stop"
 docker logs "$name" 2>&1 | grep -q 'stopped' || fail "no 'stopped' in runnerd's log"
 echo "ok: docker stop: exit 0, socket removed"
+
+# The fleet's Deployment: its container args, $(POD_IP) expanded as the
+# kubelet does, in a container whose only network is loopback.
+mapfile -t args < <(sed -n '/^ *args:/,/^ *[a-z]*:$/{s/^ *- \(--.*\)$/\1/p}' "$fleet")
+((${#args[@]} > 0)) || fail "no container args in $fleet"
+args=("${args[@]//\$(POD_IP)/127.0.0.1}")
+echo "fleet args: ${args[*]}"
+docker run -d --name "$name-fleet" "${confined[@]}" --network none \
+	--tmpfs /tmp --tmpfs /home/runnerd:uid=10001,gid=10001,mode=0700 \
+	--tmpfs /run/runnerd:uid=10001,gid=10001,mode=0700 "$tag" "${args[@]}" >/dev/null
+startup_probe "$name-fleet"
+caller=(docker run --rm -i --name "$name-app" "${confined[@]}" --network "container:$name-fleet"
+	-e RUNNERD_ADDR=tcp://127.0.0.1:7300 --entrypoint runnerctl "$tag")
+out=$("${caller[@]}" run -- sh -c 'echo "ran in $(hostname)"')
+rd_host=$(docker inspect --format '{{.Config.Hostname}}' "$name-fleet")
+[[ "$out" == "ran in $rd_host" ]] || fail "fleet call printed '$out', want 'ran in $rd_host'"
+echo "ok: caller -> tcp://127.0.0.1:7300: $out"
+out=$(seq 1000 | "${caller[@]}" exec -i -- sha256sum)
+want=$(seq 1000 | sha256sum)
+[[ "$out" == "$want" ]] || fail "a session over tcp streamed '$out', want '$want'"
+echo "ok: a session over tcp (stdin in, output through port 7301): $out"
+docker stop --time 30 "$name-fleet" >/dev/null
+code=$(docker inspect --format '{{.State.ExitCode}}' "$name-fleet")
+[[ "$code" == 0 ]] || { docker logs "$name-fleet" >&2; fail "the fleet runnerd exited $code on docker stop"; }
+echo "ok: docker stop of the fleet runnerd: exit 0"
