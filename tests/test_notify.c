@@ -11,10 +11,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -22,6 +22,8 @@
 
 #include "rpc.h"
 #include "support.h"
+
+extern char **environ;
 
 #ifndef RUNNERD_PATH
 #error "RUNNERD_PATH must name the runnerd binary under test"
@@ -97,25 +99,31 @@ has_line(const char *msg, const char *line)
 	return false;
 }
 
-/* runnerd with NOTIFY_SOCKET=notify_env and argv; it dies with the test. */
+/* runnerd with NOTIFY_SOCKET=notify_env and the arguments `args`; it dies
+ * with the test (setpriv's parent-death signal, kept across exec). env and
+ * setpriv exec in place, so the pid is runnerd's. */
 static pid_t
-start_notified(const char *notify_env, const char *const *argv)
+start_notified(const char *notify_env, const char *const *args)
 {
-	pid_t parent = getpid(), pid = fork();
+	char var[160];
+	const char *argv[16] = { "setpriv", "--pdeathsig", "KILL", "--", "env", var, RUNNERD_PATH };
+	size_t n = 7;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	pid_t pid;
 
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		sigset_t none;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setenv("NOTIFY_SOCKET", notify_env, 1);
-		execv(RUNNERD_PATH, (char *const *) argv);
-		_exit(127);
+	snprintf(var, sizeof(var), "NOTIFY_SOCKET=%s", notify_env);
+	for (; *args != NULL; args++) {
+		ck_assert_uint_lt(n, sizeof(argv) / sizeof(argv[0]) - 1);
+		argv[n++] = *args;
 	}
+	argv[n] = NULL;
+	sigemptyset(&none);
+	ck_assert_int_eq(posix_spawnattr_init(&attr), 0);
+	ck_assert_int_eq(posix_spawnattr_setsigmask(&attr, &none), 0);
+	ck_assert_int_eq(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK), 0);
+	ck_assert_int_eq(posix_spawnp(&pid, "setpriv", NULL, &attr, (char *const *) argv, environ), 0);
+	posix_spawnattr_destroy(&attr);
 	return pid;
 }
 
@@ -163,8 +171,8 @@ START_TEST(test_ready_after_listeners_stopping_at_sigterm)
 	snprintf(tcp, sizeof(tcp), "tcp://127.0.0.1:%d", rd_free_tcp_port());
 	manager_open(&m, dir, _i == 1);
 	{
-		const char *argv[] = { "runnerd", "--listen", ipc, "--listen", tcp, "--insecure-tcp", NULL };
-		pid = start_notified(m.env, argv);
+		const char *args[] = { "--listen", ipc, "--listen", tcp, "--insecure-tcp", NULL };
+		pid = start_notified(m.env, args);
 	}
 
 	/* The first thing runnerd says is READY=1, and by then both listeners
@@ -221,8 +229,8 @@ START_TEST(test_no_ready_when_a_listener_fails)
 	ck_assert_int_eq(listen(hold, 1), 0);
 	manager_open(&m, dir, false);
 	{
-		const char *argv[] = { "runnerd", "--listen", ipc, "--listen", tcp, "--insecure-tcp", NULL };
-		pid = start_notified(m.env, argv);
+		const char *args[] = { "--listen", ipc, "--listen", tcp, "--insecure-tcp", NULL };
+		pid = start_notified(m.env, args);
 	}
 	status = wait_exit(pid, 10000);
 	ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "runnerd exited 0 without its listener");
