@@ -15,7 +15,12 @@ packages=(
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
+	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service
 )
+# Node.js and npm run deploy/k8s/validate (the manifests' schema check).
+# Debian's, unless a node with its own npm is there already (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package).
+command -v npm >/dev/null || packages+=(nodejs npm)
 # shellcheck disable=SC2206 # word splitting of the extra list is intended
 [[ -n "${RUNNERD_EXTRA_PACKAGES:-}" ]] && packages+=(${RUNNERD_EXTRA_PACKAGES})
 

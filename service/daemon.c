@@ -1,6 +1,7 @@
 /* daemon.c — the daemon's shutdown (daemon.h). */
 #include "daemon.h"
 
+#include "core/notify.h"
 #include "log.h"
 #include "rpc/rpc.h"
 #include "rpc/transport.h"
@@ -53,6 +54,7 @@ runnerd_drain(struct runnerd *d)
 		return;
 	}
 	d->draining = true;
+	(void) notify_send("STOPPING=1\nSTATUS=shutting down: %u running", running(d));
 	docker_pools_stop(d->pools);
 	log_msg("info", "shutting down: %u running, grace %llums", running(d),
 		(unsigned long long) d->cfg.shutdown_grace_ms);

@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "core/probes.h"
+#include "core/notify.h"
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
@@ -286,6 +287,9 @@ serve(struct runnerd *d)
 	};
 	if (docker_pools_start(&d->pools, &pcfg, &st) < 0)
 		log_msg("warning", "docker pools: %s", st.message);
+	/* Every listener is bound and served from the loop's first turn. */
+	if ((rv = notify_send("READY=1\nSTATUS=serving on %s", listeners_url(transport_listeners(d->transport), 0))) < 0)
+		log_msg("warning", "telling the service manager we are ready: %s", strerror(-rv));
 
 	rv = loop_run(d->loop);
 	probes_stop();
@@ -309,6 +313,7 @@ main(int argc, char **argv)
 {
 	struct runnerd d = { 0 };
 	char instance[17];
+	rstatus nst;
 	int rc;
 
 	switch (options_parse(argc, argv, &d.cfg)) {
@@ -322,6 +327,8 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	if (notify_init(&nst) < 0)
+		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();
 	/* The socket and its directory are created owner-only from the start,
 	 * not chmod-ed after a window. */
