@@ -67,6 +67,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "argv_build.h"
 #include "backend.h"
 #include "docker_pool.h"
 #include "helper_path.h"
@@ -83,8 +84,7 @@
 #define PROBE_VALID_MS 1000
 
 struct docker_run {
-	char **argv;        /* owned, NULL-terminated */
-	size_t argc, cap;
+	struct argv_build args; /* the CLI's argv */
 	char name[96];      /* the container's name */
 	char status_path[PATH_MAX];
 	bool status_created;
@@ -121,31 +121,6 @@ mount_safe(const char *s)
 		if ((unsigned char) *s < 0x20 || *s == 0x7f || *s == ',' || *s == '"')
 			return false;
 	return true;
-}
-
-static int
-push(struct docker_run *r, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	if (r->argc + 2 > r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		char **v = realloc(r->argv, cap * sizeof(char *));
-		if (v == NULL)
-			return -1;
-		r->argv = v;
-		r->cap = cap;
-	}
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	r->argv[r->argc++] = s;
-	r->argv[r->argc] = NULL;
-	return 0;
 }
 
 /* Start argv in the background with /dev/null for 0-2; nobody waits for
@@ -362,15 +337,15 @@ bind_mount(struct docker_run *r, const char *source, const char *target, bool rw
 {
 	if (!mount_safe(source) || !mount_safe(target) || source[0] != '/' || target[0] != '/')
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "docker: path \"%.200s\" cannot be mounted", source);
-	return push(r, "--mount=type=bind,source=%s,target=%s%s", source, target, rw ? "" : ",readonly");
+	return argv_add(&r->args, "--mount=type=bind,source=%s,target=%s%s", source, target, rw ? "" : ",readonly");
 }
 
 static int
 tmpfs_mount(struct docker_run *r, const char *target, uint64_t size)
 {
 	if (size > 0)
-		return push(r, "--mount=type=tmpfs,destination=%s,tmpfs-size=%llu", target, (unsigned long long) size);
-	return push(r, "--mount=type=tmpfs,destination=%s", target);
+		return argv_add(&r->args, "--mount=type=tmpfs,destination=%s,tmpfs-size=%llu", target, (unsigned long long) size);
+	return argv_add(&r->args, "--mount=type=tmpfs,destination=%s", target);
 }
 
 /* An rlimit, set by the init (docker's --ulimit knows no RLIMIT_AS). */
@@ -379,7 +354,7 @@ rlimit_arg(struct docker_run *r, const char *name, uint64_t v)
 {
 	if (v == 0)
 		return 0;
-	return push(r, "%s=%llu", name, (unsigned long long) v);
+	return argv_add(&r->args, "%s=%llu", name, (unsigned long long) v);
 }
 
 static int container_flags(struct docker_run *r, const struct policy *p, rstatus *st);
@@ -388,7 +363,7 @@ static int container_flags(struct docker_run *r, const struct policy *p, rstatus
  * argv builders below take `r` and `st`. */
 #define PUSH(...)                                                                 \
 	do {                                                                      \
-		if (push(r, __VA_ARGS__) < 0)                                     \
+		if (argv_add(&r->args, __VA_ARGS__) < 0)                          \
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
 	} while (0)
 
@@ -416,10 +391,10 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	if ((rv = bind_mount(r, init_path, IN_INIT, false, st)) < 0 ||
 	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0)
 		return rv;
-	r->flags_from = r->argc;
+	r->flags_from = r->args.argc;
 	if ((rv = container_flags(r, p, st)) < 0)
 		return rv;
-	r->flags_to = r->argc;
+	r->flags_to = r->args.argc;
 	if (cmd == NULL) {
 		/* A pooled container: the request brings the rest (docker_init.c). */
 		PUSH("--workdir=/");
@@ -511,12 +486,12 @@ signature_of(const struct docker_run *r, const char *image)
 	char *s, *w;
 
 	for (size_t i = r->flags_from; i < r->flags_to; i++)
-		len += strlen(r->argv[i]) + 1;
+		len += strlen(r->args.argv[i]) + 1;
 	if ((s = malloc(len)) == NULL)
 		return NULL;
 	w = s;
 	for (size_t i = r->flags_from; i < r->flags_to; i++)
-		w += sprintf(w, "%s\n", r->argv[i]);
+		w += sprintf(w, "%s\n", r->args.argv[i]);
 	strcpy(w, image);
 	return s;
 }
@@ -595,11 +570,9 @@ try_pool(const struct command *cmd, const struct policy *p, struct backend_launc
 	rstatus st;
 	bool ok;
 
-	probe.flags_to = container_flags(&probe, p, &st) == 0 ? probe.argc : 0;
+	probe.flags_to = container_flags(&probe, p, &st) == 0 ? probe.args.argc : 0;
 	sig = probe.flags_to > 0 ? signature_of(&probe, p->docker.image) : NULL;
-	for (size_t i = 0; i < probe.argc; i++)
-		free(probe.argv[i]);
-	free(probe.argv);
+	argv_build_free(&probe.args);
 	if (sig == NULL)
 		return probe.flags_to > 0 ? -1 : 0;
 	if ((header = pool_header(cmd, p, &header_len)) == NULL) {
@@ -616,7 +589,7 @@ try_pool(const struct command *cmd, const struct policy *p, struct backend_launc
 	r->header = header;
 	r->header_len = header_len;
 	out->priv = r;
-	out->argv = r->argv;
+	out->argv = r->args.argv;
 	out->envp = cli_env;
 	out->cwd = "/";
 	out->status_channel = false;
@@ -655,7 +628,7 @@ docker_pool_plan(const struct policy *p, char *const **argv, char *const **envp,
 		return rv;
 	if ((r->signature = signature_of(r, p->docker.image)) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	*argv = r->argv;
+	*argv = r->args.argv;
 	*envp = cli_env;
 	*signature = r->signature;
 	return 0;
@@ -755,7 +728,7 @@ new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 	if ((rv = build_argv(r, cmd, p, job, st)) < 0)
 		return rv;
 	r->complete = true;
-	out->argv = r->argv;
+	out->argv = r->args.argv;
 	out->envp = cli_env;
 	out->cwd = "/";
 	out->status_channel = false;
@@ -848,9 +821,7 @@ free_run(struct docker_run *r)
 	remove_container(r);
 	if (r->status_created)
 		unlink(r->status_path);
-	for (size_t i = 0; i < r->argc; i++)
-		free(r->argv[i]);
-	free(r->argv);
+	argv_build_free(&r->args);
 	free(r->signature);
 	free(r->header);
 	free(r);

@@ -83,6 +83,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "argv_build.h"
 #include "backend.h"
 #include "helper_path.h"
 #include "pids_cgroup.h"
@@ -633,8 +634,7 @@ fj_check(const struct policy *p, rstatus *st)
 /* --- prepare ------------------------------------------------------------ */
 
 struct plan {
-	char **argv;
-	size_t argc, cap;
+	struct argv_build args;
 	char **env;
 	char cgroup[PATH_MAX]; /* the run's pids cgroup; "": none */
 	char exec_error[sizeof(((rstatus *) 0)->message)];
@@ -647,25 +647,12 @@ static int
 add(struct plan *pl, rstatus *st, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
-	int n;
+	int rv;
 
-	if (pl->argc + 2 > pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 32;
-		char **v = realloc(pl->argv, cap * sizeof(char *));
-		if (v == NULL)
-			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-		pl->argv = v;
-		pl->cap = cap;
-	}
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	rv = argv_vadd(&pl->args, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	pl->argv[pl->argc++] = s;
-	pl->argv[pl->argc] = NULL;
-	return 0;
+	return rv < 0 ? rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory") : 0;
 }
 
 static void
@@ -673,9 +660,7 @@ plan_free(struct plan *pl)
 {
 	if (pl == NULL)
 		return;
-	for (size_t i = 0; i < pl->argc; i++)
-		free(pl->argv[i]);
-	free(pl->argv);
+	argv_build_free(&pl->args);
 	free(pl->env);
 	free(pl);
 }
@@ -853,7 +838,7 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 		return errno == E2BIG ? rstatus_fail(st, RS_INVALID_ARGUMENT,
 						     "command: argv and env are too large to pass through firejail")
 				      : rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	out->argv = pl->argv;
+	out->argv = pl->args.argv;
 	out->envp = pl->env;
 	out->cwd = cwd;
 	out->status_channel = true;
