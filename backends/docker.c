@@ -69,6 +69,7 @@
 
 #include "argv_build.h"
 #include "backend.h"
+#include "control_plane.h"
 #include "docker_pool.h"
 #include "helper_path.h"
 #include "spawn_child.h"
@@ -212,6 +213,7 @@ ensure_work_dir(rstatus *st)
 {
 	char cfgdir[PATH_MAX + 16];
 	size_t n = 0;
+	int fd;
 
 	if (work_dir_ready)
 		return 0;
@@ -225,6 +227,11 @@ ensure_work_dir(rstatus *st)
 		if (mkdtemp(work_dir) == NULL)
 			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdtemp");
 	}
+	/* What a host socket inside a mount is covered with (socket_mounts). */
+	snprintf(cfgdir, sizeof(cfgdir), "%s/empty", work_dir);
+	if ((fd = open(cfgdir, O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: %s", cfgdir);
+	close(fd);
 	snprintf(cfgdir, sizeof(cfgdir), "%s/cli-config", work_dir);
 	if (mkdir(cfgdir, 0700) != 0 && errno != EEXIST)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdir %s", cfgdir);
@@ -293,26 +300,46 @@ within(const char *path, const char *root)
 }
 
 /* A hidden path must not be visible through a bind mount, nor home
- * directories when hide_home. */
+ * directories when hide_home, nor runnerd's sockets and state directory
+ * or a container engine's sockets ever (control_plane.h): the mount of
+ * `source` (profile field `field`) would show whatever lies below it. */
 static int
-check_visibility(const struct policy *p, const char *source, rstatus *st)
+check_visibility(const struct policy *p, const char *field, const char *source, rstatus *st)
 {
+	const char *prof = p->profile ? p->profile : "?";
+	struct control_path cp;
+
 	for (char **h = p->hidden; h && *h; h++)
 		if (within(*h, source))
 			return rstatus_fail(st, RS_FAILED_PRECONDITION,
-					    "profile %s: docker cannot hide %s inside the bind mount of %s",
-					    p->profile ? p->profile : "?", *h, source);
+					    "profile %s: docker cannot hide %s inside the bind mount of %s", prof, *h,
+					    source);
 	if (p->hide_home && (within(source, "/home") || within(source, "/root") || within("/home", source) ||
 			     within("/root", source)))
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
-				    "profile %s: filesystem.hide_home, but %s is bind-mounted",
-				    p->profile ? p->profile : "?", source);
+				    "profile %s: filesystem.hide_home, but %s is bind-mounted", prof, source);
+	if (control_plane_touched_by(source, true, &cp))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: %s: a bind mount of %s would expose %s (%s); no container may reach it",
+				    prof, field, source, cp.path, cp.what);
+	return 0;
+}
+
+static int
+check_list(const struct policy *p, const char *field, char **list, rstatus *st)
+{
+	int rv;
+
+	for (; list && *list; list++)
+		if (strstr(*list, "{{") == NULL && (rv = check_visibility(p, field, *list, st)) < 0)
+			return rv;
 	return 0;
 }
 
 /* Everything a policy says can be enforced in a container; what the host
- * shows is only what is bind-mounted, so hidden paths and hide_home hold
- * unless a mount exposes them. */
+ * shows is only what is bind-mounted, so hidden paths, hide_home and the
+ * control plane stay out unless a mount exposes them: such mounts are
+ * refused here, and those that come from templates at prepare. */
 static int
 docker_check(const struct policy *p, rstatus *st)
 {
@@ -321,11 +348,18 @@ docker_check(const struct policy *p, rstatus *st)
 	if (p->docker.image == NULL)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION, "profile %s: backend docker needs docker.image",
 				    p->profile ? p->profile : "?");
-	for (char **v = p->read_only; v && *v; v++)
-		if (strstr(*v, "{{") == NULL && (rv = check_visibility(p, *v, st)) < 0)
-			return rv;
-	for (char **v = p->read_write; v && *v; v++)
-		if (strstr(*v, "{{") == NULL && (rv = check_visibility(p, *v, st)) < 0)
+	for (char **u = p->unix_sockets; u && *u; u++)
+		if ((*u)[0] != '/' || !mount_safe(*u))
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "profile %s: unix_sockets: \"%.200s\" is not an absolute path --mount can carry",
+					    p->profile ? p->profile : "?", *u);
+	if ((rv = check_list(p, "filesystem.read_only", p->read_only, st)) < 0 ||
+	    (rv = check_list(p, "filesystem.read_write", p->read_write, st)) < 0 ||
+	    (rv = check_list(p, "unix_sockets", p->unix_sockets, st)) < 0)
+		return rv;
+	for (size_t i = 0; p->docker.mounts && i < p->docker.n_mounts; i++)
+		if (strstr(p->docker.mounts[i].source, "{{") == NULL &&
+		    (rv = check_visibility(p, "docker.mounts.source", p->docker.mounts[i].source, st)) < 0)
 			return rv;
 	return 0;
 }
@@ -373,6 +407,7 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	   rstatus *st)
 {
 	const struct policy_docker *dk = &p->docker;
+	bool unix_ok = p->unix_sockets && p->unix_sockets[0];
 	int rv = 0;
 
 	PUSH("%s", docker_path);
@@ -400,6 +435,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 		PUSH("--workdir=/");
 		PUSH("%s", dk->image);
 		PUSH(IN_STATUS);
+		if (unix_ok)
+			PUSH("--allow-unix");
 		PUSH("--pool");
 		return 0;
 	}
@@ -408,6 +445,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 		PUSH("--env=%s", *e);
 	PUSH("%s", dk->image);
 	PUSH(IN_STATUS);
+	if (unix_ok)
+		PUSH("--allow-unix");
 	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
 	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
@@ -415,6 +454,74 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	for (char **a = cmd->argv; *a; a++)
 		PUSH("%s", *a);
 	return 0;
+}
+
+/* The mounts of `p` as host path -> container path pairs. */
+static size_t
+mount_pairs(const struct policy *p, const char **src, const char **dst, size_t max)
+{
+	size_t n = 0;
+
+	for (char **v = p->read_only; v && *v && n < max; v++, n++)
+		src[n] = dst[n] = *v;
+	for (char **v = p->read_write; v && *v && n < max; v++, n++)
+		src[n] = dst[n] = *v;
+	for (size_t i = 0; i < p->docker.n_mounts && n < max; i++, n++) {
+		src[n] = p->docker.mounts[i].source;
+		dst[n] = p->docker.mounts[i].target;
+	}
+	return n;
+}
+
+/* Unix sockets allowed (the profile lists some): each listed socket that
+ * exists is bind-mounted at its own path (read-only: connecting needs no
+ * write access to the mount), and every other socket bound on the host
+ * now that a mount would show gets an empty read-only file mounted over
+ * it in the container. */
+static int
+socket_mounts(struct docker_run *r, const struct policy *p, rstatus *st)
+{
+	const char *src[2 * 256 + 64], *dst[2 * 256 + 64];
+	size_t n = mount_pairs(p, src, dst, sizeof(src) / sizeof(src[0]));
+	char **socks, empty[PATH_MAX + 8];
+	struct stat sb;
+	int rv = 0;
+
+	for (char **u = p->unix_sockets; *u; u++)
+		if (stat(*u, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+		    ((rv = check_visibility(p, "unix_sockets", *u, st)) < 0 || (rv = bind_mount(r, *u, *u, false, st)) < 0))
+			return rv;
+	if (n == 0)
+		return 0;
+	if ((socks = host_unix_sockets()) == NULL)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno,
+					  "docker: cannot list the host's unix sockets (/proc/net/unix) to hide them");
+	snprintf(empty, sizeof(empty), "%s/empty", work_dir);
+	for (char **s = socks; *s && rv == 0; s++) {
+		char real[PATH_MAX], listed_real[PATH_MAX];
+		bool listed = false;
+
+		control_plane_resolve(*s, real, sizeof(real));
+		for (char **u = p->unix_sockets; *u && !listed; u++) {
+			control_plane_resolve(*u, listed_real, sizeof(listed_real));
+			listed = strcmp(listed_real, real) == 0;
+		}
+		for (size_t i = 0; i < n && rv == 0 && !listed; i++) {
+			char target[PATH_MAX];
+			if (!within(real, src[i]))
+				continue;
+			snprintf(target, sizeof(target), "%s%s", strcmp(dst[i], "/") == 0 ? "" : dst[i],
+				 real + (strcmp(src[i], "/") == 0 ? 0 : strlen(src[i])));
+			/* Fail closed: a socket that cannot be covered stays reachable. */
+			if (!mount_safe(target))
+				rv = rstatus_fail(st, RS_FAILED_PRECONDITION,
+						  "docker: the host socket %.200s cannot be hidden in the container", real);
+			else
+				rv = bind_mount(r, empty, target, false, st);
+		}
+	}
+	free(socks);
+	return rv;
 }
 
 /* Everything fixed when a container is created, from the policy alone:
@@ -442,15 +549,19 @@ container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 	}
 	/* Host paths the policy names appear at the same path. */
 	for (char **v = p->read_only; v && *v; v++)
-		if ((rv = check_visibility(p, *v, st)) < 0 || (rv = bind_mount(r, *v, *v, false, st)) < 0)
+		if ((rv = check_visibility(p, "filesystem.read_only", *v, st)) < 0 ||
+		    (rv = bind_mount(r, *v, *v, false, st)) < 0)
 			return rv;
 	for (char **v = p->read_write; v && *v; v++)
-		if ((rv = check_visibility(p, *v, st)) < 0 || (rv = bind_mount(r, *v, *v, true, st)) < 0)
+		if ((rv = check_visibility(p, "filesystem.read_write", *v, st)) < 0 ||
+		    (rv = bind_mount(r, *v, *v, true, st)) < 0)
 			return rv;
 	for (size_t i = 0; i < dk->n_mounts; i++)
-		if ((rv = check_visibility(p, dk->mounts[i].source, st)) < 0 ||
+		if ((rv = check_visibility(p, "docker.mounts.source", dk->mounts[i].source, st)) < 0 ||
 		    (rv = bind_mount(r, dk->mounts[i].source, dk->mounts[i].target, dk->mounts[i].rw, st)) < 0)
 			return rv;
+	if (p->unix_sockets && p->unix_sockets[0] && (rv = socket_mounts(r, p, st)) < 0)
+		return rv;
 	if (dk->memory > 0) {
 		/* Swap included: the limit is the limit, and an allocation past
 		 * it ends in the OOM killer, not in swapping. */

@@ -80,11 +80,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/landlock.h>
+
 #include "argv_build.h"
 #include "backend.h"
+#include "control_plane.h"
 #include "helper_path.h"
 #include "pids_cgroup.h"
 #include "shim_env.h"
@@ -106,6 +110,20 @@
 /* firejail refuses an argument of 4128 bytes or more ("--blacklist=" + path). */
 #define MAX_FLAG_PATH 4000
 #define FIREJAIL_USERS "/etc/firejail/firejail.users"
+/* firejail refuses argc >= 128 ("too many arguments"). */
+#define FIREJAIL_MAX_ARGS 127
+/* Socket families a command may create: never netlink (no command of a
+ * sandbox needs the kernel's routing, audit, uevent or socket-diagnostics
+ * interfaces; sock_diag would list the host's sockets), and unix only when
+ * the profile lists unix sockets. socketpair() is not filtered. */
+#define PROTOCOLS "inet,inet6"
+#define PROTOCOLS_WITH_UNIX "unix,inet,inet6"
+/* io_uring creates sockets without socket() (IORING_OP_SOCKET, Linux
+ * 5.19): it would bypass the family filter. */
+#define NO_IO_URING "io_uring_setup,io_uring_enter,io_uring_register"
+/* Landlock's abstract unix socket scoping (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+ * arrived with ABI 6 (Linux 6.12). */
+#define LANDLOCK_ABI_SCOPE 6
 #define FIREJAIL_SANDBOX_DIR "/run/firejail/sandbox"
 
 static char *const tool_env[] = { "PATH=" TOOL_PATH, NULL };
@@ -560,6 +578,60 @@ use_pids_cgroup(rstatus *why)
 	return pids_cgroup_parent(cg, sizeof(cg), why) == 0;
 }
 
+/* --- abstract unix sockets ---------------------------------------------- */
+
+static bool landlock_disabled; /* firejail_use_landlock(false), for tests */
+
+void
+firejail_use_landlock(bool use)
+{
+	pthread_mutex_lock(&lock);
+	landlock_disabled = !use;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Abstract unix sockets have no path to hide: they belong to a network
+ * namespace. A profile with network none gets a namespace of its own; one
+ * with network allowed shares the host's, and its commands could reach
+ * every abstract socket there once unix sockets are allowed at all — unless
+ * Landlock scopes them (runnerd-status --scope-abstract, inside). */
+static bool
+abstract_scoping_available(void)
+{
+	bool disabled;
+	long abi;
+
+	pthread_mutex_lock(&lock);
+	disabled = landlock_disabled;
+	pthread_mutex_unlock(&lock);
+	if (disabled)
+		return false;
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	return abi >= LANDLOCK_ABI_SCOPE;
+}
+
+/* --- control plane ------------------------------------------------------- */
+
+/* A rule of `p` naming (or lying inside) runnerd's sockets or state
+ * directory or a container engine's sockets: refused, never quietly
+ * overridden by the blacklists. A rule above them is fine: the blacklists
+ * come last and win. */
+static int
+check_control_plane(const struct policy *p, const char *field, char **list, bool templates, rstatus *st)
+{
+	struct control_path cp;
+
+	for (; list && *list; list++) {
+		if (templates && strstr(*list, "{{") != NULL)
+			continue; /* checked once expanded, at prepare */
+		if (control_plane_touched_by(*list, false, &cp))
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: %s: %s would expose %s (%s); no sandbox may reach it",
+					    p->profile ? p->profile : "?", field, *list, cp.path, cp.what);
+	}
+	return 0;
+}
+
 /* --- check -------------------------------------------------------------- */
 
 static int
@@ -580,8 +652,26 @@ check_policy(const struct policy *p, bool templates, struct who *w, rstatus *st)
 	if ((rv = check_paths("filesystem.read_only", p->read_only, templates, st)) < 0 ||
 	    (rv = check_paths("filesystem.read_write", p->read_write, templates, st)) < 0 ||
 	    (rv = check_paths("filesystem.hidden", p->hidden, templates, st)) < 0 ||
+	    (rv = check_paths("unix_sockets", p->unix_sockets, false, st)) < 0 ||
 	    (p->workdir && (rv = check_path_at("workdir", p->workdir, templates, st)) < 0))
 		return rv;
+	char *wd[] = { (char *) p->workdir, NULL };
+	if ((rv = check_control_plane(p, "unix_sockets", p->unix_sockets, false, st)) < 0 ||
+	    (rv = check_control_plane(p, "filesystem.read_write", p->read_write, templates, st)) < 0 ||
+	    (rv = check_control_plane(p, "filesystem.read_only", p->read_only, templates, st)) < 0 ||
+	    (rv = check_control_plane(p, "workdir", wd, templates, st)) < 0)
+		return rv;
+	if (p->unix_sockets && p->unix_sockets[0] && p->network && !abstract_scoping_available())
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: unix_sockets with network: allowed: the sandbox would share the "
+				    "host's network namespace and every abstract unix socket in it, and this kernel "
+				    "cannot scope them (Landlock ABI %d, Linux 6.12); set network: none",
+				    prof, LANDLOCK_ABI_SCOPE);
+	for (char **u = p->unix_sockets; u && *u; u++)
+		if ((rule = hiding_rule(p, *u)) != NULL)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: unix_sockets: %s is not visible in the sandbox (%s)", prof,
+					    *u, rule);
 	if ((rv = resolve_user(p, w, st)) < 0)
 		return rv;
 	if (w->switch_user && find_tool("setpriv", tool, sizeof(tool)) < 0)
@@ -751,6 +841,74 @@ add_tmp_rules(struct plan *pl, const struct policy *p, rstatus *st)
 	return any ? 0 : add(pl, st, "--private-tmp");
 }
 
+/* Blacklist `path` unless another rule of `p` hides it already. */
+static int
+add_hide(struct plan *pl, const struct policy *p, const char *path, rstatus *st)
+{
+	rstatus why;
+
+	if (hiding_rule(p, path) != NULL)
+		return 0;
+	/* Fail closed: a path that cannot be blacklisted stays visible. */
+	if (check_path("--blacklist", path, &why) < 0)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "%s cannot be hidden from the sandbox: %s", path,
+				    why.message);
+	return add(pl, st, "--blacklist=%s", path);
+}
+
+/* runnerd's sockets and state directory and the engines' sockets are
+ * hidden in every sandbox, whatever the profile says (control_plane.h). */
+static int
+add_control_plane_rules(struct plan *pl, const struct policy *p, rstatus *st)
+{
+	struct control_path *v;
+	size_t n;
+	int rv = 0;
+
+	if ((v = control_plane_paths(&n)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	for (size_t i = 0; i < n && rv == 0; i++)
+		if (v[i].exists)
+			rv = add_hide(pl, p, v[i].path, st);
+	free(v);
+	return rv;
+}
+
+static bool
+listed_socket(const struct policy *p, const char *resolved)
+{
+	char real[PATH_MAX];
+
+	for (char **u = p->unix_sockets; u && *u; u++) {
+		control_plane_resolve(*u, real, sizeof(real));
+		if (strcmp(real, resolved) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Unix sockets allowed (the profile lists some): every other socket bound
+ * on the host now is blacklisted, but those another rule hides already. */
+static int
+add_host_socket_rules(struct plan *pl, const struct policy *p, rstatus *st)
+{
+	char **socks = host_unix_sockets(), real[PATH_MAX];
+	struct control_path cp;
+	int rv = 0;
+
+	if (socks == NULL)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno,
+					  "cannot list the host's unix sockets (/proc/net/unix) to hide them");
+	for (char **s = socks; *s && rv == 0; s++) {
+		control_plane_resolve(*s, real, sizeof(real));
+		if (listed_socket(p, real) || (control_plane_touched_by(real, false, &cp) && cp.exists))
+			continue; /* allowed, or hidden with the control plane */
+		rv = add_hide(pl, p, real, st);
+	}
+	free(socks);
+	return rv;
+}
+
 static int
 fj_prepare(const struct command *cmd, const struct policy *p, struct backend_launch *out,
 	   rstatus *st)
@@ -808,10 +966,14 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 		    (rv = add(pl, st, "--init-groups")) < 0 || (rv = add(pl, st, "--")) < 0)
 			return rv;
 	}
+	size_t fj_at = pl->args.argc;
+	bool unix_ok = p->unix_sockets && p->unix_sockets[0];
 	if ((rv = add(pl, st, "%s", fj)) < 0 || (rv = add(pl, st, "--quiet")) < 0 ||
 	    (rv = add(pl, st, "--noprofile")) < 0 || (rv = add(pl, st, "--deterministic-exit-code")) < 0 ||
 	    (rv = add(pl, st, "--keep-fd=3,4,5")) < 0 || (rv = add(pl, st, "--caps.drop=all")) < 0 ||
 	    (rv = add(pl, st, "--nonewprivs")) < 0 || (rv = add(pl, st, "--private-dev")) < 0 ||
+	    (rv = add(pl, st, "--protocol=%s", unix_ok ? PROTOCOLS_WITH_UNIX : PROTOCOLS)) < 0 ||
+	    (rv = add(pl, st, "--seccomp.drop=" NO_IO_URING)) < 0 ||
 	    (!p->network && (rv = add(pl, st, "--net=none")) < 0) ||
 	    (p->private_tmp && (rv = add_tmp_rules(pl, p, st)) < 0) ||
 	    (l->cpu_seconds && (rv = add(pl, st, "--rlimit-cpu=%llu", (unsigned long long) l->cpu_seconds)) < 0) ||
@@ -829,10 +991,18 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	for (char **h = p->hidden; h && *h; h++)
 		if ((rv = add(pl, st, "--blacklist=%s", *h)) < 0)
 			return rv;
+	if ((rv = add_control_plane_rules(pl, p, st)) < 0 || (unix_ok && (rv = add_host_socket_rules(pl, p, st)) < 0))
+		return rv;
 	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, STATUS_FD)) < 0 ||
 	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0 ||
-	    (rv = add(pl, st, "--launched")) < 0)
+	    (rv = add(pl, st, "--launched")) < 0 ||
+	    (unix_ok && p->network && (rv = add(pl, st, "--scope-abstract")) < 0))
 		return rv;
+	if (pl->args.argc - fj_at > FIREJAIL_MAX_ARGS)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: the sandbox needs %zu firejail arguments and firejail takes at most %d "
+				    "(rules, and with unix_sockets a blacklist per socket bound on the host)",
+				    p->profile ? p->profile : "?", pl->args.argc - fj_at, FIREJAIL_MAX_ARGS);
 
 	if ((pl->env = shim_env_encode(cwd[0] == '/' ? cwd : NULL, program, cmd->argv, cmd->envp)) == NULL)
 		return errno == E2BIG ? rstatus_fail(st, RS_INVALID_ARGUMENT,

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "control_plane.h"
 #include "firejail.h"
 #include "job_harness.h"
 #include "pids_cgroup.h"
@@ -488,18 +489,34 @@ START_TEST(test_argv_layout)
 	ck_assert_str_eq(l.argv[2], "--");
 	char *const *a = l.argv + 3;
 	const char *expect_head[] = { "--quiet", "--noprofile", "--deterministic-exit-code", "--keep-fd=3,4,5",
-				      "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none",
+				      "--caps.drop=all", "--nonewprivs", "--private-dev", "--protocol=inet,inet6",
+				      "--seccomp.drop=io_uring_setup,io_uring_enter,io_uring_register", "--net=none",
 				      "--private-tmp", "--rlimit-cpu=2", "--rlimit-as=268435456",
 				      "--rlimit-fsize=4096", "--rlimit-nofile=32", "--read-only=/",
 				      "--read-only=/usr", "--read-write=/srv/data", "--read-only=/srv/data/ro",
 				      "--read-write=/srv/data/ro/rw", "--blacklist=/home", "--blacklist=/root",
-				      "--blacklist=/etc/shadow", shim_path, "3", "--from-env", "--end-sandbox",
-				      "--launched", NULL };
+				      "--blacklist=/etc/shadow", NULL };
+	const char *expect_tail[] = { shim_path, "3", "--from-env", "--end-sandbox", "--launched", NULL };
+	size_t k = 1, n_cp;
+	struct control_path *cp = control_plane_paths(&n_cp);
 	ck_assert_ptr_nonnull(strstr(a[0], "firejail"));
-	for (size_t i = 0; expect_head[i]; i++)
-		ck_assert_msg(a[i + 1] && strcmp(a[i + 1], expect_head[i]) == 0, "argv[%zu] = %s, want %s", i + 1,
-			      a[i + 1] ? a[i + 1] : "(end)", expect_head[i]);
-	ck_assert_ptr_null(a[sizeof(expect_head) / sizeof(expect_head[0])]);
+	for (size_t i = 0; expect_head[i]; i++, k++)
+		ck_assert_msg(a[k] && strcmp(a[k], expect_head[i]) == 0, "argv[%zu] = %s, want %s", k,
+			      a[k] ? a[k] : "(end)", expect_head[i]);
+	/* Then the control plane, hidden in every sandbox: the engines'
+	 * sockets that exist here (no runnerd configured this process). */
+	for (size_t i = 0; i < n_cp; i++, k++) {
+		char want[PATH_MAX + 16];
+		ck_assert(cp[i].exists);
+		snprintf(want, sizeof(want), "--blacklist=%s", cp[i].path);
+		ck_assert_msg(a[k] && strcmp(a[k], want) == 0, "argv[%zu] = %s, want %s", k, a[k] ? a[k] : "(end)",
+			      want);
+	}
+	free(cp);
+	for (size_t i = 0; expect_tail[i]; i++, k++)
+		ck_assert_msg(a[k] && strcmp(a[k], expect_tail[i]) == 0, "argv[%zu] = %s, want %s", k,
+			      a[k] ? a[k] : "(end)", expect_tail[i]);
+	ck_assert_ptr_null(a[k]);
 	/* No "--" in firejail's arguments: firejail 0.9.72 would run the
 	 * command through bash. */
 	for (size_t i = 0; a[i]; i++)
