@@ -176,12 +176,26 @@ load_profiles(struct runnerd *d)
 	}
 	for (size_t i = 0; i < profiles_count(d->profiles); i++) {
 		const struct backend_ops *be = backend_find(profiles_backend(d->profiles, i));
+		const char *name = profiles_name(d->profiles, i);
+		char text[2048];
 		rstatus why;
 		if (probes_state(be, &why) < 0)
-			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail",
-				profiles_name(d->profiles, i), be->name, why.message);
-		else if (d->cfg.check_config)
-			log_msg("info", "profile %s: backend %s: ok", profiles_name(d->profiles, i), be->name);
+			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail", name,
+				be->name, why.message);
+		if (d->cfg.check_config) {
+			/* What each profile allows, and what deserves a second look. */
+			profiles_describe(d->profiles, i, text, sizeof(text));
+			log_msg("info", "profile %s: %s", name, text);
+			profiles_concerns(d->profiles, i, text, sizeof(text));
+			if (text[0] != '\0')
+				log_msg("warning", "profile %s: %s", name, text);
+		} else if (geteuid() == 0 && profiles_unconfined(d->profiles, i)) {
+			/* The trust model (README): every caller is an administrator. */
+			log_msg("warning",
+				"profile %s: exec runs commands as root (runnerd's own user) with neither user: nor "
+				"limits: whoever can open runnerd's socket has root on this host",
+				name);
+		}
 	}
 	if (d->cfg.check_config)
 		log_msg("info", "%s: %zu profile(s) ok", d->cfg.config_path, profiles_count(d->profiles));

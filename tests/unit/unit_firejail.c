@@ -452,6 +452,39 @@ START_TEST(test_check)
 	struct policy po = { .profile = "t", .network = true, .user = fj_user, .read_write = rootowned,
 			     .restrict_writes = true };
 	check_fails(&po, RS_FAILED_PRECONDITION, "belongs to uid 0");
+
+	/* Listed unix sockets with the host network need Landlock's abstract
+	 * socket scoping; without it only network none will do. */
+	char *socks[] = { "/srv/app.sock", NULL };
+	struct policy pl = { .profile = "t", .network = true, .unix_sockets = socks };
+	firejail_use_landlock(false);
+	check_fails(&pl, RS_FAILED_PRECONDITION, "every abstract unix socket in it");
+	pl.network = false;
+	ck_assert_msg(fj->check(&pl, &st) == 0, "%s", st.message);
+	firejail_use_landlock(true);
+	/* A listed socket the sandbox cannot see is a rule not enforced. */
+	char *tmpsock[] = { "/tmp/app.sock", NULL };
+	struct policy pts = { .profile = "t", .private_tmp = true, .unix_sockets = tmpsock };
+	check_fails(&pts, RS_FAILED_PRECONDITION, "unix_sockets: /tmp/app.sock is not visible");
+	/* runnerd's own sockets and state: never listed, never under a rule
+	 * (a rule above them is fine: their blacklists come last). */
+	const char *reqs[] = { "/srv/rd-own/r.sock", NULL }, *strs[] = { "/srv/rd-own/r-stream.sock", NULL };
+	struct backend_config bc = { .instance = "0", .state_dir = "/srv/rd-own/r.state",
+				     .request_sockets = reqs, .stream_sockets = strs };
+	char *own_sock[] = { "/srv/rd-own/r-stream.sock", NULL }, *own_state[] = { "/srv/rd-own/r.state/x", NULL },
+	     *above[] = { "/srv", NULL };
+	control_plane_configure(&bc);
+	struct policy pown = { .profile = "t", .unix_sockets = own_sock };
+	check_fails(&pown, RS_FAILED_PRECONDITION, "unix_sockets: /srv/rd-own/r-stream.sock would expose "
+						   "/srv/rd-own/r-stream.sock (runnerd's own stream socket)");
+	struct policy pst = { .profile = "t", .user = fj_user, .read_only = own_state };
+	check_fails(&pst, RS_FAILED_PRECONDITION, "filesystem.read_only: /srv/rd-own/r.state/x would expose "
+						  "/srv/rd-own/r.state (runnerd's state directory)");
+	struct policy pab = { .profile = "t", .read_only = above };
+	ck_assert_msg(fj->check(&pab, &st) == 0, "%s", st.message);
+	bc.request_sockets = bc.stream_sockets = NULL;
+	bc.state_dir = NULL;
+	control_plane_configure(&bc);
 }
 END_TEST
 
@@ -537,6 +570,21 @@ START_TEST(test_argv_layout)
 	ck_assert_str_eq(dec.envp[1], "SHELL=/bin/custom");
 	ck_assert_ptr_null(dec.envp[2]);
 	fj->release(&l);
+
+	/* More rules than firejail's 127 arguments: refused, not started. */
+	{
+		static char paths[130][32];
+		char *many[131];
+		for (int i = 0; i < 130; i++) {
+			snprintf(paths[i], sizeof(paths[i]), "/srv/hidden-%d", i);
+			many[i] = paths[i];
+		}
+		many[130] = NULL;
+		struct policy pm = { .profile = "t", .network = true, .hidden = many };
+		ck_assert_int_lt(fj->prepare(&cmd, &pm, &l, &st), 0);
+		ck_assert_msg(strstr(st.message, "firejail takes at most 127"), "%s", st.message);
+		fj->release(&l);
+	}
 
 	/* A user: setpriv first, numeric ids. */
 	struct passwd *pw = getpwnam(fj_user);
