@@ -548,14 +548,38 @@ fj_probe(rstatus *st)
 
 /* --- process limit ------------------------------------------------------ */
 
-static bool cgroups_disabled; /* firejail_use_pids_cgroup(false), for tests */
+/* Switches tests turn off (firejail.h), read and written under the lock. */
+static bool cgroups_disabled, landlock_disabled;
+
+static void
+set_switch(bool *disabled, bool use)
+{
+	pthread_mutex_lock(&lock);
+	*disabled = !use;
+	pthread_mutex_unlock(&lock);
+}
+
+static bool
+switched_off(const bool *disabled)
+{
+	bool v;
+
+	pthread_mutex_lock(&lock);
+	v = *disabled;
+	pthread_mutex_unlock(&lock);
+	return v;
+}
 
 void
 firejail_use_pids_cgroup(bool use)
 {
-	pthread_mutex_lock(&lock);
-	cgroups_disabled = !use;
-	pthread_mutex_unlock(&lock);
+	set_switch(&cgroups_disabled, use);
+}
+
+void
+firejail_use_landlock(bool use)
+{
+	set_switch(&landlock_disabled, use);
 }
 
 /* The process limit is a pids cgroup of the run's own whenever one can be
@@ -566,12 +590,8 @@ static bool
 use_pids_cgroup(rstatus *why)
 {
 	char cg[PATH_MAX];
-	bool disabled;
 
-	pthread_mutex_lock(&lock);
-	disabled = cgroups_disabled;
-	pthread_mutex_unlock(&lock);
-	if (disabled) {
+	if (switched_off(&cgroups_disabled)) {
 		rstatus_fail(why, RS_FAILED_PRECONDITION, "pids cgroups are switched off");
 		return false;
 	}
@@ -579,16 +599,6 @@ use_pids_cgroup(rstatus *why)
 }
 
 /* --- abstract unix sockets ---------------------------------------------- */
-
-static bool landlock_disabled; /* firejail_use_landlock(false), for tests */
-
-void
-firejail_use_landlock(bool use)
-{
-	pthread_mutex_lock(&lock);
-	landlock_disabled = !use;
-	pthread_mutex_unlock(&lock);
-}
 
 /* Abstract unix sockets have no path to hide: they belong to a network
  * namespace. A profile with network none gets a namespace of its own; one
@@ -598,13 +608,9 @@ firejail_use_landlock(bool use)
 static bool
 abstract_scoping_available(void)
 {
-	bool disabled;
 	long abi;
 
-	pthread_mutex_lock(&lock);
-	disabled = landlock_disabled;
-	pthread_mutex_unlock(&lock);
-	if (disabled)
+	if (switched_off(&landlock_disabled))
 		return false;
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	return abi >= LANDLOCK_ABI_SCOPE;

@@ -46,7 +46,7 @@ static char cfg_path[300];
 /* Host sockets the test listens on, in a directory anyone may enter: only
  * the sandbox's own protections can keep a command from them. */
 static char sock_dir[64], host_sock[128], listed_sock[128], abstract_name[64];
-static char request_sock[300], stream_sock[300], docker_sock[64];
+static char request_sock[400], stream_sock[400], docker_sock[64];
 static int listeners[3] = { -1, -1, -1 };
 
 /* --- host side -------------------------------------------------------------- */
