@@ -38,6 +38,17 @@
  *   instance id, which is stable across restarts, so a SIGKILLed
  *   runnerd's containers go with its next start.
  *
+ * - No control plane (control_plane.h). The container has a network
+ *   namespace of its own (none or the bridge), so the host's abstract
+ *   sockets are out of reach, and host files come in only through bind
+ *   mounts: one that would show runnerd's sockets or state directory or an
+ *   engine's sockets is refused (check at load; container_flags once
+ *   templates are expanded). Unless the policy lists unix_sockets, the init
+ *   lets the command create no unix socket (a seccomp filter of its own,
+ *   stacked on docker's: --security-opt seccomp= would replace docker's);
+ *   with them it passes --allow-unix, the listed sockets are bind-mounted,
+ *   and any other host socket a mount shows is covered by an empty file.
+ *
  * Client text never becomes a docker option: every value travels as its
  * own argv element glued to its flag ("--env=NAME=VALUE",
  * "--workdir=PATH"), the image comes from the profile, the command comes

@@ -8,6 +8,9 @@
  *   [setpriv --reuid=U --regid=G --init-groups --]
  *   firejail --quiet --noprofile --deterministic-exit-code --keep-fd=3,4,5
  *            --caps.drop=all --nonewprivs --private-dev
+ *            --protocol=inet,inet6 (unix,inet,inet6: unix_sockets listed)
+ *            --seccomp.drop=io_uring_setup,io_uring_enter,io_uring_register
+ *            --seccomp.32.drop=socketcall,io_uring_setup,io_uring_enter,io_uring_register
  *            [--net=none] [--private-tmp | --whitelist=P...]
  *            [--rlimit-cpu=N] [--rlimit-as=N]
  *            [--rlimit-nproc=N (no cgroup)] [--rlimit-fsize=N] [--rlimit-nofile=N]
@@ -15,7 +18,10 @@
  *            [--read-write=P | --read-only=P]...  (shallowest first)
  *            [--blacklist=/home --blacklist=/root] (hide_home)
  *            [--blacklist=P]...                   (hidden)
+ *            [--blacklist=P]...   (the control plane; with unix_sockets, every
+ *                                  other socket bound on the host)
  *            RUNNERD-STATUS 3 --from-env --end-sandbox --launched
+ *                           [--scope-abstract]   (unix_sockets, host network)
  *
  * and the command (resolved program path, argv, environment) travels in
  * RUNNERD_CMD_* variables (shim_env.h). Why it is shaped like this, all
@@ -60,6 +66,18 @@
  * - firejail refuses system users (uid < UID_MIN, "nobody") and users
  *   missing from firejail.users when that file exists, and makes only the
  *   user's own paths read-write: check() says so up front.
+ * - No control plane (control_plane.h): a network namespace hides no
+ *   filesystem socket, and with the host's network no abstract one, so the
+ *   sandbox may not create unix sockets at all (firejail's --protocol, a
+ *   seccomp filter on socket(); io_uring goes too, as IORING_OP_SOCKET
+ *   would bypass it, and the 32-bit socketcall, which it does not cover). runnerd's sockets and state directory and the
+ *   engines' sockets are blacklisted besides, last, so no rule reopens
+ *   them. A profile listing unix_sockets gets unix back with every other
+ *   socket bound on the host blacklisted at launch and, sharing the host's
+ *   network namespace, the abstract ones scoped by Landlock inside
+ *   (runnerd-status --scope-abstract); without Landlock ABI 6 that profile
+ *   is refused. A path that cannot be blacklisted, or more blacklists than
+ *   firejail's 127 arguments take, refuse the run: never a socket showing.
  *
  * Every process of the sandbox stays in the process group runnerd
  * created, so its SIGTERM/SIGKILL reaches all of them; firejail's own pid
@@ -121,6 +139,11 @@
 /* io_uring creates sockets without socket() (IORING_OP_SOCKET, Linux
  * 5.19): it would bypass the family filter. */
 #define NO_IO_URING "io_uring_setup,io_uring_enter,io_uring_register"
+/* The 32-bit calls (int $0x80, from any process on x86_64) have a filter of
+ * their own, and --protocol leaves i386 socketcall(SYS_SOCKET, ...) alone:
+ * its family lies in memory a filter cannot read. So socketcall goes, as
+ * io_uring does (modern 32-bit programs call socket() directly). */
+#define NO_32BIT_SOCKETCALL "socketcall," NO_IO_URING
 /* Landlock's abstract unix socket scoping (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
  * arrived with ABI 6 (Linux 6.12). */
 #define LANDLOCK_ABI_SCOPE 6
@@ -396,7 +419,8 @@ resolve_user(const struct policy *p, struct who *w, rstatus *st)
 		return 0;
 	if (geteuid() != 0)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
-				    "profile %s: user: runnerd runs as uid %u, not root: it cannot run commands as %s",
+				    "profile %s: user: runnerd runs as uid %u, not root: it cannot run commands as %s "
+				    "(name runnerd's own user to run them as it)",
 				    p->profile ? p->profile : "?", (unsigned) geteuid(), w->name);
 	w->switch_user = true;
 	if (pw.pw_uid != 0 && (pw.pw_uid < uid_min() || strcmp(pw.pw_name, "nobody") == 0))
@@ -425,8 +449,9 @@ static void
 run_probe(const char *override, char *path, size_t pathlen, rstatus *verdict)
 {
 	char truepath[PATH_MAX], err[1024];
-	char *argv[] = { path, "--quiet", "--noprofile", "--deterministic-exit-code",
-			 "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none", truepath, NULL };
+	char *argv[] = { path, "--quiet", "--noprofile", "--deterministic-exit-code", "--caps.drop=all",
+			 "--nonewprivs", "--private-dev", "--protocol=" PROTOCOLS, "--seccomp.drop=" NO_IO_URING,
+			 "--seccomp.32.drop=" NO_32BIT_SOCKETCALL, "--net=none", truepath, NULL };
 	struct spawn_sync r = {
 		.argv = argv, .envp = tool_env, .cwd = "/", .timeout_ms = PROBE_TIMEOUT_MS,
 		.err = err, .err_size = sizeof(err),
@@ -980,6 +1005,7 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	    (rv = add(pl, st, "--nonewprivs")) < 0 || (rv = add(pl, st, "--private-dev")) < 0 ||
 	    (rv = add(pl, st, "--protocol=%s", unix_ok ? PROTOCOLS_WITH_UNIX : PROTOCOLS)) < 0 ||
 	    (rv = add(pl, st, "--seccomp.drop=" NO_IO_URING)) < 0 ||
+	    (rv = add(pl, st, "--seccomp.32.drop=" NO_32BIT_SOCKETCALL)) < 0 ||
 	    (!p->network && (rv = add(pl, st, "--net=none")) < 0) ||
 	    (p->private_tmp && (rv = add_tmp_rules(pl, p, st)) < 0) ||
 	    (l->cpu_seconds && (rv = add(pl, st, "--rlimit-cpu=%llu", (unsigned long long) l->cpu_seconds)) < 0) ||

@@ -240,7 +240,7 @@ static void
 check_targets(const char *profile, const char *probe, const enum expect want[6])
 {
 	const char *targets[] = { request_sock, stream_sock, docker_sock, host_sock, abstract_name, listed_sock };
-	const char *argv[8] = { probe };
+	const char *argv[9] = { probe };
 	char out[4096], line[256];
 
 	for (size_t i = 0; i < 6; i++) {
@@ -248,8 +248,14 @@ check_targets(const char *profile, const char *probe, const enum expect want[6])
 		/* The control: from the host each target answers. */
 		ck_assert_msg(host_connects(targets[i]), "%s does not answer on the host", targets[i]);
 	}
+	/* And through the 32-bit calls, where no unix socket may be made. */
+	if (want[0] == NO_UNIX_SOCKET)
+		argv[7] = "i386";
 	run_in(profile, argv, out, sizeof(out));
 	fprintf(stderr, "test_containment: %s:\n%s", profile, out);
+	if (want[0] == NO_UNIX_SOCKET)
+		ck_assert_msg(strncmp(probe_line(out, "i386", line, sizeof(line)), "socket: ", 8) == 0, "%s: i386: %s",
+			      profile, line);
 	for (size_t i = 0; i < 6; i++) {
 		probe_line(out, targets[i], line, sizeof(line));
 		switch (want[i]) {

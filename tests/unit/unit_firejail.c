@@ -523,7 +523,9 @@ START_TEST(test_argv_layout)
 	char *const *a = l.argv + 3;
 	const char *expect_head[] = { "--quiet", "--noprofile", "--deterministic-exit-code", "--keep-fd=3,4,5",
 				      "--caps.drop=all", "--nonewprivs", "--private-dev", "--protocol=inet,inet6",
-				      "--seccomp.drop=io_uring_setup,io_uring_enter,io_uring_register", "--net=none",
+				      "--seccomp.drop=io_uring_setup,io_uring_enter,io_uring_register",
+				      "--seccomp.32.drop=socketcall,io_uring_setup,io_uring_enter,io_uring_register",
+				      "--net=none",
 				      "--private-tmp", "--rlimit-cpu=2", "--rlimit-as=268435456",
 				      "--rlimit-fsize=4096", "--rlimit-nofile=32", "--read-only=/",
 				      "--read-only=/usr", "--read-write=/srv/data", "--read-only=/srv/data/ro",
