@@ -10,6 +10,7 @@
  * socket works and the rest still fail. The same targets are reachable
  * from the test itself, so a protection that went missing shows. Under a
  * profile that states nothing, `id -u` is not 0 and writes to / fail. A
+ * template that expands onto runnerd's own paths is refused per request; a
  * profile naming runnerd's own socket is refused at start-up (exit 78);
  * --check-config prints what each profile allows and warns about root,
  * network and missing limits; runnerd as root warns about an exec profile
@@ -159,6 +160,14 @@ write_config(const char *dir)
 	       "    filesystem: {read_only: [\"%s\"]}\n"
 	       "    docker: {image: %s, mounts: [{source: \"%s\", target: /probe}]}\n",
 	       listed_sock, sock_dir, dk_image, probe_dir);
+	/* Paths from templates are checked once expanded, per request. */
+	append(text, sizeof(text),
+	       "  - name: fj-tmpl\n    backend: firejail\n    user: root\n    filesystem: {read_only: [\"{{dir}}\"]}\n"
+	       "    params: [{name: dir, roots: [/tmp]}]\n");
+	append(text, sizeof(text),
+	       "  - name: dk-tmpl\n    backend: docker\n    filesystem: {read_only: [\"{{dir}}\"]}\n"
+	       "    docker: {image: %s}\n    params: [{name: dir, roots: [/tmp]}]\n",
+	       dk_image);
 	rd_write_file(cfg_path, text, strlen(text), 0600);
 }
 
@@ -299,6 +308,55 @@ START_TEST(test_docker)
 	check_targets("dk-net", "/probe/sock_probe", no_unix);
 	check_targets("dk-listed", "/probe/sock_probe", only_listed);
 	ck_assert_int_eq(dk_wait_no_containers(10000), 0);
+}
+END_TEST
+
+/* `true` under `profile` with {{dir}} = dir: the call's status code. */
+static int
+run_with_dir(const char *profile, const char *dir, runner_status *st)
+{
+	Runner__V1__KeyValue kv = RUNNER__V1__KEY_VALUE__INIT, *kvp[1] = { &kv };
+	runner_client *cl = rd_client(d.ipc_url);
+	rd_cmd c;
+	int code;
+
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "true", NULL);
+	c.spec.profile = (char *) profile;
+	kv.key = "dir";
+	kv.value = (char *) dir;
+	c.spec.params = kvp;
+	c.spec.n_params = 1;
+	code = rd_run_code(cl, &c, st);
+	runner_client_close(cl);
+	return code;
+}
+
+/* A template that expands onto runnerd's own paths is refused per
+ * request: firejail, a rule inside its state directory; docker, a mount of
+ * the directory holding its socket. Elsewhere the same profile runs. */
+static void
+check_templates(const char *profile, const char *bad_dir, const char *what)
+{
+	runner_status st;
+
+	ck_assert_int_eq(run_with_dir(profile, sock_dir, &st), RUNNER_OK);
+	ck_assert_int_eq(run_with_dir(profile, bad_dir, &st), RUNNER_FAILED_PRECONDITION);
+	ck_assert_msg(strstr(st.message, what) != NULL, "%s: %s", profile, st.message);
+}
+
+START_TEST(test_firejail_templates)
+{
+	char state[400];
+
+	snprintf(state, sizeof(state), "%s/runnerd.state", d.dir);
+	check_templates("fj-tmpl", state, "runnerd's state directory");
+}
+END_TEST
+
+START_TEST(test_docker_templates)
+{
+	check_templates("dk-tmpl", d.dir, "runnerd's own request socket");
 }
 END_TEST
 
@@ -527,6 +585,7 @@ make_suite(void)
 	tcase_add_test(tc, test_firejail_network_none);
 	tcase_add_test(tc, test_firejail_network_allowed);
 	tcase_add_test(tc, test_firejail_defaults);
+	tcase_add_test(tc, test_firejail_templates);
 	suite_add_tcase(s, tc);
 	if (have_docker) {
 		tc = rd_tcase("docker");
@@ -534,6 +593,7 @@ make_suite(void)
 		tcase_add_checked_fixture(tc, setup, teardown);
 		tcase_add_test(tc, test_docker);
 		tcase_add_test(tc, test_docker_defaults);
+		tcase_add_test(tc, test_docker_templates);
 		suite_add_tcase(s, tc);
 	}
 	tc = rd_tcase("config");
