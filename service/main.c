@@ -24,6 +24,7 @@
 #include "config/profiles.h"
 #include "core/ledger.h"
 #include "helper_path.h"
+#include "job_cgroup.h"
 #include "run/spawner.h"
 #include "core/reaper.h"
 #include "daemon.h"
@@ -90,11 +91,19 @@ report_backends(void)
 	size_t n;
 	const struct backend_ops *const *all = backend_all(&n);
 
+	const struct cgroup_support *cg = job_cgroup_support();
+
 	for (size_t i = 0; i < n; i++) {
 		rstatus st;
 		if (probes_state(all[i], &st) < 0)
 			log_msg("warning", "backend %s unavailable: %s", all[i]->name, st.message);
 	}
+	/* Profiles that need a missing controller were refused at load. */
+	if (cg->memory && cg->pids && cg->cpu)
+		log_msg("info", "job cgroups: %s", cg->detail);
+	else
+		log_msg("warning", "job cgroups: %s; host profiles cannot limit%s%s%s", cg->detail,
+			cg->memory ? "" : " memory", cg->pids ? "" : " processes", cg->cpu ? "" : " CPU");
 }
 
 /* From the probe thread's verdicts, on the loop. */

@@ -13,6 +13,7 @@
 
 #include "core/ledger.h"
 #include "core/reaper.h"
+#include "job_cgroup.h"
 #include "run/spawner.h"
 #include "spawn_child.h"
 #include "status_shim.h"
@@ -44,6 +45,7 @@ struct job {
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
 	char path[PATH_MAX];         /* what the spawner executes */
+	const char *cgroups[SPAWNER_MAX_CGROUPS]; /* the cgroup.procs it joins */
 };
 
 #define JOB_OF(ptr, member) ((struct job *) ((char *) (ptr) - offsetof(struct job, member)))
@@ -567,6 +569,20 @@ spawn_request(struct job *j, const struct backend_launch *la, const int child_fd
 	if ((rv = spawn_resolve(la->argv[0], la->envp, la->cwd, j->path, sizeof(j->path))) < 0)
 		return rv;
 	req->path = j->path;
+	req->n_cgroups = (uint32_t) job_cgroup_procs(la->setup.cgroup, j->cgroups, SPAWNER_MAX_CGROUPS);
+	req->cgroups = j->cgroups;
+	for (size_t i = 0; i < la->setup.n_rlimits && i < SPAWNER_MAX_RLIMITS; i++) {
+		req->rlimits[i].resource = (uint32_t) la->setup.rlimits[i].resource;
+		req->rlimits[i].cur = req->rlimits[i].max = la->setup.rlimits[i].value;
+		req->n_rlimits++;
+	}
+	if (la->setup.set_ids) {
+		req->flags |= SPAWN_SET_IDS | SPAWN_NO_NEW_PRIVS;
+		req->uid = la->setup.ids.uid;
+		req->gid = la->setup.ids.gid;
+		for (size_t i = 0; i < la->setup.ids.n_groups && i < SPAWNER_MAX_GROUPS; i++)
+			req->groups[req->n_groups++] = la->setup.ids.groups[i];
+	}
 	(void) st;
 	return 0;
 }
