@@ -43,7 +43,16 @@ write_config(const char *dir)
 		"    network: allowed\n"
 		"    filesystem:\n"
 		"      read_only_root: false\n"
-		"      private_tmp: false\n";
+		"      private_tmp: false\n"
+		"  - name: jail-boxed\n"
+		"    backend: firejail\n"
+		"    user: root\n"
+		"    network: allowed\n"
+		"    filesystem:\n"
+		"      read_only_root: false\n"
+		"      private_tmp: false\n"
+		"    limits:\n"
+		"      memory: 128M\n";
 
 	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
 	rd_write_file(cfg_path, text, sizeof(text) - 1, 0600);
@@ -109,6 +118,13 @@ START_TEST(test_memory_limits)
 	rd_assert_exited(resp->result, 0);
 	ck_assert_str_eq(out_of(resp->result), "1\n");
 	ck_assert(!resp->result->oom_killed);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* The same cgroup around a firejail sandbox. */
+	resp = run_in("jail-boxed", "exec python3 -c 'b = bytearray(1 << 30)'");
+	ck_assert_msg(resp->result->reason == RUNNER__V1__TERMINATION__SIGNALED && resp->result->signal == SIGKILL,
+		      "firejail: reason %d signal %d", resp->result->reason, resp->result->signal);
+	ck_assert(resp->result->oom_killed);
 	runner__v1__run_response__free_unpacked(resp, NULL);
 
 	/* What fits runs. */
