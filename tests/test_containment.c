@@ -519,6 +519,7 @@ START_TEST(test_check_config_report)
 					 "      address_space: unlimited\n"
 					 "  - name: box\n"
 					 "    backend: docker\n"
+					 "    limits: {memory: 256M, cpus: \"1.5\"}\n"
 					 "    docker:\n"
 					 "      image: busybox\n"
 					 "      mounts: [{source: /srv, target: /out, rw: true}]\n"
@@ -528,26 +529,28 @@ START_TEST(test_check_config_report)
 	fprintf(stderr, "test_containment: check-config report:\n%s", out);
 	ck_assert_msg(strstr(out, "runnerd: profile strict: backend firejail; user runnerd-sandbox; network none; "
 				  "writable: a private /tmp; unix sockets: none; limits: timeout 10m, cpu 10m, "
-				  "address_space 512M, file_size 1M, open_files 32, processes 64\n"),
+				  "address_space 512M, file_size 1M, open_files 32, processes 64, memory unlimited, cpus "
+				  "unlimited\n"),
 		      "%s", out);
 	ck_assert_ptr_null(strstr(out, "warning: profile strict"));
 	ck_assert_msg(strstr(out, "runnerd: profile loose: backend firejail; user root; network allowed; "
 				  "writable: whatever the user may write (with a private /tmp); unix sockets: "
 				  "/run/app/api.sock; limits: timeout 90s, cpu 10m, address_space unlimited, "
-				  "file_size 1M, open_files 32, processes unlimited\n"),
+				  "file_size 1M, open_files 32, processes unlimited, memory unlimited, cpus unlimited\n"),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "runnerd: warning: profile loose: runs commands as root; network allowed; "
 				  "no limit on address_space, processes\n"),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "runnerd: profile box: backend docker; user 65534:65534; network none; "
 				  "writable: /srv (at /out), a private /tmp; unix sockets: none; limits: timeout "
-				  "10m, cpu 10m, address_space 512M, file_size 1M, open_files 32, processes 64\n"),
+				  "10m, cpu 10m, address_space 512M, file_size 1M, open_files 32, processes 64, memory "
+				  "256M, cpus 1.5\n"),
 		      "%s", out);
 	ck_assert_ptr_null(strstr(out, "warning: profile box"));
 	ck_assert_msg(strstr(out, "runnerd: profile host: backend exec; user runnerd's own (uid 0); network "
 				  "allowed; writable: whatever the user may write; unix sockets: any; limits: "
 				  "timeout unlimited, cpu unlimited, address_space unlimited, file_size unlimited, "
-				  "open_files unlimited, processes unlimited\n"),
+				  "open_files unlimited, processes unlimited, memory unlimited, cpus unlimited\n"),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "runnerd: warning: profile host: runs commands as root; network allowed; no "
 				  "limit on timeout, cpu, address_space, file_size, open_files, processes\n"),

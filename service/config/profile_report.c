@@ -60,18 +60,38 @@ put_duration(struct out *o, uint64_t ms)
 		put(o, "%llums", (unsigned long long) ms);
 }
 
+/* 1500 thousandths -> "1.5", 2000 -> "2". */
+static void
+put_cpus(struct out *o, uint64_t milli)
+{
+	uint64_t frac = milli % 1000;
+	int digits = 3;
+
+	put(o, "%llu", (unsigned long long) (milli / 1000));
+	if (frac == 0)
+		return;
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	put(o, ".%0*llu", digits, (unsigned long long) frac);
+}
+
 /* The resource limits, in the profile file's words, and which are missing. */
 static const struct limit_row {
 	const char *name;
 	size_t offset;
-	char kind; /* 'd' duration (ms), 's' seconds, 'b' bytes, 'n' count */
+	char kind; /* 'd' duration (ms), 's' seconds, 'b' bytes, 'n' count, 'c' thousandths */
+	bool expected; /* a sandbox default: its absence is worth a warning */
 } limit_rows[] = {
-	{ "timeout", offsetof(struct policy_limits, timeout_ms), 'd' },
-	{ "cpu", offsetof(struct policy_limits, cpu_seconds), 's' },
-	{ "address_space", offsetof(struct policy_limits, address_space), 'b' },
-	{ "file_size", offsetof(struct policy_limits, file_size), 'b' },
-	{ "open_files", offsetof(struct policy_limits, open_files), 'n' },
-	{ "processes", offsetof(struct policy_limits, processes), 'n' },
+	{ "timeout", offsetof(struct policy_limits, timeout_ms), 'd', true },
+	{ "cpu", offsetof(struct policy_limits, cpu_seconds), 's', true },
+	{ "address_space", offsetof(struct policy_limits, address_space), 'b', true },
+	{ "file_size", offsetof(struct policy_limits, file_size), 'b', true },
+	{ "open_files", offsetof(struct policy_limits, open_files), 'n', true },
+	{ "processes", offsetof(struct policy_limits, processes), 'n', true },
+	{ "memory", offsetof(struct policy_limits, memory), 'b', false },
+	{ "cpus", offsetof(struct policy_limits, cpus_milli), 'c', false },
 };
 
 static uint64_t
@@ -159,6 +179,8 @@ profiles_describe(const struct profiles *p, size_t i, char *buf, size_t len)
 			put_duration(&o, v * 1000);
 		else if (limit_rows[k].kind == 'b')
 			put_size(&o, v);
+		else if (limit_rows[k].kind == 'c')
+			put_cpus(&o, v);
 		else
 			put(&o, "%llu", (unsigned long long) v);
 	}
@@ -177,7 +199,7 @@ profiles_concerns(const struct profiles *p, size_t i, char *buf, size_t len)
 	if (pr->network)
 		put(&o, "%snetwork allowed", n++ ? "; " : "");
 	for (size_t k = 0; k < sizeof(limit_rows) / sizeof(limit_rows[0]); k++)
-		if (limit_of(pr, &limit_rows[k]) == 0)
+		if (limit_rows[k].expected && limit_of(pr, &limit_rows[k]) == 0)
 			put(&o, "%s%s", missing++ ? ", " : n++ ? "; no limit on " : "no limit on ", limit_rows[k].name);
 }
 
@@ -188,5 +210,6 @@ profiles_unconfined(const struct profiles *p, size_t i)
 	const struct policy_limits *l = &pr->limits;
 
 	return strcmp(pr->backend->name, "exec") == 0 && pr->user == NULL && l->cpu_seconds == 0 &&
-	       l->address_space == 0 && l->file_size == 0 && l->open_files == 0 && l->processes == 0;
+	       l->address_space == 0 && l->file_size == 0 && l->open_files == 0 && l->processes == 0 &&
+	       l->memory == 0 && l->cpus_milli == 0;
 }
