@@ -119,6 +119,19 @@ append(char *text, size_t len, const char *fmt, ...)
 	ck_assert(n >= 0 && (size_t) n < len - used);
 }
 
+/* A firejail profile for root with the host's /tmp, its network allowed
+ * or not, and one listed unix socket or none. */
+static void
+add_firejail_root(char *text, size_t len, const char *name, bool network, const char *listed)
+{
+	append(text, len, "  - name: %s\n    backend: firejail\n    user: root\n    filesystem: {private_tmp: false}\n",
+	       name);
+	if (network)
+		append(text, len, "    network: allowed\n");
+	if (listed != NULL)
+		append(text, len, "    unix_sockets: [\"%s\"]\n", listed);
+}
+
 static void
 write_config(const char *dir)
 {
@@ -134,20 +147,11 @@ write_config(const char *dir)
 	/* root inside each sandbox: the strongest command, whose only
 	 * obstacles are the sandbox's own; /tmp, which holds the targets,
 	 * shared with the host. */
-	append(text, sizeof(text),
-	       "  - name: fj-none\n    backend: firejail\n    user: root\n    filesystem: {private_tmp: false}\n");
-	append(text, sizeof(text),
-	       "  - name: fj-net\n    backend: firejail\n    user: root\n    network: allowed\n"
-	       "    filesystem: {private_tmp: false}\n");
-	append(text, sizeof(text),
-	       "  - name: fj-listed-none\n    backend: firejail\n    user: root\n    unix_sockets: [\"%s\"]\n"
-	       "    filesystem: {private_tmp: false}\n",
-	       listed_sock);
+	add_firejail_root(text, sizeof(text), "fj-none", false, NULL);
+	add_firejail_root(text, sizeof(text), "fj-net", true, NULL);
+	add_firejail_root(text, sizeof(text), "fj-listed-none", false, listed_sock);
 	if (abstract_scoping)
-		append(text, sizeof(text),
-		       "  - name: fj-listed-net\n    backend: firejail\n    user: root\n    network: allowed\n"
-		       "    unix_sockets: [\"%s\"]\n    filesystem: {private_tmp: false}\n",
-		       listed_sock);
+		add_firejail_root(text, sizeof(text), "fj-listed-net", true, listed_sock);
 	/* The targets' directory bind-mounted: only the container's own
 	 * protections stand between the command and the sockets in it. */
 	append(text, sizeof(text),
