@@ -70,9 +70,9 @@
  *   filesystem socket, and with the host's network no abstract one, so the
  *   sandbox may not create unix sockets at all (firejail's --protocol, a
  *   seccomp filter on socket(); io_uring goes too, as IORING_OP_SOCKET
- *   would bypass it, and the 32-bit socketcall, which it does not cover). runnerd's sockets and state directory and the
- *   engines' sockets are blacklisted besides, last, so no rule reopens
- *   them. A profile listing unix_sockets gets unix back with every other
+ *   would bypass it, and the 32-bit socketcall, which it does not cover).
+ *   runnerd's sockets and state directory and the engines' sockets are
+ *   blacklisted besides, last, so no rule reopens them. A profile listing unix_sockets gets unix back with every other
  *   socket bound on the host blacklisted at launch and, sharing the host's
  *   network namespace, the abstract ones scoped by Landlock inside
  *   (runnerd-status --scope-abstract); without Landlock ABI 6 that profile
