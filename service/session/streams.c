@@ -10,6 +10,7 @@
 
 #include "runner/v1/runner.pb-c.h"
 #include "session/session.h"
+#include "session/stream_message.h"
 
 struct stream_reader {
 	struct streams *sv;
@@ -384,15 +385,15 @@ recv_done(struct loop_task *t)
 		return;
 	if (sv->recv_result == 0) {
 		msg = nng_aio_get_msg(sv->recv_aio);
-		m = runner__v1__stream_client_message__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-		if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH)
-			attach(sv, nng_msg_get_pipe(msg), m->attach);
-		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
-			ack(sv, nng_msg_get_pipe(msg), m->ack);
-		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH)
-			detach(sv, nng_msg_get_pipe(msg));
-		else
+		m = stream_message_decode(nng_msg_body(msg), nng_msg_len(msg));
+		if (m == NULL)
 			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
+		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH)
+			attach(sv, nng_msg_get_pipe(msg), m->attach);
+		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
+			ack(sv, nng_msg_get_pipe(msg), m->ack);
+		else
+			detach(sv, nng_msg_get_pipe(msg));
 		if (m != NULL)
 			runner__v1__stream_client_message__free_unpacked(m, NULL);
 		nng_msg_free(msg);

@@ -1,0 +1,19 @@
+#include "session/stream_message.h"
+
+Runner__V1__StreamClientMessage *
+stream_message_decode(const uint8_t *buf, size_t len)
+{
+	Runner__V1__StreamClientMessage *m;
+
+	if ((m = runner__v1__stream_client_message__unpack(NULL, len, buf)) == NULL)
+		return NULL;
+	switch (m->kind_case) {
+	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH:
+	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK:
+	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH:
+		return m;
+	default:
+		runner__v1__stream_client_message__free_unpacked(m, NULL);
+		return NULL;
+	}
+}
