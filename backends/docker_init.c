@@ -83,10 +83,11 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include "docker_init_parse.h"
+
 extern char **environ;
 
 #define POOL_READY "RNRDRDY\n"   /* must match docker.c */
-#define POOL_HEADER_MAX (1u << 20)
 
 static void
 noop(int sig)
@@ -144,37 +145,18 @@ put(int fd, const char *line)
 	}
 }
 
-static const struct {
-	const char *name;
-	int resource;
-} limit_names[] = {
-	{ "cpu", RLIMIT_CPU },
-	{ "as", RLIMIT_AS },
-	{ "fsize", RLIMIT_FSIZE },
-	{ "nofile", RLIMIT_NOFILE },
-};
-
 /* "NAME=N": set it; 0, or an errno. */
 static int
 apply_limit(const char *arg)
 {
-	const char *eq = strchr(arg, '=');
 	unsigned long long v;
-	char *end;
+	struct rlimit rl;
+	int resource, rv;
 
-	if (eq == NULL)
-		return EINVAL;
-	errno = 0;
-	v = strtoull(eq + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == eq + 1)
-		return EINVAL;
-	for (size_t i = 0; i < sizeof(limit_names) / sizeof(limit_names[0]); i++)
-		if (strlen(limit_names[i].name) == (size_t) (eq - arg) &&
-		    strncmp(arg, limit_names[i].name, (size_t) (eq - arg)) == 0) {
-			struct rlimit rl = { .rlim_cur = (rlim_t) v, .rlim_max = (rlim_t) v };
-			return setrlimit(limit_names[i].resource, &rl) == 0 ? 0 : errno;
-		}
-	return EINVAL;
+	if ((rv = init_limit_parse(arg, &resource, &v)) != 0)
+		return rv;
+	rl.rlim_cur = rl.rlim_max = (rlim_t) v;
+	return setrlimit(resource, &rl) == 0 ? 0 : errno;
 }
 
 /* --- no unix sockets ---------------------------------------------------- */
@@ -308,50 +290,33 @@ make_dirs(char *path)
 }
 
 /* Pool mode: announce readiness on stdout, then take the request's header
- * from stdin (see the top of this file). Fills limits/args (pointers into
- * a buffer that lives until exit); returns 0, -1 at EOF (runnerd let the
- * pooled container go), or an errno for a header that cannot be applied. */
+ * from stdin (see the top of this file) and apply its environment and
+ * working directory. Fills req (pointers into a buffer that lives until
+ * exit); returns 0, -1 at EOF (runnerd let the pooled container go), or an
+ * errno for a header that cannot be applied. */
 static int
-pool_header(char ***limits, int *n_limits, char ***args)
+pool_header(struct pool_request *req)
 {
-	unsigned char len_be[4];
+	unsigned char prefix[4];
 	uint32_t len;
-	char *buf, *p, *end, *cwd = NULL;
-	size_t n_tok = 0, nl = 0, na = 0;
+	char *buf;
+	int rv;
 
 	put(1, POOL_READY);
-	if (read_exact(len_be, 4) < 0)
-		return -1;
-	len = (uint32_t) len_be[0] << 24 | (uint32_t) len_be[1] << 16 | (uint32_t) len_be[2] << 8 | len_be[3];
-	if (len == 0 || len > POOL_HEADER_MAX || (buf = malloc(len + 1)) == NULL)
-		return -1;
-	if (read_exact(buf, len) < 0)
+	if (read_exact(prefix, 4) < 0 || (len = pool_header_length(prefix)) == 0 ||
+	    (buf = malloc(len + 1)) == NULL || read_exact(buf, len) < 0)
 		return -1;
 	buf[len] = '\0';
-	end = buf + len;
-	for (p = buf; p < end; p += strlen(p) + 1)
-		n_tok++;
-	*limits = calloc(n_tok + 1, sizeof(char *));
-	*args = calloc(n_tok + 1, sizeof(char *));
-	if (*limits == NULL || *args == NULL)
-		return -1;
-	for (p = buf; p < end; p += strlen(p) + 1) {
-		switch (p[0]) {
-		case 'C': cwd = p + 1; break;
-		case 'L': (*limits)[nl++] = p + 1; break;
-		case 'E': if (putenv(p + 1) != 0) return ENOMEM; break;
-		case 'A': (*args)[na++] = p + 1; break;
-		default: return EINVAL;
-		}
-	}
-	*n_limits = (int) nl;
-	if (na == 0)
-		return EINVAL;
-	if (cwd != NULL && cwd[0] == '/' && chdir(cwd) != 0) {
+	if ((rv = pool_header_parse(buf, len, req)) != 0)
+		return rv;
+	for (char **e = req->env; *e; e++)
+		if (putenv(*e) != 0)
+			return ENOMEM;
+	if (req->cwd != NULL && req->cwd[0] == '/' && chdir(req->cwd) != 0) {
 		if (errno != ENOENT)
 			return errno;
-		make_dirs(cwd);
-		if (chdir(cwd) != 0)
+		make_dirs(req->cwd);
+		if (chdir(req->cwd) != 0)
 			return errno;
 	}
 	return 0;
@@ -367,6 +332,7 @@ main(int argc, char **argv)
 	long oom_before, oom_after;
 	int fd, rv, status = 0, first = 2, sep, n_limits;
 	char **limits, **args;
+	struct pool_request req;
 	bool allow_unix = argc > 2 && strcmp(argv[2], "--allow-unix") == 0, pool;
 	pid_t pid;
 
@@ -412,8 +378,14 @@ main(int argc, char **argv)
 		signal(SIGINT, pool_quit);
 		signal(SIGHUP, pool_quit);
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		if ((rv = pool_header(&limits, &n_limits, &args)) < 0)
+		if ((rv = pool_header(&req)) < 0)
 			return 0; /* no request: nothing to report */
+		if (rv == 0) {
+			limits = req.limits;
+			for (n_limits = 0; limits[n_limits] != NULL; n_limits++)
+				;
+			args = req.argv;
+		}
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		for (int sig = 1; sig < NSIG; sig++)
 			if (sig != SIGKILL && sig != SIGSTOP)
