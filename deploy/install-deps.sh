@@ -17,6 +17,7 @@ packages=(
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
 	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service
+	clang libclang-rt-14-dev                  # fuzzing: clang, libFuzzer and sanitizer runtimes
 )
 # Node.js and npm run deploy/k8s/validate (the manifests' schema check).
 # Debian's, unless a node with its own npm is there already (NodeSource's

@@ -1,11 +1,14 @@
 /* Unit tests of the pure pieces: command validation, units, the wire
  * string check, de-duplication, and a seeded fuzz replay of the decode path. */
 #include <check.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "command.h"
 #include "decode_request.h"
+#include "fuzz_targets.h"
 #include "rpc/dedup.h"
 #include "runner/v1/runner.pb-c.h"
 #include "unit_run.h"
@@ -228,6 +231,39 @@ START_TEST(test_decode_fuzz_replay)
 }
 END_TEST
 
+/* Every committed seed and regression input of every fuzz target, through
+ * the target's own function: a finding fixed once stays fixed. */
+START_TEST(test_fuzz_corpus_replay)
+{
+	for (const struct fuzz_target *t = fuzz_targets; t->name != NULL; t++) {
+		char dir[4096], path[8192];
+		struct dirent *e;
+		unsigned files = 0;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "%s/fuzz_%s", FUZZ_CORPUS_DIR, t->name);
+		ck_assert_msg((d = opendir(dir)) != NULL, "%s: no corpus", dir);
+		while ((e = readdir(d)) != NULL) {
+			static uint8_t buf[1 << 20];
+			size_t len;
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			ck_assert_msg((f = fopen(path, "rb")) != NULL, "%s", path);
+			len = fread(buf, 1, sizeof(buf), f);
+			ck_assert_msg(feof(f), "%s: larger than %zu bytes", path, sizeof(buf));
+			fclose(f);
+			t->one(buf, len);
+			files++;
+		}
+		closedir(d);
+		ck_assert_msg(files > 0, "%s: empty corpus", dir);
+	}
+}
+END_TEST
+
 START_TEST(test_dedup_lifecycle)
 {
 	struct dedup_config cfg = { .max_entries = 2, .max_bytes = 100, .ttl_us = 1000 };
@@ -279,6 +315,7 @@ main(void)
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_wire_check_nul_in_nested_string);
 	tcase_add_test(tc, test_decode_fuzz_replay);
+	tcase_add_test(tc, test_fuzz_corpus_replay);
 	tcase_add_test(tc, test_dedup_lifecycle);
 	suite_add_tcase(s, tc);
 	failed = unit_run_suite(s);
