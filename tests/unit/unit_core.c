@@ -83,6 +83,12 @@ START_TEST(test_command_env_clean_and_override)
 	ck_assert_str_eq(env_get(cmd.envp, "HOME"), "/");
 	ck_assert_ptr_null(env_get(cmd.envp, "RUNNERD_UNIT_SECRET"));
 	command_free(&cmd);
+
+	/* An empty value, as protobuf-c decodes it: no data at all. */
+	a.value = (ProtobufCBinaryData){ 0, NULL };
+	ck_assert_int_eq(build(argv, 1, NULL, vars, 1, &cmd, &st), 0);
+	ck_assert_str_eq(env_get(cmd.envp, "FOO"), "");
+	command_free(&cmd);
 }
 END_TEST
 
@@ -182,6 +188,8 @@ START_TEST(test_wire_check_nul_in_nested_string)
 	ck_assert_int_lt(wire_check_strings(&runner__v1__run_request__descriptor, buf, len, &st), 0);
 	ck_assert_int_eq(st.code, RS_INVALID_ARGUMENT);
 	ck_assert_ptr_nonnull(strstr(st.message, "runner.v1.CommandSpec.argv"));
+	/* An empty payload (protobuf-c leaves its data NULL) has no strings. */
+	ck_assert_int_eq(wire_check_strings(&runner__v1__run_request__descriptor, NULL, 0, &st), 0);
 	/* Truncation is malformed, not a crash. */
 	ck_assert_int_lt(wire_check_strings(&runner__v1__run_request__descriptor, buf, len - 1, &st), 0);
 }
