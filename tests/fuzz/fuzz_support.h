@@ -53,9 +53,10 @@ void fuzz_check_resolved(const struct profiles *p, const Runner__V1__CommandSpec
  * -1) and a non-empty message. */
 void fuzz_check_refusal(const rstatus *st, const int *allowed);
 
-/* What protobuf-c decoded it must re-encode to bytes that pass the wire
- * check, decode again, and re-encode identically (a fixpoint). */
-void fuzz_check_roundtrip(const ProtobufCMessage *m);
+/* What protobuf-c decoded, less its unknown fields (dropped from `m`),
+ * must re-encode to bytes that pass the wire check, decode again, and
+ * re-encode identically (a fixpoint). */
+void fuzz_check_roundtrip(ProtobufCMessage *m);
 
 /* Every string field of `m`, decoded from `wire`, is exactly what was sent
  * (fuzz_strings.c): a NUL inside a string would have cut it short. */
