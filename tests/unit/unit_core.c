@@ -10,6 +10,7 @@
 #include "decode_request.h"
 #include "fuzz_targets.h"
 #include "rpc/dedup.h"
+#include "session/stream_message.h"
 #include "runner/v1/runner.pb-c.h"
 #include "unit_run.h"
 #include "units.h"
@@ -239,6 +240,32 @@ START_TEST(test_decode_fuzz_replay)
 }
 END_TEST
 
+/* A reader's attach whose session id holds a NUL is not a reader's: the
+ * id must not be cut short into another session's ("ID\0junk" as "ID"). */
+START_TEST(test_stream_message_nul_refused)
+{
+	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT, *got;
+	Runner__V1__ReadStreamRequest a = RUNNER__V1__READ_STREAM_REQUEST__INIT;
+	char id[] = "00112233445566778899aabbccddeeff";
+	uint8_t buf[128];
+	size_t len, at;
+
+	a.session_id = id;
+	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
+	m.attach = &a;
+	len = runner__v1__stream_client_message__pack(&m, buf);
+	ck_assert_ptr_nonnull(got = stream_message_decode(buf, len));
+	ck_assert_str_eq(got->attach->session_id, id);
+	runner__v1__stream_client_message__free_unpacked(got, NULL);
+
+	at = (size_t) ((uint8_t *) memmem(buf, len, id, strlen(id)) - buf);
+	buf[at + 30] = '\0';
+	ck_assert_ptr_null(stream_message_decode(buf, len));
+	/* Without a kind it is not a reader's message either. */
+	ck_assert_ptr_null(stream_message_decode(buf, 0));
+}
+END_TEST
+
 /* Every committed seed and regression input of every fuzz target, through
  * the target's own function: a finding fixed once stays fixed. */
 START_TEST(test_fuzz_corpus_replay)
@@ -324,6 +351,7 @@ main(void)
 	tcase_add_test(tc, test_wire_check_nul_in_nested_string);
 	tcase_add_test(tc, test_decode_fuzz_replay);
 	tcase_add_test(tc, test_fuzz_corpus_replay);
+	tcase_add_test(tc, test_stream_message_nul_refused);
 	tcase_add_test(tc, test_dedup_lifecycle);
 	suite_add_tcase(s, tc);
 	failed = unit_run_suite(s);
