@@ -14,7 +14,8 @@
  * The chunks, concatenated in order, are a stream of strings, each followed
  * by a terminator: "%c" after the working directory (optional), "%a" after
  * an argument, "%e" after an environment entry ("NAME=VALUE"), with '%'
- * inside a string written "%%". The first argument is the path to
+ * inside a string written "%%", in this order: the working directory,
+ * the arguments, the environment. The first argument is the path to
  * execute; the rest are argv, argv[0] as given. runnerd-status enters the
  * working directory itself (firejail silently starts elsewhere when it
  * cannot) and runs the program with exactly the decoded environment;

@@ -677,13 +677,17 @@ START_TEST(test_shim_env)
 	/* Malformed or missing. */
 	char *none[] = { "A=b", NULL }, *badesc[] = { SHIM_ENV_PREFIX "0=/p%aprog%x%a", NULL },
 	     *unterminated[] = { SHIM_ENV_PREFIX "0=/p%aprog", NULL },
-	     *noargv[] = { SHIM_ENV_PREFIX "0=/p%a", NULL };
+	     *noargv[] = { SHIM_ENV_PREFIX "0=/p%a", NULL },
+	     *envfirst[] = { SHIM_ENV_PREFIX "0=A=1%e/p%aprog%a", NULL };
 	ck_assert_int_eq(shim_env_decode(none, &dec), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	ck_assert_int_eq(shim_env_decode(badesc, &dec), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(shim_env_decode(unterminated, &dec), -1);
 	ck_assert_int_eq(shim_env_decode(noargv, &dec), -1);
+	/* Out of order: an argument after an environment entry. */
+	ck_assert_int_eq(shim_env_decode(envfirst, &dec), -1);
+	ck_assert_int_eq(errno, EINVAL);
 	free(a);
 	free(e);
 }
