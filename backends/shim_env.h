@@ -29,7 +29,9 @@
 #include <stddef.h>
 
 #define SHIM_ENV_PREFIX "RUNNERD_CMD_"
+#ifndef SHIM_ENV_CHUNK /* tests/fuzz also builds a copy with tiny chunks */
 #define SHIM_ENV_CHUNK  (64u << 10) /* bytes of stream per variable */
+#endif
 #define SHIM_ENV_MAX_CHUNKS 200     /* firejail takes < 256 variables */
 
 /* Encode `cwd` (NULL: none), `path`, `argv` and `envp` into a

@@ -6,8 +6,9 @@
  * re-encode and decode to the same command.
  * First byte odd: the rest is a command, NUL-separated: cwd ("" for none),
  * path, argv elements up to an empty string, then environment entries. A
- * string "\x01" K C stands for C repeated 512*K times, so that small
- * inputs reach the 64 KiB chunk boundaries. Encoded, it must decode to
+ * string "\x01" K C stands for C repeated 128*K times (80 KiB in all at
+ * most; escaping doubles each '%'), so that small inputs reach the 64 KiB
+ * chunk boundaries while a run stays fast. Encoded, it must decode to
  * exactly itself.
  */
 #include <errno.h>
@@ -19,7 +20,9 @@
 #include "shim_env.h"
 
 #define MAX_STRINGS 512
-#define MAX_EXPANDED (1u << 20)
+#define TINY_CHUNK 16u
+
+char **tiny_shim_env_encode(const char *cwd, const char *path, char *const *argv, char *const *envp);
 
 static bool
 same_strv(char *const *a, char *const *b)
@@ -30,20 +33,23 @@ same_strv(char *const *a, char *const *b)
 	return *a == NULL && *b == NULL;
 }
 
-/* Encode, decode, compare: the transport loses nothing. */
+/* Encode with `encode` (chunks of `chunk` bytes), decode, compare: the
+ * transport loses nothing. */
 static void
-roundtrip(const char *cwd, const char *path, char *const *argv, char *const *envp)
+roundtrip_with(char **(*encode)(const char *, const char *, char *const *, char *const *), size_t chunk,
+	       const char *cwd, const char *path, char *const *argv, char *const *envp)
 {
-	char **enc = shim_env_encode(cwd, path, argv, envp);
+	char **enc = encode(cwd, path, argv, envp);
 	struct shim_cmd dec = { 0 };
-	size_t chunk_max = strlen(SHIM_ENV_PREFIX) + 3 + 1 + SHIM_ENV_CHUNK;
+	size_t chunk_max = strlen(SHIM_ENV_PREFIX) + 3 + 1 + chunk, n = 0;
 
 	if (enc == NULL) {
 		FUZZ_CHECK(errno == E2BIG || errno == ENOMEM, "encode failed: %s", strerror(errno));
 		return;
 	}
-	for (char **e = enc; *e; e++)
+	for (char **e = enc; *e; e++, n++)
 		FUZZ_CHECK(strlen(*e) <= chunk_max, "a chunk of %zu bytes", strlen(*e));
+	FUZZ_CHECK(n > 0 && n <= SHIM_ENV_MAX_CHUNKS, "%zu chunks", n);
 	if (argv[0] == NULL) {
 		/* The shim needs argv[0]: an empty argv must not decode. */
 		FUZZ_CHECK(shim_env_decode(enc, &dec) == -1 && errno == EINVAL, "empty argv decoded");
@@ -60,31 +66,24 @@ roundtrip(const char *cwd, const char *path, char *const *argv, char *const *env
 	free(enc);
 }
 
-/* Split data into strings at any byte in `seps`, expanding "\x01" K C. */
-static size_t
-split(const uint8_t *data, size_t size, const char *seps, bool expand, char **out, size_t max)
+static void
+roundtrip(const char *cwd, const char *path, char *const *argv, char *const *envp)
 {
-	size_t n = 0, total = 0, start = 0;
+	roundtrip_with(shim_env_encode, SHIM_ENV_CHUNK, cwd, path, argv, envp);
+	roundtrip_with(tiny_shim_env_encode, TINY_CHUNK, cwd, path, argv, envp);
+}
+
+/* Split data into strings at each byte in `seps` and at NUL. */
+static size_t
+split(const uint8_t *data, size_t size, const char *seps, char **out, size_t max)
+{
+	size_t n = 0, start = 0;
 
 	for (size_t i = 0; i <= size && n < max; i++) {
-		if (i < size && strchr(seps, data[i]) == NULL)
+		if (i < size && data[i] != '\0' && strchr(seps, data[i]) == NULL)
 			continue;
-		size_t len = i - start, reps = 1;
-		const uint8_t *s = data + start;
-		if (expand && len >= 3 && s[0] == 1) {
-			reps = 512u * s[1];
-			s += 2;
-			len -= 2;
-		}
-		if (total + len * reps > MAX_EXPANDED)
-			reps = 1;
-		total += len * reps;
-		char *str = malloc(len * reps + 1);
-		FUZZ_CHECK(str != NULL, "out of memory");
-		for (size_t r = 0; r < reps; r++)
-			memcpy(str + r * len, s, len);
-		str[len * reps] = '\0';
-		out[n++] = str;
+		FUZZ_CHECK((out[n] = strndup((const char *) data + start, i - start)) != NULL, "out of memory");
+		n++;
 		start = i + 1;
 	}
 	out[n] = NULL;
@@ -101,8 +100,8 @@ fuzz_one_shim_env(const uint8_t *data, size_t size)
 	if (size == 0)
 		return;
 	if ((data[0] & 1) == 0) {
-		n = split(data + 1, size - 1, "\n", false, s, MAX_STRINGS);
 		/* "\n" and NUL both end an entry: environ never holds a NUL. */
+		n = split(data + 1, size - 1, "\n", s, MAX_STRINGS);
 		if (shim_env_decode(s, &dec) == 0) {
 			FUZZ_CHECK(dec.path != NULL && dec.argv != NULL && dec.argv[0] != NULL && dec.envp != NULL,
 				   "decoded without path, argv[0] or envp");
@@ -113,7 +112,7 @@ fuzz_one_shim_env(const uint8_t *data, size_t size)
 				   strerror(errno));
 		}
 	} else {
-		n = split(data + 1, size - 1, "", true, s, MAX_STRINGS);
+		n = split(data + 1, size - 1, "", s, MAX_STRINGS);
 		if (n >= 2) {
 			size_t a = 2;
 			while (a < n && s[a][0] != '\0')
