@@ -260,6 +260,11 @@ START_TEST(test_check_config)
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    env:\n      set:\n        - name: LD_PRELOAD\n          value: x\n",
 				      out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "LD_PRELOAD"));
+	/* No document at all: refused, not a crash. */
+	ck_assert_int_eq(rd_check_config("", out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "empty"));
+	ck_assert_int_eq(rd_check_config("# nothing but a comment\n", out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "empty"));
 }
 END_TEST
 

@@ -154,6 +154,11 @@ config_file_load(const char *path, struct cfg_root **out, rstatus *st)
 	if ((err = cyaml_load_file(path, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) != CYAML_OK)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: %s%s%s", path, cyaml_strerror(err),
 				    errs.len ? ": " : "", errs.text);
+	/* A file without a document (empty, or only comments) loads as
+	 * nothing at all rather than as a mapping without `profiles`. */
+	if (*out == NULL)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: empty: a config needs a profiles: list",
+				    path);
 	return 0;
 }
 
