@@ -223,7 +223,7 @@ stream_seeds(void)
 	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
 	Runner__V1__ReadStreamRequest a = RUNNER__V1__READ_STREAM_REQUEST__INIT;
 	Runner__V1__StreamAck k = RUNNER__V1__STREAM_ACK__INIT;
-	static const uint8_t secret[32] = "runnerd-fuzz-stream-secret-0123"; /* fuzz_stream_message.c's */
+	static const uint8_t secret[32] = "runnerd-fuzz-stream-secret-0123";
 
 	a.session_id = "00112233445566778899aabbccddeeff";
 	a.stream_secret = (ProtobufCBinaryData){ sizeof(secret), (uint8_t *) secret };
