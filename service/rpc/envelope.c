@@ -5,22 +5,22 @@
 #include "rpc/dedup.h"
 #include "wire_check.h"
 
-Runner__V1__RequestEnvelope *
-envelope_decode(const uint8_t *buf, size_t len, rstatus *st)
+int
+envelope_decode(const uint8_t *buf, size_t len, Runner__V1__RequestEnvelope **out, rstatus *st)
 {
 	Runner__V1__RequestEnvelope *env;
 
+	*out = NULL;
 	if (wire_check_strings(&runner__v1__request_envelope__descriptor, buf, len, st) < 0 ||
-	    (env = runner__v1__request_envelope__unpack(NULL, len, buf)) == NULL) {
-		rstatus_fail(st, RS_INVALID_ARGUMENT, "request envelope does not decode");
-		return NULL;
-	}
+	    (env = runner__v1__request_envelope__unpack(NULL, len, buf)) == NULL)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "request envelope does not decode");
 	if (env->request_id.len > DEDUP_MAX_ID) {
 		runner__v1__request_envelope__free_unpacked(env, NULL);
-		rstatus_fail(st, RS_INVALID_ARGUMENT, "request_id is longer than %d bytes", DEDUP_MAX_ID);
-		return NULL;
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "request_id is longer than %d bytes",
+				    DEDUP_MAX_ID);
 	}
-	return env;
+	*out = env;
+	return 0;
 }
 
 const ProtobufCMethodDescriptor *
@@ -33,15 +33,17 @@ envelope_method(const ProtobufCServiceDescriptor *sd, const char *full)
 	return protobuf_c_service_descriptor_get_method_by_name(sd, full + n + 1);
 }
 
-ProtobufCMessage *
+int
 envelope_payload_decode(const ProtobufCMethodDescriptor *md, const ProtobufCBinaryData *payload,
-			rstatus *st)
+			ProtobufCMessage **out, rstatus *st)
 {
-	ProtobufCMessage *m;
+	int rv;
 
-	if (wire_check_strings(md->input, payload->data, payload->len, st) < 0)
-		return NULL;
-	if ((m = protobuf_c_message_unpack(md->input, NULL, payload->len, payload->data)) == NULL)
-		rstatus_fail(st, RS_INVALID_ARGUMENT, "payload does not decode as %s", md->input->name);
-	return m;
+	if ((rv = wire_check_strings(md->input, payload->data, payload->len, st)) < 0) {
+		*out = NULL;
+		return rv;
+	}
+	if ((*out = protobuf_c_message_unpack(md->input, NULL, payload->len, payload->data)) == NULL)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "payload does not decode as %s", md->input->name);
+	return 0;
 }

@@ -18,17 +18,19 @@
 #include "runner/v1/runner.pb-c.h"
 #include "status.h"
 
-/* The envelope in `buf`, or NULL with INVALID_ARGUMENT in st. Free with
- * runner__v1__request_envelope__free_unpacked(env, NULL). */
-Runner__V1__RequestEnvelope *envelope_decode(const uint8_t *buf, size_t len, rstatus *st);
+/* Decode the envelope in `buf` into *out (free it with
+ * runner__v1__request_envelope__free_unpacked(*out, NULL)); or refuse it
+ * with INVALID_ARGUMENT, *out NULL. */
+int envelope_decode(const uint8_t *buf, size_t len, Runner__V1__RequestEnvelope **out, rstatus *st);
 
 /* The method "package.Service/Method" names in `sd`; NULL when none. */
 const ProtobufCMethodDescriptor *envelope_method(const ProtobufCServiceDescriptor *sd,
 						 const char *full);
 
-/* The payload as md's input, or NULL with INVALID_ARGUMENT in st. Free
- * with protobuf_c_message_free_unpacked(m, NULL). */
-ProtobufCMessage *envelope_payload_decode(const ProtobufCMethodDescriptor *md,
-					  const ProtobufCBinaryData *payload, rstatus *st);
+/* Decode the payload as md's input into *out (free it with
+ * protobuf_c_message_free_unpacked(*out, NULL)); or refuse it with
+ * INVALID_ARGUMENT, *out NULL. */
+int envelope_payload_decode(const ProtobufCMethodDescriptor *md, const ProtobufCBinaryData *payload,
+			    ProtobufCMessage **out, rstatus *st);
 
 #endif

@@ -309,7 +309,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		call_reply(c, RS_UNIMPLEMENTED, "not implemented by this server yet", NULL);
 		return;
 	}
-	if ((c->request = envelope_payload_decode(md, &env->payload, &st)) == NULL) {
+	if (envelope_payload_decode(md, &env->payload, &c->request, &st) < 0) {
 		call_fail(c, &st);
 		return;
 	}
@@ -324,7 +324,7 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 	Runner__V1__RequestEnvelope *env;
 	rstatus st;
 
-	if ((env = envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &st)) == NULL) {
+	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &env, &st) < 0) {
 		nng_msg_free(msg);
 		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0);
 		return;

@@ -66,7 +66,7 @@ decode_request_bytes(const uint8_t *data, size_t len)
 	rstatus st;
 	int result = 0;
 
-	if ((env = envelope_decode(data, len, &st)) == NULL) {
+	if (envelope_decode(data, len, &env, &st) < 0) {
 		FUZZ_CHECK(st.code == RS_INVALID_ARGUMENT && st.message[0], "envelope refused with %s: %s",
 			   rstatus_code_name(st.code), st.message);
 		return -1;
@@ -81,7 +81,7 @@ decode_request_bytes(const uint8_t *data, size_t len)
 			   strcmp(env->method + strlen(sd->name) + 1, md->name) == 0,
 		   "\"%.100s\" resolved to %s", env->method, md->name);
 	(void) dedup_fingerprint(md->name, env->payload.data, env->payload.len);
-	if ((m = envelope_payload_decode(md, &env->payload, &st)) == NULL) {
+	if (envelope_payload_decode(md, &env->payload, &m, &st) < 0) {
 		FUZZ_CHECK(st.code == RS_INVALID_ARGUMENT && st.message[0], "payload refused with %s: %s",
 			   rstatus_code_name(st.code), st.message);
 		goto done;
