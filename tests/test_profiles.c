@@ -116,6 +116,15 @@ START_TEST(test_tighten_only)
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "nope";
 	assert_denied(&c, RUNNER_NOT_FOUND, "nope");
+
+	/* A tightening the profile's backend cannot enforce is refused, never
+	 * dropped: exec cannot cut the network. */
+	Runner__V1__Restrictions t = RUNNER__V1__RESTRICTIONS__INIT;
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "true", NULL);
+	t.no_network = true;
+	c.spec.tighten = &t;
+	assert_denied(&c, RUNNER_FAILED_PRECONDITION, "network: none");
 	rd_assert_echo_ok_at(d.ipc_url);
 }
 END_TEST

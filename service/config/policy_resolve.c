@@ -361,6 +361,11 @@ profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 	if ((rv = resolve_limits(pr, spec, r, st)) < 0 || (rv = resolve_env(pr, spec, r, st)) < 0 ||
 	    (rv = resolve_cwd(pr, spec, r, workdir, st)) < 0)
 		goto fail;
+	/* The profile passed its backend's check at load; a tightening may ask
+	 * for what the backend cannot do (no network on exec): refused, as at
+	 * load, never silently dropped. */
+	if ((rv = pr->backend->check(&r->policy, st)) < 0)
+		goto fail;
 	return 0;
 fail:
 	free(rw);
