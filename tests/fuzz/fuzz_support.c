@@ -252,6 +252,10 @@ fuzz_check_resolved(const struct profiles *p, const Runner__V1__CommandSpec *spe
 	check_paths("hidden", r->policy.hidden);
 	FUZZ_CHECK(!pr->restrict_writes || r->policy.restrict_writes, "writes no longer restricted");
 	check_workdir(pr, r);
+	/* Never a silent downgrade: the backend enforces every rule it gets. */
+	rstatus why;
+	FUZZ_CHECK(pr->backend->check(&r->policy, &why) == 0, "the %s backend cannot enforce it: %s",
+		   pr->backend->name, why.message);
 }
 
 /* Unknown fields are opaque to runnerd, which never re-packs what it

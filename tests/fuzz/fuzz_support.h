@@ -44,8 +44,9 @@ extern const char fuzz_builtin_yaml[]; /* their text */
 /* The oracle of profile resolution: after profiles_resolve(p, spec, r)
  * returned rv (st filled on failure), check that a success obeys the
  * profile (a request may only tighten it), that every environment name is
- * one command.c accepts and appears once, that the backend exists; and
- * that a failure is a request's error with a message, never INTERNAL. */
+ * one command.c accepts and appears once, that the backend exists and can
+ * enforce every rule of the resulting policy (never a silent downgrade);
+ * and that a failure is a request's error with a message, never INTERNAL. */
 void fuzz_check_resolved(const struct profiles *p, const Runner__V1__CommandSpec *spec, int rv,
 			 const struct resolved *r, const rstatus *st);
 

@@ -127,6 +127,11 @@ request_seeds(void)
 	run.stdin = (ProtobufCBinaryData){ 0, NULL };
 	put_request("run-sandbox-tighten", "Run", &run.base, true);
 
+	/* A tightening the default (exec) profile's backend cannot enforce. */
+	spec.profile = NULL;
+	spec.backend = NULL;
+	put_request("run-exec-no-network", "Run", &run.base, true);
+
 	/* Parameters: a workdir and a cache under their roots. */
 	spec.tighten = NULL;
 	spec.backend = NULL;
