@@ -10,10 +10,12 @@
 #include "rpc/envelope.h"
 #include "run/collect.h"
 
-/* A Run's or StartPipes' command, as rpc_run.c and session.c take it up:
- * resolved under its profile, its backend looked up. */
-static void
-check_command(const Runner__V1__CommandSpec *spec)
+/* A Run's or StartPipes' command, as launch_prepare (run/launch.c) takes
+ * it up before the backend's probe and prepare, which act on the host:
+ * resolved under its profile, its backend looked up. 0 when it resolves,
+ * with its output caps. */
+static int
+check_command(const Runner__V1__CommandSpec *spec, uint64_t *stdout_limit, uint64_t *stderr_limit)
 {
 	const struct profiles *p = fuzz_builtin_profiles();
 	struct resolved r;
@@ -22,20 +24,27 @@ check_command(const Runner__V1__CommandSpec *spec)
 
 	rv = profiles_resolve(p, spec, &r, &st);
 	fuzz_check_resolved(p, spec, rv, &r, &st);
-	if (rv == 0)
+	if (rv == 0) {
 		FUZZ_CHECK(backend_find(r.cmd.backend) != NULL, "no backend %s", r.cmd.backend);
+		*stdout_limit = r.cmd.stdout_limit;
+		*stderr_limit = r.cmd.stderr_limit;
+	}
 	resolved_free(&r);
+	return rv;
 }
 
+/* rpc_run.c: the command, then its stdin copied under the command's caps. */
 static void
 validate_run(const ProtobufCMessage *m)
 {
 	const Runner__V1__RunRequest *req = (const Runner__V1__RunRequest *) m;
+	uint64_t out_cap, err_cap;
 	struct collect io;
 	rstatus st;
 
-	check_command(req->command);
-	FUZZ_CHECK(collect_init(&io, req->stdin.data, req->stdin.len, 1024, 1024, &st) == 0, "%s",
+	if (check_command(req->command, &out_cap, &err_cap) < 0)
+		return;
+	FUZZ_CHECK(collect_init(&io, req->stdin.data, req->stdin.len, out_cap, err_cap, &st) == 0, "%s",
 		   st.message);
 	FUZZ_CHECK(io.stdin_len == req->stdin.len, "stdin copied short");
 	collect_free(&io);
@@ -44,7 +53,9 @@ validate_run(const ProtobufCMessage *m)
 static void
 validate_start_pipes(const ProtobufCMessage *m)
 {
-	check_command(((const Runner__V1__StartPipesRequest *) m)->command);
+	uint64_t out_cap, err_cap;
+
+	(void) check_command(((const Runner__V1__StartPipesRequest *) m)->command, &out_cap, &err_cap);
 }
 
 /* The other methods' handlers go straight to the live session table. */

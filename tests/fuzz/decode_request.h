@@ -2,9 +2,10 @@
  * a handler needs the event loop, as one call: the envelope, the method
  * looked up by name, the payload as that method's input (rpc.c through
  * service/rpc/envelope.h), the de-duplication fingerprint, and the
- * handler's own validation (a Run's or StartPipes' command resolved under
- * its profile, from a built-in profile set, and its stdin copied as
- * rpc_run.c does). The fuzz_request target runs it under libFuzzer; the
+ * handler's own validation up to where it would act on the host (a Run's
+ * or StartPipes' command resolved under its profile, from a built-in
+ * profile set, as run/launch.c does; a Run's stdin copied as rpc_run.c
+ * does). The fuzz_request target runs it under libFuzzer; the
  * unit suite replays it over a seeded random corpus, so CI exercises it
  * without a fuzzer.
  */
