@@ -35,7 +35,7 @@ resolve_under(const struct profiles *p, const struct profile *pr, bool tighten)
 	if (tighten) {
 		t.no_network = true;
 		t.cpu_seconds = t.address_space_bytes = t.processes = 1;
-		t.file_size_bytes = t.open_files = 1;
+		t.file_size_bytes = t.open_files = t.memory_bytes = t.cpus_milli = 1;
 		spec.tighten = &t;
 		spec.timeout_ms = spec.stdout_limit = spec.stderr_limit = 1;
 	}

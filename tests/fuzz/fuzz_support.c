@@ -238,6 +238,8 @@ fuzz_check_resolved(const struct profiles *p, const Runner__V1__CommandSpec *spe
 	WITHIN("processes", el->processes, pl->processes);
 	WITHIN("file_size", el->file_size, pl->file_size);
 	WITHIN("open_files", el->open_files, pl->open_files);
+	WITHIN("memory", el->memory, pl->memory);
+	WITHIN("cpus_milli", el->cpus_milli, pl->cpus_milli);
 	WITHIN("stdout_limit", r->cmd.stdout_limit, pl->stdout_limit);
 	WITHIN("stderr_limit", r->cmd.stderr_limit, pl->stderr_limit);
 	WITHIN("stdout_limit", r->cmd.stdout_limit, p->server.output_limit);

@@ -123,6 +123,8 @@ request_seeds(void)
 	t.processes = 8;
 	t.file_size_bytes = 4096;
 	t.open_files = 16;
+	t.memory_bytes = 128u << 20;
+	t.cpus_milli = 500;
 	spec.tighten = &t;
 	run.stdin = (ProtobufCBinaryData){ 0, NULL };
 	put_request("run-sandbox-tighten", "Run", &run.base, true);
