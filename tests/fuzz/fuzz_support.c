@@ -57,7 +57,9 @@ const struct command_limits fuzz_server_limits = {
 /* Parameter roots and paths are system directories that every Debian
  * machine has, whose symlinks (/bin -> usr/bin, /etc/mtab -> ../proc/...,
  * /etc/alternatives/...) are adversarial enough: a value may resolve into
- * a root or out of it. */
+ * a root or out of it. The firejail profiles run as root, like the test
+ * suite, so that loading them needs neither the runnerd-sandbox user nor
+ * a pids cgroup (root's processes limit). */
 const char fuzz_builtin_yaml[] =
 	"default_profile: default\n"
 	"profiles:\n"
@@ -66,6 +68,7 @@ const char fuzz_builtin_yaml[] =
 	"    limits: {timeout: 10m, stdout: 1M, stderr: 64K}\n"
 	"  - name: sandbox\n"
 	"    backend: firejail\n"
+	"    user: root\n"
 	"    network: none\n"
 	"    filesystem:\n"
 	"      read_only_root: true\n"
@@ -75,17 +78,19 @@ const char fuzz_builtin_yaml[] =
 	"      private_tmp: true\n"
 	"      hide_home: true\n"
 	"    limits: {timeout: 30s, cpu: 30s, address_space: 256M, file_size: 1M, open_files: 64,\n"
-	"             stdout: 1M, stderr: 256K}\n"
+	"             processes: unlimited, stdout: 1M, stderr: 256K}\n"
 	"    env:\n"
 	"      allow: [LANG, TZ, MODE]\n"
 	"      set: [{name: PYTHONDONTWRITEBYTECODE, value: \"1\"}, {name: MODE, value: fixed}]\n"
 	"  - name: build\n"
 	"    backend: firejail\n"
+	"    user: root\n"
+	"    network: allowed\n"
 	"    workdir: \"{{workdir}}\"\n"
 	"    filesystem:\n"
 	"      read_write: [\"{{workdir}}\", \"{{cache}}/build\"]\n"
 	"      private_tmp: true\n"
-	"    limits: {timeout: 30m}\n"
+	"    limits: {timeout: 30m, processes: unlimited}\n"
 	"    params:\n"
 	"      - {name: workdir, roots: [/usr/share, /etc]}\n"
 	"      - {name: cache, roots: [/var/cache]}\n"
