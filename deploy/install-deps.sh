@@ -13,6 +13,7 @@ packages=(
 	libcyaml-dev                              # the profiles config (YAML)
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
+	libjansson-dev libyaml-dev                # JSON output and logs; where a config error is
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
 	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service

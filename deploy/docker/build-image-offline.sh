@@ -11,18 +11,19 @@
 # configured with the install prefix /usr/local (build.sh's default).
 #
 # The root filesystem: the Dockerfile's RUNTIME_PACKAGES (libnng1,
-# libprotobuf-c1, libcyaml1, tini) and a small userland for the commands
-# runnerd runs (bash, dash as /bin/sh, coreutils, grep, sed, findutils, tar,
-# gzip, mawk, procps, hostname), with everything they depend on as apt
-# resolves it, unpacked with dpkg-deb onto a merged /usr; `cmake --install
-# --strip` of the build into /usr/local (no headers or static libraries, as
-# in the Dockerfile); the user runnerd (uid/gid 10001, home /home/runnerd)
-# and a /run/runnerd it owns. It is not all of debian:12-slim: no apt, no
-# perl, no dpkg database. The image's configuration (USER, WORKDIR, ENV,
-# VOLUME, STOPSIGNAL, HEALTHCHECK, ENTRYPOINT, CMD) is read from the
-# Dockerfile's runtime stage and given to `docker import --change`, so the
-# two images start, probe and stop alike (STOPSIGNAL excepted: import has
-# none, and the Dockerfile's SIGTERM is docker's default).
+# libprotobuf-c1, libcyaml1, libyaml-0-2, libjansson4, tini) and a small
+# userland for the commands runnerd runs (bash, dash as /bin/sh, coreutils,
+# grep, sed, findutils, tar, gzip, mawk, procps, hostname), with everything
+# they depend on as apt resolves it, unpacked with dpkg-deb onto a merged
+# /usr; `cmake --install --strip` of the build into /usr/local (no headers
+# or static libraries, as in the Dockerfile); the user runnerd (uid/gid
+# 10001, home /home/runnerd) and a /run/runnerd it owns. It is not all of
+# debian:12-slim: no apt, no perl, no dpkg database. The image's
+# configuration (USER, WORKDIR, ENV, VOLUME, STOPSIGNAL, HEALTHCHECK,
+# ENTRYPOINT, CMD) is read from the Dockerfile's runtime stage and given to
+# `docker import --change`, so the two images start, probe and stop alike
+# (STOPSIGNAL excepted: import has none, and the Dockerfile's SIGTERM is
+# docker's default).
 #
 # Idempotent: the image carries a label with the hash of its inputs (this
 # script, the Dockerfile, the packages' versions, the built binaries); when
