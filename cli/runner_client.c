@@ -315,6 +315,9 @@ TYPED_CALL(runner_wait, "Wait", Runner__V1__WaitRequest, Runner__V1__WaitRespons
 TYPED_CALL(runner_signal, "Signal", Runner__V1__SignalRequest, Runner__V1__SignalResponse)
 TYPED_CALL(runner_list, "List", Runner__V1__ListRequest, Runner__V1__ListResponse)
 TYPED_CALL(runner_health, "Health", Runner__V1__HealthRequest, Runner__V1__HealthResponse)
+TYPED_CALL(runner_read_output, "ReadOutput", Runner__V1__ReadOutputRequest,
+	   Runner__V1__ReadOutputResponse)
+TYPED_CALL(runner_remove, "Remove", Runner__V1__RemoveRequest, Runner__V1__RemoveResponse)
 
 const char *
 runner_client_version(void)

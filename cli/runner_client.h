@@ -152,6 +152,19 @@ int runner_list(runner_client *c, const Runner__V1__ListRequest *req,
 int runner_health(runner_client *c, const Runner__V1__HealthRequest *req,
 		  Runner__V1__HealthResponse **resp, uint64_t deadline_ms, runner_status *st);
 
+/* A session's retained output from given offsets, without attaching (for a
+ * look, as `runnerctl logs` takes): at most req->max_bytes (0: 256 KiB) of
+ * each stream, where they start, how much was written, and the result once
+ * the process ended. Needs the session's stream_secret (UNAUTHENTICATED
+ * otherwise); acknowledges nothing. */
+int runner_read_output(runner_client *c, const Runner__V1__ReadOutputRequest *req,
+		       Runner__V1__ReadOutputResponse **resp, uint64_t deadline_ms, runner_status *st);
+
+/* Forget a finished session at once (its output, result and key);
+ * FAILED_PRECONDITION while its process runs. */
+int runner_remove(runner_client *c, const Runner__V1__RemoveRequest *req,
+		  Runner__V1__RemoveResponse **resp, uint64_t deadline_ms, runner_status *st);
+
 /* ReadStream, the contract's streaming method, is not a REQ/REP call: see
  * runner_stream.h. */
 
