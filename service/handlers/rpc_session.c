@@ -34,6 +34,7 @@ rpc_start_pipes(struct call *c)
 	const Runner__V1__StartPipesRequest *req = (const Runner__V1__StartPipesRequest *) c->request;
 	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
 	const struct handler_env *env = c->app;
+	char stream_address[700];
 	struct session *s;
 	bool existing;
 	rstatus st;
@@ -43,7 +44,8 @@ rpc_start_pipes(struct call *c)
 		return;
 	}
 	resp.session_id = (char *) session_id(s);
-	resp.stream_address = (char *) streams_address_for(env->streams, c->pipe);
+	resp.stream_address = (char *) streams_address_for(env->streams, c->pipe, stream_address,
+							   sizeof(stream_address));
 	resp.stream_secret.data = (uint8_t *) session_secret(s);
 	resp.stream_secret.len = SESSION_SECRET_LEN;
 	resp.pid = session_pid(s);
