@@ -100,11 +100,19 @@ if ((${#missing[@]} > 0)); then
 	rm -rf "$dl"
 fi
 
+# Each file's content and base name, not its path: the same inputs hash the
+# same in any checkout and build directory.
+content_hashes() {
+	local f
+	for f in "$@"; do
+		printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "${f##*/}"
+	done
+}
+mapfile -t helpers < <(find "$build" -maxdepth 2 -type f -name 'runnerd-*' -perm -u+x | sort)
 inputs=$( {
-	sha256sum "$self" "$dockerfile"
+	content_hashes "$self" "$dockerfile"
 	echo "$pkgs"
-	sha256sum "$build/service/runnerd" "$build/cli/runnerctl"
-	find "$build" -maxdepth 2 -type f -name 'runnerd-*' -perm -u+x -exec sha256sum {} +
+	content_hashes "$build/service/runnerd" "$build/cli/runnerctl" "${helpers[@]}"
 } | sha256sum | cut -c1-16)
 have=$(docker image inspect --format '{{ index .Config.Labels "runnerd.image.inputs" }}' "$tag" 2>/dev/null || true)
 old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
