@@ -87,7 +87,10 @@ typedef struct runner_client_options {
 
 /* Open a client for `url` (ipc:///path or tcp://host:port); `opts` may be
  * NULL. Dialing is asynchronous: an unreachable server shows up as
- * UNAVAILABLE on the first call. A malformed address is INVALID_ARGUMENT. */
+ * UNAVAILABLE on the first call. A malformed address is INVALID_ARGUMENT;
+ * an ipc socket this process may not connect to (no write permission on
+ * the socket, or no search permission on a directory above it) is
+ * PERMISSION_DENIED at once, naming that path. */
 int runner_client_open(runner_client **out, const char *url, const runner_client_options *opts,
 		       runner_status *st);
 

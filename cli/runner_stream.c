@@ -1,5 +1,6 @@
 /* runner_stream.c — the ReadStream reader; see runner_stream.h. */
 #include "runner_stream.h"
+#include "runner_client_internal.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -228,6 +229,8 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no stream address");
 	if (strlen(stream_address) >= sizeof(s->addr))
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "stream address too long");
+	if ((rv = runner_client_check_access(stream_address, st)) < 0)
+		return rv;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	if (connect_timeout_ms <= 0)
