@@ -1,5 +1,5 @@
-/* rctl_exec.c — `runnerctl exec`: start a session and stand in for its
- * process. Its output is copied to ours as it comes (rctl_watch.c); with
+/* rctl_exec.c — `runnerctl exec` (and run/sh -i): start a session and
+ * stand in for its process. Its output is copied to ours as it comes (rctl_watch.c); with
  * -i (or --stdin) a second thread feeds it our input; a third passes the
  * signals we get on to it; a closed stdout sends it SIGPIPE; and its end
  * becomes our exit status, as with `run`. */
@@ -211,21 +211,16 @@ run_session(struct rctl_watch *w, struct exec_threads *t)
 }
 
 int
-rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
+rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o)
 {
-	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
-		.cmd = argv[0],
-		.accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_TAG | RCTL_RUNOPT_INTERACTIVE,
-	};
-	struct rctl_watch w = { .cmd = argv[0], .connect_timeout_ms = g->connect_timeout_ms };
+	struct rctl_watch w = { .cmd = o->cmd, .connect_timeout_ms = g->connect_timeout_ms, .run = o };
 	struct exec_threads t = { .w = &w, .stop = { -1, -1 } };
 	Runner__V1__StartPipesResponse *resp = NULL;
 	runner_client *c = NULL;
 	sigset_t sigs;
 	int rv, pump_exit;
 
-	if ((rv = rctl_run_opts_parse(g, &o, argc, argv)) != RCTL_CONTINUE ||
-	    (rv = exec_input(&o, &t)) != RCTL_CONTINUE)
+	if ((rv = exec_input(o, &t)) != RCTL_CONTINUE)
 		return rv;
 	/* Before any thread exists (nng starts its own), so that only the
 	 * forwarder ever takes these signals. */
@@ -235,7 +230,7 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 
 	if ((rv = rctl_connect(g, &c)) != 0)
 		return rv;
-	if ((rv = rctl_start_session(c, &o, &resp)) != 0) {
+	if ((rv = rctl_start_session(c, o, &resp)) != 0) {
 		runner_client_close(c);
 		return rv;
 	}
@@ -244,7 +239,6 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 	w.secret = resp->stream_secret.data;
 	w.secret_len = resp->stream_secret.len;
 	w.stream_addr = resp->stream_address;
-	w.program = o.spec.argv[0];
 
 	rv = run_session(&w, &t);
 	rctl_watch_close(&w);
@@ -258,4 +252,18 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 	/* Input that could not be delivered makes the child's answer suspect. */
 	pump_exit = atomic_load(&t.pump_exit);
 	return pump_exit > 0 ? pump_exit : rv;
+}
+
+int
+rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
+{
+	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
+		.cmd = argv[0],
+		.accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_TAG | RCTL_RUNOPT_INTERACTIVE,
+	};
+	int rv;
+
+	if ((rv = rctl_run_opts_parse(g, &o, argc, argv)) != RCTL_CONTINUE)
+		return rv;
+	return rctl_exec_session(g, &o);
 }
