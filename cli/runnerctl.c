@@ -387,10 +387,17 @@ rctl_connect(struct rctl_globals *g, runner_client **out)
 int
 rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char **argv)
 {
-	/* The offending word; getopt has already stepped past it. */
+	/* The offending word: a short option by its letter (it may sit in a
+	 * cluster, -la), a long one where getopt has just stepped past it. */
 	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
 	const struct rctl_command *c = cmd != NULL ? find_command(cmd) : NULL;
+	char letter[3] = "-?";
 	uint64_t ms;
+
+	if ((opt == '?' || opt == ':') && optopt > ' ' && optopt < 0x7f) {
+		letter[1] = (char) optopt;
+		word = letter;
+	}
 
 	switch (opt) {
 	case RCTL_OPT_ADDR:
