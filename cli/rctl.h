@@ -87,6 +87,10 @@ typedef int rctl_opt_fn(void *ctx, const char *cmd, int opt, char *arg);
 int rctl_parse_opts(struct rctl_globals *g, int argc, char **argv, const char *optstring,
 		    const struct option *longopts, rctl_opt_fn *fn, void *ctx);
 
+/* The rctl_opt_fn of a command whose one option of its own is a flag: sets
+ * the bool `ctx` points to. */
+int rctl_flag_opt(void *ctx, const char *cmd, int opt, char *arg);
+
 /* Print the help of command `cmd` (NULL: runnerctl's) to stdout. */
 void rctl_help(const char *cmd);
 

@@ -37,17 +37,6 @@ print_health(const Runner__V1__HealthResponse *h)
 
 enum { OPT_JSON = 0x600 };
 
-static int
-json_opt(void *ctx, const char *cmd, int opt, char *arg)
-{
-	bool *json = ctx;
-
-	if (opt != OPT_JSON)
-		return rctl_usage_error(cmd, "unhandled option %d", opt);
-	*json = true;
-	return RCTL_CONTINUE;
-}
-
 /* The options and operands of a command that takes none but --json (when
  * `json` is not NULL); RCTL_CONTINUE or an exit code. */
 static int
@@ -60,7 +49,7 @@ parse_no_operands(struct rctl_globals *g, int argc, char **argv, bool *json)
 	};
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, ":h", json ? longopts : NULL, json_opt, json)) != RCTL_CONTINUE)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", json ? longopts : NULL, rctl_flag_opt, json)) != RCTL_CONTINUE)
 		return rv;
 	if (optind < argc)
 		return rctl_usage_error(argv[0], "takes no arguments, got '%s'", argv[optind]);

@@ -21,17 +21,6 @@ struct logs {
 	uint64_t off[3]; /* next offset, by RUNNER__V1__STREAM_KIND__* */
 };
 
-static int
-logs_opt(void *ctx, const char *cmd, int opt, char *arg)
-{
-	struct logs *l = ctx;
-
-	if (opt != 'f')
-		return rctl_usage_error(cmd, "unhandled option %d", opt);
-	l->follow = true;
-	return RCTL_CONTINUE;
-}
-
 /* Write one stream's part of a reply to `fd`, saying when bytes before it
  * are no longer retained; RCTL_CONTINUE or an exit code. */
 static int
@@ -115,7 +104,7 @@ rctl_cmd_logs(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, logs_opt, &l)) != RCTL_CONTINUE ||
+	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, rctl_flag_opt, &l.follow)) != RCTL_CONTINUE ||
 	    (rv = rctl_open_session(g, argv[0], argc, argv, true, &l.c, &l.h)) != RCTL_CONTINUE) {
 		runner_client_close(l.c);
 		return rv;

@@ -434,17 +434,6 @@ rctl_cmd_stop(struct rctl_globals *g, int argc, char **argv)
 	return stop_session(c, h.id, grace_ms);
 }
 
-static int
-rm_opt(void *ctx, const char *cmd, int opt, char *arg)
-{
-	bool *force = ctx;
-
-	if (opt != 'f')
-		return rctl_usage_error(cmd, "unhandled option %d", opt);
-	*force = true;
-	return RCTL_CONTINUE;
-}
-
 int
 rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
 {
@@ -461,7 +450,7 @@ rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
 	runner_status st;
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, rm_opt, &force)) != RCTL_CONTINUE ||
+	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, rctl_flag_opt, &force)) != RCTL_CONTINUE ||
 	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	if (force && (rv = stop_session(c, h.id, STOP_GRACE_MS)) != 0)

@@ -445,6 +445,13 @@ rctl_parse_opts(struct rctl_globals *g, int argc, char **argv, const char *optst
 	return RCTL_CONTINUE;
 }
 
+int
+rctl_flag_opt(void *ctx, const char *cmd, int opt, char *arg)
+{
+	*(bool *) ctx = true;
+	return RCTL_CONTINUE;
+}
+
 void
 rctl_client_closep(runner_client **c)
 {

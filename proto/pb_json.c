@@ -83,22 +83,21 @@ pb_json_bytes(const uint8_t *data, size_t len)
 	return v;
 }
 
-json_t *
-pb_json_uint64(uint64_t v)
+/* A 64-bit integer as the mapping has it: a decimal string (JSON numbers
+ * lose precision past 2^53 in many readers). */
+static json_t *
+decimal_string(uint64_t magnitude, bool negative)
 {
 	char buf[24];
 
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	snprintf(buf, sizeof(buf), "%s%" PRIu64, negative ? "-" : "", magnitude);
 	return json_string(buf);
 }
 
-static json_t *
-int64_value(int64_t v)
+json_t *
+pb_json_uint64(uint64_t v)
 {
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	return json_string(buf);
+	return decimal_string(v, false);
 }
 
 json_t *
@@ -153,7 +152,8 @@ value_at(const ProtobufCFieldDescriptor *f, const void *p, unsigned flags)
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		return int64_value(*(const int64_t *) p);
+		return *(const int64_t *) p < 0 ? decimal_string(-(uint64_t) *(const int64_t *) p, true)
+						: decimal_string((uint64_t) *(const int64_t *) p, false);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
 		return pb_json_uint64(*(const uint64_t *) p);

@@ -144,6 +144,36 @@ raw_until_last(raw *r, char *out, size_t cap)
 	}
 }
 
+/* A session of `shell`, ended before anyone reads it. */
+static void
+finished_session(runner_client *cl, rd_session *s, const char *shell)
+{
+	rd_start_shell(cl, s, shell);
+	runner__v1__wait_response__free_unpacked(rd_wait(cl, s->id, 10000), NULL);
+}
+
+/* A fresh connection attached to `s` from the start. */
+static void
+raw_attach_new(raw *r, const rd_session *s)
+{
+	raw_open(r, s->stream_address);
+	raw_attach(r, s, 0, 0);
+}
+
+/* Take `n` frames without acknowledging them; the last of them is the last
+ * frame when `ends`, none is otherwise. */
+static void
+take_unacked(raw *r, int n, bool ends)
+{
+	for (int i = 0; i < n; i++) {
+		StreamFrame *f = raw_recv(r, RD_FRAME_TIMEOUT_MS);
+
+		ck_assert_msg(f != NULL, "frame %d of %d did not come", i + 1, n);
+		ck_assert_msg(f->last == (ends && i == n - 1), "frame %d of %d: last=%d", i + 1, n, f->last);
+		runner__v1__stream_frame__free_unpacked(f, NULL);
+	}
+}
+
 /* ---- the attach sequence ---- */
 
 START_TEST(test_ack_before_attach_is_ignored)
@@ -156,8 +186,7 @@ START_TEST(test_ack_before_attach_is_ignored)
 	char out[64];
 	raw r;
 
-	rd_start_shell(cl, &s, "echo hello");
-	runner__v1__wait_response__free_unpacked(rd_wait(cl, s.id, 10000), NULL);
+	finished_session(cl, &s, "echo hello");
 	raw_open(&r, s.stream_address);
 	/* It claims frames and bytes it never got: nothing may come of it. */
 	a.frames = 5;
@@ -185,8 +214,7 @@ START_TEST(test_second_attach_on_one_connection)
 	raw r;
 
 	rd_start_argv(cl, &s, "cat", NULL);
-	raw_open(&r, s.stream_address);
-	raw_attach(&r, &s, 0, 0);
+	raw_attach_new(&r, &s);
 	rd_write_stdin(cl, s.id, 0, "one", 3);
 	ck_assert_ptr_nonnull(f = raw_recv(&r, RD_FRAME_TIMEOUT_MS));
 	ck_assert(f->data.len == 3 && memcmp(f->data.data, "one", 3) == 0 && !f->last);
@@ -243,13 +271,8 @@ START_TEST(test_credit_window_and_the_last_frame)
 
 	/* More than two frames of data: without an ack, exactly two come. */
 	start_frames(cl, &s, 3);
-	raw_open(&r, s.stream_address);
-	raw_attach(&r, &s, 0, 0);
-	for (int i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(f = raw_recv(&r, RD_FRAME_TIMEOUT_MS));
-		ck_assert(f->data.len > 0 && !f->last);
-		runner__v1__stream_frame__free_unpacked(f, NULL);
-	}
+	raw_attach_new(&r, &s);
+	take_unacked(&r, 2, false);
 	ck_assert_msg((f = raw_recv(&r, QUIET_MS)) == NULL, "a third frame without credit (last: %d)",
 		      f ? f->last : 0);
 	/* Acknowledging gives credit again; the rest, and the last frame,
@@ -263,31 +286,17 @@ START_TEST(test_credit_window_and_the_last_frame)
 
 	/* The last frame needs credit too: after two unacknowledged data
 	 * frames it waits for an ack; after one it comes. */
-	rd_start_shell(cl, &s, "head -c 1000 /dev/zero; head -c 10 /dev/zero >&2");
-	runner__v1__wait_response__free_unpacked(rd_wait(cl, s.id, 10000), NULL);
-	raw_open(&r, s.stream_address);
-	raw_attach(&r, &s, 0, 0);
-	for (int i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(f = raw_recv(&r, RD_FRAME_TIMEOUT_MS));
-		ck_assert(f->data.len > 0 && !f->last);
-		runner__v1__stream_frame__free_unpacked(f, NULL);
-	}
+	finished_session(cl, &s, "head -c 1000 /dev/zero; head -c 10 /dev/zero >&2");
+	raw_attach_new(&r, &s);
+	take_unacked(&r, 2, false);
 	ck_assert_ptr_null(raw_recv(&r, QUIET_MS));
 	raw_ack(&r);
-	ck_assert_ptr_nonnull(f = raw_recv(&r, RD_FRAME_TIMEOUT_MS));
-	ck_assert(f->last);
-	runner__v1__stream_frame__free_unpacked(f, NULL);
+	take_unacked(&r, 1, true);
 	nng_close(r.sock);
 
-	rd_start_shell(cl, &s, "echo one frame");
-	runner__v1__wait_response__free_unpacked(rd_wait(cl, s.id, 10000), NULL);
-	raw_open(&r, s.stream_address);
-	raw_attach(&r, &s, 0, 0);
-	for (int i = 0; i < 2; i++) {
-		ck_assert_ptr_nonnull(f = raw_recv(&r, RD_FRAME_TIMEOUT_MS));
-		ck_assert(f->last == (i == 1));
-		runner__v1__stream_frame__free_unpacked(f, NULL);
-	}
+	finished_session(cl, &s, "echo one frame");
+	raw_attach_new(&r, &s);
+	take_unacked(&r, 2, true);
 	nng_close(r.sock);
 	runner_client_close(cl);
 }
@@ -357,8 +366,7 @@ START_TEST(test_read_output_and_remove)
 	rd_session s;
 	raw r;
 
-	rd_start_shell(cl, &s, "printf 0123456789; printf err >&2");
-	runner__v1__wait_response__free_unpacked(rd_wait(cl, s.id, 10000), NULL);
+	finished_session(cl, &s, "printf 0123456789; printf err >&2");
 	req.session_id = s.id;
 	req.stream_secret.data = s.secret;
 	req.stream_secret.len = s.secret_len;

@@ -83,6 +83,16 @@ rpc_wait(struct call *c)
 		session_wait(s, c, req->timeout_ms);
 }
 
+/* Answer `c` with an empty reply, or the status of a failed `rv`. */
+static void
+reply_empty(struct call *c, int rv, const rstatus *st, const ProtobufCMessage *empty)
+{
+	if (rv < 0)
+		call_fail(c, st);
+	else
+		call_reply(c, RS_OK, "", empty);
+}
+
 void
 rpc_signal(struct call *c)
 {
@@ -91,12 +101,8 @@ rpc_signal(struct call *c)
 	struct session *s = session_for(c, req->session_id);
 	rstatus st;
 
-	if (s == NULL)
-		return;
-	if (session_signal(s, req->signal, &st) < 0)
-		call_fail(c, &st);
-	else
-		call_reply(c, RS_OK, "", &resp.base);
+	if (s != NULL)
+		reply_empty(c, session_signal(s, req->signal, &st), &st, &resp.base);
 }
 
 void
@@ -194,12 +200,8 @@ rpc_remove(struct call *c)
 	struct session *s = session_for(c, req->session_id);
 	rstatus st;
 
-	if (s == NULL)
-		return;
-	if (session_remove(s, &st) < 0)
-		call_fail(c, &st);
-	else
-		call_reply(c, RS_OK, "", &resp.base);
+	if (s != NULL)
+		reply_empty(c, session_remove(s, &st), &st, &resp.base);
 }
 
 /* The status table's answer for a method not served over REQ/REP, with
