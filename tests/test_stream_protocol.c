@@ -15,9 +15,13 @@
  *   - ReadOutput (retained bytes, offsets, errors) and Remove (an attached
  *     reader's last frame says NOT_FOUND).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -417,10 +421,31 @@ END_TEST
 
 /* ---- the address ---- */
 
+/* A port P with P and P+1 free on every address (runnerd's stream
+ * listener takes P+1), as far as a bind can tell. */
+static int
+free_port_pair(void)
+{
+	for (int attempt = 0; attempt < 50; attempt++) {
+		int p = rd_free_tcp_port(), fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) (p + 1)) };
+		bool ok;
+
+		ck_assert(fd >= 0);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		ok = p < 65535 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return p;
+	}
+	ck_abort_msg("no two free tcp ports in a row");
+	return 0;
+}
+
 START_TEST(test_stream_address_is_dialable)
 {
 	char listen[64], want[64];
-	int port = rd_free_tcp_port();
+	int port = free_port_pair();
 	const char *args[] = { "--listen", listen, "--insecure-tcp", NULL };
 	rd_options o = { .args = args };
 	runner_client *cl;
