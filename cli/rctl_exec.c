@@ -57,7 +57,7 @@ pump_main(void *arg)
 	case RUNNER_STDIN_STOPPED: /* the child's end arrived */
 		break;
 	case RUNNER_STDIN_READ_FAILED:
-		fprintf(stderr, PROG " exec: reading input: %s\n", strerror(errno));
+		fprintf(stderr, PROG " %s: reading input: %s\n", w->cmd, strerror(errno));
 		code = RCTL_EXIT_IO;
 		/* The child got only part of its input; do not leave it
 		 * waiting for the rest. */
@@ -111,7 +111,7 @@ forward_main(void *arg)
 		if (rctl_signal(t->w->c, t->w->id, sig, &st) == 0)
 			continue;
 		/* The child is gone or out of reach: the signal is ours. */
-		fprintf(stderr, PROG " exec: cannot pass %s on: %s: %s\n",
+		fprintf(stderr, PROG " %s: cannot pass %s on: %s: %s\n", t->w->cmd,
 			rctl_signal_name(sig, name, sizeof(name)), runner_status_code_name(st.code),
 			st.message);
 		_exit(RCTL_EXIT_SIGNAL_BASE + sig);
@@ -119,12 +119,12 @@ forward_main(void *arg)
 }
 
 static int
-start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+start_thread(pthread_t *t, void *(*fn)(void *), struct exec_threads *arg)
 {
 	int err;
 
 	if ((err = pthread_create(t, NULL, fn, arg)) != 0) {
-		fprintf(stderr, PROG " exec: cannot start a thread: %s\n", strerror(err));
+		fprintf(stderr, PROG " %s: cannot start a thread: %s\n", arg->w->cmd, strerror(err));
 		return RCTL_EXIT_IO;
 	}
 	return 0;
@@ -177,11 +177,11 @@ exec_input(const struct rctl_run_opts *o, struct exec_threads *t)
 		t->input_fd = STDIN_FILENO;
 	} else if (o->stdin_path != NULL &&
 		   (t->input_fd = open(o->stdin_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, PROG " exec: cannot open --stdin %s: %s\n", o->stdin_path, strerror(errno));
+		fprintf(stderr, PROG " %s: cannot open --stdin %s: %s\n", o->cmd, o->stdin_path, strerror(errno));
 		return RCTL_EXIT_IO;
 	}
 	if (t->input_fd >= 0 && pipe2(t->stop, O_CLOEXEC) < 0) {
-		perror(PROG " exec: pipe");
+		perror(PROG ": pipe");
 		return RCTL_EXIT_IO;
 	}
 	return RCTL_CONTINUE;
