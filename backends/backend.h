@@ -18,6 +18,9 @@
 #include "command.h"
 #include "policy.h"
 #include "status.h"
+#include "user_ids.h"
+
+struct job_cgroup;
 
 /* What a wrapper's own report says about the command it ran, replacing
  * what the wrapper's wait status and rusage say (see backend_launch.exited). */
@@ -66,6 +69,18 @@ struct backend_launch {
 	int adopt_fds[3];
 	const void *preamble;
 	size_t preamble_len;
+	/* What the launched program gets between fork and exec (the spawner
+	 * does it, in this order: cgroups, rlimits, user; spawner_wire.h). */
+	struct launch_setup {
+		struct job_cgroup *cgroup;  /* joined; killed with the job's tree */
+		struct {
+			int resource;       /* RLIMIT_* */
+			uint64_t value;     /* soft and hard */
+		} rlimits[8];
+		size_t n_rlimits;
+		bool set_ids;               /* switch to ids (user_ids.h) */
+		struct user_ids ids;
+	} setup;
 	void *priv; /* the backend's own state, released by ->release */
 };
 

@@ -442,6 +442,13 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	return 0;
 }
 
+/* The tighter of two limits, 0 meaning none. */
+static uint64_t
+tighter(uint64_t a, uint64_t b)
+{
+	return a == 0 ? b : b == 0 || a < b ? a : b;
+}
+
 /* Everything fixed when a container is created, from the policy alone:
  * what a pooled container bakes in, and what a request must match to use
  * one. */
@@ -449,7 +456,7 @@ static int
 container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 {
 	const struct policy_docker *dk = &p->docker;
-	uint64_t pids = dk->pids;
+	uint64_t pids = dk->pids, memory, cpus;
 	int rv = 0;
 
 	PUSH("--network=%s", p->network ? "bridge" : "none");
@@ -476,15 +483,17 @@ container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 		if ((rv = check_visibility(p, dk->mounts[i].source, st)) < 0 ||
 		    (rv = bind_mount(r, dk->mounts[i].source, dk->mounts[i].target, dk->mounts[i].rw, st)) < 0)
 			return rv;
-	if (dk->memory > 0) {
+	/* limits.memory/cpus and the docker mapping's own: the tighter. */
+	memory = tighter(dk->memory, p->limits.memory);
+	cpus = tighter(dk->cpus_milli, p->limits.cpus_milli);
+	if (memory > 0) {
 		/* Swap included: the limit is the limit, and an allocation past
 		 * it ends in the OOM killer, not in swapping. */
-		PUSH("--memory=%llu", (unsigned long long) dk->memory);
-		PUSH("--memory-swap=%llu", (unsigned long long) dk->memory);
+		PUSH("--memory=%llu", (unsigned long long) memory);
+		PUSH("--memory-swap=%llu", (unsigned long long) memory);
 	}
-	if (dk->cpus_milli > 0)
-		PUSH("--cpus=%llu.%03llu", (unsigned long long) (dk->cpus_milli / 1000),
-		     (unsigned long long) (dk->cpus_milli % 1000));
+	if (cpus > 0)
+		PUSH("--cpus=%llu.%03llu", (unsigned long long) (cpus / 1000), (unsigned long long) (cpus % 1000));
 	/* RLIMIT_NPROC counts a uid's processes host-wide; a container's own
 	 * count is its pids cgroup. */
 	if (p->limits.processes > 0 && (pids == 0 || p->limits.processes < pids))

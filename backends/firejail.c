@@ -85,6 +85,7 @@
 
 #include "backend.h"
 #include "helper_path.h"
+#include "job_cgroup.h"
 #include "pids_cgroup.h"
 #include "shim_env.h"
 #include "spawn_child.h"
@@ -587,6 +588,13 @@ check_policy(const struct policy *p, bool templates, struct who *w, rstatus *st)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
 				    "profile %s: user: setpriv (util-linux) is not installed (searched " TOOL_PATH ")",
 				    prof);
+	/* Memory and CPU bandwidth are a cgroup's, joined (by the spawner)
+	 * before the launcher, so firejail and the whole sandbox are in it. */
+	{
+		struct cgroup_limits cl = { .memory = p->limits.memory, .cpu_milli = p->limits.cpus_milli };
+		if ((rv = job_cgroup_check(&cl, &why)) < 0)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION, "profile %s: %.400s", prof, why.message);
+	}
 	/* RLIMIT_NPROC never binds root: there, only a pids cgroup will do. */
 	if (p->limits.processes > 0 && w->uid == 0 && !use_pids_cgroup(&why))
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
@@ -637,6 +645,7 @@ struct plan {
 	size_t argc, cap;
 	char **env;
 	char cgroup[PATH_MAX]; /* the run's pids cgroup; "": none */
+	struct job_cgroup *job_cg; /* memory and CPU bandwidth (job_cgroup.h) */
 	char exec_error[sizeof(((rstatus *) 0)->message)];
 };
 
@@ -677,6 +686,7 @@ plan_free(struct plan *pl)
 		free(pl->argv[i]);
 	free(pl->argv);
 	free(pl->env);
+	job_cgroup_free(pl->job_cg);
 	free(pl);
 }
 
@@ -766,6 +776,18 @@ add_tmp_rules(struct plan *pl, const struct policy *p, rstatus *st)
 	return any ? 0 : add(pl, st, "--private-tmp");
 }
 
+/* The sandbox is gone: nothing of it may outlive it, and an OOM kill in
+ * its cgroup is reported. */
+static void
+fj_exited(const struct backend_launch *launch, struct backend_outcome *out)
+{
+	struct plan *pl = launch->priv;
+
+	job_cgroup_kill(pl->job_cg);
+	if (out != NULL)
+		out->oom_killed = job_cgroup_oom_killed(pl->job_cg);
+}
+
 static int
 fj_prepare(const struct command *cmd, const struct policy *p, struct backend_launch *out,
 	   rstatus *st)
@@ -788,6 +810,13 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	if ((pl = calloc(1, sizeof(*pl))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	out->priv = pl;
+	if (l->memory || l->cpus_milli) {
+		struct cgroup_limits cl = { .memory = l->memory, .cpu_milli = l->cpus_milli };
+		if ((rv = job_cgroup_create(&cl, &pl->job_cg, st)) < 0)
+			return rv;
+		out->setup.cgroup = pl->job_cg;
+		out->exited = fj_exited;
+	}
 
 	/* Not runnable here: report it exactly as a direct spawn would, and
 	 * start nothing. */

@@ -36,8 +36,14 @@ helper_path(const char *name, bool (*accept)(const char *path), char *out, size_
 		char *slash;
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
+			char rel[PATH_MAX];
 			*slash = '\0';
 			if (candidate(self[0] ? self : "/", name, accept, out, outlen))
+				return 0;
+			/* An install moved as a whole: PREFIX/sbin/runnerd beside
+			 * PREFIX/libexec/runnerd/. */
+			if (snprintf(rel, sizeof(rel), "%s/../libexec/runnerd", self) < (int) sizeof(rel) &&
+			    candidate(rel, name, accept, out, outlen))
 				return 0;
 		}
 	} else {

@@ -1,11 +1,14 @@
-/* helper_path.h — where runnerd finds its helper executables: the
- * programs it starts inside sandboxes and containers (runnerd-status,
- * runnerd-docker-init), which are built and installed with it.
+/* helper_path.h — where runnerd finds its helper executables, built and
+ * installed with it: the programs it starts inside sandboxes and
+ * containers (runnerd-status, runnerd-docker-init) and the one that
+ * creates its commands (runnerd-spawner).
  *
  * Search order, first hit wins:
  *   1. the directory of the running executable (/proc/self/exe): the
  *      build tree keeps the helpers beside runnerd in service/;
- *   2. RUNNERD_LIBEXECDIR, fixed at build time (the install's
+ *   2. ../libexec/runnerd from there: an install moved as a whole (a
+ *      prefix other than the one it was built for);
+ *   3. RUNNERD_LIBEXECDIR, fixed at build time (the install's
  *      libexec/runnerd).
  * Never PATH and never the environment: a helper runs inside every
  * sandbox, so where it comes from is not the caller's to choose.

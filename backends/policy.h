@@ -18,11 +18,13 @@ struct policy_limits {
 	uint64_t timeout_ms;
 	uint64_t cpu_seconds;    /* RLIMIT_CPU */
 	uint64_t address_space;  /* RLIMIT_AS, bytes */
-	uint64_t processes;      /* RLIMIT_NPROC */
+	uint64_t processes;      /* tasks (a pids cgroup; RLIMIT_NPROC where none) */
 	uint64_t file_size;      /* RLIMIT_FSIZE, bytes */
 	uint64_t open_files;     /* RLIMIT_NOFILE */
 	uint64_t stdout_limit;   /* output caps, bytes */
 	uint64_t stderr_limit;
+	uint64_t memory;         /* bytes of memory, swap included (a cgroup's) */
+	uint64_t cpus_milli;     /* thousandths of a CPU of bandwidth (a cgroup's) */
 };
 
 /* A host path bind-mounted into a container (docker backend). */

@@ -2,7 +2,7 @@
  *
  * struct runnerd owns every subsystem for the life of the process. main
  * creates them in this order: options, backends, profiles; the loop, the
- * Runs, rpc, the ledger, the launcher, sessions, streams, the transport
+ * Runs, rpc, the ledger, the spawners, the launcher, sessions, streams, the transport
  * (requests arrive from here on), the docker pools. No module sees the
  * daemon: each gets the handles it needs (a loop, the launcher, the
  * sessions...) through its own config struct, and the handlers get a
@@ -26,6 +26,7 @@ struct runnerd {
 	struct profiles *profiles;
 	struct loop *loop;
 	struct ledger *ledger;        /* NULL: no state directory */
+	struct spawners *spawners;
 	struct launcher launcher;
 	struct rpc *rpc;
 	struct runs *runs;

@@ -5,6 +5,7 @@
  * Everything else runs on the event loop.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
+#include "helper_path.h"
+#include "job_cgroup.h"
+#include "run/spawner.h"
 #include "core/reaper.h"
 #include "daemon.h"
 #include "handlers/handlers.h"
@@ -87,11 +91,19 @@ report_backends(void)
 	size_t n;
 	const struct backend_ops *const *all = backend_all(&n);
 
+	const struct cgroup_support *cg = job_cgroup_support();
+
 	for (size_t i = 0; i < n; i++) {
 		rstatus st;
 		if (probes_state(all[i], &st) < 0)
 			log_msg("warning", "backend %s unavailable: %s", all[i]->name, st.message);
 	}
+	/* Profiles that need a missing controller were refused at load. */
+	if (cg->memory && cg->pids && cg->cpu)
+		log_msg("info", "job cgroups: %s", cg->detail);
+	else
+		log_msg("warning", "job cgroups: %s; host profiles cannot limit%s%s%s", cg->detail,
+			cg->memory ? "" : " memory", cg->pids ? "" : " processes", cg->cpu ? "" : " CPU");
 }
 
 /* From the probe thread's verdicts, on the loop. */
@@ -173,6 +185,26 @@ load_profiles(struct runnerd *d)
 	return 0;
 }
 
+/* The processes that create commands (run/spawner.h): one per CPU unless
+ * told, found beside runnerd like the other helpers. */
+static int
+start_spawners(struct runnerd *d)
+{
+	char path[PATH_MAX];
+	unsigned n = d->cfg.spawners;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	rstatus st;
+
+	if (n == 0)
+		n = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned) cpus;
+	if (helper_path("runnerd-spawner", NULL, path, sizeof(path), &st) < 0 ||
+	    spawners_start(&d->spawners, d->loop, n, path, &st) < 0) {
+		log_msg("error", "%s", st.message);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 serve(struct runnerd *d)
 {
@@ -246,8 +278,11 @@ serve(struct runnerd *d)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
 			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
 				d->cfg.listen[i]);
+	if (start_spawners(d) < 0)
+		return 1;
 	d->launcher = (struct launcher){
 		.loop = d->loop,
+		.spawners = d->spawners,
 		.profiles = d->profiles,
 		.ledger = d->ledger,
 		.grace_ms = d->cfg.grace_ms,
@@ -370,6 +405,7 @@ main(int argc, char **argv)
 	transport_free(d.transport);
 	docker_pools_free(d.pools);
 	sessions_free(d.sessions);
+	spawners_free(d.spawners);
 	streams_free(d.streams);
 	rpc_free(d.rpc);
 	runs_free(d.runs);

@@ -1,6 +1,7 @@
 /* test_session_lifecycle — how sessions end against a real runnerd: the
  * idle TTL, retention, the session limit, runnerd's shutdown with a reader
  * attached, and cleanup after runnerd crashed. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -208,8 +209,63 @@ proc_state(pid_t pid)
 	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' ? p[2] : 0;
 }
 
-/* 20. After runnerd was SIGKILLed, a runnerd restarted on the same socket
- * kills what the crashed one left running. */
+/* runnerd's spawner processes (run/spawner.h): its children named
+ * runnerd-spawner. */
+static int
+spawners_of(pid_t daemon, pid_t *out, int max)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert(dir != NULL);
+	while ((e = readdir(dir)) != NULL && n < max) {
+		char path[300], buf[512], *p;
+		int ppid = 0;
+		FILE *f;
+		size_t len;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		if (strstr(buf, "(runnerd-spawner)") == NULL || (p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid != daemon)
+			continue;
+		out[n++] = (pid_t) atoi(e->d_name);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* 20a. runnerd SIGKILLed: its spawners see their channel close and kill
+ * what they started at once — nothing waits for a restart. */
+START_TEST(test_killed_daemon_takes_its_commands)
+{
+	runner_client *cl;
+	rd_session s;
+	rd_daemon d;
+	int64_t end;
+
+	rd_start(&d, NULL);
+	cl = rd_client(d.ipc_url);
+	rd_start_argv(cl, &s, "sh", "-c", "sleep 100 & exec sleep 100", NULL);
+	runner_client_close(cl);
+	ck_assert_int_gt(s.pid, 0);
+	ck_assert(rd_pid_alive(s.pid));
+	ck_assert(WIFSIGNALED(rd_kill(&d, SIGKILL)));
+	end = rd_now_ms() + 3000;
+	while (rd_pid_alive(s.pid) && rd_now_ms() < end)
+		rd_sleep_ms(20);
+	ck_assert_msg(!rd_pid_alive(s.pid), "runnerd's command outlived it by 3 s");
+	rd_stop(&d);
+}
+END_TEST
+
+/* 20b. After runnerd and its spawners were SIGKILLed together (nothing
+ * of it left to clean up), a runnerd restarted on the same socket kills
+ * what they left running (the ledger). */
 START_TEST(test_crash_cleanup)
 {
 	Runner__V1__StreamFrame *f = NULL;
@@ -220,7 +276,8 @@ START_TEST(test_crash_cleanup)
 	rd_reader r;
 	rd_daemon d;
 	int64_t end, t0;
-	int status, rv;
+	int status, rv, n;
+	pid_t spawners[32];
 	char state;
 
 	rd_start(&d, NULL);
@@ -234,8 +291,13 @@ START_TEST(test_crash_cleanup)
 	rd_reader_open(&r, &s, &out, &err);
 	ck_assert_int_eq(rd_reader_step(&r, 200), -1);
 
+	ck_assert_int_gt(n = spawners_of(d.pid, spawners, 32), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(kill(spawners[i], SIGSTOP), 0);
 	status = rd_kill(&d, SIGKILL);
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	for (int i = 0; i < n; i++)
+		kill(spawners[i], SIGKILL);
 	/* The orphan lives on: this is what the restart must clean up. */
 	rd_sleep_ms(100);
 	ck_assert_msg(rd_pid_alive(s.pid), "the session's sleep died with runnerd; nothing to test");
@@ -287,6 +349,7 @@ make_suite(void)
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_session_limit);
 	tcase_add_test(tc, test_shutdown_with_reader);
+	tcase_add_test(tc, test_killed_daemon_takes_its_commands);
 	tcase_add_test(tc, test_crash_cleanup);
 	suite_add_tcase(s, tc);
 	return s;

@@ -50,6 +50,8 @@ static const cyaml_schema_field_t limits_fields[] = {
 	CYAML_FIELD_UINT("open_files", CYAML_FLAG_OPTIONAL, struct cfg_limits, open_files),
 	CYAML_FIELD_STRING_PTR("stdout", OPT, struct cfg_limits, stdout_cap, 1, 32),
 	CYAML_FIELD_STRING_PTR("stderr", OPT, struct cfg_limits, stderr_cap, 1, 32),
+	CYAML_FIELD_STRING_PTR("memory", OPT, struct cfg_limits, memory, 1, 32),
+	CYAML_FIELD_STRING_PTR("cpus", OPT, struct cfg_limits, cpus, 1, 16),
 	CYAML_FIELD_END,
 };
 

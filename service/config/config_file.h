@@ -39,6 +39,8 @@ struct cfg_limits {
 	unsigned open_files;
 	char *stdout_cap;
 	char *stderr_cap;
+	char *memory;     /* a size: the job's memory cgroup (docker: --memory) */
+	char *cpus;       /* a number of CPUs of bandwidth (0.5, 2) */
 };
 
 struct cfg_env {

@@ -28,6 +28,7 @@ static const char usage[] =
 	"      --shutdown-grace DUR  on SIGTERM/SIGINT, how long Runs may finish (default 10s)\n"
 	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
+	"      --spawners N          processes that create commands (default: one per CPU, 1-16)\n"
 	"      --probe-interval DUR  listener health probe period (default 200ms); 0 disables\n"
 	"                            the workaround for nng 1.5.2's listener bug #1518, after\n"
 	"                            which one aborted connection can stop new ones for good\n"
@@ -78,6 +79,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_CHECK_CONFIG,
 	OPT_ADVERTISE_STREAM,
+	OPT_SPAWNERS,
 };
 
 static const struct option longopts[] = {
@@ -92,6 +94,7 @@ static const struct option longopts[] = {
 	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
 	{ "dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "spawners", required_argument, NULL, OPT_SPAWNERS },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
@@ -274,6 +277,11 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				return bad_value(name, optarg);
 			if (add_url(&cfg->advertise_stream, &cfg->n_advertise_stream, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_SPAWNERS:
+			if (parse_size(optarg, &v) < 0 || v == 0 || v > 16)
+				return bad_value(name, optarg);
+			cfg->spawners = (unsigned) v;
 			break;
 		case OPT_MAX_SESSIONS:
 		case OPT_SESSION_BUFFER:

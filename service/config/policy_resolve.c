@@ -133,7 +133,9 @@ resolve_limits(const struct profile *pr, const Runner__V1__CommandSpec *spec, st
 	    (rv = tighten(&l->address_space, pr->limits.address_space, t->address_space_bytes, "tighten.address_space_bytes", pr->name, st)) < 0 ||
 	    (rv = tighten(&l->processes, pr->limits.processes, t->processes, "tighten.processes", pr->name, st)) < 0 ||
 	    (rv = tighten(&l->file_size, pr->limits.file_size, t->file_size_bytes, "tighten.file_size_bytes", pr->name, st)) < 0 ||
-	    (rv = tighten(&l->open_files, pr->limits.open_files, t->open_files, "tighten.open_files", pr->name, st)) < 0)
+	    (rv = tighten(&l->open_files, pr->limits.open_files, t->open_files, "tighten.open_files", pr->name, st)) < 0 ||
+	    (rv = tighten(&l->memory, pr->limits.memory, t->memory_bytes, "tighten.memory_bytes", pr->name, st)) < 0 ||
+	    (rv = tighten(&l->cpus_milli, pr->limits.cpus_milli, t->cpus_milli, "tighten.cpus_milli", pr->name, st)) < 0)
 		return rv;
 	/* The command layer applied the server's ceilings; the profile's own
 	 * limits come on top. */

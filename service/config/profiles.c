@@ -96,6 +96,30 @@ parse_opt(const char *file, const char *prof, const char *field, const char *v, 
 }
 
 static int
+parse_cpus(const char *v, uint64_t *milli)
+{
+	uint64_t whole = 0, frac = 0, scale = 100;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((whole = whole * 10 + (uint64_t) (*p - '0')) > 1024)
+			return -1;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) {
+			if (scale == 0)
+				return -1; /* more than three decimals */
+			frac += (uint64_t) (*p - '0') * scale;
+		}
+	}
+	if (*p != '\0' || whole * 1000 + frac == 0)
+		return -1;
+	*milli = whole * 1000 + frac;
+	return 0;
+}
+
+static int
 compile_limits(const char *file, const struct cfg_profile *c, struct profile *pr, rstatus *st)
 {
 	const struct cfg_limits *l = c->limits;
@@ -110,8 +134,13 @@ compile_limits(const char *file, const struct cfg_profile *c, struct profile *pr
 			    &pr->limits.address_space, st)) < 0 ||
 	    (rv = parse_opt(file, c->name, "limits.file_size", l->file_size, false, &pr->limits.file_size, st)) < 0 ||
 	    (rv = parse_opt(file, c->name, "limits.stdout", l->stdout_cap, false, &pr->limits.stdout_limit, st)) < 0 ||
-	    (rv = parse_opt(file, c->name, "limits.stderr", l->stderr_cap, false, &pr->limits.stderr_limit, st)) < 0)
+	    (rv = parse_opt(file, c->name, "limits.stderr", l->stderr_cap, false, &pr->limits.stderr_limit, st)) < 0 ||
+	    (rv = parse_opt(file, c->name, "limits.memory", l->memory, false, &pr->limits.memory, st)) < 0)
 		return rv;
+	if (l->cpus != NULL && parse_cpus(l->cpus, &pr->limits.cpus_milli) < 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: profile %s: limits.cpus: \"%s\" is not a number of CPUs (0.5, 2)", file,
+				    c->name, l->cpus);
 	/* RLIMIT_CPU counts whole seconds; round up so "500ms" still limits. */
 	pr->limits.cpu_seconds = (cpu_ms + 999) / 1000;
 	pr->limits.processes = l->processes;
@@ -213,29 +242,6 @@ check_container_path(const char *file, const char *prof, const char *field, cons
 }
 
 /* "1", "0.5", "1.25": thousandths of a CPU. */
-static int
-parse_cpus(const char *v, uint64_t *milli)
-{
-	uint64_t whole = 0, frac = 0, scale = 100;
-	const char *p = v;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++)
-		if ((whole = whole * 10 + (uint64_t) (*p - '0')) > 1024)
-			return -1;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) {
-			if (scale == 0)
-				return -1; /* more than three decimals */
-			frac += (uint64_t) (*p - '0') * scale;
-		}
-	}
-	if (*p != '\0' || whole * 1000 + frac == 0)
-		return -1;
-	*milli = whole * 1000 + frac;
-	return 0;
-}
 
 /* An image reference: name[:tag][@digest], in the characters docker allows;
  * never an option (it reaches docker as an argument of its own). */

@@ -222,5 +222,8 @@ loop_run(struct loop *l)
 		run_posted(l);
 		run_timers(l);
 	}
+	/* Stopped once: a later loop_run runs again (tests drive one loop
+	 * through several steps). */
+	l->stopping = false;
 	return 0;
 }

@@ -51,7 +51,8 @@ void loop_timer_disarm(struct loop *l, struct loop_timer *t);
 /* Thread-safe: queue `t` to run on the loop thread. */
 void loop_post(struct loop *l, struct loop_task *t);
 
-/* Run until loop_stop; returns 0 or a negative errno from epoll. */
+/* Run until loop_stop (then it may be run again); returns 0 or a negative
+ * errno from epoll. */
 int loop_run(struct loop *l);
 /* Loop thread only: make loop_run return after the current iteration. */
 void loop_stop(struct loop *l);

@@ -28,19 +28,17 @@ session_for(struct call *c, const char *id)
 	return s;
 }
 
-void
-rpc_start_pipes(struct call *c)
+/* StartPipes answers once the process runs (session_when_started);
+ * `existing`: the idempotency key named a session already there. */
+static void
+reply_started(struct call *c, struct session *s, bool existing)
 {
-	const Runner__V1__StartPipesRequest *req = (const Runner__V1__StartPipesRequest *) c->request;
-	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
 	const struct handler_env *env = c->app;
+	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
 	char stream_address[700];
-	struct session *s;
-	bool existing;
-	rstatus st;
 
-	if (session_start(env->sessions, req, &s, &existing, &st) < 0) {
-		call_fail(c, &st);
+	if (s == NULL) {
+		call_reply(c, RS_ABORTED, "the session was collected before its process started", NULL);
 		return;
 	}
 	resp.session_id = (char *) session_id(s);
@@ -51,6 +49,32 @@ rpc_start_pipes(struct call *c)
 	resp.pid = session_pid(s);
 	resp.existing = existing;
 	call_reply(c, RS_OK, "", &resp.base);
+}
+
+static void
+reply_new(void *c, struct session *s)
+{
+	reply_started(c, s, false);
+}
+
+static void
+reply_existing(void *c, struct session *s)
+{
+	reply_started(c, s, true);
+}
+
+void
+rpc_start_pipes(struct call *c)
+{
+	const Runner__V1__StartPipesRequest *req = (const Runner__V1__StartPipesRequest *) c->request;
+	const struct handler_env *env = c->app;
+	struct session *s;
+	bool existing;
+	rstatus st;
+
+	if (session_start(env->sessions, req, &s, &existing, &st) < 0 ||
+	    session_when_started(s, existing ? reply_existing : reply_new, c, &st) < 0)
+		call_fail(c, &st);
 }
 
 void

@@ -5,12 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/ledger.h"
 #include "core/reaper.h"
+#include "job_cgroup.h"
+#include "run/spawner.h"
 #include "spawn_child.h"
 #include "status_shim.h"
 
@@ -20,8 +24,10 @@ struct job {
 	struct loop *loop;
 	const struct job_ops *ops;
 	void *arg;
-	struct loop_task done_task;
-	struct reaper_watch child;
+	struct loop_task done_task, started_task;
+	struct spawn_watch spawn;    /* a process the spawner made for us */
+	struct reaper_watch adopted; /* or one the backend started (adopt_pid) */
+	pid_t pid;
 	struct loop_timer timer;
 	struct loop_watch in, out, err;
 	int status_fd;               /* our end of the status channel; -1: none */
@@ -33,9 +39,13 @@ struct job {
 	enum kill_phase phase;
 	Runner__V1__Termination forced; /* TIMEOUT/KILLED once runnerd intervened */
 	int requested_signal;            /* last signal a client had sent */
+	bool spawning;               /* asked the spawner, no answer yet */
 	bool spawned, reaped, finished;
+	bool stop_pending;           /* job_stop while spawning */
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
+	char path[PATH_MAX];         /* what the spawner executes */
+	const char *cgroups[SPAWNER_MAX_CGROUPS]; /* the cgroup.procs it joins */
 };
 
 #define JOB_OF(ptr, member) ((struct job *) ((char *) (ptr) - offsetof(struct job, member)))
@@ -53,10 +63,14 @@ close_watch(struct job *j, struct loop_watch *w)
 int
 job_signal(struct job *j, int sig)
 {
-	/* Only while the leader is unreaped does its pid (= our pgid) stay ours. */
-	if (!j->spawned || j->reaped)
+	if (j->reaped || (!j->spawned && !j->spawning))
 		return -ESRCH;
-	return kill(-j->child.pid, sig) == 0 ? 0 : -errno;
+	/* The spawner signals the group only while it has not reaped its
+	 * leader, whose pid (= the pgid) stays ours until then; requests
+	 * reach it in order, so one sent while spawning finds the child. */
+	if (j->adopted.pid == 0)
+		return spawn_watch_signal(&j->spawn, sig);
+	return kill(-j->adopted.pid, sig) == 0 ? 0 : -errno;
 }
 
 int
@@ -85,14 +99,22 @@ run_done(struct loop_task *t)
 }
 
 static void
-fill_result(struct job *j, int wstatus, const struct rusage *ru)
+run_started(struct loop_task *t)
+{
+	struct job *j = JOB_OF(t, started_task);
+
+	j->ops->started(j, j->arg);
+}
+
+static void
+fill_result(struct job *j, int wstatus, uint64_t user_us, uint64_t system_us, uint64_t max_rss_kb)
 {
 	Runner__V1__RunResult *r = &j->result;
 
 	r->wall_time_us = loop_now_us() - j->started_us;
-	r->user_time_us = (uint64_t) ru->ru_utime.tv_sec * 1000000u + (uint64_t) ru->ru_utime.tv_usec;
-	r->system_time_us = (uint64_t) ru->ru_stime.tv_sec * 1000000u + (uint64_t) ru->ru_stime.tv_usec;
-	r->max_rss_kb = (uint64_t) ru->ru_maxrss;
+	r->user_time_us = user_us;
+	r->system_time_us = system_us;
+	r->max_rss_kb = max_rss_kb;
 	if (WIFEXITED(wstatus)) {
 		r->exit_code = WEXITSTATUS(wstatus);
 		r->reason = RUNNER__V1__TERMINATION__EXITED;
@@ -222,7 +244,7 @@ timer_cb(struct loop_timer *t)
 void
 job_stop(struct job *j, Runner__V1__Termination reason)
 {
-	if (!j->spawned || j->reaped || j->phase != NOT_KILLING)
+	if ((!j->spawned && !j->spawning) || j->reaped || j->phase != NOT_KILLING)
 		return;
 	j->forced = reason;
 	j->phase = TERM_SENT;
@@ -230,14 +252,6 @@ job_stop(struct job *j, Runner__V1__Termination reason)
 	/* A stopped process ignores SIGTERM until continued. */
 	job_signal(j, SIGCONT);
 	loop_timer_arm(j->loop, &j->timer, loop_now_us() + j->grace_ms * 1000u);
-}
-
-static void
-child_exiting(struct reaper_watch *w)
-{
-	/* The leader is done; whatever it left in its group goes with it, so
-	 * no stray keeps our pipes open or outlives the job. */
-	kill(-w->pid, SIGKILL);
 }
 
 /* The wrapper is gone, so the shim inside it has written its record (or
@@ -286,13 +300,14 @@ backend_exited(struct job *j, int *wstatus, struct backend_outcome *out)
 	}
 }
 
+/* The process is gone (reaped by the spawner, or by our reaper for an
+ * adopted one): finish the result from its status and usage. */
 static void
-child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
+process_ended(struct job *j, int wstatus, uint64_t user_us, uint64_t system_us, uint64_t max_rss_kb)
 {
-	struct job *j = JOB_OF(w, child);
 	struct backend_outcome out;
 
-	ledger_remove(j->ledger, w->pid);
+	ledger_remove(j->ledger, j->pid);
 	j->reaped = true;
 	read_status_channel(j, &wstatus);
 	if (j->result.reason != RUNNER__V1__TERMINATION__EXEC_FAILED)
@@ -305,7 +320,7 @@ child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 		maybe_finish(j);
 		return;
 	}
-	fill_result(j, wstatus, ru);
+	fill_result(j, wstatus, user_us, system_us, max_rss_kb);
 	if (out.have_usage) {
 		j->result.user_time_us = out.user_us;
 		j->result.system_time_us = out.system_us;
@@ -317,33 +332,102 @@ child_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
 }
 
 static void
-exec_failed(struct job *j, int err, const rstatus *st)
+adopted_exiting(struct reaper_watch *w)
 {
-	snprintf(j->exec_error, sizeof(j->exec_error), "%s", st->message);
+	/* The leader is done; whatever it left in its group goes with it, so
+	 * no stray keeps our pipes open or outlives the job. (The spawner does
+	 * the same for the processes it made: SPAWN_KILL_GROUP.) */
+	kill(-w->pid, SIGKILL);
+}
+
+static void
+adopted_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
+{
+	process_ended(JOB_OF(w, adopted), wstatus,
+		      (uint64_t) ru->ru_utime.tv_sec * 1000000u + (uint64_t) ru->ru_utime.tv_usec,
+		      (uint64_t) ru->ru_stime.tv_sec * 1000000u + (uint64_t) ru->ru_stime.tv_usec,
+		      (uint64_t) ru->ru_maxrss);
+}
+
+static void
+exec_failed(struct job *j, int err, const char *message)
+{
+	snprintf(j->exec_error, sizeof(j->exec_error), "%s", message);
 	j->result.reason = RUNNER__V1__TERMINATION__EXEC_FAILED;
 	j->result.exec_errno = err;
 	j->result.exec_error = j->exec_error;
 	j->reaped = true;
 	close_watch(j, &j->out);
 	close_watch(j, &j->err);
+	if (j->status_fd >= 0) {
+		close(j->status_fd);
+		j->status_fd = -1;
+	}
 	maybe_finish(j);
 }
+
+static void
+on_spawned(struct spawn_watch *w, pid_t pid)
+{
+	struct job *j = JOB_OF(w, spawn);
+
+	j->spawning = false;
+	j->spawned = true;
+	j->pid = pid;
+	j->result.pid = pid;
+	ledger_add(j->ledger, pid);
+	if (j->ops->started != NULL)
+		j->ops->started(j, j->arg);
+}
+
+static void
+on_spawn_failed(struct spawn_watch *w, int stage, int err)
+{
+	struct job *j = JOB_OF(w, spawn);
+	char msg[sizeof(j->exec_error)];
+
+	j->spawning = false;
+	if (stage == STAGE_EXEC)
+		snprintf(msg, sizeof(msg), "execve %.400s: %s", j->path, strerror(err));
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", spawner_stage_name(stage), strerror(err));
+	exec_failed(j, err, msg);
+	if (j->launch != NULL && j->launch->exited != NULL)
+		j->launch->exited(j->launch, NULL);
+	if (j->ops->started != NULL)
+		j->ops->started(j, j->arg);
+}
+
+static void
+on_exited(struct spawn_watch *w, const struct spawner_exit *ex)
+{
+	struct job *j = JOB_OF(w, spawn);
+
+	process_ended(j, ex->wstatus, ex->user_us, ex->system_us, ex->max_rss_kb);
+}
+
+static const struct spawn_watch_ops spawn_ops = {
+	.spawned = on_spawned,
+	.failed = on_spawn_failed,
+	.exited = on_exited,
+};
 
 void
 job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
-	if (!j->finished) {
-		/* Never leave a process behind: it dies now; the reaper still
-		 * collects it, but nobody looks at the result. */
+	if (!j->finished && (j->spawned || j->spawning) && !j->reaped) {
+		/* Never leave a process behind: it dies now; its spawner (or our
+		 * reaper) still collects it, but nobody looks at the result. */
 		job_signal(j, SIGKILL);
-		if (j->spawned && !j->reaped) {
-			reaper_untrack(&j->child);
-			ledger_remove(j->ledger, j->child.pid);
-			if (j->launch != NULL && j->launch->exited != NULL)
-				j->launch->exited(j->launch, NULL);
-		}
+		if (j->adopted.pid != 0)
+			reaper_untrack(&j->adopted);
+		else
+			spawn_watch_forget(&j->spawn);
+		ledger_remove(j->ledger, j->pid);
+		if (j->launch != NULL && j->launch->exited != NULL)
+			j->launch->exited(j->launch, NULL);
 	}
 	loop_timer_disarm(j->loop, &j->timer);
 	close_watch(j, &j->in);
@@ -433,25 +517,73 @@ adopt(struct job *j, const struct job_spec *spec, struct job **out, rstatus *st)
 		left -= (size_t) n;
 	}
 	j->started_us = loop_now_us();
-	j->child.pid = la->adopt_pid;
+	j->pid = j->adopted.pid = la->adopt_pid;
+	j->adopted.exiting = adopted_exiting;
+	j->adopted.reaped = adopted_reaped;
 	j->spawned = true;
-	j->result.pid = j->child.pid;
-	reaper_track(&j->child);
-	ledger_add(j->ledger, j->child.pid);
+	j->result.pid = j->pid;
+	reaper_track(&j->adopted);
+	ledger_add(j->ledger, j->pid);
 	if (left > 0 || !spec->stdin_pipe)
 		close_watch(j, &j->in);
+	*out = j;
 	if (left > 0) {
 		/* The command never got its request: it must not run. */
 		job_signal(j, SIGKILL);
 	}
 	if ((rv = watch_pipes(j, st)) < 0) {
-		*out = j;
 		job_stop(j, RUNNER__V1__TERMINATION__KILLED);
 		return 0;
 	}
-	*out = j;
 	if (spec->timeout_ms > 0)
 		loop_timer_arm(j->loop, &j->timer, j->started_us + spec->timeout_ms * 1000u);
+	if (j->ops->started != NULL)
+		loop_post(j->loop, &j->started_task);
+	return 0;
+}
+
+/* The spawner's request for the launch plan: a new session whose group
+ * dies with its leader, the child's fds, and what the backend asked for
+ * between fork and exec (rlimits, user, cgroups). */
+static int
+spawn_request(struct job *j, const struct backend_launch *la, const int child_fds[4], struct spawner_req *req,
+	      int fds[4], int *n_fds, rstatus *st)
+{
+	int rv;
+
+	*req = (struct spawner_req){
+		.flags = SPAWN_SETSID | SPAWN_KILL_GROUP,
+		.fd_map = { -1, -1, -1, -1 },
+		.argv = la->argv,
+		.envp = la->envp,
+		.cwd = la->cwd,
+	};
+	*n_fds = 0;
+	for (int t = 0; t < 4; t++)
+		if (child_fds[t] >= 0) {
+			req->fd_map[t] = (int8_t) *n_fds;
+			fds[(*n_fds)++] = child_fds[t];
+		}
+	/* Resolved here, against the child's PATH and cwd, so that "not
+	 * found" is told apart from the other failures before anything runs. */
+	if ((rv = spawn_resolve(la->argv[0], la->envp, la->cwd, j->path, sizeof(j->path))) < 0)
+		return rv;
+	req->path = j->path;
+	req->n_cgroups = (uint32_t) job_cgroup_procs(la->setup.cgroup, j->cgroups, SPAWNER_MAX_CGROUPS);
+	req->cgroups = j->cgroups;
+	for (size_t i = 0; i < la->setup.n_rlimits && i < SPAWNER_MAX_RLIMITS; i++) {
+		req->rlimits[i].resource = (uint32_t) la->setup.rlimits[i].resource;
+		req->rlimits[i].cur = req->rlimits[i].max = la->setup.rlimits[i].value;
+		req->n_rlimits++;
+	}
+	if (la->setup.set_ids) {
+		req->flags |= SPAWN_SET_IDS | SPAWN_NO_NEW_PRIVS;
+		req->uid = la->setup.ids.uid;
+		req->gid = la->setup.ids.gid;
+		for (size_t i = 0; i < la->setup.ids.n_groups && i < SPAWNER_MAX_GROUPS; i++)
+			req->groups[req->n_groups++] = la->setup.ids.groups[i];
+	}
+	(void) st;
 	return 0;
 }
 
@@ -459,11 +591,9 @@ int
 job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops, void *arg,
 	  struct job **out, rstatus *st)
 {
-	int child_fds[4] = { -1, -1, -1, -1 };
-	struct spawn_request sr;
-	rstatus spawn_st;
+	int child_fds[4] = { -1, -1, -1, -1 }, fds[4], n_fds, rv;
+	struct spawner_req req;
 	struct job *j;
-	int rv, err;
 
 	*out = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
@@ -473,12 +603,12 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->ops = ops;
 	j->arg = arg;
 	j->done_task.fn = run_done;
+	j->started_task.fn = run_started;
 	j->timer.cb = timer_cb;
 	j->in = (struct loop_watch){ .fd = -1, .cb = stdin_cb };
 	j->out = (struct loop_watch){ .fd = -1, .cb = stdout_cb };
 	j->err = (struct loop_watch){ .fd = -1, .cb = stderr_cb };
-	j->child.exiting = child_exiting;
-	j->child.reaped = child_reaped;
+	j->spawn.ops = &spawn_ops;
 	j->grace_ms = spec->grace_ms;
 	j->linger_ms = spec->linger_ms;
 	j->status_fd = -1;
@@ -487,6 +617,16 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 
 	if (spec->launch->adopt_pid > 0)
 		return adopt(j, spec, out, st);
+	if (spec->launch->cwd != NULL) {
+		/* A missing working directory is the request's problem, not an
+		 * outcome of the program: an error status, not EXEC_FAILED. */
+		struct stat sb;
+		int e = stat(spec->launch->cwd, &sb) != 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+		if (e != 0) {
+			job_free(j);
+			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, e, "cwd %s", spec->launch->cwd);
+		}
+	}
 	if ((rv = setup_pipes(j, spec->stdin_pipe, child_fds, st)) < 0 ||
 	    (spec->launch->status_channel && (rv = setup_status_channel(j, &child_fds[3], st)) < 0) ||
 	    (rv = watch_pipes(j, st)) < 0) {
@@ -496,44 +636,41 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 		job_free(j);
 		return rv;
 	}
-	sr = (struct spawn_request){
-		.argv = spec->launch->argv,
-		.envp = spec->launch->envp,
-		.cwd = spec->launch->cwd,
-		.stdin_fd = child_fds[0],
-		.stdout_fd = child_fds[1],
-		.stderr_fd = child_fds[2],
-		.status_fd = child_fds[3],
-	};
 	j->started_us = loop_now_us();
+	*out = j;
+	if (spec->timeout_ms > 0)
+		loop_timer_arm(l, &j->timer, j->started_us + spec->timeout_ms * 1000u);
 	if (spec->launch->exec_errno != 0) {
 		/* The backend resolved the program and found it unusable
 		 * (backend.h): the same outcome as a failed direct spawn. */
-		err = spec->launch->exec_errno;
-		rv = rstatus_fail(&spawn_st, RS_FAILED_PRECONDITION, "%s",
-				  spec->launch->exec_error ? spec->launch->exec_error : "execve");
-	} else
-		rv = spawn_child(&sr, &j->child.pid, &err, &spawn_st);
-	/* The child holds its ends now (or never will); ours must go so EOF
-	 * arrives when the child's do. */
-	for (int i = 0; i < 4; i++)
-		if (child_fds[i] >= 0)
-			close(child_fds[i]);
-	if (rv < 0 && err == 0) {
-		*st = spawn_st;
+		rv = -spec->launch->exec_errno;
+	} else if ((rv = spawn_request(j, spec->launch, child_fds, &req, fds, &n_fds, st)) == 0 &&
+		   (rv = spawner_spawn(spec->spawners, &j->spawn, &req, fds, n_fds, st)) < 0) {
+		/* Not even asked: nothing runs, this is an error, not a result. */
+		for (int i = 0; i < 4; i++)
+			if (child_fds[i] >= 0)
+				close(child_fds[i]);
+		*out = NULL;
 		job_free(j);
 		return rv;
 	}
-	*out = j;
+	/* The spawner holds the child's ends now (or nobody will); ours must
+	 * go so EOF arrives when the child's do. */
+	for (int i = 0; i < 4; i++)
+		if (child_fds[i] >= 0)
+			close(child_fds[i]);
 	if (rv < 0) {
-		exec_failed(j, err, &spawn_st);
+		char msg[sizeof(j->exec_error)];
+		if (spec->launch->exec_errno != 0)
+			snprintf(msg, sizeof(msg), "%.400s", spec->launch->exec_error ? spec->launch->exec_error : "execve");
+		else
+			snprintf(msg, sizeof(msg), "execve %.400s: %s", spec->launch->argv[0], strerror(-rv));
+		/* Posted tasks run in order: started before done. */
+		if (j->ops->started != NULL)
+			loop_post(l, &j->started_task);
+		exec_failed(j, -rv, msg);
 		return 0;
 	}
-	j->spawned = true;
-	j->result.pid = j->child.pid;
-	reaper_track(&j->child);
-	ledger_add(j->ledger, j->child.pid);
-	if (spec->timeout_ms > 0)
-		loop_timer_arm(l, &j->timer, j->started_us + spec->timeout_ms * 1000u);
+	j->spawning = true;
 	return 0;
 }

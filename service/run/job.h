@@ -1,11 +1,11 @@
 /* job.h — one process, from its spawn to its result: a Run's or a
  * session's.
  *
- * A job spawns the launch plan (or adopts a process the backend started)
- * with pipes for stdin/stdout/stderr, hands the pipes to its owner as they
+ * A job has a spawner (spawner.h) start the launch plan (or adopts a
+ * process the backend started) with pipes for stdin/stdout/stderr, hands the pipes to its owner as they
  * become ready (job_ops: collect.h for a Run, the session's buffers for a
  * session), enforces the wall timeout (SIGTERM to the process group,
- * SIGKILL after the grace), has the reaper reap the process and produces a
+ * SIGKILL after the grace), learns how the process ended and produces a
  * complete RunResult. It lives on the loop thread; `done` runs there once,
  * from a posted task, never from inside job_start. launch.h is how the
  * service starts one; tests drive jobs directly.
@@ -36,12 +36,18 @@ struct job_ops {
 	 * final but for the output fields, which are the owner's to fill.
 	 * Runs from a posted task, never from inside another job call. */
 	void (*done)(struct job *j, void *arg);
+	/* Optional: the process runs (job_result's pid is set), or it could
+	 * not be started (the result says EXEC_FAILED; done follows). Spawns
+	 * are asynchronous (run/spawner.h): never from inside job_start. */
+	void (*started)(struct job *j, void *arg);
 };
 
 struct ledger;
+struct spawners;
 
 struct job_spec {
 	const struct backend_launch *launch;
+	struct spawners *spawners; /* who creates the process (spawner.h) */
 	struct ledger *ledger; /* records the process group (ledger.h); NULL: none */
 	bool stdin_pipe;      /* false: stdin is /dev/null */
 	uint64_t timeout_ms;  /* 0: none */
@@ -87,7 +93,7 @@ void job_stop(struct job *j, Runner__V1__Termination reason);
 Runner__V1__RunResult *job_result(struct job *j);
 
 /* Free the job; a process still running is killed (its group SIGKILLed)
- * and reaped later by the reaper. */
+ * and reaped later by its spawner. */
 void job_free(struct job *j);
 
 #endif

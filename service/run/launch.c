@@ -78,6 +78,7 @@ launch_start(struct launch *la, bool stdin_pipe, uint64_t timeout_ms, const stru
 {
 	struct job_spec spec = {
 		.launch = &la->plan,
+		.spawners = la->lr->spawners,
 		.ledger = la->lr->ledger,
 		.stdin_pipe = stdin_pipe,
 		.timeout_ms = timeout_ms,

@@ -23,12 +23,14 @@
 
 struct profiles;
 struct ledger;
+struct spawners;
 
 /* What every launch needs from the daemon: one, filled by main, which
  * outlives every launch. */
 struct launcher {
 	struct loop *loop;
 	const struct profiles *profiles;
+	struct spawners *spawners; /* create every job's process (spawner.h) */
 	struct ledger *ledger; /* records process groups; NULL: none */
 	uint64_t grace_ms;     /* SIGTERM → SIGKILL */
 	uint64_t linger_ms;    /* after exit, wait for stray pipe holders */

@@ -30,6 +30,8 @@ struct session {
 	bool stdin_closed;
 	const char *stdin_gone;     /* why stdin is unusable, once it is */
 
+	bool started;               /* the process runs (or never will) */
+	struct start_waiter *start_waiters;
 	bool finished;
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
@@ -49,6 +51,13 @@ struct stdin_write {
 	const uint8_t *data; /* into the call's decoded request */
 	size_t len, done;
 	struct stdin_write *next;
+};
+
+/* A StartPipes waiting for its process to start. */
+struct start_waiter {
+	session_started_fn fn;
+	void *arg;
+	struct start_waiter *next;
 };
 
 /* A Wait parked until the process ends (or its timeout). */
@@ -527,10 +536,53 @@ session_done(struct job *j, void *arg)
 	loop_timer_arm(s->ss->loop, &s->timer, s->finished_us + ss->cfg.retention_ms * 1000u);
 }
 
+/* Answer every StartPipes waiting for the process; `s` NULL: the session
+ * is going away. */
+static void
+answer_start_waiters(struct session *s, bool gone)
+{
+	while (s->start_waiters != NULL) {
+		struct start_waiter *w = s->start_waiters;
+		s->start_waiters = w->next;
+		w->fn(w->arg, gone ? NULL : s);
+		free(w);
+	}
+}
+
+static void
+session_started(struct job *j, void *arg)
+{
+	struct session *s = arg;
+
+	s->started = true;
+	answer_start_waiters(s, false);
+}
+
+int
+session_when_started(struct session *s, session_started_fn fn, void *arg, rstatus *st)
+{
+	struct start_waiter *w, **tail;
+
+	if (s->started || s->finished) {
+		fn(arg, s);
+		return 0;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	w->fn = fn;
+	w->arg = arg;
+	/* In arrival order. */
+	for (tail = &s->start_waiters; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+	return 0;
+}
+
 static const struct job_ops session_ops = {
 	.output = session_read_output,
 	.stdin_writable = session_stdin_writable,
 	.done = session_done,
+	.started = session_started,
 };
 
 /* --- creation and collection ---------------------------------------------- */
@@ -539,6 +591,7 @@ static const struct job_ops session_ops = {
 static void
 session_destroy(struct session *s)
 {
+	answer_start_waiters(s, true);
 	launch_free(s->launch);
 	outbuf_free(&s->out);
 	outbuf_free(&s->err);

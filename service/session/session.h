@@ -67,6 +67,14 @@ void sessions_set_observer(struct sessions *ss, const struct session_observer *o
 int session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
 		  struct session **out, bool *existing, rstatus *st);
 
+/* Processes start asynchronously (run/spawner.h): StartPipes answers once
+ * its session's process runs or could not start (its pid is known, or the
+ * result says EXEC_FAILED). `fn(arg, s)` is called then — at once when
+ * that is already so — or with `s` NULL when the session is collected
+ * before. 0, or RESOURCE_EXHAUSTED (nothing will be called). */
+typedef void (*session_started_fn)(void *arg, struct session *s);
+int session_when_started(struct session *s, session_started_fn fn, void *arg, rstatus *st);
+
 struct session *session_find(struct sessions *ss, const char *id);
 /* NOT_FOUND with a clear message when `id` names no retained session. */
 int session_lookup(struct sessions *ss, const char *id, struct session **out, rstatus *st);

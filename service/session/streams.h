@@ -24,7 +24,12 @@
 #include "core/loop.h"
 
 #define STREAM_WINDOW 2                 /* frames in flight per reader */
-#define STREAM_FRAME_MAX (1024u * 1024u) /* data bytes per frame */
+/* Data bytes per frame: 1 MiB - 4 KiB. The other fields add at most 17
+ * bytes and PAIR1 4 bytes of header (counted by a receiver's limit); the
+ * last frame carries no data, only a result and a message (under 2 KiB).
+ * So every message fits the 1 MiB receive limit SP libraries default to
+ * (nanomsg, mangos), with room for fields a later version may add. */
+#define STREAM_FRAME_MAX (1024u * 1024u - 4096u)
 
 struct streams;
 struct sessions;

@@ -44,6 +44,7 @@
 #include "run/collect.h"
 #include "firejail.h"
 #include "run/job.h"
+#include "run/spawner.h"
 #include "core/loop.h"
 #include "core/reaper.h"
 #include "runner_client.h"
@@ -102,17 +103,21 @@ one_job(void *p)
 	struct command cmd = { .argv = argv, .envp = cmd_env, .cwd = "/" };
 	struct backend_launch launch;
 	struct job_spec spec = { .launch = &launch, .grace_ms = 2000, .linger_ms = 200 };
+	struct spawners *spawners = NULL;
 	struct job *j = NULL;
 	rstatus st;
 	int rv = -1;
 
 	/* A loop per run: a stopped loop stays stopped. */
 	if (loop_new(&h->loop, &st) < 0 || loop_watch_add(h->loop, &h->sig, EPOLLIN, &st) < 0 ||
+	    spawners_start(&spawners, h->loop, 1, RUNNERD_SPAWNER_PATH, &st) < 0 ||
 	    collect_init(&h->io, NULL, 0, 1 << 16, 1 << 16, &st) < 0) {
 		bench_errs_add(h->errs, st.message);
+		spawners_free(spawners);
 		loop_free(h->loop);
 		return -1;
 	}
+	spec.spawners = spawners;
 	h->done = false;
 	if (fj->prepare(&cmd, &fj_policy, &launch, &st) < 0 ||
 	    job_start(h->loop, &spec, &ops, h, &j, &st) < 0) {
@@ -130,6 +135,7 @@ one_job(void *p)
 	job_free(j);
 	fj->release(&launch);
 	collect_free(&h->io);
+	spawners_free(spawners);
 	loop_free(h->loop);
 	return rv;
 }

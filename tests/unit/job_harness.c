@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/reaper.h"
+#include "run/spawner.h"
 
 static void
 sig_cb(struct loop_watch *w, uint32_t events)
@@ -42,6 +43,16 @@ jh_loop_open(struct job_harness *h)
 	ck_assert_int_eq(loop_new(&h->loop, &st), 0);
 	ck_assert_int_eq(loop_watch_add(h->loop, &h->sig, EPOLLIN, &st), 0);
 	reaper_attach(h->loop);
+	ck_assert_msg(spawners_start(&h->spawners, h->loop, 1, RUNNERD_SPAWNER_PATH, &st) == 0, "%s", st.message);
+}
+
+void
+jh_loop_close(struct job_harness *h)
+{
+	spawners_free(h->spawners);
+	h->spawners = NULL;
+	loop_free(h->loop);
+	h->loop = NULL;
 }
 
 static void
@@ -75,11 +86,16 @@ on_stdin(struct job *j, int fd, void *arg)
 const struct job_ops jh_ops = { .output = on_output, .stdin_writable = on_stdin, .done = on_done };
 
 int
-jh_run(struct job_harness *h, const struct job_spec *spec, struct job **jp, rstatus *st)
+jh_run(struct job_harness *h, const struct job_spec *spec0, struct job **jp, rstatus *st)
 {
-	if (job_start(h->loop, spec, &jh_ops, h, jp, st) < 0)
+	struct job_spec spec = *spec0;
+
+	if (spec.spawners == NULL)
+		spec.spawners = h->spawners;
+	spec0 = &spec;
+	if (job_start(h->loop, spec0, &jh_ops, h, jp, st) < 0)
 		return -1;
-	if (spec->stdin_pipe)
+	if (spec0->stdin_pipe)
 		job_want_stdin(*jp, true);
 	ck_assert_int_eq(loop_run(h->loop), 0);
 	ck_assert(h->done);

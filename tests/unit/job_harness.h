@@ -12,6 +12,7 @@
 
 struct job_harness {
 	struct loop *loop;
+	struct spawners *spawners; /* bound to loop: one spawner process */
 	struct loop_watch sig;
 	struct collect io;
 	bool done;
@@ -28,11 +29,14 @@ extern const struct job_ops jh_ops;
  * ignore SIGPIPE, become a subreaper. */
 void jh_init(struct job_harness *h);
 
-/* A new loop in h->loop watching the signalfd, the reaper attached to it
- * (a stopped loop stays stopped: one per run). */
+/* A new loop in h->loop watching the signalfd, the reaper attached to it,
+ * with a spawner process of its own in h->spawners (RUNNERD_SPAWNER_PATH). */
 void jh_loop_open(struct job_harness *h);
 
-/* Start spec's job on h->loop with jh_ops (wanting stdin when
+/* Free h->spawners and h->loop (each may be NULL). */
+void jh_loop_close(struct job_harness *h);
+
+/* Start spec's job (its spawners default to h's) on h->loop with jh_ops (wanting stdin when
  * spec->stdin_pipe) and run the loop until it is done. -1 with st set
  * when job_start fails; 0 with the job in *jp, h->done reset. */
 int jh_run(struct job_harness *h, const struct job_spec *spec, struct job **jp, rstatus *st);

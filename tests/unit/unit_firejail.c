@@ -114,8 +114,7 @@ finish(struct harness *h)
 {
 	job_free(h->job);
 	h->job = NULL;
-	loop_free(h->jh.loop);
-	h->jh.loop = NULL;
+	jh_loop_close(&h->jh);
 	if (h->launched)
 		fj->release(&h->launch);
 	h->launched = false;

@@ -119,6 +119,7 @@ START_TEST(test_backend_exited_hook)
 		launch.argv = sleeper;
 		exited_calls = exited_null_calls = 0;
 		ck_assert_int_eq(collect_init(&h.io, NULL, 0, 1 << 20, 1 << 20, &st), 0);
+		spec.spawners = h.spawners;
 		ck_assert_int_eq(job_start(h.loop, &spec, &jh_ops, &h, &j, &st), 0);
 		job_free(j);
 		collect_free(&h.io);

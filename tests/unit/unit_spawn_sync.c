@@ -138,6 +138,7 @@ struct beside {
 	struct loop_timer settle;
 	bool thread_finished;
 	int jobs_started, jobs_done, jobs_wrong;
+	int tracked_done, tracked_wrong;
 	int sync_wrong;
 	char sync_why[700];
 };
@@ -148,7 +149,7 @@ maybe_finish(struct beside *b)
 	/* Everything is over: give the reaper a moment without any new
 	 * SIGCHLD, so a zombie is reaped only if the reaper was told to
 	 * collect again after it stepped back. */
-	if (b->thread_finished && b->jobs_done == JOBS)
+	if (b->thread_finished && b->jobs_done == JOBS && b->tracked_done == JOBS)
 		loop_timer_arm(b->h.loop, &b->settle, loop_now_us() + 200000);
 }
 
@@ -222,15 +223,39 @@ job_done(struct job *j, void *arg)
 
 static const struct job_ops beside_ops = { .output = job_output, .done = job_done };
 
-/* A tracked job, and an untracked child (as docker's background `docker
- * rm`) that only the reaper's collect-all reaps. */
+/* A child the reaper tracks (as a docker pool's CLI), whose exit status
+ * must come back exact. */
+struct tracked {
+	struct reaper_watch w;
+	struct beside *b;
+};
+
+static void
+tracked_reaped(struct reaper_watch *w, int wstatus, const struct rusage *ru)
+{
+	struct tracked *t = (struct tracked *) w;
+
+	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 5)
+		t->b->tracked_wrong++;
+	t->b->tracked_done++;
+	maybe_finish(t->b);
+	free(t);
+}
+
+/* A job (its process made by a spawner process), a child the reaper
+ * tracks, and an untracked one (as docker's background `docker rm`) that
+ * only the reaper's collect-all reaps. */
 static void
 start_job(struct beside *b)
 {
+	static char *exit5[] = { "sh", "-c", "exit 5", NULL };
+	struct spawn_request tr = { .argv = exit5, .envp = base_env, .stdin_fd = -1, .stdout_fd = -1,
+				    .stderr_fd = -1, .status_fd = -1 };
+	struct tracked *t = calloc(1, sizeof(*t));
 	static char *argv[] = { "sh", "-c", "exit 3", NULL };
 	static char *untracked[] = { "true", NULL };
 	static const struct backend_launch launch = { .argv = argv, .envp = base_env, .cwd = "/" };
-	struct job_spec spec = { .launch = &launch, .grace_ms = 300, .linger_ms = 200 };
+	struct job_spec spec = { .launch = &launch, .spawners = b->h.spawners, .grace_ms = 300, .linger_ms = 200 };
 	struct spawn_request sr = { .argv = untracked, .envp = base_env, .stdin_fd = -1, .stdout_fd = -1,
 				    .stderr_fd = -1, .status_fd = -1 };
 	struct job *j;
@@ -243,6 +268,11 @@ start_job(struct beside *b)
 	b->jobs_started++;
 	ck_assert_msg(job_start(b->h.loop, &spec, &beside_ops, b, &j, &st) == 0, "%s", st.message);
 	ck_assert_msg(spawn_child(&sr, &pid, &e, &st) == 0, "%s", st.message);
+	ck_assert(t != NULL);
+	t->b = b;
+	t->w.reaped = tracked_reaped;
+	ck_assert_msg(spawn_child(&tr, &t->w.pid, &e, &st) == 0, "%s", st.message);
+	reaper_track(&t->w);
 }
 
 START_TEST(test_beside_reaper)
@@ -251,8 +281,11 @@ START_TEST(test_beside_reaper)
 	siginfo_t si = { 0 };
 	pthread_t t;
 
+	unsigned baseline;
+
 	jh_init(&b.h);
 	jh_loop_open(&b.h);
+	baseline = reaper_tracked(); /* the harness's spawner process */
 	b.thread_done.fn = sync_thread_done;
 	b.settle.cb = settled;
 	ck_assert_int_eq(pthread_create(&t, NULL, sync_thread, &b), 0);
@@ -264,7 +297,9 @@ START_TEST(test_beside_reaper)
 	ck_assert_msg(b.sync_wrong == 0, "%d synchronous run(s) wrong; first: %s", b.sync_wrong, b.sync_why);
 	ck_assert_int_eq(b.jobs_done, JOBS);
 	ck_assert_int_eq(b.jobs_wrong, 0);
-	ck_assert_uint_eq(reaper_tracked(), 0);
+	ck_assert_int_eq(b.tracked_done, JOBS);
+	ck_assert_int_eq(b.tracked_wrong, 0);
+	ck_assert_uint_eq(reaper_tracked(), baseline);
 	/* Not one zombie left behind. */
 	ck_assert(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0);
 }

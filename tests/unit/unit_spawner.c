@@ -1,0 +1,563 @@
+/* The spawner processes (runnerd-spawner) driven through runnerd's side of
+ * them on a real loop and reaper: exact statuses, the failing step named,
+ * fds, rlimits, users, cgroups, signals, group cleanup, the child's own
+ * peak RSS, and what happens when runnerd or a spawner goes away. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "core/reaper.h"
+#include "run/spawner.h"
+
+struct sp {
+	struct spawn_watch w;
+	struct loop *loop;
+	bool spawned, failed, exited;
+	pid_t pid;
+	int stage, err;
+	struct spawner_exit ex;
+};
+
+static struct loop *loop;
+static struct spawners *spawners;
+static struct loop_watch sigw;
+static struct loop_timer guard;
+
+static void
+sig_cb(struct loop_watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+		reaper_collect();
+}
+
+static void
+guard_cb(struct loop_timer *t)
+{
+	ck_abort_msg("nothing happened within 10 s");
+}
+
+static void
+setup(void)
+{
+	sigset_t set;
+	rstatus st;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	sigw.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	sigw.cb = sig_cb;
+	ck_assert_int_eq(loop_new(&loop, &st), 0);
+	ck_assert_int_eq(loop_watch_add(loop, &sigw, EPOLLIN, &st), 0);
+	ck_assert_msg(spawners_start(&spawners, loop, 2, RUNNERD_SPAWNER_PATH, &st) == 0, "%s", st.message);
+	guard.cb = guard_cb;
+}
+
+static void
+on_spawned(struct spawn_watch *w, pid_t pid)
+{
+	struct sp *s = (struct sp *) w;
+
+	s->spawned = true;
+	s->pid = pid;
+	loop_stop(s->loop);
+}
+
+static void
+on_failed(struct spawn_watch *w, int stage, int err)
+{
+	struct sp *s = (struct sp *) w;
+
+	s->failed = true;
+	s->stage = stage;
+	s->err = err;
+	loop_stop(s->loop);
+}
+
+static void
+on_exited(struct spawn_watch *w, const struct spawner_exit *ex)
+{
+	struct sp *s = (struct sp *) w;
+
+	s->exited = true;
+	s->ex = *ex;
+	loop_stop(s->loop);
+}
+
+static const struct spawn_watch_ops ops = { on_spawned, on_failed, on_exited };
+
+/* Run the loop until `flag` is set (each callback stops the loop). */
+static void
+run_until(bool *flag)
+{
+	loop_timer_arm(loop, &guard, loop_now_us() + 10000000u);
+	while (!*flag)
+		ck_assert_int_eq(loop_run(loop), 0);
+	loop_timer_disarm(loop, &guard);
+}
+
+static struct spawner_req
+req_of(char **argv)
+{
+	static char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+	struct spawner_req r = {
+		.flags = SPAWN_SETSID | SPAWN_KILL_GROUP,
+		.fd_map = { -1, -1, -1, -1 },
+		.path = argv[0],
+		.argv = argv,
+		.envp = envp,
+	};
+	return r;
+}
+
+static void
+start(struct sp *s, const struct spawner_req *r, const int *fds, int n)
+{
+	rstatus st;
+
+	memset(s, 0, sizeof(*s));
+	s->w.ops = &ops;
+	s->loop = loop;
+	ck_assert_msg(spawner_spawn(spawners, &s->w, r, fds, n, &st) == 0, "%s", st.message);
+}
+
+/* Spawn with stdout on a pipe; wait for the end; return what it printed. */
+static char *
+run_capture(const struct spawner_req *r0, struct sp *s)
+{
+	struct spawner_req r = *r0;
+	static char out[65536];
+	size_t got = 0;
+	int p[2];
+	ssize_t n;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	r.fd_map[1] = 0;
+	start(s, &r, &p[1], 1);
+	close(p[1]);
+	run_until(&s->exited);
+	while ((n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += (size_t) n;
+	close(p[0]);
+	out[got] = '\0';
+	return out;
+}
+
+START_TEST(test_exit_status_and_usage)
+{
+	char *argv[] = { "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 3", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	ck_assert_int_gt(s.pid, 0);
+	run_until(&s.exited);
+	ck_assert(WIFEXITED(s.ex.wstatus));
+	ck_assert_int_eq(WEXITSTATUS(s.ex.wstatus), 3);
+	ck_assert_uint_gt(s.ex.user_us + s.ex.system_us, 0);
+	ck_assert_uint_gt(s.ex.max_rss_kb, 0);
+	ck_assert_uint_eq(spawners_live(spawners), 0);
+}
+END_TEST
+
+START_TEST(test_failing_step_named)
+{
+	char *missing[] = { "/nonexistent/program", NULL };
+	char *sh[] = { "/bin/sh", "-c", "true", NULL };
+	struct spawner_req r = req_of(missing);
+	struct sp s;
+
+	start(&s, &r, NULL, 0);
+	run_until(&s.failed);
+	ck_assert_int_eq(s.stage, STAGE_EXEC);
+	ck_assert_int_eq(s.err, ENOENT);
+	ck_assert(!s.spawned);
+
+	r = req_of(sh);
+	r.cwd = "/nonexistent-dir";
+	start(&s, &r, NULL, 0);
+	run_until(&s.failed);
+	ck_assert_int_eq(s.stage, STAGE_CHDIR);
+	ck_assert_int_eq(s.err, ENOENT);
+
+	r = req_of(sh);
+	r.n_cgroups = 1;
+	r.cgroups = (const char *const[]){ "/nonexistent/cgroup.procs" };
+	start(&s, &r, NULL, 0);
+	run_until(&s.failed);
+	ck_assert_int_eq(s.stage, STAGE_CGROUP);
+	ck_assert_str_eq(spawner_stage_name(s.stage), "joining the cgroup");
+}
+END_TEST
+
+START_TEST(test_fds_env_cwd_rlimits)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo \"$PATH\"; pwd; ulimit -n; ls /proc/self/fd | wc -l; read x; echo \"in=$x\"",
+			 NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+	int in[2];
+	char *out;
+
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(write(in[1], "hello\n", 6), 6);
+	close(in[1]);
+	r.cwd = "/tmp";
+	r.n_rlimits = 1;
+	r.rlimits[0] = (struct spawner_rlimit){ RLIMIT_NOFILE, 32, 32 };
+	/* fd 0 from the request's second fd, stdout (run_capture) the first. */
+	r.fd_map[0] = 1;
+	{
+		struct spawner_req rr = r;
+		int p[2], fds[2];
+		static char buf[4096];
+		size_t got = 0;
+		ssize_t n;
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		rr.fd_map[1] = 0;
+		fds[0] = p[1];
+		fds[1] = in[0];
+		start(&s, &rr, fds, 2);
+		close(p[1]);
+		close(in[0]);
+		run_until(&s.exited);
+		while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t) n;
+		close(p[0]);
+		buf[got] = '\0';
+		out = buf;
+	}
+	/* Only 0-2 open (ls itself adds the directory's fd: 4 entries). */
+	ck_assert_str_eq(out, "/usr/bin:/bin\n/tmp\n32\n4\nin=hello\n");
+	ck_assert(WIFEXITED(s.ex.wstatus) && WEXITSTATUS(s.ex.wstatus) == 0);
+}
+END_TEST
+
+START_TEST(test_signals_and_dispositions)
+{
+	char *argv[] = { "/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status; exec sleep 100", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+	int p[2];
+	char buf[256] = "";
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	r.fd_map[1] = 0;
+	start(&s, &r, &p[1], 1);
+	close(p[1]);
+	run_until(&s.spawned);
+	/* The spawner ignores SIGPIPE and blocks SIGCHLD; the child neither. */
+	for (size_t got = 0; got < 38;) {
+		ssize_t n = read(p[0], buf + got, sizeof(buf) - 1 - got);
+		ck_assert_int_gt(n, 0);
+		got += (size_t) n;
+	}
+	close(p[0]);
+	ck_assert_msg(strstr(buf, "SigBlk:\t0000000000000000") && strstr(buf, "SigIgn:\t0000000000000000"), "%s", buf);
+	ck_assert_int_eq(spawn_watch_signal(&s.w, SIGTERM), 0);
+	run_until(&s.exited);
+	ck_assert(WIFSIGNALED(s.ex.wstatus));
+	ck_assert_int_eq(WTERMSIG(s.ex.wstatus), SIGTERM);
+	/* Reaped: no pid to signal any more. */
+	ck_assert_int_eq(spawn_watch_signal(&s.w, SIGTERM), -ESRCH);
+}
+END_TEST
+
+static bool
+alive(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if (fscanf(f, "%*d %*s %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state != 0 && state != 'Z';
+}
+
+/* Wait until `pid` is gone (dead and reaped by whoever); false after 5 s. */
+static bool
+gone_soon(pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		if (!alive(pid))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(test_group_killed_when_leader_exits)
+{
+	char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+	pid_t bg = (pid_t) atoi(run_capture(&r, &s));
+
+	ck_assert_int_gt(bg, 0);
+	ck_assert(WIFEXITED(s.ex.wstatus));
+	ck_assert(gone_soon(bg));
+}
+END_TEST
+
+/* ru_maxrss of a vfork child is at least its parent's high-water mark at
+ * exec: spawned by a runnerd that has touched 200 MiB, `true` must still
+ * report its own few MiB. */
+START_TEST(test_max_rss_is_the_childs)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct spawner_req r = req_of(argv);
+	size_t big = 200u << 20;
+	char *mem = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sp s;
+
+	ck_assert(mem != MAP_FAILED);
+	memset(mem, 1, big);
+	start(&s, &r, NULL, 0);
+	run_until(&s.exited);
+	ck_assert_msg(s.ex.max_rss_kb < 10u * 1024, "max_rss_kb %llu", (unsigned long long) s.ex.max_rss_kb);
+	munmap(mem, big);
+}
+END_TEST
+
+START_TEST(test_user_switch)
+{
+	char *argv[] = { "/bin/sh", "-c", "id -u; id -g; id -G; touch /root/x 2>/dev/null || echo denied", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+
+	if (geteuid() != 0)
+		return;
+	r.flags |= SPAWN_SET_IDS | SPAWN_NO_NEW_PRIVS;
+	r.uid = 65534;
+	r.gid = 65534;
+	r.n_groups = 1;
+	r.groups[0] = 65534;
+	ck_assert_str_eq(run_capture(&r, &s), "65534\n65534\n65534\ndenied\n");
+}
+END_TEST
+
+/* The child is in its cgroup from its first instruction: it reads its own
+ * membership. Uses the v1 pids hierarchy or cgroup v2, whichever the
+ * machine has, under a directory of the test's own. */
+START_TEST(test_cgroup_joined_before_exec)
+{
+	const char *roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	char *argv[] = { "/bin/cat", "/proc/self/cgroup", NULL };
+	struct spawner_req r = req_of(argv);
+	char dir[256] = "", procs[300];
+	const char *cg[1] = { procs };
+	struct sp s;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]) && !dir[0]; i++) {
+		snprintf(dir, sizeof(dir), "%s/unit-spawner-%d", roots[i], (int) getpid());
+		if (mkdir(dir, 0755) != 0)
+			dir[0] = '\0';
+	}
+	if (!dir[0])
+		return; /* no writable cgroup hierarchy: nothing to test here */
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	r.cgroups = cg;
+	r.n_cgroups = 1;
+	ck_assert_msg(strstr(run_capture(&r, &s), strrchr(dir, '/')) != NULL, "not in %s", dir);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+static pid_t
+spawner_pid_of(pid_t child)
+{
+	char path[64];
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) child);
+	ck_assert((f = fopen(path, "r")) != NULL);
+	ck_assert_int_eq(fscanf(f, "%*d %*s %*c %d", &ppid), 1);
+	fclose(f);
+	return ppid;
+}
+
+/* A spawner that dies takes its children with it, their owners hear a
+ * SIGKILL, and a new spawner serves the next request. */
+START_TEST(test_spawner_death)
+{
+	char *sleeper[] = { "/bin/sleep", "100", NULL };
+	char *echo[] = { "/bin/echo", "again", NULL };
+	struct spawner_req r = req_of(sleeper);
+	struct sp s, t;
+	pid_t child;
+
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	child = s.pid;
+	ck_assert_int_eq(kill(spawner_pid_of(child), SIGKILL), 0);
+	run_until(&s.exited);
+	ck_assert(WIFSIGNALED(s.ex.wstatus) && WTERMSIG(s.ex.wstatus) == SIGKILL);
+	ck_assert(gone_soon(child));
+	/* Give the restart a moment, then both spawners serve again. */
+	for (int i = 0; i < 4; i++) {
+		r = req_of(echo);
+		for (int tries = 0;; tries++) {
+			rstatus st;
+			memset(&t, 0, sizeof(t));
+			t.w.ops = &ops;
+			t.loop = loop;
+			if (spawner_spawn(spawners, &t.w, &r, NULL, 0, &st) == 0)
+				break;
+			ck_assert_int_lt(tries, 100);
+			usleep(10000);
+			loop_timer_arm(loop, &guard, loop_now_us() + 10000000u);
+			loop_stop(loop);
+			loop_run(loop);
+		}
+		run_until(&t.exited);
+		ck_assert(WIFEXITED(t.ex.wstatus));
+	}
+}
+END_TEST
+
+/* runnerd gone (its channel closed): the spawner kills what it still has
+ * and exits. */
+START_TEST(test_runnerd_gone_kills_children)
+{
+	char *argv[] = { "/bin/sh", "-c", "sleep 100 & sleep 100", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+	pid_t child, spawner;
+
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	child = s.pid;
+	spawner = spawner_pid_of(child);
+	spawn_watch_forget(&s.w);
+	spawners_free(spawners);
+	spawners = NULL;
+	ck_assert(gone_soon(child));
+	ck_assert(gone_soon(spawner));
+	{
+		/* Nothing of that group is left either. */
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "pgrep -g %d >/dev/null", (int) child);
+		for (int i = 0; i < 100 && system(cmd) == 0; i++)
+			usleep(20000);
+		ck_assert_int_ne(system(cmd), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_many_concurrent)
+{
+	enum { N = 200 };
+	char *argv[] = { "/bin/sh", "-c", "exit $(( $$ % 7 ))", NULL };
+	static struct sp s[N];
+	struct spawner_req r = req_of(argv);
+	int done = 0;
+
+	for (int i = 0; i < N; i++)
+		start(&s[i], &r, NULL, 0);
+	loop_timer_arm(loop, &guard, loop_now_us() + 10000000u);
+	while (done < N) {
+		ck_assert_int_eq(loop_run(loop), 0);
+		done = 0;
+		for (int i = 0; i < N; i++)
+			done += s[i].exited;
+	}
+	loop_timer_disarm(loop, &guard);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(WEXITSTATUS(s[i].ex.wstatus), s[i].pid % 7);
+	ck_assert_uint_eq(spawners_live(spawners), 0);
+}
+END_TEST
+
+/* Malformed bodies never decode; valid ones round-trip. */
+START_TEST(test_wire_roundtrip)
+{
+	char *argv[] = { "/bin/echo", "a", "", "b c", NULL };
+	char *envp[] = { "A=1", "B=", NULL };
+	const char *cgs[] = { "/x/cgroup.procs" };
+	struct spawner_req r = req_of(argv), d;
+	uint8_t *body;
+	size_t len;
+	void *owned;
+
+	r.envp = envp;
+	r.cgroups = cgs;
+	r.n_cgroups = 1;
+	r.cwd = "/tmp";
+	r.n_groups = 2;
+	r.groups[0] = 1;
+	r.groups[1] = 2;
+	ck_assert_uint_gt(len = spawner_req_encode(&r, &body), 0);
+	ck_assert(spawner_req_decode(body, len, &d, &owned));
+	ck_assert_str_eq(d.path, "/bin/echo");
+	ck_assert_str_eq(d.cwd, "/tmp");
+	ck_assert_str_eq(d.argv[2], "");
+	ck_assert_str_eq(d.argv[3], "b c");
+	ck_assert_ptr_null(d.argv[4]);
+	ck_assert_str_eq(d.envp[1], "B=");
+	ck_assert_ptr_null(d.envp[2]);
+	ck_assert_uint_eq(d.n_cgroups, 1);
+	ck_assert_str_eq(d.cgroups[0], "/x/cgroup.procs");
+	ck_assert_uint_eq(d.groups[1], 2);
+	free(owned);
+	/* Every truncation and a few corruptions are refused. */
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert(!spawner_req_decode(body, cut, &d, &owned));
+	body[len - 1] = 'x'; /* the last string loses its NUL */
+	ck_assert(!spawner_req_decode(body, len, &d, &owned));
+	free(body);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("spawner");
+	TCase *tc = tcase_create("spawner");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_exit_status_and_usage);
+	tcase_add_test(tc, test_failing_step_named);
+	tcase_add_test(tc, test_fds_env_cwd_rlimits);
+	tcase_add_test(tc, test_signals_and_dispositions);
+	tcase_add_test(tc, test_group_killed_when_leader_exits);
+	tcase_add_test(tc, test_max_rss_is_the_childs);
+	tcase_add_test(tc, test_user_switch);
+	tcase_add_test(tc, test_cgroup_joined_before_exec);
+	tcase_add_test(tc, test_spawner_death);
+	tcase_add_test(tc, test_runnerd_gone_kills_children);
+	tcase_add_test(tc, test_many_concurrent);
+	tcase_add_test(tc, test_wire_roundtrip);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
