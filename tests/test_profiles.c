@@ -245,14 +245,18 @@ START_TEST(test_check_config)
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "filesystem.hidden"));
 	/* Type errors carry the file's line and column, on one line. */
-	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    docker:\n      pids: many\n", out,
 				      sizeof(out)), 1);
-	ck_assert_msg(strstr(out, ".yaml:4:18: ") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, ".yaml:4:13: ") != NULL, "%s", out);
 	/* A mistyped key: where it is and which, no libcyaml backtrace. */
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits: {timeout: 3s}\n  - name: b\n"
 					 "    timeout: 3s\n", out, sizeof(out)), 1);
 	ck_assert_msg(strstr(out, ".yaml:5:5: unknown key \"timeout\"\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "Backtrace") == NULL && strchr(out, '\n') == out + strlen(out) - 1, "%s", out);
+	/* A limit is a value of its kind or "unlimited", never 0. */
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
+				      sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "limits.processes"));
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      timeout: soon\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "limits.timeout"));
