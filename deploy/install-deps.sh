@@ -14,6 +14,7 @@ packages=(
 	protobuf-compiler python3-protobuf        # the Python client (cli/python) and its test
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
+	libjansson-dev libyaml-dev                # JSON output and logs; where a config error is
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
 	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service

@@ -322,6 +322,7 @@ serve(struct runnerd *d)
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
+	streams_advertise(d->streams, d->cfg.advertise_stream, d->cfg.n_advertise_stream);
 	/* Complete before the first request can arrive. */
 	d->env = (struct handler_env){
 		.launcher = &d->launcher,

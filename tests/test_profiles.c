@@ -253,10 +253,15 @@ START_TEST(test_check_config)
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    filesystem:\n      hidden: [/etc]\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "filesystem.hidden"));
-	/* Type errors carry the line. */
+	/* Type errors carry the file's line and column, on one line. */
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    docker:\n      pids: many\n", out,
 				      sizeof(out)), 1);
-	ck_assert_ptr_nonnull(strstr(out, "line: 4"));
+	ck_assert_msg(strstr(out, ".yaml:4:13: ") != NULL, "%s", out);
+	/* A mistyped key: where it is and which, no libcyaml backtrace. */
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits: {timeout: 3s}\n  - name: b\n"
+					 "    timeout: 3s\n", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, ".yaml:5:5: unknown key \"timeout\"\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "Backtrace") == NULL && strchr(out, '\n') == out + strlen(out) - 1, "%s", out);
 	/* A limit is a value of its kind or "unlimited", never 0. */
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
 				      sizeof(out)), 1);

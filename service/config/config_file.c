@@ -2,7 +2,10 @@
 
 #include <cyaml/cyaml.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <yaml.h>
 
 static const cyaml_schema_value_t string_entry = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 4096),
@@ -107,26 +110,35 @@ static const cyaml_schema_value_t root_schema = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cfg_root, root_fields),
 };
 
+/* What libcyaml logs about a failed load: its first message (the error)
+ * and the innermost position of the backtrace that follows it. */
 struct cyaml_errors {
-	char text[1024];
-	size_t len;
+	char first[512];
+	unsigned line, column; /* 1-based; 0: none seen */
 };
 
 static void
 collect_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
 	struct cyaml_errors *e = ctx;
-	int n;
+	char msg[512];
+	const char *at;
+	size_t n;
 
-	if (level < CYAML_LOG_ERROR || e->len >= sizeof(e->text) - 1)
+	if (level < CYAML_LOG_ERROR)
 		return;
-	n = vsnprintf(e->text + e->len, sizeof(e->text) - e->len, fmt, args);
-	if (n > 0)
-		e->len += (size_t) n < sizeof(e->text) - e->len ? (size_t) n : sizeof(e->text) - 1 - e->len;
-	/* One line per message. */
-	for (size_t i = 0; i < e->len; i++)
-		if (e->text[i] == '\n')
-			e->text[i] = ' ';
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	if ((n = strlen(msg)) > 0 && msg[n - 1] == '\n')
+		msg[n - 1] = '\0';
+	/* "  in mapping field 'x' (line: 4, column: 18)": the first is the
+	 * innermost. */
+	if ((at = strstr(msg, "(line: ")) != NULL) {
+		if (e->line == 0)
+			sscanf(at, "(line: %u, column: %u)", &e->line, &e->column);
+		return;
+	}
+	if (e->first[0] == '\0' && strstr(msg, "Backtrace") == NULL)
+		snprintf(e->first, sizeof(e->first), "%s", strncmp(msg, "Load: ", 6) == 0 ? msg + 6 : msg);
 }
 
 static const cyaml_config_t *
@@ -144,28 +156,108 @@ config(struct cyaml_errors *errs)
 	return &c;
 }
 
+/* Where the unknown mapping key `key` is in the file: the first key of that
+ * name at or after line:column, which libcyaml's backtrace gives as the
+ * last event it read before the key. Sets *line and *column (1-based) when
+ * found. */
+static void
+find_key(const char *path, const char *key, unsigned *line, unsigned *column)
+{
+	/* Per open container: is it a mapping, and is its next scalar a key? */
+	bool mapping[64], want_key[64];
+	int depth = -1, done = 0;
+	yaml_parser_t parser;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		return;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	while (!done) {
+		yaml_event_t ev;
+		unsigned l, c;
+		bool is_key;
+
+		if (!yaml_parser_parse(&parser, &ev))
+			break;
+		l = (unsigned) ev.start_mark.line + 1;
+		c = (unsigned) ev.start_mark.column + 1;
+		is_key = depth >= 0 && mapping[depth] && want_key[depth];
+		/* Anything in a mapping is a key, then a value, then a key... */
+		if (depth >= 0 && mapping[depth] && ev.type != YAML_MAPPING_END_EVENT &&
+		    ev.type != YAML_SEQUENCE_END_EVENT)
+			want_key[depth] = !want_key[depth];
+		switch (ev.type) {
+		case YAML_SCALAR_EVENT:
+			if (is_key && strcmp((const char *) ev.data.scalar.value, key) == 0 &&
+			    (l > *line || (l == *line && c >= *column))) {
+				*line = l;
+				*column = c;
+				done = 1;
+			}
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (++depth >= (int) (sizeof(mapping) / sizeof(mapping[0])))
+				done = 1;
+			else {
+				mapping[depth] = ev.type == YAML_MAPPING_START_EVENT;
+				want_key[depth] = true;
+			}
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+}
+
 int
 config_file_load(const char *path, struct cfg_root **out, rstatus *st)
 {
-	struct cyaml_errors errs = { .len = 0 };
+	static const char unexpected[] = "Unexpected key: ";
+	struct cyaml_errors errs = { .line = 0 };
+	const char *key;
 	cyaml_err_t err;
 
 	*out = NULL;
-	if ((err = cyaml_load_file(path, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) != CYAML_OK)
-		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: %s%s%s", path, cyaml_strerror(err),
-				    errs.len ? ": " : "", errs.text);
-	/* A file without a document (empty, or only comments) loads as
-	 * nothing at all rather than as a mapping without `profiles`. */
-	if (*out == NULL)
-		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: empty: a config needs a profiles: list",
-				    path);
-	return 0;
+	if ((err = cyaml_load_file(path, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) == CYAML_OK) {
+		/* A file without a document (empty, or only comments) loads as
+		 * nothing at all rather than as a mapping without `profiles`. */
+		if (*out == NULL)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: empty: a config needs a profiles: list",
+					    path);
+		return 0;
+	}
+	if (err == CYAML_ERR_INVALID_KEY && (key = strstr(errs.first, unexpected)) != NULL) {
+		key += sizeof(unexpected) - 1;
+		find_key(path, key, &errs.line, &errs.column);
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s:%u:%u: unknown key \"%s\"", path, errs.line,
+				    errs.column, key);
+	}
+	if (errs.line > 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s:%u:%u: %s", path, errs.line, errs.column,
+				    errs.first[0] ? errs.first : cyaml_strerror(err));
+	return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: %s%s%s", path, cyaml_strerror(err),
+			    errs.first[0] ? ": " : "", errs.first);
 }
 
 void
 config_file_free(struct cfg_root *root)
 {
-	struct cyaml_errors errs = { .len = 0 };
+	struct cyaml_errors errs = { .line = 0 };
 
 	if (root != NULL)
 		cyaml_free(config(&errs), &root_schema, root, 0);

@@ -13,6 +13,8 @@ const struct rpc_handler handlers_table[] = {
 	{ "Wait", rpc_wait },
 	{ "Signal", rpc_signal },
 	{ "List", rpc_list },
+	{ "ReadOutput", rpc_read_output },
+	{ "Remove", rpc_remove },
 };
 
 const size_t handlers_count = sizeof(handlers_table) / sizeof(handlers_table[0]);
