@@ -15,7 +15,7 @@
  *            [--read-write=P | --read-only=P]...  (shallowest first)
  *            [--blacklist=/home --blacklist=/root] (hide_home)
  *            [--blacklist=P]...                   (hidden)
- *            RUNNERD-STATUS 3 --from-env --end-sandbox --launched
+ *            RUNNERD-STATUS 3 --from-env --end-sandbox --launched [--tty]
  *
  * and the command (resolved program path, argv, environment) travels in
  * RUNNERD_CMD_* variables (shim_env.h). Why it is shaped like this, all
@@ -60,6 +60,12 @@
  * - firejail refuses system users (uid < UID_MIN, "nobody") and users
  *   missing from firejail.users when that file exists, and makes only the
  *   user's own paths read-write: check() says so up front.
+ *
+ * - A terminal (--tty): firejail's private /dev has a devpts of its own,
+ *   where a pty runnerd opened is not: `tty` would say "not a tty". So the
+ *   shim opens the command's terminal inside, and the pty runnerd gives
+ *   the launcher as fds 0-2 (raw, nobody's controlling terminal) only
+ *   carries bytes and the window size (LAUNCH_TTY_WRAPPED).
  *
  * Every process of the sandbox stays in the process group runnerd
  * created, so its SIGTERM/SIGKILL reaches all of them; firejail's own pid
@@ -875,8 +881,11 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 			return rv;
 	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, STATUS_FD)) < 0 ||
 	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0 ||
-	    (rv = add(pl, st, "--launched")) < 0)
+	    (rv = add(pl, st, "--launched")) < 0 || (cmd->tty_rows > 0 && (rv = add(pl, st, "--tty")) < 0))
 		return rv;
+	/* A terminal: runnerd's (raw) carries the bytes and the window size in,
+	 * the shim makes the command's inside (status_shim.c). */
+	out->tty = LAUNCH_TTY_WRAPPED;
 
 	if ((pl->env = shim_env_encode(cwd[0] == '/' ? cwd : NULL, program, cmd->argv, cmd->envp)) == NULL)
 		return errno == E2BIG ? rstatus_fail(st, RS_INVALID_ARGUMENT,

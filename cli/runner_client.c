@@ -315,6 +315,7 @@ TYPED_CALL(runner_wait, "Wait", Runner__V1__WaitRequest, Runner__V1__WaitRespons
 TYPED_CALL(runner_signal, "Signal", Runner__V1__SignalRequest, Runner__V1__SignalResponse)
 TYPED_CALL(runner_list, "List", Runner__V1__ListRequest, Runner__V1__ListResponse)
 TYPED_CALL(runner_health, "Health", Runner__V1__HealthRequest, Runner__V1__HealthResponse)
+TYPED_CALL(runner_resize, "Resize", Runner__V1__ResizeRequest, Runner__V1__ResizeResponse)
 
 const char *
 runner_client_version(void)

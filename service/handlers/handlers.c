@@ -13,6 +13,7 @@ const struct rpc_handler handlers_table[] = {
 	{ "Wait", rpc_wait },
 	{ "Signal", rpc_signal },
 	{ "List", rpc_list },
+	{ "Resize", rpc_resize },
 };
 
 const size_t handlers_count = sizeof(handlers_table) / sizeof(handlers_table[0]);
