@@ -38,6 +38,14 @@
  *   instance id, which is stable across restarts, so a SIGKILLed
  *   runnerd's containers go with its next start.
  *
+ * - A terminal. `docker run -t` would make the CLI want a terminal of its
+ *   own and stop passing signals on (--sig-proxy is off with -t), and a
+ *   pooled container, created before the request, could not have one. So
+ *   the CLI stays `docker run -i` on pipes, and the init gives the command
+ *   a pty inside the container (docker_init.c --tty) and relays it over
+ *   its stdin and stdout; the window size travels in a file and SIGWINCH
+ *   (see write_window). Status, signals and cleanup stay as above.
+ *
  * Client text never becomes a docker option: every value travels as its
  * own argv element glued to its flag ("--env=NAME=VALUE",
  * "--workdir=PATH"), the image comes from the profile, the command comes
@@ -78,6 +86,7 @@
 #define DEFAULT_SOCKET "/var/run/docker.sock"
 #define IN_INIT "/.runnerd/init"
 #define IN_STATUS "/.runnerd/status"
+#define IN_TTY "/.runnerd/tty"
 #define RECOVER_TIMEOUT_MS 30000
 /* How long a probe's verdict holds: the engine may stop or come back. */
 #define PROBE_VALID_MS 1000
@@ -88,6 +97,7 @@ struct docker_run {
 	char name[96];      /* the container's name */
 	char status_path[PATH_MAX];
 	bool status_created;
+	char tty_dir[PATH_MAX - 8]; /* a terminal's window size for the init; "": none */
 	bool complete;      /* argv is whole: a container may exist */
 	bool handled;       /* its end was seen (or cleanup already started) */
 	size_t flags_from, flags_to; /* argv[from..to): container_flags */
@@ -414,7 +424,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	PUSH("--security-opt=no-new-privileges");
 	PUSH("--entrypoint=" IN_INIT);
 	if ((rv = bind_mount(r, init_path, IN_INIT, false, st)) < 0 ||
-	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0)
+	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0 ||
+	    (r->tty_dir[0] != '\0' && (rv = bind_mount(r, r->tty_dir, IN_TTY, false, st)) < 0))
 		return rv;
 	r->flags_from = r->argc;
 	if ((rv = container_flags(r, p, st)) < 0)
@@ -433,6 +444,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 		PUSH("--env=%s", *e);
 	PUSH("%s", dk->image);
 	PUSH(IN_STATUS);
+	if (cmd->tty_rows > 0)
+		PUSH("--tty");
 	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
 	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
@@ -507,6 +520,10 @@ container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 }
 
 static void docker_exited(const struct backend_launch *launch, struct backend_outcome *out);
+static int docker_resize(const struct backend_launch *launch, unsigned rows, unsigned cols, rstatus *st);
+static int write_window(struct docker_run *r, unsigned rows, unsigned cols, rstatus *st);
+static int make_window_dir(struct docker_run *r, const char *job, unsigned rows, unsigned cols, rstatus *st);
+static void remove_window_dir(char *dir);
 static int new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 		   struct backend_launch *out, rstatus *st);
 static void free_run(struct docker_run *r);
@@ -575,6 +592,8 @@ pool_header(const struct command *cmd, const struct policy *p, size_t *len_out)
 	for (size_t i = 0; i < 4 && !bad; i++)
 		if (vals[i] > 0)
 			bad |= put_token(&buf, &len, &cap, 'L', "%s=%llu", names[i], (unsigned long long) vals[i]);
+	if (cmd->tty_rows > 0 && !bad)
+		bad |= put_token(&buf, &len, &cap, 'T', "%s", "");
 	for (char **e = cmd->envp; e && *e && !bad; e++)
 		bad |= put_token(&buf, &len, &cap, 'E', "%s", *e);
 	for (char **a = cmd->argv; *a && !bad; a++)
@@ -624,12 +643,18 @@ try_pool(const struct command *cmd, const struct policy *p, struct backend_launc
 	r = got.run;
 	r->header = header;
 	r->header_len = header_len;
+	/* Every pooled container has the window file; the init reads it once
+	 * it has the header. */
+	if (cmd->tty_rows > 0 && write_window(r, cmd->tty_rows, cmd->tty_cols, &st) < 0)
+		r->tty_dir[0] = '\0'; /* it starts at 24x80 */
 	out->priv = r;
 	out->argv = r->argv;
 	out->envp = cli_env;
 	out->cwd = "/";
 	out->status_channel = false;
 	out->exited = docker_exited;
+	out->tty = LAUNCH_TTY_INSIDE;
+	out->resize = docker_resize;
 	out->adopt_pid = got.pid;
 	memcpy(out->adopt_fds, got.fds, sizeof(got.fds));
 	out->preamble = header;
@@ -761,6 +786,11 @@ new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, rv, "docker: chmod %s", r->status_path);
 	}
 	close(fd);
+	/* A terminal's window size, for the init: a pooled container may
+	 * serve a request with one. */
+	if ((cmd == NULL || cmd->tty_rows > 0) &&
+	    (rv = make_window_dir(r, job, cmd ? cmd->tty_rows : 24, cmd ? cmd->tty_cols : 80, st)) < 0)
+		return rv;
 	if ((rv = build_argv(r, cmd, p, job, st)) < 0)
 		return rv;
 	r->complete = true;
@@ -769,7 +799,77 @@ new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 	out->cwd = "/";
 	out->status_channel = false;
 	out->exited = docker_exited;
+	out->tty = LAUNCH_TTY_INSIDE;
+	out->resize = docker_resize;
 	return 0;
+}
+
+/* --- a terminal's window -------------------------------------------------- */
+
+/* A command on a terminal gets it from the container's init (docker_init.c:
+ * --tty), inside the container, where `tty` can name it. The window size
+ * goes in through a directory of the run's own, bind-mounted read-only at
+ * /.runnerd/tty: the file `size` ("ROWS COLS") is replaced by a rename (a
+ * bind-mounted file would keep showing the old inode), and the init reads
+ * it at start and on SIGWINCH, which the docker CLI passes on to it
+ * (docker kill --signal=WINCH, as for every signal it gets). */
+static int
+write_window(struct docker_run *r, unsigned rows, unsigned cols, rstatus *st)
+{
+	char tmp[PATH_MAX + 8], path[PATH_MAX + 8], line[32];
+	int fd, n = snprintf(line, sizeof(line), "%u %u\n", rows, cols), err;
+
+	snprintf(tmp, sizeof(tmp), "%s/size.new", r->tty_dir);
+	snprintf(path, sizeof(path), "%s/size", r->tty_dir);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "docker: %s", tmp);
+	if (fchmod(fd, 0644) != 0 || write(fd, line, (size_t) n) != n) {
+		err = errno;
+		close(fd);
+		return rstatus_fail_errno(st, RS_INTERNAL, err, "docker: %s", tmp);
+	}
+	close(fd);
+	if (rename(tmp, path) != 0)
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "docker: %s", path);
+	return 0;
+}
+
+static int
+make_window_dir(struct docker_run *r, const char *job, unsigned rows, unsigned cols, rstatus *st)
+{
+	snprintf(r->tty_dir, sizeof(r->tty_dir), "%s/%.16s.tty", work_dir, job);
+	/* Read by the container's user, whoever that is. */
+	if (mkdir(r->tty_dir, 0755) != 0 || chmod(r->tty_dir, 0755) != 0) {
+		int err = errno;
+		r->tty_dir[0] = '\0';
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, err, "docker: mkdir %s/%s.tty", work_dir, job);
+	}
+	return write_window(r, rows, cols, st);
+}
+
+static void
+remove_window_dir(char *dir)
+{
+	char path[PATH_MAX + 16];
+
+	if (dir[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/size", dir);
+	(void) unlink(path);
+	snprintf(path, sizeof(path), "%s/size.new", dir);
+	(void) unlink(path);
+	(void) rmdir(dir);
+	dir[0] = '\0';
+}
+
+static int
+docker_resize(const struct backend_launch *launch, unsigned rows, unsigned cols, rstatus *st)
+{
+	struct docker_run *r = launch->priv;
+
+	if (r == NULL || r->tty_dir[0] == '\0')
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "docker: this container has no window to resize");
+	return write_window(r, rows, cols, st);
 }
 
 /* --- the end of a run ---------------------------------------------------- */
@@ -823,6 +923,8 @@ docker_exited(const struct backend_launch *launch, struct backend_outcome *out)
 
 	if (r == NULL)
 		return;
+	/* No window to resize any more (the session's result may stay long). */
+	remove_window_dir(r->tty_dir);
 	if (out == NULL) {
 		/* The CLI is being killed: the container would run on. */
 		remove_container(r);
@@ -857,6 +959,7 @@ free_run(struct docker_run *r)
 	remove_container(r);
 	if (r->status_created)
 		unlink(r->status_path);
+	remove_window_dir(r->tty_dir);
 	for (size_t i = 0; i < r->argc; i++)
 		free(r->argv[i]);
 	free(r->argv);
@@ -918,6 +1021,11 @@ remove_stale_status_files(void)
 		size_t len = strlen(de->d_name);
 		if (len > 7 && strcmp(de->d_name + len - 7, ".status") == 0)
 			(void) unlinkat(dirfd(dir), de->d_name, 0);
+		if (len > 4 && strcmp(de->d_name + len - 4, ".tty") == 0) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", work_dir, de->d_name);
+			remove_window_dir(path);
+		}
 	}
 	closedir(dir);
 }

@@ -1,6 +1,6 @@
 /* runnerd-docker-init: PID 1 of every docker-backend container.
  *
- *   runnerd-docker-init STATUS_FILE [LIMIT=N]... -- PROGRAM [ARG]...
+ *   runnerd-docker-init STATUS_FILE [--tty] [LIMIT=N]... -- PROGRAM [ARG]...
  *
  * LIMIT is one of cpu (seconds), as, fsize (bytes), nofile: set as both the
  * soft and the hard rlimit before PROGRAM starts (docker's --ulimit knows
@@ -36,11 +36,20 @@
  *   dies with it, as the exec backend kills what a command leaves in its
  *   group.
  *
+ * --tty: PROGRAM runs on a terminal of the container's own (its /dev/pts),
+ * as the leader of a session whose controlling terminal it is; the init
+ * relays what arrives on its stdin to the terminal and what the terminal
+ * shows to its stdout (pty_relay.h), forwards signals to PROGRAM's group as
+ * above, and on SIGWINCH sets the window size it reads from
+ * /.runnerd/tty/size ("ROWS COLS", docker.c's write_window; also read at
+ * start). The end of stdin does not end the terminal.
+ *
  * Pool mode (runnerd-docker-init STATUS_FILE --pool): the container is
  * started ahead of any request. The init writes POOL_READY to stdout, then
  * reads from stdin a 4-byte big-endian length and that many bytes of
  * NUL-terminated tokens: "C" cwd, "L" LIMIT=N, "E" NAME=VALUE (added to
- * the environment), "A" argv element, in order. It reads exactly that
+ * the environment), "T" (on a terminal, as --tty), "A" argv element, in
+ * order. It reads exactly that
  * much; the rest of stdin is the command's. Then it runs as above. EOF
  * (or SIGTERM) before a header: exit 0 without a record.
  *
@@ -63,10 +72,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pty.h"
+#include "pty_relay.h"
+
 extern char **environ;
 
 #define POOL_READY "RNRDRDY\n"   /* must match docker.c */
 #define POOL_HEADER_MAX (1u << 20)
+#define WINDOW_FILE "/.runnerd/tty/size" /* docker.c mounts its directory */
 
 static void
 noop(int sig)
@@ -194,7 +207,7 @@ make_dirs(char *path)
  * a buffer that lives until exit); returns 0, -1 at EOF (runnerd let the
  * pooled container go), or an errno for a header that cannot be applied. */
 static int
-pool_header(char ***limits, int *n_limits, char ***args)
+pool_header(char ***limits, int *n_limits, char ***args, bool *tty)
 {
 	unsigned char len_be[4];
 	uint32_t len;
@@ -223,6 +236,7 @@ pool_header(char ***limits, int *n_limits, char ***args)
 		case 'L': (*limits)[nl++] = p + 1; break;
 		case 'E': if (putenv(p + 1) != 0) return ENOMEM; break;
 		case 'A': (*args)[na++] = p + 1; break;
+		case 'T': *tty = true; break;
 		default: return EINVAL;
 		}
 	}
@@ -239,6 +253,49 @@ pool_header(char ***limits, int *n_limits, char ***args)
 	return 0;
 }
 
+/* The window size runnerd asks for (WINDOW_FILE): 0, or -1 when there is
+ * none to read. */
+static int
+window_from_file(unsigned *rows, unsigned *cols)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(WINDOW_FILE, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return sscanf(buf, "%u %u", rows, cols) == 2 && *rows > 0 && *cols > 0 ? 0 : -1;
+}
+
+/* --tty: start PROGRAM on a terminal of the container's own; the relay
+ * (r->master, r->pid) is then the caller's to run. 0, or an errno. */
+static int
+start_on_terminal(char **args, struct pty_relay *r)
+{
+	unsigned rows = 24, cols = 80;
+	int slave, rv;
+
+	(void) window_from_file(&rows, &cols);
+	if ((rv = pty_open(rows, cols, &r->master, &slave)) < 0) {
+		fprintf(stderr, "runnerd-docker-init: cannot open a terminal: %s\n", strerror(-rv));
+		return -rv;
+	}
+	rv = pty_relay_spawn(&r->pid, args[0], true, args, environ, slave);
+	close(slave);
+	if (rv != 0)
+		close(r->master);
+	r->in = 0;
+	r->out = 1;
+	r->reap_all = true;
+	r->window = window_from_file;
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,12 +307,14 @@ main(int argc, char **argv)
 	int fd, rv, status = 0, sep = 2, n_limits;
 	char **limits, **args;
 	bool pool = argc == 3 && strcmp(argv[2], "--pool") == 0;
+	bool tty = argc > 2 && strcmp(argv[2], "--tty") == 0;
+	struct pty_relay relay = { 0 };
 	pid_t pid;
 
 	while (sep < argc && strcmp(argv[sep], "--") != 0)
 		sep++;
 	if (argc < 2 || (!pool && sep + 1 >= argc)) {
-		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [LIMIT=N]... -- PROGRAM [ARG]...\n"
+		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [--tty] [LIMIT=N]... -- PROGRAM [ARG]...\n"
 				"       runnerd-docker-init STATUS_FILE --pool\n");
 		return 125;
 	}
@@ -263,8 +322,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "runnerd-docker-init: %s: %s\n", argv[1], strerror(errno));
 		return 125;
 	}
-	limits = argv + 2;
-	n_limits = sep - 2;
+	limits = argv + 2 + tty;
+	n_limits = sep - 2 - tty;
 	args = argv + sep + 1;
 
 	/* Signals wait in the mask for sigwaitinfo; the handlers only make
@@ -291,7 +350,7 @@ main(int argc, char **argv)
 		signal(SIGINT, pool_quit);
 		signal(SIGHUP, pool_quit);
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		if ((rv = pool_header(&limits, &n_limits, &args)) < 0)
+		if ((rv = pool_header(&limits, &n_limits, &args, &tty)) < 0)
 			return 0; /* no request: nothing to report */
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		for (int sig = 1; sig < NSIG; sig++)
@@ -301,7 +360,9 @@ main(int argc, char **argv)
 	oom_before = oom_kills();
 	for (int i = 0; i < n_limits && rv == 0; i++)
 		rv = apply_limit(limits[i]);
-	if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&
+	if (rv == 0 && tty)
+		rv = start_on_terminal(args, &relay);
+	else if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&
 	    (rv = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
 							  POSIX_SPAWN_SETPGROUP)) == 0 &&
 	    (rv = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
@@ -314,6 +375,11 @@ main(int argc, char **argv)
 		return rv == ENOENT ? 127 : 126;
 	}
 
+	if (tty) {
+		if ((rv = pty_relay_run(&relay)) < 0)
+			return 125;
+		goto done;
+	}
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&all, &si);
