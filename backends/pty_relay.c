@@ -83,12 +83,29 @@ fill(struct chunk *c, int fd)
 	return n < 0 && errno == EAGAIN ? 0 : -1;
 }
 
+/* The window runnerd asks for, if it changed. Called on SIGWINCH, and
+ * before typed bytes go to the terminal: runnerd sets the size before it
+ * answers Resize, so bytes written after that answer always meet the new
+ * size, however late the signal comes (docker passes it through its
+ * engine). */
+static void
+sync_window(const struct pty_relay *r)
+{
+	static unsigned cur_rows, cur_cols;
+	unsigned rows, cols;
+
+	if (r->window != NULL && r->window(&rows, &cols) == 0 && (rows != cur_rows || cols != cur_cols) &&
+	    pty_set_size(r->master, rows, cols) == 0) {
+		cur_rows = rows;
+		cur_cols = cols;
+	}
+}
+
 /* One signal: the command's end, a new window, or one to pass on. Returns
  * true once the command has been reaped (*status set). */
 static bool
 on_signal(const struct pty_relay *r, const struct signalfd_siginfo *si, int *status)
 {
-	unsigned rows, cols;
 	bool ended = false;
 	pid_t got;
 	int st;
@@ -102,8 +119,7 @@ on_signal(const struct pty_relay *r, const struct signalfd_siginfo *si, int *sta
 			}
 		return ended;
 	case SIGWINCH:
-		if (r->window != NULL && r->window(&rows, &cols) == 0)
-			(void) pty_set_size(r->master, rows, cols);
+		sync_window(r);
 		return false;
 	default:
 		/* Our own writes' SIGPIPE is ours, not the command's. */
@@ -174,6 +190,8 @@ pty_relay_run(const struct pty_relay *r)
 			}
 		if (p[1].revents != 0 && fill(&typed, r->in) < 0)
 			in_open = false; /* the end of input; the terminal stays */
+		if (p[1].revents != 0 && typed.len > 0)
+			sync_window(r);
 		if (master_open && typed.len > 0 && flush(&typed, r->master) < 0)
 			in_open = false;
 		if (master_open && shown.len == 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&

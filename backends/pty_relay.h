@@ -9,6 +9,8 @@
  *     and what the master shows to `out`;
  *   - SIGWINCH: the helper asks `window` for the new size and sets it on
  *     the master (the kernel then signals the command's foreground group);
+ *     it asks before relaying typed bytes too, so that bytes runnerd wrote
+ *     after a Resize meet the new size even when the signal is late;
  *   - every other signal it receives to the command's process group (the
  *     command leads its own session, so runnerd's signals to the helper's
  *     group no longer reach it directly);
