@@ -26,6 +26,7 @@ enum {
 	OPT_CPU,
 	OPT_MEMORY,
 	OPT_PROCESSES,
+	OPT_DETACH_KEYS,
 };
 
 static const struct option run_longopts[] = {
@@ -40,6 +41,8 @@ static const struct option run_longopts[] = {
 	{ "tag", required_argument, NULL, OPT_TAG },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "detach-keys", required_argument, NULL, OPT_DETACH_KEYS },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "param", required_argument, NULL, OPT_PARAM },
 	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
@@ -174,6 +177,9 @@ option_bit(int opt)
 		return RCTL_RUNOPT_KEY;
 	case 'i':
 		return RCTL_RUNOPT_INTERACTIVE;
+	case 't':
+	case OPT_DETACH_KEYS:
+		return RCTL_RUNOPT_TTY;
 	default:
 		return 0;
 	}
@@ -203,6 +209,12 @@ run_opt(struct rctl_run_opts *o, int opt, char *arg)
 		return RCTL_CONTINUE;
 	case 'i':
 		o->interactive = true;
+		return RCTL_CONTINUE;
+	case 't':
+		o->tty = true;
+		return RCTL_CONTINUE;
+	case OPT_DETACH_KEYS:
+		o->detach_keys = arg;
 		return RCTL_CONTINUE;
 	case OPT_TIMEOUT:
 		return set_duration(o, "--timeout", arg, &o->spec.timeout_ms);
@@ -282,7 +294,7 @@ rctl_run_opts_parse(struct rctl_globals *g, struct rctl_run_opts *o, int argc, c
 	opterr = 0;
 	/* '+': the first operand ends the options, so the child's own options
 	 * need no "--" (though "--" is the safe habit). */
-	while ((opt = getopt_long(argc, argv, "+:e:w:ih", run_longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:e:w:ith", run_longopts, NULL)) != -1) {
 		if ((rv = rctl_common_opt(g, o->cmd, opt, argc, argv)) == RCTL_NOT_MINE)
 			rv = run_opt(o, opt, optarg);
 		if (rv != RCTL_CONTINUE)

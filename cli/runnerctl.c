@@ -24,12 +24,12 @@ static rctl_handler cmd_help;
 static const struct rctl_command commands[] = {
 	{ "run", rctl_cmd_run, "[RUN OPTIONS] -- CMD [ARG...]", "run CMD directly (no shell) and wait for it" },
 	{ "sh", rctl_cmd_sh, "[RUN OPTIONS] 'COMMAND LINE'", "run a command line with /bin/sh -c and wait for it" },
-	{ "exec", rctl_cmd_exec, "[-i] [RUN OPTIONS] [--tag T] -- CMD [ARG...]",
-	  "run CMD as a session, streaming its output (-i: and our stdin)" },
+	{ "exec", rctl_cmd_exec, "[-i] [-t] [RUN OPTIONS] [--tag T] -- CMD [ARG...]",
+	  "run CMD as a session (-i: feed it our stdin; -t: on a terminal)" },
 	{ "start", rctl_cmd_start, "[RUN OPTIONS] [--tag T] [--key K] [--json] -- CMD [ARG...]",
 	  "start a session; print its HANDLE and pid" },
-	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N] [--stream-addr URL]",
-	  "stream a session's output from byte N until it ends" },
+	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N] [--stream-addr URL] [--detach-keys K]",
+	  "stream a session's output until it ends (a terminal: type too)" },
 	{ "write", rctl_cmd_write, "ID [--offset N] [--close]", "append our stdin to a session's stdin" },
 	{ "close-stdin", rctl_cmd_close_stdin, "ID", "close a session's stdin (it sees EOF)" },
 	{ "wait", rctl_cmd_wait, "ID [--timeout DUR] [--json]", "wait for a session to end; print how it did" },
@@ -77,6 +77,14 @@ static const char usage_options[] =
 	"  -i, --interactive      exec: feed runnerctl's stdin to the child as it comes,\n"
 	"                         closing the child's stdin at EOF (without -i or\n"
 	"                         --stdin, the child's stdin is closed at once)\n"
+	"  -t, --tty              exec: run CMD on a terminal (a PTY session) of our\n"
+	"                         window size and $TERM; with -i and our stdin a\n"
+	"                         terminal, that one goes into raw mode (every key,\n"
+	"                         ^C too, goes to CMD's terminal) until we leave, and\n"
+	"                         our window size follows; -it is -i -t\n"
+	"  --detach-keys K        exec -it, attach: the keys that leave the session\n"
+	"                         running (default ctrl-p,ctrl-q; K is a comma list of\n"
+	"                         ctrl-X or single characters; \"\" for none)\n"
 	"  --tag T                a label that ps shows and filters on\n"
 	"  --key K                start: idempotency key; starting again with the same K\n"
 	"                         returns the first session instead of a new one\n"
@@ -92,7 +100,8 @@ static const char usage_options[] =
 	"                         (default: after what it has)\n"
 	"  -s, --signal SIG       kill: TERM, KILL, INT, HUP, ... or a number\n"
 	"exec passes SIGINT, SIGTERM, SIGHUP and SIGQUIT on to the child, and\n"
-	"sends it SIGPIPE when runnerctl's stdout is closed.\n"
+	"sends it SIGPIPE when runnerctl's stdout is closed. attach from a\n"
+	"terminal to a PTY session types into it as exec -it does.\n"
 	"\n"
 	"The child's stdout and stderr are copied byte for byte to runnerctl's own;\n"
 	"when the server cut one short, a note follows on stderr.\n"
@@ -147,6 +156,7 @@ rctl_usage_error(const char *cmd, const char *fmt, ...)
 int
 rctl_status_exit(const runner_status *st)
 {
+	rctl_tty_restore(); /* a raw terminal would mangle the message */
 	fprintf(stderr, PROG ": %s: %s\n", runner_status_code_name(st->code), st->message);
 	return st->code == RUNNER_UNAVAILABLE ? RCTL_EXIT_UNAVAILABLE : RCTL_EXIT_CALL_FAILED;
 }
