@@ -258,18 +258,12 @@ pool_header(char ***limits, int *n_limits, char ***args, bool *tty)
 static int
 window_from_file(unsigned *rows, unsigned *cols)
 {
-	char buf[32];
-	ssize_t n;
-	int fd;
+	FILE *f = fopen(WINDOW_FILE, "re");
+	bool ok = f != NULL && fscanf(f, "%u %u", rows, cols) == 2 && *rows > 0 && *cols > 0;
 
-	if ((fd = open(WINDOW_FILE, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return sscanf(buf, "%u %u", rows, cols) == 2 && *rows > 0 && *cols > 0 ? 0 : -1;
+	if (f != NULL)
+		fclose(f);
+	return ok ? 0 : -1;
 }
 
 /* --tty: start PROGRAM on a terminal of the container's own; the relay

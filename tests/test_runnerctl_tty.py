@@ -210,6 +210,11 @@ class TerminalTest(unittest.TestCase):
     def assert_restored(self, t):
         self.assertEqual(t.mode(), t.initial, "the terminal's settings were not restored")
 
+    def assert_ends(self, t, code):
+        """runnerctl ends with `code`, the terminal as it found it."""
+        self.assertEqual(t.wait(), code, t.out)
+        self.assert_restored(t)
+
     def shell_session(self, profile):
         """A shell as a person uses one: tty, stty size and a resize, ^C
         of a foreground job, ^D to leave with the last status."""
@@ -231,8 +236,7 @@ class TerminalTest(unittest.TestCase):
         # ^D at the prompt: the shell leaves with its last status.
         t.command(b"false")
         t.type(b"\x04")
-        self.assertEqual(t.wait(), 1, t.out)
-        self.assert_restored(t)
+        self.assert_ends(t, 1)
 
     def test_shell_exec(self):
         self.shell_session("plain")
@@ -267,8 +271,7 @@ class TerminalTest(unittest.TestCase):
         t.type(b"'still here'\r")
         t.expect(rb"'still here'\r\n>>> ", mark + 14)
         t.type(b"\x04")
-        self.assertEqual(t.wait(), 0, t.out)
-        self.assert_restored(t)
+        self.assert_ends(t, 0)
 
     def test_detach_and_attach(self):
         t = self.term(["exec", "-it", "--", "sh", "-c", 'echo BEFORE; read x; echo "GOT:$x"; exit 4'])
@@ -279,8 +282,7 @@ class TerminalTest(unittest.TestCase):
         t.type(b"a")
         t.expect(rb"\^Pa")  # the remote terminal's echo of both
         t.type(b"\x10\x11")
-        self.assertEqual(t.wait(), 0, t.out)
-        self.assert_restored(t)
+        self.assert_ends(t, 0)
         m = re.search(rb"runnerctl --addr \S+ attach (\S+)", t.out)
         self.assertIsNotNone(m, t.out)
         handle = m.group(1).decode()
@@ -293,28 +295,24 @@ class TerminalTest(unittest.TestCase):
         a.expect(rb"BEFORE\r\n")
         a.type(b"\x10b\r")  # ^P is no detach key here: typed as it is
         a.expect(rb"GOT:\x10a\x10b\r\n")
-        self.assertEqual(a.wait(), 4, a.out)
-        self.assert_restored(a)
+        self.assert_ends(a, 4)
 
     def test_tty_without_input(self):
         t = self.term(["exec", "-t", "--", "sh", "-c", "tty; stty size; exit 3"], rows=50, cols=60)
         t.expect(rb"/dev/pts/\d+\r\n50 60\r\n")
-        self.assertEqual(t.wait(), 3, t.out)
-        self.assert_restored(t)
+        self.assert_ends(t, 3)
 
     def test_signals_restore(self):
         # A signal runnerctl passes on: the session ends, runnerctl with it.
         t = self.term(["exec", "-it", "--", "sh", "-c", "echo READY; exec sleep 100"])
         t.expect(rb"READY")
         t.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(t.wait(), 128 + signal.SIGTERM, t.out)
-        self.assert_restored(t)
+        self.assert_ends(t, 128 + signal.SIGTERM)
         # A signal that ends runnerctl itself: the terminal first.
         t = self.term(["exec", "-it", "--tag", "usr2", "--", "sh", "-c", "echo READY; exec sleep 100"])
         t.expect(rb"READY")
         t.proc.send_signal(signal.SIGUSR2)
-        self.assertEqual(t.wait(), -signal.SIGUSR2, t.out)
-        self.assert_restored(t)
+        self.assert_ends(t, -signal.SIGUSR2)
         for line in self.daemon.ctl("ps", "--tag", "usr2").stdout.decode().splitlines()[1:]:
             self.daemon.ctl("kill", line.split()[0], "-s", "KILL")
 

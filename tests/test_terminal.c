@@ -181,6 +181,29 @@ start_code(const Runner__V1__Terminal *tm, const char *env_term, const char *she
 	return rd_start_pipes_code(cl, &c, NULL, NULL, s, st);
 }
 
+/* What `echo [$TERM]` shows on a terminal `tm`, with the request's env
+ * TERM `env_term`. */
+static const char *
+term_seen(const Runner__V1__Terminal *tm, const char *env_term)
+{
+	static char seen[128];
+	rd_session s;
+	runner_status st;
+	rd_reader r;
+	rd_sink out, err;
+
+	ck_assert_int_eq(start_code(tm, env_term, "echo \"[$TERM]\"", &s, &st), RUNNER_OK);
+	rd_sink_init(&out, true, 0);
+	rd_sink_init(&err, true, 0);
+	rd_reader_open_pty(&r, &s, &out, &err);
+	rd_reader_drain(&r);
+	snprintf(seen, sizeof(seen), "%s", rd_sink_str(&out));
+	rd_reader_close(&r);
+	rd_sink_free(&out);
+	rd_sink_free(&err);
+	return seen;
+}
+
 START_TEST(test_term_and_errors)
 {
 	Runner__V1__Terminal tm = RUNNER__V1__TERMINAL__INIT;
@@ -192,33 +215,9 @@ START_TEST(test_term_and_errors)
 
 	/* TERM: the terminal's, else the request's env, else xterm. */
 	tm.term = "vt100";
-	ck_assert_int_eq(start_code(&tm, "screen", "echo \"[$TERM]\"", &s, &st), RUNNER_OK);
-	{
-		rd_reader r;
-		rd_sink out, err;
-		rd_sink_init(&out, true, 0);
-		rd_sink_init(&err, true, 0);
-		rd_reader_open_pty(&r, &s, &out, &err);
-		rd_reader_drain(&r);
-		ck_assert_str_eq(rd_sink_str(&out), "[vt100]\r\n");
-		rd_reader_close(&r);
-		rd_sink_free(&out);
-		rd_sink_free(&err);
-	}
+	ck_assert_str_eq(term_seen(&tm, "screen"), "[vt100]\r\n");
 	tm.term = "";
-	ck_assert_int_eq(start_code(&tm, "screen", "echo \"[$TERM]\"", &s, &st), RUNNER_OK);
-	{
-		rd_reader r;
-		rd_sink out, err;
-		rd_sink_init(&out, true, 0);
-		rd_sink_init(&err, true, 0);
-		rd_reader_open_pty(&r, &s, &out, &err);
-		rd_reader_drain(&r);
-		ck_assert_str_eq(rd_sink_str(&out), "[screen]\r\n");
-		rd_reader_close(&r);
-		rd_sink_free(&out);
-		rd_sink_free(&err);
-	}
+	ck_assert_str_eq(term_seen(&tm, "screen"), "[screen]\r\n");
 
 	/* Refused: a TERM a program could misread, a window too large. */
 	tm.term = "xterm;rm";

@@ -20,22 +20,15 @@ static int pool; /* of the profile "box": 0 (cold containers) or 1 */
 static void
 write_config(const char *dir)
 {
-	char text[2048];
-	int n;
+	char text[512];
+	int n = snprintf(text, sizeof(text),
+			 "default_profile: box\n"
+			 "profiles:\n"
+			 "  - {name: box, backend: docker, limits: {timeout: 60s}, docker: {image: \"%s\", pool: %d}}\n",
+			 dk_image, pool);
 
-	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
-	n = snprintf(text, sizeof(text),
-		     "default_profile: box\n"
-		     "profiles:\n"
-		     "  - name: box\n"
-		     "    backend: docker\n"
-		     "    limits:\n"
-		     "      timeout: 60s\n"
-		     "    docker:\n"
-		     "      image: %s\n"
-		     "      pool: %d\n",
-		     dk_image, pool);
 	ck_assert_int_lt(n, (int) sizeof(text));
+	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
 	rd_write_file(cfg_path, text, (size_t) n, 0600);
 }
 
