@@ -1,10 +1,22 @@
 /* runnerd-docker-init: PID 1 of every docker-backend container.
  *
- *   runnerd-docker-init STATUS_FILE [--tty] [LIMIT=N]... -- PROGRAM [ARG]...
+ *   runnerd-docker-init STATUS_FILE [--allow-unix] [--tty] [LIMIT=N]... -- PROGRAM [ARG]...
  *
  * LIMIT is one of cpu (seconds), as, fsize (bytes), nofile: set as both the
  * soft and the hard rlimit before PROGRAM starts (docker's --ulimit knows
  * no RLIMIT_AS; lowering a limit needs no capability).
+ *
+ * Unless --allow-unix, PROGRAM and everything it starts can create no unix
+ * socket: a seccomp filter, stacked on docker's own profile, fails
+ * socket(AF_UNIX, ...) with EAFNOSUPPORT (socketpair() still works: it
+ * reaches nothing outside) and io_uring_setup/enter/register with ENOSYS
+ * (IORING_OP_SOCKET creates sockets without socket()). A container has its
+ * own network namespace, so the host's abstract sockets are out of reach
+ * anyway; this keeps filesystem sockets a bind mount happens to show out
+ * of reach too. docker's --security-opt seccomp= would replace docker's
+ * default profile rather than add to it. The filter needs no_new_privs,
+ * which docker already set (--security-opt=no-new-privileges); if it
+ * cannot be installed, PROGRAM does not run ("exec E").
  *
  * The docker backend bind-mounts this program (statically linked: images
  * need no libc of ours) read-only at /.runnerd/init and a per-run host file
@@ -44,7 +56,7 @@
  * /.runnerd/tty/size ("ROWS COLS", docker.c's write_window; also read at
  * start). The end of stdin does not end the terminal.
  *
- * Pool mode (runnerd-docker-init STATUS_FILE --pool): the container is
+ * Pool mode (runnerd-docker-init STATUS_FILE [--allow-unix] --pool): the container is
  * started ahead of any request. The init writes POOL_READY to stdout, then
  * reads from stdin a 4-byte big-endian length and that many bytes of
  * NUL-terminated tokens: "C" cwd, "L" LIMIT=N, "E" NAME=VALUE (added to
@@ -67,10 +79,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include "pty.h"
 #include "pty_relay.h"
@@ -168,6 +188,104 @@ apply_limit(const char *arg)
 			return setrlimit(limit_names[i].resource, &rl) == 0 ? 0 : errno;
 		}
 	return EINVAL;
+}
+
+/* --- no unix sockets ---------------------------------------------------- */
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define COMPAT_ARCH AUDIT_ARCH_I386 /* i386 binaries: their own numbers */
+#define X32_BIT 0x40000000u         /* x32 binaries: killed (none exist in images) */
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NATIVE_ARCH AUDIT_ARCH_RISCV64
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NATIVE_ARCH AUDIT_ARCH_PPC64LE
+#elif defined(__s390x__)
+#define NATIVE_ARCH AUDIT_ARCH_S390X
+#else
+#error "runnerd-docker-init: add this architecture's AUDIT_ARCH and system call numbers"
+#endif
+
+/* The low 32 bits of the first argument: socket()'s int family, all the
+ * kernel reads of it. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG0_LO offsetof(struct seccomp_data, args[0])
+#else
+#define ARG0_LO (offsetof(struct seccomp_data, args[0]) + 4)
+#endif
+
+#define LD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+/* Jump to instruction `t` if A == k, else to `f` (absolute indexes; BPF
+ * jumps are relative and forward only). */
+#define JEQ(here, k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t) - (here) - 1, (f) - (here) - 1)
+
+enum {
+	/* native */
+	N_ARCH, N_IS_NATIVE, N_NR,
+#ifdef X32_BIT
+	N_X32,
+#endif
+	N_URING1, N_URING2, N_URING3, N_SOCKET, N_FAMILY, N_UNIX,
+#ifdef COMPAT_ARCH
+	/* i386 on x86_64 */
+	C_IS_COMPAT, C_NR, C_URING1, C_URING2, C_URING3, C_SOCKETCALL, C_CALL, C_CALL_SOCKET, C_SOCKET,
+	C_FAMILY, C_UNIX,
+#endif
+	ALLOW, DENY_FAMILY, NO_SYS, KILL, N_INSNS
+};
+
+#ifdef COMPAT_ARCH
+#define NOT_NATIVE C_IS_COMPAT
+#else
+#define NOT_NATIVE KILL
+#endif
+
+static int
+deny_unix_sockets(void)
+{
+	struct sock_filter insns[N_INSNS] = {
+		[N_ARCH] = LD(offsetof(struct seccomp_data, arch)),
+		[N_IS_NATIVE] = JEQ(N_IS_NATIVE, NATIVE_ARCH, N_NR, NOT_NATIVE),
+		[N_NR] = LD(offsetof(struct seccomp_data, nr)),
+#ifdef X32_BIT
+		[N_X32] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_BIT, KILL - N_X32 - 1, 0),
+#endif
+		[N_URING1] = JEQ(N_URING1, SYS_io_uring_setup, NO_SYS, N_URING2),
+		[N_URING2] = JEQ(N_URING2, SYS_io_uring_enter, NO_SYS, N_URING3),
+		[N_URING3] = JEQ(N_URING3, SYS_io_uring_register, NO_SYS, N_SOCKET),
+		[N_SOCKET] = JEQ(N_SOCKET, SYS_socket, N_FAMILY, ALLOW),
+		[N_FAMILY] = LD(ARG0_LO),
+		[N_UNIX] = JEQ(N_UNIX, AF_UNIX, DENY_FAMILY, ALLOW),
+#ifdef COMPAT_ARCH
+		/* i386: socket 359, socketcall 102 (whose family sits in memory
+		 * a filter cannot read: SYS_SOCKET through it fails), io_uring
+		 * 425-427. */
+		[C_IS_COMPAT] = JEQ(C_IS_COMPAT, COMPAT_ARCH, C_NR, KILL),
+		[C_NR] = LD(offsetof(struct seccomp_data, nr)),
+		[C_URING1] = JEQ(C_URING1, 425, NO_SYS, C_URING2),
+		[C_URING2] = JEQ(C_URING2, 426, NO_SYS, C_URING3),
+		[C_URING3] = JEQ(C_URING3, 427, NO_SYS, C_SOCKETCALL),
+		[C_SOCKETCALL] = JEQ(C_SOCKETCALL, 102, C_CALL, C_SOCKET),
+		[C_CALL] = LD(ARG0_LO),
+		[C_CALL_SOCKET] = JEQ(C_CALL_SOCKET, 1 /* SYS_SOCKET */, NO_SYS, ALLOW),
+		[C_SOCKET] = JEQ(C_SOCKET, 359, C_FAMILY, ALLOW),
+		[C_FAMILY] = LD(ARG0_LO),
+		[C_UNIX] = JEQ(C_UNIX, AF_UNIX, DENY_FAMILY, ALLOW),
+#endif
+		[ALLOW] = RET(SECCOMP_RET_ALLOW),
+		[DENY_FAMILY] = RET(SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+		[NO_SYS] = RET(SECCOMP_RET_ERRNO | ENOSYS),
+		[KILL] = RET(SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { .len = N_INSNS, .filter = insns };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+		return errno;
+	return 0;
 }
 
 /* Read exactly len bytes from fd 0 (never more: what follows is the
@@ -298,26 +416,30 @@ main(int argc, char **argv)
 	sigset_t all, none;
 	char line[160];
 	long oom_before, oom_after;
-	int fd, rv, status = 0, sep = 2, n_limits;
+	int fd, rv, status = 0, first = 2, sep, n_limits;
 	char **limits, **args;
-	bool pool = argc == 3 && strcmp(argv[2], "--pool") == 0;
-	bool tty = argc > 2 && strcmp(argv[2], "--tty") == 0;
+	bool allow_unix = argc > 2 && strcmp(argv[2], "--allow-unix") == 0, pool, tty;
 	struct pty_relay relay = { 0 };
 	pid_t pid;
 
-	while (sep < argc && strcmp(argv[sep], "--") != 0)
+	if (allow_unix)
+		first = 3;
+	pool = argc == first + 1 && strcmp(argv[first], "--pool") == 0;
+	if ((tty = argc > first && strcmp(argv[first], "--tty") == 0))
+		first++;
+	for (sep = first; sep < argc && strcmp(argv[sep], "--") != 0;)
 		sep++;
 	if (argc < 2 || (!pool && sep + 1 >= argc)) {
-		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [--tty] [LIMIT=N]... -- PROGRAM [ARG]...\n"
-				"       runnerd-docker-init STATUS_FILE --pool\n");
+		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [--allow-unix] [--tty] [LIMIT=N]... -- PROGRAM [ARG]...\n"
+				"       runnerd-docker-init STATUS_FILE [--allow-unix] --pool\n");
 		return 125;
 	}
 	if ((fd = open(argv[1], O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "runnerd-docker-init: %s: %s\n", argv[1], strerror(errno));
 		return 125;
 	}
-	limits = argv + 2 + tty;
-	n_limits = sep - 2 - tty;
+	limits = argv + first;
+	n_limits = sep - first;
 	args = argv + sep + 1;
 
 	/* Signals wait in the mask for sigwaitinfo; the handlers only make
@@ -354,6 +476,8 @@ main(int argc, char **argv)
 	oom_before = oom_kills();
 	for (int i = 0; i < n_limits && rv == 0; i++)
 		rv = apply_limit(limits[i]);
+	if (rv == 0 && !allow_unix)
+		rv = deny_unix_sockets();
 	if (rv == 0 && tty)
 		rv = start_on_terminal(args, &relay);
 	else if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&

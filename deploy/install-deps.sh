@@ -44,11 +44,27 @@ missing() {
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# The user firejail and docker profiles run commands as unless they name
+# another (runnerd's "safe unless stated" default): a regular uid, because
+# firejail refuses system users (uid < UID_MIN) and nobody; no home, no
+# login. firejail also wants it in firejail.users when that file exists.
+# (Docker profiles default to uid 65534 inside the image instead.)
+sandbox_user() {
+	local u=runnerd-sandbox users=/etc/firejail/firejail.users
+	getent passwd "$u" >/dev/null ||
+		useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group \
+			--comment "runnerd sandboxed commands" "$u"
+	if [[ -f "$users" ]] && ! grep -qx "$u" "$users"; then
+		echo "$u" >>"$users"
+	fi
+}
+
 # Always refresh the index (CI wants current packages); an offline machine
 # that already has everything installed may still go on.
 if ! apt-get update -q >"$log" 2>&1; then
 	if [[ -z "$(missing)" ]]; then
 		echo "install-deps.sh: apt-get update failed, but all packages are installed; going on" >&2
+		sandbox_user
 		exit 0
 	fi
 	cat "$log" >&2
@@ -66,4 +82,5 @@ if [[ -n "$still_missing" ]]; then
 	echo "install-deps.sh: not installed after apt-get: $still_missing" >&2
 	exit 1
 fi
-echo "install-deps.sh: ${#packages[@]} packages present"
+sandbox_user
+echo "install-deps.sh: ${#packages[@]} packages present, user runnerd-sandbox present"

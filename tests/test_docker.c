@@ -67,11 +67,13 @@ write_config(const char *dir)
 		     "      pids: 32\n"
 		     "  - name: net\n"           /* the default bridge */
 		     "    backend: docker\n"
+		     "    network: allowed\n"
 		     "    docker:\n"
 		     "      image: %s\n"
 		     "  - name: ro\n"            /* read-only root, a private /tmp, host paths */
 		     "    backend: docker\n"
 		     "    network: none\n"
+		     "    user: root\n"          /* docker makes a tmpfs the image lacks root's, 0755 */
 		     "    workdir: /work\n"
 		     "    filesystem:\n"
 		     "      read_only_root: true\n"

@@ -245,9 +245,13 @@ START_TEST(test_check_config)
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "filesystem.hidden"));
 	/* Type errors carry the line. */
-	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    docker:\n      pids: many\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "line: 4"));
+	/* A limit is a value of its kind or "unlimited", never 0. */
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
+				      sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "limits.processes"));
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      timeout: soon\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "limits.timeout"));

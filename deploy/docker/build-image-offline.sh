@@ -16,8 +16,9 @@
 # gzip, mawk, procps, hostname), with everything they depend on as apt
 # resolves it, unpacked with dpkg-deb onto a merged /usr; `cmake --install
 # --strip` of the build into /usr/local (no headers or static libraries, as
-# in the Dockerfile); the user runnerd (uid/gid 10001, home /home/runnerd)
-# and a /run/runnerd it owns. It is not all of debian:12-slim: no apt, no
+# in the Dockerfile); the user runnerd (uid/gid 10001, home /home/runnerd),
+# the sandbox user runnerd-sandbox (10002, no home) and a /run/runnerd
+# runnerd owns. It is not all of debian:12-slim: no apt, no
 # perl, no dpkg database. The image's configuration (USER, WORKDIR, ENV,
 # VOLUME, STOPSIGNAL, HEALTHCHECK, ENTRYPOINT, CMD) is read from the
 # Dockerfile's runtime stage and given to `docker import --change`, so the
@@ -130,11 +131,13 @@ mkdir -p "$root"/{etc,tmp,var/tmp,root,home/runnerd,run/runnerd,proc,sys,dev}
 cat >"$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/bash
 runnerd:x:10001:10001::/home/runnerd:/usr/sbin/nologin
+runnerd-sandbox:x:10002:10002:runnerd sandboxed commands:/nonexistent:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 PASSWD
 cat >"$root/etc/group" <<'GROUP'
 root:x:0:
 runnerd:x:10001:
+runnerd-sandbox:x:10002:
 nogroup:x:65534:
 GROUP
 printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"

@@ -354,6 +354,7 @@ profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 	r->policy.private_tmp = pr->private_tmp;
 	r->policy.hide_home = pr->hide_home;
 	r->policy.user = pr->user;
+	r->policy.unix_sockets = pr->unix_sockets;
 	if ((rv = resolve_params(pr, spec, r, values, st)) < 0 ||
 	    (rv = expand_list(r, pr, values, pr->read_only, "filesystem.read_only", &r->policy.read_only, st)) < 0 ||
 	    (rv = expand_list(r, pr, values, pr->hidden, "filesystem.hidden", &r->policy.hidden, st)) < 0 ||
