@@ -302,6 +302,12 @@ class TerminalTest(unittest.TestCase):
         t.expect(rb"/dev/pts/\d+\r\n50 60\r\n")
         self.assert_ends(t, 3)
 
+    def test_input_not_a_terminal(self):
+        # Piped into -it: typed as it comes, its end passed on as ^D.
+        r = self.daemon.ctl("exec", "-it", "--", "sh", "-c", "cat; echo \"cat ended $?\"", input=b"line\n")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout, b"line\r\nline\r\ncat ended 0\r\n")
+
     def test_signals_restore(self):
         # A signal runnerctl passes on: the session ends, runnerctl with it.
         t = self.term(["exec", "-it", "--", "sh", "-c", "echo READY; exec sleep 100"])

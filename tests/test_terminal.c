@@ -33,7 +33,10 @@ setup(void)
 			   "    limits:\n"
 			   "      stdout: 64K\n"
 			   "  - name: sandboxed\n"
-			   "    backend: firejail\n";
+			   "    backend: firejail\n"
+			   "  - name: nobody\n"
+			   "    backend: exec\n"
+			   "    user: nobody\n";
 
 	rd_mkdtemp(dir);
 	snprintf(cfg, sizeof(cfg), "%s/runnerd.yaml", dir);
@@ -155,6 +158,12 @@ START_TEST(test_run_with_terminal)
 	resp = run_ok("plain", 0, 0, 0, NULL, "kill -9 $$");
 	ck_assert_int_eq(resp->result->reason, RUNNER__V1__TERMINATION__SIGNALED);
 	ck_assert_int_eq(resp->result->signal, SIGKILL);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* A command run as another user owns its terminal, as after a login. */
+	resp = run_ok("nobody", 0, 0, 0, NULL, "id -u; stat -c %u \"$(tty)\"");
+	rd_assert_exited(resp->result, 0);
+	ck_assert_str_eq(pty_text(resp->result), "65534\r\n65534\r\n");
 	runner__v1__run_response__free_unpacked(resp, NULL);
 
 	/* The same on firejail. */

@@ -24,8 +24,9 @@ write_config(const char *dir)
 	int n = snprintf(text, sizeof(text),
 			 "default_profile: box\n"
 			 "profiles:\n"
-			 "  - {name: box, backend: docker, limits: {timeout: 60s}, docker: {image: \"%s\", pool: %d}}\n",
-			 dk_image, pool);
+			 "  - {name: box, backend: docker, limits: {timeout: 60s}, docker: {image: \"%s\", pool: %d}}\n"
+			 "  - {name: nobody, backend: docker, user: \"65534:65534\", docker: {image: \"%s\", pool: %d}}\n",
+			 dk_image, pool, dk_image, pool);
 
 	ck_assert_int_lt(n, (int) sizeof(text));
 	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
@@ -110,6 +111,16 @@ START_TEST(test_run_with_terminal)
 	rd_assert_exited(resp->result, 6);
 	rd_assert_output(resp->result->pty, "typed\r\ntyped\r\n20 70\r\nnamed\r\n", "pty");
 	ck_assert_uint_eq(resp->result->stdout_total, 0);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* A container user who is not root gets (and owns) the terminal too. */
+	rd_cmd_init(&c);
+	rd_cmd_shell(&c, "id -u; stat -c %u \"$(tty)\"; stty size");
+	c.spec.profile = "nobody";
+	c.spec.terminal = &tm;
+	resp = rd_run_ok(cl, &c);
+	rd_assert_exited(resp->result, 0);
+	rd_assert_output(resp->result->pty, "65534\r\n65534\r\n20 70\r\n", "pty");
 	runner__v1__run_response__free_unpacked(resp, NULL);
 	runner_client_close(cl);
 }
