@@ -15,6 +15,7 @@ const struct rpc_handler handlers_table[] = {
 	{ "List", rpc_list },
 	{ "ReadOutput", rpc_read_output },
 	{ "Remove", rpc_remove },
+	{ "Resize", rpc_resize },
 };
 
 const size_t handlers_count = sizeof(handlers_table) / sizeof(handlers_table[0]);

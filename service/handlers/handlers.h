@@ -49,6 +49,8 @@ void rpc_list(struct call *c);
 void rpc_read_stream(struct call *c);
 void rpc_read_output(struct call *c);
 void rpc_remove(struct call *c);
+/* rpc_terminal.c */
+void rpc_resize(struct call *c);
 
 /* The Runs in flight (rpc_run.c), for shutdown. */
 int runs_new(struct runs **out, rstatus *st);
