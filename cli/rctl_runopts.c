@@ -236,6 +236,9 @@ run_opt(struct rctl_run_opts *o, int opt, char *arg)
 {
 	unsigned bit = option_bit(opt);
 
+	if (opt == 't' && !(o->accept & bit))
+		return rctl_usage_error(o->cmd, "-t: %s gives the command pipes, not a terminal; use "
+					"runnerctl exec -it for one", o->cmd);
 	if (bit != 0 && !(o->accept & bit))
 		return rctl_usage_error(o->cmd, "option --%s does not apply to %s", option_name(opt), o->cmd);
 	switch (opt) {
