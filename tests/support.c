@@ -58,21 +58,28 @@ rd_sleep_ms(int ms)
 }
 
 long
-rd_vmrss_kb(pid_t pid)
+rd_status_kb(pid_t pid, const char *name)
 {
 	char path[64], line[256];
+	size_t n = strlen(name);
 	long kb = -1;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
 	f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
+	while (kb < 0 && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) != 1)
+			kb = -1;
 	fclose(f);
-	ck_assert_msg(kb >= 0, "no VmRSS in %s", path);
+	ck_assert_msg(kb >= 0, "no %s in %s", name, path);
 	return kb;
+}
+
+long
+rd_vmrss_kb(pid_t pid)
+{
+	return rd_status_kb(pid, "VmRSS");
 }
 
 long

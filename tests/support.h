@@ -89,6 +89,8 @@ bool rd_pid_alive(pid_t pid);
 
 /* Resident set size of pid in KiB (VmRSS of /proc/<pid>/status); asserts. */
 long rd_vmrss_kb(pid_t pid);
+/* Any "Name:  N kB" line of /proc/<pid>/status (e.g. "VmHWM"); asserts. */
+long rd_status_kb(pid_t pid, const char *name);
 
 /* Raise this process's soft RLIMIT_NOFILE to at least `want` (capped by the
  * hard limit); returns the soft limit in force afterwards. A daemon started

@@ -18,6 +18,7 @@ struct rpc {
 	void *log_arg;
 	bool draining;
 	uint64_t started_unix_ms;
+	struct wire_limits limits; /* checked before protobuf-c allocates */
 };
 
 static uint64_t
@@ -46,6 +47,7 @@ rpc_new(struct rpc **out, struct loop *l, const struct dedup_config *dcfg,
 	r->loop = l;
 	r->service = sd;
 	r->started_unix_ms = unix_ms();
+	wire_limits_init(&r->limits, &runner__v1__command_spec__descriptor);
 	r->app = app;
 	/* Bind handlers by name, so the table can never drift from the .proto
 	 * unnoticed: a handler for a method that does not exist is a bug. */
@@ -324,7 +326,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		call_reply(c, RS_UNIMPLEMENTED, "not implemented by this server yet", NULL);
 		return;
 	}
-	if (wire_check_strings(md->input, env->payload.data, env->payload.len, &st) < 0) {
+	if (wire_check(md->input, env->payload.data, env->payload.len, &r->limits, &st) < 0) {
 		call_fail(c, &st);
 		return;
 	}
@@ -343,14 +345,15 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 	struct rpc *r = arg;
 	uint64_t started = loop_now_us();
 	Runner__V1__RequestEnvelope *env;
-	rstatus st;
+	rstatus st = { .code = RS_OK };
 
-	if (wire_check_strings(&runner__v1__request_envelope__descriptor, nng_msg_body(msg),
-			       nng_msg_len(msg), &st) < 0 ||
+	if (wire_check(&runner__v1__request_envelope__descriptor, nng_msg_body(msg), nng_msg_len(msg),
+		       &r->limits, &st) < 0 ||
 	    (env = runner__v1__request_envelope__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg))) == NULL) {
 		nng_msg_free(msg);
-		reply_now(r, ctx, "?", RS_INVALID_ARGUMENT, "request envelope does not decode", started,
-			  NULL, 0);
+		if (st.code == RS_OK)
+			rstatus_fail(&st, RS_INVALID_ARGUMENT, "request envelope does not decode");
+		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0);
 		return;
 	}
 	nng_pipe pipe = nng_msg_get_pipe(msg);

@@ -12,10 +12,12 @@ decode_request_bytes(const uint8_t *data, size_t len)
 {
 	const ProtobufCServiceDescriptor *sd = &runner__v1__runner__descriptor;
 	Runner__V1__RequestEnvelope *env;
+	struct wire_limits lim;
 	rstatus st;
 	int accepted = 0;
 
-	if (wire_check_strings(&runner__v1__request_envelope__descriptor, data, len, &st) < 0)
+	wire_limits_init(&lim, &runner__v1__command_spec__descriptor);
+	if (wire_check(&runner__v1__request_envelope__descriptor, data, len, &lim, &st) < 0)
 		return 0;
 	if ((env = runner__v1__request_envelope__unpack(NULL, len, data)) == NULL)
 		return 0;
@@ -23,7 +25,7 @@ decode_request_bytes(const uint8_t *data, size_t len)
 		const ProtobufCMessageDescriptor *in = sd->methods[i].input;
 		ProtobufCMessage *m;
 
-		if (wire_check_strings(in, env->payload.data, env->payload.len, &st) < 0)
+		if (wire_check(in, env->payload.data, env->payload.len, &lim, &st) < 0)
 			continue;
 		if ((m = protobuf_c_message_unpack(in, NULL, env->payload.len, env->payload.data)) != NULL) {
 			/* Whatever decodes must re-encode within its own size bound. */
