@@ -182,6 +182,7 @@ serve(struct runnerd *d)
 			.n_urls = d->cfg.n_listen,
 			.insecure_tcp = d->cfg.insecure_tcp,
 			.max_request = d->cfg.max_request,
+			.max_connections = d->cfg.max_connections,
 			.probe_interval_ms = d->cfg.probe_interval_ms,
 			.probe_timeout_ms = 500,
 			.peer_protocol = 0x30, /* REQ */
@@ -194,6 +195,7 @@ serve(struct runnerd *d)
 		.n_urls = d->cfg.n_stream_listen,
 		.insecure_tcp = d->cfg.insecure_tcp,
 		.max_request = 64u << 10,
+		.max_connections = d->cfg.max_stream_connections,
 		.probe_interval_ms = d->cfg.probe_interval_ms,
 		.probe_timeout_ms = 500,
 		.peer_protocol = 0x11, /* PAIR1 */

@@ -27,6 +27,12 @@ static const char usage[] =
 	"      --shutdown-grace DUR  on SIGTERM/SIGINT, how long Runs may finish (default 10s)\n"
 	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
+	"      --max-connections N   connections per request listener (default 32); a new\n"
+	"                            one past it replaces the one quiet the longest, or is\n"
+	"                            refused; requests being received hold at most\n"
+	"                            N x --max-request-bytes per listener\n"
+	"      --max-stream-connections N\n"
+	"                            connections per stream listener (default 256)\n"
 	"      --probe-interval DUR  listener health probe period (default 200ms); 0 disables\n"
 	"                            the workaround for nng 1.5.2's listener bug #1518, after\n"
 	"                            which one aborted connection can stop new ones for good\n"
@@ -60,6 +66,8 @@ enum {
 	OPT_SHUTDOWN_GRACE,
 	OPT_DEDUP_TTL,
 	OPT_MAX_INFLIGHT,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_STREAM_CONNECTIONS,
 	OPT_PROBE_INTERVAL,
 	OPT_LOG_JSON,
 	OPT_VERSION,
@@ -84,6 +92,8 @@ static const struct option longopts[] = {
 	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
 	{ "dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "max-stream-connections", required_argument, NULL, OPT_MAX_STREAM_CONNECTIONS },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
@@ -221,6 +231,8 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.dedup_ttl_ms = 600000,
 		.dedup_max_bytes = 64u << 20,
 		.max_inflight = 4096,
+		.max_connections = 32,
+		.max_stream_connections = 256,
 		.probe_interval_ms = 200,
 		.max_sessions = 16384,
 		.session_buffer = 4u << 20,
@@ -255,6 +267,15 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_STREAM_LISTEN:
 			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_MAX_CONNECTIONS:
+		case OPT_MAX_STREAM_CONNECTIONS:
+			if (parse_size(optarg, &v) < 0 || v == 0 || v > 1000000)
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_CONNECTIONS)
+				cfg->max_connections = (unsigned) v;
+			else
+				cfg->max_stream_connections = (unsigned) v;
 			break;
 		case OPT_MAX_SESSIONS:
 		case OPT_SESSION_BUFFER:

@@ -27,6 +27,8 @@ struct runnerd_config {
 	uint64_t dedup_ttl_ms;
 	uint64_t dedup_max_bytes;
 	unsigned max_inflight;
+	unsigned max_connections;  /* per request listener */
+	unsigned max_stream_connections; /* per stream listener */
 	int probe_interval_ms;     /* listener guard; 0 disables */
 	bool log_json;
 	const char **stream_listen; /* stream socket URLs; derived from listen when none */

@@ -14,6 +14,21 @@
 #include <unistd.h>
 
 
+#define CONN_BUCKETS 256
+/* A connection is "quiet" — may be closed to make room — once nothing
+ * happened on it for this long (and it has no work in progress). */
+#define QUIET_US 1000000u
+
+/* A connection the socket adopted, counted against its listener's cap. */
+struct conn {
+	uint32_t id;          /* nng_pipe_id */
+	size_t ep;            /* its listener's index */
+	int work;             /* requests or readers in progress */
+	uint64_t active_us;   /* last activity, monotonic */
+	struct conn *hnext;   /* same bucket */
+	struct conn *prev, *next; /* its listener's, least recently active first */
+};
+
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
 	bool ipc;
@@ -22,6 +37,11 @@ struct endpoint {
 	char port[16];
 	nng_listener l;
 	bool open;
+	/* Under conn_mtx: which nng listener is this one's now, and its
+	 * connections. */
+	uint32_t listener_id;
+	unsigned n_conns;
+	struct conn *quietest, *busiest;
 };
 
 struct listeners {
@@ -36,6 +56,7 @@ struct listeners {
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	bool stopping;
+	bool notifying; /* our pipe callbacks are registered */
 	unsigned restarts;
 	/* The probe in progress, matched by the pipe-added callback. */
 	pthread_mutex_t probe_mtx;
@@ -44,7 +65,24 @@ struct listeners {
 	bool probe_attached;
 	bool probe_ipc;
 	uint16_t probe_port; /* tcp: our side's port, network order */
+	/* Connections, for the cap: shared by nng's pipe callbacks, the
+	 * guard (listener ids) and the socket's users (activity). */
+	pthread_mutex_t conn_mtx;
+	unsigned max_connections;
+	unsigned n_conns;
+	struct conn *conns[CONN_BUCKETS];
+	void (*pipe_removed)(nng_pipe p, void *arg);
+	void *pipe_arg;
 };
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
 
 static int
 parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, rstatus *st)
@@ -114,6 +152,9 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 				    "listen %s: %s", ep->url, nng_strerror(rv));
 	}
 	ep->open = true;
+	pthread_mutex_lock(&ls->conn_mtx);
+	ep->listener_id = (uint32_t) nng_listener_id(ep->l);
+	pthread_mutex_unlock(&ls->conn_mtx);
 	/* Pin an ephemeral port so a re-created listener comes back on it. */
 	if (!ep->ipc && nng_listener_get_int(ep->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
 	    strcmp(ep->port, "0") == 0) {
@@ -168,10 +209,9 @@ connect_probe_socket(const struct endpoint *ep, int timeout_ms)
  * transport answers the SP handshake even after the listener core stopped
  * accepting (the bug parks negotiated pipes where the socket never sees
  * them), so only adoption by the socket proves the listener is alive. */
-static void
-pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+static bool
+probe_adopted(struct listeners *ls, nng_pipe p)
 {
-	struct listeners *ls = arg;
 	nng_sockaddr sa;
 	uint64_t pid;
 	bool ours = false;
@@ -190,6 +230,171 @@ pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 		}
 	}
 	pthread_mutex_unlock(&ls->probe_mtx);
+	return ours;
+}
+
+/* --- connections (conn_mtx held) ------------------------------------------ */
+
+static struct conn **
+conn_slot(struct listeners *ls, uint32_t id)
+{
+	struct conn **pp = &ls->conns[id % CONN_BUCKETS];
+
+	while (*pp != NULL && (*pp)->id != id)
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+static void
+conn_unlist(struct endpoint *ep, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ep->quietest = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		ep->busiest = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Most recently active: the end of its listener's list. */
+static void
+conn_list(struct endpoint *ep, struct conn *c)
+{
+	c->prev = ep->busiest;
+	if (ep->busiest)
+		ep->busiest->next = c;
+	else
+		ep->quietest = c;
+	ep->busiest = c;
+}
+
+static void
+conn_remove(struct listeners *ls, struct conn **slot)
+{
+	struct conn *c = *slot;
+
+	*slot = c->hnext;
+	conn_unlist(&ls->eps[c->ep], c);
+	ls->eps[c->ep].n_conns--;
+	ls->n_conns--;
+	free(c);
+}
+
+/* The connection of `ep` to close for a newcomer: quiet the longest, no
+ * work in progress; 0 when there is none. */
+static uint32_t
+conn_victim(struct endpoint *ep, uint64_t now)
+{
+	for (struct conn *c = ep->quietest; c != NULL && c->active_us + QUIET_US <= now; c = c->next)
+		if (c->work == 0)
+			return c->id;
+	return 0;
+}
+
+/* nng thread (NNG_PIPE_EV_ADD_PRE): count the new connection against its
+ * listener's cap, making room or refusing it. */
+static void
+conn_admit(struct listeners *ls, nng_pipe p)
+{
+	uint32_t lid = (uint32_t) nng_listener_id(nng_pipe_listener(p)), victim = 0;
+	struct conn *c = NULL;
+	bool refuse = false;
+	size_t i;
+
+	pthread_mutex_lock(&ls->conn_mtx);
+	for (i = 0; i < ls->n && ls->eps[i].listener_id != lid; i++)
+		;
+	if (i < ls->n) {
+		struct endpoint *ep = &ls->eps[i];
+		uint64_t now = mono_us();
+
+		if (ls->max_connections > 0 && ep->n_conns >= ls->max_connections &&
+		    (victim = conn_victim(ep, now)) != 0)
+			conn_remove(ls, conn_slot(ls, victim));
+		if (ls->max_connections > 0 && ep->n_conns >= ls->max_connections)
+			refuse = true;
+		else if ((c = calloc(1, sizeof(*c))) != NULL) {
+			struct conn **slot = conn_slot(ls, (uint32_t) nng_pipe_id(p));
+			c->id = (uint32_t) nng_pipe_id(p);
+			c->ep = i;
+			c->active_us = now;
+			*slot = c;
+			conn_list(ep, c);
+			ep->n_conns++;
+			ls->n_conns++;
+		} else {
+			refuse = true; /* no memory to count it: no room either */
+		}
+	}
+	pthread_mutex_unlock(&ls->conn_mtx);
+	/* Closing is asynchronous in nng (its removal is reaped later), and
+	 * a pipe may be closed from this callback. */
+	if (victim != 0) {
+		nng_pipe v;
+		v.id = victim;
+		nng_pipe_close(v);
+	}
+	if (refuse)
+		nng_pipe_close(p);
+}
+
+static void
+conn_forget(struct listeners *ls, nng_pipe p)
+{
+	struct conn **slot;
+
+	pthread_mutex_lock(&ls->conn_mtx);
+	if (*(slot = conn_slot(ls, (uint32_t) nng_pipe_id(p))) != NULL)
+		conn_remove(ls, slot);
+	pthread_mutex_unlock(&ls->conn_mtx);
+}
+
+void
+listeners_pipe_activity(struct listeners *ls, nng_pipe p, int work)
+{
+	struct conn *c;
+
+	if (ls == NULL)
+		return;
+	pthread_mutex_lock(&ls->conn_mtx);
+	if ((c = *conn_slot(ls, (uint32_t) nng_pipe_id(p))) != NULL) {
+		struct endpoint *ep = &ls->eps[c->ep];
+		c->work = c->work + work < 0 ? 0 : c->work + work;
+		c->active_us = mono_us();
+		conn_unlist(ep, c);
+		conn_list(ep, c);
+	}
+	pthread_mutex_unlock(&ls->conn_mtx);
+}
+
+unsigned
+listeners_connections(struct listeners *ls)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&ls->conn_mtx);
+	n = ls->n_conns;
+	pthread_mutex_unlock(&ls->conn_mtx);
+	return n;
+}
+
+/* nng thread: every pipe event of the socket. */
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct listeners *ls = arg;
+
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		conn_forget(ls, p);
+		if (ls->pipe_removed != NULL)
+			ls->pipe_removed(p, ls->pipe_arg);
+		return;
+	}
+	if (!probe_adopted(ls, p))
+		conn_admit(ls, p);
 }
 
 static uint16_t
@@ -329,9 +534,21 @@ listeners_free(struct listeners *ls)
 	if (ls == NULL)
 		return;
 	stop_guard(ls);
+	if (ls->notifying) {
+		nng_pipe_notify(ls->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
+		nng_pipe_notify(ls->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
+	}
 	for (size_t i = 0; i < ls->n; i++)
 		if (ls->eps[i].open)
 			nng_listener_close(ls->eps[i].l);
+	for (size_t b = 0; b < CONN_BUCKETS; b++) {
+		while (ls->conns[b] != NULL) {
+			struct conn *c = ls->conns[b];
+			ls->conns[b] = c->hnext;
+			free(c);
+		}
+	}
+	pthread_mutex_destroy(&ls->conn_mtx);
 	pthread_cond_destroy(&ls->cv);
 	pthread_mutex_destroy(&ls->mtx);
 	pthread_cond_destroy(&ls->probe_cv);
@@ -356,6 +573,9 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	}
 	ls->sock = sock;
 	ls->max_request = cfg->max_request;
+	ls->max_connections = cfg->max_connections;
+	ls->pipe_removed = cfg->pipe_removed;
+	ls->pipe_arg = cfg->pipe_arg;
 	ls->interval_ms = cfg->probe_interval_ms;
 	ls->timeout_ms = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : 500;
 	memcpy(ls->sp_header, (unsigned char[8]){ 0, 'S', 'P', 0, 0, 0, 0, 0 }, 8);
@@ -368,20 +588,26 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	pthread_mutex_init(&ls->probe_mtx, NULL);
 	pthread_cond_init(&ls->probe_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&ls->conn_mtx, NULL);
 
+	/* Before any listener: every connection is seen, and counted. */
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, pipe_event, ls)) != 0 ||
+	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event, ls)) != 0) {
+		listeners_free(ls);
+		return rstatus_fail(st, RS_INTERNAL, "nng_pipe_notify: %s", nng_strerror(rv));
+	}
+	ls->notifying = true;
+	/* All of them, before the first opens: its connections find their
+	 * endpoint (listeners_free closes only those that opened). */
+	ls->n = cfg->n_urls;
 	for (size_t i = 0; i < cfg->n_urls; i++) {
 		if ((rv = parse_url(&ls->eps[i], cfg->urls[i], cfg->insecure_tcp, st)) < 0 ||
 		    (rv = open_endpoint(ls, &ls->eps[i], st)) < 0) {
 			listeners_free(ls);
 			return rv;
 		}
-		ls->n++;
 	}
 	if (ls->interval_ms > 0) {
-		if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, pipe_added, ls)) != 0) {
-			listeners_free(ls);
-			return rstatus_fail(st, RS_INTERNAL, "nng_pipe_notify: %s", nng_strerror(rv));
-		}
 		if ((rv = pthread_create(&ls->guard, NULL, guard_main, ls)) != 0) {
 			listeners_free(ls);
 			return rstatus_fail_errno(st, RS_INTERNAL, rv, "pthread_create");
