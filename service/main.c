@@ -22,6 +22,7 @@
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
+#include "core/memory.h"
 #include "core/reaper.h"
 #include "daemon.h"
 #include "handlers/handlers.h"
@@ -49,6 +50,20 @@ signal_cb(struct loop_watch *w, uint32_t events)
 		else
 			runnerd_drain(s->d);
 	}
+}
+
+#define HOUSEKEEPING_US 1000000u
+
+/* Once a second: request ids past their time are forgotten, and what a
+ * burst freed goes back to the system (core/memory.h). */
+static void
+housekeeping(struct loop_timer *t)
+{
+	struct runnerd *d = (struct runnerd *) ((char *) t - offsetof(struct runnerd, housekeeping));
+
+	rpc_expire(d->rpc);
+	memory_release();
+	loop_timer_arm(d->loop, t, loop_now_us() + HOUSEKEEPING_US);
 }
 
 /* docker_pools' log hook. */
@@ -232,6 +247,8 @@ serve(struct runnerd *d)
 	}
 	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, log_request, NULL);
+	d->housekeeping.cb = housekeeping;
+	loop_timer_arm(d->loop, &d->housekeeping, loop_now_us() + HOUSEKEEPING_US);
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");
@@ -329,6 +346,9 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	/* Before any thread: arenas are created by the threads that allocate. */
+	if (memory_configure() < 0)
+		log_msg("warning", "the allocator refused runnerd's settings; memory freed after a burst may not go back to the system");
 	if (notify_init(&nst) < 0)
 		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();

@@ -26,6 +26,8 @@ static const char usage[] =
 	"                            by processes that left its group (default 1s)\n"
 	"      --shutdown-grace DUR  on SIGTERM/SIGINT, how long Runs may finish (default 10s)\n"
 	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
+	"      --dedup-max-bytes N   replies kept for retried ids at most (default 16M); past\n"
+	"                            it the oldest go, and a retry of theirs gets ABORTED\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
 	"      --max-connections N   connections per request listener (default 32); a new\n"
 	"                            one past it replaces the one quiet the longest, or is\n"
@@ -65,6 +67,7 @@ enum {
 	OPT_LINGER,
 	OPT_SHUTDOWN_GRACE,
 	OPT_DEDUP_TTL,
+	OPT_DEDUP_MAX_BYTES,
 	OPT_MAX_INFLIGHT,
 	OPT_MAX_CONNECTIONS,
 	OPT_MAX_STREAM_CONNECTIONS,
@@ -91,6 +94,7 @@ static const struct option longopts[] = {
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
 	{ "dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL },
+	{ "dedup-max-bytes", required_argument, NULL, OPT_DEDUP_MAX_BYTES },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "max-stream-connections", required_argument, NULL, OPT_MAX_STREAM_CONNECTIONS },
@@ -229,7 +233,7 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.linger_ms = 1000,
 		.shutdown_grace_ms = 10000,
 		.dedup_ttl_ms = 600000,
-		.dedup_max_bytes = 64u << 20,
+		.dedup_max_bytes = 16u << 20,
 		.max_inflight = 4096,
 		.max_connections = 32,
 		.max_stream_connections = 256,
@@ -289,12 +293,16 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_MAX_REQUEST:
 		case OPT_OUTPUT_LIMIT:
 		case OPT_MAX_INFLIGHT:
-			if (parse_size(optarg, &v) < 0 || v == 0 || (c == OPT_MAX_INFLIGHT && v > 1000000))
+		case OPT_DEDUP_MAX_BYTES:
+			if (parse_size(optarg, &v) < 0 || (v == 0 && c != OPT_DEDUP_MAX_BYTES) ||
+			    (c == OPT_MAX_INFLIGHT && v > 1000000))
 				return bad_value(name, optarg);
 			if (c == OPT_MAX_REQUEST)
 				cfg->max_request = v;
 			else if (c == OPT_OUTPUT_LIMIT)
 				cfg->output_limit = v;
+			else if (c == OPT_DEDUP_MAX_BYTES)
+				cfg->dedup_max_bytes = v;
 			else
 				cfg->max_inflight = (unsigned) v;
 			break;

@@ -83,6 +83,12 @@ rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg)
 }
 
 void
+rpc_expire(struct rpc *r)
+{
+	dedup_expire(r->dedup, loop_now_us());
+}
+
+void
 rpc_drain(struct rpc *r)
 {
 	r->draining = true;
