@@ -143,6 +143,24 @@ void rd_assert_final_code(const StreamFrame *f, int code);
  * result, asserted present (free with rd_reader_close on *r). */
 const RunResult *rd_read_all(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err);
 
+/* What a reader got from a session, read to its last frame without check
+ * assertions (for helper threads). */
+typedef struct rd_drained {
+	uint64_t out, err;         /* bytes of each stream, from the start offsets */
+	uint64_t out_hash;         /* FNV-1a of stdout */
+	int code;                  /* the last frame's code */
+	char message[256];         /* ... and message */
+	bool has_result;
+	int reason, exit_code;     /* of its result */
+	uint64_t stdout_total;
+} rd_drained;
+
+/* Attach at (stdout_from, 0), read to the last frame (each frame within
+ * RD_FRAME_TIMEOUT_MS) checking offsets, close. RUNNER_OK when a last
+ * frame arrived (whatever its code, in d->code); otherwise the reader's
+ * error, with st filled. Thread-safe. */
+int rd_drain_code(const rd_session *s, uint64_t stdout_from, rd_drained *d, runner_status *st);
+
 /* --- bulk data --------------------------------------------------------------- */
 
 /* Deterministic pseudo-random bytes: chunk `index` of a stream seeded by seed. */

@@ -114,6 +114,26 @@ struct rd_sockaddr {
 };
 struct rd_sockaddr rd_sockaddr_of(const char *url);
 
+/* Plain sockets speaking the SP wire protocol, for tests that must control
+ * every byte (stalled, oversized or refused connections). */
+#define RD_SP_REQ 0x30   /* the peer of runnerd's request sockets (REP) */
+#define RD_SP_PAIR1 0x11 /* the peer of its stream sockets */
+
+/* Connect to an ipc or tcp url and complete the SP handshake as `proto`;
+ * sends and receives on the socket time out after timeout_ms. Returns the
+ * fd, or -1 when the listener refused the connection (closed it) or did
+ * not answer within timeout_ms. */
+int rd_sp_connect(const char *url, uint16_t proto, int timeout_ms);
+
+/* Send the head of a REQ message announcing `declared` body bytes (ipc
+ * framing: type 1, 64-bit big-endian length, a 4-byte request id), then as
+ * much of body[0..len) as the peer takes. Returns the body bytes sent. */
+size_t rd_sp_send(int fd, uint64_t declared, const uint8_t *body, size_t len);
+
+/* Did the peer close `fd` (EOF or reset) within timeout_ms? Data that
+ * arrives meanwhile is read and dropped. */
+bool rd_sp_closed(int fd, int timeout_ms);
+
 /* Run all tests of the suite made by make_suite with CK_ENV settings
  * inside a private base directory; returns main()'s exit status. */
 int rd_run_suite(Suite *(*make_suite)(void));

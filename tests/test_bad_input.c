@@ -150,54 +150,6 @@ START_TEST(test_bad_run_request)
 }
 END_TEST
 
-/* A plain socket to an ipc listener that has completed the SP handshake as
- * a REQ peer; its sends and receives time out after timeout_ms. (Plain, not
- * an nng REQ socket: nng 1.5.2's nng_close can hang on a REQ socket whose
- * oversized request is still being written when the server drops it.) */
-static int
-sp_ipc_connect(const char *url, int timeout_ms)
-{
-	static const uint8_t req_hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	struct rd_sockaddr a = rd_sockaddr_of(url);
-	uint8_t peer[8];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ck_assert_int_eq(connect(fd, (struct sockaddr *) &a.ss, a.len), 0);
-	ck_assert_int_eq(send(fd, req_hello, sizeof(req_hello), MSG_NOSIGNAL), sizeof(req_hello));
-	ck_assert_int_eq(recv(fd, peer, sizeof(peer), MSG_WAITALL), sizeof(peer));
-	ck_assert_msg(peer[0] == 0 && peer[1] == 'S' && peer[2] == 'P' && peer[5] == 0x31,
-		      "the listener did not answer as an SP REP peer");
-	return fd;
-}
-
-/* Send one REQ message (ipc framing: type 1, 64-bit big-endian length, the
- * 4-byte request id, the body) as far as the peer takes it. */
-static void
-sp_send_request(int fd, const uint8_t *body, size_t len)
-{
-	uint8_t head[13] = { 1 };
-	uint64_t total = len + 4;
-	size_t off = 0;
-
-	for (int i = 0; i < 8; i++)
-		head[1 + i] = (uint8_t) (total >> (56 - 8 * i));
-	head[9] = 0x80; /* request id 0x80000001 */
-	head[12] = 0x01;
-	if (send(fd, head, sizeof(head), MSG_NOSIGNAL) != (ssize_t) sizeof(head))
-		return;
-	while (off < len) {
-		ssize_t n = send(fd, body + off, len - off, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return;
-		off += (size_t) n;
-	}
-}
-
 /* A 5 MiB request (limit 4 MiB) gets no answer — nng drops it and the
  * sender's connection — while other connections keep working. */
 START_TEST(test_oversized_request)
@@ -223,8 +175,12 @@ START_TEST(test_oversized_request)
 	wire = malloc(wire_len);
 	runner__v1__request_envelope__pack(&env, wire);
 
-	fd = sp_ipc_connect(rd_fx.ipc_url, 2000);
-	sp_send_request(fd, wire, wire_len);
+	/* A plain socket, not an nng REQ socket: nng 1.5.2's nng_close can hang
+	 * on a REQ socket whose oversized request is still being written when
+	 * the server drops it. */
+	fd = rd_sp_connect(rd_fx.ipc_url, RD_SP_REQ, 2000);
+	ck_assert_msg(fd >= 0, "the listener did not complete the SP handshake");
+	rd_sp_send(fd, wire_len, wire, wire_len);
 	n = recv(fd, reply, sizeof(reply), 0);
 	ck_assert_msg(n <= 0, "runnerd answered a %zu-byte request (%zd bytes)", wire_len, n);
 	ck_assert_msg(n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK),

@@ -26,7 +26,7 @@ static const char usage[] =
 	"                            by processes that left its group (default 1s)\n"
 	"      --shutdown-grace DUR  on SIGTERM/SIGINT, how long Runs may finish (default 10s)\n"
 	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
-	"      --dedup-max-bytes N   replies kept for retried ids at most (default 16M); past\n"
+	"      --dedup-max-bytes N   replies kept for retried ids at most (default 8M); past\n"
 	"                            it the oldest go, and a retry of theirs gets ABORTED\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
 	"      --max-connections N   connections per request listener (default 32); a new\n"
@@ -233,7 +233,7 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.linger_ms = 1000,
 		.shutdown_grace_ms = 10000,
 		.dedup_ttl_ms = 600000,
-		.dedup_max_bytes = 16u << 20,
+		.dedup_max_bytes = 8u << 20,
 		.max_inflight = 4096,
 		.max_connections = 32,
 		.max_stream_connections = 256,

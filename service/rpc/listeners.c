@@ -16,8 +16,10 @@
 
 #define CONN_BUCKETS 256
 /* A connection is "quiet" — may be closed to make room — once nothing
- * happened on it for this long (and it has no work in progress). */
-#define QUIET_US 1000000u
+ * happened on it for this long (and it has no work in progress): long
+ * enough for a client that just connected to send its request, short
+ * enough that stalled senders cannot keep newcomers out. */
+#define QUIET_US 100000u
 
 /* A connection the socket adopted, counted against its listener's cap. */
 struct conn {

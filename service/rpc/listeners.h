@@ -47,7 +47,7 @@ struct listeners_config {
  * × max_request. A connection the socket adopts beyond the cap (after its
  * SP handshake, in NNG_PIPE_EV_ADD_PRE) replaces the connection of that
  * listener that has been quiet the longest — no work in progress (see
- * listeners_pipe_activity) and nothing received for a second — which is
+ * listeners_pipe_activity) and nothing received for 100 ms — which is
  * closed, freeing what it was sending; when there is none, the newcomer is
  * closed instead (its nng dialer retries). The guard's own probes are
  * always let in, so a full listener is never mistaken for a stuck one.
