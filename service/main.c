@@ -217,7 +217,9 @@ serve(struct runnerd *d)
 	};
 	struct session_config sescfg = {
 		.launcher = &d->launcher,
-		.max_sessions = d->cfg.max_sessions,
+		.max_live = d->cfg.max_sessions,
+		.max_retained = d->cfg.max_retained,
+		.retained_output = d->cfg.retained_output,
 		.buffer_bytes = d->cfg.session_buffer,
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
 		.retention_ms = d->cfg.retention_ms,

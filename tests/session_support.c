@@ -29,14 +29,22 @@ rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, const c
 		    rd_session *s, runner_status *st)
 {
 	Runner__V1__StartPipesRequest req = RUNNER__V1__START_PIPES_REQUEST__INIT;
+
+	req.command = (Runner__V1__CommandSpec *) &c->spec;
+	req.idempotency_key = (char *) (key ? key : "");
+	req.tag = (char *) (tag ? tag : "");
+	return rd_start_request_code(cl, &req, s, st);
+}
+
+int
+rd_start_request_code(runner_client *cl, const Runner__V1__StartPipesRequest *req, rd_session *s,
+		      runner_status *st)
+{
 	Runner__V1__StartPipesResponse *resp = NULL;
 	int rv, code;
 
 	memset(s, 0, sizeof(*s));
-	req.command = (Runner__V1__CommandSpec *) &c->spec;
-	req.idempotency_key = (char *) (key ? key : "");
-	req.tag = (char *) (tag ? tag : "");
-	rv = runner_start_pipes(cl, &req, &resp, RD_SESSION_CALL_MS, st);
+	rv = runner_start_pipes(cl, req, &resp, RD_SESSION_CALL_MS, st);
 	if ((code = answer_code(rv, resp, st)) != RUNNER_OK)
 		return code;
 	if (resp->session_id == NULL || strlen(resp->session_id) >= sizeof(s->id) ||

@@ -45,6 +45,9 @@ int rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, con
 			rd_session *s, runner_status *st);
 void rd_start_pipes(runner_client *cl, const rd_cmd *c, const char *key, const char *tag,
 		    rd_session *s);
+/* StartPipes of a whole request (output mode and all). */
+int rd_start_request_code(runner_client *cl, const Runner__V1__StartPipesRequest *req, rd_session *s,
+			  runner_status *st);
 /* StartPipes of an argv (NULL-terminated), no key, no tag. */
 void rd_start_argv(runner_client *cl, rd_session *s, ...) __attribute__((sentinel));
 /* StartPipes of a /bin/sh -c line, no key, no tag. */

@@ -41,7 +41,12 @@ static const char usage[] =
 	"      --stream-listen URL   where session output streams are served (repeatable;\n"
 	"                            default: beside each --listen: ipc path with\n"
 	"                            -stream, tcp port + 1)\n"
-	"      --max-sessions N      interactive sessions at most (default 16384)\n"
+	"      --max-sessions N      running interactive sessions at most (default 16384)\n"
+	"      --max-retained N      finished sessions kept at most (default 4096); past it\n"
+	"                            the oldest finished is collected\n"
+	"      --retained-output N   output kept by finished sessions, all together (default\n"
+	"                            64M); past it the oldest finished lose their oldest\n"
+	"                            output (re-attaching there gets OUT_OF_RANGE)\n"
 	"      --session-buffer N    output kept per session stream (default 4M)\n"
 	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
 	"      --retention DUR       keep a finished session's output and result (default 5m)\n"
@@ -76,6 +81,8 @@ enum {
 	OPT_VERSION,
 	OPT_STREAM_LISTEN,
 	OPT_MAX_SESSIONS,
+	OPT_MAX_RETAINED,
+	OPT_RETAINED_OUTPUT,
 	OPT_SESSION_BUFFER,
 	OPT_IDLE_TTL,
 	OPT_RETENTION,
@@ -102,6 +109,8 @@ static const struct option longopts[] = {
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "max-retained", required_argument, NULL, OPT_MAX_RETAINED },
+	{ "retained-output", required_argument, NULL, OPT_RETAINED_OUTPUT },
 	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
 	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
@@ -239,6 +248,8 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.max_stream_connections = 256,
 		.probe_interval_ms = 200,
 		.max_sessions = 16384,
+		.max_retained = 4096,
+		.retained_output = 64u << 20,
 		.session_buffer = 4u << 20,
 		.idle_ttl_ms = 600000,
 		.retention_ms = 300000,
@@ -280,6 +291,16 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				cfg->max_connections = (unsigned) v;
 			else
 				cfg->max_stream_connections = (unsigned) v;
+			break;
+		case OPT_MAX_RETAINED:
+		case OPT_RETAINED_OUTPUT:
+			/* 0 is allowed: keep nothing once a session finished. */
+			if (parse_size(optarg, &v) < 0 || (c == OPT_MAX_RETAINED && v > 1000000))
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_RETAINED)
+				cfg->max_retained = (unsigned) v;
+			else
+				cfg->retained_output = v;
 			break;
 		case OPT_MAX_SESSIONS:
 		case OPT_SESSION_BUFFER:

@@ -33,7 +33,9 @@ struct runnerd_config {
 	bool log_json;
 	const char **stream_listen; /* stream socket URLs; derived from listen when none */
 	size_t n_stream_listen;
-	unsigned max_sessions;
+	unsigned max_sessions;     /* running ones */
+	unsigned max_retained;     /* finished ones */
+	uint64_t retained_output;  /* bytes of finished sessions' output, all together */
 	uint64_t session_buffer;   /* bytes per output stream */
 	uint64_t idle_ttl_ms;
 	uint64_t retention_ms;

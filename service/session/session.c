@@ -30,7 +30,14 @@ struct session {
 	bool stdin_closed;
 	const char *stdin_gone;     /* why stdin is unusable, once it is */
 
+	Runner__V1__OutputMode mode;
+	uint64_t tail;              /* bytes kept while unread: OUTPUT_TAIL; 0 for DISCARD */
+	bool full[3];               /* by enum job_stream: reading paused, the buffer full */
+	bool tidy;                  /* queued in the table's tidy list */
+	bool freeing;
+
 	bool finished;
+	size_t retained;            /* memory of its output, once finished */
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
 	struct session_waiter *waiters;
@@ -41,6 +48,8 @@ struct session {
 	uint64_t finished_us;
 	struct loop_timer timer;    /* idle TTL, then retention */
 	struct session *next, *prev, *hnext;
+	struct session *fnext, *fprev; /* finished ones, oldest first */
+	struct session *tidy_next;
 };
 
 /* A WriteStdin parked until its bytes are in the pipe. */
@@ -66,6 +75,11 @@ struct sessions {
 	struct session *all;
 	struct session *buckets[BUCKETS];
 	unsigned count, running;
+	struct session *oldest_finished, *newest_finished;
+	unsigned finished;
+	size_t retained_output;     /* memory of finished sessions' output */
+	struct session *tidy;       /* to look at from tidy_timer */
+	struct loop_timer tidy_timer;
 };
 
 static unsigned
@@ -127,6 +141,12 @@ unsigned
 sessions_count(const struct sessions *ss)
 {
 	return ss->count;
+}
+
+size_t
+sessions_retained_output(const struct sessions *ss)
+{
+	return ss->retained_output;
 }
 
 /* The session's job; NULL once it finished. */
@@ -204,10 +224,17 @@ session_watcher(const struct session *s)
 	return s->watcher;
 }
 
+static void tidy_soon(struct session *s);
+
 void
 session_set_watcher(struct session *s, void *watcher)
 {
 	s->watcher = watcher;
+	/* Nobody reads any more: what the mode or the budget would have
+	 * dropped meanwhile goes, from the loop (the caller may be about to
+	 * bind another reader at offsets it checked). */
+	if (watcher == NULL && !s->freeing && (s->finished || s->mode != RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP))
+		tidy_soon(s);
 }
 
 /* --- stdin ---------------------------------------------------------------- */
@@ -359,17 +386,45 @@ session_close_stdin(struct session *s, struct call *c)
 
 /* --- output --------------------------------------------------------------- */
 
+/* Output may be dropped now: a lossy mode and nobody reading. */
+static bool
+dropping(const struct session *s)
+{
+	return s->mode != RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP && s->watcher == NULL;
+}
+
+static struct outbuf *
+buf_of(struct session *s, enum job_stream which)
+{
+	return which == JOB_STDOUT ? &s->out : &s->err;
+}
+
+/* Read (the stream's job is running) only while the buffer has room. */
+static void
+set_full(struct session *s, enum job_stream which, bool full)
+{
+	if (s->full[which] == full || job_of(s) == NULL)
+		return;
+	s->full[which] = full;
+	job_pause_output(job_of(s), which, full);
+}
+
 static int
 session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 {
 	struct session *s = arg;
-	struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
-	int rv = outbuf_read_fd(b, fd);
+	struct outbuf *b = buf_of(s, which);
+	int rv;
 
+	/* Tail and discard, unread: the oldest bytes make room. */
+	while ((rv = outbuf_read_fd(b, fd)) == 0 && dropping(s) && outbuf_room(b) == 0)
+		outbuf_keep_last(b, s->tail);
+	if (dropping(s))
+		outbuf_keep_last(b, s->tail);
 	/* Full: stop reading; the child blocks on its pipe until a reader
 	 * acknowledges and session_ack_output resumes us. */
 	if (rv == 0 && outbuf_room(b) == 0)
-		job_pause_output(j, which, true);
+		set_full(s, which, true);
 	NOTIFY(s, output_ready);
 	return rv;
 }
@@ -379,12 +434,10 @@ session_ack_output(struct session *s, uint64_t stdout_offset, uint64_t stderr_of
 {
 	outbuf_ack(&s->out, stdout_offset);
 	outbuf_ack(&s->err, stderr_offset);
-	if (job_of(s) == NULL)
-		return;
 	if (outbuf_room(&s->out) > 0)
-		job_pause_output(job_of(s), JOB_STDOUT, false);
+		set_full(s, JOB_STDOUT, false);
 	if (outbuf_room(&s->err) > 0)
-		job_pause_output(job_of(s), JOB_STDERR, false);
+		set_full(s, JOB_STDERR, false);
 }
 
 /* --- waiting and the end -------------------------------------------------- */
@@ -519,8 +572,22 @@ session_done(struct job *j, void *arg)
 	s->result.stderr_total = s->err.end;
 	s->finished = true;
 	s->finished_us = loop_now_us();
+	s->full[JOB_STDOUT] = s->full[JOB_STDERR] = false;
 	ss->running--;
 	launch_drop_job(s->launch);
+	/* What it keeps now counts against the budget of finished sessions. */
+	outbuf_shrink(&s->out);
+	outbuf_shrink(&s->err);
+	s->retained = outbuf_memory(&s->out) + outbuf_memory(&s->err);
+	ss->retained_output += s->retained;
+	s->fprev = ss->newest_finished;
+	if (ss->newest_finished)
+		ss->newest_finished->fnext = s;
+	else
+		ss->oldest_finished = s;
+	ss->newest_finished = s;
+	ss->finished++;
+	tidy_soon(s);
 	stdin_fail(s, "the process has exited");
 	answer_waiters(s, RS_OK, NULL);
 	NOTIFY(s, finished);
@@ -532,6 +599,85 @@ static const struct job_ops session_ops = {
 	.stdin_writable = session_stdin_writable,
 	.done = session_done,
 };
+
+/* --- the budget of finished sessions, and output nobody reads ------------- */
+
+/* Drop the oldest output of a finished session until the budget holds
+ * (or it holds nothing), the larger stream first. */
+static void
+trim_finished(struct sessions *ss, struct session *s)
+{
+	while (ss->retained_output > ss->cfg.retained_output) {
+		struct outbuf *big = outbuf_memory(&s->out) >= outbuf_memory(&s->err) ? &s->out : &s->err;
+		size_t freed = outbuf_drop_oldest(big);
+
+		if (freed == 0 && (freed = outbuf_drop_oldest(big == &s->out ? &s->err : &s->out)) == 0)
+			return;
+		s->retained -= freed;
+		ss->retained_output -= freed;
+	}
+}
+
+/* Past the limits of finished sessions: the oldest finished are
+ * collected (count), or lose their oldest output (bytes). A session with
+ * a reader attached is left for when the reader leaves. */
+static void
+enforce_retention(struct sessions *ss)
+{
+	struct session *s, *next;
+
+	for (s = ss->oldest_finished; s != NULL && ss->finished > ss->cfg.max_retained; s = next) {
+		next = s->fnext;
+		if (s->watcher == NULL)
+			session_free(s);
+	}
+	for (s = ss->oldest_finished; s != NULL && ss->retained_output > ss->cfg.retained_output;
+	     s = s->fnext)
+		if (s->watcher == NULL)
+			trim_finished(ss, s);
+}
+
+/* A running session in a lossy mode lost its reader: keep its tail only,
+ * and read its pipes again if they were paused for a full buffer. */
+static void
+resume_dropping(struct session *s)
+{
+	for (enum job_stream w = JOB_STDOUT; w <= JOB_STDERR; w++) {
+		outbuf_keep_last(buf_of(s, w), s->tail);
+		if (outbuf_room(buf_of(s, w)) > 0)
+			set_full(s, w, false);
+	}
+}
+
+static void
+tidy_timer(struct loop_timer *t)
+{
+	struct sessions *ss = (struct sessions *) ((char *) t - offsetof(struct sessions, tidy_timer));
+
+	while (ss->tidy != NULL) {
+		struct session *s = ss->tidy;
+		ss->tidy = s->tidy_next;
+		s->tidy = false;
+		if (!s->finished && dropping(s))
+			resume_dropping(s);
+	}
+	enforce_retention(ss);
+}
+
+/* Look at `s` (and the budget) from the loop, soon. */
+static void
+tidy_soon(struct session *s)
+{
+	struct sessions *ss = s->ss;
+
+	if (!s->tidy) {
+		s->tidy = true;
+		s->tidy_next = ss->tidy;
+		ss->tidy = s;
+	}
+	if (!ss->tidy_timer.armed)
+		loop_timer_arm(ss->loop, &ss->tidy_timer, loop_now_us());
+}
 
 /* --- creation and collection ---------------------------------------------- */
 
@@ -548,17 +694,48 @@ session_destroy(struct session *s)
 }
 
 static void
+unlink_finished(struct sessions *ss, struct session *s)
+{
+	if (s->fprev)
+		s->fprev->fnext = s->fnext;
+	else
+		ss->oldest_finished = s->fnext;
+	if (s->fnext)
+		s->fnext->fprev = s->fprev;
+	else
+		ss->newest_finished = s->fprev;
+	ss->finished--;
+	ss->retained_output -= s->retained;
+}
+
+static void
+unlink_tidy(struct sessions *ss, struct session *s)
+{
+	for (struct session **pp = &ss->tidy; *pp; pp = &(*pp)->tidy_next) {
+		if (*pp == s) {
+			*pp = s->tidy_next;
+			return;
+		}
+	}
+}
+
+static void
 session_free(struct session *s)
 {
 	struct sessions *ss = table_of(s);
 	struct session **pp;
 
+	s->freeing = true;
 	NOTIFY(s, gone);
 	s->watcher = NULL;
 	if (!s->finished) {
 		stdin_fail(s, "the session was collected");
 		ss->running--;
+	} else {
+		unlink_finished(ss, s);
 	}
+	if (s->tidy)
+		unlink_tidy(ss, s);
 	answer_waiters(s, RS_ABORTED, "the session was collected");
 	loop_timer_disarm(s->ss->loop, &s->timer);
 	for (pp = &ss->buckets[bucket(s->id)]; *pp; pp = &(*pp)->hnext) {
@@ -607,6 +784,25 @@ check_label(const char *what, const char *v, rstatus *st)
 	return 0;
 }
 
+static int
+check_output_mode(const struct sessions *ss, const Runner__V1__StartPipesRequest *req, rstatus *st)
+{
+	switch (req->output_mode) {
+	case RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP:
+	case RUNNER__V1__OUTPUT_MODE__OUTPUT_DISCARD:
+		return 0;
+	case RUNNER__V1__OUTPUT_MODE__OUTPUT_TAIL:
+		if (req->output_tail_bytes > ss->cfg.buffer_bytes)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "output_tail_bytes %llu is more than the session buffer (%zu bytes)",
+					    (unsigned long long) req->output_tail_bytes, ss->cfg.buffer_bytes);
+		return 0;
+	default:
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "output_mode %d is not an output mode",
+				    (int) req->output_mode);
+	}
+}
+
 int
 session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, struct session **out,
 	      bool *existing, rstatus *st)
@@ -627,15 +823,24 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 		session_touch(s);
 		return 0;
 	}
-	if (ss->count >= ss->cfg.max_sessions)
-		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "session limit (%u) reached",
-				    ss->cfg.max_sessions);
+	if ((rv = check_output_mode(ss, req, st)) < 0)
+		return rv;
+	if (ss->running >= ss->cfg.max_live)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED,
+				    "running session limit (%u) reached; finished sessions do not count",
+				    ss->cfg.max_live);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	s->ss = ss;
+	s->mode = req->output_mode;
+	if (s->mode == RUNNER__V1__OUTPUT_MODE__OUTPUT_TAIL)
+		s->tail = req->output_tail_bytes ? req->output_tail_bytes : ss->cfg.buffer_bytes;
 	s->timer.cb = session_timer;
-	outbuf_init(&s->out, ss->cfg.buffer_bytes);
-	outbuf_init(&s->err, ss->cfg.buffer_bytes);
+	/* Room for one more chunk above the tail, so dropping always makes
+	 * room to read. */
+	outbuf_init(&s->out, s->tail + OUTBUF_CHUNK > ss->cfg.buffer_bytes ? s->tail + OUTBUF_CHUNK
+									    : ss->cfg.buffer_bytes);
+	outbuf_init(&s->err, s->out.cap);
 	runner__v1__run_result__init(&s->result);
 	if ((rv = new_identity(s, st)) < 0)
 		goto fail;
@@ -684,6 +889,12 @@ session_info(struct session *s, Runner__V1__SessionInfo *info)
 	info->stdout_bytes = s->out.end;
 	info->stderr_bytes = s->err.end;
 	info->result = s->finished ? &s->result : NULL;
+	info->output_blocked = !s->finished && s->watcher == NULL && (s->full[JOB_STDOUT] || s->full[JOB_STDERR]);
+	info->output_mode = s->mode;
+	info->stdout_dropped = s->out.dropped;
+	info->stderr_dropped = s->err.dropped;
+	info->stdout_retained_from = s->out.base;
+	info->stderr_retained_from = s->err.base;
 }
 
 void
@@ -704,6 +915,7 @@ sessions_new(struct sessions **out, const struct session_config *cfg, rstatus *s
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	ss->cfg = *cfg;
 	ss->loop = cfg->launcher->loop;
+	ss->tidy_timer.cb = tidy_timer;
 	*out = ss;
 	return 0;
 }
@@ -721,5 +933,6 @@ sessions_free(struct sessions *ss)
 		return;
 	while (ss->all != NULL)
 		session_free(ss->all);
+	loop_timer_disarm(ss->loop, &ss->tidy_timer);
 	free(ss);
 }
