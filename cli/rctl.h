@@ -116,6 +116,7 @@ enum {
 	RCTL_RUNOPT_TAG = 1 << 2,         /* --tag T */
 	RCTL_RUNOPT_KEY = 1 << 3,         /* --key K */
 	RCTL_RUNOPT_INTERACTIVE = 1 << 4, /* -i */
+	RCTL_RUNOPT_OUTPUT = 1 << 5,      /* --output keep|discard|tail=N */
 };
 
 struct rctl_run_opts {
@@ -127,6 +128,8 @@ struct rctl_run_opts {
 	const char *stdin_path;
 	const char *tag;
 	const char *key;
+	Runner__V1__OutputMode output_mode;
+	uint64_t output_tail;
 	/* The spec under construction; pointers borrow from argv except the
 	 * env names, which need their own NUL. */
 	Runner__V1__CommandSpec spec;

@@ -150,9 +150,14 @@ put_session(FILE *f, const Runner__V1__SessionInfo *si)
 	fputs(",\"state\":", f);
 	put_string(f, si->state);
 	fprintf(f, ",\"pid\":%d,\"started_at_us\":%llu,\"stdin_bytes\":%llu"
-		   ",\"stdout_bytes\":%llu,\"stderr_bytes\":%llu,\"argv\":[",
+		   ",\"stdout_bytes\":%llu,\"stderr_bytes\":%llu,\"output_blocked\":%s"
+		   ",\"stdout_dropped\":%llu,\"stderr_dropped\":%llu,\"stdout_retained_from\":%llu"
+		   ",\"stderr_retained_from\":%llu,\"argv\":[",
 		si->pid, (unsigned long long) si->started_at_us, (unsigned long long) si->stdin_bytes,
-		(unsigned long long) si->stdout_bytes, (unsigned long long) si->stderr_bytes);
+		(unsigned long long) si->stdout_bytes, (unsigned long long) si->stderr_bytes,
+		si->output_blocked ? "true" : "false", (unsigned long long) si->stdout_dropped,
+		(unsigned long long) si->stderr_dropped, (unsigned long long) si->stdout_retained_from,
+		(unsigned long long) si->stderr_retained_from);
 	for (size_t i = 0; i < si->n_argv; i++) {
 		if (i > 0)
 			putc(',', f);

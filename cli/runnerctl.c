@@ -26,7 +26,7 @@ static const struct rctl_command commands[] = {
 	{ "sh", rctl_cmd_sh, "[RUN OPTIONS] 'COMMAND LINE'", "run a command line with /bin/sh -c and wait for it" },
 	{ "exec", rctl_cmd_exec, "[-i] [RUN OPTIONS] [--tag T] -- CMD [ARG...]",
 	  "run CMD as a session, streaming its output (-i: and our stdin)" },
-	{ "start", rctl_cmd_start, "[RUN OPTIONS] [--tag T] [--key K] [--json] -- CMD [ARG...]",
+	{ "start", rctl_cmd_start, "[RUN OPTIONS] [--tag T] [--key K] [--output M] [--json] -- CMD [ARG...]",
 	  "start a session; print its HANDLE and pid" },
 	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N] [--stream-addr URL]",
 	  "stream a session's output from byte N until it ends" },
@@ -80,6 +80,10 @@ static const char usage_options[] =
 	"  --tag T                a label that ps shows and filters on\n"
 	"  --key K                start: idempotency key; starting again with the same K\n"
 	"                         returns the first session instead of a new one\n"
+	"  --output M             start: what happens to output while no reader is\n"
+	"                         attached: keep (default; once the session buffer is\n"
+	"                         full the process waits for a reader), discard, or\n"
+	"                         tail=N (keep the last N bytes); counted either way\n"
 	"  HANDLE                 ID:SECRET, as start prints it; attach needs it, and\n"
 	"                         wherever an ID is asked for a HANDLE does too\n"
 	"  --stream-addr URL      attach: the session's stream address (start --json\n"
