@@ -249,6 +249,7 @@ serve(struct runnerd *d)
 	}
 	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, log_request, NULL);
+	rpc_set_max_held(d->rpc, d->cfg.max_inflight_bytes);
 	d->housekeeping.cb = housekeeping;
 	loop_timer_arm(d->loop, &d->housekeeping, loop_now_us() + HOUSEKEEPING_US);
 	if (d->cfg.probe_interval_ms == 0)

@@ -6,6 +6,7 @@
  *    request keep runnerd's peak RSS under 256 MiB (the connection cap
  *    times the request limit, documented in the README), a new client is
  *    served meanwhile, and RSS falls back once they close;
+ *  - Runs holding their stdin are bounded all together (--max-inflight-bytes);
  *  - after a burst of sessions with output (cat fed 1 MiB, 2 MB streams,
  *    output left unread) and Runs from several clients at once, once every
  *    session is collected, RSS is back within 2 x idle + 16 MiB.
@@ -95,6 +96,89 @@ START_TEST(test_stalled_requests)
 	rd_assert_echo_ok_at(d.ipc_url);
 	rd_stop_ok(&d);
 	free(junk);
+}
+END_TEST
+
+/* --- requests in progress -------------------------------------------------- */
+
+#define HELD_STDIN (3u << 20)
+
+struct held_run {
+	const char *url;
+	int code;
+	runner_status st;
+};
+
+static void
+sleeper_with_stdin(rd_cmd *c, const uint8_t *data)
+{
+	rd_cmd_init(c);
+	rd_cmd_argv(c, "sleep", "3", NULL); /* never reads its stdin */
+	rd_cmd_stdin(c, data, HELD_STDIN);
+}
+
+static void *
+held_run_main(void *arg)
+{
+	struct held_run *h = arg;
+	runner_client_options o = { .connect_timeout_ms = 5000 };
+	uint8_t *data = calloc(1, HELD_STDIN);
+	runner_client *cl = NULL;
+	rd_cmd c;
+
+	if (data == NULL || runner_client_open(&cl, h->url, &o, &h->st) != 0) {
+		h->code = RUNNER_UNAVAILABLE;
+		free(data);
+		return NULL;
+	}
+	sleeper_with_stdin(&c, data);
+	h->code = rd_run_code(cl, &c, &h->st);
+	runner_client_close(cl);
+	free(data);
+	return NULL;
+}
+
+/* --max-inflight-bytes 10M: three Runs holding 3 MiB of stdin each are in
+ * progress; a fourth is RESOURCE_EXHAUSTED at once, and runs once they
+ * are answered. */
+START_TEST(test_requests_in_progress_bounded)
+{
+	static const char *const args[] = { "--max-inflight-bytes", "10M", NULL };
+	rd_options o = { .args = args };
+	uint8_t *data = calloc(1, HELD_STDIN);
+	struct held_run h[3];
+	pthread_t t[3];
+	runner_client *cl;
+	runner_status st = { 0 };
+	int64_t end;
+	rd_daemon d;
+	rd_cmd c;
+	int code;
+
+	ck_assert_ptr_nonnull(data);
+	rd_start(&d, &o);
+	cl = rd_client(d.ipc_url);
+	for (int i = 0; i < 3; i++) {
+		h[i] = (struct held_run){ .url = d.ipc_url };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, held_run_main, &h[i]), 0);
+	}
+	end = rd_now_ms() + 10000;
+	while (rd_health_running(cl) < 3 && rd_now_ms() < end)
+		rd_sleep_ms(20);
+	ck_assert_uint_eq(rd_health_running(cl), 3);
+	sleeper_with_stdin(&c, data);
+	code = rd_run_code(cl, &c, &st);
+	rd_assert_code(code, RUNNER_RESOURCE_EXHAUSTED, &st);
+	ck_assert_msg(strstr(st.message, "--max-inflight-bytes") != NULL, "message: %s", st.message);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		rd_assert_code(h[i].code, RUNNER_OK, &h[i].st);
+	}
+	code = rd_run_code(cl, &c, &st);
+	rd_assert_code(code, RUNNER_OK, &st);
+	runner_client_close(cl);
+	rd_stop_ok(&d);
+	free(data);
 }
 END_TEST
 
@@ -336,6 +420,7 @@ make_suite(void)
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_stalled_requests);
+	tcase_add_test(tc, test_requests_in_progress_bounded);
 	tcase_add_test(tc, test_burst_then_idle);
 	suite_add_tcase(s, tc);
 	return s;

@@ -29,6 +29,9 @@ static const char usage[] =
 	"      --dedup-max-bytes N   replies kept for retried ids at most (default 8M); past\n"
 	"                            it the oldest go, and a retry of theirs gets ABORTED\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
+	"      --max-inflight-bytes N\n"
+	"                            bytes those requests may hold decoded, all together\n"
+	"                            (default 256M); past it, RESOURCE_EXHAUSTED\n"
 	"      --max-connections N   connections per request listener (default 32); a new\n"
 	"                            one past it replaces the one quiet the longest, or is\n"
 	"                            refused; requests being received hold at most\n"
@@ -74,6 +77,7 @@ enum {
 	OPT_DEDUP_TTL,
 	OPT_DEDUP_MAX_BYTES,
 	OPT_MAX_INFLIGHT,
+	OPT_MAX_INFLIGHT_BYTES,
 	OPT_MAX_CONNECTIONS,
 	OPT_MAX_STREAM_CONNECTIONS,
 	OPT_PROBE_INTERVAL,
@@ -103,6 +107,7 @@ static const struct option longopts[] = {
 	{ "dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL },
 	{ "dedup-max-bytes", required_argument, NULL, OPT_DEDUP_MAX_BYTES },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT_BYTES },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "max-stream-connections", required_argument, NULL, OPT_MAX_STREAM_CONNECTIONS },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
@@ -244,6 +249,7 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.dedup_ttl_ms = 600000,
 		.dedup_max_bytes = 8u << 20,
 		.max_inflight = 4096,
+		.max_inflight_bytes = 256u << 20,
 		.max_connections = 32,
 		.max_stream_connections = 256,
 		.probe_interval_ms = 200,
@@ -314,6 +320,7 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_MAX_REQUEST:
 		case OPT_OUTPUT_LIMIT:
 		case OPT_MAX_INFLIGHT:
+		case OPT_MAX_INFLIGHT_BYTES:
 		case OPT_DEDUP_MAX_BYTES:
 			if (parse_size(optarg, &v) < 0 || (v == 0 && c != OPT_DEDUP_MAX_BYTES) ||
 			    (c == OPT_MAX_INFLIGHT && v > 1000000))
@@ -324,6 +331,8 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				cfg->output_limit = v;
 			else if (c == OPT_DEDUP_MAX_BYTES)
 				cfg->dedup_max_bytes = v;
+			else if (c == OPT_MAX_INFLIGHT_BYTES)
+				cfg->max_inflight_bytes = v;
 			else
 				cfg->max_inflight = (unsigned) v;
 			break;

@@ -27,6 +27,7 @@ struct runnerd_config {
 	uint64_t dedup_ttl_ms;
 	uint64_t dedup_max_bytes;
 	unsigned max_inflight;
+	uint64_t max_inflight_bytes; /* decoded requests of calls in progress */
 	unsigned max_connections;  /* per request listener */
 	unsigned max_stream_connections; /* per stream listener */
 	int probe_interval_ms;     /* listener guard; 0 disables */

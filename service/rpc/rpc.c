@@ -1,5 +1,6 @@
 #include "rpc/rpc.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,33 @@ struct rpc {
 	bool draining;
 	uint64_t started_unix_ms;
 	struct wire_limits limits; /* checked before protobuf-c allocates */
+	/* Decoded requests of calls in progress are allocated through this,
+	 * so what they hold is known: `held` bytes, refused past `max_held`. */
+	ProtobufCAllocator decoder;
+	size_t held, max_held;
 };
+
+static void *
+held_alloc(void *data, size_t size)
+{
+	struct rpc *r = data;
+	void *p = malloc(size);
+
+	if (p != NULL)
+		r->held += malloc_usable_size(p);
+	return p;
+}
+
+static void
+held_free(void *data, void *p)
+{
+	struct rpc *r = data;
+
+	if (p != NULL) {
+		r->held -= malloc_usable_size(p);
+		free(p);
+	}
+}
 
 static uint64_t
 unix_ms(void)
@@ -48,6 +75,8 @@ rpc_new(struct rpc **out, struct loop *l, const struct dedup_config *dcfg,
 	r->service = sd;
 	r->started_unix_ms = unix_ms();
 	wire_limits_init(&r->limits, &runner__v1__command_spec__descriptor);
+	r->decoder = (ProtobufCAllocator){ .alloc = held_alloc, .free = held_free, .allocator_data = r };
+	r->max_held = SIZE_MAX;
 	r->app = app;
 	/* Bind handlers by name, so the table can never drift from the .proto
 	 * unnoticed: a handler for a method that does not exist is a bug. */
@@ -80,6 +109,12 @@ rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg)
 {
 	r->log = fn;
 	r->log_arg = arg;
+}
+
+void
+rpc_set_max_held(struct rpc *r, size_t bytes)
+{
+	r->max_held = bytes;
 }
 
 void
@@ -204,7 +239,7 @@ call_reply(struct call *c, int code, const char *message, const ProtobufCMessage
 		transport_reply(c->ctx, msg);
 	log_request(r, c->method->name, code, message, c->received_us, id, id_len, false);
 	if (c->request != NULL)
-		protobuf_c_message_free_unpacked(c->request, NULL);
+		protobuf_c_message_free_unpacked(c->request, &r->decoder);
 	free(c);
 }
 
@@ -336,9 +371,17 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		call_fail(c, &st);
 		return;
 	}
-	c->request = protobuf_c_message_unpack(md->input, NULL, env->payload.len, env->payload.data);
+	c->request = protobuf_c_message_unpack(md->input, &r->decoder, env->payload.len, env->payload.data);
 	if (c->request == NULL) {
 		rstatus_fail(&st, RS_INVALID_ARGUMENT, "payload does not decode as %s", md->input->name);
+		call_fail(c, &st);
+		return;
+	}
+	/* This one included, so one request alone past the limit is refused. */
+	if (r->held > r->max_held) {
+		rstatus_fail(&st, RS_RESOURCE_EXHAUSTED,
+			     "the requests in progress hold %zu bytes with this one, past runnerd's limit of "
+			     "%zu (--max-inflight-bytes); retry when some are answered", r->held, r->max_held);
 		call_fail(c, &st);
 		return;
 	}
