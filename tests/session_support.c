@@ -546,6 +546,19 @@ rd_drain_code(const rd_session *s, uint64_t stdout_from, rd_drained *d, runner_s
 
 /* --- bulk data --------------------------------------------------------------- */
 
+char *
+rd_seq_text(unsigned n, size_t *len)
+{
+	size_t cap = (size_t) n * 8 + 16, o = 0;
+	char *buf = malloc(cap);
+
+	ck_assert_ptr_nonnull(buf);
+	for (unsigned i = 1; i <= n; i++)
+		o += (size_t) snprintf(buf + o, cap - o, "%u\n", i);
+	*len = o;
+	return buf;
+}
+
 void
 rd_fill_pattern(uint8_t *buf, size_t len, uint64_t seed, uint64_t index)
 {

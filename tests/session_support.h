@@ -166,6 +166,9 @@ int rd_drain_code(const rd_session *s, uint64_t stdout_from, rd_drained *d, runn
 
 /* --- bulk data --------------------------------------------------------------- */
 
+/* "1\n2\n...n\n", as `seq 1 n` prints it (malloc'd, length in *len). */
+char *rd_seq_text(unsigned n, size_t *len);
+
 /* Deterministic pseudo-random bytes: chunk `index` of a stream seeded by seed. */
 void rd_fill_pattern(uint8_t *buf, size_t len, uint64_t seed, uint64_t index);
 

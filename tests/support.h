@@ -97,6 +97,10 @@ long rd_status_kb(pid_t pid, const char *name);
  * later inherits it. */
 long rd_raise_nofile(long want);
 
+/* Keep the first failure a helper thread met (check's assertions are for
+ * the main thread): format into buf[len] unless it already holds one. */
+void rd_note_first(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Sleep ms milliseconds (restarting on EINTR). */
 void rd_sleep_ms(int ms);
 

@@ -12,7 +12,6 @@
  *    session is collected, RSS is back within 2 x idle + 16 MiB.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,17 +198,8 @@ struct burst_worker {
 	char error[700]; /* the first failure; empty when none */
 };
 
-static void __attribute__((format(printf, 2, 3)))
-burst_fail(struct burst_worker *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (w->error[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(w->error, sizeof(w->error), fmt, ap);
-	va_end(ap);
-}
+/* The worker's first failure. */
+#define burst_fail(w, ...) rd_note_first((w)->error, sizeof((w)->error), __VA_ARGS__)
 
 /* A session started, drained from offset 0 and checked: stdout of `want`
  * bytes (hash `hash`, unless 0), EXITED 0. */
@@ -261,20 +251,30 @@ burst_cat(struct burst_worker *w, runner_client *cl, const uint8_t *data, uint64
 	drained_ok(w, &s, "cat", CAT_BYTES, hash);
 }
 
-/* start + attach: a stream of STREAM_BYTES read to its end. */
-static void
-burst_stream(struct burst_worker *w, runner_client *cl)
+/* StartPipes of `head -c BYTES /dev/zero`; false (the failure noted) when
+ * it is refused. */
+static bool
+start_head(struct burst_worker *w, runner_client *cl, const char *bytes, rd_session *s)
 {
 	runner_status st = { 0 };
-	rd_session s;
 	rd_cmd c;
 	int code;
 
 	rd_cmd_init(&c);
-	rd_cmd_argv(&c, "head", "-c", "2000000", "/dev/zero", NULL);
-	if ((code = rd_start_pipes_code(cl, &c, NULL, "burst", &s, &st)) != RUNNER_OK)
-		burst_fail(w, "StartPipes head: %s: %s", runner_status_code_name(code), st.message);
-	else
+	rd_cmd_argv(&c, "head", "-c", bytes, "/dev/zero", NULL);
+	if ((code = rd_start_pipes_code(cl, &c, NULL, "burst", s, &st)) == RUNNER_OK)
+		return true;
+	burst_fail(w, "StartPipes head -c %s: %s: %s", bytes, runner_status_code_name(code), st.message);
+	return false;
+}
+
+/* start + attach: a stream of STREAM_BYTES read to its end. */
+static void
+burst_stream(struct burst_worker *w, runner_client *cl)
+{
+	rd_session s;
+
+	if (start_head(w, cl, "2000000", &s))
 		drained_ok(w, &s, "head", STREAM_BYTES, 0);
 }
 
@@ -285,14 +285,12 @@ burst_unread(struct burst_worker *w, runner_client *cl)
 	Runner__V1__WaitResponse *resp = NULL;
 	runner_status st = { 0 };
 	rd_session s;
-	rd_cmd c;
 	int code;
 
-	rd_cmd_init(&c);
-	rd_cmd_argv(&c, "head", "-c", "1000000", "/dev/zero", NULL);
-	if ((code = rd_start_pipes_code(cl, &c, NULL, "burst", &s, &st)) != RUNNER_OK ||
-	    (code = rd_wait_code(cl, s.id, 20000, &resp, &st)) != RUNNER_OK) {
-		burst_fail(w, "unread session: %s: %s", runner_status_code_name(code), st.message);
+	if (!start_head(w, cl, "1000000", &s))
+		return;
+	if ((code = rd_wait_code(cl, s.id, 20000, &resp, &st)) != RUNNER_OK) {
+		burst_fail(w, "unread session: Wait: %s: %s", runner_status_code_name(code), st.message);
 		return;
 	}
 	if (resp->result->stdout_total != UNREAD_BYTES)

@@ -203,20 +203,6 @@ START_TEST(test_retained_limit)
 }
 END_TEST
 
-/* `seq 1 n` as it prints it; *len set. */
-static char *
-seq_text(int n, size_t *len)
-{
-	size_t cap = (size_t) n * 8 + 16, off = 0;
-	char *buf = malloc(cap);
-
-	ck_assert_ptr_nonnull(buf);
-	for (int i = 1; i <= n; i++)
-		off += (size_t) snprintf(buf + off, cap - off, "%d\n", i);
-	*len = off;
-	return buf;
-}
-
 static const Runner__V1__SessionInfo *
 info_of(const ListResponse *l, const char *id)
 {
@@ -241,7 +227,7 @@ START_TEST(test_retained_output_budget)
 	rd_reader r;
 	rd_daemon d;
 	size_t len;
-	char *want = seq_text(300000, &len);
+	char *want = rd_seq_text(300000, &len);
 	int64_t end;
 
 	start_with(&d, args);
