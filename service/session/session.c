@@ -434,6 +434,10 @@ session_ack_output(struct session *s, uint64_t stdout_offset, uint64_t stderr_of
 {
 	outbuf_ack(&s->out, stdout_offset);
 	outbuf_ack(&s->err, stderr_offset);
+	/* A finished session's buffers change only through the budget, which
+	 * counts what they hold: outbuf_room would forget on its own. */
+	if (job_of(s) == NULL)
+		return;
 	if (outbuf_room(&s->out) > 0)
 		set_full(s, JOB_STDOUT, false);
 	if (outbuf_room(&s->err) > 0)

@@ -1,5 +1,6 @@
 /* Unit tests of the pure pieces: command validation, units, the wire
- * string check, de-duplication, and a seeded fuzz replay of the decode path. */
+ * checks, de-duplication, session output buffers, and a seeded fuzz replay
+ * of the decode path. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "command.h"
 #include "decode_request.h"
 #include "rpc/dedup.h"
+#include "session/outbuf.h"
 #include "runner/v1/runner.pb-c.h"
 #include "unit_run.h"
 #include "units.h"
@@ -342,6 +344,52 @@ START_TEST(test_wire_check_element_budget)
 }
 END_TEST
 
+/* outbuf: dropping bytes nobody acknowledged (counted), keeping exactly a
+ * tail from inside a chunk, giving back a finished buffer's unused end. */
+START_TEST(test_outbuf_drop_and_shrink)
+{
+	uint8_t *data = malloc(3 * OUTBUF_CHUNK), got[16];
+	const uint8_t *p;
+	struct outbuf b;
+	size_t mem;
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < 3 * OUTBUF_CHUNK; i++)
+		data[i] = (uint8_t) (i * 7);
+	outbuf_init(&b, 4 * OUTBUF_CHUNK);
+	ck_assert_uint_eq(outbuf_append(&b, data, 2 * OUTBUF_CHUNK + 100), 2 * OUTBUF_CHUNK + 100);
+	outbuf_ack(&b, 1000);
+	/* The last CHUNK - 4000 bytes: base inside the second chunk, the first
+	 * freed. */
+	ck_assert_uint_gt(outbuf_keep_last(&b, OUTBUF_CHUNK - 4000), 0);
+	ck_assert_uint_eq(b.base, OUTBUF_CHUNK + 4100);
+	ck_assert_uint_eq(b.dropped, b.base - 1000);
+	ck_assert_uint_eq(b.acked, b.base);
+	outbuf_copy(&b, b.base, got, sizeof(got));
+	ck_assert_mem_eq(got, data + b.base, sizeof(got));
+	ck_assert_uint_eq(outbuf_peek(&b, b.base, &p), OUTBUF_CHUNK - (b.base - OUTBUF_CHUNK));
+	/* Keeping more than is there drops nothing. */
+	ck_assert_uint_eq(outbuf_keep_last(&b, 10 * OUTBUF_CHUNK), 0);
+	/* Shrinking gives back the last chunk's unused end; the data stays. */
+	mem = outbuf_memory(&b);
+	outbuf_shrink(&b);
+	ck_assert_uint_eq(outbuf_memory(&b), mem - (OUTBUF_CHUNK - 100));
+	outbuf_copy(&b, b.end - 16, got, sizeof(got));
+	ck_assert_mem_eq(got, data + b.end - 16, sizeof(got));
+	/* Dropping chunk by chunk, down to nothing. */
+	while (outbuf_drop_oldest(&b) > 0)
+		;
+	ck_assert_uint_eq(outbuf_memory(&b), 0);
+	ck_assert_uint_eq(b.base, b.end);
+	ck_assert_uint_eq(b.dropped, b.end - 1000);
+	/* Appending goes on from the end. */
+	ck_assert_uint_eq(outbuf_append(&b, data, 10), 10);
+	ck_assert_uint_eq(b.end, 2 * OUTBUF_CHUNK + 110);
+	outbuf_free(&b);
+	free(data);
+}
+END_TEST
+
 /* A cheap, deterministic stand-in for the libFuzzer run: random bytes and
  * random mutations of a valid envelope through the whole decode path. */
 START_TEST(test_decode_fuzz_replay)
@@ -439,6 +487,7 @@ main(void)
 	tcase_add_test(tc, test_wire_check_argv_count);
 	tcase_add_test(tc, test_wire_check_arg_strlen);
 	tcase_add_test(tc, test_wire_check_element_budget);
+	tcase_add_test(tc, test_outbuf_drop_and_shrink);
 	tcase_add_test(tc, test_decode_fuzz_replay);
 	tcase_add_test(tc, test_dedup_lifecycle);
 	suite_add_tcase(s, tc);
