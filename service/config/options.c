@@ -32,7 +32,7 @@ static const char usage[] =
 	"      --max-inflight-bytes N\n"
 	"                            bytes those requests may hold decoded, all together\n"
 	"                            (default 256M); past it, RESOURCE_EXHAUSTED\n"
-	"      --max-connections N   connections per request listener (default 32); a new\n"
+	"      --max-connections N   connections per request listener (default 56); a new\n"
 	"                            one past it replaces the one quiet the longest, or is\n"
 	"                            refused; requests being received hold at most\n"
 	"                            N x --max-request-bytes per listener\n"
@@ -250,7 +250,7 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.dedup_max_bytes = 8u << 20,
 		.max_inflight = 4096,
 		.max_inflight_bytes = 256u << 20,
-		.max_connections = 32,
+		.max_connections = 56,
 		.max_stream_connections = 256,
 		.probe_interval_ms = 200,
 		.max_sessions = 16384,
