@@ -10,77 +10,9 @@
 #include <unistd.h>
 
 #include "run/launch.h"
+#include "session/session_internal.h"
 
-#define BUCKETS 4096
 #define MAX_LABEL 128
-
-struct session {
-	char id[SESSION_ID_LEN + 1];
-	uint8_t secret[SESSION_SECRET_LEN];
-	char *tag, *key;
-	struct sessions *ss;
-	struct launch *launch;      /* the command, its plan and its job */
-	struct outbuf out, err;
-
-	uint64_t stdin_accepted;    /* bytes written into the child's pipe */
-	uint64_t stdin_queued;      /* accepted + bytes of parked writes */
-	struct stdin_write *writes; /* parked WriteStdin calls, in order */
-	unsigned n_writes;
-	struct call *close_call;    /* CloseStdin waiting for writes to drain */
-	bool stdin_closed;
-	const char *stdin_gone;     /* why stdin is unusable, once it is */
-
-	Runner__V1__OutputMode mode;
-	uint64_t tail;              /* bytes kept while unread: OUTPUT_TAIL; 0 for DISCARD */
-	bool full[3];               /* by enum job_stream: reading paused, the buffer full */
-	bool tidy;                  /* queued in the table's tidy list */
-	bool freeing;
-
-	bool finished;
-	size_t retained;            /* memory of its output, once finished */
-	Runner__V1__RunResult result;
-	char exec_error[sizeof(((rstatus *) 0)->message)];
-	struct session_waiter *waiters;
-	void *watcher;              /* the observer's, for this session */
-
-	uint64_t started_at_us;     /* wall clock, for List */
-	uint64_t touched_us;        /* monotonic */
-	uint64_t finished_us;
-	struct loop_timer timer;    /* idle TTL, then retention */
-	struct session *next, *prev, *hnext;
-	struct session *fnext, *fprev; /* finished ones, oldest first */
-	struct session *tidy_next;
-};
-
-/* A WriteStdin parked until its bytes are in the pipe. */
-struct stdin_write {
-	struct call *call;
-	const uint8_t *data; /* into the call's decoded request */
-	size_t len, done;
-	struct stdin_write *next;
-};
-
-/* A Wait parked until the process ends (or its timeout). */
-struct session_waiter {
-	struct call *call;
-	struct session *s;
-	struct loop_timer timer;
-	struct session_waiter *next, *prev;
-};
-
-struct sessions {
-	struct session_config cfg;
-	struct loop *loop;
-	const struct session_observer *obs;
-	struct session *all;
-	struct session *buckets[BUCKETS];
-	unsigned count, running;
-	struct session *oldest_finished, *newest_finished;
-	unsigned finished;
-	size_t retained_output;     /* memory of finished sessions' output */
-	struct session *tidy;       /* to look at from tidy_timer */
-	struct loop_timer tidy_timer;
-};
 
 static unsigned
 bucket(const char *id)
@@ -149,25 +81,11 @@ sessions_retained_output(const struct sessions *ss)
 	return ss->retained_output;
 }
 
-/* The session's job; NULL once it finished. */
-static struct job *
-job_of(const struct session *s)
-{
-	return s->launch ? launch_job(s->launch) : NULL;
-}
-
 static struct sessions *
 table_of(struct session *s)
 {
 	return s->ss;
 }
-
-/* Tell the observer, if one watches `s`. */
-#define NOTIFY(s, event)                                                                   \
-	do {                                                                               \
-		if ((s)->watcher != NULL && (s)->ss->obs != NULL && (s)->ss->obs->event != NULL) \
-			(s)->ss->obs->event((s), (s)->watcher);                              \
-	} while (0)
 
 const char *
 session_id(const struct session *s)
@@ -224,17 +142,12 @@ session_watcher(const struct session *s)
 	return s->watcher;
 }
 
-static void tidy_soon(struct session *s);
-
 void
 session_set_watcher(struct session *s, void *watcher)
 {
 	s->watcher = watcher;
-	/* Nobody reads any more: what the mode or the budget would have
-	 * dropped meanwhile goes, from the loop (the caller may be about to
-	 * bind another reader at offsets it checked). */
-	if (watcher == NULL && !s->freeing && (s->finished || s->mode != RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP))
-		tidy_soon(s);
+	if (watcher == NULL && !s->freeing)
+		session_keep_unwatched(s);
 }
 
 /* --- stdin ---------------------------------------------------------------- */
@@ -384,66 +297,6 @@ session_close_stdin(struct session *s, struct call *c)
 	maybe_close_stdin(s);
 }
 
-/* --- output --------------------------------------------------------------- */
-
-/* Output may be dropped now: a lossy mode and nobody reading. */
-static bool
-dropping(const struct session *s)
-{
-	return s->mode != RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP && s->watcher == NULL;
-}
-
-static struct outbuf *
-buf_of(struct session *s, enum job_stream which)
-{
-	return which == JOB_STDOUT ? &s->out : &s->err;
-}
-
-/* Read (the stream's job is running) only while the buffer has room. */
-static void
-set_full(struct session *s, enum job_stream which, bool full)
-{
-	if (s->full[which] == full || job_of(s) == NULL)
-		return;
-	s->full[which] = full;
-	job_pause_output(job_of(s), which, full);
-}
-
-static int
-session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
-{
-	struct session *s = arg;
-	struct outbuf *b = buf_of(s, which);
-	int rv;
-
-	/* Tail and discard, unread: the oldest bytes make room. */
-	while ((rv = outbuf_read_fd(b, fd)) == 0 && dropping(s) && outbuf_room(b) == 0)
-		outbuf_keep_last(b, s->tail);
-	if (dropping(s))
-		outbuf_keep_last(b, s->tail);
-	/* Full: stop reading; the child blocks on its pipe until a reader
-	 * acknowledges and session_ack_output resumes us. */
-	if (rv == 0 && outbuf_room(b) == 0)
-		set_full(s, which, true);
-	NOTIFY(s, output_ready);
-	return rv;
-}
-
-void
-session_ack_output(struct session *s, uint64_t stdout_offset, uint64_t stderr_offset)
-{
-	outbuf_ack(&s->out, stdout_offset);
-	outbuf_ack(&s->err, stderr_offset);
-	/* A finished session's buffers change only through the budget, which
-	 * counts what they hold: outbuf_room would forget on its own. */
-	if (job_of(s) == NULL)
-		return;
-	if (outbuf_room(&s->out) > 0)
-		set_full(s, JOB_STDOUT, false);
-	if (outbuf_room(&s->err) > 0)
-		set_full(s, JOB_STDERR, false);
-}
-
 /* --- waiting and the end -------------------------------------------------- */
 
 static void
@@ -516,8 +369,6 @@ session_signal(struct session *s, int sig, rstatus *st)
 	return job_signal_requested(job_of(s), sig, st);
 }
 
-static void session_free(struct session *s);
-
 static void
 session_timer(struct loop_timer *t)
 {
@@ -576,22 +427,9 @@ session_done(struct job *j, void *arg)
 	s->result.stderr_total = s->err.end;
 	s->finished = true;
 	s->finished_us = loop_now_us();
-	s->full[JOB_STDOUT] = s->full[JOB_STDERR] = false;
 	ss->running--;
 	launch_drop_job(s->launch);
-	/* What it keeps now counts against the budget of finished sessions. */
-	outbuf_shrink(&s->out);
-	outbuf_shrink(&s->err);
-	s->retained = outbuf_memory(&s->out) + outbuf_memory(&s->err);
-	ss->retained_output += s->retained;
-	s->fprev = ss->newest_finished;
-	if (ss->newest_finished)
-		ss->newest_finished->fnext = s;
-	else
-		ss->oldest_finished = s;
-	ss->newest_finished = s;
-	ss->finished++;
-	tidy_soon(s);
+	session_keep_finished(s);
 	stdin_fail(s, "the process has exited");
 	answer_waiters(s, RS_OK, NULL);
 	NOTIFY(s, finished);
@@ -603,85 +441,6 @@ static const struct job_ops session_ops = {
 	.stdin_writable = session_stdin_writable,
 	.done = session_done,
 };
-
-/* --- the budget of finished sessions, and output nobody reads ------------- */
-
-/* Drop the oldest output of a finished session until the budget holds
- * (or it holds nothing), the larger stream first. */
-static void
-trim_finished(struct sessions *ss, struct session *s)
-{
-	while (ss->retained_output > ss->cfg.retained_output) {
-		struct outbuf *big = outbuf_memory(&s->out) >= outbuf_memory(&s->err) ? &s->out : &s->err;
-		size_t freed = outbuf_drop_oldest(big);
-
-		if (freed == 0 && (freed = outbuf_drop_oldest(big == &s->out ? &s->err : &s->out)) == 0)
-			return;
-		s->retained -= freed;
-		ss->retained_output -= freed;
-	}
-}
-
-/* Past the limits of finished sessions: the oldest finished are
- * collected (count), or lose their oldest output (bytes). A session with
- * a reader attached is left for when the reader leaves. */
-static void
-enforce_retention(struct sessions *ss)
-{
-	struct session *s, *next;
-
-	for (s = ss->oldest_finished; s != NULL && ss->finished > ss->cfg.max_retained; s = next) {
-		next = s->fnext;
-		if (s->watcher == NULL)
-			session_free(s);
-	}
-	for (s = ss->oldest_finished; s != NULL && ss->retained_output > ss->cfg.retained_output;
-	     s = s->fnext)
-		if (s->watcher == NULL)
-			trim_finished(ss, s);
-}
-
-/* A running session in a lossy mode lost its reader: keep its tail only,
- * and read its pipes again if they were paused for a full buffer. */
-static void
-resume_dropping(struct session *s)
-{
-	for (enum job_stream w = JOB_STDOUT; w <= JOB_STDERR; w++) {
-		outbuf_keep_last(buf_of(s, w), s->tail);
-		if (outbuf_room(buf_of(s, w)) > 0)
-			set_full(s, w, false);
-	}
-}
-
-static void
-tidy_timer(struct loop_timer *t)
-{
-	struct sessions *ss = (struct sessions *) ((char *) t - offsetof(struct sessions, tidy_timer));
-
-	while (ss->tidy != NULL) {
-		struct session *s = ss->tidy;
-		ss->tidy = s->tidy_next;
-		s->tidy = false;
-		if (!s->finished && dropping(s))
-			resume_dropping(s);
-	}
-	enforce_retention(ss);
-}
-
-/* Look at `s` (and the budget) from the loop, soon. */
-static void
-tidy_soon(struct session *s)
-{
-	struct sessions *ss = s->ss;
-
-	if (!s->tidy) {
-		s->tidy = true;
-		s->tidy_next = ss->tidy;
-		ss->tidy = s;
-	}
-	if (!ss->tidy_timer.armed)
-		loop_timer_arm(ss->loop, &ss->tidy_timer, loop_now_us());
-}
 
 /* --- creation and collection ---------------------------------------------- */
 
@@ -697,33 +456,7 @@ session_destroy(struct session *s)
 	free(s);
 }
 
-static void
-unlink_finished(struct sessions *ss, struct session *s)
-{
-	if (s->fprev)
-		s->fprev->fnext = s->fnext;
-	else
-		ss->oldest_finished = s->fnext;
-	if (s->fnext)
-		s->fnext->fprev = s->fprev;
-	else
-		ss->newest_finished = s->fprev;
-	ss->finished--;
-	ss->retained_output -= s->retained;
-}
-
-static void
-unlink_tidy(struct sessions *ss, struct session *s)
-{
-	for (struct session **pp = &ss->tidy; *pp; pp = &(*pp)->tidy_next) {
-		if (*pp == s) {
-			*pp = s->tidy_next;
-			return;
-		}
-	}
-}
-
-static void
+void
 session_free(struct session *s)
 {
 	struct sessions *ss = table_of(s);
@@ -735,11 +468,8 @@ session_free(struct session *s)
 	if (!s->finished) {
 		stdin_fail(s, "the session was collected");
 		ss->running--;
-	} else {
-		unlink_finished(ss, s);
 	}
-	if (s->tidy)
-		unlink_tidy(ss, s);
+	session_keep_forget(s);
 	answer_waiters(s, RS_ABORTED, "the session was collected");
 	loop_timer_disarm(s->ss->loop, &s->timer);
 	for (pp = &ss->buckets[bucket(s->id)]; *pp; pp = &(*pp)->hnext) {
@@ -788,25 +518,6 @@ check_label(const char *what, const char *v, rstatus *st)
 	return 0;
 }
 
-static int
-check_output_mode(const struct sessions *ss, const Runner__V1__StartPipesRequest *req, rstatus *st)
-{
-	switch (req->output_mode) {
-	case RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP:
-	case RUNNER__V1__OUTPUT_MODE__OUTPUT_DISCARD:
-		return 0;
-	case RUNNER__V1__OUTPUT_MODE__OUTPUT_TAIL:
-		if (req->output_tail_bytes > ss->cfg.buffer_bytes)
-			return rstatus_fail(st, RS_INVALID_ARGUMENT,
-					    "output_tail_bytes %llu is more than the session buffer (%zu bytes)",
-					    (unsigned long long) req->output_tail_bytes, ss->cfg.buffer_bytes);
-		return 0;
-	default:
-		return rstatus_fail(st, RS_INVALID_ARGUMENT, "output_mode %d is not an output mode",
-				    (int) req->output_mode);
-	}
-}
-
 int
 session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, struct session **out,
 	      bool *existing, rstatus *st)
@@ -827,7 +538,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 		session_touch(s);
 		return 0;
 	}
-	if ((rv = check_output_mode(ss, req, st)) < 0)
+	if ((rv = session_check_output_mode(ss, req, st)) < 0)
 		return rv;
 	if (ss->running >= ss->cfg.max_live)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED,
@@ -836,15 +547,8 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	s->ss = ss;
-	s->mode = req->output_mode;
-	if (s->mode == RUNNER__V1__OUTPUT_MODE__OUTPUT_TAIL)
-		s->tail = req->output_tail_bytes ? req->output_tail_bytes : ss->cfg.buffer_bytes;
 	s->timer.cb = session_timer;
-	/* Room for one more chunk above the tail, so dropping always makes
-	 * room to read. */
-	outbuf_init(&s->out, s->tail + OUTBUF_CHUNK > ss->cfg.buffer_bytes ? s->tail + OUTBUF_CHUNK
-									    : ss->cfg.buffer_bytes);
-	outbuf_init(&s->err, s->out.cap);
+	session_keep_init(s, req);
 	runner__v1__run_result__init(&s->result);
 	if ((rv = new_identity(s, st)) < 0)
 		goto fail;
@@ -919,7 +623,7 @@ sessions_new(struct sessions **out, const struct session_config *cfg, rstatus *s
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	ss->cfg = *cfg;
 	ss->loop = cfg->launcher->loop;
-	ss->tidy_timer.cb = tidy_timer;
+	sessions_keep_init(ss);
 	*out = ss;
 	return 0;
 }
@@ -937,6 +641,6 @@ sessions_free(struct sessions *ss)
 		return;
 	while (ss->all != NULL)
 		session_free(ss->all);
-	loop_timer_disarm(ss->loop, &ss->tidy_timer);
+	sessions_keep_stop(ss);
 	free(ss);
 }
