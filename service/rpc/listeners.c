@@ -13,23 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-
-#define CONN_BUCKETS 256
-/* A connection is "quiet" — may be closed to make room — once nothing
- * happened on it for this long (and it has no work in progress): long
- * enough for a client that just connected to send its request, short
- * enough that stalled senders cannot keep newcomers out. */
-#define QUIET_US 100000u
-
-/* A connection the socket adopted, counted against its listener's cap. */
-struct conn {
-	uint32_t id;          /* nng_pipe_id */
-	size_t ep;            /* its listener's index */
-	int work;             /* requests or readers in progress */
-	uint64_t active_us;   /* last activity, monotonic */
-	struct conn *hnext;   /* same bucket */
-	struct conn *prev, *next; /* its listener's, least recently active first */
-};
+#include "rpc/conncap.h"
 
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
@@ -39,11 +23,6 @@ struct endpoint {
 	char port[16];
 	nng_listener l;
 	bool open;
-	/* Under conn_mtx: which nng listener is this one's now, and its
-	 * connections. */
-	uint32_t listener_id;
-	unsigned n_conns;
-	struct conn *quietest, *busiest;
 };
 
 struct listeners {
@@ -69,10 +48,7 @@ struct listeners {
 	uint16_t probe_port; /* tcp: our side's port, network order */
 	/* Connections, for the cap: shared by nng's pipe callbacks, the
 	 * guard (listener ids) and the socket's users (activity). */
-	pthread_mutex_t conn_mtx;
-	unsigned max_connections;
-	unsigned n_conns;
-	struct conn *conns[CONN_BUCKETS];
+	struct conncap *conns;
 	void (*pipe_removed)(nng_pipe p, void *arg);
 	void *pipe_arg;
 };
@@ -154,9 +130,7 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 				    "listen %s: %s", ep->url, nng_strerror(rv));
 	}
 	ep->open = true;
-	pthread_mutex_lock(&ls->conn_mtx);
-	ep->listener_id = (uint32_t) nng_listener_id(ep->l);
-	pthread_mutex_unlock(&ls->conn_mtx);
+	conncap_set_listener(ls->conns, (size_t) (ep - ls->eps), (uint32_t) nng_listener_id(ep->l));
 	/* Pin an ephemeral port so a re-created listener comes back on it. */
 	if (!ep->ipc && nng_listener_get_int(ep->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
 	    strcmp(ep->port, "0") == 0) {
@@ -235,152 +209,37 @@ probe_adopted(struct listeners *ls, nng_pipe p)
 	return ours;
 }
 
-/* --- connections (conn_mtx held) ------------------------------------------ */
-
-static struct conn **
-conn_slot(struct listeners *ls, uint32_t id)
-{
-	struct conn **pp = &ls->conns[id % CONN_BUCKETS];
-
-	while (*pp != NULL && (*pp)->id != id)
-		pp = &(*pp)->hnext;
-	return pp;
-}
-
-static void
-conn_unlist(struct endpoint *ep, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ep->quietest = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		ep->busiest = c->prev;
-	c->prev = c->next = NULL;
-}
-
-/* Most recently active: the end of its listener's list. */
-static void
-conn_list(struct endpoint *ep, struct conn *c)
-{
-	c->prev = ep->busiest;
-	if (ep->busiest)
-		ep->busiest->next = c;
-	else
-		ep->quietest = c;
-	ep->busiest = c;
-}
-
-static void
-conn_remove(struct listeners *ls, struct conn **slot)
-{
-	struct conn *c = *slot;
-
-	*slot = c->hnext;
-	conn_unlist(&ls->eps[c->ep], c);
-	ls->eps[c->ep].n_conns--;
-	ls->n_conns--;
-	free(c);
-}
-
-/* The connection of `ep` to close for a newcomer: quiet the longest, no
- * work in progress; 0 when there is none. */
-static uint32_t
-conn_victim(struct endpoint *ep, uint64_t now)
-{
-	for (struct conn *c = ep->quietest; c != NULL && c->active_us + QUIET_US <= now; c = c->next)
-		if (c->work == 0)
-			return c->id;
-	return 0;
-}
-
 /* nng thread (NNG_PIPE_EV_ADD_PRE): count the new connection against its
- * listener's cap, making room or refusing it. */
+ * listener's cap, making room or refusing it. Closing a pipe is
+ * asynchronous in nng (its removal is reaped later), and a pipe may be
+ * closed from this callback. */
 static void
 conn_admit(struct listeners *ls, nng_pipe p)
 {
-	uint32_t lid = (uint32_t) nng_listener_id(nng_pipe_listener(p)), victim = 0;
-	struct conn *c = NULL;
-	bool refuse = false;
-	size_t i;
+	uint32_t victim;
+	int rv = conncap_admit(ls->conns, (uint32_t) nng_listener_id(nng_pipe_listener(p)),
+			       (uint32_t) nng_pipe_id(p), mono_us(), &victim);
 
-	pthread_mutex_lock(&ls->conn_mtx);
-	for (i = 0; i < ls->n && ls->eps[i].listener_id != lid; i++)
-		;
-	if (i < ls->n) {
-		struct endpoint *ep = &ls->eps[i];
-		uint64_t now = mono_us();
-
-		if (ls->max_connections > 0 && ep->n_conns >= ls->max_connections &&
-		    (victim = conn_victim(ep, now)) != 0)
-			conn_remove(ls, conn_slot(ls, victim));
-		if (ls->max_connections > 0 && ep->n_conns >= ls->max_connections)
-			refuse = true;
-		else if ((c = calloc(1, sizeof(*c))) != NULL) {
-			struct conn **slot = conn_slot(ls, (uint32_t) nng_pipe_id(p));
-			c->id = (uint32_t) nng_pipe_id(p);
-			c->ep = i;
-			c->active_us = now;
-			*slot = c;
-			conn_list(ep, c);
-			ep->n_conns++;
-			ls->n_conns++;
-		} else {
-			refuse = true; /* no memory to count it: no room either */
-		}
-	}
-	pthread_mutex_unlock(&ls->conn_mtx);
-	/* Closing is asynchronous in nng (its removal is reaped later), and
-	 * a pipe may be closed from this callback. */
 	if (victim != 0) {
 		nng_pipe v;
 		v.id = victim;
 		nng_pipe_close(v);
 	}
-	if (refuse)
+	if (rv < 0)
 		nng_pipe_close(p);
-}
-
-static void
-conn_forget(struct listeners *ls, nng_pipe p)
-{
-	struct conn **slot;
-
-	pthread_mutex_lock(&ls->conn_mtx);
-	if (*(slot = conn_slot(ls, (uint32_t) nng_pipe_id(p))) != NULL)
-		conn_remove(ls, slot);
-	pthread_mutex_unlock(&ls->conn_mtx);
 }
 
 void
 listeners_pipe_activity(struct listeners *ls, nng_pipe p, int work)
 {
-	struct conn *c;
-
-	if (ls == NULL)
-		return;
-	pthread_mutex_lock(&ls->conn_mtx);
-	if ((c = *conn_slot(ls, (uint32_t) nng_pipe_id(p))) != NULL) {
-		struct endpoint *ep = &ls->eps[c->ep];
-		c->work = c->work + work < 0 ? 0 : c->work + work;
-		c->active_us = mono_us();
-		conn_unlist(ep, c);
-		conn_list(ep, c);
-	}
-	pthread_mutex_unlock(&ls->conn_mtx);
+	if (ls != NULL)
+		conncap_activity(ls->conns, (uint32_t) nng_pipe_id(p), work, mono_us());
 }
 
 unsigned
 listeners_connections(struct listeners *ls)
 {
-	unsigned n;
-
-	pthread_mutex_lock(&ls->conn_mtx);
-	n = ls->n_conns;
-	pthread_mutex_unlock(&ls->conn_mtx);
-	return n;
+	return conncap_count(ls->conns);
 }
 
 /* nng thread: every pipe event of the socket. */
@@ -390,7 +249,7 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	struct listeners *ls = arg;
 
 	if (ev == NNG_PIPE_EV_REM_POST) {
-		conn_forget(ls, p);
+		conncap_forget(ls->conns, (uint32_t) nng_pipe_id(p));
 		if (ls->pipe_removed != NULL)
 			ls->pipe_removed(p, ls->pipe_arg);
 		return;
@@ -543,14 +402,7 @@ listeners_free(struct listeners *ls)
 	for (size_t i = 0; i < ls->n; i++)
 		if (ls->eps[i].open)
 			nng_listener_close(ls->eps[i].l);
-	for (size_t b = 0; b < CONN_BUCKETS; b++) {
-		while (ls->conns[b] != NULL) {
-			struct conn *c = ls->conns[b];
-			ls->conns[b] = c->hnext;
-			free(c);
-		}
-	}
-	pthread_mutex_destroy(&ls->conn_mtx);
+	conncap_free(ls->conns);
 	pthread_cond_destroy(&ls->cv);
 	pthread_mutex_destroy(&ls->mtx);
 	pthread_cond_destroy(&ls->probe_cv);
@@ -569,13 +421,15 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 
 	*out = NULL;
 	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
-	    (ls->eps = calloc(cfg->n_urls ? cfg->n_urls : 1, sizeof(*ls->eps))) == NULL) {
+	    (ls->eps = calloc(cfg->n_urls ? cfg->n_urls : 1, sizeof(*ls->eps))) == NULL ||
+	    (ls->conns = conncap_new(cfg->n_urls, cfg->max_connections)) == NULL) {
+		if (ls != NULL)
+			free(ls->eps);
 		free(ls);
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	ls->sock = sock;
 	ls->max_request = cfg->max_request;
-	ls->max_connections = cfg->max_connections;
 	ls->pipe_removed = cfg->pipe_removed;
 	ls->pipe_arg = cfg->pipe_arg;
 	ls->interval_ms = cfg->probe_interval_ms;
@@ -590,7 +444,6 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	pthread_mutex_init(&ls->probe_mtx, NULL);
 	pthread_cond_init(&ls->probe_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&ls->conn_mtx, NULL);
 
 	/* Before any listener: every connection is seen, and counted. */
 	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, pipe_event, ls)) != 0 ||

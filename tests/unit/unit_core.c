@@ -1,6 +1,6 @@
 /* Unit tests of the pure pieces: command validation, units, the wire
- * checks, de-duplication, session output buffers, and a seeded fuzz replay
- * of the decode path. */
+ * checks, de-duplication, the connection cap, session output buffers, and a
+ * seeded fuzz replay of the decode path. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "decode_request.h"
+#include "rpc/conncap.h"
 #include "rpc/dedup.h"
 #include "session/outbuf.h"
 #include "runner/v1/runner.pb-c.h"
@@ -390,6 +391,51 @@ START_TEST(test_outbuf_drop_and_shrink)
 }
 END_TEST
 
+/* The connection cap: admitted up to the cap; past it the connection
+ * quiet the longest without work makes room, busy or recently active ones
+ * never do, and the newcomer is refused when none can. */
+START_TEST(test_conncap)
+{
+	struct conncap *t = conncap_new(2, 2);
+	const uint64_t q = CONNCAP_QUIET_US;
+	uint32_t victim;
+
+	ck_assert_ptr_nonnull(t);
+	conncap_set_listener(t, 0, 7);
+	conncap_set_listener(t, 1, 8);
+	ck_assert_int_eq(conncap_admit(t, 7, 101, 0, &victim), 0);
+	ck_assert_int_eq(conncap_admit(t, 7, 102, 10, &victim), 0);
+	ck_assert_uint_eq(victim, 0);
+	/* Another listener has its own cap; an unknown one passes uncounted. */
+	ck_assert_int_eq(conncap_admit(t, 8, 201, 10, &victim), 0);
+	ck_assert_int_eq(conncap_admit(t, 99, 301, 10, &victim), 0);
+	ck_assert_uint_eq(conncap_count(t), 3);
+	/* Full, nobody quiet yet: refused. */
+	ck_assert_int_eq(conncap_admit(t, 7, 103, q - 1, &victim), -1);
+	ck_assert_uint_eq(victim, 0);
+	/* 101 has work, 102 was active last: 102 makes room once quiet. */
+	conncap_activity(t, 101, 1, 20);
+	ck_assert_int_eq(conncap_admit(t, 7, 104, 20 + q, &victim), 0);
+	ck_assert_uint_eq(victim, 102);
+	/* 101 (busy) and 104 (just in): refused, however long 101 waits. */
+	ck_assert_int_eq(conncap_admit(t, 7, 105, 20 + q + 1, &victim), -1);
+	ck_assert_int_eq(conncap_admit(t, 7, 106, 100 * q, &victim), 0);
+	ck_assert_uint_eq(victim, 104);
+	/* Its work done, 101 is the quietest again after a while. */
+	conncap_activity(t, 101, -1, 100 * q);
+	conncap_activity(t, 106, 0, 100 * q + 5);
+	ck_assert_int_eq(conncap_admit(t, 7, 107, 101 * q, &victim), 0);
+	ck_assert_uint_eq(victim, 101);
+	/* A forgotten connection frees its place. */
+	conncap_forget(t, 106);
+	conncap_forget(t, 999); /* unknown: ignored */
+	ck_assert_int_eq(conncap_admit(t, 7, 108, 101 * q, &victim), 0);
+	ck_assert_uint_eq(victim, 0);
+	ck_assert_uint_eq(conncap_count(t), 3);
+	conncap_free(t);
+}
+END_TEST
+
 /* A cheap, deterministic stand-in for the libFuzzer run: random bytes and
  * random mutations of a valid envelope through the whole decode path. */
 START_TEST(test_decode_fuzz_replay)
@@ -488,6 +534,7 @@ main(void)
 	tcase_add_test(tc, test_wire_check_arg_strlen);
 	tcase_add_test(tc, test_wire_check_element_budget);
 	tcase_add_test(tc, test_outbuf_drop_and_shrink);
+	tcase_add_test(tc, test_conncap);
 	tcase_add_test(tc, test_decode_fuzz_replay);
 	tcase_add_test(tc, test_dedup_lifecycle);
 	suite_add_tcase(s, tc);
