@@ -102,6 +102,10 @@ static const char start_help[] =
 	"  --tag T                a label that ps shows and filters on\n"
 	"  --key K                idempotency key: starting again with the same K\n"
 	"                         returns the first session instead of a new one\n"
+	"  --output M             what happens to output while no reader is attached:\n"
+	"                         keep (default; once the session buffer is full the\n"
+	"                         process waits for a reader), discard, or tail=N (keep\n"
+	"                         the last N bytes); counted either way\n"
 	"  --json                 print the StartPipesResponse as JSON (session id,\n"
 	"                         stream address, secret in base64, pid) with \"handle\"\n";
 

@@ -36,6 +36,7 @@ struct runnerd {
 	struct docker_pools *pools;
 	struct handler_env env;       /* what the handlers see (call.app) */
 	uint64_t started_us;
+	struct loop_timer housekeeping; /* memory back to the system, old ids forgotten */
 
 	/* shutdown */
 	struct loop_timer drain_timer;

@@ -26,6 +26,7 @@
 #include "helper_path.h"
 #include "job_cgroup.h"
 #include "run/spawner.h"
+#include "core/memory.h"
 #include "core/reaper.h"
 #include "daemon.h"
 #include "handlers/handlers.h"
@@ -53,6 +54,20 @@ signal_cb(struct loop_watch *w, uint32_t events)
 		else
 			runnerd_drain(s->d);
 	}
+}
+
+#define HOUSEKEEPING_US 1000000u
+
+/* Once a second: request ids past their time are forgotten, and what a
+ * burst freed goes back to the system (core/memory.h). */
+static void
+housekeeping(struct loop_timer *t)
+{
+	struct runnerd *d = (struct runnerd *) ((char *) t - offsetof(struct runnerd, housekeeping));
+
+	rpc_expire(d->rpc);
+	memory_release();
+	loop_timer_arm(d->loop, t, loop_now_us() + HOUSEKEEPING_US);
 }
 
 /* docker_pools' log hook. */
@@ -243,6 +258,7 @@ serve(struct runnerd *d)
 			.n_urls = d->cfg.n_listen,
 			.insecure_tcp = d->cfg.insecure_tcp,
 			.max_request = d->cfg.max_request,
+			.max_connections = d->cfg.max_connections,
 			.probe_interval_ms = d->cfg.probe_interval_ms,
 			.probe_timeout_ms = 500,
 			.peer_protocol = 0x30, /* REQ */
@@ -255,13 +271,16 @@ serve(struct runnerd *d)
 		.n_urls = d->cfg.n_stream_listen,
 		.insecure_tcp = d->cfg.insecure_tcp,
 		.max_request = 64u << 10,
+		.max_connections = d->cfg.max_stream_connections,
 		.probe_interval_ms = d->cfg.probe_interval_ms,
 		.probe_timeout_ms = 500,
 		.peer_protocol = 0x11, /* PAIR1 */
 	};
 	struct session_config sescfg = {
 		.launcher = &d->launcher,
-		.max_sessions = d->cfg.max_sessions,
+		.max_live = d->cfg.max_sessions,
+		.max_retained = d->cfg.max_retained,
+		.retained_output = d->cfg.retained_output,
 		.buffer_bytes = d->cfg.session_buffer,
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
 		.retention_ms = d->cfg.retention_ms,
@@ -291,6 +310,9 @@ serve(struct runnerd *d)
 	}
 	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, log_request, NULL);
+	rpc_set_max_held(d->rpc, d->cfg.max_inflight_bytes);
+	d->housekeeping.cb = housekeeping;
+	loop_timer_arm(d->loop, &d->housekeeping, loop_now_us() + HOUSEKEEPING_US);
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");
@@ -392,6 +414,9 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	/* Before any thread: arenas are created by the threads that allocate. */
+	if (memory_configure() < 0)
+		log_msg("warning", "the allocator refused runnerd's settings; memory freed after a burst may not go back to the system");
 	if (notify_init(&nst) < 0)
 		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();

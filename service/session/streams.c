@@ -140,6 +140,7 @@ reader_free(struct stream_reader *r)
 	if (r->next)
 		r->next->prev = r->prev;
 	reader_unbind(r);
+	listeners_pipe_activity(sv->listeners, r->pipe, -1);
 	nng_aio_free(r->aio);
 	free(r);
 }
@@ -274,6 +275,8 @@ reader_new(struct streams *sv, nng_pipe pipe)
 	r->sv = sv;
 	r->pipe = pipe;
 	r->task.fn = send_done;
+	/* A reader's connection is never closed to make room for another. */
+	listeners_pipe_activity(sv->listeners, pipe, 1);
 	r->next = sv->readers;
 	if (sv->readers)
 		sv->readers->prev = r;
@@ -404,6 +407,7 @@ recv_done(struct loop_task *t)
 		return;
 	if (sv->recv_result == 0) {
 		msg = nng_aio_get_msg(sv->recv_aio);
+		listeners_pipe_activity(sv->listeners, nng_msg_get_pipe(msg), 0);
 		m = stream_message_decode(nng_msg_body(msg), nng_msg_len(msg));
 		if (m == NULL)
 			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
@@ -435,9 +439,9 @@ pipe_gone_task(struct loop_task *t)
 	free(g);
 }
 
-/* nng thread */
+/* nng thread (the listeners' NNG_PIPE_EV_REM_POST) */
 static void
-pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+pipe_removed(nng_pipe p, void *arg)
 {
 	struct streams *sv = arg;
 	struct pipe_gone *g = malloc(sizeof(*g));
@@ -618,6 +622,7 @@ int
 streams_start(struct streams **out, struct loop *l, struct sessions *ss,
 	      const struct listeners_config *cfg, rstatus *st)
 {
+	struct listeners_config lcfg;
 	struct streams *sv;
 	int rv;
 
@@ -633,12 +638,14 @@ streams_start(struct streams **out, struct loop *l, struct sessions *ss,
 	}
 	sv->open = true;
 	if ((rv = nng_socket_set_size(sv->sock, NNG_OPT_RECVMAXSZ, cfg->max_request)) != 0 ||
-	    (rv = nng_pipe_notify(sv->sock, NNG_PIPE_EV_REM_POST, pipe_removed, sv)) != 0 ||
 	    (rv = nng_aio_alloc(&sv->recv_aio, recv_cb, sv)) != 0) {
 		streams_free(sv);
 		return rstatus_fail(st, RS_INTERNAL, "stream socket: %s", nng_strerror(rv));
 	}
-	if ((rv = listeners_start(&sv->listeners, sv->sock, cfg, st)) < 0) {
+	lcfg = *cfg;
+	lcfg.pipe_removed = pipe_removed;
+	lcfg.pipe_arg = sv;
+	if ((rv = listeners_start(&sv->listeners, sv->sock, &lcfg, st)) < 0) {
 		streams_free(sv);
 		return rv;
 	}
