@@ -13,6 +13,15 @@ const struct rpc_handler handlers_table[] = {
 	{ "Wait", rpc_wait },
 	{ "Signal", rpc_signal },
 	{ "List", rpc_list },
+	/* files */
+	{ "ReadFile", rpc_read_file },
+	{ "WriteFile", rpc_write_file },
+	{ "ListDir", rpc_list_dir },
+	{ "Stat", rpc_stat },
+	{ "MakeDir", rpc_make_dir },
+	{ "Remove", rpc_remove },
+	{ "Rename", rpc_rename },
+	{ "WatchDir", rpc_watch_dir },
 };
 
 const size_t handlers_count = sizeof(handlers_table) / sizeof(handlers_table[0]);
