@@ -3,6 +3,7 @@
  * table, the usage text and what every command shares; each command lives
  * in its own rctl_*.c file. */
 #include "rctl.h"
+#include "rctl_files.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -36,6 +37,16 @@ static const struct rctl_command commands[] = {
 	{ "kill", rctl_cmd_kill, "ID [-s SIG]", "signal a session's process group (default TERM)" },
 	{ "ps", rctl_cmd_ps, "[--tag T] [--json]", "list sessions" },
 	{ "health", rctl_cmd_health, "", "show whether runnerd is serving, and its backends" },
+	/* files (rctl_files*.c) */
+	{ "ls", rctl_cmd_ls, "[-l] [-R|--depth N] [--json] REMOTE...", "list remote directories" },
+	{ "stat", rctl_cmd_stat, "[--sha256] [--json] REMOTE...", "describe remote files" },
+	{ "cat", rctl_cmd_cat, "REMOTE...", "print remote files" },
+	{ "put", rctl_cmd_put, "[--mode M] [--append|--no-clobber] REMOTE", "write our stdin to a remote file" },
+	{ "cp", rctl_cmd_cp, "[--mode M] [--no-clobber] SRC DST", "copy a file or directory to or from runnerd" },
+	{ "rm", rctl_cmd_rm, "[-r] [-f] REMOTE...", "remove remote files (-r: and directories)" },
+	{ "mkdir", rctl_cmd_mkdir, "[-p] [--mode M] REMOTE...", "create remote directories" },
+	{ "mv", rctl_cmd_mv, "[-f] REMOTE REMOTE", "rename a remote file or directory" },
+	{ "watch", rctl_cmd_fwatch, "[-r] [--json] REMOTE", "print changes under a remote directory" },
 	{ "help", cmd_help, "", "show this help" },
 };
 
@@ -116,7 +127,7 @@ rctl_usage(void)
 		else
 			printf("  %-36s %s\n", head, c->help);
 	}
-	printf("\n%s\nExit status:\n", usage_options);
+	printf("\n%s\n%s\nExit status:\n", usage_options, rctl_files_usage);
 	printf("  %-6s %s\n", "N", "run/sh/exec/attach/wait: the child's exit status");
 	printf("  %-6s %s\n", "128+N", "run/sh/exec/attach/wait: the child was killed by signal N");
 #define PRINT_EXIT_CODE(name, value, doc) printf("  %-6d %s\n", value, doc);
