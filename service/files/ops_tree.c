@@ -312,7 +312,8 @@ mkdir_run(struct files_job *j, rstatus *st)
 			break;
 		rv = make_one(dirfd, name, perms, loc.path, &created, st);
 		if (rv == 0 && !created && (fstatat(dirfd, name, &sb, 0) != 0 || !S_ISDIR(sb.st_mode)))
-			rv = rstatus_fail(st, RS_ALREADY_EXISTS, "%s: %s exists and is not a directory", loc.path, name);
+			rv = p[n] == '\0' ? rstatus_fail(st, RS_ALREADY_EXISTS, "%s: exists and is not a directory", loc.path)
+					  : rstatus_fail(st, RS_FAILED_PRECONDITION, "%s: %s is not a directory", loc.path, name);
 		close(dirfd);
 		snprintf(prefix + strlen(prefix), sizeof(prefix) - strlen(prefix), "%s%s", prefix[0] ? "/" : "", name);
 		p += n;

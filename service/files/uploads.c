@@ -8,6 +8,8 @@
  * worker writing the current chunk uses. The checksum is computed as the
  * bytes are written, in order: a replayed chunk's bytes that the upload
  * already holds are skipped, so they are neither written nor hashed twice.
+ * A chunk that starts past what the upload holds waits (a while, and among
+ * a few) for the chunks before it: a client may have several in flight.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +24,16 @@
 #include "sha256.h"
 
 #define UPLOAD_ID_MAX 64
-#define UPLOAD_WAITING 8 /* chunks of one upload queued behind the one being written */
+#define UPLOAD_WAITING 8         /* chunks of one upload waiting for their turn */
+#define UPLOAD_GAP_WAIT_US 10000000u /* how long a chunk waits for the ones before it */
+
+/* A chunk waiting for its turn: the one being written, or (a client that
+ * sends several at once) the chunks before it, which may arrive later. */
+struct waiting {
+	struct call *c;
+	uint64_t offset;
+	uint64_t since_us;
+};
 
 struct upload {
 	struct files *f;
@@ -43,7 +54,7 @@ struct upload {
 	bool busy;                   /* a job has it */
 	bool done;                   /* committed or dropped: free once idle */
 	uint64_t last_used_us;
-	struct call *waiting[UPLOAD_WAITING];
+	struct waiting waiting[UPLOAD_WAITING];
 	unsigned n_waiting;
 	struct upload *next, *prev;
 };
@@ -335,13 +346,29 @@ start_job(struct files *f, struct upload *u, struct call *c, const struct files_
 	files_job_queue(j);
 }
 
+/* The next waiting chunk whose turn it is (it starts within what the
+ * upload holds), taken off the list; NULL when none. */
+static struct call *
+next_waiting(struct upload *u)
+{
+	for (unsigned i = 0; i < u->n_waiting; i++) {
+		struct call *c = u->waiting[i].c;
+		if (u->waiting[i].offset > u->received)
+			continue;
+		memmove(u->waiting + i, u->waiting + i + 1, (--u->n_waiting - i) * sizeof(*u->waiting));
+		return c;
+	}
+	return NULL;
+}
+
 static void
 upload_finish(struct files_job *j)
 {
 	struct files *f = j->f;
 	struct upload *u = j->arg;
-	struct call *waiting[UPLOAD_WAITING];
+	struct waiting waiting[UPLOAD_WAITING];
 	unsigned n_waiting;
+	struct call *c;
 
 	if (!u->resolved && j->resolved) {
 		u->resolved = true;
@@ -354,12 +381,8 @@ upload_finish(struct files_job *j)
 		u->done = true; /* it never began (or is committed): nothing to resume */
 	files_job_answer(j);
 	if (!u->done && u->listed) {
-		/* The next chunk in line. */
-		if (u->n_waiting > 0) {
-			struct call *c = u->waiting[0];
-			memmove(u->waiting, u->waiting + 1, --u->n_waiting * sizeof(*u->waiting));
-			write_chunk(f, u, c);
-		}
+		if ((c = next_waiting(u)) != NULL)
+			start_job(f, u, c, &op_upload);
 		return;
 	}
 	/* Committed or dropped: chunks still waiting find it gone. */
@@ -368,14 +391,16 @@ upload_finish(struct files_job *j)
 	unlist(f, u);
 	upload_free(u);
 	for (unsigned i = 0; i < n_waiting; i++)
-		files_write_file(f, waiting[i]);
+		files_write_file(f, waiting[i].c);
 }
 
-/* A chunk for upload u, now or when the one being written is done. */
+/* A chunk for upload u: now, or when its turn comes. */
 static void
 write_chunk(struct files *f, struct upload *u, struct call *c)
 {
-	if (!u->busy) {
+	uint64_t offset = ((const Runner__V1__WriteFileRequest *) c->request)->offset;
+
+	if (!u->busy && offset <= u->received) {
 		start_job(f, u, c, &op_upload);
 		return;
 	}
@@ -383,7 +408,28 @@ write_chunk(struct files *f, struct upload *u, struct call *c)
 		call_reply(c, RS_RESOURCE_EXHAUSTED, "too many chunks of this upload in flight", NULL);
 		return;
 	}
-	u->waiting[u->n_waiting++] = c;
+	u->waiting[u->n_waiting++] = (struct waiting){ .c = c, .offset = offset, .since_us = loop_now_us() };
+}
+
+/* Chunks that waited too long for the ones before them: the answer says
+ * how much the upload holds. */
+static void
+expire_waiting(struct upload *u, uint64_t now_us)
+{
+	for (unsigned i = 0; i < u->n_waiting;) {
+		Runner__V1__WriteFileResponse resp = RUNNER__V1__WRITE_FILE_RESPONSE__INIT;
+		char msg[160];
+
+		if (now_us - u->waiting[i].since_us < UPLOAD_GAP_WAIT_US || u->waiting[i].offset <= u->received) {
+			i++;
+			continue;
+		}
+		resp.received = u->received;
+		snprintf(msg, sizeof(msg), "chunk at offset %llu, but the upload holds %llu bytes: continue from there",
+			 (unsigned long long) u->waiting[i].offset, (unsigned long long) u->received);
+		call_reply(u->waiting[i].c, RS_OUT_OF_RANGE, msg, &resp.base);
+		memmove(u->waiting + i, u->waiting + i + 1, (--u->n_waiting - i) * sizeof(*u->waiting));
+	}
 }
 
 static bool
@@ -495,7 +541,9 @@ uploads_sweep(struct files *f, uint64_t now_us)
 {
 	for (struct upload *u = f->uploads, *next; u; u = next) {
 		next = u->next;
-		if (u->busy || now_us - u->last_used_us < f->idle_ttl_us)
+		if (!u->busy)
+			expire_waiting(u, now_us);
+		if (u->busy || u->n_waiting > 0 || now_us - u->last_used_us < f->idle_ttl_us)
 			continue;
 		unlist(f, u);
 		if (u->fd < 0)

@@ -70,7 +70,11 @@ struct watch {
 	bool recursive;
 	struct user_ids ids;
 	bool as_user;
-	int ifd, basefd;
+	/* Where the watched directory is. No descriptor of it is kept: an
+	 * open one would hold off IN_DELETE_SELF until it is closed, so the
+	 * watch would never learn that its directory was removed. */
+	struct files_location loc;
+	int ifd;
 	struct loop_watch lw;
 	bool lw_added;
 	struct wdir *dirs;
@@ -110,7 +114,8 @@ struct scan {
 	size_t n_found, cap_found;
 	struct wevent *created;    /* entries already there (not for the initial scan) */
 	size_t n_created, cap_created;
-	int basefd, ifd;           /* the initial scan opens them */
+	int ifd;                   /* the initial scan creates it */
+	struct files_location loc; /* ...and locates the directory */
 };
 
 static void watch_end(struct watch *w, int code, const char *message);
@@ -518,31 +523,48 @@ scan_tree(struct scan *sc, int basefd, int ifd, bool recursive, bool note, rstat
 	return rv;
 }
 
+/* The watched directory, opened for a scan (beneath its root, afresh). */
+static int
+open_base(const struct files_location *loc, int *fd, rstatus *st)
+{
+	int rootfd, rv;
+
+	if ((rv = beneath_root(loc->host, loc->path, &rootfd, st)) < 0)
+		return rv;
+	rv = beneath_open(rootfd, loc->rel, O_RDONLY | O_DIRECTORY, 0, 0, loc->path, fd, st);
+	close(rootfd);
+	return rv;
+}
+
 static int
 scan_run(struct files_job *j, rstatus *st)
 {
 	struct scan *sc = j->arg;
 	struct watch *w = sc->w;
+	int basefd, rv;
 
 	if (sc->initial) {
-		struct files_location loc;
-		int rootfd, rv;
-
-		if ((rv = files_job_open_root(j, ((const Runner__V1__WatchDirRequest *) j->c->request)->path, false,
-					      &loc, &rootfd, st)) < 0)
+		if ((rv = files_policy_locate(&j->policy, ((const Runner__V1__WatchDirRequest *) j->c->request)->path,
+					      false, &sc->loc, st)) < 0 ||
+		    (rv = open_base(&sc->loc, &basefd, st)) < 0)
 			return rv;
-		snprintf(w->shown, sizeof(w->shown), "%s", loc.path);
-		rv = beneath_open(rootfd, loc.rel, O_RDONLY | O_DIRECTORY, 0, 0, loc.path, &sc->basefd, st);
-		close(rootfd);
-		if (rv < 0)
-			return rv;
-		if ((sc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
-			return errno == EMFILE ? rstatus_fail(st, RS_RESOURCE_EXHAUSTED,
-							      "no inotify instance left (fs.inotify.max_user_instances)")
-					       : files_errno(st, errno, loc.path, "inotify_init");
-		return scan_tree(sc, sc->basefd, sc->ifd, w->recursive, false, st);
+		snprintf(w->shown, sizeof(w->shown), "%s", sc->loc.path);
+		if ((sc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+			rv = errno == EMFILE ? rstatus_fail(st, RS_RESOURCE_EXHAUSTED,
+							    "no inotify instance left (fs.inotify.max_user_instances)")
+					     : files_errno(st, errno, sc->loc.path, "inotify_init");
+		} else {
+			rv = scan_tree(sc, basefd, sc->ifd, w->recursive, false, st);
+		}
+		close(basefd);
+		return rv;
 	}
-	return scan_tree(sc, w->basefd, w->ifd, true, true, st);
+	/* The directory is gone, or was replaced: its events say so. */
+	if (open_base(&w->loc, &basefd, st) < 0)
+		return 0;
+	rv = scan_tree(sc, basefd, w->ifd, true, true, st);
+	close(basefd);
+	return rv;
 }
 
 static void
@@ -653,8 +675,6 @@ watch_free(struct watch *w)
 	loop_timer_disarm(f->loop, &w->move_timer);
 	if (w->ifd >= 0)
 		close(w->ifd);
-	if (w->basefd >= 0)
-		close(w->basefd);
 	for (size_t i = 0; i < w->n_dirs; i++)
 		free(w->dirs[i].rel);
 	free(w->dirs);
@@ -697,9 +717,10 @@ start_finish(struct files_job *j)
 	rstatus st;
 
 	w->jobs--;
-	w->basefd = sc->basefd;
 	w->ifd = sc->ifd;
-	sc->basefd = sc->ifd = -1;
+	w->loc = sc->loc;
+	w->loc.rel = w->loc.path + (sc->loc.rel - sc->loc.path); /* it points into path */
+	sc->ifd = -1;
 	w->ids = j->ids;
 	w->as_user = j->as_user;
 	if (j->rv == 0) {
@@ -763,7 +784,7 @@ files_watch_dir(struct files *f, struct call *c, const char *stream_address)
 		return;
 	}
 	w->f = f;
-	w->ifd = w->basefd = -1;
+	w->ifd = -1;
 	w->recursive = req->recursive;
 	w->move_timer.cb = move_timer_cb;
 	snprintf(w->address, sizeof(w->address), "%s", stream_address);
@@ -781,7 +802,7 @@ files_watch_dir(struct files *f, struct call *c, const char *stream_address)
 		sprintf(w->id + 2 * i, "%02x", rnd[i]);
 	sc->w = w;
 	sc->initial = true;
-	sc->basefd = sc->ifd = -1;
+	sc->ifd = -1;
 	/* Listed (and counted) from now on, so the limit holds for starts in flight. */
 	w->next = f->watches;
 	if (f->watches)
