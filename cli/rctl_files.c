@@ -1,7 +1,6 @@
 /* rctl_files.c — runnerctl's file commands that take remote paths only:
  * ls, stat, cat, put, rm, mkdir, mv; and what every file command shares
- * (options, remote operands, JSON strings). Checksums and UTF-8 checks are
- * proto/'s sha256.h and utf8.h, which runnerd uses too. */
+ * (options, remote operands, JSON strings). */
 #include "rctl_files.h"
 
 #include <errno.h>
@@ -11,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sha256.h"
-#include "utf8.h"
 
 #define PROG "runnerctl"
 
@@ -189,26 +186,17 @@ remote_operand(const char *cmd, const char *arg, const char **path)
 void
 rctl_json_string(FILE *f, const char *s)
 {
-	size_t n = strlen(s);
-
+	/* runnerd's strings are UTF-8 (names that are not come with U+FFFD in
+	 * them, runner.proto): only quotes, backslashes and control characters
+	 * need escaping. */
 	putc('"', f);
-	for (size_t i = 0; i < n;) {
-		unsigned char ch = (unsigned char) s[i];
-		size_t k = utf8_sequence(s + i, n - i);
-
-		if (k == 0) {
-			fputs("\\ufffd", f);
-			i++;
-		} else if (ch == '"' || ch == '\\') {
-			fprintf(f, "\\%c", ch);
-			i++;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			fprintf(f, "\\u%04x", ch);
-			i++;
-		} else {
-			fwrite(s + i, 1, k, f);
-			i += k;
-		}
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			putc(*p, f);
 	}
 	putc('"', f);
 }
@@ -341,7 +329,7 @@ rctl_cmd_ls(struct rctl_globals *g, int argc, char **argv)
 			/* ls of a file shows the file. */
 			if (st.code == RUNNER_FAILED_PRECONDITION && stat_one(c, &o, path, false, &sr) == 0 &&
 			    sr->info != NULL && sr->info->type != RUNNER__V1__FILE_TYPE__FILE_DIRECTORY) {
-				print_info(sr->info, &o, path, NULL);
+				print_info(sr->info, &o, sr->info->path, NULL);
 				continue;
 			}
 			last = rctl_status_exit(&st);
@@ -369,7 +357,7 @@ rctl_cmd_stat(struct rctl_globals *g, int argc, char **argv)
 	o.long_format = true;
 	for (int i = 0; i < o.n_operands; i++) {
 		Runner__V1__StatResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-		char hex[SHA256_HEX_LEN + 1] = "";
+		char hex[2 * RCTL_SHA256_LEN + 1] = "";
 		const char *path;
 
 		if ((rv = remote_operand(argv[0], o.operands[i], &path)) != RCTL_CONTINUE)
@@ -378,9 +366,9 @@ rctl_cmd_stat(struct rctl_globals *g, int argc, char **argv)
 			last = rv ? rv : RCTL_EXIT_CALL_FAILED;
 			continue;
 		}
-		if (resp->sha256.len == SHA256_LEN)
-			sha256_hex(resp->sha256.data, hex);
-		print_info(resp->info, &o, path, hex[0] ? hex : NULL);
+		for (size_t k = 0; resp->sha256.len == RCTL_SHA256_LEN && k < RCTL_SHA256_LEN; k++)
+			snprintf(hex + 2 * k, 3, "%02x", resp->sha256.data[k]);
+		print_info(resp->info, &o, resp->info->path, hex[0] ? hex : NULL);
 	}
 	return finish(last);
 }

@@ -21,6 +21,8 @@ rctl_handler rctl_cmd_fwatch;                                         /* rctl_fi
 /* The file commands' part of the usage text. */
 extern const char rctl_files_usage[];
 
+#define RCTL_SHA256_LEN 32
+
 /* Deadline of each file call (one chunk, one listing, one mkdir...). */
 #define RCTL_FILE_DEADLINE_MS 120000
 #define RCTL_FILE_MAX_PARAMS 32
@@ -74,7 +76,7 @@ int rctl_files_download(runner_client *c, const Runner__V1__FileScope *scope, co
 int rctl_files_upload(runner_client *c, const Runner__V1__FileScope *scope, const char *remote, int fd,
 		      uint32_t perms, Runner__V1__WriteMode mode, bool durable, uint64_t *sent);
 
-/* Print a JSON string (escaped, U+FFFD for bytes that are not UTF-8). */
+/* Print a string of runnerd's (UTF-8, as runner.proto promises) as JSON. */
 void rctl_json_string(FILE *f, const char *s);
 
 #endif

@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sha256.h"
+#include <openssl/evp.h>
+
+#include "rctl_lanes.h"
 
 #define PROG "runnerctl"
 /* Times a chunk is sent again after the connection to runnerd broke. */
@@ -24,43 +26,121 @@
 
 /* --- download -------------------------------------------------------------------- */
 
+/* Chunks in flight at once: a regular file moves as several ReadFile or
+ * WriteFile calls at a time (lanes), so runnerd, its workers and runnerctl
+ * work side by side instead of taking turns. */
+#define LANES 4
+
+struct read_job {
+	runner_client *c;
+	Runner__V1__ReadFileRequest req;
+	Runner__V1__ReadFileResponse *resp;
+	runner_status st;
+};
+
+static int
+read_chunk_job(void *arg)
+{
+	struct read_job *j = arg;
+
+	return runner_read_file(j->c, &j->req, &j->resp, RCTL_FILE_DEADLINE_MS, &j->st);
+}
+
+/* One chunk's answer: where it belongs, that the file did not change since
+ * the first, then its bytes out. 1 at the end of the file, 0 to go on, or
+ * an exit code. */
+static int
+take_chunk(const Runner__V1__ReadFileResponse *first, const Runner__V1__ReadFileResponse *r, uint64_t offset,
+	   const char *remote, int fd)
+{
+	if (r->size != first->size || r->mtime_ns != first->mtime_ns)
+		return rctl_fail_exit(RUNNER_ABORTED, "%s: changed while it was being read (size %llu -> %llu)", remote,
+				      (unsigned long long) first->size, (unsigned long long) r->size);
+	if (r->offset != offset)
+		return rctl_fail_exit(RUNNER_INTERNAL, "%s: chunk for offset %llu came back for %llu", remote,
+				      (unsigned long long) offset, (unsigned long long) r->offset);
+	if (r->data.len > 0 && !rctl_write_all(fd, r->data.data, r->data.len)) {
+		fprintf(stderr, PROG ": writing %s: %s\n", remote, strerror(errno));
+		return RCTL_EXIT_IO;
+	}
+	if (r->eof)
+		return 1;
+	if (r->data.len == 0)
+		return rctl_fail_exit(RUNNER_DATA_LOSS, "%s: shrank while it was being read", remote);
+	return 0;
+}
+
+/* The rest of the file after the first chunk, LANES chunks in flight,
+ * written in order. */
+static int
+download_rest(runner_client *c, const Runner__V1__ReadFileRequest *tmpl, const Runner__V1__ReadFileResponse *first,
+	      const char *remote, int fd)
+{
+	struct read_job jobs[LANES] = { 0 };
+	struct rctl_lanes lanes;
+	uint64_t next = first->data.len, off = next;
+	int rv = 0, n = 0;
+
+	if (rctl_lanes_start(&lanes, LANES) < 0)
+		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "cannot start threads");
+	for (int k = 0; k < lanes.n && next < first->size; k++, n++) {
+		jobs[k] = (struct read_job){ .c = c, .req = *tmpl };
+		jobs[k].req.offset = next;
+		next += RUNNER_FILE_CHUNK;
+		rctl_lanes_submit(&lanes, k, read_chunk_job, &jobs[k]);
+	}
+	for (uint64_t idx = 0; rv == 0 && n > 0; idx++) {
+		int k = (int) (idx % (uint64_t) lanes.n);
+		struct read_job *j = &jobs[k];
+
+		n--;
+		if (rctl_lanes_wait(&lanes, k) < 0)
+			rv = rctl_status_exit(&j->st);
+		else if ((rv = take_chunk(first, j->resp, off, remote, fd)) == 0 || rv == 1)
+			off += j->resp->data.len;
+		if (j->resp != NULL)
+			runner__v1__read_file_response__free_unpacked(j->resp, NULL);
+		j->resp = NULL;
+		if (rv == 0 && next < first->size) {
+			j->req.offset = next;
+			next += RUNNER_FILE_CHUNK;
+			rctl_lanes_submit(&lanes, k, read_chunk_job, j);
+			n++;
+		}
+	}
+	/* On an error, what is still in flight is waited for and dropped. */
+	for (int k = 0; k < lanes.n; k++) {
+		rctl_lanes_wait(&lanes, k);
+		if (jobs[k].resp != NULL)
+			runner__v1__read_file_response__free_unpacked(jobs[k].resp, NULL);
+	}
+	rctl_lanes_stop(&lanes);
+	if ((rv == 0 || rv == 1) && off != first->size)
+		rv = rctl_fail_exit(RUNNER_DATA_LOSS, "%s: read %llu of %llu bytes", remote, (unsigned long long) off,
+				    (unsigned long long) first->size);
+	return rv == 1 ? 0 : rv;
+}
+
 int
 rctl_files_download(runner_client *c, const Runner__V1__FileScope *scope, const char *remote, int fd, uint64_t *size,
 		    uint32_t *mode)
 {
 	Runner__V1__ReadFileRequest req = RUNNER__V1__READ_FILE_REQUEST__INIT;
-	uint64_t first_size = 0;
-	int64_t first_mtime = 0;
+	Runner__V1__ReadFileResponse *first __attribute__((cleanup(rctl_message_freep))) = NULL;
 	runner_status st;
+	int rv;
 
 	req.scope = (Runner__V1__FileScope *) scope;
 	req.path = (char *) remote;
-	for (;;) {
-		Runner__V1__ReadFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-
-		if (runner_read_file(c, &req, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0)
-			return rctl_status_exit(&st);
-		if (req.offset == 0) {
-			first_size = resp->size;
-			first_mtime = resp->mtime_ns;
-			if (size != NULL)
-				*size = resp->size;
-			if (mode != NULL)
-				*mode = resp->mode;
-		} else if (resp->size != first_size || resp->mtime_ns != first_mtime) {
-			return rctl_fail_exit(RUNNER_ABORTED, "%s: changed while it was being read (size %llu -> %llu)",
-					      remote, (unsigned long long) first_size, (unsigned long long) resp->size);
-		}
-		if (resp->data.len > 0 && !rctl_write_all(fd, resp->data.data, resp->data.len)) {
-			fprintf(stderr, PROG ": writing %s: %s\n", remote, strerror(errno));
-			return RCTL_EXIT_IO;
-		}
-		req.offset += resp->data.len;
-		if (resp->eof)
-			return 0;
-		if (resp->data.len == 0)
-			return rctl_fail_exit(RUNNER_DATA_LOSS, "%s: shrank while it was being read", remote);
-	}
+	if (runner_read_file(c, &req, &first, RCTL_FILE_DEADLINE_MS, &st) < 0)
+		return rctl_status_exit(&st);
+	if (size != NULL)
+		*size = first->size;
+	if (mode != NULL)
+		*mode = first->mode;
+	if ((rv = take_chunk(first, first, 0, remote, fd)) != 0)
+		return rv == 1 ? 0 : rv;
+	return download_rest(c, &req, first, remote, fd);
 }
 
 /* --- upload ------------------------------------------------------------------------ */
@@ -90,7 +170,7 @@ struct upload {
 	char id[33];
 	int fd;
 	bool seekable;
-	struct sha256 hash;
+	EVP_MD_CTX *hash;     /* SHA-256 of what was read so far (libcrypto) */
 	uint8_t *buf[2];      /* the chunk to send, and the one after it */
 	size_t len[2];
 	bool have_next;       /* buf[1] holds the next chunk */
@@ -109,18 +189,17 @@ rewind_to(struct upload *u, uint64_t from, const char *remote)
 				      "%s: runnerd holds %llu bytes of the upload, and the input cannot be read again "
 				      "from there (not a file)",
 				      remote, (unsigned long long) from);
-	sha256_drop(&u->hash);
-	if (sha256_begin(&u->hash) < 0)
-		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
+	if (EVP_DigestInit_ex(u->hash, EVP_sha256(), NULL) != 1)
+		return rctl_fail_exit(RUNNER_INTERNAL, "SHA-256 unavailable");
 	while (off < from) {
 		size_t want = from - off < RUNNER_FILE_CHUNK ? (size_t) (from - off) : RUNNER_FILE_CHUNK;
 		ssize_t n = pread(u->fd, u->buf[0], want, (off_t) off);
 		if (n <= 0)
 			return rctl_fail_exit(RUNNER_DATA_LOSS, "%s: the input changed during the upload", remote);
-		sha256_add(&u->hash, u->buf[0], (size_t) n);
+		EVP_DigestUpdate(u->hash, u->buf[0], (size_t) n);
 		off += (uint64_t) n;
 	}
-	if (lseek(u->fd, (off_t) from, SEEK_SET) < 0) {
+	if (lseek(u->fd, (off_t) from, SEEK_SET) < 0 || from > (uint64_t) INT64_MAX) {
 		fprintf(stderr, PROG ": %s: %s\n", remote, strerror(errno));
 		return RCTL_EXIT_IO;
 	}
@@ -139,7 +218,7 @@ read_chunk(struct upload *u, int i, const char *remote)
 		fprintf(stderr, PROG ": reading the input for %s: %s\n", remote, strerror(errno));
 		return RCTL_EXIT_IO;
 	}
-	sha256_add(&u->hash, u->buf[i], (size_t) n);
+	EVP_DigestUpdate(u->hash, u->buf[i], (size_t) n);
 	u->len[i] = (size_t) n;
 	return 0;
 }
@@ -172,12 +251,17 @@ fill(struct upload *u, const char *remote)
 	return 0;
 }
 
+/* What a WriteFile answer says runnerd holds. An error's answer whose
+ * fields are all defaults encodes to nothing and comes back as no answer:
+ * received 0. */
+#define RECEIVED(resp) ((resp) != NULL ? (resp)->received : 0)
+
 /* Send buf[0]; on a broken connection send it again, on OUT_OF_RANGE go on
  * from what runnerd holds. *rewound set when the input was rewound. */
 static int
 send_chunk(struct upload *u, const char *remote, bool *rewound)
 {
-	uint8_t digest[SHA256_LEN];
+	uint8_t digest[RCTL_SHA256_LEN];
 	runner_status st;
 
 	*rewound = false;
@@ -186,9 +270,9 @@ send_chunk(struct upload *u, const char *remote, bool *rewound)
 	u->req.last = u->last;
 	if (u->last) {
 		/* The whole input has been read. (A rewind computes it again.) */
-		sha256_end(&u->hash, digest);
+		EVP_DigestFinal_ex(u->hash, digest, NULL);
 		u->req.sha256.data = digest;
-		u->req.sha256.len = SHA256_LEN;
+		u->req.sha256.len = RCTL_SHA256_LEN;
 	}
 	for (int attempt = 0;; attempt++) {
 		Runner__V1__WriteFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
@@ -199,11 +283,10 @@ send_chunk(struct upload *u, const char *remote, bool *rewound)
 			continue;
 		/* runnerd holds less than we sent (it restarted and forgot the
 		 * upload, or lost a chunk with the connection): from there. */
-		if (st.code == RUNNER_OUT_OF_RANGE && resp != NULL && resp->received < u->req.offset &&
-		    attempt < UPLOAD_RETRIES) {
+		if (st.code == RUNNER_OUT_OF_RANGE && RECEIVED(resp) < u->req.offset && attempt < UPLOAD_RETRIES) {
 			int rv;
 			u->req.sha256.len = 0;
-			if ((rv = rewind_to(u, resp->received, remote)) != 0)
+			if ((rv = rewind_to(u, RECEIVED(resp), remote)) != 0)
 				return rv;
 			*rewound = true;
 			return 0;
@@ -217,8 +300,8 @@ upload_chunks(struct upload *u, const char *remote, uint64_t *sent)
 {
 	int rv;
 
-	if (sha256_begin(&u->hash) < 0)
-		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
+	if (EVP_DigestInit_ex(u->hash, EVP_sha256(), NULL) != 1)
+		return rctl_fail_exit(RUNNER_INTERNAL, "SHA-256 unavailable");
 	for (;;) {
 		bool rewound;
 
@@ -237,6 +320,151 @@ upload_chunks(struct upload *u, const char *remote, uint64_t *sent)
 		if (u->last)
 			return 0;
 	}
+}
+
+/* A chunk sent by a lane; a connection that broke under it is retried. */
+struct write_job {
+	runner_client *c;
+	Runner__V1__WriteFileRequest req;
+	uint8_t *buf;
+	uint8_t digest[RCTL_SHA256_LEN];
+	runner_status st;
+	bool has_received;
+	uint64_t received;
+};
+
+static int
+write_chunk_job(void *arg)
+{
+	struct write_job *j = arg;
+	int rv;
+
+	for (int attempt = 0;; attempt++) {
+		Runner__V1__WriteFileResponse *resp = NULL;
+
+		rv = runner_write_file(j->c, &j->req, &resp, RCTL_FILE_DEADLINE_MS, &j->st);
+		j->has_received = resp != NULL;
+		j->received = resp != NULL ? resp->received : 0;
+		if (resp != NULL)
+			runner__v1__write_file_response__free_unpacked(resp, NULL);
+		if (rv == 0 || j->st.code != RUNNER_UNAVAILABLE || attempt >= UPLOAD_RETRIES)
+			return rv;
+	}
+}
+
+/* Read chunk [off, off + len) of the input into j, with the checksum so
+ * far; the last one carries the whole input's digest. */
+static int
+prepare_chunk(struct upload *u, struct write_job *j, uint64_t off, size_t len, uint64_t size, const char *remote)
+{
+	ssize_t n = read_full(u->fd, j->buf, len);
+
+	if (n < 0) {
+		fprintf(stderr, PROG ": reading the input for %s: %s\n", remote, strerror(errno));
+		return RCTL_EXIT_IO;
+	}
+	if ((size_t) n != len)
+		return rctl_fail_exit(RUNNER_ABORTED, "%s: the input changed size during the upload", remote);
+	EVP_DigestUpdate(u->hash, j->buf, len);
+	j->req = u->req;
+	j->req.offset = off;
+	j->req.data.data = j->buf;
+	j->req.data.len = len;
+	j->req.last = off + len == size;
+	if (j->req.last) {
+		EVP_DigestFinal_ex(u->hash, j->digest, NULL);
+		j->req.sha256.data = j->digest;
+		j->req.sha256.len = RCTL_SHA256_LEN;
+	}
+	return 0;
+}
+
+/* Where to go on from after chunks failed: what runnerd holds, when the
+ * failure is one an upload resumes from; else an exit code. */
+static int
+resume_point(struct upload *u, struct write_job *failed, uint64_t *from)
+{
+	Runner__V1__WriteFileRequest probe = u->req;
+	Runner__V1__WriteFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	runner_status st;
+
+	if (failed->st.code != RUNNER_OUT_OF_RANGE && failed->st.code != RUNNER_UNAVAILABLE)
+		return rctl_status_exit(&failed->st);
+	/* An empty chunk at 0 says how much runnerd holds (and starts the
+	 * upload again if it forgot it). */
+	probe.offset = 0;
+	probe.data.len = 0;
+	probe.last = false;
+	probe.sha256.len = 0;
+	if (runner_write_file(u->c, &probe, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0 && st.code != RUNNER_OUT_OF_RANGE)
+		return rctl_status_exit(&st);
+	*from = RECEIVED(resp);
+	return 0;
+}
+
+/* A regular file of known size, LANES chunks in flight. runnerd writes
+ * them in offset order whatever order they arrive in. */
+static int
+upload_lanes(struct upload *u, const char *remote, uint64_t size, uint64_t *sent)
+{
+	struct write_job jobs[LANES] = { 0 };
+	struct rctl_lanes lanes;
+	uint64_t off = 0;
+	int rv = 0, resumes = 0;
+
+	if (rctl_lanes_start(&lanes, LANES) < 0)
+		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "cannot start threads");
+	for (int k = 0; k < LANES; k++) {
+		jobs[k].c = u->c;
+		if ((jobs[k].buf = malloc(RUNNER_FILE_CHUNK)) == NULL)
+			rv = rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if (rv == 0 && EVP_DigestInit_ex(u->hash, EVP_sha256(), NULL) != 1)
+		rv = rctl_fail_exit(RUNNER_INTERNAL, "SHA-256 unavailable");
+	while (rv == 0) {
+		struct write_job *failed = NULL;
+		uint64_t seq = 0, from = 0;
+
+		for (; rv == 0 && failed == NULL && off < size; seq++) {
+			int k = (int) (seq % (uint64_t) lanes.n);
+			size_t len = size - off < RUNNER_FILE_CHUNK ? (size_t) (size - off) : RUNNER_FILE_CHUNK;
+
+			if (seq >= (uint64_t) lanes.n && rctl_lanes_wait(&lanes, k) < 0) {
+				failed = &jobs[k];
+				break;
+			}
+			if ((rv = prepare_chunk(u, &jobs[k], off, len, size, remote)) != 0)
+				break;
+			/* The first chunk creates the upload: the others wait for it. */
+			if (off == 0 && write_chunk_job(&jobs[k]) < 0)
+				failed = &jobs[k];
+			else if (off > 0)
+				rctl_lanes_submit(&lanes, k, write_chunk_job, &jobs[k]);
+			off += len;
+		}
+		/* Every chunk answered: the one of lowest offset that failed says
+		 * what happened. */
+		for (int k = 0; k < lanes.n; k++)
+			if (rctl_lanes_wait(&lanes, k) < 0 && (failed == NULL || jobs[k].req.offset < failed->req.offset))
+				failed = &jobs[k];
+		if (rv != 0 || failed == NULL)
+			break;
+		if (++resumes > UPLOAD_RETRIES) {
+			rv = rctl_status_exit(&failed->st);
+			break;
+		}
+		if ((rv = resume_point(u, failed, &from)) != 0 || (rv = rewind_to(u, from, remote)) != 0)
+			break;
+		off = from;
+		for (int k = 0; k < LANES; k++)
+			jobs[k].st.code = RUNNER_OK;
+	}
+	rctl_lanes_stop(&lanes);
+	for (int k = 0; k < LANES; k++)
+		free(jobs[k].buf);
+	if (rv == 0 && sent != NULL)
+		*sent = size;
+	return rv;
 }
 
 /* Appends: each chunk appended in place, in order. */
@@ -287,17 +515,22 @@ rctl_files_upload(runner_client *c, const Runner__V1__FileScope *scope, const ch
 		return rctl_fail_exit(RUNNER_INTERNAL, "getrandom: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		sprintf(u.id + 2 * i, "%02x", rnd[i]);
-	if ((u.buf[0] = malloc(RUNNER_FILE_CHUNK)) == NULL || (u.buf[1] = malloc(RUNNER_FILE_CHUNK)) == NULL) {
+	if ((u.buf[0] = malloc(RUNNER_FILE_CHUNK)) == NULL || (u.buf[1] = malloc(RUNNER_FILE_CHUNK)) == NULL ||
+	    (u.hash = EVP_MD_CTX_new()) == NULL) {
 		free(u.buf[0]);
+		free(u.buf[1]);
 		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	if (mode == RUNNER__V1__WRITE_MODE__WRITE_APPEND) {
 		rv = append_chunks(&u, remote, sent);
 	} else {
 		u.req.upload_id = u.id;
-		rv = upload_chunks(&u, remote, sent);
+		if (u.seekable && (uint64_t) sb.st_size > RUNNER_FILE_CHUNK)
+			rv = upload_lanes(&u, remote, (uint64_t) sb.st_size, sent);
+		else
+			rv = upload_chunks(&u, remote, sent);
 	}
-	sha256_drop(&u.hash);
+	EVP_MD_CTX_free(u.hash);
 	free(u.buf[0]);
 	free(u.buf[1]);
 	return rv;

@@ -4,7 +4,9 @@
  * runner_client.h: 0, or a negative value with the runner_status filled,
  * and *resp the caller's to free. What each may answer is documented in
  * runner.proto ("Files"); WriteFile attaches its reply to its errors too
- * ((*resp)->received says how much of an upload runnerd holds).
+ * ((*resp)->received says how much of an upload runnerd holds; a reply
+ * whose fields are all zero has no bytes on the wire, so on an error
+ * *resp NULL means received 0).
  *
  * Reading a file larger than one chunk, resuming an upload and reading a
  * watch's events are the caller's loops; runnerctl's cp, put and watch
