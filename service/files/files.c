@@ -128,6 +128,28 @@ files_job_answer(struct files_job *j)
 	free(j);
 }
 
+/* The root is the operator's grant, opened as runnerd: the user reaches
+ * it as a container's user reaches a bind mount, whatever the directories
+ * above it on the host; beneath it every step is checked as the user (the
+ * root's own permissions included: a lookup in it needs the user's search
+ * permission). */
+int
+files_job_root(struct files_job *j, const struct files_location *loc, int *rootfd, rstatus *st)
+{
+	int rv;
+
+	if (j->as_user)
+		creds_restore();
+	rv = beneath_root(loc->host, loc->path, rootfd, st);
+	if (j->as_user && creds_assume(&j->ids, st) < 0) {
+		if (rv == 0)
+			close(*rootfd);
+		*rootfd = -1;
+		return -1;
+	}
+	return rv;
+}
+
 int
 files_job_open_root(struct files_job *j, const char *path, bool need_write, struct files_location *loc,
 		    int *rootfd, rstatus *st)
@@ -137,7 +159,7 @@ files_job_open_root(struct files_job *j, const char *path, bool need_write, stru
 	*rootfd = -1;
 	if ((rv = files_policy_locate(&j->policy, path, need_write, loc, st)) < 0)
 		return rv;
-	return beneath_root(loc->host, loc->path, rootfd, st);
+	return files_job_root(j, loc, rootfd, st);
 }
 
 /* --- replies ---------------------------------------------------------------- */

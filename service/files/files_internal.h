@@ -77,6 +77,9 @@ void files_job_queue(struct files_job *j);
 /* Answer with j->reply or the status (no call: nothing), and free the job. */
 void files_job_answer(struct files_job *j);
 
+/* On the worker: the root of `loc`, opened with runnerd's own identity
+ * (the operator granted it; see files.c), the job's user's again after. */
+int files_job_root(struct files_job *j, const struct files_location *loc, int *rootfd, rstatus *st);
 /* On the worker: where `path` lies for this job's policy, and its root
  * opened (*rootfd, the caller closes it). */
 int files_job_open_root(struct files_job *j, const char *path, bool need_write,

@@ -525,11 +525,11 @@ scan_tree(struct scan *sc, int basefd, int ifd, bool recursive, bool note, rstat
 
 /* The watched directory, opened for a scan (beneath its root, afresh). */
 static int
-open_base(const struct files_location *loc, int *fd, rstatus *st)
+open_base(struct files_job *j, const struct files_location *loc, int *fd, rstatus *st)
 {
 	int rootfd, rv;
 
-	if ((rv = beneath_root(loc->host, loc->path, &rootfd, st)) < 0)
+	if ((rv = files_job_root(j, loc, &rootfd, st)) < 0)
 		return rv;
 	rv = beneath_open(rootfd, loc->rel, O_RDONLY | O_DIRECTORY, 0, 0, loc->path, fd, st);
 	close(rootfd);
@@ -546,7 +546,7 @@ scan_run(struct files_job *j, rstatus *st)
 	if (sc->initial) {
 		if ((rv = files_policy_locate(&j->policy, ((const Runner__V1__WatchDirRequest *) j->c->request)->path,
 					      false, &sc->loc, st)) < 0 ||
-		    (rv = open_base(&sc->loc, &basefd, st)) < 0)
+		    (rv = open_base(j, &sc->loc, &basefd, st)) < 0)
 			return rv;
 		snprintf(w->shown, sizeof(w->shown), "%s", sc->loc.path);
 		if ((sc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
@@ -560,7 +560,7 @@ scan_run(struct files_job *j, rstatus *st)
 		return rv;
 	}
 	/* The directory is gone, or was replaced: its events say so. */
-	if (open_base(&w->loc, &basefd, st) < 0)
+	if (open_base(j, &w->loc, &basefd, st) < 0)
 		return 0;
 	rv = scan_tree(sc, basefd, w->ifd, true, true, st);
 	close(basefd);
