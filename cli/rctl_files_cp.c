@@ -24,6 +24,16 @@
 /* Times a chunk is sent again after the connection to runnerd broke. */
 #define UPLOAD_RETRIES 5
 
+/* A chunk call that may simply be made again: runnerd was out of reach, or
+ * a runnerd that restarted refused the client library's own re-send of it
+ * (it cannot know the first copy). Chunks are idempotent by their offsets,
+ * so a new call is safe. */
+static bool
+transient(const runner_status *st)
+{
+	return st->code == RUNNER_UNAVAILABLE || st->code == RUNNER_ABORTED;
+}
+
 /* --- download -------------------------------------------------------------------- */
 
 /* Chunks in flight at once: a regular file moves as several ReadFile or
@@ -42,8 +52,12 @@ static int
 read_chunk_job(void *arg)
 {
 	struct read_job *j = arg;
+	int rv;
 
-	return runner_read_file(j->c, &j->req, &j->resp, RCTL_FILE_DEADLINE_MS, &j->st);
+	for (int attempt = 0;; attempt++)
+		if ((rv = runner_read_file(j->c, &j->req, &j->resp, RCTL_FILE_DEADLINE_MS, &j->st)) == 0 ||
+		    !transient(&j->st) || attempt >= UPLOAD_RETRIES)
+			return rv;
 }
 
 /* One chunk's answer: where it belongs, that the file did not change since
@@ -125,22 +139,22 @@ int
 rctl_files_download(runner_client *c, const Runner__V1__FileScope *scope, const char *remote, int fd, uint64_t *size,
 		    uint32_t *mode)
 {
-	Runner__V1__ReadFileRequest req = RUNNER__V1__READ_FILE_REQUEST__INIT;
+	struct read_job j = { .c = c, .req = RUNNER__V1__READ_FILE_REQUEST__INIT };
 	Runner__V1__ReadFileResponse *first __attribute__((cleanup(rctl_message_freep))) = NULL;
-	runner_status st;
 	int rv;
 
-	req.scope = (Runner__V1__FileScope *) scope;
-	req.path = (char *) remote;
-	if (runner_read_file(c, &req, &first, RCTL_FILE_DEADLINE_MS, &st) < 0)
-		return rctl_status_exit(&st);
+	j.req.scope = (Runner__V1__FileScope *) scope;
+	j.req.path = (char *) remote;
+	if (read_chunk_job(&j) < 0)
+		return rctl_status_exit(&j.st);
+	first = j.resp;
 	if (size != NULL)
 		*size = first->size;
 	if (mode != NULL)
 		*mode = first->mode;
 	if ((rv = take_chunk(first, first, 0, remote, fd)) != 0)
 		return rv == 1 ? 0 : rv;
-	return download_rest(c, &req, first, remote, fd);
+	return download_rest(c, &j.req, first, remote, fd);
 }
 
 /* --- upload ------------------------------------------------------------------------ */
@@ -279,7 +293,7 @@ send_chunk(struct upload *u, const char *remote, bool *rewound)
 
 		if (runner_write_file(u->c, &u->req, &resp, RCTL_FILE_DEADLINE_MS, &st) == 0)
 			return 0;
-		if (st.code == RUNNER_UNAVAILABLE && attempt < UPLOAD_RETRIES)
+		if (transient(&st) && attempt < UPLOAD_RETRIES)
 			continue;
 		/* runnerd holds less than we sent (it restarted and forgot the
 		 * upload, or lost a chunk with the connection): from there. */
@@ -347,7 +361,7 @@ write_chunk_job(void *arg)
 		j->received = resp != NULL ? resp->received : 0;
 		if (resp != NULL)
 			runner__v1__write_file_response__free_unpacked(resp, NULL);
-		if (rv == 0 || j->st.code != RUNNER_UNAVAILABLE || attempt >= UPLOAD_RETRIES)
+		if (rv == 0 || !transient(&j->st) || attempt >= UPLOAD_RETRIES)
 			return rv;
 	}
 }
@@ -388,7 +402,7 @@ resume_point(struct upload *u, struct write_job *failed, uint64_t *from)
 	Runner__V1__WriteFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	runner_status st;
 
-	if (failed->st.code != RUNNER_OUT_OF_RANGE && failed->st.code != RUNNER_UNAVAILABLE)
+	if (failed->st.code != RUNNER_OUT_OF_RANGE && !transient(&failed->st))
 		return rctl_status_exit(&failed->st);
 	/* An empty chunk at 0 says how much runnerd holds (and starts the
 	 * upload again if it forgot it). */
