@@ -664,28 +664,39 @@ upload_tree(struct cp *cp, const char *local, const char *remote, mode_t perms, 
 	closedir(d);
 }
 
+/* Where `src` goes at `dst`: into it as NAME when it is an existing
+ * directory (*target, malloc'd), else `dst` itself (*target NULL). */
+static int
+destination(bool dst_is_dir, const char *dst, const char *src, char **target)
+{
+	char name[PATH_MAX];
+
+	*target = NULL;
+	if (dst_is_dir && (*target = path_join(dst, last_name(src, name, sizeof(name)))) == NULL)
+		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
+	return 0;
+}
+
 static int
 cp_upload(struct cp *cp, const char *local, const char *remote)
 {
 	Runner__V1__StatResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-	char name[PATH_MAX];
-	char *target = NULL;
+	char *target;
 	runner_status st;
 	struct stat sb;
+	bool is_dir;
 	int rv;
 
 	if (stat(local, &sb) != 0) {
 		fprintf(stderr, PROG ": %s: %s\n", local, strerror(errno));
 		return RCTL_EXIT_IO;
 	}
-	/* Into an existing directory, as NAME; else as the path given. */
-	if (remote_stat(cp, remote, &resp, &st) == 0 && resp->info != NULL &&
-	    resp->info->type == RUNNER__V1__FILE_TYPE__FILE_DIRECTORY) {
-		if ((target = path_join(remote, last_name(local, name, sizeof(name)))) == NULL)
-			return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
-	} else if (resp == NULL && st.code != RUNNER_NOT_FOUND) {
+	is_dir = remote_stat(cp, remote, &resp, &st) == 0 && resp->info != NULL &&
+		 resp->info->type == RUNNER__V1__FILE_TYPE__FILE_DIRECTORY;
+	if (resp == NULL && st.code != RUNNER_NOT_FOUND)
 		return rctl_status_exit(&st);
-	}
+	if ((rv = destination(is_dir, remote, local, &target)) != 0)
+		return rv;
 	if (S_ISDIR(sb.st_mode)) {
 		upload_tree(cp, local, target ? target : remote, sb.st_mode, 0);
 		rv = cp->last;
@@ -789,17 +800,15 @@ static int
 cp_download(struct cp *cp, const char *remote, const char *local)
 {
 	Runner__V1__StatResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-	char name[PATH_MAX];
-	char *target = NULL;
+	char *target;
 	runner_status st;
 	struct stat sb;
 	int rv;
 
 	if (remote_stat(cp, remote, &resp, &st) < 0)
 		return rctl_status_exit(&st);
-	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	    (target = path_join(local, last_name(remote, name, sizeof(name)))) == NULL)
-		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED, "out of memory");
+	if ((rv = destination(stat(local, &sb) == 0 && S_ISDIR(sb.st_mode), local, remote, &target)) != 0)
+		return rv;
 	if (resp->info->type == RUNNER__V1__FILE_TYPE__FILE_DIRECTORY) {
 		download_tree(cp, remote, target ? target : local, resp->info->mode, 0);
 		rv = cp->last;

@@ -7,6 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A call's status code; its reply (if any) is handed to *keep when the
+ * caller wants it, else freed. */
+static int
+code_of(int rv, void *reply, void *keep, const runner_status *st)
+{
+	if (keep != NULL)
+		memcpy(keep, &reply, sizeof(reply));
+	else if (reply != NULL)
+		protobuf_c_message_free_unpacked(reply, NULL);
+	return rv < 0 ? st->code : RUNNER_OK;
+}
+
 void
 rd_fscope_init(rd_fscope *s, const char *profile, ...)
 {
@@ -46,11 +58,7 @@ rd_write_code(runner_client *cl, const Runner__V1__WriteFileRequest *req, Runner
 	Runner__V1__WriteFileResponse *r = NULL;
 	int rv = runner_write_file(cl, req, &r, RD_FILE_CALL_MS, st);
 
-	if (resp != NULL)
-		*resp = r;
-	else if (r != NULL)
-		runner__v1__write_file_response__free_unpacked(r, NULL);
-	return rv < 0 ? st->code : RUNNER_OK;
+	return code_of(rv, r, resp, st);
 }
 
 int
@@ -158,9 +166,7 @@ rd_read_code(runner_client *cl, const rd_fscope *s, const char *path, runner_sta
 	req.scope = (Runner__V1__FileScope *) &s->scope;
 	req.path = (char *) path;
 	rv = runner_read_file(cl, &req, &r, RD_FILE_CALL_MS, st);
-	if (r != NULL)
-		runner__v1__read_file_response__free_unpacked(r, NULL);
-	return rv < 0 ? st->code : RUNNER_OK;
+	return code_of(rv, r, NULL, st);
 }
 
 int
@@ -175,11 +181,7 @@ rd_stat_code(runner_client *cl, const rd_fscope *s, const char *path, bool sha, 
 	req.path = (char *) path;
 	req.sha256 = sha;
 	rv = runner_stat(cl, &req, &r, RD_FILE_CALL_MS, st);
-	if (resp != NULL)
-		*resp = r;
-	else if (r != NULL)
-		runner__v1__stat_response__free_unpacked(r, NULL);
-	return rv < 0 ? st->code : RUNNER_OK;
+	return code_of(rv, r, resp, st);
 }
 
 int
@@ -211,9 +213,7 @@ rd_mkdir_code(runner_client *cl, const rd_fscope *s, const char *path, bool pare
 	req.parents = parents;
 	req.permissions = perms;
 	rv = runner_make_dir(cl, &req, &r, RD_FILE_CALL_MS, st);
-	if (r != NULL)
-		runner__v1__make_dir_response__free_unpacked(r, NULL);
-	return rv < 0 ? st->code : RUNNER_OK;
+	return code_of(rv, r, NULL, st);
 }
 
 int
@@ -230,9 +230,7 @@ rd_remove_code(runner_client *cl, const rd_fscope *s, const char *path, bool rec
 	rv = runner_remove(cl, &req, &r, RD_FILE_CALL_MS, st);
 	if (removed != NULL)
 		*removed = r != NULL ? r->removed : 0;
-	if (r != NULL)
-		runner__v1__remove_response__free_unpacked(r, NULL);
-	return rv < 0 ? st->code : RUNNER_OK;
+	return code_of(rv, r, NULL, st);
 }
 
 int
@@ -248,7 +246,5 @@ rd_rename_code(runner_client *cl, const rd_fscope *s, const char *from, const ch
 	req.to = (char *) to;
 	req.replace = replace;
 	rv = runner_rename(cl, &req, &r, RD_FILE_CALL_MS, st);
-	if (r != NULL)
-		runner__v1__rename_response__free_unpacked(r, NULL);
-	return rv < 0 ? st->code : RUNNER_OK;
+	return code_of(rv, r, NULL, st);
 }

@@ -170,6 +170,16 @@ files_alloc(size_t size)
 	return calloc(1, size ? size : 1);
 }
 
+char *
+files_join(const char *dir, const char *name)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
+		return NULL;
+	return s;
+}
+
 int
 files_check_plain(const struct stat *sb, const char *shown, rstatus *st)
 {

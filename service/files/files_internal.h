@@ -88,6 +88,10 @@ int files_job_open_root(struct files_job *j, const char *path, bool need_write,
 /* Replies are built with malloc like an unpacked message, so that
  * protobuf_c_message_free_unpacked frees them. */
 void *files_alloc(size_t size); /* calloc, or NULL */
+/* A relative path one level down: "a/b" + "c" -> "a/b/c", "" + "c" -> "c"
+ * (malloc'd; NULL when out of memory). */
+char *files_join(const char *dir, const char *name);
+
 /* A file that may be read or written in place: a regular file with a
  * single name (another could lie outside the root). */
 int files_check_plain(const struct stat *sb, const char *shown, rstatus *st);

@@ -82,17 +82,6 @@ free_names(char **v, size_t n)
 	free(v);
 }
 
-/* "a/b" + "c" -> "a/b/c"; "" + "c" -> "c". NULL when out of memory. */
-static char *
-join(const char *dir, const char *name)
-{
-	char *s;
-
-	if (asprintf(&s, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
-		return NULL;
-	return s;
-}
-
 /* --- ListDir ------------------------------------------------------------------ */
 
 struct listing {
@@ -141,7 +130,7 @@ add_entry(struct listing *l, int dirfd, const char *rel, const char *name, bool 
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 		r->entries = nv;
 	}
-	if ((path = join(rel, name)) == NULL || (fi = files_alloc(sizeof(*fi))) == NULL) {
+	if ((path = files_join(rel, name)) == NULL || (fi = files_alloc(sizeof(*fi))) == NULL) {
 		free(path);
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}

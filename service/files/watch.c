@@ -181,16 +181,6 @@ push(struct watch *w, int kind, int type, char *path, char *from)
 	*slot(w, w->end++) = (struct wevent){ .kind = kind, .type = type, .path = as_utf8(path), .from = as_utf8(from) };
 }
 
-static char *
-join_rel(const char *dir, const char *name)
-{
-	char *s;
-
-	if (asprintf(&s, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
-		return NULL;
-	return s;
-}
-
 static struct wdir *
 dir_by_wd(struct watch *w, int wd)
 {
@@ -346,7 +336,7 @@ translate(struct watch *w, int wd, uint32_t mask, uint32_t cookie, const char *n
 	}
 	if (w->move_pending && !((mask & IN_MOVED_TO) && cookie == w->move_cookie))
 		flush_move(w);
-	if ((path = join_rel(d->rel, name)) == NULL) {
+	if ((path = files_join(d->rel, name)) == NULL) {
 		w->lost = true;
 		return true;
 	}
@@ -481,7 +471,7 @@ scan_tree(struct scan *sc, int basefd, int ifd, bool recursive, bool note, rstat
 				continue;
 			is_dir = keep >= 0 && fstatat(keep, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 				 S_ISDIR(sb.st_mode);
-			if ((path = join_rel(rel, e->d_name)) == NULL)
+			if ((path = files_join(rel, e->d_name)) == NULL)
 				continue;
 			if (note) {
 				struct wevent *nv = sc->n_created < sc->cap_created
