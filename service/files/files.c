@@ -278,6 +278,7 @@ files_stop(struct files *f)
 	if (f == NULL)
 		return;
 	f->stopping = true;
+	uploads_stop_all(f);
 	watches_stop_all(f);
 }
 

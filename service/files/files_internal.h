@@ -109,6 +109,7 @@ extern const struct files_op files_op_remove, files_op_rename;          /* ops_t
 
 /* uploads.c */
 void uploads_sweep(struct files *f, uint64_t now_us);
+void uploads_stop_all(struct files *f);
 void uploads_free_all(struct files *f);
 /* watch.c */
 void watches_sweep(struct files *f, uint64_t now_us);

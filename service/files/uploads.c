@@ -554,6 +554,18 @@ uploads_sweep(struct files *f, uint64_t now_us)
 }
 
 void
+uploads_stop_all(struct files *f)
+{
+	/* Chunks waiting for their turn are not kept waiting through the
+	 * shutdown: the client resumes with the next runnerd. */
+	for (struct upload *u = f->uploads; u; u = u->next) {
+		for (unsigned i = 0; i < u->n_waiting; i++)
+			call_reply(u->waiting[i].c, RS_UNAVAILABLE, "runnerd is shutting down", NULL);
+		u->n_waiting = 0;
+	}
+}
+
+void
 uploads_free_all(struct files *f)
 {
 	/* The workers are stopped: the temporary files go from here. */
