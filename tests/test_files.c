@@ -473,6 +473,14 @@ START_TEST(test_write_modes)
 	req.path = (char *) R("adir");
 	assert_code(rd_write_code(cl, &req, NULL, &st), RUNNER_FAILED_PRECONDITION, &st);
 	ck_assert_int_eq(temp_files_in(root), 0);
+	/* A symlink is replaced, never written through. */
+	rd_write_file(R("target"), "T", 1, 0644);
+	ck_assert_int_eq(symlink("target", R("lnk")), 0);
+	rd_put(cl, &ws, R("lnk"), "new", 3);
+	ck_assert_int_eq(lstat(R("lnk"), &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	assert_file_is(R("lnk"), "new", 3);
+	assert_file_is(R("target"), "T", 1);
 	runner_client_close(cl);
 }
 END_TEST
