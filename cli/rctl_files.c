@@ -289,15 +289,15 @@ finish(int rv)
 
 static int
 stat_one(runner_client *c, const struct rctl_files_opts *o, const char *path, bool sha,
-	 Runner__V1__StatResponse **resp)
+	 Runner__V1__StatFileResponse **resp)
 {
-	Runner__V1__StatRequest req = RUNNER__V1__STAT_REQUEST__INIT;
+	Runner__V1__StatFileRequest req = RUNNER__V1__STAT_FILE_REQUEST__INIT;
 	runner_status st;
 
 	req.scope = (Runner__V1__FileScope *) &o->scope;
 	req.path = (char *) path;
 	req.sha256 = sha;
-	if (runner_stat(c, &req, resp, RCTL_FILE_DEADLINE_MS, &st) < 0)
+	if (runner_stat_file(c, &req, resp, RCTL_FILE_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
 	return 0;
 }
@@ -314,7 +314,7 @@ rctl_cmd_ls(struct rctl_globals *g, int argc, char **argv)
 	for (int i = 0; i < o.n_operands; i++) {
 		Runner__V1__ListDirRequest req = RUNNER__V1__LIST_DIR_REQUEST__INIT;
 		Runner__V1__ListDirResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-		Runner__V1__StatResponse *sr __attribute__((cleanup(rctl_message_freep))) = NULL;
+		Runner__V1__StatFileResponse *sr __attribute__((cleanup(rctl_message_freep))) = NULL;
 		runner_status st;
 		const char *path;
 
@@ -356,7 +356,7 @@ rctl_cmd_stat(struct rctl_globals *g, int argc, char **argv)
 		return rv;
 	o.long_format = true;
 	for (int i = 0; i < o.n_operands; i++) {
-		Runner__V1__StatResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+		Runner__V1__StatFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 		char hex[2 * RCTL_SHA256_LEN + 1] = "";
 		const char *path;
 
@@ -428,8 +428,8 @@ rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
 	if ((rv = rctl_files_parse(g, &o, argc, argv, 1, -1)) != RCTL_CONTINUE || (rv = rctl_connect(g, &c)) != 0)
 		return rv;
 	for (int i = 0; i < o.n_operands; i++) {
-		Runner__V1__RemoveRequest req = RUNNER__V1__REMOVE_REQUEST__INIT;
-		Runner__V1__RemoveResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+		Runner__V1__RemoveFileRequest req = RUNNER__V1__REMOVE_FILE_REQUEST__INIT;
+		Runner__V1__RemoveFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 		runner_status st;
 
 		if ((rv = remote_operand(argv[0], o.operands[i], (const char **) &req.path)) != RCTL_CONTINUE)
@@ -437,7 +437,7 @@ rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
 		req.scope = &o.scope;
 		req.recursive = o.recursive;
 		/* -f: a path that is not there is no error, as rm -f. */
-		if (runner_remove(c, &req, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0 &&
+		if (runner_remove_file(c, &req, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0 &&
 		    !(o.force && st.code == RUNNER_NOT_FOUND))
 			last = rctl_status_exit(&st);
 	}
@@ -474,8 +474,8 @@ rctl_cmd_mv(struct rctl_globals *g, int argc, char **argv)
 {
 	struct rctl_files_opts o = { .accept = RCTL_FOPT_FORCE };
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
-	Runner__V1__RenameRequest req = RUNNER__V1__RENAME_REQUEST__INIT;
-	Runner__V1__RenameResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__RenameFileRequest req = RUNNER__V1__RENAME_FILE_REQUEST__INIT;
+	Runner__V1__RenameFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	runner_status st;
 	int rv;
 
@@ -486,7 +486,7 @@ rctl_cmd_mv(struct rctl_globals *g, int argc, char **argv)
 		return rv;
 	req.scope = &o.scope;
 	req.replace = o.force;
-	if (runner_rename(c, &req, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0)
+	if (runner_rename_file(c, &req, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
 	return RCTL_EXIT_OK;
 }

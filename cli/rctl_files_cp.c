@@ -580,13 +580,13 @@ last_name(const char *path, char *buf, size_t size)
 }
 
 static int
-remote_stat(struct cp *cp, const char *path, Runner__V1__StatResponse **resp, runner_status *st)
+remote_stat(struct cp *cp, const char *path, Runner__V1__StatFileResponse **resp, runner_status *st)
 {
-	Runner__V1__StatRequest req = RUNNER__V1__STAT_REQUEST__INIT;
+	Runner__V1__StatFileRequest req = RUNNER__V1__STAT_FILE_REQUEST__INIT;
 
 	req.scope = (Runner__V1__FileScope *) &cp->o->scope;
 	req.path = (char *) path;
-	return runner_stat(cp->c, &req, resp, RCTL_FILE_DEADLINE_MS, st);
+	return runner_stat_file(cp->c, &req, resp, RCTL_FILE_DEADLINE_MS, st);
 }
 
 static int
@@ -680,7 +680,7 @@ destination(bool dst_is_dir, const char *dst, const char *src, char **target)
 static int
 cp_upload(struct cp *cp, const char *local, const char *remote)
 {
-	Runner__V1__StatResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__StatFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	char *target;
 	runner_status st;
 	struct stat sb;
@@ -799,7 +799,7 @@ download_tree(struct cp *cp, const char *remote, const char *local, uint32_t mod
 static int
 cp_download(struct cp *cp, const char *remote, const char *local)
 {
-	Runner__V1__StatResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__StatFileResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	char *target;
 	runner_status st;
 	struct stat sb;

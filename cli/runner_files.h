@@ -1,5 +1,5 @@
 /* runner_files.h — the file calls of runner.v1 (ReadFile, WriteFile,
- * ListDir, Stat, MakeDir, Remove, Rename, WatchDir); part of the client
+ * ListDir, StatFile, MakeDir, RemoveFile, RenameFile, WatchDir); part of the client
  * library (runner_client.h includes it). They behave as the calls of
  * runner_client.h: 0, or a negative value with the runner_status filled,
  * and *resp the caller's to free. What each may answer is documented in
@@ -37,13 +37,13 @@ int runner_write_file(runner_client *c, const Runner__V1__WriteFileRequest *req,
 		      Runner__V1__WriteFileResponse **resp, uint64_t deadline_ms, runner_status *st);
 int runner_list_dir(runner_client *c, const Runner__V1__ListDirRequest *req,
 		    Runner__V1__ListDirResponse **resp, uint64_t deadline_ms, runner_status *st);
-int runner_stat(runner_client *c, const Runner__V1__StatRequest *req, Runner__V1__StatResponse **resp,
+int runner_stat_file(runner_client *c, const Runner__V1__StatFileRequest *req, Runner__V1__StatFileResponse **resp,
 		uint64_t deadline_ms, runner_status *st);
 int runner_make_dir(runner_client *c, const Runner__V1__MakeDirRequest *req,
 		    Runner__V1__MakeDirResponse **resp, uint64_t deadline_ms, runner_status *st);
-int runner_remove(runner_client *c, const Runner__V1__RemoveRequest *req, Runner__V1__RemoveResponse **resp,
+int runner_remove_file(runner_client *c, const Runner__V1__RemoveFileRequest *req, Runner__V1__RemoveFileResponse **resp,
 		  uint64_t deadline_ms, runner_status *st);
-int runner_rename(runner_client *c, const Runner__V1__RenameRequest *req, Runner__V1__RenameResponse **resp,
+int runner_rename_file(runner_client *c, const Runner__V1__RenameFileRequest *req, Runner__V1__RenameFileResponse **resp,
 		  uint64_t deadline_ms, runner_status *st);
 int runner_watch_dir(runner_client *c, const Runner__V1__WatchDirRequest *req,
 		     Runner__V1__WatchDirResponse **resp, uint64_t deadline_ms, runner_status *st);

@@ -170,17 +170,17 @@ rd_read_code(runner_client *cl, const rd_fscope *s, const char *path, runner_sta
 }
 
 int
-rd_stat_code(runner_client *cl, const rd_fscope *s, const char *path, bool sha, Runner__V1__StatResponse **resp,
+rd_stat_code(runner_client *cl, const rd_fscope *s, const char *path, bool sha, Runner__V1__StatFileResponse **resp,
 	     runner_status *st)
 {
-	Runner__V1__StatRequest req = RUNNER__V1__STAT_REQUEST__INIT;
-	Runner__V1__StatResponse *r = NULL;
+	Runner__V1__StatFileRequest req = RUNNER__V1__STAT_FILE_REQUEST__INIT;
+	Runner__V1__StatFileResponse *r = NULL;
 	int rv;
 
 	req.scope = (Runner__V1__FileScope *) &s->scope;
 	req.path = (char *) path;
 	req.sha256 = sha;
-	rv = runner_stat(cl, &req, &r, RD_FILE_CALL_MS, st);
+	rv = runner_stat_file(cl, &req, &r, RD_FILE_CALL_MS, st);
 	return code_of(rv, r, resp, st);
 }
 
@@ -220,14 +220,14 @@ int
 rd_remove_code(runner_client *cl, const rd_fscope *s, const char *path, bool recursive, uint64_t *removed,
 	       runner_status *st)
 {
-	Runner__V1__RemoveRequest req = RUNNER__V1__REMOVE_REQUEST__INIT;
-	Runner__V1__RemoveResponse *r = NULL;
+	Runner__V1__RemoveFileRequest req = RUNNER__V1__REMOVE_FILE_REQUEST__INIT;
+	Runner__V1__RemoveFileResponse *r = NULL;
 	int rv;
 
 	req.scope = (Runner__V1__FileScope *) &s->scope;
 	req.path = (char *) path;
 	req.recursive = recursive;
-	rv = runner_remove(cl, &req, &r, RD_FILE_CALL_MS, st);
+	rv = runner_remove_file(cl, &req, &r, RD_FILE_CALL_MS, st);
 	if (removed != NULL)
 		*removed = r != NULL ? r->removed : 0;
 	return code_of(rv, r, NULL, st);
@@ -237,14 +237,14 @@ int
 rd_rename_code(runner_client *cl, const rd_fscope *s, const char *from, const char *to, bool replace,
 	       runner_status *st)
 {
-	Runner__V1__RenameRequest req = RUNNER__V1__RENAME_REQUEST__INIT;
-	Runner__V1__RenameResponse *r = NULL;
+	Runner__V1__RenameFileRequest req = RUNNER__V1__RENAME_FILE_REQUEST__INIT;
+	Runner__V1__RenameFileResponse *r = NULL;
 	int rv;
 
 	req.scope = (Runner__V1__FileScope *) &s->scope;
 	req.from = (char *) from;
 	req.to = (char *) to;
 	req.replace = replace;
-	rv = runner_rename(cl, &req, &r, RD_FILE_CALL_MS, st);
+	rv = runner_rename_file(cl, &req, &r, RD_FILE_CALL_MS, st);
 	return code_of(rv, r, NULL, st);
 }

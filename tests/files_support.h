@@ -46,7 +46,7 @@ int rd_get_code(runner_client *cl, const rd_fscope *s, const char *path, uint8_t
 uint8_t *rd_get(runner_client *cl, const rd_fscope *s, const char *path, size_t *len);
 
 int rd_stat_code(runner_client *cl, const rd_fscope *s, const char *path, bool sha,
-		 Runner__V1__StatResponse **resp, runner_status *st);
+		 Runner__V1__StatFileResponse **resp, runner_status *st);
 int rd_list_code(runner_client *cl, const rd_fscope *s, const char *path, uint32_t depth, uint32_t max,
 		 Runner__V1__ListDirResponse **resp, runner_status *st);
 int rd_mkdir_code(runner_client *cl, const rd_fscope *s, const char *path, bool parents, uint32_t perms,

@@ -158,7 +158,7 @@ roundtrip(runner_client *cl, const char *name, size_t len)
 {
 	uint8_t *data = malloc(len ? len : 1), *back;
 	uint8_t want[SHA256_LEN];
-	Runner__V1__StatResponse *sr;
+	Runner__V1__StatFileResponse *sr;
 	runner_status st;
 	size_t back_len;
 
@@ -171,7 +171,7 @@ roundtrip(runner_client *cl, const char *name, size_t len)
 	ck_assert_int_eq(sr->info->type, RUNNER__V1__FILE_TYPE__FILE_REGULAR);
 	ck_assert_uint_eq(sr->sha256.len, SHA256_LEN);
 	ck_assert_msg(memcmp(sr->sha256.data, want, SHA256_LEN) == 0, "%s: Stat's SHA-256 differs", name);
-	runner__v1__stat_response__free_unpacked(sr, NULL);
+	runner__v1__stat_file_response__free_unpacked(sr, NULL);
 	back = rd_get(cl, &ws, R(name), &back_len);
 	ck_assert_uint_eq(back_len, len);
 	ck_assert_msg(len == 0 || memcmp(back, data, len) == 0, "%s: ReadFile differs", name);
@@ -498,7 +498,7 @@ START_TEST(test_list_and_stat)
 {
 	runner_client *cl = rd_client(d.ipc_url);
 	Runner__V1__ListDirResponse *l;
-	Runner__V1__StatResponse *sr;
+	Runner__V1__StatFileResponse *sr;
 	const Runner__V1__FileInfo *e;
 	runner_status st;
 
@@ -554,7 +554,7 @@ START_TEST(test_list_and_stat)
 	ck_assert_int_eq(sr->info->type, RUNNER__V1__FILE_TYPE__FILE_SYMLINK);
 	ck_assert_str_eq(sr->info->link_target, "a.txt");
 	ck_assert_str_eq(sr->info->path, R("t/link"));
-	runner__v1__stat_response__free_unpacked(sr, NULL);
+	runner__v1__stat_file_response__free_unpacked(sr, NULL);
 	size_t n;
 	uint8_t *got = rd_get(cl, &ws, R("t/link"), &n);
 	ck_assert_uint_eq(n, 1);
@@ -562,7 +562,7 @@ START_TEST(test_list_and_stat)
 	free(got);
 	assert_code(rd_stat_code(cl, &ws, R(""), false, &sr, &st), RUNNER_OK, &st);
 	ck_assert_int_eq(sr->info->type, RUNNER__V1__FILE_TYPE__FILE_DIRECTORY);
-	runner__v1__stat_response__free_unpacked(sr, NULL);
+	runner__v1__stat_file_response__free_unpacked(sr, NULL);
 	/* A path spelled with doubled slashes and "." is the same path. */
 	assert_code(rd_stat_code(cl, &ws, R("t//./a.txt"), false, NULL, &st), RUNNER_OK, &st);
 	/* Names that are not UTF-8 come with their exact bytes. */

@@ -113,7 +113,7 @@ in_container(runner_client *cl, const char *line)
 START_TEST(test_container_paths)
 {
 	runner_client *cl = rd_client(d.ipc_url);
-	Runner__V1__StatResponse *sr;
+	Runner__V1__StatFileResponse *sr;
 	runner_status st;
 	struct stat sb;
 	uint8_t *got;
@@ -160,7 +160,7 @@ START_TEST(test_container_paths)
 	ck_assert_int_eq(rd_stat_code(cl, &box, "/out/x.txt", false, &sr, &st), RUNNER_OK);
 	ck_assert_str_eq(sr->info->path, "/out/x.txt");
 	ck_assert_uint_eq(sr->info->uid, 1234);
-	runner__v1__stat_response__free_unpacked(sr, NULL);
+	runner__v1__stat_file_response__free_unpacked(sr, NULL);
 	Runner__V1__ListDirResponse *l;
 	ck_assert_int_eq(rd_list_code(cl, &box, "/out", 0, 0, &l, &st), RUNNER_OK);
 	ck_assert_uint_eq(l->n_entries, 4); /* link, nested, x.txt, y.txt */

@@ -314,8 +314,8 @@ files_free(struct files *f)
 	}
 
 SIMPLE_METHOD(files_read_file, Runner__V1__ReadFileRequest, files_op_read)
-SIMPLE_METHOD(files_stat, Runner__V1__StatRequest, files_op_stat)
+SIMPLE_METHOD(files_stat_file, Runner__V1__StatFileRequest, files_op_stat)
 SIMPLE_METHOD(files_list_dir, Runner__V1__ListDirRequest, files_op_list)
 SIMPLE_METHOD(files_make_dir, Runner__V1__MakeDirRequest, files_op_mkdir)
-SIMPLE_METHOD(files_remove, Runner__V1__RemoveRequest, files_op_remove)
-SIMPLE_METHOD(files_rename, Runner__V1__RenameRequest, files_op_rename)
+SIMPLE_METHOD(files_remove_file, Runner__V1__RemoveFileRequest, files_op_remove)
+SIMPLE_METHOD(files_rename_file, Runner__V1__RenameFileRequest, files_op_rename)

@@ -1,5 +1,5 @@
 /* files.h — file operations inside what a profile allows: runner.v1's
- * ReadFile, WriteFile, ListDir, Stat, MakeDir, Remove, Rename and WatchDir.
+ * ReadFile, WriteFile, ListDir, StatFile, MakeDir, RemoveFile, RenameFile and WatchDir.
  *
  * A request names a profile (FileScope); its `files:` section says which
  * roots it may reach (config/profiles.h, files_policy). The module does
@@ -45,10 +45,10 @@ void files_stop(struct files *f);
 void files_read_file(struct files *f, struct call *c);
 void files_write_file(struct files *f, struct call *c);
 void files_list_dir(struct files *f, struct call *c);
-void files_stat(struct files *f, struct call *c);
+void files_stat_file(struct files *f, struct call *c);
 void files_make_dir(struct files *f, struct call *c);
-void files_remove(struct files *f, struct call *c);
-void files_rename(struct files *f, struct call *c);
+void files_remove_file(struct files *f, struct call *c);
+void files_rename_file(struct files *f, struct call *c);
 /* `stream_address`: where the caller reads the events (WatchDirResponse). */
 void files_watch_dir(struct files *f, struct call *c, const char *stream_address);
 

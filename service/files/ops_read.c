@@ -1,4 +1,4 @@
-/* ops_read.c — ReadFile and Stat: on a worker, as the request's user. */
+/* ops_read.c — ReadFile and StatFile: on a worker, as the request's user. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -125,8 +125,8 @@ hash_fd(int fd, const char *shown, uint8_t out[SHA256_LEN], rstatus *st)
 static int
 stat_run(struct files_job *j, rstatus *st)
 {
-	const Runner__V1__StatRequest *req = (const Runner__V1__StatRequest *) j->c->request;
-	Runner__V1__StatResponse *resp;
+	const Runner__V1__StatFileRequest *req = (const Runner__V1__StatFileRequest *) j->c->request;
+	Runner__V1__StatFileResponse *resp;
 	struct files_location loc;
 	char name[NAME_MAX + 1];
 	struct stat sb, again;
@@ -134,7 +134,7 @@ stat_run(struct files_job *j, rstatus *st)
 
 	if ((resp = files_alloc(sizeof(*resp))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	runner__v1__stat_response__init(resp);
+	runner__v1__stat_file_response__init(resp);
 	j->reply = &resp->base;
 	if ((rv = files_job_open_root(j, req->path, false, &loc, &rootfd, st)) < 0)
 		goto out;
@@ -190,4 +190,4 @@ out:
 	return rv;
 }
 
-const struct files_op files_op_stat = { .name = "Stat", .run = stat_run };
+const struct files_op files_op_stat = { .name = "StatFile", .run = stat_run };

@@ -1,4 +1,4 @@
-/* ops_tree.c — ListDir, MakeDir, Remove and Rename: on a worker, as the
+/* ops_tree.c — ListDir, MakeDir, RemoveFile and RenameFile: on a worker, as the
  * request's user. Names are created, removed and renamed relative to
  * their parent directory's descriptor, and a tree is only ever descended
  * with RESOLVE_NO_SYMLINKS (a link is listed or removed, never entered). */
@@ -316,7 +316,7 @@ mkdir_run(struct files_job *j, rstatus *st)
 
 const struct files_op files_op_mkdir = { .name = "MakeDir", .run = mkdir_run };
 
-/* --- Remove ------------------------------------------------------------------- */
+/* --- RemoveFile --------------------------------------------------------------- */
 
 /* Empty directory `fd` (taken), never following a link: entries are
  * unlinked, subdirectories emptied and removed, depth first. */
@@ -368,8 +368,8 @@ empty_tree(int fd, const char *shown, int depth, uint64_t *removed, rstatus *st)
 static int
 remove_run(struct files_job *j, rstatus *st)
 {
-	const Runner__V1__RemoveRequest *req = (const Runner__V1__RemoveRequest *) j->c->request;
-	Runner__V1__RemoveResponse *resp;
+	const Runner__V1__RemoveFileRequest *req = (const Runner__V1__RemoveFileRequest *) j->c->request;
+	Runner__V1__RemoveFileResponse *resp;
 	struct files_location loc;
 	char name[NAME_MAX + 1];
 	struct stat sb;
@@ -377,7 +377,7 @@ remove_run(struct files_job *j, rstatus *st)
 
 	if ((resp = files_alloc(sizeof(*resp))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	runner__v1__remove_response__init(resp);
+	runner__v1__remove_file_response__init(resp);
 	j->reply = &resp->base;
 	if ((rv = files_job_open_root(j, req->path, true, &loc, &rootfd, st)) < 0)
 		return rv;
@@ -419,21 +419,21 @@ remove_run(struct files_job *j, rstatus *st)
 	return rv;
 }
 
-const struct files_op files_op_remove = { .name = "Remove", .run = remove_run };
+const struct files_op files_op_remove = { .name = "RemoveFile", .run = remove_run };
 
-/* --- Rename ------------------------------------------------------------------- */
+/* --- RenameFile --------------------------------------------------------------- */
 
 static int
 rename_run(struct files_job *j, rstatus *st)
 {
-	const Runner__V1__RenameRequest *req = (const Runner__V1__RenameRequest *) j->c->request;
+	const Runner__V1__RenameFileRequest *req = (const Runner__V1__RenameFileRequest *) j->c->request;
 	struct files_location from, to;
 	char from_name[NAME_MAX + 1], to_name[NAME_MAX + 1];
 	int rootfd, from_dir = -1, to_dir = -1, rv;
 
-	if ((j->reply = files_alloc(sizeof(Runner__V1__RenameResponse))) == NULL)
+	if ((j->reply = files_alloc(sizeof(Runner__V1__RenameFileResponse))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	runner__v1__rename_response__init((Runner__V1__RenameResponse *) j->reply);
+	runner__v1__rename_file_response__init((Runner__V1__RenameFileResponse *) j->reply);
 	if ((rv = files_job_open_root(j, req->from, true, &from, &rootfd, st)) < 0)
 		return rv;
 	rv = beneath_parent(rootfd, from.rel, from.path, &from_dir, from_name, st);
@@ -464,4 +464,4 @@ rename_run(struct files_job *j, rstatus *st)
 	return rv;
 }
 
-const struct files_op files_op_rename = { .name = "Rename", .run = rename_run };
+const struct files_op files_op_rename = { .name = "RenameFile", .run = rename_run };

@@ -17,10 +17,10 @@ const struct rpc_handler handlers_table[] = {
 	{ "ReadFile", rpc_read_file },
 	{ "WriteFile", rpc_write_file },
 	{ "ListDir", rpc_list_dir },
-	{ "Stat", rpc_stat },
+	{ "StatFile", rpc_stat_file },
 	{ "MakeDir", rpc_make_dir },
-	{ "Remove", rpc_remove },
-	{ "Rename", rpc_rename },
+	{ "RemoveFile", rpc_remove_file },
+	{ "RenameFile", rpc_rename_file },
 	{ "WatchDir", rpc_watch_dir },
 };
 

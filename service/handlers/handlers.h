@@ -53,10 +53,10 @@ void rpc_read_stream(struct call *c);
 void rpc_read_file(struct call *c);
 void rpc_write_file(struct call *c);
 void rpc_list_dir(struct call *c);
-void rpc_stat(struct call *c);
+void rpc_stat_file(struct call *c);
 void rpc_make_dir(struct call *c);
-void rpc_remove(struct call *c);
-void rpc_rename(struct call *c);
+void rpc_remove_file(struct call *c);
+void rpc_rename_file(struct call *c);
 void rpc_watch_dir(struct call *c);
 
 /* The Runs in flight (rpc_run.c), for shutdown. */

@@ -1,5 +1,5 @@
-/* The file RPCs: ReadFile, WriteFile, ListDir, Stat, MakeDir, Remove,
- * Rename and WatchDir; the files module (files/files.h) does the work and
+/* The file RPCs: ReadFile, WriteFile, ListDir, StatFile, MakeDir, RemoveFile,
+ * RenameFile and WatchDir; the files module (files/files.h) does the work and
  * answers. */
 #include "files/files.h"
 #include "handlers/handlers.h"
@@ -15,10 +15,10 @@
 FILES_HANDLER(rpc_read_file, files_read_file)
 FILES_HANDLER(rpc_write_file, files_write_file)
 FILES_HANDLER(rpc_list_dir, files_list_dir)
-FILES_HANDLER(rpc_stat, files_stat)
+FILES_HANDLER(rpc_stat_file, files_stat_file)
 FILES_HANDLER(rpc_make_dir, files_make_dir)
-FILES_HANDLER(rpc_remove, files_remove)
-FILES_HANDLER(rpc_rename, files_rename)
+FILES_HANDLER(rpc_remove_file, files_remove_file)
+FILES_HANDLER(rpc_rename_file, files_rename_file)
 
 void
 rpc_watch_dir(struct call *c)
