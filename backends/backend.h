@@ -91,6 +91,10 @@ struct backend_config {
 	 * predecessor left (containers) can be found: 16 hex digits. */
 	const char *instance;
 	const char *state_dir; /* NULL: none */
+	/* runnerd's own unix sockets, NULL-terminated path lists (NULL: none):
+	 * no sandbox may reach them (control_plane.h). */
+	const char *const *request_sockets;
+	const char *const *stream_sockets;
 };
 
 struct backend_ops {
@@ -128,5 +132,9 @@ const struct backend_ops *backend_find(const char *name);
 
 /* Every backend built in, for Health and startup probes. */
 const struct backend_ops *const *backend_all(size_t *count);
+
+/* Give runnerd's configuration to every backend (their init) and to the
+ * control plane's protection (control_plane.h), once, at start-up. */
+void backend_init_all(const struct backend_config *cfg);
 
 #endif

@@ -101,7 +101,8 @@ build_env(const Runner__V1__CommandSpec *spec, struct command *cmd, rstatus *st)
 
 		if ((rv = command_check_env_name(name, nlen, st)) < 0)
 			return rv;
-		if (memchr(v->value.data, '\0', v->value.len) != NULL)
+		/* An empty value's data is NULL, which memchr may not be given. */
+		if (v->value.len > 0 && memchr(v->value.data, '\0', v->value.len) != NULL)
 			return rstatus_fail(st, RS_INVALID_ARGUMENT, "env: value of %.64s contains NUL", name);
 		/* A later duplicate wins, as in a shell. */
 		for (size_t j = 0; j < n; j++) {

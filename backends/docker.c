@@ -38,6 +38,17 @@
  *   instance id, which is stable across restarts, so a SIGKILLed
  *   runnerd's containers go with its next start.
  *
+ * - No control plane (control_plane.h). The container has a network
+ *   namespace of its own (none or the bridge), so the host's abstract
+ *   sockets are out of reach, and host files come in only through bind
+ *   mounts: one that would show runnerd's sockets or state directory or an
+ *   engine's sockets is refused (check at load; container_flags once
+ *   templates are expanded). Unless the policy lists unix_sockets, the init
+ *   lets the command create no unix socket (a seccomp filter of its own,
+ *   stacked on docker's: --security-opt seccomp= would replace docker's);
+ *   with them it passes --allow-unix, the listed sockets are bind-mounted,
+ *   and any other host socket a mount shows is covered by an empty file.
+ *
  * Client text never becomes a docker option: every value travels as its
  * own argv element glued to its flag ("--env=NAME=VALUE",
  * "--workdir=PATH"), the image comes from the profile, the command comes
@@ -67,7 +78,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "argv_build.h"
 #include "backend.h"
+#include "control_plane.h"
 #include "docker_pool.h"
 #include "helper_path.h"
 #include "spawn_child.h"
@@ -83,8 +96,7 @@
 #define PROBE_VALID_MS 1000
 
 struct docker_run {
-	char **argv;        /* owned, NULL-terminated */
-	size_t argc, cap;
+	struct argv_build args; /* the CLI's argv */
 	char name[96];      /* the container's name */
 	char status_path[PATH_MAX];
 	bool status_created;
@@ -121,31 +133,6 @@ mount_safe(const char *s)
 		if ((unsigned char) *s < 0x20 || *s == 0x7f || *s == ',' || *s == '"')
 			return false;
 	return true;
-}
-
-static int
-push(struct docker_run *r, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	if (r->argc + 2 > r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		char **v = realloc(r->argv, cap * sizeof(char *));
-		if (v == NULL)
-			return -1;
-		r->argv = v;
-		r->cap = cap;
-	}
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	r->argv[r->argc++] = s;
-	r->argv[r->argc] = NULL;
-	return 0;
 }
 
 /* Start argv in the background with /dev/null for 0-2; nobody waits for
@@ -237,6 +224,7 @@ ensure_work_dir(rstatus *st)
 {
 	char cfgdir[PATH_MAX + 16];
 	size_t n = 0;
+	int fd;
 
 	if (work_dir_ready)
 		return 0;
@@ -250,6 +238,11 @@ ensure_work_dir(rstatus *st)
 		if (mkdtemp(work_dir) == NULL)
 			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdtemp");
 	}
+	/* What a host socket inside a mount is covered with (socket_mounts). */
+	snprintf(cfgdir, sizeof(cfgdir), "%s/empty", work_dir);
+	if ((fd = open(cfgdir, O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: %s", cfgdir);
+	close(fd);
 	snprintf(cfgdir, sizeof(cfgdir), "%s/cli-config", work_dir);
 	if (mkdir(cfgdir, 0700) != 0 && errno != EEXIST)
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "docker: mkdir %s", cfgdir);
@@ -318,26 +311,46 @@ within(const char *path, const char *root)
 }
 
 /* A hidden path must not be visible through a bind mount, nor home
- * directories when hide_home. */
+ * directories when hide_home, nor runnerd's sockets and state directory
+ * or a container engine's sockets ever (control_plane.h): the mount of
+ * `source` (profile field `field`) would show whatever lies below it. */
 static int
-check_visibility(const struct policy *p, const char *source, rstatus *st)
+check_visibility(const struct policy *p, const char *field, const char *source, rstatus *st)
 {
+	const char *prof = p->profile ? p->profile : "?";
+	struct control_path cp;
+
 	for (char **h = p->hidden; h && *h; h++)
 		if (within(*h, source))
 			return rstatus_fail(st, RS_FAILED_PRECONDITION,
-					    "profile %s: docker cannot hide %s inside the bind mount of %s",
-					    p->profile ? p->profile : "?", *h, source);
+					    "profile %s: docker cannot hide %s inside the bind mount of %s", prof, *h,
+					    source);
 	if (p->hide_home && (within(source, "/home") || within(source, "/root") || within("/home", source) ||
 			     within("/root", source)))
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
-				    "profile %s: filesystem.hide_home, but %s is bind-mounted",
-				    p->profile ? p->profile : "?", source);
+				    "profile %s: filesystem.hide_home, but %s is bind-mounted", prof, source);
+	if (control_plane_touched_by(source, true, &cp))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: %s: a bind mount of %s would expose %s (%s); no container may reach it",
+				    prof, field, source, cp.path, cp.what);
+	return 0;
+}
+
+static int
+check_list(const struct policy *p, const char *field, char **list, rstatus *st)
+{
+	int rv;
+
+	for (; list && *list; list++)
+		if (strstr(*list, "{{") == NULL && (rv = check_visibility(p, field, *list, st)) < 0)
+			return rv;
 	return 0;
 }
 
 /* Everything a policy says can be enforced in a container; what the host
- * shows is only what is bind-mounted, so hidden paths and hide_home hold
- * unless a mount exposes them. */
+ * shows is only what is bind-mounted, so hidden paths, hide_home and the
+ * control plane stay out unless a mount exposes them: such mounts are
+ * refused here, and those that come from templates at prepare. */
 static int
 docker_check(const struct policy *p, rstatus *st)
 {
@@ -346,11 +359,18 @@ docker_check(const struct policy *p, rstatus *st)
 	if (p->docker.image == NULL)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION, "profile %s: backend docker needs docker.image",
 				    p->profile ? p->profile : "?");
-	for (char **v = p->read_only; v && *v; v++)
-		if (strstr(*v, "{{") == NULL && (rv = check_visibility(p, *v, st)) < 0)
-			return rv;
-	for (char **v = p->read_write; v && *v; v++)
-		if (strstr(*v, "{{") == NULL && (rv = check_visibility(p, *v, st)) < 0)
+	for (char **u = p->unix_sockets; u && *u; u++)
+		if ((*u)[0] != '/' || !mount_safe(*u))
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "profile %s: unix_sockets: \"%.200s\" is not an absolute path --mount can carry",
+					    p->profile ? p->profile : "?", *u);
+	if ((rv = check_list(p, "filesystem.read_only", p->read_only, st)) < 0 ||
+	    (rv = check_list(p, "filesystem.read_write", p->read_write, st)) < 0 ||
+	    (rv = check_list(p, "unix_sockets", p->unix_sockets, st)) < 0)
+		return rv;
+	for (size_t i = 0; p->docker.mounts && i < p->docker.n_mounts; i++)
+		if (strstr(p->docker.mounts[i].source, "{{") == NULL &&
+		    (rv = check_visibility(p, "docker.mounts.source", p->docker.mounts[i].source, st)) < 0)
 			return rv;
 	return 0;
 }
@@ -362,15 +382,15 @@ bind_mount(struct docker_run *r, const char *source, const char *target, bool rw
 {
 	if (!mount_safe(source) || !mount_safe(target) || source[0] != '/' || target[0] != '/')
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "docker: path \"%.200s\" cannot be mounted", source);
-	return push(r, "--mount=type=bind,source=%s,target=%s%s", source, target, rw ? "" : ",readonly");
+	return argv_add(&r->args, "--mount=type=bind,source=%s,target=%s%s", source, target, rw ? "" : ",readonly");
 }
 
 static int
 tmpfs_mount(struct docker_run *r, const char *target, uint64_t size)
 {
 	if (size > 0)
-		return push(r, "--mount=type=tmpfs,destination=%s,tmpfs-size=%llu", target, (unsigned long long) size);
-	return push(r, "--mount=type=tmpfs,destination=%s", target);
+		return argv_add(&r->args, "--mount=type=tmpfs,destination=%s,tmpfs-size=%llu", target, (unsigned long long) size);
+	return argv_add(&r->args, "--mount=type=tmpfs,destination=%s", target);
 }
 
 /* An rlimit, set by the init (docker's --ulimit knows no RLIMIT_AS). */
@@ -379,7 +399,7 @@ rlimit_arg(struct docker_run *r, const char *name, uint64_t v)
 {
 	if (v == 0)
 		return 0;
-	return push(r, "%s=%llu", name, (unsigned long long) v);
+	return argv_add(&r->args, "%s=%llu", name, (unsigned long long) v);
 }
 
 static int container_flags(struct docker_run *r, const struct policy *p, rstatus *st);
@@ -388,7 +408,7 @@ static int container_flags(struct docker_run *r, const struct policy *p, rstatus
  * argv builders below take `r` and `st`. */
 #define PUSH(...)                                                                 \
 	do {                                                                      \
-		if (push(r, __VA_ARGS__) < 0)                                     \
+		if (argv_add(&r->args, __VA_ARGS__) < 0)                          \
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory"); \
 	} while (0)
 
@@ -398,6 +418,7 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	   rstatus *st)
 {
 	const struct policy_docker *dk = &p->docker;
+	bool unix_ok = p->unix_sockets && p->unix_sockets[0];
 	int rv = 0;
 
 	PUSH("%s", docker_path);
@@ -416,15 +437,17 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	if ((rv = bind_mount(r, init_path, IN_INIT, false, st)) < 0 ||
 	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0)
 		return rv;
-	r->flags_from = r->argc;
+	r->flags_from = r->args.argc;
 	if ((rv = container_flags(r, p, st)) < 0)
 		return rv;
-	r->flags_to = r->argc;
+	r->flags_to = r->args.argc;
 	if (cmd == NULL) {
 		/* A pooled container: the request brings the rest (docker_init.c). */
 		PUSH("--workdir=/");
 		PUSH("%s", dk->image);
 		PUSH(IN_STATUS);
+		if (unix_ok)
+			PUSH("--allow-unix");
 		PUSH("--pool");
 		return 0;
 	}
@@ -433,6 +456,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 		PUSH("--env=%s", *e);
 	PUSH("%s", dk->image);
 	PUSH(IN_STATUS);
+	if (unix_ok)
+		PUSH("--allow-unix");
 	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
 	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
@@ -440,6 +465,74 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	for (char **a = cmd->argv; *a; a++)
 		PUSH("%s", *a);
 	return 0;
+}
+
+/* The mounts of `p` as host path -> container path pairs. */
+static size_t
+mount_pairs(const struct policy *p, const char **src, const char **dst, size_t max)
+{
+	size_t n = 0;
+
+	for (char **v = p->read_only; v && *v && n < max; v++, n++)
+		src[n] = dst[n] = *v;
+	for (char **v = p->read_write; v && *v && n < max; v++, n++)
+		src[n] = dst[n] = *v;
+	for (size_t i = 0; i < p->docker.n_mounts && n < max; i++, n++) {
+		src[n] = p->docker.mounts[i].source;
+		dst[n] = p->docker.mounts[i].target;
+	}
+	return n;
+}
+
+/* Unix sockets allowed (the profile lists some): each listed socket that
+ * exists is bind-mounted at its own path (read-only: connecting needs no
+ * write access to the mount), and every other socket bound on the host
+ * now that a mount would show gets an empty read-only file mounted over
+ * it in the container. */
+static int
+socket_mounts(struct docker_run *r, const struct policy *p, rstatus *st)
+{
+	const char *src[2 * 256 + 64], *dst[2 * 256 + 64];
+	size_t n = mount_pairs(p, src, dst, sizeof(src) / sizeof(src[0]));
+	char **socks, empty[PATH_MAX + 8];
+	struct stat sb;
+	int rv = 0;
+
+	for (char **u = p->unix_sockets; *u; u++)
+		if (stat(*u, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+		    ((rv = check_visibility(p, "unix_sockets", *u, st)) < 0 || (rv = bind_mount(r, *u, *u, false, st)) < 0))
+			return rv;
+	if (n == 0)
+		return 0;
+	if ((socks = host_unix_sockets()) == NULL)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno,
+					  "docker: cannot list the host's unix sockets (/proc/net/unix) to hide them");
+	snprintf(empty, sizeof(empty), "%s/empty", work_dir);
+	for (char **s = socks; *s && rv == 0; s++) {
+		char real[PATH_MAX], listed_real[PATH_MAX];
+		bool listed = false;
+
+		control_plane_resolve(*s, real, sizeof(real));
+		for (char **u = p->unix_sockets; *u && !listed; u++) {
+			control_plane_resolve(*u, listed_real, sizeof(listed_real));
+			listed = strcmp(listed_real, real) == 0;
+		}
+		for (size_t i = 0; i < n && rv == 0 && !listed; i++) {
+			char target[PATH_MAX];
+			if (!within(real, src[i]))
+				continue;
+			snprintf(target, sizeof(target), "%s%s", strcmp(dst[i], "/") == 0 ? "" : dst[i],
+				 real + (strcmp(src[i], "/") == 0 ? 0 : strlen(src[i])));
+			/* Fail closed: a socket that cannot be covered stays reachable. */
+			if (!mount_safe(target))
+				rv = rstatus_fail(st, RS_FAILED_PRECONDITION,
+						  "docker: the host socket %.200s cannot be hidden in the container", real);
+			else
+				rv = bind_mount(r, empty, target, false, st);
+		}
+	}
+	free(socks);
+	return rv;
 }
 
 /* The tighter of two limits, 0 meaning none. */
@@ -474,15 +567,19 @@ container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 	}
 	/* Host paths the policy names appear at the same path. */
 	for (char **v = p->read_only; v && *v; v++)
-		if ((rv = check_visibility(p, *v, st)) < 0 || (rv = bind_mount(r, *v, *v, false, st)) < 0)
+		if ((rv = check_visibility(p, "filesystem.read_only", *v, st)) < 0 ||
+		    (rv = bind_mount(r, *v, *v, false, st)) < 0)
 			return rv;
 	for (char **v = p->read_write; v && *v; v++)
-		if ((rv = check_visibility(p, *v, st)) < 0 || (rv = bind_mount(r, *v, *v, true, st)) < 0)
+		if ((rv = check_visibility(p, "filesystem.read_write", *v, st)) < 0 ||
+		    (rv = bind_mount(r, *v, *v, true, st)) < 0)
 			return rv;
 	for (size_t i = 0; i < dk->n_mounts; i++)
-		if ((rv = check_visibility(p, dk->mounts[i].source, st)) < 0 ||
+		if ((rv = check_visibility(p, "docker.mounts.source", dk->mounts[i].source, st)) < 0 ||
 		    (rv = bind_mount(r, dk->mounts[i].source, dk->mounts[i].target, dk->mounts[i].rw, st)) < 0)
 			return rv;
+	if (p->unix_sockets && p->unix_sockets[0] && (rv = socket_mounts(r, p, st)) < 0)
+		return rv;
 	/* limits.memory/cpus and the docker mapping's own: the tighter. */
 	memory = tighter(dk->memory, p->limits.memory);
 	cpus = tighter(dk->cpus_milli, p->limits.cpus_milli);
@@ -520,12 +617,12 @@ signature_of(const struct docker_run *r, const char *image)
 	char *s, *w;
 
 	for (size_t i = r->flags_from; i < r->flags_to; i++)
-		len += strlen(r->argv[i]) + 1;
+		len += strlen(r->args.argv[i]) + 1;
 	if ((s = malloc(len)) == NULL)
 		return NULL;
 	w = s;
 	for (size_t i = r->flags_from; i < r->flags_to; i++)
-		w += sprintf(w, "%s\n", r->argv[i]);
+		w += sprintf(w, "%s\n", r->args.argv[i]);
 	strcpy(w, image);
 	return s;
 }
@@ -604,11 +701,9 @@ try_pool(const struct command *cmd, const struct policy *p, struct backend_launc
 	rstatus st;
 	bool ok;
 
-	probe.flags_to = container_flags(&probe, p, &st) == 0 ? probe.argc : 0;
+	probe.flags_to = container_flags(&probe, p, &st) == 0 ? probe.args.argc : 0;
 	sig = probe.flags_to > 0 ? signature_of(&probe, p->docker.image) : NULL;
-	for (size_t i = 0; i < probe.argc; i++)
-		free(probe.argv[i]);
-	free(probe.argv);
+	argv_build_free(&probe.args);
 	if (sig == NULL)
 		return probe.flags_to > 0 ? -1 : 0;
 	if ((header = pool_header(cmd, p, &header_len)) == NULL) {
@@ -625,7 +720,7 @@ try_pool(const struct command *cmd, const struct policy *p, struct backend_launc
 	r->header = header;
 	r->header_len = header_len;
 	out->priv = r;
-	out->argv = r->argv;
+	out->argv = r->args.argv;
 	out->envp = cli_env;
 	out->cwd = "/";
 	out->status_channel = false;
@@ -664,7 +759,7 @@ docker_pool_plan(const struct policy *p, char *const **argv, char *const **envp,
 		return rv;
 	if ((r->signature = signature_of(r, p->docker.image)) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	*argv = r->argv;
+	*argv = r->args.argv;
 	*envp = cli_env;
 	*signature = r->signature;
 	return 0;
@@ -764,7 +859,7 @@ new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 	if ((rv = build_argv(r, cmd, p, job, st)) < 0)
 		return rv;
 	r->complete = true;
-	out->argv = r->argv;
+	out->argv = r->args.argv;
 	out->envp = cli_env;
 	out->cwd = "/";
 	out->status_channel = false;
@@ -857,9 +952,7 @@ free_run(struct docker_run *r)
 	remove_container(r);
 	if (r->status_created)
 		unlink(r->status_path);
-	for (size_t i = 0; i < r->argc; i++)
-		free(r->argv[i]);
-	free(r->argv);
+	argv_build_free(&r->args);
 	free(r->signature);
 	free(r->header);
 	free(r);

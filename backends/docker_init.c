@@ -1,10 +1,22 @@
 /* runnerd-docker-init: PID 1 of every docker-backend container.
  *
- *   runnerd-docker-init STATUS_FILE [LIMIT=N]... -- PROGRAM [ARG]...
+ *   runnerd-docker-init STATUS_FILE [--allow-unix] [LIMIT=N]... -- PROGRAM [ARG]...
  *
  * LIMIT is one of cpu (seconds), as, fsize (bytes), nofile: set as both the
  * soft and the hard rlimit before PROGRAM starts (docker's --ulimit knows
  * no RLIMIT_AS; lowering a limit needs no capability).
+ *
+ * Unless --allow-unix, PROGRAM and everything it starts can create no unix
+ * socket: a seccomp filter, stacked on docker's own profile, fails
+ * socket(AF_UNIX, ...) with EAFNOSUPPORT (socketpair() still works: it
+ * reaches nothing outside) and io_uring_setup/enter/register with ENOSYS
+ * (IORING_OP_SOCKET creates sockets without socket()). A container has its
+ * own network namespace, so the host's abstract sockets are out of reach
+ * anyway; this keeps filesystem sockets a bind mount happens to show out
+ * of reach too. docker's --security-opt seccomp= would replace docker's
+ * default profile rather than add to it. The filter needs no_new_privs,
+ * which docker already set (--security-opt=no-new-privileges); if it
+ * cannot be installed, PROGRAM does not run ("exec E").
  *
  * The docker backend bind-mounts this program (statically linked: images
  * need no libc of ours) read-only at /.runnerd/init and a per-run host file
@@ -36,7 +48,7 @@
  *   dies with it, as the exec backend kills what a command leaves in its
  *   group.
  *
- * Pool mode (runnerd-docker-init STATUS_FILE --pool): the container is
+ * Pool mode (runnerd-docker-init STATUS_FILE [--allow-unix] --pool): the container is
  * started ahead of any request. The init writes POOL_READY to stdout, then
  * reads from stdin a 4-byte big-endian length and that many bytes of
  * NUL-terminated tokens: "C" cwd, "L" LIMIT=N, "E" NAME=VALUE (added to
@@ -58,15 +70,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include "docker_init_parse.h"
 
 extern char **environ;
 
 #define POOL_READY "RNRDRDY\n"   /* must match docker.c */
-#define POOL_HEADER_MAX (1u << 20)
 
 static void
 noop(int sig)
@@ -124,37 +145,116 @@ put(int fd, const char *line)
 	}
 }
 
-static const struct {
-	const char *name;
-	int resource;
-} limit_names[] = {
-	{ "cpu", RLIMIT_CPU },
-	{ "as", RLIMIT_AS },
-	{ "fsize", RLIMIT_FSIZE },
-	{ "nofile", RLIMIT_NOFILE },
-};
-
 /* "NAME=N": set it; 0, or an errno. */
 static int
 apply_limit(const char *arg)
 {
-	const char *eq = strchr(arg, '=');
 	unsigned long long v;
-	char *end;
+	struct rlimit rl;
+	int resource, rv;
 
-	if (eq == NULL)
-		return EINVAL;
-	errno = 0;
-	v = strtoull(eq + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == eq + 1)
-		return EINVAL;
-	for (size_t i = 0; i < sizeof(limit_names) / sizeof(limit_names[0]); i++)
-		if (strlen(limit_names[i].name) == (size_t) (eq - arg) &&
-		    strncmp(arg, limit_names[i].name, (size_t) (eq - arg)) == 0) {
-			struct rlimit rl = { .rlim_cur = (rlim_t) v, .rlim_max = (rlim_t) v };
-			return setrlimit(limit_names[i].resource, &rl) == 0 ? 0 : errno;
-		}
-	return EINVAL;
+	if ((rv = init_limit_parse(arg, &resource, &v)) != 0)
+		return rv;
+	rl.rlim_cur = rl.rlim_max = (rlim_t) v;
+	return setrlimit(resource, &rl) == 0 ? 0 : errno;
+}
+
+/* --- no unix sockets ---------------------------------------------------- */
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define COMPAT_ARCH AUDIT_ARCH_I386 /* i386 binaries: their own numbers */
+#define X32_BIT 0x40000000u         /* x32 binaries: killed (none exist in images) */
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NATIVE_ARCH AUDIT_ARCH_RISCV64
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NATIVE_ARCH AUDIT_ARCH_PPC64LE
+#elif defined(__s390x__)
+#define NATIVE_ARCH AUDIT_ARCH_S390X
+#else
+#error "runnerd-docker-init: add this architecture's AUDIT_ARCH and system call numbers"
+#endif
+
+/* The low 32 bits of the first argument: socket()'s int family, all the
+ * kernel reads of it. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG0_LO offsetof(struct seccomp_data, args[0])
+#else
+#define ARG0_LO (offsetof(struct seccomp_data, args[0]) + 4)
+#endif
+
+#define LD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+/* Jump to instruction `t` if A == k, else to `f` (absolute indexes; BPF
+ * jumps are relative and forward only). */
+#define JEQ(here, k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t) - (here) - 1, (f) - (here) - 1)
+
+enum {
+	/* native */
+	N_ARCH, N_IS_NATIVE, N_NR,
+#ifdef X32_BIT
+	N_X32,
+#endif
+	N_URING1, N_URING2, N_URING3, N_SOCKET, N_FAMILY, N_UNIX,
+#ifdef COMPAT_ARCH
+	/* i386 on x86_64 */
+	C_IS_COMPAT, C_NR, C_URING1, C_URING2, C_URING3, C_SOCKETCALL, C_CALL, C_CALL_SOCKET, C_SOCKET,
+	C_FAMILY, C_UNIX,
+#endif
+	ALLOW, DENY_FAMILY, NO_SYS, KILL, N_INSNS
+};
+
+#ifdef COMPAT_ARCH
+#define NOT_NATIVE C_IS_COMPAT
+#else
+#define NOT_NATIVE KILL
+#endif
+
+static int
+deny_unix_sockets(void)
+{
+	struct sock_filter insns[N_INSNS] = {
+		[N_ARCH] = LD(offsetof(struct seccomp_data, arch)),
+		[N_IS_NATIVE] = JEQ(N_IS_NATIVE, NATIVE_ARCH, N_NR, NOT_NATIVE),
+		[N_NR] = LD(offsetof(struct seccomp_data, nr)),
+#ifdef X32_BIT
+		[N_X32] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_BIT, KILL - N_X32 - 1, 0),
+#endif
+		[N_URING1] = JEQ(N_URING1, SYS_io_uring_setup, NO_SYS, N_URING2),
+		[N_URING2] = JEQ(N_URING2, SYS_io_uring_enter, NO_SYS, N_URING3),
+		[N_URING3] = JEQ(N_URING3, SYS_io_uring_register, NO_SYS, N_SOCKET),
+		[N_SOCKET] = JEQ(N_SOCKET, SYS_socket, N_FAMILY, ALLOW),
+		[N_FAMILY] = LD(ARG0_LO),
+		[N_UNIX] = JEQ(N_UNIX, AF_UNIX, DENY_FAMILY, ALLOW),
+#ifdef COMPAT_ARCH
+		/* i386: socket 359, socketcall 102 (whose family sits in memory
+		 * a filter cannot read: SYS_SOCKET through it fails), io_uring
+		 * 425-427. */
+		[C_IS_COMPAT] = JEQ(C_IS_COMPAT, COMPAT_ARCH, C_NR, KILL),
+		[C_NR] = LD(offsetof(struct seccomp_data, nr)),
+		[C_URING1] = JEQ(C_URING1, 425, NO_SYS, C_URING2),
+		[C_URING2] = JEQ(C_URING2, 426, NO_SYS, C_URING3),
+		[C_URING3] = JEQ(C_URING3, 427, NO_SYS, C_SOCKETCALL),
+		[C_SOCKETCALL] = JEQ(C_SOCKETCALL, 102, C_CALL, C_SOCKET),
+		[C_CALL] = LD(ARG0_LO),
+		[C_CALL_SOCKET] = JEQ(C_CALL_SOCKET, 1 /* SYS_SOCKET */, NO_SYS, ALLOW),
+		[C_SOCKET] = JEQ(C_SOCKET, 359, C_FAMILY, ALLOW),
+		[C_FAMILY] = LD(ARG0_LO),
+		[C_UNIX] = JEQ(C_UNIX, AF_UNIX, DENY_FAMILY, ALLOW),
+#endif
+		[ALLOW] = RET(SECCOMP_RET_ALLOW),
+		[DENY_FAMILY] = RET(SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+		[NO_SYS] = RET(SECCOMP_RET_ERRNO | ENOSYS),
+		[KILL] = RET(SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { .len = N_INSNS, .filter = insns };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+		return errno;
+	return 0;
 }
 
 /* Read exactly len bytes from fd 0 (never more: what follows is the
@@ -190,50 +290,33 @@ make_dirs(char *path)
 }
 
 /* Pool mode: announce readiness on stdout, then take the request's header
- * from stdin (see the top of this file). Fills limits/args (pointers into
- * a buffer that lives until exit); returns 0, -1 at EOF (runnerd let the
- * pooled container go), or an errno for a header that cannot be applied. */
+ * from stdin (see the top of this file) and apply its environment and
+ * working directory. Fills req (pointers into a buffer that lives until
+ * exit); returns 0, -1 at EOF (runnerd let the pooled container go), or an
+ * errno for a header that cannot be applied. */
 static int
-pool_header(char ***limits, int *n_limits, char ***args)
+pool_header(struct pool_request *req)
 {
-	unsigned char len_be[4];
+	unsigned char prefix[4];
 	uint32_t len;
-	char *buf, *p, *end, *cwd = NULL;
-	size_t n_tok = 0, nl = 0, na = 0;
+	char *buf;
+	int rv;
 
 	put(1, POOL_READY);
-	if (read_exact(len_be, 4) < 0)
-		return -1;
-	len = (uint32_t) len_be[0] << 24 | (uint32_t) len_be[1] << 16 | (uint32_t) len_be[2] << 8 | len_be[3];
-	if (len == 0 || len > POOL_HEADER_MAX || (buf = malloc(len + 1)) == NULL)
-		return -1;
-	if (read_exact(buf, len) < 0)
+	if (read_exact(prefix, 4) < 0 || (len = pool_header_length(prefix)) == 0 ||
+	    (buf = malloc(len + 1)) == NULL || read_exact(buf, len) < 0)
 		return -1;
 	buf[len] = '\0';
-	end = buf + len;
-	for (p = buf; p < end; p += strlen(p) + 1)
-		n_tok++;
-	*limits = calloc(n_tok + 1, sizeof(char *));
-	*args = calloc(n_tok + 1, sizeof(char *));
-	if (*limits == NULL || *args == NULL)
-		return -1;
-	for (p = buf; p < end; p += strlen(p) + 1) {
-		switch (p[0]) {
-		case 'C': cwd = p + 1; break;
-		case 'L': (*limits)[nl++] = p + 1; break;
-		case 'E': if (putenv(p + 1) != 0) return ENOMEM; break;
-		case 'A': (*args)[na++] = p + 1; break;
-		default: return EINVAL;
-		}
-	}
-	*n_limits = (int) nl;
-	if (na == 0)
-		return EINVAL;
-	if (cwd != NULL && cwd[0] == '/' && chdir(cwd) != 0) {
+	if ((rv = pool_header_parse(buf, len, req)) != 0)
+		return rv;
+	for (char **e = req->env; *e; e++)
+		if (putenv(*e) != 0)
+			return ENOMEM;
+	if (req->cwd != NULL && req->cwd[0] == '/' && chdir(req->cwd) != 0) {
 		if (errno != ENOENT)
 			return errno;
-		make_dirs(cwd);
-		if (chdir(cwd) != 0)
+		make_dirs(req->cwd);
+		if (chdir(req->cwd) != 0)
 			return errno;
 	}
 	return 0;
@@ -247,24 +330,28 @@ main(int argc, char **argv)
 	sigset_t all, none;
 	char line[160];
 	long oom_before, oom_after;
-	int fd, rv, status = 0, sep = 2, n_limits;
+	int fd, rv, status = 0, first = 2, sep, n_limits;
 	char **limits, **args;
-	bool pool = argc == 3 && strcmp(argv[2], "--pool") == 0;
+	struct pool_request req;
+	bool allow_unix = argc > 2 && strcmp(argv[2], "--allow-unix") == 0, pool;
 	pid_t pid;
 
-	while (sep < argc && strcmp(argv[sep], "--") != 0)
+	if (allow_unix)
+		first = 3;
+	pool = argc == first + 1 && strcmp(argv[first], "--pool") == 0;
+	for (sep = first; sep < argc && strcmp(argv[sep], "--") != 0;)
 		sep++;
 	if (argc < 2 || (!pool && sep + 1 >= argc)) {
-		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [LIMIT=N]... -- PROGRAM [ARG]...\n"
-				"       runnerd-docker-init STATUS_FILE --pool\n");
+		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [--allow-unix] [LIMIT=N]... -- PROGRAM [ARG]...\n"
+				"       runnerd-docker-init STATUS_FILE [--allow-unix] --pool\n");
 		return 125;
 	}
 	if ((fd = open(argv[1], O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "runnerd-docker-init: %s: %s\n", argv[1], strerror(errno));
 		return 125;
 	}
-	limits = argv + 2;
-	n_limits = sep - 2;
+	limits = argv + first;
+	n_limits = sep - first;
 	args = argv + sep + 1;
 
 	/* Signals wait in the mask for sigwaitinfo; the handlers only make
@@ -291,8 +378,14 @@ main(int argc, char **argv)
 		signal(SIGINT, pool_quit);
 		signal(SIGHUP, pool_quit);
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		if ((rv = pool_header(&limits, &n_limits, &args)) < 0)
+		if ((rv = pool_header(&req)) < 0)
 			return 0; /* no request: nothing to report */
+		if (rv == 0) {
+			limits = req.limits;
+			for (n_limits = 0; limits[n_limits] != NULL; n_limits++)
+				;
+			args = req.argv;
+		}
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		for (int sig = 1; sig < NSIG; sig++)
 			if (sig != SIGKILL && sig != SIGSTOP)
@@ -301,6 +394,8 @@ main(int argc, char **argv)
 	oom_before = oom_kills();
 	for (int i = 0; i < n_limits && rv == 0; i++)
 		rv = apply_limit(limits[i]);
+	if (rv == 0 && !allow_unix)
+		rv = deny_unix_sockets();
 	if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&
 	    (rv = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
 							  POSIX_SPAWN_SETPGROUP)) == 0 &&

@@ -8,6 +8,9 @@
  *   [setpriv --reuid=U --regid=G --init-groups --]
  *   firejail --quiet --noprofile --deterministic-exit-code --keep-fd=3,4,5
  *            --caps.drop=all --nonewprivs --private-dev
+ *            --protocol=inet,inet6 (unix,inet,inet6: unix_sockets listed)
+ *            --seccomp.drop=io_uring_setup,io_uring_enter,io_uring_register
+ *            --seccomp.32.drop=socketcall,io_uring_setup,io_uring_enter,io_uring_register
  *            [--net=none] [--private-tmp | --whitelist=P...]
  *            [--rlimit-cpu=N] [--rlimit-as=N]
  *            [--rlimit-nproc=N (no cgroup)] [--rlimit-fsize=N] [--rlimit-nofile=N]
@@ -15,7 +18,10 @@
  *            [--read-write=P | --read-only=P]...  (shallowest first)
  *            [--blacklist=/home --blacklist=/root] (hide_home)
  *            [--blacklist=P]...                   (hidden)
+ *            [--blacklist=P]...   (the control plane; with unix_sockets, every
+ *                                  other socket bound on the host)
  *            RUNNERD-STATUS 3 --from-env --end-sandbox --launched
+ *                           [--scope-abstract]   (unix_sockets, host network)
  *
  * and the command (resolved program path, argv, environment) travels in
  * RUNNERD_CMD_* variables (shim_env.h). Why it is shaped like this, all
@@ -60,6 +66,18 @@
  * - firejail refuses system users (uid < UID_MIN, "nobody") and users
  *   missing from firejail.users when that file exists, and makes only the
  *   user's own paths read-write: check() says so up front.
+ * - No control plane (control_plane.h): a network namespace hides no
+ *   filesystem socket, and with the host's network no abstract one, so the
+ *   sandbox may not create unix sockets at all (firejail's --protocol, a
+ *   seccomp filter on socket(); io_uring goes too, as IORING_OP_SOCKET
+ *   would bypass it, and the 32-bit socketcall, which it does not cover).
+ *   runnerd's sockets and state directory and the engines' sockets are
+ *   blacklisted besides, last, so no rule reopens them. A profile listing unix_sockets gets unix back with every other
+ *   socket bound on the host blacklisted at launch and, sharing the host's
+ *   network namespace, the abstract ones scoped by Landlock inside
+ *   (runnerd-status --scope-abstract); without Landlock ABI 6 that profile
+ *   is refused. A path that cannot be blacklisted, or more blacklists than
+ *   firejail's 127 arguments take, refuse the run: never a socket showing.
  *
  * Every process of the sandbox stays in the process group runnerd
  * created, so its SIGTERM/SIGKILL reaches all of them; firejail's own pid
@@ -80,10 +98,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/landlock.h>
+
+#include "argv_build.h"
 #include "backend.h"
+#include "control_plane.h"
 #include "helper_path.h"
 #include "job_cgroup.h"
 #include "pids_cgroup.h"
@@ -106,6 +129,25 @@
 /* firejail refuses an argument of 4128 bytes or more ("--blacklist=" + path). */
 #define MAX_FLAG_PATH 4000
 #define FIREJAIL_USERS "/etc/firejail/firejail.users"
+/* firejail refuses argc >= 128 ("too many arguments"). */
+#define FIREJAIL_MAX_ARGS 127
+/* Socket families a command may create: never netlink (no command of a
+ * sandbox needs the kernel's routing, audit, uevent or socket-diagnostics
+ * interfaces; sock_diag would list the host's sockets), and unix only when
+ * the profile lists unix sockets. socketpair() is not filtered. */
+#define PROTOCOLS "inet,inet6"
+#define PROTOCOLS_WITH_UNIX "unix,inet,inet6"
+/* io_uring creates sockets without socket() (IORING_OP_SOCKET, Linux
+ * 5.19): it would bypass the family filter. */
+#define NO_IO_URING "io_uring_setup,io_uring_enter,io_uring_register"
+/* The 32-bit calls (int $0x80, from any process on x86_64) have a filter of
+ * their own, and --protocol leaves i386 socketcall(SYS_SOCKET, ...) alone:
+ * its family lies in memory a filter cannot read. So socketcall goes, as
+ * io_uring does (modern 32-bit programs call socket() directly). */
+#define NO_32BIT_SOCKETCALL "socketcall," NO_IO_URING
+/* Landlock's abstract unix socket scoping (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+ * arrived with ABI 6 (Linux 6.12). */
+#define LANDLOCK_ABI_SCOPE 6
 #define FIREJAIL_SANDBOX_DIR "/run/firejail/sandbox"
 
 static char *const tool_env[] = { "PATH=" TOOL_PATH, NULL };
@@ -378,7 +420,8 @@ resolve_user(const struct policy *p, struct who *w, rstatus *st)
 		return 0;
 	if (geteuid() != 0)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
-				    "profile %s: user: runnerd runs as uid %u, not root: it cannot run commands as %s",
+				    "profile %s: user: runnerd runs as uid %u, not root: it cannot run commands as %s "
+				    "(name runnerd's own user to run them as it)",
 				    p->profile ? p->profile : "?", (unsigned) geteuid(), w->name);
 	w->switch_user = true;
 	if (pw.pw_uid != 0 && (pw.pw_uid < uid_min() || strcmp(pw.pw_name, "nobody") == 0))
@@ -407,8 +450,9 @@ static void
 run_probe(const char *override, char *path, size_t pathlen, rstatus *verdict)
 {
 	char truepath[PATH_MAX], err[1024];
-	char *argv[] = { path, "--quiet", "--noprofile", "--deterministic-exit-code",
-			 "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none", truepath, NULL };
+	char *argv[] = { path, "--quiet", "--noprofile", "--deterministic-exit-code", "--caps.drop=all",
+			 "--nonewprivs", "--private-dev", "--protocol=" PROTOCOLS, "--seccomp.drop=" NO_IO_URING,
+			 "--seccomp.32.drop=" NO_32BIT_SOCKETCALL, "--net=none", truepath, NULL };
 	struct spawn_sync r = {
 		.argv = argv, .envp = tool_env, .cwd = "/", .timeout_ms = PROBE_TIMEOUT_MS,
 		.err = err, .err_size = sizeof(err),
@@ -530,14 +574,38 @@ fj_probe(rstatus *st)
 
 /* --- process limit ------------------------------------------------------ */
 
-static bool cgroups_disabled; /* firejail_use_pids_cgroup(false), for tests */
+/* Switches tests turn off (firejail.h), read and written under the lock. */
+static bool cgroups_disabled, landlock_disabled;
+
+static void
+set_switch(bool *disabled, bool use)
+{
+	pthread_mutex_lock(&lock);
+	*disabled = !use;
+	pthread_mutex_unlock(&lock);
+}
+
+static bool
+switched_off(const bool *disabled)
+{
+	bool v;
+
+	pthread_mutex_lock(&lock);
+	v = *disabled;
+	pthread_mutex_unlock(&lock);
+	return v;
+}
 
 void
 firejail_use_pids_cgroup(bool use)
 {
-	pthread_mutex_lock(&lock);
-	cgroups_disabled = !use;
-	pthread_mutex_unlock(&lock);
+	set_switch(&cgroups_disabled, use);
+}
+
+void
+firejail_use_landlock(bool use)
+{
+	set_switch(&landlock_disabled, use);
 }
 
 /* The process limit is a pids cgroup of the run's own whenever one can be
@@ -548,16 +616,52 @@ static bool
 use_pids_cgroup(rstatus *why)
 {
 	char cg[PATH_MAX];
-	bool disabled;
 
-	pthread_mutex_lock(&lock);
-	disabled = cgroups_disabled;
-	pthread_mutex_unlock(&lock);
-	if (disabled) {
+	if (switched_off(&cgroups_disabled)) {
 		rstatus_fail(why, RS_FAILED_PRECONDITION, "pids cgroups are switched off");
 		return false;
 	}
 	return pids_cgroup_parent(cg, sizeof(cg), why) == 0;
+}
+
+/* --- abstract unix sockets ---------------------------------------------- */
+
+/* Abstract unix sockets have no path to hide: they belong to a network
+ * namespace. A profile with network none gets a namespace of its own; one
+ * with network allowed shares the host's, and its commands could reach
+ * every abstract socket there once unix sockets are allowed at all — unless
+ * Landlock scopes them (runnerd-status --scope-abstract, inside). */
+static bool
+abstract_scoping_available(void)
+{
+	long abi;
+
+	if (switched_off(&landlock_disabled))
+		return false;
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	return abi >= LANDLOCK_ABI_SCOPE;
+}
+
+/* --- control plane ------------------------------------------------------- */
+
+/* A rule of `p` naming (or lying inside) runnerd's sockets or state
+ * directory or a container engine's sockets: refused, never quietly
+ * overridden by the blacklists. A rule above them is fine: the blacklists
+ * come last and win. */
+static int
+check_control_plane(const struct policy *p, const char *field, char **list, bool templates, rstatus *st)
+{
+	struct control_path cp;
+
+	for (; list && *list; list++) {
+		if (templates && strstr(*list, "{{") != NULL)
+			continue; /* checked once expanded, at prepare */
+		if (control_plane_touched_by(*list, false, &cp))
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: %s: %s would expose %s (%s); no sandbox may reach it",
+					    p->profile ? p->profile : "?", field, *list, cp.path, cp.what);
+	}
+	return 0;
 }
 
 /* --- check -------------------------------------------------------------- */
@@ -580,8 +684,26 @@ check_policy(const struct policy *p, bool templates, struct who *w, rstatus *st)
 	if ((rv = check_paths("filesystem.read_only", p->read_only, templates, st)) < 0 ||
 	    (rv = check_paths("filesystem.read_write", p->read_write, templates, st)) < 0 ||
 	    (rv = check_paths("filesystem.hidden", p->hidden, templates, st)) < 0 ||
+	    (rv = check_paths("unix_sockets", p->unix_sockets, false, st)) < 0 ||
 	    (p->workdir && (rv = check_path_at("workdir", p->workdir, templates, st)) < 0))
 		return rv;
+	char *wd[] = { (char *) p->workdir, NULL };
+	if ((rv = check_control_plane(p, "unix_sockets", p->unix_sockets, false, st)) < 0 ||
+	    (rv = check_control_plane(p, "filesystem.read_write", p->read_write, templates, st)) < 0 ||
+	    (rv = check_control_plane(p, "filesystem.read_only", p->read_only, templates, st)) < 0 ||
+	    (rv = check_control_plane(p, "workdir", wd, templates, st)) < 0)
+		return rv;
+	if (p->unix_sockets && p->unix_sockets[0] && p->network && !abstract_scoping_available())
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: unix_sockets with network: allowed: the sandbox would share the "
+				    "host's network namespace and every abstract unix socket in it, and this kernel "
+				    "cannot scope them (Landlock ABI %d, Linux 6.12); set network: none",
+				    prof, LANDLOCK_ABI_SCOPE);
+	for (char **u = p->unix_sockets; u && *u; u++)
+		if ((rule = hiding_rule(p, *u)) != NULL)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "profile %s: unix_sockets: %s is not visible in the sandbox (%s)", prof,
+					    *u, rule);
 	if ((rv = resolve_user(p, w, st)) < 0)
 		return rv;
 	if (w->switch_user && find_tool("setpriv", tool, sizeof(tool)) < 0)
@@ -641,8 +763,7 @@ fj_check(const struct policy *p, rstatus *st)
 /* --- prepare ------------------------------------------------------------ */
 
 struct plan {
-	char **argv;
-	size_t argc, cap;
+	struct argv_build args;
 	char **env;
 	char cgroup[PATH_MAX]; /* the run's pids cgroup; "": none */
 	struct job_cgroup *job_cg; /* memory and CPU bandwidth (job_cgroup.h) */
@@ -656,25 +777,12 @@ static int
 add(struct plan *pl, rstatus *st, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
-	int n;
+	int rv;
 
-	if (pl->argc + 2 > pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 32;
-		char **v = realloc(pl->argv, cap * sizeof(char *));
-		if (v == NULL)
-			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-		pl->argv = v;
-		pl->cap = cap;
-	}
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	rv = argv_vadd(&pl->args, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	pl->argv[pl->argc++] = s;
-	pl->argv[pl->argc] = NULL;
-	return 0;
+	return rv < 0 ? rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory") : 0;
 }
 
 static void
@@ -682,9 +790,7 @@ plan_free(struct plan *pl)
 {
 	if (pl == NULL)
 		return;
-	for (size_t i = 0; i < pl->argc; i++)
-		free(pl->argv[i]);
-	free(pl->argv);
+	argv_build_free(&pl->args);
 	free(pl->env);
 	job_cgroup_free(pl->job_cg);
 	free(pl);
@@ -776,6 +882,74 @@ add_tmp_rules(struct plan *pl, const struct policy *p, rstatus *st)
 	return any ? 0 : add(pl, st, "--private-tmp");
 }
 
+/* Blacklist `path` unless another rule of `p` hides it already. */
+static int
+add_hide(struct plan *pl, const struct policy *p, const char *path, rstatus *st)
+{
+	rstatus why;
+
+	if (hiding_rule(p, path) != NULL)
+		return 0;
+	/* Fail closed: a path that cannot be blacklisted stays visible. */
+	if (check_path("--blacklist", path, &why) < 0)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "%s cannot be hidden from the sandbox: %s", path,
+				    why.message);
+	return add(pl, st, "--blacklist=%s", path);
+}
+
+/* runnerd's sockets and state directory and the engines' sockets are
+ * hidden in every sandbox, whatever the profile says (control_plane.h). */
+static int
+add_control_plane_rules(struct plan *pl, const struct policy *p, rstatus *st)
+{
+	struct control_path *v;
+	size_t n;
+	int rv = 0;
+
+	if ((v = control_plane_paths(&n)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	for (size_t i = 0; i < n && rv == 0; i++)
+		if (v[i].exists)
+			rv = add_hide(pl, p, v[i].path, st);
+	free(v);
+	return rv;
+}
+
+static bool
+listed_socket(const struct policy *p, const char *resolved)
+{
+	char real[PATH_MAX];
+
+	for (char **u = p->unix_sockets; u && *u; u++) {
+		control_plane_resolve(*u, real, sizeof(real));
+		if (strcmp(real, resolved) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Unix sockets allowed (the profile lists some): every other socket bound
+ * on the host now is blacklisted, but those another rule hides already. */
+static int
+add_host_socket_rules(struct plan *pl, const struct policy *p, rstatus *st)
+{
+	char **socks = host_unix_sockets(), real[PATH_MAX];
+	struct control_path cp;
+	int rv = 0;
+
+	if (socks == NULL)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno,
+					  "cannot list the host's unix sockets (/proc/net/unix) to hide them");
+	for (char **s = socks; *s && rv == 0; s++) {
+		control_plane_resolve(*s, real, sizeof(real));
+		if (listed_socket(p, real) || (control_plane_touched_by(real, false, &cp) && cp.exists))
+			continue; /* allowed, or hidden with the control plane */
+		rv = add_hide(pl, p, real, st);
+	}
+	free(socks);
+	return rv;
+}
+
 /* The sandbox is gone: nothing of it may outlive it, and an OOM kill in
  * its cgroup is reported. */
 static void
@@ -852,10 +1026,15 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 		    (rv = add(pl, st, "--init-groups")) < 0 || (rv = add(pl, st, "--")) < 0)
 			return rv;
 	}
+	size_t fj_at = pl->args.argc;
+	bool unix_ok = p->unix_sockets && p->unix_sockets[0];
 	if ((rv = add(pl, st, "%s", fj)) < 0 || (rv = add(pl, st, "--quiet")) < 0 ||
 	    (rv = add(pl, st, "--noprofile")) < 0 || (rv = add(pl, st, "--deterministic-exit-code")) < 0 ||
 	    (rv = add(pl, st, "--keep-fd=3,4,5")) < 0 || (rv = add(pl, st, "--caps.drop=all")) < 0 ||
 	    (rv = add(pl, st, "--nonewprivs")) < 0 || (rv = add(pl, st, "--private-dev")) < 0 ||
+	    (rv = add(pl, st, "--protocol=%s", unix_ok ? PROTOCOLS_WITH_UNIX : PROTOCOLS)) < 0 ||
+	    (rv = add(pl, st, "--seccomp.drop=" NO_IO_URING)) < 0 ||
+	    (rv = add(pl, st, "--seccomp.32.drop=" NO_32BIT_SOCKETCALL)) < 0 ||
 	    (!p->network && (rv = add(pl, st, "--net=none")) < 0) ||
 	    (p->private_tmp && (rv = add_tmp_rules(pl, p, st)) < 0) ||
 	    (l->cpu_seconds && (rv = add(pl, st, "--rlimit-cpu=%llu", (unsigned long long) l->cpu_seconds)) < 0) ||
@@ -873,16 +1052,24 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	for (char **h = p->hidden; h && *h; h++)
 		if ((rv = add(pl, st, "--blacklist=%s", *h)) < 0)
 			return rv;
+	if ((rv = add_control_plane_rules(pl, p, st)) < 0 || (unix_ok && (rv = add_host_socket_rules(pl, p, st)) < 0))
+		return rv;
 	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, STATUS_FD)) < 0 ||
 	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0 ||
-	    (rv = add(pl, st, "--launched")) < 0)
+	    (rv = add(pl, st, "--launched")) < 0 ||
+	    (unix_ok && p->network && (rv = add(pl, st, "--scope-abstract")) < 0))
 		return rv;
+	if (pl->args.argc - fj_at > FIREJAIL_MAX_ARGS)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "profile %s: the sandbox needs %zu firejail arguments and firejail takes at most %d "
+				    "(rules, and with unix_sockets a blacklist per socket bound on the host)",
+				    p->profile ? p->profile : "?", pl->args.argc - fj_at, FIREJAIL_MAX_ARGS);
 
 	if ((pl->env = shim_env_encode(cwd[0] == '/' ? cwd : NULL, program, cmd->argv, cmd->envp)) == NULL)
 		return errno == E2BIG ? rstatus_fail(st, RS_INVALID_ARGUMENT,
 						     "command: argv and env are too large to pass through firejail")
 				      : rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	out->argv = pl->argv;
+	out->argv = pl->args.argv;
 	out->envp = pl->env;
 	out->cwd = cwd;
 	out->status_channel = true;

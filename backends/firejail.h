@@ -19,4 +19,9 @@ void firejail_set_program(const char *path);
  * where one can be made) or must fall back to RLIMIT_NPROC. For tests. */
 void firejail_use_pids_cgroup(bool use);
 
+/* Whether Landlock may scope abstract unix sockets where the kernel can
+ * (the default), or must be taken as missing: then a profile listing unix
+ * sockets with the network allowed is refused. For tests. */
+void firejail_use_landlock(bool use);
+
 #endif

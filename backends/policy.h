@@ -63,6 +63,11 @@ struct policy {
 	bool private_tmp;        /* an empty /tmp of its own */
 	bool hide_home;          /* /home and /root invisible */
 	struct policy_limits limits;
+	/* Absolute paths of unix sockets the command may connect to; NULL or
+	 * empty: it may create no unix socket at all (socketpair excepted), so
+	 * no host socket, filesystem or abstract, is reachable. Listed: unix
+	 * sockets may be created, and every other host socket stays hidden. */
+	char **unix_sockets;
 	const char *user;        /* run as this user; NULL: runnerd's own */
 	const char *workdir;     /* NULL: the request's or "/" */
 	struct policy_docker docker;

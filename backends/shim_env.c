@@ -148,7 +148,8 @@ shim_env_decode(char *const *env, struct shim_cmd *cmd)
 			continue;
 		if (++i >= len)
 			goto bad;
-		if (stream[i] == 'a')
+		/* In the encoder's order: cwd, path, argv, environment. */
+		if (stream[i] == 'a' && nenv == 0)
 			nargs++;
 		else if (stream[i] == 'e')
 			nenv++;
@@ -192,6 +193,9 @@ shim_env_decode(char *const *env, struct shim_cmd *cmd)
 	}
 	args[nargs] = NULL;
 	envs[nenv] = NULL;
+	/* Two allocations: the strings start at `stream` (with the cwd, else
+	 * the path: the order is checked above), the vectors at `args`;
+	 * shim_cmd_free finds them from there. */
 	cmd->path = args[0];
 	cmd->argv = args + 1;
 	cmd->envp = envs;
@@ -200,4 +204,14 @@ bad:
 	free(stream);
 	errno = EINVAL;
 	return -1;
+}
+
+void
+shim_cmd_free(struct shim_cmd *cmd)
+{
+	if (cmd == NULL || cmd->argv == NULL)
+		return;
+	free(cmd->cwd != NULL ? cmd->cwd : cmd->path);
+	free(cmd->argv - 1);
+	memset(cmd, 0, sizeof(*cmd));
 }

@@ -14,7 +14,8 @@
  * The chunks, concatenated in order, are a stream of strings, each followed
  * by a terminator: "%c" after the working directory (optional), "%a" after
  * an argument, "%e" after an environment entry ("NAME=VALUE"), with '%'
- * inside a string written "%%". The first argument is the path to
+ * inside a string written "%%", in this order: the working directory,
+ * the arguments, the environment. The first argument is the path to
  * execute; the rest are argv, argv[0] as given. runnerd-status enters the
  * working directory itself (firejail silently starts elsewhere when it
  * cannot) and runs the program with exactly the decoded environment;
@@ -28,7 +29,9 @@
 #include <stddef.h>
 
 #define SHIM_ENV_PREFIX "RUNNERD_CMD_"
+#ifndef SHIM_ENV_CHUNK /* tests/fuzz also builds a copy with tiny chunks */
 #define SHIM_ENV_CHUNK  (64u << 10) /* bytes of stream per variable */
+#endif
 #define SHIM_ENV_MAX_CHUNKS 200     /* firejail takes < 256 variables */
 
 /* Encode `cwd` (NULL: none), `path`, `argv` and `envp` into a
@@ -45,8 +48,12 @@ struct shim_cmd {
 };
 
 /* Decode from `environ`-style `env`. 0, or -1 with errno: ENOENT (no
- * RUNNERD_CMD_0), EINVAL (malformed), ENOMEM. The result lives in two
- * allocations; runnerd-status simply keeps them until it exits. */
+ * RUNNERD_CMD_0), EINVAL (malformed), ENOMEM. runnerd-status simply keeps
+ * the result until it exits; shim_cmd_free frees it. */
 int shim_env_decode(char *const *env, struct shim_cmd *cmd);
+
+/* Free what shim_env_decode filled in; NULL-safe, and safe after a failed
+ * decode of a zeroed `cmd`. */
+void shim_cmd_free(struct shim_cmd *cmd);
 
 #endif

@@ -5,7 +5,7 @@
  *   runnerd-status FD -- PROGRAM [ARG]...
  *       PROGRAM is a path, run with our own environment.
  *
- *   runnerd-status FD --from-env [--end-sandbox] [--launched]
+ *   runnerd-status FD --from-env [--end-sandbox] [--launched] [--scope-abstract]
  *       Inside the sandbox: the working directory, path, argv and the exact
  *       environment come from RUNNERD_CMD_* (shim_env.h).
  *
@@ -19,6 +19,13 @@
  * sandbox, and its pipes, alive. Done only when our parent is the init of
  * a pid namespace that is not the host's; firejail's own
  * --deterministic-shutdown does the same after a fixed 100 ms sleep.
+ *
+ * --scope-abstract: before the program starts, a Landlock domain scopes
+ * abstract unix sockets (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET, Linux 6.12):
+ * the program and its descendants can reach only abstract sockets created
+ * inside the sandbox, not the host's (a sandbox that shares the host's
+ * network namespace shares its abstract sockets). If the kernel cannot,
+ * the program does not run (exec failure, the errno of Landlock's refusal).
  *
  * --launch: firejail 0.9.72 sometimes gives up while it sets the sandbox
  * up ("Access error: ... invalid read-only mount", exit 1) when another
@@ -47,6 +54,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -258,6 +268,33 @@ launch(const char *cgroup, char **argv)
 
 /* --- inside ----------------------------------------------------------------- */
 
+/* Landlock's ruleset attributes as of ABI 6 (Debian 12's headers stop at
+ * ABI 1). */
+struct landlock_scope_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+#define SCOPE_ABSTRACT_UNIX_SOCKET (1ull << 0)
+
+/* Scope abstract unix sockets to this process's descendants: 0 or errno. */
+static int
+scope_abstract_sockets(void)
+{
+	struct landlock_scope_attr attr = { .scoped = SCOPE_ABSTRACT_UNIX_SOCKET };
+	long fd;
+	int rv = 0;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return errno;
+	if ((fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0)) < 0)
+		return errno;
+	if (syscall(SYS_landlock_restrict_self, (int) fd, 0) != 0)
+		rv = errno;
+	close((int) fd);
+	return rv;
+}
+
 /* Are we the first child of a sandbox's own pid namespace? */
 static bool
 child_of_sandbox_init(void)
@@ -284,7 +321,7 @@ int
 main(int argc, char **argv)
 {
 	struct shim_cmd cmd;
-	bool from_env = false, end_sandbox = false, launched = false;
+	bool from_env = false, end_sandbox = false, launched = false, scope_abstract = false;
 	pid_t pid;
 	int fd, rv, status;
 
@@ -302,6 +339,8 @@ main(int argc, char **argv)
 				end_sandbox = true;
 			else if (strcmp(argv[i], "--launched") == 0)
 				launched = true;
+			else if (strcmp(argv[i], "--scope-abstract") == 0)
+				scope_abstract = true;
 			else
 				from_env = false;
 		}
@@ -319,7 +358,7 @@ main(int argc, char **argv)
 		cmd.envp = environ;
 	} else {
 		fprintf(stderr, "usage: runnerd-status FD -- PROGRAM [ARG]...\n"
-				"       runnerd-status FD --from-env [--end-sandbox] [--launched]\n"
+				"       runnerd-status FD --from-env [--end-sandbox] [--launched] [--scope-abstract]\n"
 				"       runnerd-status --launch [--join-cgroup=DIR] -- WRAPPER [ARG]...\n");
 		return 125;
 	}
@@ -345,6 +384,13 @@ main(int argc, char **argv)
 	if (cmd.cwd != NULL && chdir(cmd.cwd) != 0) {
 		rv = errno;
 		fprintf(stderr, "runnerd-status: cannot enter the working directory %s: %s\n", cmd.cwd,
+			strerror(rv));
+		report(fd, "exec", rv);
+		return 126;
+	}
+
+	if (scope_abstract && (rv = scope_abstract_sockets()) != 0) {
+		fprintf(stderr, "runnerd-status: cannot scope abstract unix sockets (Landlock): %s\n",
 			strerror(rv));
 		report(fd, "exec", rv);
 		return 126;

@@ -24,6 +24,7 @@
 	X(UNAVAILABLE, 69, "runnerd unreachable or unavailable; health: not SERVING")           \
 	X(CALL_FAILED, 70, "the call failed with an error status (printed as CODE: message)")   \
 	X(IO, 74, "local error: reading --stdin, writing output, out of memory")                \
+	X(NOPERM, 77, "permission denied on runnerd's socket or a directory above it")          \
 	X(TIMEOUT, 124, "the child hit its time limit (--timeout or the server's)")             \
 	X(CANNOT_EXEC, 126, "the command exists but could not be executed")                     \
 	X(NOT_FOUND, 127, "the command was not found")
@@ -35,29 +36,33 @@ enum rctl_exit {
 	RCTL_EXIT_SIGNAL_BASE = 128, /* + the signal number */
 };
 
-/* Options valid before the command and, for convenience, after it. */
+/* Options valid before the command and after it. */
 struct rctl_globals {
-	const char *addr;       /* NULL: $RUNNERD_ADDR or the default */
+	const char *addr;       /* as given; NULL: $RUNNERD_ADDR or the default */
 	int connect_timeout_ms; /* 0: the client library's default */
+	char addr_buf[1024];    /* rctl_addr's answer */
 };
 
 /* The global options as getopt_long entries, for every command's table. */
 #define RCTL_OPT_ADDR 0x100
 #define RCTL_OPT_CONNECT_TIMEOUT 0x101
+#define RCTL_OPT_VERSION 0x102
 #define RCTL_OPT_HELP 'h'
 #define RCTL_GLOBAL_LONGOPTS                                                   \
 	{ "addr", required_argument, NULL, RCTL_OPT_ADDR },                    \
 	{ "connect-timeout", required_argument, NULL, RCTL_OPT_CONNECT_TIMEOUT }, \
+	{ "version", no_argument, NULL, RCTL_OPT_VERSION },                    \
 	{ "help", no_argument, NULL, RCTL_OPT_HELP }
 
 /* A command of the command table: parses its own options from argv
  * (argv[0] is the command's name) and returns runnerctl's exit code. */
 typedef int rctl_handler(struct rctl_globals *g, int argc, char **argv);
 
-rctl_handler rctl_cmd_run, rctl_cmd_sh, rctl_cmd_health;
-rctl_handler rctl_cmd_exec, rctl_cmd_attach;                              /* rctl_exec.c */
+rctl_handler rctl_cmd_run, rctl_cmd_sh, rctl_cmd_health;                  /* rctl_run.c, rctl_health.c */
+rctl_handler rctl_cmd_exec, rctl_cmd_attach;                              /* rctl_exec.c, rctl_watch.c */
 rctl_handler rctl_cmd_start, rctl_cmd_write, rctl_cmd_close_stdin;        /* rctl_session.c */
-rctl_handler rctl_cmd_wait, rctl_cmd_kill, rctl_cmd_ps;                   /* rctl_session.c, rctl_ps.c */
+rctl_handler rctl_cmd_wait, rctl_cmd_kill, rctl_cmd_stop, rctl_cmd_rm;    /* rctl_session.c */
+rctl_handler rctl_cmd_ps, rctl_cmd_logs, rctl_cmd_version;                /* rctl_ps.c, rctl_logs.c, rctl_health.c */
 
 /* What option handlers return when parsing should go on, and (from
  * rctl_common_opt) when the option is the caller's own; any value >= 0 is
@@ -66,7 +71,7 @@ rctl_handler rctl_cmd_wait, rctl_cmd_kill, rctl_cmd_ps;                   /* rct
 #define RCTL_NOT_MINE (-2)
 
 /* Handle an option of RCTL_GLOBAL_LONGOPTS or a getopt error in any
- * command's getopt loop ("+:h..." optstring, opterr = 0). */
+ * command's getopt loop (":h..." optstring, opterr = 0). */
 int rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char **argv);
 
 struct rctl_handle; /* rctl_util.c */
@@ -76,17 +81,22 @@ struct rctl_handle; /* rctl_util.c */
 typedef int rctl_opt_fn(void *ctx, const char *cmd, int opt, char *arg);
 
 /* Run a command's getopt loop over argv (argv[0]: its name): the global
- * options, then `fn` (NULL: none of its own). Leaves optind at the first
- * operand. Returns RCTL_CONTINUE or an exit code. */
+ * options, then `fn` (NULL: none of its own). Options may come anywhere
+ * before "--" (GNU getopt permutes the operands behind them); optind is
+ * left at the first operand. Returns RCTL_CONTINUE or an exit code. */
 int rctl_parse_opts(struct rctl_globals *g, int argc, char **argv, const char *optstring,
 		    const struct option *longopts, rctl_opt_fn *fn, void *ctx);
 
-/* The one operand after the options, a session ID or handle, into `h`;
- * RCTL_CONTINUE or an exit code. */
-int rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h);
+/* The rctl_opt_fn of a command whose one option of its own is a flag: sets
+ * the bool `ctx` points to. */
+int rctl_flag_opt(void *ctx, const char *cmd, int opt, char *arg);
 
-/* Print the whole usage text to stdout. */
-void rctl_usage(void);
+/* Print the help of command `cmd` (NULL: runnerctl's) to stdout. */
+void rctl_help(const char *cmd);
+
+/* Errors as JSON on stderr ({"code": "...", "message": "..."}), for a
+ * command given --json; set by main before the command runs. */
+void rctl_set_json_errors(bool on);
 
 /* Report a usage error ("runnerctl[ CMD]: ...") and return RCTL_EXIT_USAGE. */
 int rctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -97,8 +107,16 @@ int rctl_status_exit(const runner_status *st);
 /* The same for a failure runnerctl finds itself (code: a runner_code). */
 int rctl_fail_exit(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Open a client per the global options; returns 0 or an exit code. */
-int rctl_connect(const struct rctl_globals *g, runner_client **out);
+/* The address to dial: --addr, else $RUNNERD_ADDR, else the default; a
+ * path ("/run/x.sock", "./x.sock") is taken as ipc://PATH. */
+const char *rctl_addr(struct rctl_globals *g);
+
+/* Open a client per the global options; returns 0 or an exit code (64 for
+ * a malformed address, 77 when the socket may not be opened). */
+int rctl_connect(struct rctl_globals *g, runner_client **out);
+
+/* The exit code for a failure to reach runnerd or its stream socket. */
+int rctl_connect_exit(const char *cmd, const runner_status *st);
 
 /* For __attribute__((cleanup)): close a runner_client *, and free any
  * unpacked protobuf message pointer (NULL is fine for both). */
@@ -127,6 +145,7 @@ struct rctl_run_opts {
 	const char *stdin_path;
 	const char *tag;
 	const char *key;
+	char *workdir;   /* -w made absolute, malloc'd */
 	/* The spec under construction; pointers borrow from argv except the
 	 * env names, which need their own NUL. */
 	Runner__V1__CommandSpec spec;
@@ -145,13 +164,19 @@ struct rctl_run_opts {
 int rctl_run_opts_parse(struct rctl_globals *g, struct rctl_run_opts *o, int argc, char **argv);
 void rctl_run_opts_free(struct rctl_run_opts *o);
 
+/* exec, and run/sh -i: the command as a session, its output streamed to
+ * ours and (with -i or --stdin) our input to it; its end becomes our exit
+ * status. rctl_exec.c. */
+int rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o);
+
 /* ---- rctl_outcome.c: how a process ended, as runnerctl reports it ---- */
 
 /* The exit code that mirrors `r` (the child's status, 128+N, 124, 126,
  * 127; 70 for an outcome the contract does not allow). With `notes`, says
- * on stderr why the child ended when it did not just exit; `program` names
- * it in the note on an exec failure (NULL: "the command"). */
-int rctl_outcome_exit(const Runner__V1__RunResult *r, const char *program, bool notes);
+ * on stderr why the child ended when it did not just exit; `o` (may be
+ * NULL) is the command as asked for: its program names it in the note on
+ * an exec failure, and its --cpu explains a kill at that CPU time. */
+int rctl_outcome_exit(const Runner__V1__RunResult *r, const struct rctl_run_opts *o, bool notes);
 
 /* One line for people: how it ended, times, peak RSS, output totals. */
 void rctl_print_outcome(FILE *f, const Runner__V1__RunResult *r);
@@ -175,7 +200,7 @@ const char *rctl_signal_name(int sig, char *buf, size_t size);
 int rctl_parse_signal(const char *s);
 
 /* A session as named on the command line: "ID" or the handle "ID:SECRETHEX"
- * that `start` prints. */
+ * that `start` prints, where ID may be a unique prefix of the session's id. */
 struct rctl_handle {
 	char id[256];
 	uint8_t secret[128];
@@ -184,6 +209,26 @@ struct rctl_handle {
 
 /* Parse `arg` into `h`; false when it cannot name a session. */
 bool rctl_parse_handle(const char *arg, struct rctl_handle *h);
+
+/* Whether `id` is a whole session id (32 hex digits), not a prefix. */
+bool rctl_is_full_id(const char *id);
+
+/* The one operand after the options, a session ID or handle, into `h`;
+ * RCTL_CONTINUE or an exit code. With `need_secret`, a bare ID is a usage
+ * error that says why. */
+int rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h,
+			 bool need_secret);
+
+/* Replace a prefix in h->id by the one session id it starts (List); a
+ * whole id is left as it is without a call. RCTL_CONTINUE, or prints the
+ * error (NOT_FOUND: none; INVALID_ARGUMENT: several) and returns the exit
+ * code. */
+int rctl_resolve_session(runner_client *c, const char *cmd, struct rctl_handle *h);
+
+/* The common start of the commands on one session: the operand, a client,
+ * the prefix resolved. RCTL_CONTINUE or an exit code. */
+int rctl_open_session(struct rctl_globals *g, const char *cmd, int argc, char **argv,
+		      bool need_secret, runner_client **c, struct rctl_handle *h);
 
 /* The handle "ID:SECRETHEX" of a session, malloc'd (NULL: out of memory). */
 char *rctl_handle_string(const char *id, const uint8_t *secret, size_t len);
@@ -217,7 +262,7 @@ struct rctl_watch {
 	const char *stream_addr;
 	int connect_timeout_ms; /* 0: the library's default */
 	uint64_t from_stdout, from_stderr;
-	const char *program;   /* names the child in the note on an exec failure */
+	const struct rctl_run_opts *run; /* exec: the command as asked (for notes); attach: NULL */
 	runner_stream *s;
 };
 
@@ -231,15 +276,19 @@ int rctl_watch_copy(struct rctl_watch *w);
 
 void rctl_watch_close(struct rctl_watch *w);
 
-/* ---- rctl_json.c ---- */
+/* ---- rctl_json.c: JSON output, in the proto3 JSON mapping (pb_json.h) ---- */
 
-/* Print `r` as one JSON object line on stdout; false on an output error. */
-bool rctl_print_result_json(const Runner__V1__RunResult *r);
+/* A reply message as one JSON document on stdout (every field, defaults
+ * included); RCTL_EXIT_OK, or RCTL_EXIT_IO after saying why. */
+int rctl_print_message_json(const ProtobufCMessage *m);
 
-/* One JSON object line per session (the result without output), on stdout. */
-bool rctl_print_sessions_json(const Runner__V1__ListResponse *l);
+/* ps: the sessions as one JSON array ([] when there are none). */
+int rctl_print_sessions_json(const Runner__V1__ListResponse *l);
 
-/* StartPipes' answer as one JSON object line on stdout. */
-bool rctl_print_start_json(const Runner__V1__StartPipesResponse *r, const char *handle);
+/* start: StartPipesResponse, plus "handle" (ID:SECRET, as start prints). */
+int rctl_print_start_json(const Runner__V1__StartPipesResponse *r, const char *handle);
+
+/* An error as {"code": "NAME", "message": "..."} on stderr (one line). */
+void rctl_print_error_json(int code, const char *message);
 
 #endif

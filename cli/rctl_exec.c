@@ -1,5 +1,5 @@
-/* rctl_exec.c — `runnerctl exec`: start a session and stand in for its
- * process. Its output is copied to ours as it comes (rctl_watch.c); with
+/* rctl_exec.c — `runnerctl exec` (and run/sh -i): start a session and
+ * stand in for its process. Its output is copied to ours as it comes (rctl_watch.c); with
  * -i (or --stdin) a second thread feeds it our input; a third passes the
  * signals we get on to it; a closed stdout sends it SIGPIPE; and its end
  * becomes our exit status, as with `run`. */
@@ -57,7 +57,7 @@ pump_main(void *arg)
 	case RUNNER_STDIN_STOPPED: /* the child's end arrived */
 		break;
 	case RUNNER_STDIN_READ_FAILED:
-		fprintf(stderr, PROG " exec: reading input: %s\n", strerror(errno));
+		fprintf(stderr, PROG " %s: reading input: %s\n", w->cmd, strerror(errno));
 		code = RCTL_EXIT_IO;
 		/* The child got only part of its input; do not leave it
 		 * waiting for the rest. */
@@ -111,7 +111,7 @@ forward_main(void *arg)
 		if (rctl_signal(t->w->c, t->w->id, sig, &st) == 0)
 			continue;
 		/* The child is gone or out of reach: the signal is ours. */
-		fprintf(stderr, PROG " exec: cannot pass %s on: %s: %s\n",
+		fprintf(stderr, PROG " %s: cannot pass %s on: %s: %s\n", t->w->cmd,
 			rctl_signal_name(sig, name, sizeof(name)), runner_status_code_name(st.code),
 			st.message);
 		_exit(RCTL_EXIT_SIGNAL_BASE + sig);
@@ -119,12 +119,12 @@ forward_main(void *arg)
 }
 
 static int
-start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+start_thread(pthread_t *t, void *(*fn)(void *), struct exec_threads *arg)
 {
 	int err;
 
 	if ((err = pthread_create(t, NULL, fn, arg)) != 0) {
-		fprintf(stderr, PROG " exec: cannot start a thread: %s\n", strerror(err));
+		fprintf(stderr, PROG " %s: cannot start a thread: %s\n", arg->w->cmd, strerror(err));
 		return RCTL_EXIT_IO;
 	}
 	return 0;
@@ -177,11 +177,11 @@ exec_input(const struct rctl_run_opts *o, struct exec_threads *t)
 		t->input_fd = STDIN_FILENO;
 	} else if (o->stdin_path != NULL &&
 		   (t->input_fd = open(o->stdin_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, PROG " exec: cannot open --stdin %s: %s\n", o->stdin_path, strerror(errno));
+		fprintf(stderr, PROG " %s: cannot open --stdin %s: %s\n", o->cmd, o->stdin_path, strerror(errno));
 		return RCTL_EXIT_IO;
 	}
 	if (t->input_fd >= 0 && pipe2(t->stop, O_CLOEXEC) < 0) {
-		perror(PROG " exec: pipe");
+		perror(PROG ": pipe");
 		return RCTL_EXIT_IO;
 	}
 	return RCTL_CONTINUE;
@@ -211,21 +211,16 @@ run_session(struct rctl_watch *w, struct exec_threads *t)
 }
 
 int
-rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
+rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o)
 {
-	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
-		.cmd = argv[0],
-		.accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_TAG | RCTL_RUNOPT_INTERACTIVE,
-	};
-	struct rctl_watch w = { .cmd = argv[0], .connect_timeout_ms = g->connect_timeout_ms };
+	struct rctl_watch w = { .cmd = o->cmd, .connect_timeout_ms = g->connect_timeout_ms, .run = o };
 	struct exec_threads t = { .w = &w, .stop = { -1, -1 } };
 	Runner__V1__StartPipesResponse *resp = NULL;
 	runner_client *c = NULL;
 	sigset_t sigs;
 	int rv, pump_exit;
 
-	if ((rv = rctl_run_opts_parse(g, &o, argc, argv)) != RCTL_CONTINUE ||
-	    (rv = exec_input(&o, &t)) != RCTL_CONTINUE)
+	if ((rv = exec_input(o, &t)) != RCTL_CONTINUE)
 		return rv;
 	/* Before any thread exists (nng starts its own), so that only the
 	 * forwarder ever takes these signals. */
@@ -235,7 +230,7 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 
 	if ((rv = rctl_connect(g, &c)) != 0)
 		return rv;
-	if ((rv = rctl_start_session(c, &o, &resp)) != 0) {
+	if ((rv = rctl_start_session(c, o, &resp)) != 0) {
 		runner_client_close(c);
 		return rv;
 	}
@@ -244,7 +239,6 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 	w.secret = resp->stream_secret.data;
 	w.secret_len = resp->stream_secret.len;
 	w.stream_addr = resp->stream_address;
-	w.program = o.spec.argv[0];
 
 	rv = run_session(&w, &t);
 	rctl_watch_close(&w);
@@ -258,4 +252,18 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 	/* Input that could not be delivered makes the child's answer suspect. */
 	pump_exit = atomic_load(&t.pump_exit);
 	return pump_exit > 0 ? pump_exit : rv;
+}
+
+int
+rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
+{
+	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
+		.cmd = argv[0],
+		.accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_TAG | RCTL_RUNOPT_INTERACTIVE,
+	};
+	int rv;
+
+	if ((rv = rctl_run_opts_parse(g, &o, argc, argv)) != RCTL_CONTINUE)
+		return rv;
+	return rctl_exec_session(g, &o);
 }

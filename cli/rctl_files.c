@@ -13,30 +13,80 @@
 
 #define PROG "runnerctl"
 
-const char rctl_files_usage[] =
-	"Files (ls, stat, cat, put, cp, rm, mkdir, mv, watch), inside the roots the\n"
-	"profile's files: section allows, as its user:\n"
-	"  REMOTE                 :PATH, a path on runnerd's side (for a docker profile,\n"
-	"                         inside its containers); cp needs the colon, the\n"
-	"                         others take PATH with or without it\n"
-	"  --profile NAME, --param NAME=VALUE\n"
-	"                         the profile (and its parameters) whose roots apply\n"
-	"  cp SRC DST             SRC or DST is REMOTE; directories are copied whole\n"
-	"                         (into DST/NAME when DST is an existing directory);\n"
-	"                         symlinks are skipped with a note\n"
-	"  -l                     ls: long format (type, mode, owner, size, time)\n"
-	"  -R, --depth N          ls: list subdirectories too (all, or N levels)\n"
-	"  -r                     rm: directories and all they hold; watch: the tree\n"
-	"  -p                     mkdir: create parents; no error if it exists\n"
-	"  -f                     mv: replace an existing destination\n"
-	"  --mode MODE            put, cp, mkdir: permissions (octal, e.g. 0640)\n"
-	"  --append               put: append to the file instead of replacing it\n"
-	"  --no-clobber           put, cp: fail if the remote file exists\n"
-	"  --durable              put, cp: fsync before the file is renamed into place\n"
-	"  --sha256               stat: also print the file's SHA-256\n"
-	"  --json                 ls, stat, watch: one JSON object per line\n"
-	"Uploads are atomic (a temporary file renamed into place) and checked by\n"
-	"SHA-256; a dropped connection resumes where runnerd's copy ends.\n";
+/* What every file command's help ends with. */
+#define FILE_OPTIONS                                                                            \
+	"\n"                                                                                    \
+	"  --profile NAME         the profile whose files: roots apply (default: runnerd's\n" \
+	"                         default profile); the work is done as its user\n"         \
+	"  --param NAME=VALUE     a value for one of its template parameters (repeatable)\n"  \
+	"REMOTE is :PATH (the colon may be left out here), absolute; for a docker\n"        \
+	"profile, a path inside its containers.\n"
+
+const char rctl_ls_help[] =
+	"List remote directories (a file: the file): names, directories with a /.\n"
+	"\n"
+	"  -l                     long format: type and mode, owner, size, time\n"
+	"  -R                     list everything below too (--depth 64)\n"
+	"  --depth N              list N levels below too\n"
+	"  --json                 print each ListDirResponse as JSON (proto3 mapping)\n" FILE_OPTIONS;
+
+const char rctl_stat_help[] =
+	"Describe remote files (a symlink itself, not what it points to), as ls -l.\n"
+	"\n"
+	"  --sha256               also the SHA-256 of a file's contents (read in full)\n"
+	"  --json                 print each StatFileResponse as JSON (proto3 mapping)\n" FILE_OPTIONS;
+
+const char rctl_cat_help[] = "Print remote files to stdout, byte for byte, one after the other.\n" FILE_OPTIONS;
+
+const char rctl_put_help[] =
+	"Write runnerctl's stdin to a remote file: atomically (a temporary file beside\n"
+	"it, renamed over it once complete and its SHA-256 checked by runnerd).\n"
+	"\n"
+	"  --mode MODE            its permissions, octal (default: those of the file it\n"
+	"                         replaces, else 0644)\n"
+	"  --no-clobber           fail (ALREADY_EXISTS) if it exists\n"
+	"  --append               append in place instead (not atomic)\n"
+	"  --durable              fsync it before it is renamed into place\n" FILE_OPTIONS;
+
+const char rctl_cp_help[] =
+	"Copy a file or a directory tree between here and runnerd: SRC or DST is\n"
+	"REMOTE (:PATH, the colon required), the other a local path. Into DST/NAME\n"
+	"when DST is an existing directory, else as DST. Uploads are atomic and\n"
+	"checked by SHA-256; downloads go through a temporary file renamed into place.\n"
+	"Four chunks are in flight at a time; a connection that drops (runnerd\n"
+	"restarting included) is resumed. Symlinks and special files are skipped\n"
+	"with a note. Permissions are kept.\n"
+	"\n"
+	"  --mode MODE            permissions of the files uploaded, octal\n"
+	"  --no-clobber           do not replace remote files that exist\n"
+	"  --durable              fsync each uploaded file before it is renamed into place\n" FILE_OPTIONS;
+
+const char rctl_rm_files_help[] =
+	"Remove remote files and empty directories (rm REMOTE... does the same).\n"
+	"\n"
+	"  -r                     directories and everything in them (links are removed,\n"
+	"                         never followed)\n"
+	"  -f                     a path that is not there is no error\n" FILE_OPTIONS;
+
+const char rctl_mkdir_help[] =
+	"Create remote directories.\n"
+	"\n"
+	"  -p                     create missing parents; no error if it exists\n"
+	"  --mode MODE            their permissions, octal (default 0755)\n" FILE_OPTIONS;
+
+const char rctl_mv_help[] =
+	"Rename a remote file or directory (on one file system).\n"
+	"\n"
+	"  -f                     replace the destination if it exists\n" FILE_OPTIONS;
+
+const char rctl_watch_help[] =
+	"Print what happens under a remote directory, one line per event, until\n"
+	"interrupted or the directory goes: created, modified, removed, renamed (and\n"
+	"lost, when events were dropped: list again).\n"
+	"\n"
+	"  -r                     the whole tree, subdirectories made later included\n"
+	"  --json                 each event as a JSON FileEvent (proto3 mapping), one\n"
+	"                         per line\n" FILE_OPTIONS;
 
 /* --- options ------------------------------------------------------------------- */
 
@@ -183,39 +233,6 @@ remote_operand(const char *cmd, const char *arg, const char **path)
 
 /* --- output ----------------------------------------------------------------------- */
 
-void
-rctl_json_string(FILE *f, const char *s)
-{
-	/* runnerd's strings are UTF-8 (names that are not come with U+FFFD in
-	 * them, runner.proto): only quotes, backslashes and control characters
-	 * need escaping. */
-	putc('"', f);
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
-	}
-	putc('"', f);
-}
-
-static const char *
-type_name(Runner__V1__FileType t)
-{
-	switch (t) {
-	case RUNNER__V1__FILE_TYPE__FILE_REGULAR:
-		return "file";
-	case RUNNER__V1__FILE_TYPE__FILE_DIRECTORY:
-		return "directory";
-	case RUNNER__V1__FILE_TYPE__FILE_SYMLINK:
-		return "symlink";
-	default:
-		return "other";
-	}
-}
-
 static void
 mode_string(const Runner__V1__FileInfo *fi, char out[11])
 {
@@ -241,21 +258,7 @@ mode_string(const Runner__V1__FileInfo *fi, char out[11])
 static void
 print_info(const Runner__V1__FileInfo *fi, const struct rctl_files_opts *o, const char *name, const char *sha)
 {
-	if (o->json) {
-		printf("{\"path\":");
-		rctl_json_string(stdout, name);
-		printf(",\"type\":\"%s\",\"size\":%llu,\"mode\":\"%04o\",\"mtime_ns\":%lld,\"uid\":%u,\"gid\":%u",
-		       type_name(fi->type), (unsigned long long) fi->size, fi->mode, (long long) fi->mtime_ns, fi->uid,
-		       fi->gid);
-		if (fi->type == RUNNER__V1__FILE_TYPE__FILE_SYMLINK) {
-			printf(",\"link_target\":");
-			rctl_json_string(stdout, fi->link_target);
-		}
-		if (sha != NULL)
-			printf(",\"sha256\":\"%s\"", sha);
-		printf("}\n");
-		return;
-	} else if (o->long_format) {
+	if (o->long_format) {
 		char mode[11], when[32];
 		time_t t = (time_t) (fi->mtime_ns / 1000000000);
 		struct tm tm;
@@ -329,13 +332,18 @@ rctl_cmd_ls(struct rctl_globals *g, int argc, char **argv)
 			/* ls of a file shows the file. */
 			if (st.code == RUNNER_FAILED_PRECONDITION && stat_one(c, &o, path, false, &sr) == 0 &&
 			    sr->info != NULL && sr->info->type != RUNNER__V1__FILE_TYPE__FILE_DIRECTORY) {
-				print_info(sr->info, &o, sr->info->path, NULL);
+				if (o.json)
+					last = rctl_print_message_json(&sr->base) ? RCTL_EXIT_IO : last;
+				else
+					print_info(sr->info, &o, sr->info->path, NULL);
 				continue;
 			}
 			last = rctl_status_exit(&st);
 			continue;
 		}
-		for (size_t k = 0; k < resp->n_entries; k++)
+		if (o.json && rctl_print_message_json(&resp->base) != RCTL_EXIT_OK)
+			return RCTL_EXIT_IO;
+		for (size_t k = 0; !o.json && k < resp->n_entries; k++)
 			print_info(resp->entries[k], &o, resp->entries[k]->path, NULL);
 		for (size_t k = 0; k < resp->n_skipped; k++)
 			fprintf(stderr, PROG ": %s/%s: not listed (permission denied)\n", path, resp->skipped[k]);
@@ -364,6 +372,11 @@ rctl_cmd_stat(struct rctl_globals *g, int argc, char **argv)
 			return rv;
 		if ((rv = stat_one(c, &o, path, o.sha256, &resp)) != 0 || resp->info == NULL) {
 			last = rv ? rv : RCTL_EXIT_CALL_FAILED;
+			continue;
+		}
+		if (o.json) {
+			if (rctl_print_message_json(&resp->base) != RCTL_EXIT_OK)
+				return RCTL_EXIT_IO;
 			continue;
 		}
 		for (size_t k = 0; resp->sha256.len == RCTL_SHA256_LEN && k < RCTL_SHA256_LEN; k++)
@@ -419,7 +432,26 @@ rctl_cmd_put(struct rctl_globals *g, int argc, char **argv)
 /* --- rm, mkdir, mv -------------------------------------------------------------------- */
 
 int
-rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
+rctl_cmd_rm_any(struct rctl_globals *g, int argc, char **argv)
+{
+	/* The first word that is neither an option nor an option's value. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--profile") == 0 || strcmp(a, "--param") == 0 || strcmp(a, "-r") == 0 ||
+		    strcmp(a, "-rf") == 0 || strcmp(a, "-fr") == 0)
+			return rctl_cmd_rm_files(g, argc, argv);
+		if (strcmp(a, "--addr") == 0 || strcmp(a, "--connect-timeout") == 0) {
+			i++;
+			continue;
+		}
+		if (a[0] != '-')
+			return a[0] == ':' || a[0] == '/' ? rctl_cmd_rm_files(g, argc, argv) : rctl_cmd_rm(g, argc, argv);
+	}
+	return rctl_cmd_rm(g, argc, argv);
+}
+
+int
+rctl_cmd_rm_files(struct rctl_globals *g, int argc, char **argv)
 {
 	struct rctl_files_opts o = { .accept = RCTL_FOPT_RECURSIVE | RCTL_FOPT_FORCE };
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;

@@ -14,12 +14,17 @@
 #include "rctl.h"
 
 rctl_handler rctl_cmd_ls, rctl_cmd_stat, rctl_cmd_cat, rctl_cmd_put;  /* rctl_files.c */
-rctl_handler rctl_cmd_rm, rctl_cmd_mkdir, rctl_cmd_mv;                /* rctl_files.c */
+rctl_handler rctl_cmd_rm_files, rctl_cmd_mkdir, rctl_cmd_mv;          /* rctl_files.c */
 rctl_handler rctl_cmd_cp;                                             /* rctl_files_cp.c */
 rctl_handler rctl_cmd_fwatch;                                         /* rctl_files_watch.c */
 
-/* The file commands' part of the usage text. */
-extern const char rctl_files_usage[];
+/* `rm`: remote paths (:PATH, or --profile/--param/-r given) go to
+ * rctl_cmd_rm_files, anything else to the session command rctl_cmd_rm. */
+rctl_handler rctl_cmd_rm_any;
+
+/* Each command's help text (what it does and its own options). */
+extern const char rctl_ls_help[], rctl_stat_help[], rctl_cat_help[], rctl_put_help[], rctl_cp_help[],
+	rctl_rm_files_help[], rctl_mkdir_help[], rctl_mv_help[], rctl_watch_help[];
 
 #define RCTL_SHA256_LEN 32
 
@@ -76,7 +81,5 @@ int rctl_files_download(runner_client *c, const Runner__V1__FileScope *scope, co
 int rctl_files_upload(runner_client *c, const Runner__V1__FileScope *scope, const char *remote, int fd,
 		      uint32_t perms, Runner__V1__WriteMode mode, bool durable, uint64_t *sent);
 
-/* Print a string of runnerd's (UTF-8, as runner.proto promises) as JSON. */
-void rctl_json_string(FILE *f, const char *s);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pb_json.h"
+
 #define PROG "runnerctl"
 #define POLL_MS 250
 
@@ -27,38 +29,27 @@ event_name(Runner__V1__FileEventKind k)
 		return "modified";
 	case RUNNER__V1__FILE_EVENT_KIND__FILE_REMOVED:
 		return "removed";
-	case RUNNER__V1__FILE_EVENT_KIND__FILE_RENAMED:
-		return "renamed";
-	case RUNNER__V1__FILE_EVENT_KIND__EVENTS_LOST:
-		return "lost";
 	default:
 		return "unknown";
 	}
 }
 
-static void
-print_event(const Runner__V1__FileEvent *e, uint64_t seq, bool json)
+/* One event as a line: "created file a/b", "renamed file a -> b", or its
+ * FileEvent in the proto3 JSON mapping. 0, or -1 on an output error. */
+static int
+print_event(const Runner__V1__FileEvent *e, bool json)
 {
 	const char *type = e->type == RUNNER__V1__FILE_TYPE__FILE_DIRECTORY ? "directory" : "file";
 
-	if (json) {
-		printf("{\"seq\":%llu,\"event\":\"%s\"", (unsigned long long) seq, event_name(e->kind));
-		if (e->kind != RUNNER__V1__FILE_EVENT_KIND__EVENTS_LOST) {
-			printf(",\"type\":\"%s\",\"path\":", type);
-			rctl_json_string(stdout, e->path);
-		}
-		if (e->kind == RUNNER__V1__FILE_EVENT_KIND__FILE_RENAMED) {
-			printf(",\"from\":");
-			rctl_json_string(stdout, e->from_path);
-		}
-		printf("}\n");
-	} else if (e->kind == RUNNER__V1__FILE_EVENT_KIND__EVENTS_LOST) {
+	if (json)
+		return pb_json_print(stdout, pb_json_message(&e->base, PB_JSON_EMIT_DEFAULTS), 0);
+	if (e->kind == RUNNER__V1__FILE_EVENT_KIND__EVENTS_LOST)
 		printf("lost (events were dropped: list the directory again)\n");
-	} else if (e->kind == RUNNER__V1__FILE_EVENT_KIND__FILE_RENAMED) {
+	else if (e->kind == RUNNER__V1__FILE_EVENT_KIND__FILE_RENAMED)
 		printf("renamed %s %s -> %s\n", type, e->from_path, e->path);
-	} else {
+	else
 		printf("%s %s %s\n", event_name(e->kind), type, e->path);
-	}
+	return ferror(stdout) ? -1 : 0;
 }
 
 int
@@ -102,9 +93,10 @@ rctl_cmd_fwatch(struct rctl_globals *g, int argc, char **argv)
 			rv = rctl_status_exit(&st);
 			break;
 		}
-		for (size_t i = 0; i < f->n_events; i++)
-			print_event(f->events[i], f->offset + i, o.json);
-		if (ferror(stdout)) {
+		bool failed = false;
+		for (size_t i = 0; i < f->n_events && !failed; i++)
+			failed = print_event(f->events[i], o.json) < 0;
+		if (failed) {
 			runner__v1__stream_frame__free_unpacked(f, NULL);
 			rv = RCTL_EXIT_IO;
 			break;

@@ -1,7 +1,9 @@
-/* rctl_health.c — `runnerctl health`: the Health RPC, printed for people. */
+/* rctl_health.c — `runnerctl health` (the Health RPC, printed for people or
+ * as JSON) and `runnerctl version` (ours, and runnerd's from Health). */
 #include "rctl.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,34 +35,84 @@ print_health(const Runner__V1__HealthResponse *h)
 	}
 }
 
+enum { OPT_JSON = 0x600 };
+
+/* The options and operands of a command that takes none but --json (when
+ * `json` is not NULL); RCTL_CONTINUE or an exit code. */
+static int
+parse_no_operands(struct rctl_globals *g, int argc, char **argv, bool *json)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		RCTL_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	int rv;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", json ? longopts : NULL, rctl_flag_opt, json)) != RCTL_CONTINUE)
+		return rv;
+	if (optind < argc)
+		return rctl_usage_error(argv[0], "takes no arguments, got '%s'", argv[optind]);
+	return RCTL_CONTINUE;
+}
+
+static int
+call_health(struct rctl_globals *g, Runner__V1__HealthResponse **resp)
+{
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
+	runner_status st;
+	int rv;
+
+	if ((rv = rctl_connect(g, &c)) != 0)
+		return rv;
+	if (runner_health(c, &req, resp, HEALTH_DEADLINE_MS, &st) < 0)
+		return rctl_status_exit(&st);
+	return RCTL_CONTINUE;
+}
+
 int
 rctl_cmd_health(struct rctl_globals *g, int argc, char **argv)
 {
-	static const struct option longopts[] = { RCTL_GLOBAL_LONGOPTS, { 0 } };
-	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
 	Runner__V1__HealthResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
-	Runner__V1__HealthRequest req = RUNNER__V1__HEALTH_REQUEST__INIT;
-	runner_status st;
-	int opt, rv;
+	bool json = false;
+	int rv;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		if ((rv = rctl_common_opt(g, argv[0], opt, argc, argv)) == RCTL_NOT_MINE)
-			rv = rctl_usage_error(argv[0], "unhandled option %d", opt);
-		if (rv != RCTL_CONTINUE)
-			return rv;
-	}
-	if (optind < argc)
-		return rctl_usage_error(argv[0], "takes no arguments, got '%s'", argv[optind]);
-	if ((rv = rctl_connect(g, &c)) != 0)
+	if ((rv = parse_no_operands(g, argc, argv, &json)) != RCTL_CONTINUE ||
+	    (rv = call_health(g, &resp)) != RCTL_CONTINUE)
 		return rv;
-	if (runner_health(c, &req, &resp, HEALTH_DEADLINE_MS, &st) < 0)
-		return rctl_status_exit(&st);
-	print_health(resp);
+	if (json) {
+		rv = rctl_print_message_json(&resp->base);
+	} else {
+		print_health(resp);
+		rv = RCTL_EXIT_OK;
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			perror("runnerctl: writing output");
+			rv = RCTL_EXIT_IO;
+		}
+	}
+	if (rv != RCTL_EXIT_OK)
+		return rv;
+	/* DRAINING is up but refusing work: for a health check, that is down. */
+	return strcmp(resp->status, "SERVING") == 0 ? RCTL_EXIT_OK : RCTL_EXIT_UNAVAILABLE;
+}
+
+int
+rctl_cmd_version(struct rctl_globals *g, int argc, char **argv)
+{
+	Runner__V1__HealthResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	int rv;
+
+	if ((rv = parse_no_operands(g, argc, argv, NULL)) != RCTL_CONTINUE)
+		return rv;
+	printf("runnerctl %s\n", runner_client_version());
+	fflush(stdout);
+	if ((rv = call_health(g, &resp)) != RCTL_CONTINUE)
+		return rv;
+	printf("runnerd %s at %s\n", resp->version, rctl_addr(g));
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("runnerctl: writing output");
 		return RCTL_EXIT_IO;
 	}
-	/* DRAINING is up but refusing work: for a health check, that is down. */
-	return strcmp(resp->status, "SERVING") == 0 ? RCTL_EXIT_OK : RCTL_EXIT_UNAVAILABLE;
+	return RCTL_EXIT_OK;
 }

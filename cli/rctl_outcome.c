@@ -15,9 +15,29 @@ exec_error(const Runner__V1__RunResult *r)
 	return r->exec_error && r->exec_error[0] ? r->exec_error : strerror(r->exec_errno);
 }
 
-int
-rctl_outcome_exit(const Runner__V1__RunResult *r, const char *program, bool notes)
+/* Whether the process was killed at the CPU time it was limited to with
+ * --cpu: RLIMIT_CPU sends SIGXCPU at the limit, and SIGKILL when the hard
+ * limit is the same (as runnerd sets it). The profile's own limit is not
+ * known here. */
+static bool
+cpu_limit_hit(const Runner__V1__RunResult *r, const struct rctl_run_opts *o)
 {
+	uint64_t cpu_us = r->user_time_us + r->system_time_us, limit_us;
+
+	if (o == NULL || o->spec.tighten == NULL || o->spec.tighten->cpu_seconds == 0 ||
+	    (r->signal != SIGKILL && r->signal != SIGXCPU))
+		return false;
+	limit_us = o->spec.tighten->cpu_seconds * 1000000u;
+	/* The kernel checks the limit against its precise run time; the
+	 * rusage totals, split into user and system by ticks, may show a
+	 * little less. */
+	return cpu_us >= limit_us / 10 * 9;
+}
+
+int
+rctl_outcome_exit(const Runner__V1__RunResult *r, const struct rctl_run_opts *o, bool notes)
+{
+	const char *program = o == NULL ? NULL : o->shell ? "/bin/sh" : o->spec.argv[0];
 	char sig[32], wall[32];
 
 	switch (r->reason) {
@@ -39,8 +59,12 @@ rctl_outcome_exit(const Runner__V1__RunResult *r, const char *program, bool note
 	case RUNNER__V1__TERMINATION__SIGNALED:
 		if (r->signal <= 0)
 			break;
+		if (notes && cpu_limit_hit(r, o))
+			fprintf(stderr, PROG ": CPU time limit of %llus reached: killed by %s\n",
+				(unsigned long long) o->spec.tighten->cpu_seconds,
+				rctl_signal_name(r->signal, sig, sizeof(sig)));
 		/* Like a shell, stay quiet about the deaths a pipeline expects. */
-		if (notes && r->signal != SIGPIPE && r->signal != SIGINT)
+		else if (notes && r->signal != SIGPIPE && r->signal != SIGINT)
 			fprintf(stderr, PROG ": killed by %s%s\n", rctl_signal_name(r->signal, sig, sizeof(sig)),
 				r->oom_killed ? " (out of memory)" : "");
 		return RCTL_EXIT_SIGNAL_BASE + r->signal;

@@ -1,4 +1,4 @@
-/* rctl_ps.c — `runnerctl ps`: the List RPC as a table (or JSON lines). */
+/* rctl_ps.c — `runnerctl ps`: the List RPC as a table (or one JSON array). */
 #include "rctl.h"
 
 #include <stdio.h>
@@ -109,7 +109,7 @@ rctl_cmd_ps(struct rctl_globals *g, int argc, char **argv)
 	runner_status st;
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, ps_opt, &p)) != RCTL_CONTINUE)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, ps_opt, &p)) != RCTL_CONTINUE)
 		return rv;
 	if (optind < argc)
 		return rctl_usage_error(argv[0], "takes no arguments, got '%s'", argv[optind]);
@@ -119,13 +119,8 @@ rctl_cmd_ps(struct rctl_globals *g, int argc, char **argv)
 		req.tag = (char *) p.tag;
 	if (runner_list(c, &req, &resp, RCTL_QUICK_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
-	if (p.json) {
-		if (!rctl_print_sessions_json(resp)) {
-			perror(PROG ": writing output");
-			return RCTL_EXIT_IO;
-		}
-		return RCTL_EXIT_OK;
-	}
+	if (p.json)
+		return rctl_print_sessions_json(resp);
 	print_table(resp);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror(PROG ": writing output");

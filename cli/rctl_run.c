@@ -1,6 +1,7 @@
 /* rctl_run.c — `runnerctl run` and `runnerctl sh`: one Run RPC, then the
- * child's output and status passed on as if runnerctl had been the child.
- * The two commands differ only in how the operands become a CommandSpec. */
+ * child's output and status passed on as if runnerctl had been the child;
+ * with -i, a session as exec -i runs it. The two commands differ only in
+ * how the operands become a CommandSpec. */
 #include "rctl.h"
 
 #include <errno.h>
@@ -43,7 +44,8 @@ load_stdin(struct run_cmd *r)
 	if (rv > 0) {
 		/* Read no further than the request could carry anyway. */
 		return rctl_fail_exit(RUNNER_RESOURCE_EXHAUSTED,
-				      "--stdin %s holds more than the %u-byte request limit", o->stdin_path,
+				      "--stdin %s holds more than the %u-byte request limit; -i or exec "
+				      "--stdin FILE stream input of any size", o->stdin_path,
 				      RUNNER_DEFAULT_MAX_REQUEST);
 	}
 	return RCTL_CONTINUE;
@@ -60,15 +62,8 @@ truncation_note(const char *name, const ProtobufCBinaryData *got, uint64_t total
 static int
 report_result(const struct rctl_run_opts *o, const Runner__V1__RunResult *r)
 {
-	const char *program = o->shell ? "/bin/sh" : o->spec.argv[0];
-
-	if (o->json) {
-		if (!rctl_print_result_json(r)) {
-			fprintf(stderr, PROG ": writing output: %s\n", strerror(errno));
-			return RCTL_EXIT_IO;
-		}
-		return rctl_outcome_exit(r, program, false);
-	}
+	if (o->json)
+		return rctl_outcome_exit(r, o, false);
 	if (!rctl_write_all(STDOUT_FILENO, r->stdout.data, r->stdout.len) ||
 	    !rctl_write_all(STDERR_FILENO, r->stderr.data, r->stderr.len)) {
 		fprintf(stderr, PROG ": writing output: %s\n", strerror(errno));
@@ -78,7 +73,7 @@ report_result(const struct rctl_run_opts *o, const Runner__V1__RunResult *r)
 		truncation_note("stdout", &r->stdout, r->stdout_total);
 	if (r->stderr_truncated)
 		truncation_note("stderr", &r->stderr, r->stderr_total);
-	return rctl_outcome_exit(r, program, true);
+	return rctl_outcome_exit(r, o, true);
 }
 
 static int
@@ -101,10 +96,15 @@ call_run(struct rctl_globals *g, const struct run_cmd *r)
 	if (resp == NULL || resp->result == NULL) {
 		if (rv == 0)
 			return rctl_fail_exit(RUNNER_INTERNAL, "Run reply carries no result");
+		if (st.code == RUNNER_RESOURCE_EXHAUSTED && r->stdin_len > 0)
+			return rctl_fail_exit(st.code, "%s (with --stdin %s: -i or exec --stdin FILE stream input "
+					      "of any size)", st.message, r->o.stdin_path);
 		return rctl_status_exit(&st);
 	}
 	/* An error may still come with a partial result (DEADLINE_EXCEEDED):
 	 * pass on what ran, then the error decides the exit code. */
+	if (r->o.json && (code = rctl_print_message_json(&resp->base)) != RCTL_EXIT_OK)
+		return code;
 	code = report_result(&r->o, resp->result);
 	return rv < 0 ? rctl_status_exit(&st) : code;
 }
@@ -113,12 +113,22 @@ static int
 run_main(struct rctl_globals *g, int argc, char **argv, bool shell)
 {
 	struct run_cmd r __attribute__((cleanup(run_cmd_free))) = {
-		.o = { .cmd = argv[0], .shell = shell, .accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_JSON },
+		.o = { .cmd = argv[0], .shell = shell,
+		       .accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_JSON | RCTL_RUNOPT_INTERACTIVE },
 	};
 	int rv;
 
 	if ((rv = rctl_run_opts_parse(g, &r.o, argc, argv)) != RCTL_CONTINUE)
 		return rv;
+	if (r.o.interactive) {
+		/* Input as it comes means output as it comes: a session. */
+		if (r.o.json)
+			return rctl_usage_error(r.o.cmd, "-i streams the output; --json wants it whole "
+						"(use --stdin FILE with --json)");
+		if (r.o.stdin_path != NULL)
+			return rctl_usage_error(r.o.cmd, "-i reads runnerctl's stdin; it cannot go with --stdin");
+		return rctl_exec_session(g, &r.o);
+	}
 	if ((rv = load_stdin(&r)) != RCTL_CONTINUE)
 		return rv;
 	return call_run(g, &r);

@@ -3,10 +3,13 @@
  * take). */
 #include "rctl.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROG "runnerctl"
 
@@ -40,6 +43,7 @@ static const struct option run_longopts[] = {
 	{ "tag", required_argument, NULL, OPT_TAG },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "param", required_argument, NULL, OPT_PARAM },
 	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
@@ -63,6 +67,40 @@ rctl_run_opts_free(struct rctl_run_opts *o)
 	free(o->params);
 	free(o->param_ptrs);
 	free(o->tighten.read_write);
+	free(o->workdir);
+}
+
+/* -w as runnerctl's user means it: a relative directory is one below where
+ * runnerctl runs (runnerd's own working directory means nothing to them). */
+static int
+set_workdir(struct rctl_run_opts *o, const char *dir)
+{
+	char cwd[PATH_MAX];
+
+	free(o->workdir);
+	o->workdir = NULL;
+	if (dir[0] == '\0')
+		return rctl_usage_error(o->cmd, "-w wants a directory");
+	if (dir[0] == '/') {
+		o->spec.cwd = (char *) dir;
+		return RCTL_CONTINUE;
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		fprintf(stderr, PROG " %s: -w %s: cannot tell the current directory: %s\n", o->cmd, dir,
+			strerror(errno));
+		return RCTL_EXIT_IO;
+	}
+	if (strcmp(dir, ".") == 0 || strcmp(dir, "./") == 0)
+		o->workdir = strdup(cwd);
+	else if (asprintf(&o->workdir, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd,
+			  strncmp(dir, "./", 2) == 0 ? dir + 2 : dir) < 0)
+		o->workdir = NULL;
+	if (o->workdir == NULL) {
+		perror(PROG);
+		return RCTL_EXIT_IO;
+	}
+	o->spec.cwd = o->workdir;
+	return RCTL_CONTINUE;
 }
 
 static int set_limit(struct rctl_run_opts *o, const char *name, const char *arg, uint64_t *out);
@@ -199,8 +237,10 @@ run_opt(struct rctl_run_opts *o, int opt, char *arg)
 	case 'e':
 		return add_env(o, arg);
 	case 'w':
-		o->spec.cwd = arg;
-		return RCTL_CONTINUE;
+		return set_workdir(o, arg);
+	case 't':
+		return rctl_usage_error(o->cmd, "-t: runnerd gives processes pipes, not a terminal; leave -t out "
+					"(-i streams stdin)");
 	case 'i':
 		o->interactive = true;
 		return RCTL_CONTINUE;
@@ -280,9 +320,9 @@ rctl_run_opts_parse(struct rctl_globals *g, struct rctl_run_opts *o, int argc, c
 	o->spec.params = o->param_ptrs;
 
 	opterr = 0;
-	/* '+': the first operand ends the options, so the child's own options
-	 * need no "--" (though "--" is the safe habit). */
-	while ((opt = getopt_long(argc, argv, "+:e:w:ih", run_longopts, NULL)) != -1) {
+	/* Options anywhere before "--", which ends them: the child's own
+	 * options go after it. */
+	while ((opt = getopt_long(argc, argv, ":e:w:ith", run_longopts, NULL)) != -1) {
 		if ((rv = rctl_common_opt(g, o->cmd, opt, argc, argv)) == RCTL_NOT_MINE)
 			rv = run_opt(o, opt, optarg);
 		if (rv != RCTL_CONTINUE)

@@ -1,6 +1,8 @@
-/* rctl_session.c — the session commands that are one call each (or a
- * stdin copy, for write): start, write, close-stdin, wait and kill; and the
- * calls exec shares with them (StartPipes, CloseStdin, Signal). */
+/* rctl_session.c — the session commands that are a call or two each (or a
+ * stdin copy, for write): start, write, close-stdin, wait, kill, stop and
+ * rm; how every session command finds its session (a handle, an id or a
+ * prefix of one); and the calls exec shares with them (StartPipes,
+ * CloseStdin, Signal). */
 #include "rctl.h"
 
 #include <errno.h>
@@ -13,6 +15,65 @@
 #define PROG "runnerctl"
 
 static const struct option plain_longopts[] = { RCTL_GLOBAL_LONGOPTS, { 0 } };
+
+/* ---- naming a session ---- */
+
+int
+rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h, bool need_secret)
+{
+	if (optind >= argc)
+		return rctl_usage_error(cmd, "no session given (%s, or the handle start printed)",
+					need_secret ? "the handle ID:SECRET" : "an ID");
+	if (optind + 1 < argc)
+		return rctl_usage_error(cmd, "one session only, got also '%s'", argv[optind + 1]);
+	if (!rctl_parse_handle(argv[optind], h))
+		return rctl_usage_error(cmd, "'%s' is not a session ID or handle", argv[optind]);
+	if (need_secret && h->secret_len == 0)
+		return rctl_usage_error(cmd, "'%s' has no secret: %s wants the handle ID:SECRET that start "
+					"printed (the secret guards a session's output)", argv[optind], cmd);
+	return RCTL_CONTINUE;
+}
+
+int
+rctl_resolve_session(runner_client *c, const char *cmd, struct rctl_handle *h)
+{
+	Runner__V1__ListResponse *l __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__ListRequest req = RUNNER__V1__LIST_REQUEST__INIT;
+	const char *found = NULL;
+	size_t n = strlen(h->id), matches = 0;
+	runner_status st;
+
+	if (rctl_is_full_id(h->id))
+		return RCTL_CONTINUE;
+	if (runner_list(c, &req, &l, RCTL_QUICK_DEADLINE_MS, &st) < 0)
+		return rctl_status_exit(&st);
+	for (size_t i = 0; i < l->n_sessions; i++) {
+		if (strncmp(l->sessions[i]->session_id, h->id, n) != 0)
+			continue;
+		found = l->sessions[i]->session_id;
+		matches++;
+	}
+	if (matches == 0)
+		return rctl_fail_exit(RUNNER_NOT_FOUND, "no session whose id starts with \"%s\"", h->id);
+	if (matches > 1)
+		return rctl_fail_exit(RUNNER_INVALID_ARGUMENT,
+				      "\"%s\" starts the ids of %zu sessions: give more of the id", h->id, matches);
+	snprintf(h->id, sizeof(h->id), "%s", found);
+	return RCTL_CONTINUE;
+}
+
+int
+rctl_open_session(struct rctl_globals *g, const char *cmd, int argc, char **argv, bool need_secret,
+		  runner_client **c, struct rctl_handle *h)
+{
+	int rv;
+
+	if ((rv = rctl_session_operand(cmd, argc, argv, h, need_secret)) != RCTL_CONTINUE)
+		return rv;
+	if ((rv = rctl_connect(g, c)) != 0)
+		return rv;
+	return rctl_resolve_session(*c, cmd, h);
+}
 
 int
 rctl_start_session(runner_client *c, const struct rctl_run_opts *o,
@@ -62,9 +123,9 @@ rctl_signal(runner_client *c, const char *id, int sig, runner_status *st)
 /* attach finds the stream where runnerd puts it by default; say so when
  * this runnerd put it elsewhere. */
 static void
-stream_addr_hint(const struct rctl_globals *g, const char *stream_addr)
+stream_addr_hint(struct rctl_globals *g, const char *stream_addr)
 {
-	const char *addr = runner_client_default_addr(g->addr);
+	const char *addr = rctl_addr(g);
 	char derived[1024];
 
 	if (runner_stream_address(addr, derived, sizeof(derived), NULL) < 0 ||
@@ -83,7 +144,6 @@ rctl_cmd_start(struct rctl_globals *g, int argc, char **argv)
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
 	Runner__V1__StartPipesResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
 	char *handle;
-	bool ok;
 	int rv;
 
 	if ((rv = rctl_run_opts_parse(g, &o, argc, argv)) != RCTL_CONTINUE)
@@ -96,21 +156,22 @@ rctl_cmd_start(struct rctl_globals *g, int argc, char **argv)
 		return RCTL_EXIT_IO;
 	}
 	if (o.json) {
-		ok = rctl_print_start_json(resp, handle);
+		rv = rctl_print_start_json(resp, handle);
 	} else {
 		if (resp->existing)
 			fprintf(stderr, PROG " start: key '%s' already names session %s; nothing started\n",
 				o.key, resp->session_id);
 		stream_addr_hint(g, resp->stream_address);
-		printf("%s %d\n", handle, resp->pid);
-		ok = fflush(stdout) == 0 && !ferror(stdout);
+		/* The handle alone: H=$(runnerctl start ...) is the whole use. */
+		printf("%s\n", handle);
+		rv = RCTL_EXIT_OK;
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			perror(PROG ": writing output");
+			rv = RCTL_EXIT_IO;
+		}
 	}
 	free(handle);
-	if (!ok) {
-		perror(PROG ": writing output");
-		return RCTL_EXIT_IO;
-	}
-	return RCTL_EXIT_OK;
+	return rv;
 }
 
 /* ---- write ---- */
@@ -164,10 +225,8 @@ rctl_cmd_write(struct rctl_globals *g, int argc, char **argv)
 	runner_status st;
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, write_opt, &w)) != RCTL_CONTINUE ||
-	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
-		return rv;
-	if ((rv = rctl_connect(g, &c)) != 0)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, write_opt, &w)) != RCTL_CONTINUE ||
+	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	/* Without --offset, append after whatever went in before. With it,
 	 * the server skips the bytes it already has: resending a whole input
@@ -199,10 +258,8 @@ rctl_cmd_close_stdin(struct rctl_globals *g, int argc, char **argv)
 	runner_status st;
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", plain_longopts, NULL, NULL)) != RCTL_CONTINUE ||
-	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
-		return rv;
-	if ((rv = rctl_connect(g, &c)) != 0)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", plain_longopts, NULL, NULL)) != RCTL_CONTINUE ||
+	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	if (rctl_close_stdin(c, h.id, &st) < 0)
 		return rctl_status_exit(&st);
@@ -251,10 +308,8 @@ rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 	runner_status st;
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, wait_opt, &w)) != RCTL_CONTINUE ||
-	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
-		return rv;
-	if ((rv = rctl_connect(g, &c)) != 0)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, wait_opt, &w)) != RCTL_CONTINUE ||
+	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	req.session_id = h.id;
 	req.timeout_ms = w.timeout_ms;
@@ -263,10 +318,8 @@ rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 	if (resp->result == NULL)
 		return rctl_fail_exit(RUNNER_INTERNAL, "Wait reply carries no result");
 	if (w.json) {
-		if (!rctl_print_result_json(resp->result)) {
-			perror(PROG ": writing output");
-			return RCTL_EXIT_IO;
-		}
+		if ((rv = rctl_print_message_json(&resp->base)) != RCTL_EXIT_OK)
+			return rv;
 	} else {
 		rctl_print_outcome(stdout, resp->result);
 		if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -304,12 +357,110 @@ rctl_cmd_kill(struct rctl_globals *g, int argc, char **argv)
 	int rv, sig = SIGTERM;
 	runner_status st;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, "+:hs:", longopts, kill_opt, &sig)) != RCTL_CONTINUE ||
-	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
-		return rv;
-	if ((rv = rctl_connect(g, &c)) != 0)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":hs:", longopts, kill_opt, &sig)) != RCTL_CONTINUE ||
+	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	if (rctl_signal(c, h.id, sig, &st) < 0)
 		return rctl_status_exit(&st);
+	return RCTL_EXIT_OK;
+}
+
+/* ---- stop and rm ---- */
+
+/* How long stop waits after SIGTERM before SIGKILL (docker stop's 10 s). */
+#define STOP_GRACE_MS 10000
+
+/* Wait up to `ms` (0: no limit) for the session to end: 0 when it did,
+ * 1 when it is still running, or the exit code of a failure. */
+static int
+wait_end(runner_client *c, const char *id, uint64_t ms)
+{
+	Runner__V1__WaitResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__WaitRequest req = RUNNER__V1__WAIT_REQUEST__INIT;
+	runner_status st;
+
+	req.session_id = (char *) id;
+	req.timeout_ms = ms;
+	if (runner_wait(c, &req, &resp, ms, &st) == 0)
+		return 0;
+	return st.code == RUNNER_DEADLINE_EXCEEDED ? 1 : rctl_status_exit(&st);
+}
+
+/* SIGTERM, then SIGKILL after `grace_ms`; returns once the session ended
+ * (0) or an exit code. An ended session needs nothing. */
+static int
+stop_session(runner_client *c, const char *id, uint64_t grace_ms)
+{
+	runner_status st;
+	int rv;
+
+	if (rctl_signal(c, id, SIGTERM, &st) < 0)
+		return st.code == RUNNER_FAILED_PRECONDITION ? 0 : rctl_status_exit(&st);
+	if ((rv = wait_end(c, id, grace_ms > 0 ? grace_ms : 1)) != 1)
+		return rv;
+	if (rctl_signal(c, id, SIGKILL, &st) < 0 && st.code != RUNNER_FAILED_PRECONDITION)
+		return rctl_status_exit(&st);
+	return wait_end(c, id, 0);
+}
+
+static int
+stop_opt(void *ctx, const char *cmd, int opt, char *arg)
+{
+	uint64_t *grace_ms = ctx;
+
+	if (opt != 't')
+		return rctl_usage_error(cmd, "unhandled option %d", opt);
+	if (runner_parse_duration_ms(arg, grace_ms) < 0)
+		return rctl_usage_error(cmd, "bad --time '%s' (want e.g. 500ms, 10s)", arg);
+	return RCTL_CONTINUE;
+}
+
+int
+rctl_cmd_stop(struct rctl_globals *g, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "time", required_argument, NULL, 't' },
+		RCTL_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	uint64_t grace_ms = STOP_GRACE_MS;
+	struct rctl_handle h;
+	int rv;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, ":ht:", longopts, stop_opt, &grace_ms)) != RCTL_CONTINUE ||
+	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+		return rv;
+	return stop_session(c, h.id, grace_ms);
+}
+
+int
+rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		RCTL_GLOBAL_LONGOPTS,
+		{ 0 },
+	};
+	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+	Runner__V1__RemoveResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__RemoveRequest req = RUNNER__V1__REMOVE_REQUEST__INIT;
+	struct rctl_handle h;
+	bool force = false;
+	runner_status st;
+	int rv;
+
+	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, rctl_flag_opt, &force)) != RCTL_CONTINUE ||
+	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+		return rv;
+	if (force && (rv = stop_session(c, h.id, STOP_GRACE_MS)) != 0)
+		return rv;
+	req.session_id = h.id;
+	if (runner_remove(c, &req, &resp, RCTL_QUICK_DEADLINE_MS, &st) < 0) {
+		if (st.code == RUNNER_FAILED_PRECONDITION)
+			return rctl_fail_exit(st.code, "session %s is still running: runnerctl stop it first, "
+					      "or rm -f", h.id);
+		return rctl_status_exit(&st);
+	}
 	return RCTL_EXIT_OK;
 }

@@ -194,6 +194,14 @@ rctl_parse_handle(const char *arg, struct rctl_handle *h)
 	return true;
 }
 
+bool
+rctl_is_full_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n == 32 && strspn(id, "0123456789abcdef") == n;
+}
+
 char *
 rctl_handle_string(const char *id, const uint8_t *secret, size_t len)
 {

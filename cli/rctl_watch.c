@@ -21,8 +21,7 @@ rctl_watch_open(struct rctl_watch *w)
 
 	if (runner_stream_open(&w->s, w->stream_addr, w->id, w->secret, w->secret_len, w->from_stdout,
 			       w->from_stderr, w->connect_timeout_ms, &st) < 0)
-		return st.code == RUNNER_INVALID_ARGUMENT ? rctl_usage_error(w->cmd, "%s", st.message)
-						      : rctl_status_exit(&st);
+		return rctl_connect_exit(w->cmd, &st);
 	return 0;
 }
 
@@ -54,7 +53,7 @@ static int
 last_frame_exit(const struct rctl_watch *w, const Runner__V1__StreamFrame *f)
 {
 	if (f->result != NULL)
-		return rctl_outcome_exit(f->result, w->program, true);
+		return rctl_outcome_exit(f->result, w->run, true);
 	if (f->code != RUNNER__V1__STATUS_CODE__OK)
 		return rctl_fail_exit(f->code, "%s", f->message);
 	return rctl_fail_exit(RUNNER_INTERNAL, "the stream ended without a result");
@@ -142,18 +141,24 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 		RCTL_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
-	const char *addr = runner_client_default_addr(g->addr);
 	struct rctl_watch w = { .cmd = argv[0] };
 	struct rctl_handle h;
 	char derived[1024];
+	const char *addr;
 	int rv;
 
-	if ((rv = rctl_parse_opts(g, argc, argv, "+:h", longopts, attach_opt, &w)) != RCTL_CONTINUE ||
-	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
+	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, attach_opt, &w)) != RCTL_CONTINUE ||
+	    (rv = rctl_session_operand(argv[0], argc, argv, &h, true)) != RCTL_CONTINUE)
 		return rv;
-	if (h.secret_len == 0)
-		return rctl_usage_error(argv[0], "'%s' has no secret: attach wants the handle ID:SECRET "
-					"that start printed", argv[optind]);
+	addr = rctl_addr(g);
+	/* Only a shortened id needs the request socket. */
+	if (!rctl_is_full_id(h.id)) {
+		runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
+
+		if ((rv = rctl_connect(g, &c)) != 0 ||
+		    (rv = rctl_resolve_session(c, argv[0], &h)) != RCTL_CONTINUE)
+			return rv;
+	}
 	if (w.stream_addr == NULL && (w.stream_addr = getenv("RUNNERD_STREAM_ADDR")) != NULL &&
 	    w.stream_addr[0] == '\0')
 		w.stream_addr = NULL;

@@ -4,12 +4,15 @@
 #include "runner_client_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -56,6 +59,30 @@ runner_client_close(runner_client *c)
 }
 
 int
+runner_client_check_access(const char *url, runner_status *st)
+{
+	char path[PATH_MAX];
+	size_t n;
+
+	if (strncmp(url, "ipc://", 6) != 0 || snprintf(path, sizeof(path), "%s", url + 6) >= (int) sizeof(path))
+		return 0;
+	/* The first directory, from the root down, we may not search: nng
+	 * would only say it cannot connect, again and again. */
+	for (char *slash = strchr(path + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (faccessat(AT_FDCWD, path[0] ? path : "/", X_OK, AT_EACCESS) < 0 && errno == EACCES)
+			return rstatus_fail(st, RS_PERMISSION_DENIED, "permission denied on %s (connecting to %s)",
+					    path, url);
+		*slash = '/';
+	}
+	/* connect(2) on a unix socket wants write permission on it. */
+	n = strlen(path);
+	if (n > 0 && faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0 && errno == EACCES)
+		return rstatus_fail(st, RS_PERMISSION_DENIED, "permission denied on %s", path);
+	return 0;
+}
+
+int
 runner_client_open(runner_client **out, const char *url, const runner_client_options *opts,
 		   runner_status *st)
 {
@@ -63,6 +90,8 @@ runner_client_open(runner_client **out, const char *url, const runner_client_opt
 	int rv;
 
 	*out = NULL;
+	if ((rv = runner_client_check_access(url, st)) < 0)
+		return rv;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	c->connect_timeout_ms = (opts && opts->connect_timeout_ms > 0) ? opts->connect_timeout_ms : 3000;
@@ -315,6 +344,9 @@ TYPED_CALL(runner_wait, "Wait", Runner__V1__WaitRequest, Runner__V1__WaitRespons
 TYPED_CALL(runner_signal, "Signal", Runner__V1__SignalRequest, Runner__V1__SignalResponse)
 TYPED_CALL(runner_list, "List", Runner__V1__ListRequest, Runner__V1__ListResponse)
 TYPED_CALL(runner_health, "Health", Runner__V1__HealthRequest, Runner__V1__HealthResponse)
+TYPED_CALL(runner_read_output, "ReadOutput", Runner__V1__ReadOutputRequest,
+	   Runner__V1__ReadOutputResponse)
+TYPED_CALL(runner_remove, "Remove", Runner__V1__RemoveRequest, Runner__V1__RemoveResponse)
 /* runner_files.h */
 TYPED_CALL(runner_read_file, "ReadFile", Runner__V1__ReadFileRequest, Runner__V1__ReadFileResponse)
 TYPED_CALL(runner_write_file, "WriteFile", Runner__V1__WriteFileRequest, Runner__V1__WriteFileResponse)

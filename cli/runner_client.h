@@ -88,7 +88,10 @@ typedef struct runner_client_options {
 
 /* Open a client for `url` (ipc:///path or tcp://host:port); `opts` may be
  * NULL. Dialing is asynchronous: an unreachable server shows up as
- * UNAVAILABLE on the first call. A malformed address is INVALID_ARGUMENT. */
+ * UNAVAILABLE on the first call. A malformed address is INVALID_ARGUMENT;
+ * an ipc socket this process may not connect to (no write permission on
+ * the socket, or no search permission on a directory above it) is
+ * PERMISSION_DENIED at once, naming that path. */
 int runner_client_open(runner_client **out, const char *url, const runner_client_options *opts,
 		       runner_status *st);
 
@@ -152,6 +155,19 @@ int runner_list(runner_client *c, const Runner__V1__ListRequest *req,
  * its version, counts and backends. */
 int runner_health(runner_client *c, const Runner__V1__HealthRequest *req,
 		  Runner__V1__HealthResponse **resp, uint64_t deadline_ms, runner_status *st);
+
+/* A session's retained output from given offsets, without attaching (for a
+ * look, as `runnerctl logs` takes): at most req->max_bytes (0: 256 KiB) of
+ * each stream, where they start, how much was written, and the result once
+ * the process ended. Needs the session's stream_secret (UNAUTHENTICATED
+ * otherwise); acknowledges nothing. */
+int runner_read_output(runner_client *c, const Runner__V1__ReadOutputRequest *req,
+		       Runner__V1__ReadOutputResponse **resp, uint64_t deadline_ms, runner_status *st);
+
+/* Forget a finished session at once (its output, result and key);
+ * FAILED_PRECONDITION while its process runs. */
+int runner_remove(runner_client *c, const Runner__V1__RemoveRequest *req,
+		  Runner__V1__RemoveResponse **resp, uint64_t deadline_ms, runner_status *st);
 
 /* ReadStream, the contract's streaming method, is not a REQ/REP call: see
  * runner_stream.h. */

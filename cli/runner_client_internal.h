@@ -26,4 +26,11 @@ RCLIENT_HIDDEN int runner_client_call_envelope(runner_client *c,
 						const Runner__V1__RequestEnvelope *env,
 						Runner__V1__ReplyEnvelope **reply, runner_status *st);
 
+/* PERMISSION_DENIED, naming the path, when `url` is an ipc socket this
+ * process may not connect to (a directory above it it may not search, or
+ * the socket not writable); 0 otherwise (other schemes, a missing socket:
+ * those are the dialer's to report). What runner_client_open and
+ * runner_stream_open check first. */
+RCLIENT_HIDDEN int runner_client_check_access(const char *url, runner_status *st);
+
 #endif

@@ -1,5 +1,6 @@
 /* runner_stream.c — the ReadStream reader; see runner_stream.h. */
 #include "runner_stream.h"
+#include "runner_client_internal.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "addresses.h"
 #include "status.h"
 
 /* Largest frame accepted; the server's frames are far smaller. */
@@ -241,6 +243,8 @@ stream_open(runner_stream **out, const char *stream_address, const char *session
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no stream address");
 	if (strlen(stream_address) >= sizeof(s->addr))
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "stream address too long");
+	if ((rv = runner_client_check_access(stream_address, st)) < 0)
+		return rv;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	if (connect_timeout_ms <= 0)
@@ -434,23 +438,12 @@ runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which)
 int
 runner_stream_address(const char *url, char *buf, size_t size, runner_status *st)
 {
-	const char *colon;
-	size_t n = strlen(url);
-	long port;
-	int len;
-
-	if (strncmp(url, "ipc://", 6) == 0) {
-		if (n > 5 && strcmp(url + n - 5, ".sock") == 0)
-			len = snprintf(buf, size, "%.*s-stream.sock", (int) (n - 5), url);
-		else
-			len = snprintf(buf, size, "%s.stream", url);
-	} else if ((colon = strrchr(url, ':')) != NULL && colon[1] >= '0' && colon[1] <= '9' &&
-		   (port = strtol(colon + 1, NULL, 10)) > 0 && port < 65535) {
-		len = snprintf(buf, size, "%.*s:%ld", (int) (colon - url), url, port + 1);
-	} else {
+	switch (stream_address_beside(url, buf, size)) {
+	case 0:
+		return 0;
+	case -1:
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no stream address to derive from %s", url);
-	}
-	if (len < 0 || (size_t) len >= size)
+	default:
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "the stream address beside %s is too long", url);
-	return 0;
+	}
 }

@@ -34,7 +34,8 @@ typedef struct runner_stream runner_stream;
  * with its `secret`, resuming at the given offsets (0, 0: from the start).
  * Fails with UNAVAILABLE when no connection comes up within
  * `connect_timeout_ms` (<= 0: 3000), INVALID_ARGUMENT for a malformed
- * address. A refused attach (wrong secret, unknown session, offset out of
+ * address, PERMISSION_DENIED at once for an ipc socket this process may not
+ * connect to (as runner_client_open). A refused attach (wrong secret, unknown session, offset out of
  * range) is not an error here: it arrives as the last frame, with `code`. */
 int runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
 		       const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,

@@ -15,9 +15,11 @@ packages=(
 	protobuf-compiler python3-protobuf        # the Python client (cli/python) and its test
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
+	libjansson-dev libyaml-dev                # JSON output and logs; where a config error is
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
 	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service
+	clang libclang-rt-14-dev                  # fuzzing: clang, libFuzzer and sanitizer runtimes
 )
 # Node.js and npm run deploy/k8s/validate (the manifests' schema check).
 # Debian's, unless a node with its own npm is there already (NodeSource's
@@ -45,11 +47,27 @@ missing() {
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# The user firejail and docker profiles run commands as unless they name
+# another (runnerd's "safe unless stated" default): a regular uid, because
+# firejail refuses system users (uid < UID_MIN) and nobody; no home, no
+# login. firejail also wants it in firejail.users when that file exists.
+# (Docker profiles default to uid 65534 inside the image instead.)
+sandbox_user() {
+	local u=runnerd-sandbox users=/etc/firejail/firejail.users
+	getent passwd "$u" >/dev/null ||
+		useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group \
+			--comment "runnerd sandboxed commands" "$u"
+	if [[ -f "$users" ]] && ! grep -qx "$u" "$users"; then
+		echo "$u" >>"$users"
+	fi
+}
+
 # Always refresh the index (CI wants current packages); an offline machine
 # that already has everything installed may still go on.
 if ! apt-get update -q >"$log" 2>&1; then
 	if [[ -z "$(missing)" ]]; then
 		echo "install-deps.sh: apt-get update failed, but all packages are installed; going on" >&2
+		sandbox_user
 		exit 0
 	fi
 	cat "$log" >&2
@@ -67,4 +85,5 @@ if [[ -n "$still_missing" ]]; then
 	echo "install-deps.sh: not installed after apt-get: $still_missing" >&2
 	exit 1
 fi
-echo "install-deps.sh: ${#packages[@]} packages present"
+sandbox_user
+echo "install-deps.sh: ${#packages[@]} packages present, user runnerd-sandbox present"

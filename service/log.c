@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pb_json.h"
+#include "runner/v1/runner.pb-c.h"
 #include "status.h"
 
 static bool json_lines;
@@ -15,23 +17,7 @@ log_init(bool json)
 	json_lines = json;
 }
 
-/* Minimal JSON string escaping for messages we produce or relay. */
-static void
-put_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char) *s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
+/* RFC 3339 UTC with milliseconds, as the JSON lines carry it. */
 static void
 timestamp(char *buf, size_t len)
 {
@@ -44,10 +30,33 @@ timestamp(char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* A JSON line: {"time", "level", then the fields of `rest`}, in the shape
+ * of runnerctl's JSON (pb_json.h: lowerCamelCase names, codes by name,
+ * 64-bit numbers as strings, bytes in base64). Steals `rest`. */
+static void
+put_json_line(const char *level, json_t *rest)
+{
+	json_t *line = json_object();
+	char ts[40];
+
+	timestamp(ts, sizeof(ts));
+	if (line == NULL || rest == NULL || json_object_set_new(line, "time", json_string(ts)) < 0 ||
+	    json_object_set_new(line, "level", json_string(level)) < 0 || json_object_update(line, rest) < 0) {
+		json_decref(line);
+		json_decref(rest);
+		fputs("{\"level\":\"error\",\"msg\":\"out of memory\"}\n", stderr);
+		return;
+	}
+	json_decref(rest);
+	flockfile(stderr);
+	(void) pb_json_print(stderr, line, 0);
+	funlockfile(stderr);
+}
+
 void
 log_msg(const char *level, const char *fmt, ...)
 {
-	char msg[1024], ts[40];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -58,35 +67,29 @@ log_msg(const char *level, const char *fmt, ...)
 			strcmp(level, "info") ? ": " : "", msg);
 		return;
 	}
-	timestamp(ts, sizeof(ts));
-	flockfile(stderr);
-	fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level);
-	put_json_string(stderr, msg);
-	fputs("}\n", stderr);
-	funlockfile(stderr);
+	put_json_line(level, json_pack("{s:o}", "msg", pb_json_string(msg)));
 }
 
 void
 log_request(const struct rpc_log_record *rec, void *arg)
 {
-	char id[2 * 8 + 1] = "-", ts[40];
+	char id[2 * 8 + 1] = "-";
 	size_t n = rec->request_id_len < 8 ? rec->request_id_len : 8;
 
-	for (size_t i = 0; i < n; i++)
-		snprintf(id + 2 * i, 3, "%02x", rec->request_id[i]);
-	if (!json_lines) {
-		fprintf(stderr, "runnerd: rpc %s %s %.3fms id=%s%s%s%s\n", rec->method,
-			rstatus_code_name(rec->code), (double) rec->duration_us / 1000.0, id,
-			rec->duplicate ? " duplicate" : "", rec->message && rec->message[0] ? " - " : "",
-			rec->message ? rec->message : "");
+	if (json_lines) {
+		put_json_line("info", json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}",
+						"method", pb_json_string(rec->method),
+						"code", pb_json_enum(&runner__v1__status_code__descriptor, rec->code),
+						"durationUs", pb_json_uint64(rec->duration_us),
+						"requestId", pb_json_bytes(rec->request_id, rec->request_id_len),
+						"duplicate", rec->duplicate,
+						"message", pb_json_string(rec->message)));
 		return;
 	}
-	timestamp(ts, sizeof(ts));
-	flockfile(stderr);
-	fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"info\",\"rpc\":\"%s\",\"code\":\"%s\",\"duration_us\":%llu,\"request_id\":\"%s\",\"duplicate\":%s,\"message\":",
-		ts, rec->method, rstatus_code_name(rec->code), (unsigned long long) rec->duration_us,
-		id, rec->duplicate ? "true" : "false");
-	put_json_string(stderr, rec->message ? rec->message : "");
-	fputs("}\n", stderr);
-	funlockfile(stderr);
+	for (size_t i = 0; i < n; i++)
+		snprintf(id + 2 * i, 3, "%02x", rec->request_id[i]);
+	fprintf(stderr, "runnerd: rpc %s %s %.3fms id=%s%s%s%s\n", rec->method,
+		rstatus_code_name(rec->code), (double) rec->duration_us / 1000.0, id,
+		rec->duplicate ? " duplicate" : "", rec->message && rec->message[0] ? " - " : "",
+		rec->message ? rec->message : "");
 }

@@ -1,5 +1,8 @@
 /* log.h — runnerd's stderr log: plain "runnerd: ..." lines, or one JSON
- * object per line with --log-json.
+ * object per line with --log-json, in the shape of runnerctl's JSON (the
+ * proto3 JSON mapping, pb_json.h): {"time", "level", "msg"} for a message;
+ * {"time", "level", "method", "code" (a StatusCode name), "durationUs" (a
+ * string), "requestId" (base64), "duplicate", "message"} per request.
  *
  * Only main and its own files log (systemd's rule: libraries don't log,
  * main does; options.c prints its usage errors). Modules whose work has no

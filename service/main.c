@@ -117,6 +117,20 @@ backend_changed(const struct backend_ops *be, const rstatus *verdict)
 		log_msg("warning", "backend %s unavailable: %s", be->name, verdict->message);
 }
 
+/* The ipc paths among urls, NULL-terminated (a malloc'd array of
+ * pointers into urls): runnerd's own sockets, which no sandbox may reach. */
+static const char **
+ipc_paths(const char *const *urls, size_t n)
+{
+	const char **v = calloc(n + 1, sizeof(*v));
+	size_t k = 0;
+
+	for (size_t i = 0; v != NULL && i < n; i++)
+		if (strncmp(urls[i], "ipc://", 6) == 0)
+			v[k++] = urls[i] + 6;
+	return v;
+}
+
 /* The instance id backends label what they create with (backend.h): the
  * same for every start of this runnerd, different for two runnerds beside
  * each other — a hash of the state directory, else of the first listen
@@ -126,17 +140,18 @@ init_backends(struct runnerd *d, char id[17])
 {
 	const char *seed = d->cfg.state_dir ? d->cfg.state_dir : d->cfg.n_listen ? d->cfg.listen[0] : "runnerd";
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	struct backend_config bc = { .instance = id, .state_dir = d->cfg.state_dir };
-	const struct backend_ops *const *all;
-	size_t n;
+	const char **req = ipc_paths(d->cfg.listen, d->cfg.n_listen);
+	const char **str = ipc_paths(d->cfg.stream_listen, d->cfg.n_stream_listen);
+	struct backend_config bc = {
+		.instance = id, .state_dir = d->cfg.state_dir, .request_sockets = req, .stream_sockets = str,
+	};
 
 	for (const char *p = seed; *p; p++)
 		h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
 	snprintf(id, 17, "%016llx", (unsigned long long) h);
-	all = backend_all(&n);
-	for (size_t i = 0; i < n; i++)
-		if (all[i]->init != NULL)
-			all[i]->init(&bc);
+	backend_init_all(&bc);
+	free(req);
+	free(str);
 }
 
 /* What a SIGKILLed predecessor's backends left behind (containers). */
@@ -174,12 +189,26 @@ load_profiles(struct runnerd *d)
 	}
 	for (size_t i = 0; i < profiles_count(d->profiles); i++) {
 		const struct backend_ops *be = backend_find(profiles_backend(d->profiles, i));
+		const char *name = profiles_name(d->profiles, i);
+		char text[2048];
 		rstatus why;
 		if (probes_state(be, &why) < 0)
-			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail",
-				profiles_name(d->profiles, i), be->name, why.message);
-		else if (d->cfg.check_config)
-			log_msg("info", "profile %s: backend %s: ok", profiles_name(d->profiles, i), be->name);
+			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail", name,
+				be->name, why.message);
+		if (d->cfg.check_config) {
+			/* What each profile allows, and what deserves a second look. */
+			profiles_describe(d->profiles, i, text, sizeof(text));
+			log_msg("info", "profile %s: %s", name, text);
+			profiles_concerns(d->profiles, i, text, sizeof(text));
+			if (text[0] != '\0')
+				log_msg("warning", "profile %s: %s", name, text);
+		} else if (geteuid() == 0 && profiles_unconfined(d->profiles, i)) {
+			/* The trust model (README): every caller is an administrator. */
+			log_msg("warning",
+				"profile %s: exec runs commands as root (runnerd's own user) with neither user: nor "
+				"limits: whoever can open runnerd's socket has root on this host",
+				name);
+		}
 	}
 	if (d->cfg.check_config)
 		log_msg("info", "%s: %zu profile(s) ok", d->cfg.config_path, profiles_count(d->profiles));
@@ -300,6 +329,7 @@ serve(struct runnerd *d)
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
+	streams_advertise(d->streams, d->cfg.advertise_stream, d->cfg.n_advertise_stream);
 	streams_set_source(d->streams, &files_watch_source, d->files);
 	/* Complete before the first request can arrive. */
 	d->env = (struct handler_env){

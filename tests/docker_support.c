@@ -131,17 +131,26 @@ docker_ready(char *why, size_t len)
 	return true;
 }
 
-int
-dk_main(const char *prog, Suite *(*make_suite)(void))
+bool
+dk_ready(const char *prog, bool *required)
 {
 	const char *req = getenv("RUNNERD_REQUIRE_DOCKER");
 	char why[300];
 
+	*required = req != NULL && strcmp(req, "1") == 0;
 	dk_image = getenv("RUNNERD_TEST_IMAGE") ? getenv("RUNNERD_TEST_IMAGE") : "runnerd-test:latest";
-	if (!docker_ready(why, sizeof(why))) {
-		fprintf(stderr, "%s: %s: %s\n", prog, why,
-			req && strcmp(req, "1") == 0 ? "failing (RUNNERD_REQUIRE_DOCKER=1)" : "skipped");
-		return req && strcmp(req, "1") == 0 ? 1 : SKIP_CODE;
-	}
+	if (docker_ready(why, sizeof(why)))
+		return true;
+	fprintf(stderr, "%s: %s: %s\n", prog, why, *required ? "failing (RUNNERD_REQUIRE_DOCKER=1)" : "skipped");
+	return false;
+}
+
+int
+dk_main(const char *prog, Suite *(*make_suite)(void))
+{
+	bool required;
+
+	if (!dk_ready(prog, &required))
+		return required ? 1 : SKIP_CODE;
 	return rd_run_suite(make_suite);
 }

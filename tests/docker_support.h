@@ -34,6 +34,11 @@ int dk_wait_no_containers(int ms);
 /* Remove all our containers (nothing before dk_start). */
 void dk_remove_containers(void);
 
+/* Set dk_image and tell whether the engine answers and has the image;
+ * when not, print why, and whether RUNNERD_REQUIRE_DOCKER=1 makes that a
+ * failure (*required). */
+bool dk_ready(const char *prog, bool *required);
+
 /* main() of a docker test: skip (77) without an engine or the image,
  * unless RUNNERD_REQUIRE_DOCKER=1 makes that a failure; else run the suite. */
 int dk_main(const char *prog, Suite *(*make_suite)(void));

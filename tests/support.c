@@ -140,8 +140,20 @@ rd_check_config(const char *text, char *out, size_t outlen)
 		_exit(127);
 	}
 	close(p[1]);
-	ssize_t n = read(p[0], out, outlen - 1);
-	out[n > 0 ? n : 0] = '\0';
+	/* All of it: one line per profile may take more than one read. */
+	size_t got = 0;
+	ssize_t n;
+	char sink[1024];
+	while ((n = read(p[0], got < outlen - 1 ? out + got : sink,
+			 got < outlen - 1 ? outlen - 1 - got : sizeof(sink))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (got < outlen - 1)
+			got += (size_t) n;
+	}
+	out[got] = '\0';
 	close(p[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -67,11 +67,13 @@ write_config(const char *dir)
 		     "      pids: 32\n"
 		     "  - name: net\n"           /* the default bridge */
 		     "    backend: docker\n"
+		     "    network: allowed\n"
 		     "    docker:\n"
 		     "      image: %s\n"
 		     "  - name: ro\n"            /* read-only root, a private /tmp, host paths */
 		     "    backend: docker\n"
 		     "    network: none\n"
+		     "    user: root\n"          /* docker makes a tmpfs the image lacks root's, 0755 */
 		     "    workdir: /work\n"
 		     "    filesystem:\n"
 		     "      read_only_root: true\n"
@@ -373,6 +375,16 @@ START_TEST(test_memory_limit_oom)
 	ck_assert(!resp->result->oom_killed);
 	/* The command's own peak RSS, from the init, not the CLI's. */
 	ck_assert_uint_ge(resp->result->max_rss_kb, 16 * 1024);
+	ck_assert_uint_lt(resp->result->max_rss_kb, 32 * 1024);
+	runner__v1__run_response__free_unpacked(resp, NULL);
+
+	/* And a command that allocates nothing reports a few MiB at most. */
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "true", NULL);
+	resp = run_in("box", &c);
+	rd_assert_exited(resp->result, 0);
+	ck_assert_msg(resp->result->max_rss_kb < 10 * 1024, "true: max_rss_kb %llu",
+		      (unsigned long long) resp->result->max_rss_kb);
 	runner__v1__run_response__free_unpacked(resp, NULL);
 	ck_assert_int_eq(dk_wait_no_containers(5000), 0);
 }

@@ -59,6 +59,7 @@ write_config(const char *dir)
 		     "  - name: default\n"
 		     "  - name: warm\n"
 		     "    backend: docker\n"
+		     "    network: allowed\n"     /* a request's no_network must change the container */
 		     "    filesystem:\n"
 		     "      private_tmp: true\n"
 		     "    limits:\n"

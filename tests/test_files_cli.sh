@@ -76,7 +76,14 @@ printf '' | "$ctl" put --mode 0600 ":$ws/empty"
 [[ $(stat -c %a "$ws/empty") == 600 && ! -s $ws/empty ]] || fail "put --mode of nothing"
 want=$(sha256sum "$ws/hello.txt" | cut -d' ' -f1)
 grep -q "^sha256 $want$" <<<"$("$ctl" stat --sha256 ":$ws/hello.txt")" || fail "stat --sha256"
-grep -q "\"sha256\":\"$want\"" <<<"$("$ctl" stat --json --sha256 ":$ws/hello.txt")" || fail "stat --json"
+# --json: the StatFileResponse in the proto3 JSON mapping (bytes in base64).
+"$ctl" stat --json --sha256 ":$ws/hello.txt" >"$tmp/stat.json"
+python3 - "$tmp/stat.json" "$want" <<'PY' || fail "stat --json: $(cat "$tmp/stat.json")"
+import base64, json, sys
+doc = json.load(open(sys.argv[1]))
+assert base64.b64decode(doc["sha256"]).hex() == sys.argv[2], doc
+assert doc["info"]["type"] == "FILE_REGULAR" and doc["info"]["size"] == "11", doc
+PY
 
 # --- mkdir, ls, mv, rm -----------------------------------------------------------
 "$ctl" mkdir -p ":$ws/a/b/c"
@@ -87,7 +94,13 @@ printf 'x' >"$ws/a/b/file"
 [[ $("$ctl" ls ":$ws/a") == "b/" ]] || fail "ls: $("$ctl" ls ":$ws/a")"
 [[ $("$ctl" ls -R ":$ws/a" | tr '\n' ' ') == "b/ b/c/ b/file " ]] || fail "ls -R: $("$ctl" ls -R ":$ws/a")"
 grep -q '^-rw-r--r-- .* 1 .* file$' <<<"$("$ctl" ls -l ":$ws/a/b")" || fail "ls -l: $("$ctl" ls -l ":$ws/a/b")"
-grep -q '"path":"file","type":"file","size":1' <<<"$("$ctl" ls --json ":$ws/a/b")" || fail "ls --json"
+"$ctl" ls --json ":$ws/a/b" >"$tmp/ls.json"
+python3 - "$tmp/ls.json" <<'PY' || fail "ls --json: $(cat "$tmp/ls.json")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+names = [(e["path"], e["type"]) for e in doc["entries"]]
+assert names == [("c", "FILE_DIRECTORY"), ("file", "FILE_REGULAR")], names
+PY
 [[ $("$ctl" ls ":$ws/a/b/file") == "$ws/a/b/file" ]] || fail "ls of a file"
 "$ctl" mv ":$ws/a/b/file" ":$ws/a/moved"
 [[ -f $ws/a/moved && ! -e $ws/a/b/file ]] || fail "mv"
@@ -101,6 +114,10 @@ grep -q FAILED_PRECONDITION "$tmp/err" || fail "rm of a directory: $(cat "$tmp/e
 [[ -z $(ls -A "$ws/a") ]] || fail "rm -r left $(ls -A "$ws/a")"
 expect 70 "$ctl" rm ":$ws/a/nothing"
 "$ctl" rm -f ":$ws/a/nothing"
+"$ctl" rm-file -f ":$ws/a/nothing"
+# rm without a remote path is the session command.
+expect 70 "$ctl" rm no-such-session
+grep -q NOT_FOUND "$tmp/err" || fail "rm of a session: $(cat "$tmp/err")"
 
 # --- cp, both ways -----------------------------------------------------------------
 mkdir -p "$tmp/local/tree/sub/deeper"
@@ -149,7 +166,7 @@ sleep 0.3
 printf 'y' >"$ws/w/d/inner"
 rm "$ws/w/g"
 for _ in $(seq 100); do
-	grep -q 'removed file g' "$tmp/watch.out" && grep -q '"event":"removed"' "$tmp/watch.json" && break
+	grep -q 'removed file g' "$tmp/watch.out" && grep -q FILE_REMOVED "$tmp/watch.json" && break
 	sleep 0.1
 done
 kill -INT "$watcher" "$json_watcher"
@@ -158,8 +175,14 @@ wait "$json_watcher" || true
 watcher=
 expected=$'created file f\nmodified file f\nrenamed file f -> g\ncreated directory d\ncreated file d/inner\nmodified file d/inner\nremoved file g'
 [[ $(cat "$tmp/watch.out") == "$expected" ]] || fail "watch printed: $(cat "$tmp/watch.out") $(cat "$tmp/watch.err")"
-grep -q '^{"seq":2,"event":"renamed","type":"file","path":"g","from":"f"}$' "$tmp/watch.json" ||
-	fail "watch --json printed: $(cat "$tmp/watch.json")"
+# --json: one FileEvent per line, in the proto3 JSON mapping.
+python3 - "$tmp/watch.json" <<'PY' || fail "watch --json printed: $(cat "$tmp/watch.json")"
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+kinds = [(e["kind"], e["path"], e.get("fromPath", "")) for e in events]
+assert kinds == [("FILE_CREATED", "f", ""), ("FILE_MODIFIED", "f", ""), ("FILE_RENAMED", "g", "f"),
+                 ("FILE_CREATED", "d", ""), ("FILE_REMOVED", "g", "")], kinds
+PY
 rm -rf "$ws/w"
 
 # --- an upload that outlives runnerd ---------------------------------------------------

@@ -52,7 +52,8 @@ write_config(const char *dir)
 		"      read_only_root: false\n"
 		"      private_tmp: false\n"
 		"    limits:\n"
-		"      memory: 128M\n";
+		"      memory: 128M\n"
+		"      address_space: unlimited\n"; /* the cgroup, not an rlimit, must stop it */
 
 	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
 	rd_write_file(cfg_path, text, sizeof(text) - 1, 0600);

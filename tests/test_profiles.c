@@ -116,6 +116,15 @@ START_TEST(test_tighten_only)
 	rd_cmd_argv(&c, "true", NULL);
 	c.spec.profile = "nope";
 	assert_denied(&c, RUNNER_NOT_FOUND, "nope");
+
+	/* A tightening the profile's backend cannot enforce is refused, never
+	 * dropped: exec cannot cut the network. */
+	Runner__V1__Restrictions t = RUNNER__V1__RESTRICTIONS__INIT;
+	rd_cmd_init(&c);
+	rd_cmd_argv(&c, "true", NULL);
+	t.no_network = true;
+	c.spec.tighten = &t;
+	assert_denied(&c, RUNNER_FAILED_PRECONDITION, "network: none");
 	rd_assert_echo_ok_at(d.ipc_url);
 }
 END_TEST
@@ -244,10 +253,19 @@ START_TEST(test_check_config)
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    filesystem:\n      hidden: [/etc]\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "filesystem.hidden"));
-	/* Type errors carry the line. */
+	/* Type errors carry the file's line and column, on one line. */
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    docker:\n      pids: many\n", out,
+				      sizeof(out)), 1);
+	ck_assert_msg(strstr(out, ".yaml:4:13: ") != NULL, "%s", out);
+	/* A mistyped key: where it is and which, no libcyaml backtrace. */
+	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits: {timeout: 3s}\n  - name: b\n"
+					 "    timeout: 3s\n", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, ".yaml:5:5: unknown key \"timeout\"\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "Backtrace") == NULL && strchr(out, '\n') == out + strlen(out) - 1, "%s", out);
+	/* A limit is a value of its kind or "unlimited", never 0. */
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      processes: many\n", out,
 				      sizeof(out)), 1);
-	ck_assert_ptr_nonnull(strstr(out, "line: 4"));
+	ck_assert_ptr_nonnull(strstr(out, "limits.processes"));
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    limits:\n      timeout: soon\n", out,
 				      sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "limits.timeout"));
@@ -256,6 +274,11 @@ START_TEST(test_check_config)
 	ck_assert_int_eq(rd_check_config("profiles:\n  - name: a\n    env:\n      set:\n        - name: LD_PRELOAD\n          value: x\n",
 				      out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "LD_PRELOAD"));
+	/* No document at all: refused, not a crash. */
+	ck_assert_int_eq(rd_check_config("", out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "empty"));
+	ck_assert_int_eq(rd_check_config("# nothing but a comment\n", out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "empty"));
 }
 END_TEST
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "session_support.h"
 
 static rd_daemon d;
+static struct passwd *sandbox_user;
 static char dir[256], cfg_path[300], work[300], secret_file[300];
 static int listen_port;
 
@@ -38,6 +40,10 @@ write_config(void)
 
 	snprintf(work, sizeof(work), "%s/work", dir);
 	ck_assert_int_eq(mkdir(work, 0755), 0);
+	/* Sandboxes run as the unprivileged sandbox user unless a profile says
+	 * otherwise, and firejail makes only that user's own paths writable. */
+	ck_assert_ptr_nonnull(sandbox_user);
+	ck_assert_int_eq(chown(work, sandbox_user->pw_uid, sandbox_user->pw_gid), 0);
 	snprintf(secret_file, sizeof(secret_file), "%s/secret.txt", dir);
 	rd_write_file(secret_file, "s3cret\n", 7, 0644);
 	snprintf(cfg_path, sizeof(cfg_path), "%s/runnerd.yaml", dir);
@@ -102,6 +108,7 @@ setup(void)
 	const char *args[] = { "--config", cfg_path, "--grace", "500ms", NULL };
 	rd_options o = { .args = args };
 
+	sandbox_user = getpwnam("runnerd-sandbox");
 	mkdir("/srv", 0755);
 	snprintf(dir, sizeof(dir), "/srv/runnerd-test-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));

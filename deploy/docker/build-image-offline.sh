@@ -11,15 +11,16 @@
 # configured with the install prefix /usr/local (build.sh's default).
 #
 # The root filesystem: the Dockerfile's RUNTIME_PACKAGES (libnng1,
-# libprotobuf-c1, libcyaml1, libssl3, tini) and a small userland for the commands
-# runnerd runs (bash, dash as /bin/sh, coreutils, grep, sed, findutils, tar,
-# gzip, mawk, procps, hostname), with everything they depend on as apt
-# resolves it, unpacked with dpkg-deb onto a merged /usr; `cmake --install
-# --strip` of the build into /usr/local (no headers or static libraries, as
-# in the Dockerfile); the user runnerd (uid/gid 10001, home /home/runnerd)
-# and a /run/runnerd it owns. It is not all of debian:12-slim: no apt, no
-# perl, no dpkg database. The image's configuration (USER, WORKDIR, ENV,
-# VOLUME, STOPSIGNAL, HEALTHCHECK, ENTRYPOINT, CMD) is read from the
+# libprotobuf-c1, libcyaml1, libyaml-0-2, libjansson4, libssl3, tini) and a small
+# userland for the commands runnerd runs (bash, dash as /bin/sh, coreutils,
+# grep, sed, findutils, tar, gzip, mawk, procps, hostname), with everything
+# they depend on as apt resolves it, unpacked with dpkg-deb onto a merged
+# /usr; `cmake --install --strip` of the build into /usr/local (no headers
+# or static libraries, as in the Dockerfile); the user runnerd (uid/gid
+# 10001, home /home/runnerd), the sandbox user runnerd-sandbox (10002, no
+# home) and a /run/runnerd runnerd owns. It is not all of debian:12-slim: no
+# apt, no perl, no dpkg database. The image's configuration (USER, WORKDIR,
+# ENV, VOLUME, STOPSIGNAL, HEALTHCHECK, ENTRYPOINT, CMD) is read from the
 # Dockerfile's runtime stage and given to `docker import --change`, so the
 # two images start, probe and stop alike (STOPSIGNAL excepted: import has
 # none, and the Dockerfile's SIGTERM is docker's default).
@@ -99,11 +100,19 @@ if ((${#missing[@]} > 0)); then
 	rm -rf "$dl"
 fi
 
+# Each file's content and base name, not its path: the same inputs hash the
+# same in any checkout and build directory.
+content_hashes() {
+	local f
+	for f in "$@"; do
+		printf '%s  %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "${f##*/}"
+	done
+}
+mapfile -t helpers < <(find "$build" -maxdepth 2 -type f -name 'runnerd-*' -perm -u+x | sort)
 inputs=$( {
-	sha256sum "$self" "$dockerfile"
+	content_hashes "$self" "$dockerfile"
 	echo "$pkgs"
-	sha256sum "$build/service/runnerd" "$build/cli/runnerctl"
-	find "$build" -maxdepth 2 -type f -name 'runnerd-*' -perm -u+x -exec sha256sum {} +
+	content_hashes "$build/service/runnerd" "$build/cli/runnerctl" "${helpers[@]}"
 } | sha256sum | cut -c1-16)
 have=$(docker image inspect --format '{{ index .Config.Labels "runnerd.image.inputs" }}' "$tag" 2>/dev/null || true)
 old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
@@ -130,11 +139,13 @@ mkdir -p "$root"/{etc,tmp,var/tmp,root,home/runnerd,run/runnerd,proc,sys,dev}
 cat >"$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/bash
 runnerd:x:10001:10001::/home/runnerd:/usr/sbin/nologin
+runnerd-sandbox:x:10002:10002:runnerd sandboxed commands:/nonexistent:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 PASSWD
 cat >"$root/etc/group" <<'GROUP'
 root:x:0:
 runnerd:x:10001:
+runnerd-sandbox:x:10002:
 nogroup:x:65534:
 GROUP
 printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"

@@ -47,7 +47,9 @@ if [[ -z "$deb" ]]; then
 	deb=$(find "$cache" -maxdepth 1 -name 'busybox-static_*.deb' | sort | tail -n 1)
 fi
 
-inputs=$( { sha256sum "$self" "$deb"; } | sha256sum | cut -c1-16)
+# The script's and the package's contents, not their paths: the image is
+# current in every checkout that has the same script.
+inputs=$( { sha256sum <"$self"; sha256sum <"$deb"; } | sha256sum | cut -c1-16)
 have=$(docker image inspect --format '{{ index .Config.Labels "runnerd.test-image.inputs" }}' "$tag" 2>/dev/null || true)
 if [[ "$have" == "$inputs" ]]; then
 	echo "build-test-image.sh: $tag is up to date ($inputs)"

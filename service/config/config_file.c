@@ -2,7 +2,10 @@
 
 #include <cyaml/cyaml.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <yaml.h>
 
 static const cyaml_schema_value_t string_entry = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 4096),
@@ -32,9 +35,9 @@ static const cyaml_schema_field_t fs_fields[] = {
 	CYAML_FIELD_SEQUENCE("read_only", OPT, struct cfg_fs, read_only, &string_entry, 0, 256),
 	CYAML_FIELD_SEQUENCE("read_write", OPT, struct cfg_fs, read_write, &string_entry, 0, 256),
 	CYAML_FIELD_SEQUENCE("hidden", OPT, struct cfg_fs, hidden, &string_entry, 0, 256),
-	CYAML_FIELD_BOOL("private_tmp", CYAML_FLAG_OPTIONAL, struct cfg_fs, private_tmp),
+	CYAML_FIELD_BOOL_PTR("private_tmp", OPT, struct cfg_fs, private_tmp),
 	CYAML_FIELD_BOOL("hide_home", CYAML_FLAG_OPTIONAL, struct cfg_fs, hide_home),
-	CYAML_FIELD_BOOL("read_only_root", CYAML_FLAG_OPTIONAL, struct cfg_fs, read_only_root),
+	CYAML_FIELD_BOOL_PTR("read_only_root", OPT, struct cfg_fs, read_only_root),
 	CYAML_FIELD_END,
 };
 
@@ -42,9 +45,9 @@ static const cyaml_schema_field_t limits_fields[] = {
 	CYAML_FIELD_STRING_PTR("timeout", OPT, struct cfg_limits, timeout, 1, 32),
 	CYAML_FIELD_STRING_PTR("cpu", OPT, struct cfg_limits, cpu, 1, 32),
 	CYAML_FIELD_STRING_PTR("address_space", OPT, struct cfg_limits, address_space, 1, 32),
-	CYAML_FIELD_UINT("processes", CYAML_FLAG_OPTIONAL, struct cfg_limits, processes),
+	CYAML_FIELD_STRING_PTR("processes", OPT, struct cfg_limits, processes, 1, 32),
 	CYAML_FIELD_STRING_PTR("file_size", OPT, struct cfg_limits, file_size, 1, 32),
-	CYAML_FIELD_UINT("open_files", CYAML_FLAG_OPTIONAL, struct cfg_limits, open_files),
+	CYAML_FIELD_STRING_PTR("open_files", OPT, struct cfg_limits, open_files, 1, 32),
 	CYAML_FIELD_STRING_PTR("stdout", OPT, struct cfg_limits, stdout_cap, 1, 32),
 	CYAML_FIELD_STRING_PTR("stderr", OPT, struct cfg_limits, stderr_cap, 1, 32),
 	CYAML_FIELD_STRING_PTR("memory", OPT, struct cfg_limits, memory, 1, 32),
@@ -96,6 +99,7 @@ static const cyaml_schema_field_t profile_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("env", OPT, struct cfg_profile, env, env_fields),
 	CYAML_FIELD_STRING_PTR("workdir", OPT, struct cfg_profile, workdir, 1, 4096),
 	CYAML_FIELD_STRING_PTR("user", OPT, struct cfg_profile, user, 1, 64),
+	CYAML_FIELD_SEQUENCE("unix_sockets", OPT, struct cfg_profile, unix_sockets, &string_entry, 0, 64),
 	CYAML_FIELD_SEQUENCE("params", OPT, struct cfg_profile, params, &param_entry, 0, 32),
 	CYAML_FIELD_MAPPING_PTR("docker", OPT, struct cfg_profile, docker, docker_fields),
 	CYAML_FIELD_MAPPING_PTR("files", OPT, struct cfg_profile, files, files_fields),
@@ -114,26 +118,35 @@ static const cyaml_schema_value_t root_schema = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cfg_root, root_fields),
 };
 
+/* What libcyaml logs about a failed load: its first message (the error)
+ * and the innermost position of the backtrace that follows it. */
 struct cyaml_errors {
-	char text[1024];
-	size_t len;
+	char first[512];
+	unsigned line, column; /* 1-based; 0: none seen */
 };
 
 static void
 collect_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
 	struct cyaml_errors *e = ctx;
-	int n;
+	char msg[512];
+	const char *at;
+	size_t n;
 
-	if (level < CYAML_LOG_ERROR || e->len >= sizeof(e->text) - 1)
+	if (level < CYAML_LOG_ERROR)
 		return;
-	n = vsnprintf(e->text + e->len, sizeof(e->text) - e->len, fmt, args);
-	if (n > 0)
-		e->len += (size_t) n < sizeof(e->text) - e->len ? (size_t) n : sizeof(e->text) - 1 - e->len;
-	/* One line per message. */
-	for (size_t i = 0; i < e->len; i++)
-		if (e->text[i] == '\n')
-			e->text[i] = ' ';
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	if ((n = strlen(msg)) > 0 && msg[n - 1] == '\n')
+		msg[n - 1] = '\0';
+	/* "  in mapping field 'x' (line: 4, column: 18)": the first is the
+	 * innermost. */
+	if ((at = strstr(msg, "(line: ")) != NULL) {
+		if (e->line == 0)
+			sscanf(at, "(line: %u, column: %u)", &e->line, &e->column);
+		return;
+	}
+	if (e->first[0] == '\0' && strstr(msg, "Backtrace") == NULL)
+		snprintf(e->first, sizeof(e->first), "%s", strncmp(msg, "Load: ", 6) == 0 ? msg + 6 : msg);
 }
 
 static const cyaml_config_t *
@@ -151,23 +164,108 @@ config(struct cyaml_errors *errs)
 	return &c;
 }
 
+/* Where the unknown mapping key `key` is in the file: the first key of that
+ * name at or after line:column, which libcyaml's backtrace gives as the
+ * last event it read before the key. Sets *line and *column (1-based) when
+ * found. */
+static void
+find_key(const char *path, const char *key, unsigned *line, unsigned *column)
+{
+	/* Per open container: is it a mapping, and is its next scalar a key? */
+	bool mapping[64], want_key[64];
+	int depth = -1, done = 0;
+	yaml_parser_t parser;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		return;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	while (!done) {
+		yaml_event_t ev;
+		unsigned l, c;
+		bool is_key;
+
+		if (!yaml_parser_parse(&parser, &ev))
+			break;
+		l = (unsigned) ev.start_mark.line + 1;
+		c = (unsigned) ev.start_mark.column + 1;
+		is_key = depth >= 0 && mapping[depth] && want_key[depth];
+		/* Anything in a mapping is a key, then a value, then a key... */
+		if (depth >= 0 && mapping[depth] && ev.type != YAML_MAPPING_END_EVENT &&
+		    ev.type != YAML_SEQUENCE_END_EVENT)
+			want_key[depth] = !want_key[depth];
+		switch (ev.type) {
+		case YAML_SCALAR_EVENT:
+			if (is_key && strcmp((const char *) ev.data.scalar.value, key) == 0 &&
+			    (l > *line || (l == *line && c >= *column))) {
+				*line = l;
+				*column = c;
+				done = 1;
+			}
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (++depth >= (int) (sizeof(mapping) / sizeof(mapping[0])))
+				done = 1;
+			else {
+				mapping[depth] = ev.type == YAML_MAPPING_START_EVENT;
+				want_key[depth] = true;
+			}
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+}
+
 int
 config_file_load(const char *path, struct cfg_root **out, rstatus *st)
 {
-	struct cyaml_errors errs = { .len = 0 };
+	static const char unexpected[] = "Unexpected key: ";
+	struct cyaml_errors errs = { .line = 0 };
+	const char *key;
 	cyaml_err_t err;
 
 	*out = NULL;
-	if ((err = cyaml_load_file(path, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) != CYAML_OK)
-		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: %s%s%s", path, cyaml_strerror(err),
-				    errs.len ? ": " : "", errs.text);
-	return 0;
+	if ((err = cyaml_load_file(path, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) == CYAML_OK) {
+		/* A file without a document (empty, or only comments) loads as
+		 * nothing at all rather than as a mapping without `profiles`. */
+		if (*out == NULL)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: empty: a config needs a profiles: list",
+					    path);
+		return 0;
+	}
+	if (err == CYAML_ERR_INVALID_KEY && (key = strstr(errs.first, unexpected)) != NULL) {
+		key += sizeof(unexpected) - 1;
+		find_key(path, key, &errs.line, &errs.column);
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s:%u:%u: unknown key \"%s\"", path, errs.line,
+				    errs.column, key);
+	}
+	if (errs.line > 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s:%u:%u: %s", path, errs.line, errs.column,
+				    errs.first[0] ? errs.first : cyaml_strerror(err));
+	return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: %s%s%s", path, cyaml_strerror(err),
+			    errs.first[0] ? ": " : "", errs.first);
 }
 
 void
 config_file_free(struct cfg_root *root)
 {
-	struct cyaml_errors errs = { .len = 0 };
+	struct cyaml_errors errs = { .line = 0 };
 
 	if (root != NULL)
 		cyaml_free(config(&errs), &root_schema, root, 0);

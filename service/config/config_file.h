@@ -25,18 +25,19 @@ struct cfg_fs {
 	unsigned read_write_count;
 	char **hidden;
 	unsigned hidden_count;
-	bool private_tmp;
+	bool *private_tmp;    /* NULL: not stated (sandboxes default to true) */
 	bool hide_home;
-	bool read_only_root;
+	bool *read_only_root; /* NULL: not stated (sandboxes default to true) */
 };
 
+/* Each NULL when not stated; "unlimited" lifts a sandbox's default. */
 struct cfg_limits {
 	char *timeout;
 	char *cpu;
 	char *address_space;
-	unsigned processes;
+	char *processes;
 	char *file_size;
-	unsigned open_files;
+	char *open_files;
 	char *stdout_cap;
 	char *stderr_cap;
 	char *memory;     /* a size: the job's memory cgroup (docker: --memory) */
@@ -87,6 +88,8 @@ struct cfg_profile {
 	struct cfg_env *env;
 	char *workdir;
 	char *user;
+	char **unix_sockets;
+	unsigned unix_sockets_count;
 	struct cfg_param *params;
 	unsigned params_count;
 	struct cfg_docker *docker;

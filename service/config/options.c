@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addresses.h"
 #include "runner_defaults.h"
 #include "units.h"
 
@@ -34,6 +35,12 @@ static const char usage[] =
 	"      --stream-listen URL   where session output streams are served (repeatable;\n"
 	"                            default: beside each --listen: ipc path with\n"
 	"                            -stream, tcp port + 1)\n"
+	"      --advertise-stream URL  the stream address StartPipes tells clients whose\n"
+	"                            request came over the same transport (ipc or tcp;\n"
+	"                            repeatable, one per transport), e.g. behind NAT or\n"
+	"                            a proxy (default: the stream listener of that\n"
+	"                            transport, a wildcard host replaced by the address\n"
+	"                            the request arrived on)\n"
 	"      --max-sessions N      interactive sessions at most (default 16384)\n"
 	"      --session-buffer N    output kept per session stream (default 4M)\n"
 	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
@@ -45,7 +52,7 @@ static const char usage[] =
 	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
 	"      --log-json            log one JSON object per line\n"
 	"  -h, --help                show this help\n"
-	"      --version             show the version\n"
+	"      --version, version    show the version\n"
 	"\n"
 	"DUR: 250ms, 10s, 2m, 1h (bare number: seconds). N: 512, 64K, 4M, 1G.\n"
 	"Logs go to stderr: one line per request (method, status, duration).\n";
@@ -71,6 +78,7 @@ enum {
 	OPT_RETENTION,
 	OPT_STATE_DIR,
 	OPT_CHECK_CONFIG,
+	OPT_ADVERTISE_STREAM,
 	OPT_SPAWNERS,
 };
 
@@ -90,6 +98,7 @@ static const struct option longopts[] = {
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
+	{ "advertise-stream", required_argument, NULL, OPT_ADVERTISE_STREAM },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
 	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
@@ -126,26 +135,25 @@ add_listen(struct runnerd_config *cfg, const char *url)
 }
 
 /* The stream socket sits beside each request listener unless told
- * otherwise: ipc "x.sock" → "x-stream.sock"; tcp port P → P+1 (0 stays 0). */
+ * otherwise (addresses.h); a tcp port 0 (any port) stays 0. */
 static int
 derive_stream_url(struct runnerd_config *cfg, const char *url)
 {
 	char buf[1024];
-	const char *colon;
-	size_t n = strlen(url);
 
-	if (strncmp(url, "ipc://", 6) == 0) {
-		if (n > 5 && strcmp(url + n - 5, ".sock") == 0)
-			snprintf(buf, sizeof(buf), "%.*s-stream.sock", (int) (n - 5), url);
-		else
-			snprintf(buf, sizeof(buf), "%s.stream", url);
-	} else if ((colon = strrchr(url, ':')) != NULL && colon[1] >= '0' && colon[1] <= '9') {
-		long port = strtol(colon + 1, NULL, 10);
-		snprintf(buf, sizeof(buf), "%.*s:%ld", (int) (colon - url), url, port ? port + 1 : 0);
-	} else {
+	if (stream_address_beside(url, buf, sizeof(buf)) != 0)
 		snprintf(buf, sizeof(buf), "%s", url);
-	}
 	return add_url(&cfg->stream_listen, &cfg->n_stream_listen, buf);
+}
+
+/* The first tcp:// URL of a list, or NULL. */
+static const char *
+tcp_url(const char *const *urls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(urls[i], "tcp://", 6) == 0)
+			return urls[i];
+	return NULL;
 }
 
 static int
@@ -168,8 +176,13 @@ options_free(struct runnerd_config *cfg)
 		free((char *) cfg->listen[i]);
 	for (size_t i = 0; i < cfg->n_stream_listen; i++)
 		free((char *) cfg->stream_listen[i]);
+	for (size_t i = 0; i < cfg->n_advertise_stream; i++)
+		free((char *) cfg->advertise_stream[i]);
 	free(cfg->listen);
 	free(cfg->stream_listen);
+	free(cfg->advertise_stream);
+	cfg->advertise_stream = NULL;
+	cfg->n_advertise_stream = 0;
 	free(cfg->state_dir);
 	free(cfg->config_path);
 	cfg->state_dir = cfg->config_path = NULL;
@@ -259,6 +272,12 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
 			break;
+		case OPT_ADVERTISE_STREAM:
+			if (strncmp(optarg, "ipc://", 6) != 0 && strncmp(optarg, "tcp://", 6) != 0)
+				return bad_value(name, optarg);
+			if (add_url(&cfg->advertise_stream, &cfg->n_advertise_stream, optarg) < 0)
+				return OPTIONS_EXIT_USAGE;
+			break;
 		case OPT_SPAWNERS:
 			if (parse_size(optarg, &v) < 0 || v == 0 || v > 16)
 				return bad_value(name, optarg);
@@ -312,6 +331,10 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			return OPTIONS_EXIT_USAGE;
 		}
 	}
+	if (optind + 1 == argc && strcmp(argv[optind], "version") == 0) {
+		puts("runnerd " RUNNERD_VERSION);
+		return OPTIONS_EXIT_OK;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "runnerd: unexpected argument \"%s\"\nTry 'runnerd --help'.\n", argv[optind]);
 		return OPTIONS_EXIT_USAGE;
@@ -332,6 +355,16 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			snprintf(cfg->state_dir, n + 7, "%.*s.state", (int) (n - 5), path);
 		else
 			snprintf(cfg->state_dir, n + 7, "%s.state", path);
+	}
+	/* Named here, as the user wrote it: the request listener, not the
+	 * stream port derived from it. */
+	if (!cfg->insecure_tcp && (tcp_url(cfg->listen, cfg->n_listen) != NULL ||
+				   tcp_url(cfg->stream_listen, cfg->n_stream_listen) != NULL)) {
+		const char *url = tcp_url(cfg->listen, cfg->n_listen);
+
+		fprintf(stderr, "runnerd: %s: tcp has no authentication yet; pass --insecure-tcp to allow it\n",
+			url != NULL ? url : tcp_url(cfg->stream_listen, cfg->n_stream_listen));
+		return OPTIONS_EXIT_USAGE;
 	}
 	if (cfg->n_stream_listen == 0)
 		for (size_t i = 0; i < cfg->n_listen; i++)

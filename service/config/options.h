@@ -32,6 +32,8 @@ struct runnerd_config {
 	bool log_json;
 	const char **stream_listen; /* stream socket URLs; derived from listen when none */
 	size_t n_stream_listen;
+	const char **advertise_stream; /* stream addresses to tell clients, by transport */
+	size_t n_advertise_stream;
 	unsigned max_sessions;
 	uint64_t session_buffer;   /* bytes per output stream */
 	uint64_t idle_ttl_ms;

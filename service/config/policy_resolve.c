@@ -320,6 +320,7 @@ profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 	r->policy.private_tmp = pr->private_tmp;
 	r->policy.hide_home = pr->hide_home;
 	r->policy.user = pr->user;
+	r->policy.unix_sockets = pr->unix_sockets;
 	if ((rv = resolve_params(pr, spec, r, values, st)) < 0 ||
 	    (rv = expand_list(r, pr, values, pr->read_only, "filesystem.read_only", &r->policy.read_only, st)) < 0 ||
 	    (rv = expand_list(r, pr, values, pr->hidden, "filesystem.hidden", &r->policy.hidden, st)) < 0 ||
@@ -342,6 +343,11 @@ profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 		goto fail;
 	if ((rv = resolve_limits(pr, spec, r, st)) < 0 || (rv = resolve_env(pr, spec, r, st)) < 0 ||
 	    (rv = resolve_cwd(pr, spec, r, workdir, st)) < 0)
+		goto fail;
+	/* The profile passed its backend's check at load; a tightening may ask
+	 * for what the backend cannot do (no network on exec): refused, as at
+	 * load, never silently dropped. */
+	if ((rv = pr->backend->check(&r->policy, st)) < 0)
 		goto fail;
 	return 0;
 fail:

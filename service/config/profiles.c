@@ -41,6 +41,7 @@ profile_free(struct profile *pr)
 	strv_free(pr->env_set);
 	free(pr->workdir);
 	free(pr->user);
+	strv_free(pr->unix_sockets);
 	for (size_t i = 0; i < pr->n_params; i++) {
 		free(pr->params[i].name);
 		strv_free(pr->params[i].roots);
@@ -84,6 +85,28 @@ profiles_backend(const struct profiles *p, size_t i)
 }
 
 
+/* What a sandbox profile (firejail, docker) gets for each rule it does not
+ * state: safe unless stated. A profile loosens any of them explicitly
+ * (user: root, network: allowed, read_only_root: false, private_tmp:
+ * false, a limit "unlimited"). The limits are nsjail's defaults, processes
+ * added. */
+#define SANDBOX_USER "runnerd-sandbox"  /* firejail: a regular uid (it refuses system users) */
+#define CONTAINER_USER "65534:65534"    /* docker: nobody:nogroup, in any image */
+static const struct policy_limits sandbox_limits = {
+	.timeout_ms = 600 * 1000,
+	.cpu_seconds = 600,
+	.address_space = 512ull << 20,
+	.file_size = 1ull << 20,
+	.open_files = 32,
+	.processes = 64,
+};
+
+bool
+profile_is_sandbox(const struct profile *pr)
+{
+	return strcmp(pr->backend->name, "exec") != 0;
+}
+
 static int
 parse_opt(const char *file, const char *prof, const char *field, const char *v, bool duration,
 	  uint64_t *out, rstatus *st)
@@ -93,6 +116,41 @@ parse_opt(const char *file, const char *prof, const char *field, const char *v, 
 	if ((duration ? parse_duration_ms(v, out) : parse_size(v, out)) < 0)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: %s: \"%s\" is not a %s", file,
 				    prof, field, v, duration ? "duration (250ms, 10s, 2m)" : "size (512, 64K, 4M)");
+	return 0;
+}
+
+enum limit_kind { LIMIT_DURATION, LIMIT_SIZE, LIMIT_COUNT };
+
+/* A resource limit: not stated (the default), "unlimited" (0), or a
+ * positive value of its kind. */
+static int
+parse_limit(const char *file, const char *prof, const char *field, const char *v, enum limit_kind kind,
+	    uint64_t dflt, uint64_t *out, rstatus *st)
+{
+	static const char *const expected[] = { "duration (250ms, 10s, 2m)", "size (512, 64K, 4M)",
+						"count (a positive integer)" };
+	char *end;
+	int rv = 0;
+
+	*out = dflt;
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "unlimited") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (kind == LIMIT_DURATION)
+		rv = parse_duration_ms(v, out);
+	else if (kind == LIMIT_SIZE)
+		rv = parse_size(v, out);
+	else if (v[0] < '0' || v[0] > '9' || (errno = 0, *out = strtoull(v, &end, 10), errno != 0 || *end != '\0'))
+		rv = -1;
+	if (rv < 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: %s: \"%s\" is not a %s or unlimited",
+				    file, prof, field, v, expected[kind]);
+	if (*out == 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: profile %s: %s: 0; write unlimited for no limit", file, prof, field);
 	return 0;
 }
 
@@ -123,20 +181,29 @@ parse_cpus(const char *v, uint64_t *milli)
 static int
 compile_limits(const char *file, const struct cfg_profile *c, struct profile *pr, rstatus *st)
 {
-	const struct cfg_limits *l = c->limits;
+	static const struct cfg_limits none = { 0 };
+	const struct cfg_limits *l = c->limits ? c->limits : &none;
+	const struct policy_limits *d = &sandbox_limits, zero = { 0 };
 	uint64_t cpu_ms = 0;
 	int rv;
 
-	if (l == NULL)
-		return 0;
-	if ((rv = parse_opt(file, c->name, "limits.timeout", l->timeout, true, &pr->limits.timeout_ms, st)) < 0 ||
-	    (rv = parse_opt(file, c->name, "limits.cpu", l->cpu, true, &cpu_ms, st)) < 0 ||
-	    (rv = parse_opt(file, c->name, "limits.address_space", l->address_space, false,
-			    &pr->limits.address_space, st)) < 0 ||
-	    (rv = parse_opt(file, c->name, "limits.file_size", l->file_size, false, &pr->limits.file_size, st)) < 0 ||
+	if (!profile_is_sandbox(pr))
+		d = &zero;
+	if ((rv = parse_limit(file, c->name, "limits.timeout", l->timeout, LIMIT_DURATION, d->timeout_ms,
+			      &pr->limits.timeout_ms, st)) < 0 ||
+	    (rv = parse_limit(file, c->name, "limits.cpu", l->cpu, LIMIT_DURATION, d->cpu_seconds * 1000, &cpu_ms,
+			      st)) < 0 ||
+	    (rv = parse_limit(file, c->name, "limits.address_space", l->address_space, LIMIT_SIZE,
+			      d->address_space, &pr->limits.address_space, st)) < 0 ||
+	    (rv = parse_limit(file, c->name, "limits.file_size", l->file_size, LIMIT_SIZE, d->file_size,
+			      &pr->limits.file_size, st)) < 0 ||
+	    (rv = parse_limit(file, c->name, "limits.open_files", l->open_files, LIMIT_COUNT, d->open_files,
+			      &pr->limits.open_files, st)) < 0 ||
+	    (rv = parse_limit(file, c->name, "limits.processes", l->processes, LIMIT_COUNT, d->processes,
+			      &pr->limits.processes, st)) < 0 ||
 	    (rv = parse_opt(file, c->name, "limits.stdout", l->stdout_cap, false, &pr->limits.stdout_limit, st)) < 0 ||
 	    (rv = parse_opt(file, c->name, "limits.stderr", l->stderr_cap, false, &pr->limits.stderr_limit, st)) < 0 ||
-	    (rv = parse_opt(file, c->name, "limits.memory", l->memory, false, &pr->limits.memory, st)) < 0)
+	    (rv = parse_limit(file, c->name, "limits.memory", l->memory, LIMIT_SIZE, 0, &pr->limits.memory, st)) < 0)
 		return rv;
 	if (l->cpus != NULL && parse_cpus(l->cpus, &pr->limits.cpus_milli) < 0)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT,
@@ -144,8 +211,6 @@ compile_limits(const char *file, const struct cfg_profile *c, struct profile *pr
 				    c->name, l->cpus);
 	/* RLIMIT_CPU counts whole seconds; round up so "500ms" still limits. */
 	pr->limits.cpu_seconds = (cpu_ms + 999) / 1000;
-	pr->limits.processes = l->processes;
-	pr->limits.open_files = l->open_files;
 	return 0;
 }
 
@@ -331,11 +396,58 @@ container_user_ok(const char *v)
 	return true;
 }
 
+/* The user commands run as: the profile's, else for a sandbox a
+ * dedicated unprivileged one. */
+static int
+compile_user(const char *file, const struct cfg_profile *c, struct profile *pr, rstatus *st)
+{
+	const char *user = c->user;
+
+	if (user == NULL && profile_is_sandbox(pr)) {
+		user = strcmp(pr->backend->name, "docker") == 0 ? CONTAINER_USER : SANDBOX_USER;
+		if (strcmp(user, SANDBOX_USER) == 0 && getpwnam(user) == NULL)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION,
+					    "%s: profile %s: user: not set, and the default sandbox user " SANDBOX_USER
+					    " does not exist; create it (a regular uid, as firejail refuses system "
+					    "users; no home, no login): useradd --no-create-home --home-dir /nonexistent "
+					    "--shell /usr/sbin/nologin --user-group " SANDBOX_USER
+					    " (deploy/install-deps.sh does), or name a user (user: root runs commands as root)",
+					    file, c->name);
+	}
+	if (user != NULL && (pr->user = strdup(user)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	return 0;
+}
+
+/* unix_sockets: absolute, plain paths, no templates; only sandboxes can
+ * keep the other sockets out (exec reaches them all anyway). */
+static int
+compile_unix_sockets(const char *file, const struct cfg_profile *c, struct profile *pr, rstatus *st)
+{
+	if (c->unix_sockets == NULL || c->unix_sockets_count == 0)
+		return 0;
+	if (!profile_is_sandbox(pr))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: profile %s: unix_sockets: only for sandboxes (firejail, docker): exec commands "
+				    "reach every socket runnerd's user can", file, c->name);
+	for (unsigned i = 0; i < c->unix_sockets_count; i++) {
+		const char *u = c->unix_sockets[i];
+		if (u[0] != '/' || !path_is_plain(u) || path_has_dotdot(u) || strcmp(u, "/") == 0)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "%s: profile %s: unix_sockets: \"%s\" is not an absolute plain path (no "
+					    "templates, special characters or \"..\")", file, c->name, u);
+	}
+	if ((pr->unix_sockets = strv_dup(c->unix_sockets, c->unix_sockets_count)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	return 0;
+}
+
 /* The profile as its backend would see it, parameters at their first
  * root, to ask the backend whether it can enforce it. */
 static int
 check_with_backend(const char *file, const struct profile *pr, rstatus *st)
 {
+	struct policy_mount mounts[64]; /* the schema allows 64 */
 	struct policy pol = {
 		.profile = pr->name,
 		.backend = pr->backend->name,
@@ -348,11 +460,13 @@ check_with_backend(const char *file, const struct profile *pr, rstatus *st)
 		.hide_home = pr->hide_home,
 		.limits = pr->limits,
 		.user = pr->user,
+		.unix_sockets = pr->unix_sockets,
 		.workdir = pr->workdir,
 		.docker = {
 			.image = pr->docker.image,
 			.tmpfs = pr->docker.tmpfs,
 			.tmpfs_size = pr->docker.tmpfs_size,
+			.mounts = mounts,
 			.n_mounts = pr->docker.n_mounts,
 			.memory = pr->docker.memory,
 			.cpus_milli = pr->docker.cpus_milli,
@@ -362,6 +476,10 @@ check_with_backend(const char *file, const struct profile *pr, rstatus *st)
 	};
 	rstatus why;
 
+	/* Mount sources as written (templates are checked once expanded). */
+	for (size_t i = 0; i < pr->docker.n_mounts && i < 64; i++)
+		mounts[i] = (struct policy_mount){ pr->docker.mount_sources[i], pr->docker.mount_targets[i],
+						   pr->docker.mount_rw[i] };
 	if (pr->backend->check(&pol, &why) < 0)
 		return rstatus_fail(st, why.code, "%s: %s", file, why.message);
 	return 0;
@@ -378,24 +496,30 @@ compile_profile(const char *file, const struct cfg_profile *c, struct profile *p
 	if ((pr->backend = backend_find(backend)) == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: profile %s: backend: no backend \"%s\"", file,
 				    c->name, backend);
-	if (c->network == NULL || strcmp(c->network, "allowed") == 0)
+	/* Sandboxes: no network unless stated (exec cannot cut it). */
+	if (c->network == NULL)
+		pr->network = !profile_is_sandbox(pr);
+	else if (strcmp(c->network, "allowed") == 0)
 		pr->network = true;
 	else if (strcmp(c->network, "none") != 0)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT,
 				    "%s: profile %s: network: \"%s\" (expected none or allowed)", file, c->name,
 				    c->network);
-	if (c->filesystem != NULL) {
-		const struct cfg_fs *f = c->filesystem;
+	{
+		static const struct cfg_fs none = { 0 };
+		const struct cfg_fs *f = c->filesystem ? c->filesystem : &none;
+		bool read_only_root = f->read_only_root ? *f->read_only_root : profile_is_sandbox(pr);
 		if ((f->read_only && (pr->read_only = strv_dup(f->read_only, f->read_only_count)) == NULL) ||
 		    (f->read_write && (pr->read_write = strv_dup(f->read_write, f->read_write_count)) == NULL) ||
 		    (f->hidden && (pr->hidden = strv_dup(f->hidden, f->hidden_count)) == NULL))
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-		pr->private_tmp = f->private_tmp;
+		pr->private_tmp = f->private_tmp ? *f->private_tmp : profile_is_sandbox(pr);
 		pr->hide_home = f->hide_home;
-		pr->restrict_writes = f->read_only_root || f->read_write_count > 0;
+		pr->restrict_writes = read_only_root || f->read_write_count > 0;
 	}
-	if ((c->workdir && (pr->workdir = strdup(c->workdir)) == NULL) ||
-	    (c->user && (pr->user = strdup(c->user)) == NULL))
+	if ((rv = compile_user(file, c, pr, st)) < 0 || (rv = compile_unix_sockets(file, c, pr, st)) < 0)
+		return rv;
+	if (c->workdir && (pr->workdir = strdup(c->workdir)) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	if (pr->user != NULL && strcmp(pr->backend->name, "docker") == 0) {
 		if (!container_user_ok(pr->user))

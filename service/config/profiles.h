@@ -40,6 +40,19 @@ size_t profiles_count(const struct profiles *p);
 const char *profiles_name(const struct profiles *p, size_t i);
 const char *profiles_backend(const struct profiles *p, size_t i);
 
+/* One line saying what profile i allows: backend, user, network, what it
+ * may write, unix sockets, resource limits (profile_report.c). */
+void profiles_describe(const struct profiles *p, size_t i, char *buf, size_t len);
+
+/* What about profile i deserves the operator's attention: it runs
+ * commands as root, allows the network, lacks resource limits ("; "
+ * between them); "" when nothing does. */
+void profiles_concerns(const struct profiles *p, size_t i, char *buf, size_t len);
+
+/* Profile i runs commands on the host as runnerd's own user with no user:
+ * and no resource limit (an exec profile that sets neither). */
+bool profiles_unconfined(const struct profiles *p, size_t i);
+
 /* Resolve a request's CommandSpec. */
 int profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 		     struct resolved *out, rstatus *st);

@@ -50,7 +50,8 @@ struct profile {
 	char **env_allow; /* NULL: any name command.c accepts */
 	char **env_set;   /* NAME=VALUE */
 	char *workdir;    /* template */
-	char *user;
+	char *user;       /* NULL: runnerd's own (exec); sandboxes always have one */
+	char **unix_sockets; /* absolute paths, NULL-terminated; NULL: none */
 	struct param_decl *params;
 	size_t n_params;
 	struct profile_docker docker;
@@ -63,6 +64,10 @@ struct profiles {
 	size_t default_index;
 	struct command_limits server;
 };
+
+/* A sandbox (firejail, docker): what a profile does not state is denied
+ * (profiles.c has the defaults). */
+bool profile_is_sandbox(const struct profile *pr);
 
 /* paths.c: what may reach a sandbox as a path, and template expansion. */
 bool path_is_plain(const char *s);

@@ -65,7 +65,7 @@ struct watch {
 	struct files *f;
 	char id[33];
 	uint8_t secret[WATCH_SECRET_LEN];
-	char address[512];
+	char address[700];
 	char shown[4096];
 	bool recursive;
 	struct user_ids ids;

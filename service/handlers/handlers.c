@@ -13,6 +13,8 @@ const struct rpc_handler handlers_table[] = {
 	{ "Wait", rpc_wait },
 	{ "Signal", rpc_signal },
 	{ "List", rpc_list },
+	{ "ReadOutput", rpc_read_output },
+	{ "Remove", rpc_remove },
 	/* files */
 	{ "ReadFile", rpc_read_file },
 	{ "WriteFile", rpc_write_file },

@@ -24,6 +24,7 @@ void
 rpc_watch_dir(struct call *c)
 {
 	const struct handler_env *env = c->app;
+	char address[700];
 
-	files_watch_dir(env->files, c, streams_address_for(env->streams, c->pipe));
+	files_watch_dir(env->files, c, streams_address_for(env->streams, c->pipe, address, sizeof(address)));
 }

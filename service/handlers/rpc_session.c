@@ -1,11 +1,16 @@
 /* The session RPCs: StartPipes, WriteStdin, CloseStdin, Wait, Signal, List,
- * and ReadStream's REQ/REP stub (its frames travel on the stream socket). */
+ * ReadOutput, Remove, and ReadStream's REQ/REP stub (its frames travel on
+ * the stream socket). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "handlers/handlers.h"
 #include "session/session.h"
 #include "session/streams.h"
+
+/* ReadOutput's bytes per stream at most: two streams and the result stay
+ * under 1 MiB, the default receive limit of SP implementations. */
+#define READ_OUTPUT_MAX (256u << 10)
 
 /* Look the session up for a call; answers the call itself when absent. */
 static struct session *
@@ -30,13 +35,15 @@ reply_started(struct call *c, struct session *s, bool existing)
 {
 	const struct handler_env *env = c->app;
 	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
+	char stream_address[700];
 
 	if (s == NULL) {
 		call_reply(c, RS_ABORTED, "the session was collected before its process started", NULL);
 		return;
 	}
 	resp.session_id = (char *) session_id(s);
-	resp.stream_address = (char *) streams_address_for(env->streams, c->pipe);
+	resp.stream_address = (char *) streams_address_for(env->streams, c->pipe, stream_address,
+							   sizeof(stream_address));
 	resp.stream_secret.data = (uint8_t *) session_secret(s);
 	resp.stream_secret.len = SESSION_SECRET_LEN;
 	resp.pid = session_pid(s);
@@ -100,6 +107,16 @@ rpc_wait(struct call *c)
 		session_wait(s, c, req->timeout_ms);
 }
 
+/* Answer `c` with an empty reply, or the status of a failed `rv`. */
+static void
+reply_empty(struct call *c, int rv, const rstatus *st, const ProtobufCMessage *empty)
+{
+	if (rv < 0)
+		call_fail(c, st);
+	else
+		call_reply(c, RS_OK, "", empty);
+}
+
 void
 rpc_signal(struct call *c)
 {
@@ -108,12 +125,8 @@ rpc_signal(struct call *c)
 	struct session *s = session_for(c, req->session_id);
 	rstatus st;
 
-	if (s == NULL)
-		return;
-	if (session_signal(s, req->signal, &st) < 0)
-		call_fail(c, &st);
-	else
-		call_reply(c, RS_OK, "", &resp.base);
+	if (s != NULL)
+		reply_empty(c, session_signal(s, req->signal, &st), &st, &resp.base);
 }
 
 void
@@ -146,10 +159,82 @@ rpc_list(struct call *c)
 	free(ptrs);
 }
 
+/* ReadOutput's bytes of one stream: from `offset` (or the first retained
+ * byte), at most `max`; *data is malloc'd (NULL when empty). */
+static int
+read_retained(const struct outbuf *b, const char *name, uint64_t offset, size_t max,
+	      ProtobufCBinaryData *data, uint64_t *from, rstatus *st)
+{
+	size_t n;
+
+	if (offset > b->end)
+		return rstatus_fail(st, RS_OUT_OF_RANGE, "%s_offset %llu is past the %llu bytes written",
+				    name, (unsigned long long) offset, (unsigned long long) b->end);
+	*from = offset < b->base ? b->base : offset;
+	n = b->end - *from < max ? (size_t) (b->end - *from) : max;
+	data->len = 0;
+	data->data = NULL;
+	if (n == 0)
+		return 0;
+	if ((data->data = malloc(n)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	outbuf_copy(b, *from, data->data, n);
+	data->len = n;
+	return 0;
+}
+
+void
+rpc_read_output(struct call *c)
+{
+	const Runner__V1__ReadOutputRequest *req = (const Runner__V1__ReadOutputRequest *) c->request;
+	Runner__V1__ReadOutputResponse resp = RUNNER__V1__READ_OUTPUT_RESPONSE__INIT;
+	struct session *s = session_for(c, req->session_id);
+	size_t max = req->max_bytes == 0 || req->max_bytes > READ_OUTPUT_MAX ? READ_OUTPUT_MAX
+									     : req->max_bytes;
+	const struct outbuf *out, *err;
+	rstatus st;
+
+	if (s == NULL)
+		return;
+	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
+		call_reply(c, RS_UNAUTHENTICATED, "wrong stream secret for this session", NULL);
+		return;
+	}
+	out = session_output(s, JOB_STDOUT);
+	err = session_output(s, JOB_STDERR);
+	if (read_retained(out, "stdout", req->stdout_offset, max, &resp.stdout, &resp.stdout_offset, &st) < 0 ||
+	    read_retained(err, "stderr", req->stderr_offset, max, &resp.stderr, &resp.stderr_offset, &st) < 0) {
+		free(resp.stdout.data);
+		call_fail(c, &st);
+		return;
+	}
+	resp.stdout_end = out->end;
+	resp.stderr_end = err->end;
+	resp.result = (Runner__V1__RunResult *) session_result(s);
+	call_reply(c, RS_OK, "", &resp.base);
+	free(resp.stdout.data);
+	free(resp.stderr.data);
+}
+
+void
+rpc_remove(struct call *c)
+{
+	const Runner__V1__RemoveRequest *req = (const Runner__V1__RemoveRequest *) c->request;
+	Runner__V1__RemoveResponse resp = RUNNER__V1__REMOVE_RESPONSE__INIT;
+	struct session *s = session_for(c, req->session_id);
+	rstatus st;
+
+	if (s != NULL)
+		reply_empty(c, session_remove(s, &st), &st, &resp.base);
+}
+
+/* The status table's answer for a method not served over REQ/REP, with
+ * where it is served instead. */
 void
 rpc_read_stream(struct call *c)
 {
-	call_reply(c, RS_FAILED_PRECONDITION,
-		   "ReadStream is served on the stream socket (PAIR1): dial StartPipesResponse.stream_address",
+	call_reply(c, RS_UNIMPLEMENTED,
+		   "ReadStream is not served over REQ/REP: dial StartPipesResponse.stream_address with a "
+		   "PAIR1 socket and send StreamClientMessage{attach} (see runner.proto)",
 		   NULL);
 }

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rpc/envelope.h"
 #include "runner/v1/runner.pb-c.h"
-#include "wire_check.h"
 
 struct rpc {
 	struct loop *loop;
@@ -247,16 +247,6 @@ retry_never_arrived(const struct rpc *r, const Runner__V1__RequestEnvelope *env,
 	return env->first_sent_unix_ms > r->started_unix_ms + margin_ms;
 }
 
-static const ProtobufCMethodDescriptor *
-resolve_method(struct rpc *r, const char *full)
-{
-	size_t n = strlen(r->service->name);
-
-	if (strncmp(full, r->service->name, n) != 0 || full[n] != '/')
-		return NULL;
-	return protobuf_c_service_descriptor_get_method_by_name(r->service, full + n + 1);
-}
-
 static void
 dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *env,
 	 uint64_t started, nng_pipe pipe)
@@ -270,12 +260,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 	rstatus st;
 	uint64_t fp;
 
-	if (id_len > DEDUP_MAX_ID) {
-		reply_now(r, ctx, "?", RS_INVALID_ARGUMENT, "request_id is longer than 64 bytes", started,
-			  NULL, 0);
-		return;
-	}
-	if ((md = resolve_method(r, env->method)) == NULL) {
+	if ((md = envelope_method(r->service, env->method)) == NULL) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "unknown method \"%.120s\"", env->method);
 		reply_now(r, ctx, "?", RS_UNIMPLEMENTED, msg, started, id, id_len);
@@ -324,13 +309,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		call_reply(c, RS_UNIMPLEMENTED, "not implemented by this server yet", NULL);
 		return;
 	}
-	if (wire_check_strings(md->input, env->payload.data, env->payload.len, &st) < 0) {
-		call_fail(c, &st);
-		return;
-	}
-	c->request = protobuf_c_message_unpack(md->input, NULL, env->payload.len, env->payload.data);
-	if (c->request == NULL) {
-		rstatus_fail(&st, RS_INVALID_ARGUMENT, "payload does not decode as %s", md->input->name);
+	if (envelope_payload_decode(md, &env->payload, &c->request, &st) < 0) {
 		call_fail(c, &st);
 		return;
 	}
@@ -345,12 +324,9 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 	Runner__V1__RequestEnvelope *env;
 	rstatus st;
 
-	if (wire_check_strings(&runner__v1__request_envelope__descriptor, nng_msg_body(msg),
-			       nng_msg_len(msg), &st) < 0 ||
-	    (env = runner__v1__request_envelope__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg))) == NULL) {
+	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &env, &st) < 0) {
 		nng_msg_free(msg);
-		reply_now(r, ctx, "?", RS_INVALID_ARGUMENT, "request envelope does not decode", started,
-			  NULL, 0);
+		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0);
 		return;
 	}
 	nng_pipe pipe = nng_msg_get_pipe(msg);

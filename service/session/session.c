@@ -630,6 +630,16 @@ session_free(struct session *s)
 	session_destroy(s);
 }
 
+int
+session_remove(struct session *s, rstatus *st)
+{
+	if (!s->finished)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION,
+				    "session %s is still running: stop it first (Signal, then Wait)", s->id);
+	session_free(s);
+	return 0;
+}
+
 static struct session *
 find_by_key(struct sessions *ss, const char *key)
 {

@@ -121,6 +121,11 @@ void session_set_watcher(struct session *s, void *watcher);
 /* Fill a List entry (pointers into the session). */
 void session_info(struct session *s, Runner__V1__SessionInfo *info);
 
+/* Collect a finished session now (Remove): its readers get their last
+ * frame, it is freed, and its id names nothing any more.
+ * FAILED_PRECONDITION while its process runs. */
+int session_remove(struct session *s, rstatus *st);
+
 /* Iterate for List: newest first. */
 struct session *sessions_first(struct sessions *ss);
 struct session *sessions_next(struct session *s);

@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <nng/protocol/pair1/pair.h>
+
+#include "addresses.h"
 
 #include "runner/v1/runner.pb-c.h"
 #include "session/session.h"
+#include "session/stream_message.h"
 
 struct stream_reader {
 	struct streams *sv;
@@ -51,6 +55,8 @@ struct streams {
 	void *source_arg;
 	unsigned busy;
 	bool stopping; /* shutdown: final frames say UNAVAILABLE */
+	const char *const *advertise; /* streams_advertise */
+	size_t n_advertise;
 };
 
 #define READER_OF(t) ((struct stream_reader *) ((char *) (t) - offsetof(struct stream_reader, task)))
@@ -455,17 +461,17 @@ recv_done(struct loop_task *t)
 		return;
 	if (sv->recv_result == 0) {
 		msg = nng_aio_get_msg(sv->recv_aio);
-		m = runner__v1__stream_client_message__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-		if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH)
+		m = stream_message_decode(nng_msg_body(msg), nng_msg_len(msg));
+		if (m == NULL)
+			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
+		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH)
 			attach(sv, nng_msg_get_pipe(msg), m->attach);
-		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
+		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
 			ack(sv, nng_msg_get_pipe(msg), m->ack);
-		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH)
-			detach(sv, nng_msg_get_pipe(msg));
-		else if (m != NULL && m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH)
+		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH)
 			attach_source(sv, nng_msg_get_pipe(msg), m->watch);
 		else
-			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
+			detach(sv, nng_msg_get_pipe(msg));
 		if (m != NULL)
 			runner__v1__stream_client_message__free_unpacked(m, NULL);
 		nng_msg_free(msg);
@@ -537,16 +543,108 @@ streams_busy(const struct streams *sv)
 	return sv ? sv->busy : 0;
 }
 
-const char *
-streams_address_for(struct streams *sv, nng_pipe request_pipe)
+void
+streams_advertise(struct streams *sv, const char *const *urls, size_t n)
+{
+	sv->advertise = urls;
+	sv->n_advertise = n;
+}
+
+/* The first of `urls` of the given transport, or NULL. */
+static const char *
+first_of(const char *const *urls, size_t n, bool ipc)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((strncmp(urls[i], "ipc://", 6) == 0) == ipc)
+			return urls[i];
+	return NULL;
+}
+
+/* The ipc stream listener beside the request socket at `path`, else the
+ * first ipc one. */
+static const char *
+ipc_address(struct streams *sv, const char *path)
 {
 	struct listeners *ls = sv->listeners;
-	nng_sockaddr sa;
-	bool want_ipc = nng_pipe_get_addr(request_pipe, NNG_OPT_REMADDR, &sa) != 0 ||
-			sa.s_family == NNG_AF_IPC;
+	char url[700], beside[700];
 
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	if (stream_address_beside(url, beside, sizeof(beside)) == 0)
+		for (size_t i = 0; i < listeners_count(ls); i++)
+			if (strcmp(listeners_url(ls, i), beside) == 0)
+				return listeners_url(ls, i);
+	return NULL;
+}
+
+static bool
+wildcard_host(const char *host, size_t len)
+{
+	static const char *const any[] = { "", "0.0.0.0", "::", "[::]", "*" };
+
+	for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++)
+		if (strlen(any[i]) == len && strncmp(host, any[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* The tcp stream listener for a request that arrived on `local` (its IP
+ * as text, `v6` when IPv6; NULL: unknown): one on that very address, else
+ * a wildcard one with `local` put in (written to buf); NULL when neither. */
+static const char *
+tcp_address(struct streams *sv, const char *local, bool v6, char *buf, size_t size)
+{
+	struct listeners *ls = sv->listeners;
+	const char *wild = NULL;
+
+	for (size_t i = 0; i < listeners_count(ls); i++) {
+		const char *url = listeners_url(ls, i), *host = url + 6, *colon;
+		size_t hlen;
+
+		if (strncmp(url, "tcp://", 6) != 0 || (colon = strrchr(host, ':')) == NULL)
+			continue;
+		hlen = (size_t) (colon - host);
+		if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') /* [v6] */
+			host++, hlen -= 2;
+		if (local != NULL && hlen == strlen(local) && strncmp(host, local, hlen) == 0)
+			return url;
+		if (wild == NULL && wildcard_host(host, hlen))
+			wild = url;
+	}
+	if (wild != NULL && local != NULL) {
+		snprintf(buf, size, v6 ? "tcp://[%s]%s" : "tcp://%s%s", local, strrchr(wild + 6, ':'));
+		return buf;
+	}
+	return wild;
+}
+
+const char *
+streams_address_for(struct streams *sv, nng_pipe request_pipe, char *buf, size_t size)
+{
+	struct listeners *ls = sv->listeners;
+	const char *addr = NULL;
+	char local[INET6_ADDRSTRLEN];
+	nng_sockaddr sa;
+	bool known = nng_pipe_get_addr(request_pipe, NNG_OPT_LOCADDR, &sa) == 0;
+	bool ipc = !known || sa.s_family == NNG_AF_IPC;
+
+	if ((addr = first_of(sv->advertise, sv->n_advertise, ipc)) != NULL)
+		return addr;
+	if (ipc) {
+		if (known && (addr = ipc_address(sv, sa.s_ipc.sa_path)) != NULL)
+			return addr;
+	} else if (sa.s_family == NNG_AF_INET &&
+		   inet_ntop(AF_INET, &sa.s_in.sa_addr, local, sizeof(local)) != NULL) {
+		addr = tcp_address(sv, local, false, buf, size);
+	} else if (sa.s_family == NNG_AF_INET6 &&
+		   inet_ntop(AF_INET6, sa.s_in6.sa_addr, local, sizeof(local)) != NULL) {
+		addr = tcp_address(sv, local, true, buf, size);
+	} else {
+		addr = tcp_address(sv, NULL, false, buf, size);
+	}
+	if (addr != NULL)
+		return addr;
 	for (size_t i = 0; i < listeners_count(ls); i++)
-		if ((strncmp(listeners_url(ls, i), "ipc://", 6) == 0) == want_ipc)
+		if ((strncmp(listeners_url(ls, i), "ipc://", 6) == 0) == ipc)
 			return listeners_url(ls, i);
 	return listeners_count(ls) ? listeners_url(ls, 0) : "";
 }

@@ -46,9 +46,18 @@ int streams_start(struct streams **out, struct loop *l, struct sessions *ss,
  * frames then. */
 void streams_free(struct streams *sv);
 
-/* The stream address for a client that reached us over `request_pipe`'s
- * kind of transport (ipc or tcp). */
-const char *streams_address_for(struct streams *sv, nng_pipe request_pipe);
+/* Stream addresses to tell clients instead of the listeners' own (the
+ * operator's --advertise-stream: NAT, proxies), the first of each
+ * transport counting. `urls` must outlive sv. */
+void streams_advertise(struct streams *sv, const char *const *urls, size_t n);
+
+/* The stream address to give a client whose request came over
+ * `request_pipe`, one it can dial: an advertised one of its transport;
+ * else, over ipc, the stream listener beside the request's socket (or the
+ * first ipc one); over tcp, the stream listener on the address the request
+ * arrived on, or a wildcard one (0.0.0.0, ::) with that address put in.
+ * Returns `buf` (`size` bytes) or a listener's own URL. */
+const char *streams_address_for(struct streams *sv, nng_pipe request_pipe, char *buf, size_t size);
 
 /* The i-th stream address (tcp with its bound port). */
 const char *streams_address_at(struct streams *sv, size_t i);

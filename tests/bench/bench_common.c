@@ -211,21 +211,34 @@ bench_print_host(FILE *f)
 /* ---------------------------------------------------------------------- */
 /* The daemon under test.                                                   */
 
+/* A free port on 127.0.0.1 whose neighbour is free too: runnerd's stream
+ * listener takes port + 1. Both are held while checking, then released. */
 static int
 free_tcp_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-	socklen_t len = sizeof(sa);
-	int fd, port = -1;
+	for (int attempt = 0; attempt < 50; attempt++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+		socklen_t len = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), next = -1, port = -1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (fd < 0)
+			return -1;
+		if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *) &sa, &len) == 0 && ntohs(sa.sin_port) < 65535 &&
+		    (next = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+			port = ntohs(sa.sin_port);
+			sa.sin_port = htons((uint16_t) (port + 1));
+			if (bind(next, (struct sockaddr *) &sa, sizeof(sa)) != 0)
+				port = -1;
+		}
+		if (next >= 0)
+			close(next);
+		close(fd);
+		if (port > 0)
+			return port;
+	}
+	return -1;
 }
 
 void

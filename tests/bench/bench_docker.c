@@ -6,9 +6,10 @@
  * over all alike), N times each:
  *
  *   runnerd docker   Run(`true`) on a docker profile of a runnerd started
- *                    here (network none: what the backend always adds —
- *                    init, status file, labels, cap-drop — included), timed
- *                    around runner_run
+ *                    here (its sandbox defaults: network none, read-only
+ *                    root, a tmpfs /tmp, uid 65534, limits; and what the
+ *                    backend always adds — init, status file, labels,
+ *                    cap-drop — included), timed around runner_run
  *   runnerd pool     the same on a profile with `docker: { pool: 2 }`: each
  *                    Run in a pre-started container (refilled in the
  *                    background between rounds; a miss would be cold)

@@ -274,7 +274,14 @@ main(int argc, char **argv)
 	}
 	snprintf(cfg, sizeof(cfg), "%s/runnerd.yaml", cfg_dir);
 	if ((f = fopen(cfg, "w")) == NULL ||
-	    fputs("profiles:\n  - name: default\n  - name: f\n    backend: firejail\n    network: none\n", f) < 0 ||
+	    /* What fj_policy says, every sandbox default it does not have
+	     * loosened: runnerd's overhead is measured, not firejail's
+	     * features. */
+	    fputs("profiles:\n  - name: default\n  - name: f\n    backend: firejail\n    network: none\n"
+		  "    user: root\n    filesystem: {read_only_root: false, private_tmp: false}\n"
+		  "    limits: {timeout: unlimited, cpu: unlimited, address_space: unlimited,\n"
+		  "             file_size: unlimited, open_files: unlimited, processes: unlimited}\n",
+		  f) < 0 ||
 	    fclose(f) != 0) {
 		perror("bench_firejail: config");
 		return 2;

@@ -1,40 +1,117 @@
-/* The decode path of every untrusted byte runnerd receives: the request
- * envelope, then the payload as each method's input message. Built into a
- * libFuzzer target (tests/fuzz, clang) and replayed over a seeded random
- * corpus by the unit suite, so CI exercises it without a fuzzer. */
 #include "decode_request.h"
 
-#include "runner/v1/runner.pb-c.h"
-#include "wire_check.h"
+#include <string.h>
+
+#include "backend.h"
+#include "config/profiles.h"
+#include "fuzz_support.h"
+#include "fuzz_targets.h"
+#include "rpc/dedup.h"
+#include "rpc/envelope.h"
+#include "run/collect.h"
+
+/* A Run's or StartPipes' command, as launch_prepare (run/launch.c) takes
+ * it up before the backend's probe and prepare, which act on the host:
+ * resolved under its profile, its backend looked up. 0 when it resolves,
+ * with its output caps. */
+static int
+check_command(const Runner__V1__CommandSpec *spec, uint64_t *stdout_limit, uint64_t *stderr_limit)
+{
+	const struct profiles *p = fuzz_builtin_profiles();
+	struct resolved r;
+	rstatus st;
+	int rv;
+
+	rv = profiles_resolve(p, spec, &r, &st);
+	fuzz_check_resolved(p, spec, rv, &r, &st);
+	if (rv == 0) {
+		FUZZ_CHECK(backend_find(r.cmd.backend) != NULL, "no backend %s", r.cmd.backend);
+		*stdout_limit = r.cmd.stdout_limit;
+		*stderr_limit = r.cmd.stderr_limit;
+	}
+	resolved_free(&r);
+	return rv;
+}
+
+/* rpc_run.c: the command, then its stdin copied under the command's caps. */
+static void
+validate_run(const ProtobufCMessage *m)
+{
+	const Runner__V1__RunRequest *req = (const Runner__V1__RunRequest *) m;
+	uint64_t out_cap, err_cap;
+	struct collect io;
+	rstatus st;
+
+	if (check_command(req->command, &out_cap, &err_cap) < 0)
+		return;
+	FUZZ_CHECK(collect_init(&io, req->stdin.data, req->stdin.len, out_cap, err_cap, &st) == 0, "%s",
+		   st.message);
+	FUZZ_CHECK(io.stdin_len == req->stdin.len, "stdin copied short");
+	collect_free(&io);
+}
+
+static void
+validate_start_pipes(const ProtobufCMessage *m)
+{
+	uint64_t out_cap, err_cap;
+
+	(void) check_command(((const Runner__V1__StartPipesRequest *) m)->command, &out_cap, &err_cap);
+}
+
+/* The other methods' handlers go straight to the live session table. */
+static const struct {
+	const char *method;
+	void (*validate)(const ProtobufCMessage *m);
+} handlers[] = {
+	{ "Run", validate_run },
+	{ "StartPipes", validate_start_pipes },
+};
 
 int
 decode_request_bytes(const uint8_t *data, size_t len)
 {
 	const ProtobufCServiceDescriptor *sd = &runner__v1__runner__descriptor;
+	const ProtobufCMethodDescriptor *md;
 	Runner__V1__RequestEnvelope *env;
+	ProtobufCMessage *m;
 	rstatus st;
-	int accepted = 0;
+	int result = 0;
 
-	if (wire_check_strings(&runner__v1__request_envelope__descriptor, data, len, &st) < 0)
-		return 0;
-	if ((env = runner__v1__request_envelope__unpack(NULL, len, data)) == NULL)
-		return 0;
-	for (unsigned i = 0; i < sd->n_methods; i++) {
-		const ProtobufCMessageDescriptor *in = sd->methods[i].input;
-		ProtobufCMessage *m;
-
-		if (wire_check_strings(in, env->payload.data, env->payload.len, &st) < 0)
-			continue;
-		if ((m = protobuf_c_message_unpack(in, NULL, env->payload.len, env->payload.data)) != NULL) {
-			/* Whatever decodes must re-encode within its own size bound. */
-			uint8_t *buf = malloc(protobuf_c_message_get_packed_size(m) + 1);
-			if (buf != NULL)
-				protobuf_c_message_pack(m, buf);
-			free(buf);
-			protobuf_c_message_free_unpacked(m, NULL);
-			accepted++;
-		}
+	if (envelope_decode(data, len, &env, &st) < 0) {
+		FUZZ_CHECK(st.code == RS_INVALID_ARGUMENT && st.message[0], "envelope refused with %s: %s",
+			   rstatus_code_name(st.code), st.message);
+		return -1;
 	}
+	FUZZ_CHECK(env->request_id.len <= DEDUP_MAX_ID, "request id of %zu bytes accepted",
+		   env->request_id.len);
+	fuzz_check_strings_exact(&env->base, data, len);
+	fuzz_check_roundtrip(&env->base);
+	if ((md = envelope_method(sd, env->method)) == NULL)
+		goto done;
+	FUZZ_CHECK(strncmp(env->method, sd->name, strlen(sd->name)) == 0 &&
+			   strcmp(env->method + strlen(sd->name) + 1, md->name) == 0,
+		   "\"%.100s\" resolved to %s", env->method, md->name);
+	(void) dedup_fingerprint(md->name, env->payload.data, env->payload.len);
+	if (envelope_payload_decode(md, &env->payload, &m, &st) < 0) {
+		FUZZ_CHECK(st.code == RS_INVALID_ARGUMENT && st.message[0], "payload refused with %s: %s",
+			   rstatus_code_name(st.code), st.message);
+		goto done;
+	}
+	FUZZ_CHECK(m->descriptor == md->input, "payload decoded as %s", m->descriptor->name);
+	fuzz_check_strings_exact(m, env->payload.data, env->payload.len);
+	fuzz_check_roundtrip(m);
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (strcmp(handlers[i].method, md->name) == 0)
+			handlers[i].validate(m);
+	protobuf_c_message_free_unpacked(m, NULL);
+	result = 1;
+done:
 	runner__v1__request_envelope__free_unpacked(env, NULL);
-	return accepted;
+	return result;
+}
+
+void
+fuzz_one_request(const uint8_t *data, size_t size)
+{
+	decode_request_bytes(data, size);
 }

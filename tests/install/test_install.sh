@@ -9,7 +9,8 @@
 #   2. builds a C and a C++ program with `pkg-config runnerclient` and again
 #      with the CMake package (find_package(runnerclient),
 #      runner::runnerclient), and runnerctl's own sources against the
-#      installed headers and library alone;
+#      installed headers and library alone (plus the JSON mapping it prints
+#      with, proto/pb_json.c over jansson, which the library does not carry);
 #   3. runs them all against the installed runnerd.
 #
 #   test_install.sh BUILD_DIR SOURCE_DIR
@@ -99,10 +100,11 @@ cmake --build "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || {
 
 # runnerctl from its sources, away from the tree's own headers.
 mkdir "$tmp/ctl"
-cp "$src"/cli/rctl*.c "$src"/cli/rctl*.h "$src"/cli/runnerctl.c "$tmp/ctl/"
+cp "$src"/cli/rctl*.c "$src"/cli/rctl*.h "$src"/cli/runnerctl.c "$src"/proto/pb_json.[ch] "$tmp/ctl/"
+read -r -a jansson <<<"$(pkg-config --cflags --libs jansson)"
 read -r -a crypto <<<"$(pkg-config --libs libcrypto)" # SHA-256 of uploads
 cc -std=gnu11 -D_GNU_SOURCE "${flags[@]}" -Wno-unused-parameter "${cflags[@]}" "$tmp"/ctl/*.c \
-	"${libs[@]}" "${crypto[@]}" -lpthread -o "$tmp/ctl/runnerctl"
+	"${libs[@]}" "${jansson[@]}" "${crypto[@]}" -lresolv -lm -lpthread -o "$tmp/ctl/runnerctl"
 
 # --- 3. runs -----------------------------------------------------------------
 mkdir -m 0700 "$tmp/run"

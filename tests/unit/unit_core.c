@@ -1,12 +1,16 @@
 /* Unit tests of the pure pieces: command validation, units, the wire
  * string check, de-duplication, and a seeded fuzz replay of the decode path. */
 #include <check.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "command.h"
 #include "decode_request.h"
+#include "fuzz_targets.h"
 #include "rpc/dedup.h"
+#include "session/stream_message.h"
 #include "runner/v1/runner.pb-c.h"
 #include "unit_run.h"
 #include "units.h"
@@ -79,6 +83,12 @@ START_TEST(test_command_env_clean_and_override)
 	ck_assert_str_eq(env_get(cmd.envp, "PATH"), "/opt");
 	ck_assert_str_eq(env_get(cmd.envp, "HOME"), "/");
 	ck_assert_ptr_null(env_get(cmd.envp, "RUNNERD_UNIT_SECRET"));
+	command_free(&cmd);
+
+	/* An empty value, as protobuf-c decodes it: no data at all. */
+	a.value = (ProtobufCBinaryData){ 0, NULL };
+	ck_assert_int_eq(build(argv, 1, NULL, vars, 1, &cmd, &st), 0);
+	ck_assert_str_eq(env_get(cmd.envp, "FOO"), "");
 	command_free(&cmd);
 }
 END_TEST
@@ -179,6 +189,8 @@ START_TEST(test_wire_check_nul_in_nested_string)
 	ck_assert_int_lt(wire_check_strings(&runner__v1__run_request__descriptor, buf, len, &st), 0);
 	ck_assert_int_eq(st.code, RS_INVALID_ARGUMENT);
 	ck_assert_ptr_nonnull(strstr(st.message, "runner.v1.CommandSpec.argv"));
+	/* An empty payload (protobuf-c leaves its data NULL) has no strings. */
+	ck_assert_int_eq(wire_check_strings(&runner__v1__run_request__descriptor, NULL, 0, &st), 0);
 	/* Truncation is malformed, not a crash. */
 	ck_assert_int_lt(wire_check_strings(&runner__v1__run_request__descriptor, buf, len - 1, &st), 0);
 }
@@ -224,6 +236,65 @@ START_TEST(test_decode_fuzz_replay)
 			len -= (rnd >> 4) % 4;
 		}
 		decode_request_bytes(buf, len);
+	}
+}
+END_TEST
+
+/* A reader's attach whose session id holds a NUL is not a reader's: the
+ * id must not be cut short into another session's ("ID\0junk" as "ID"). */
+START_TEST(test_stream_message_nul_refused)
+{
+	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT, *got;
+	Runner__V1__ReadStreamRequest a = RUNNER__V1__READ_STREAM_REQUEST__INIT;
+	char id[] = "00112233445566778899aabbccddeeff";
+	uint8_t buf[128];
+	size_t len, at;
+
+	a.session_id = id;
+	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
+	m.attach = &a;
+	len = runner__v1__stream_client_message__pack(&m, buf);
+	ck_assert_ptr_nonnull(got = stream_message_decode(buf, len));
+	ck_assert_str_eq(got->attach->session_id, id);
+	runner__v1__stream_client_message__free_unpacked(got, NULL);
+
+	at = (size_t) ((uint8_t *) memmem(buf, len, id, strlen(id)) - buf);
+	buf[at + 30] = '\0';
+	ck_assert_ptr_null(stream_message_decode(buf, len));
+	/* Without a kind it is not a reader's message either. */
+	ck_assert_ptr_null(stream_message_decode(buf, 0));
+}
+END_TEST
+
+/* Every committed seed and regression input of every fuzz target, through
+ * the target's own function: a finding fixed once stays fixed. */
+START_TEST(test_fuzz_corpus_replay)
+{
+	for (const struct fuzz_target *t = fuzz_targets; t->name != NULL; t++) {
+		char dir[4096], path[8192];
+		struct dirent *e;
+		unsigned files = 0;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "%s/fuzz_%s", FUZZ_CORPUS_DIR, t->name);
+		ck_assert_msg((d = opendir(dir)) != NULL, "%s: no corpus", dir);
+		while ((e = readdir(d)) != NULL) {
+			static uint8_t buf[1 << 20];
+			size_t len;
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			ck_assert_msg((f = fopen(path, "rb")) != NULL, "%s", path);
+			len = fread(buf, 1, sizeof(buf), f);
+			ck_assert_msg(feof(f), "%s: larger than %zu bytes", path, sizeof(buf));
+			fclose(f);
+			t->one(buf, len);
+			files++;
+		}
+		closedir(d);
+		ck_assert_msg(files > 0, "%s: empty corpus", dir);
 	}
 }
 END_TEST
@@ -279,6 +350,8 @@ main(void)
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_wire_check_nul_in_nested_string);
 	tcase_add_test(tc, test_decode_fuzz_replay);
+	tcase_add_test(tc, test_fuzz_corpus_replay);
+	tcase_add_test(tc, test_stream_message_nul_refused);
 	tcase_add_test(tc, test_dedup_lifecycle);
 	suite_add_tcase(s, tc);
 	failed = unit_run_suite(s);

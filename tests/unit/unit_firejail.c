@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "control_plane.h"
 #include "firejail.h"
 #include "job_harness.h"
 #include "pids_cgroup.h"
@@ -450,6 +451,39 @@ START_TEST(test_check)
 	struct policy po = { .profile = "t", .network = true, .user = fj_user, .read_write = rootowned,
 			     .restrict_writes = true };
 	check_fails(&po, RS_FAILED_PRECONDITION, "belongs to uid 0");
+
+	/* Listed unix sockets with the host network need Landlock's abstract
+	 * socket scoping; without it only network none will do. */
+	char *socks[] = { "/srv/app.sock", NULL };
+	struct policy pl = { .profile = "t", .network = true, .unix_sockets = socks };
+	firejail_use_landlock(false);
+	check_fails(&pl, RS_FAILED_PRECONDITION, "every abstract unix socket in it");
+	pl.network = false;
+	ck_assert_msg(fj->check(&pl, &st) == 0, "%s", st.message);
+	firejail_use_landlock(true);
+	/* A listed socket the sandbox cannot see is a rule not enforced. */
+	char *tmpsock[] = { "/tmp/app.sock", NULL };
+	struct policy pts = { .profile = "t", .private_tmp = true, .unix_sockets = tmpsock };
+	check_fails(&pts, RS_FAILED_PRECONDITION, "unix_sockets: /tmp/app.sock is not visible");
+	/* runnerd's own sockets and state: never listed, never under a rule
+	 * (a rule above them is fine: their blacklists come last). */
+	const char *reqs[] = { "/srv/rd-own/r.sock", NULL }, *strs[] = { "/srv/rd-own/r-stream.sock", NULL };
+	struct backend_config bc = { .instance = "0", .state_dir = "/srv/rd-own/r.state",
+				     .request_sockets = reqs, .stream_sockets = strs };
+	char *own_sock[] = { "/srv/rd-own/r-stream.sock", NULL }, *own_state[] = { "/srv/rd-own/r.state/x", NULL },
+	     *above[] = { "/srv", NULL };
+	control_plane_configure(&bc);
+	struct policy pown = { .profile = "t", .unix_sockets = own_sock };
+	check_fails(&pown, RS_FAILED_PRECONDITION, "unix_sockets: /srv/rd-own/r-stream.sock would expose "
+						   "/srv/rd-own/r-stream.sock (runnerd's own stream socket)");
+	struct policy pst = { .profile = "t", .user = fj_user, .read_only = own_state };
+	check_fails(&pst, RS_FAILED_PRECONDITION, "filesystem.read_only: /srv/rd-own/r.state/x would expose "
+						  "/srv/rd-own/r.state (runnerd's state directory)");
+	struct policy pab = { .profile = "t", .read_only = above };
+	ck_assert_msg(fj->check(&pab, &st) == 0, "%s", st.message);
+	bc.request_sockets = bc.stream_sockets = NULL;
+	bc.state_dir = NULL;
+	control_plane_configure(&bc);
 }
 END_TEST
 
@@ -487,18 +521,36 @@ START_TEST(test_argv_layout)
 	ck_assert_str_eq(l.argv[2], "--");
 	char *const *a = l.argv + 3;
 	const char *expect_head[] = { "--quiet", "--noprofile", "--deterministic-exit-code", "--keep-fd=3,4,5",
-				      "--caps.drop=all", "--nonewprivs", "--private-dev", "--net=none",
+				      "--caps.drop=all", "--nonewprivs", "--private-dev", "--protocol=inet,inet6",
+				      "--seccomp.drop=io_uring_setup,io_uring_enter,io_uring_register",
+				      "--seccomp.32.drop=socketcall,io_uring_setup,io_uring_enter,io_uring_register",
+				      "--net=none",
 				      "--private-tmp", "--rlimit-cpu=2", "--rlimit-as=268435456",
 				      "--rlimit-fsize=4096", "--rlimit-nofile=32", "--read-only=/",
 				      "--read-only=/usr", "--read-write=/srv/data", "--read-only=/srv/data/ro",
 				      "--read-write=/srv/data/ro/rw", "--blacklist=/home", "--blacklist=/root",
-				      "--blacklist=/etc/shadow", shim_path, "3", "--from-env", "--end-sandbox",
-				      "--launched", NULL };
+				      "--blacklist=/etc/shadow", NULL };
+	const char *expect_tail[] = { shim_path, "3", "--from-env", "--end-sandbox", "--launched", NULL };
+	size_t k = 1, n_cp;
+	struct control_path *cp = control_plane_paths(&n_cp);
 	ck_assert_ptr_nonnull(strstr(a[0], "firejail"));
-	for (size_t i = 0; expect_head[i]; i++)
-		ck_assert_msg(a[i + 1] && strcmp(a[i + 1], expect_head[i]) == 0, "argv[%zu] = %s, want %s", i + 1,
-			      a[i + 1] ? a[i + 1] : "(end)", expect_head[i]);
-	ck_assert_ptr_null(a[sizeof(expect_head) / sizeof(expect_head[0])]);
+	for (size_t i = 0; expect_head[i]; i++, k++)
+		ck_assert_msg(a[k] && strcmp(a[k], expect_head[i]) == 0, "argv[%zu] = %s, want %s", k,
+			      a[k] ? a[k] : "(end)", expect_head[i]);
+	/* Then the control plane, hidden in every sandbox: the engines'
+	 * sockets that exist here (no runnerd configured this process). */
+	for (size_t i = 0; i < n_cp; i++, k++) {
+		char want[PATH_MAX + 16];
+		ck_assert(cp[i].exists);
+		snprintf(want, sizeof(want), "--blacklist=%s", cp[i].path);
+		ck_assert_msg(a[k] && strcmp(a[k], want) == 0, "argv[%zu] = %s, want %s", k, a[k] ? a[k] : "(end)",
+			      want);
+	}
+	free(cp);
+	for (size_t i = 0; expect_tail[i]; i++, k++)
+		ck_assert_msg(a[k] && strcmp(a[k], expect_tail[i]) == 0, "argv[%zu] = %s, want %s", k,
+			      a[k] ? a[k] : "(end)", expect_tail[i]);
+	ck_assert_ptr_null(a[k]);
 	/* No "--" in firejail's arguments: firejail 0.9.72 would run the
 	 * command through bash. */
 	for (size_t i = 0; a[i]; i++)
@@ -519,6 +571,21 @@ START_TEST(test_argv_layout)
 	ck_assert_str_eq(dec.envp[1], "SHELL=/bin/custom");
 	ck_assert_ptr_null(dec.envp[2]);
 	fj->release(&l);
+
+	/* More rules than firejail's 127 arguments: refused, not started. */
+	{
+		static char paths[130][32];
+		char *many[131];
+		for (int i = 0; i < 130; i++) {
+			snprintf(paths[i], sizeof(paths[i]), "/srv/hidden-%d", i);
+			many[i] = paths[i];
+		}
+		many[130] = NULL;
+		struct policy pm = { .profile = "t", .network = true, .hidden = many };
+		ck_assert_int_lt(fj->prepare(&cmd, &pm, &l, &st), 0);
+		ck_assert_msg(strstr(st.message, "firejail takes at most 127"), "%s", st.message);
+		fj->release(&l);
+	}
 
 	/* A user: setpriv first, numeric ids. */
 	struct passwd *pw = getpwnam(fj_user);
@@ -610,13 +677,17 @@ START_TEST(test_shim_env)
 	/* Malformed or missing. */
 	char *none[] = { "A=b", NULL }, *badesc[] = { SHIM_ENV_PREFIX "0=/p%aprog%x%a", NULL },
 	     *unterminated[] = { SHIM_ENV_PREFIX "0=/p%aprog", NULL },
-	     *noargv[] = { SHIM_ENV_PREFIX "0=/p%a", NULL };
+	     *noargv[] = { SHIM_ENV_PREFIX "0=/p%a", NULL },
+	     *envfirst[] = { SHIM_ENV_PREFIX "0=A=1%e/p%aprog%a", NULL };
 	ck_assert_int_eq(shim_env_decode(none, &dec), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	ck_assert_int_eq(shim_env_decode(badesc, &dec), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(shim_env_decode(unterminated, &dec), -1);
 	ck_assert_int_eq(shim_env_decode(noargv, &dec), -1);
+	/* Out of order: an argument after an environment entry. */
+	ck_assert_int_eq(shim_env_decode(envfirst, &dec), -1);
+	ck_assert_int_eq(errno, EINVAL);
 	free(a);
 	free(e);
 }
