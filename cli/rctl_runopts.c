@@ -29,6 +29,7 @@ enum {
 	OPT_CPU,
 	OPT_MEMORY,
 	OPT_PROCESSES,
+	OPT_DETACH_KEYS,
 };
 
 static const struct option run_longopts[] = {
@@ -44,6 +45,7 @@ static const struct option run_longopts[] = {
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
+	{ "detach-keys", required_argument, NULL, OPT_DETACH_KEYS },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "param", required_argument, NULL, OPT_PARAM },
 	{ "no-network", no_argument, NULL, OPT_NO_NETWORK },
@@ -212,6 +214,9 @@ option_bit(int opt)
 		return RCTL_RUNOPT_KEY;
 	case 'i':
 		return RCTL_RUNOPT_INTERACTIVE;
+	case 't':
+	case OPT_DETACH_KEYS:
+		return RCTL_RUNOPT_TTY;
 	default:
 		return 0;
 	}
@@ -231,6 +236,9 @@ run_opt(struct rctl_run_opts *o, int opt, char *arg)
 {
 	unsigned bit = option_bit(opt);
 
+	if (opt == 't' && !(o->accept & bit))
+		return rctl_usage_error(o->cmd, "-t: %s gives the command pipes, not a terminal; use "
+					"runnerctl exec -it for one", o->cmd);
 	if (bit != 0 && !(o->accept & bit))
 		return rctl_usage_error(o->cmd, "option --%s does not apply to %s", option_name(opt), o->cmd);
 	switch (opt) {
@@ -238,11 +246,14 @@ run_opt(struct rctl_run_opts *o, int opt, char *arg)
 		return add_env(o, arg);
 	case 'w':
 		return set_workdir(o, arg);
-	case 't':
-		return rctl_usage_error(o->cmd, "-t: runnerd gives processes pipes, not a terminal; leave -t out "
-					"(-i streams stdin)");
 	case 'i':
 		o->interactive = true;
+		return RCTL_CONTINUE;
+	case 't':
+		o->tty = true;
+		return RCTL_CONTINUE;
+	case OPT_DETACH_KEYS:
+		o->detach_keys = arg;
 		return RCTL_CONTINUE;
 	case OPT_TIMEOUT:
 		return set_duration(o, "--timeout", arg, &o->spec.timeout_ms);

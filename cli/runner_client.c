@@ -347,6 +347,7 @@ TYPED_CALL(runner_health, "Health", Runner__V1__HealthRequest, Runner__V1__Healt
 TYPED_CALL(runner_read_output, "ReadOutput", Runner__V1__ReadOutputRequest,
 	   Runner__V1__ReadOutputResponse)
 TYPED_CALL(runner_remove, "Remove", Runner__V1__RemoveRequest, Runner__V1__RemoveResponse)
+TYPED_CALL(runner_resize, "Resize", Runner__V1__ResizeRequest, Runner__V1__ResizeResponse)
 /* runner_files.h */
 TYPED_CALL(runner_read_file, "ReadFile", Runner__V1__ReadFileRequest, Runner__V1__ReadFileResponse)
 TYPED_CALL(runner_write_file, "WriteFile", Runner__V1__WriteFileRequest, Runner__V1__WriteFileResponse)

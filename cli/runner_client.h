@@ -169,6 +169,13 @@ int runner_read_output(runner_client *c, const Runner__V1__ReadOutputRequest *re
 int runner_remove(runner_client *c, const Runner__V1__RemoveRequest *req,
 		  Runner__V1__RemoveResponse **resp, uint64_t deadline_ms, runner_status *st);
 
+/* Set the window size of a PTY session's terminal (a session started with
+ * command.terminal); its foreground process group gets SIGWINCH.
+ * FAILED_PRECONDITION for a session without a terminal or whose process
+ * exited, INVALID_ARGUMENT for a size outside 1..65535. */
+int runner_resize(runner_client *c, const Runner__V1__ResizeRequest *req,
+		  Runner__V1__ResizeResponse **resp, uint64_t deadline_ms, runner_status *st);
+
 /* ReadStream, the contract's streaming method, is not a REQ/REP call: see
  * runner_stream.h. */
 

@@ -35,7 +35,7 @@ struct runner_stream {
 	bool done;        /* the last frame was returned, or the stream broke */
 	bool ack_pending; /* an ack could not be sent; retried before the next receive */
 	uint64_t frames;  /* on the current attachment */
-	uint64_t off[3]; /* by Runner__V1__StreamKind; [0] unused */
+	uint64_t off[4]; /* by Runner__V1__StreamKind; [0] unused */
 	bool watch;      /* attached to a watch (WatchDir), not a session */
 	uint64_t events; /* a watch's events received */
 	char addr[256];
@@ -147,6 +147,7 @@ send_ack(runner_stream *s)
 	ack.frames = s->frames;
 	ack.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
 	ack.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+	ack.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
 	ack.events_offset = s->events;
 	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK;
 	m.ack = &ack;
@@ -215,6 +216,7 @@ send_attach(runner_stream *s)
 		attach.stream_secret.len = s->secret_len;
 		attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
 		attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+		attach.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
 		m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
 		m.attach = &attach;
 	}
@@ -250,7 +252,10 @@ stream_open(runner_stream **out, const char *stream_address, const char *session
 	if (connect_timeout_ms <= 0)
 		connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	snprintf(s->addr, sizeof(s->addr), "%s", stream_address);
+	/* A session has stdout or a terminal, never both: the first offset is
+	 * whichever it has (the server reads the one that applies). */
 	s->off[RUNNER__V1__STREAM_KIND__STDOUT] = stdout_offset;
+	s->off[RUNNER__V1__STREAM_KIND__PTY] = stdout_offset;
 	s->off[RUNNER__V1__STREAM_KIND__STDERR] = stderr_offset;
 	s->watch = watch;
 	s->events = events;
@@ -335,7 +340,7 @@ recv_msg(runner_stream *s, nng_msg **msg, int timeout_ms)
 static const char *
 stream_name(Runner__V1__StreamKind k)
 {
-	return k == RUNNER__V1__STREAM_KIND__STDOUT ? "stdout" : "stderr";
+	return k == RUNNER__V1__STREAM_KIND__STDOUT ? "stdout" : k == RUNNER__V1__STREAM_KIND__PTY ? "pty" : "stderr";
 }
 
 /* Check a frame's place in its stream and count its bytes. */
@@ -355,7 +360,8 @@ account_frame(runner_stream *s, Runner__V1__StreamFrame *f, rstatus *st)
 	/* A frame without data carries nothing to order. */
 	if (f->data.len == 0)
 		return 0;
-	if (f->stream != RUNNER__V1__STREAM_KIND__STDOUT && f->stream != RUNNER__V1__STREAM_KIND__STDERR)
+	if (f->stream != RUNNER__V1__STREAM_KIND__STDOUT && f->stream != RUNNER__V1__STREAM_KIND__STDERR &&
+	    f->stream != RUNNER__V1__STREAM_KIND__PTY)
 		return rstatus_fail(st, RS_INTERNAL, "stream frame of %zu bytes names stream %d",
 				    f->data.len, (int) f->stream);
 	have = s->off[f->stream];
@@ -430,7 +436,8 @@ runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which)
 {
 	if (which == RUNNER__V1__STREAM_KIND__FILE_EVENTS)
 		return s->events;
-	if (which != RUNNER__V1__STREAM_KIND__STDOUT && which != RUNNER__V1__STREAM_KIND__STDERR)
+	if (which != RUNNER__V1__STREAM_KIND__STDOUT && which != RUNNER__V1__STREAM_KIND__STDERR &&
+	    which != RUNNER__V1__STREAM_KIND__PTY)
 		return 0;
 	return s->off[which];
 }

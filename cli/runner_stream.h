@@ -31,7 +31,9 @@ extern "C" {
 typedef struct runner_stream runner_stream;
 
 /* Open a PAIR1 socket, dial `stream_address` and attach to `session_id`
- * with its `secret`, resuming at the given offsets (0, 0: from the start).
+ * with its `secret`, resuming at the given offsets (0, 0: from the start);
+ * in a PTY session (CommandSpec.terminal), whose output is the one PTY
+ * stream, `stdout_offset` is where that stream resumes.
  * Fails with UNAVAILABLE when no connection comes up within
  * `connect_timeout_ms` (<= 0: 3000), INVALID_ARGUMENT for a malformed
  * address, PERMISSION_DENIED at once for an ipc socket this process may not
@@ -66,8 +68,9 @@ int runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int ti
 		       runner_status *st);
 
 /* Bytes of `which` stream received so far: the offset to resume from
- * (including the starting offset); for FILE_EVENTS, the events received.
- * 0 for STREAM_UNSPECIFIED. */
+ * (including the starting offset). 0 for STREAM_UNSPECIFIED. Both STDOUT
+ * and PTY start at runner_stream_open's `stdout_offset`; only the one the
+ * session has moves. For FILE_EVENTS, the events received (a watch). */
 uint64_t runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which);
 
 /* Close and free; accepts NULL. Mid-stream, the server is first asked to

@@ -81,6 +81,14 @@ static const char exec_help[] =
 	"\n"
 	"  -i, --interactive      feed runnerctl's stdin to the child as it comes, closing\n"
 	"                         the child's stdin at end-of-file\n"
+	"  -t, --tty              run CMD on a terminal (a PTY session) of our window\n"
+	"                         size and $TERM; with -i and our stdin a terminal, that\n"
+	"                         one goes into raw mode (every key, ^C too, goes to\n"
+	"                         CMD's terminal) until we leave, and our window size\n"
+	"                         follows; -it is -i -t\n"
+	"  --detach-keys K        with -it: the keys that leave the session running\n"
+	"                         (default ctrl-p,ctrl-q; K is a comma list of ctrl-X\n"
+	"                         or single characters; \"\" for none)\n"
 	"  --stdin FILE|-         feed FILE (any size, streamed) instead\n"
 	"  --tag T                a label that ps shows and filters on\n"
 	"\n"
@@ -109,6 +117,9 @@ static const char attach_help[] =
 	"                         default: $RUNNERD_STREAM_ADDR, else runnerd's default\n"
 	"                         beside --addr: ipc x.sock -> x-stream.sock, tcp port\n"
 	"                         P -> P+1)\n"
+	"  --detach-keys K        a PTY session: the keys that leave it running (as\n"
+	"                         exec -it)\n"
+	"From a terminal to a PTY session, attach types into it as exec -it does.\n"
 	"An offset runnerd no longer retains is OUT_OF_RANGE, naming the first it has.\n";
 
 static const char logs_help[] =
@@ -183,11 +194,11 @@ static const struct rctl_command commands[] = {
 	{ "run", rctl_cmd_run, "[OPTIONS] [--] CMD [ARG...]", "run CMD (no shell) and wait for it", run_help, true },
 	{ "sh", rctl_cmd_sh, "[OPTIONS] 'COMMAND LINE'", "run a command line with /bin/sh -c and wait for it",
 	  sh_help, true },
-	{ "exec", rctl_cmd_exec, "[-i] [OPTIONS] [--] CMD [ARG...]",
-	  "run CMD as a session, streaming its output (-i: and our stdin)", exec_help, true },
+	{ "exec", rctl_cmd_exec, "[-i] [-t] [OPTIONS] [--] CMD [ARG...]",
+	  "run CMD as a session, streaming its output (-i: and our stdin; -t: on a terminal)", exec_help, true },
 	{ "start", rctl_cmd_start, "[OPTIONS] [--] CMD [ARG...]", "start a session; print its HANDLE",
 	  start_help, true },
-	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N]",
+	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N] [--detach-keys K]",
 	  "stream a session's output until it ends", attach_help, false },
 	{ "logs", rctl_cmd_logs, "HANDLE [-f]", "print a session's retained output (-f: and follow it)",
 	  logs_help, false },
@@ -344,6 +355,7 @@ rctl_usage_error(const char *cmd, const char *fmt, ...)
 int
 rctl_status_exit(const runner_status *st)
 {
+	rctl_tty_restore(); /* a raw terminal would mangle the message */
 	report(st->code, NULL, st->message);
 	return st->code == RUNNER_UNAVAILABLE ? RCTL_EXIT_UNAVAILABLE : RCTL_EXIT_CALL_FAILED;
 }

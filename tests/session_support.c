@@ -356,6 +356,13 @@ rd_reader_open(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err)
 	rd_reader_open_as(r, s, NULL, NULL, 0, out, err);
 }
 
+void
+rd_reader_open_pty(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err)
+{
+	rd_reader_open_as(r, s, NULL, NULL, 0, out, err);
+	r->pty = true;
+}
+
 int
 rd_reader_step(rd_reader *r, int timeout_ms)
 {
@@ -372,12 +379,13 @@ rd_reader_step(rd_reader *r, int timeout_ms)
 		      runner_status_code_name(st.code), st.message, (unsigned long long) r->out->end,
 		      (unsigned long long) r->err->end);
 	if (f->data.len > 0) {
-		ck_assert_msg(f->stream == RUNNER__V1__STREAM_KIND__STDOUT ||
-				      f->stream == RUNNER__V1__STREAM_KIND__STDERR,
+		/* A PTY session's first stream is its terminal. */
+		int out_kind = r->pty ? RUNNER__V1__STREAM_KIND__PTY : RUNNER__V1__STREAM_KIND__STDOUT;
+		ck_assert_msg((int) f->stream == out_kind || f->stream == RUNNER__V1__STREAM_KIND__STDERR,
 			      "data frame of %zu bytes names stream %d", f->data.len, (int) f->stream);
-		k = f->stream == RUNNER__V1__STREAM_KIND__STDOUT ? r->out : r->err;
+		k = (int) f->stream == out_kind ? r->out : r->err;
 		ck_assert_msg(f->offset == k->end, "%s frame at offset %llu, want %llu",
-			      f->stream == RUNNER__V1__STREAM_KIND__STDOUT ? "stdout" : "stderr",
+			      k == r->out ? (r->pty ? "pty" : "stdout") : "stderr",
 			      (unsigned long long) f->offset, (unsigned long long) k->end);
 		sink_append(k, f->data.data, f->data.len);
 		r->data_frames++;

@@ -111,6 +111,7 @@ typedef struct rd_reader {
 	runner_stream *rs;
 	rd_sink *out, *err;
 	uint64_t data_frames;   /* frames with data on this attachment */
+	bool pty;               /* a PTY session: `out` is its terminal (StreamKind PTY) */
 	StreamFrame *last;      /* the last frame, once it arrived */
 } rd_reader;
 
@@ -120,6 +121,8 @@ void rd_reader_open(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *er
  * session's), at the sinks' end offsets. */
 void rd_reader_open_as(rd_reader *r, const rd_session *s, const char *id, const uint8_t *secret,
 		       size_t secret_len, rd_sink *out, rd_sink *err);
+/* The same for a PTY session: `out` receives the PTY stream. */
+void rd_reader_open_pty(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err);
 /* Receive one frame: 1 a frame that was not the last, 0 the last frame
  * (now in r->last), -1 nothing within timeout_ms. Any other stream error
  * fails the test. */

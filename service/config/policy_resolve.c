@@ -105,6 +105,23 @@ tighten(uint64_t *effective, uint64_t profile_value, uint64_t requested, const c
 	return 0;
 }
 
+/* A terminal's output (RunResult.pty) is capped like stdout: by default at
+ * the stdout cap in force, never above the profile's limits.stdout. */
+static int
+resolve_pty_limit(const struct profile *pr, const Runner__V1__CommandSpec *spec, struct resolved *r,
+		  rstatus *st)
+{
+	uint64_t asked;
+
+	if (r->cmd.tty_rows == 0)
+		return 0;
+	if (spec->pty_limit == 0) {
+		r->cmd.pty_limit = r->cmd.stdout_limit;
+		return 0;
+	}
+	return tighten(&asked, pr->limits.stdout_limit, spec->pty_limit, "command.pty_limit", pr->name, st);
+}
+
 static int
 resolve_limits(const struct profile *pr, const Runner__V1__CommandSpec *spec, struct resolved *r,
 	       rstatus *st)
@@ -138,7 +155,7 @@ resolve_limits(const struct profile *pr, const Runner__V1__CommandSpec *spec, st
 	l->timeout_ms = r->cmd.timeout_ms;
 	l->stdout_limit = r->cmd.stdout_limit;
 	l->stderr_limit = r->cmd.stderr_limit;
-	return 0;
+	return resolve_pty_limit(pr, spec, r, st);
 }
 
 /* Writable paths: the profile's, or the subset the request keeps. */

@@ -15,6 +15,7 @@ const struct rpc_handler handlers_table[] = {
 	{ "List", rpc_list },
 	{ "ReadOutput", rpc_read_output },
 	{ "Remove", rpc_remove },
+	{ "Resize", rpc_resize },
 	/* files */
 	{ "ReadFile", rpc_read_file },
 	{ "WriteFile", rpc_write_file },

@@ -51,6 +51,8 @@ void rpc_list(struct call *c);
 void rpc_read_stream(struct call *c);
 void rpc_read_output(struct call *c);
 void rpc_remove(struct call *c);
+/* rpc_terminal.c */
+void rpc_resize(struct call *c);
 /* rpc_files.c */
 void rpc_read_file(struct call *c);
 void rpc_write_file(struct call *c);

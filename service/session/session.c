@@ -37,6 +37,7 @@ struct session {
 	char exec_error[sizeof(((rstatus *) 0)->message)];
 	struct session_waiter *waiters;
 	void *watcher;              /* the observer's, for this session */
+	Runner__V1__Terminal terminal; /* a PTY session's, as List shows it (rows 0: pipes) */
 
 	uint64_t started_at_us;     /* wall clock, for List */
 	uint64_t touched_us;        /* monotonic */
@@ -524,7 +525,11 @@ session_done(struct job *j, void *arg)
 		snprintf(s->exec_error, sizeof(s->exec_error), "%s", r->exec_error);
 		s->result.exec_error = s->exec_error;
 	}
-	s->result.stdout_total = s->out.end;
+	/* A PTY session's output buffer is its terminal's (session.h). */
+	if (session_has_terminal(s))
+		s->result.pty_total = s->out.end;
+	else
+		s->result.stdout_total = s->out.end;
 	s->result.stderr_total = s->err.end;
 	s->finished = true;
 	s->finished_us = loop_now_us();
@@ -670,6 +675,42 @@ check_label(const char *what, const char *v, rstatus *st)
 	return 0;
 }
 
+/* --- the terminal of a PTY session ----------------------------------------- */
+
+static void
+terminal_init(struct session *s, const struct command *cmd)
+{
+	runner__v1__terminal__init(&s->terminal);
+	s->terminal.rows = cmd->tty_rows;
+	s->terminal.cols = cmd->tty_cols;
+	for (char **e = cmd->envp; e && *e; e++)
+		if (strncmp(*e, "TERM=", 5) == 0)
+			s->terminal.term = *e + 5;
+}
+
+bool
+session_has_terminal(const struct session *s)
+{
+	return s->terminal.rows > 0;
+}
+
+int
+session_resize(struct session *s, unsigned rows, unsigned cols, rstatus *st)
+{
+	int rv;
+
+	if (!session_has_terminal(s))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "session %s has no terminal (started without one)",
+				    s->id);
+	if (job_of(s) == NULL)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the process has exited");
+	if ((rv = job_resize(job_of(s), rows, cols, st)) < 0)
+		return rv;
+	s->terminal.rows = rows;
+	s->terminal.cols = cols;
+	return 0;
+}
+
 int
 session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, struct session **out,
 	      bool *existing, rstatus *st)
@@ -708,8 +749,10 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 		rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}
-	if ((rv = launch_prepare(ss->cfg.launcher, req->command, &s->launch, st)) < 0 ||
-	    (rv = launch_start(s->launch, true, launch_command(s->launch)->timeout_ms, &session_ops, s,
+	if ((rv = launch_prepare(ss->cfg.launcher, req->command, &s->launch, st)) < 0)
+		goto fail;
+	terminal_init(s, launch_command(s->launch));
+	if ((rv = launch_start(s->launch, true, launch_command(s->launch)->timeout_ms, &session_ops, s,
 			       st)) < 0)
 		goto fail;
 	s->started_at_us = wall_us();
@@ -747,6 +790,11 @@ session_info(struct session *s, Runner__V1__SessionInfo *info)
 	info->stdout_bytes = s->out.end;
 	info->stderr_bytes = s->err.end;
 	info->result = s->finished ? &s->result : NULL;
+	if (session_has_terminal(s)) {
+		info->stdout_bytes = 0;
+		info->pty_bytes = s->out.end;
+		info->terminal = &s->terminal;
+	}
 }
 
 void

@@ -104,6 +104,14 @@ void session_close_stdin(struct session *s, struct call *c);
 void session_wait(struct session *s, struct call *c, uint64_t timeout_ms);
 int session_signal(struct session *s, int sig, rstatus *st);
 
+/* A PTY session (CommandSpec.terminal)? Its terminal's output is then the
+ * JOB_STDOUT buffer (the PTY stream); JOB_STDERR holds only what a wrapper
+ * itself reports (docker's messages), usually nothing. */
+bool session_has_terminal(const struct session *s);
+/* Resize: set the terminal's window size (job_resize's errors, and
+ * FAILED_PRECONDITION for a session without a terminal). */
+int session_resize(struct session *s, unsigned rows, unsigned cols, rstatus *st);
+
 /* The buffered output of stdout or stderr (read only: bytes base..end). */
 const struct outbuf *session_output(const struct session *s, enum job_stream which);
 /* A reader has everything below these offsets: the bytes may be forgotten,

@@ -218,6 +218,14 @@ send_final(struct stream_reader *r)
 	reader_send(r, msg);
 }
 
+/* What a buffer's frames say they carry: a PTY session's output buffer is
+ * its terminal's. */
+static int
+stream_kind(const struct session *s, int which)
+{
+	return which == JOB_STDOUT && session_has_terminal(s) ? RUNNER__V1__STREAM_KIND__PTY : which;
+}
+
 /* Send what the window allows: data frames alternating between the
  * streams, then the final frame once the process ended and all is sent. */
 static void
@@ -260,7 +268,8 @@ reader_pump(struct stream_reader *r)
 
 		if (n == 0)
 			continue;
-		if (nng_msg_alloc(&msg, 0) != 0 || streams_pack_data_frame(msg, which, b, r->pos[which], n) < 0) {
+		if (nng_msg_alloc(&msg, 0) != 0 ||
+		    streams_pack_data_frame(msg, stream_kind(s, which), b, r->pos[which], n) < 0) {
 			r->dead = true;
 			return;
 		}
@@ -335,6 +344,8 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 	struct stream_reader *r = reader_by_pipe(sv, pipe);
 	struct session *s;
 	struct stream_reader *old;
+	uint64_t out_offset;
+	bool tty;
 
 	if (r == NULL && (r = reader_new(sv, pipe)) == NULL)
 		return;
@@ -348,18 +359,21 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 		reader_end(r, RS_UNAUTHENTICATED, "wrong stream secret for this session");
 		return;
 	}
-	if (!offset_ok(r, session_output(s, JOB_STDOUT), req->stdout_offset, "stdout") ||
+	/* A PTY session's terminal output is where stdout is for the others. */
+	tty = session_has_terminal(s);
+	out_offset = tty ? req->pty_offset : req->stdout_offset;
+	if (!offset_ok(r, session_output(s, JOB_STDOUT), out_offset, tty ? "pty" : "stdout") ||
 	    !offset_ok(r, session_output(s, JOB_STDERR), req->stderr_offset, "stderr"))
 		return;
 	if ((old = session_watcher(s)) != NULL)
 		reader_end(old, RS_ABORTED, "another reader attached to this session");
 	r->s = s;
 	session_set_watcher(s, r);
-	r->pos[JOB_STDOUT] = req->stdout_offset;
+	r->pos[JOB_STDOUT] = out_offset;
 	r->pos[JOB_STDERR] = req->stderr_offset;
 	/* What the reader says it has is acknowledged by definition. */
 	session_touch(s);
-	session_ack_output(s, req->stdout_offset, req->stderr_offset);
+	session_ack_output(s, out_offset, req->stderr_offset);
 	reader_pump(r);
 }
 
@@ -419,10 +433,10 @@ ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 	if (r->src != NULL)
 		sv->source_ops->ack(r->src, a->events_offset);
 	if (r->s != NULL) {
+		uint64_t out = session_has_terminal(r->s) ? a->pty_offset : a->stdout_offset;
 		/* Only what was actually sent can be acknowledged. */
 		session_touch(r->s);
-		session_ack_output(r->s,
-				   a->stdout_offset < r->pos[JOB_STDOUT] ? a->stdout_offset : r->pos[JOB_STDOUT],
+		session_ack_output(r->s, out < r->pos[JOB_STDOUT] ? out : r->pos[JOB_STDOUT],
 				   a->stderr_offset < r->pos[JOB_STDERR] ? a->stderr_offset : r->pos[JOB_STDERR]);
 	}
 	reader_pump(r);
