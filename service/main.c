@@ -29,6 +29,7 @@
 #include "core/memory.h"
 #include "core/reaper.h"
 #include "daemon.h"
+#include "files/files.h"
 #include "handlers/handlers.h"
 #include "log.h"
 #include "rpc/rpc.h"
@@ -339,18 +340,26 @@ serve(struct runnerd *d)
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};
+	struct files_config fcfg = {
+		.loop = d->loop,
+		.profiles = d->profiles,
+		.idle_ttl_ms = d->cfg.idle_ttl_ms,
+	};
 	if (sessions_new(&d->sessions, &sescfg, &st) < 0 ||
-	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0) {
+	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0 ||
+	    files_new(&d->files, &fcfg, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
 	streams_advertise(d->streams, d->cfg.advertise_stream, d->cfg.n_advertise_stream);
+	streams_set_source(d->streams, &files_watch_source, d->files);
 	/* Complete before the first request can arrive. */
 	d->env = (struct handler_env){
 		.launcher = &d->launcher,
 		.runs = d->runs,
 		.sessions = d->sessions,
 		.streams = d->streams,
+		.files = d->files,
 		.started_us = d->started_us,
 	};
 	if (transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
@@ -452,10 +461,13 @@ main(int argc, char **argv)
 		/* A clean stop: nothing runs, every reply and final frame is out.
 		 * nng 1.5.2's nng_close can hang for good while peers still hold
 		 * connections (seen in tests); the kernel closes every socket at
-		 * exit anyway, so the nng teardown is skipped. */
+		 * exit anyway, so the nng teardown is skipped. Unfinished
+		 * uploads' temporary files are not: they go here. */
+		files_free(d.files);
 		options_free(&d.cfg);
 		return 0;
 	}
+	files_free(d.files);
 	transport_free(d.transport);
 	docker_pools_free(d.pools);
 	sessions_free(d.sessions);
