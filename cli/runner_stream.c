@@ -27,7 +27,10 @@ struct runner_stream {
 	bool sock_open;
 	nng_aio *aio;
 	nng_mtx *mtx;
-	/* Under mtx, shared with the pipe callback: */
+	nng_cv *cv;     /* a connection came (pipe_id set) */
+	int connect_timeout_ms;
+	/* Under mtx, shared with the pipe callbacks: */
+	uint32_t pipe_id; /* the connection; 0: none */
 	bool armed;     /* the attach went out: losing the connection now ends it */
 	bool lost;      /* ...and it was lost */
 	bool receiving; /* aio has a receive in flight */
@@ -59,12 +62,48 @@ pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 	runner_stream *s = arg;
 
 	nng_mtx_lock(s->mtx);
+	/* A connection that is not the current one (an earlier one whose
+	 * removal comes late) changes nothing. */
+	if (s->pipe_id != 0 && nng_pipe_id(p) != (int) s->pipe_id) {
+		nng_mtx_unlock(s->mtx);
+		return;
+	}
+	s->pipe_id = 0;
 	if (s->armed) {
 		s->lost = true;
 		if (s->receiving)
 			nng_aio_cancel(s->aio);
 	}
 	nng_mtx_unlock(s->mtx);
+}
+
+static void
+pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	runner_stream *s = arg;
+
+	nng_mtx_lock(s->mtx);
+	s->pipe_id = (uint32_t) nng_pipe_id(p);
+	nng_cv_wake(s->cv);
+	nng_mtx_unlock(s->mtx);
+}
+
+/* After a lost connection: wait up to the connect timeout for the dialer's
+ * next one. nng reports a lost connection before PAIR1 forgets it, so an
+ * attach sent at once could go down the dead one and be lost, and with the
+ * server gone there is no connection to send it on at all. */
+static bool
+wait_connection(runner_stream *s)
+{
+	nng_time until = nng_clock() + (nng_time) s->connect_timeout_ms;
+	bool up;
+
+	nng_mtx_lock(s->mtx);
+	while (s->pipe_id == 0 && nng_cv_until(s->cv, until) != NNG_ETIMEDOUT)
+		;
+	up = s->pipe_id != 0;
+	nng_mtx_unlock(s->mtx);
+	return up;
 }
 
 static int send_client_message(runner_stream *s, const Runner__V1__StreamClientMessage *m);
@@ -116,6 +155,8 @@ runner_stream_close(runner_stream *s)
 		nng_close(s->sock);
 	if (s->aio != NULL)
 		nng_aio_free(s->aio);
+	if (s->cv != NULL)
+		nng_cv_free(s->cv);
 	if (s->mtx != NULL)
 		nng_mtx_free(s->mtx);
 	free(s);
@@ -174,7 +215,9 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 {
 	int rv;
 
-	if ((rv = nng_mtx_alloc(&s->mtx)) != 0 || (rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0)
+	s->connect_timeout_ms = connect_timeout_ms;
+	if ((rv = nng_mtx_alloc(&s->mtx)) != 0 || (rv = nng_cv_alloc(&s->cv, s->mtx)) != 0 ||
+	    (rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "nng: %s", nng_strerror(rv));
 	if ((rv = nng_pair1_open(&s->sock)) != 0)
 		return rstatus_fail(st, RS_INTERNAL, "nng_pair1_open: %s", nng_strerror(rv));
@@ -186,6 +229,7 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, connect_timeout_ms)) != 0 ||
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 20)) != 0 ||
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 500)) != 0 ||
+	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_added, s)) != 0 ||
 	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_removed, s)) != 0)
 		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
 	if ((rv = nng_dial(s->sock, s->addr, NULL, NNG_FLAG_NONBLOCK)) != 0)
@@ -395,7 +439,7 @@ runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeou
 	 * only then is the stream attached again where it stands. */
 	while ((rv = recv_msg(s, &msg, timeout_ms)) == NNG_ECONNSHUT && s->reattaches < MAX_REATTACHES) {
 		s->reattaches++;
-		if (send_attach(s) != 0)
+		if (!wait_connection(s) || send_attach(s) != 0)
 			break;
 	}
 	if (rv != 0) {
