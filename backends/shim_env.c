@@ -192,6 +192,8 @@ shim_env_decode(char *const *env, struct shim_cmd *cmd)
 	}
 	args[nargs] = NULL;
 	envs[nenv] = NULL;
+	/* Two allocations: the strings start at `stream`, the vectors at
+	 * `args`; shim_cmd_free finds them from cwd (or path) and argv. */
 	cmd->path = args[0];
 	cmd->argv = args + 1;
 	cmd->envp = envs;
@@ -200,4 +202,14 @@ bad:
 	free(stream);
 	errno = EINVAL;
 	return -1;
+}
+
+void
+shim_cmd_free(struct shim_cmd *cmd)
+{
+	if (cmd == NULL || cmd->argv == NULL)
+		return;
+	free(cmd->cwd != NULL ? cmd->cwd : cmd->path);
+	free(cmd->argv - 1);
+	memset(cmd, 0, sizeof(*cmd));
 }

@@ -45,8 +45,12 @@ struct shim_cmd {
 };
 
 /* Decode from `environ`-style `env`. 0, or -1 with errno: ENOENT (no
- * RUNNERD_CMD_0), EINVAL (malformed), ENOMEM. The result lives in two
- * allocations; runnerd-status simply keeps them until it exits. */
+ * RUNNERD_CMD_0), EINVAL (malformed), ENOMEM. runnerd-status simply keeps
+ * the result until it exits; shim_cmd_free frees it. */
 int shim_env_decode(char *const *env, struct shim_cmd *cmd);
+
+/* Free what shim_env_decode filled in; NULL-safe, and safe after a failed
+ * decode of a zeroed `cmd`. */
+void shim_cmd_free(struct shim_cmd *cmd);
 
 #endif
