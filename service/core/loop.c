@@ -179,6 +179,13 @@ run_posted(struct loop *l)
 	}
 }
 
+void
+loop_flush(struct loop *l)
+{
+	while (l != NULL && l->posted_head != NULL)
+		run_posted(l);
+}
+
 static void
 run_timers(struct loop *l)
 {
