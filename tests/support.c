@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,36 @@ rd_sockaddr_of(const char *url)
 		a.len = sizeof(*in);
 	}
 	return a;
+}
+
+/* Start a non-blocking connect; when `wait`, give it up to 20 ms. */
+static bool
+connected(int fd, const struct rd_sockaddr *a, bool wait)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (connect(fd, (const struct sockaddr *) &a->ss, a->len) == 0)
+		return true;
+	if (errno != EINPROGRESS || !wait || poll(&p, 1, 20) != 1)
+		return false;
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+}
+
+void
+rd_churn(const char *url, int cycles, const void *hello, size_t hello_len)
+{
+	struct rd_sockaddr a = rd_sockaddr_of(url);
+
+	for (int i = 0; i < cycles; i++) {
+		int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		ck_assert_int_ge(fd, 0);
+		if (connected(fd, &a, hello != NULL))
+			(void) send(fd, hello, hello_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+	}
 }
 
 runner_client *

@@ -112,6 +112,12 @@ struct rd_sockaddr {
 };
 struct rd_sockaddr rd_sockaddr_of(const char *url);
 
+/* `cycles` raw non-blocking connects to url (ipc or tcp://127.0.0.1),
+ * each closed at once, after sending `hello` (hello_len bytes) when given:
+ * peers that leave before or during the SP handshake. A connect that fails
+ * is fine. */
+void rd_churn(const char *url, int cycles, const void *hello, size_t hello_len);
+
 /* Run all tests of the suite made by make_suite with CK_ENV settings
  * inside a private base directory; returns main()'s exit status. */
 int rd_run_suite(Suite *(*make_suite)(void));

@@ -6,10 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nng/nng.h>
-#include <nng/protocol/pair1/pair.h>
-#include <nng/supplemental/util/platform.h>
-
 #include "session_support.h"
 
 #define MiB (1024u * 1024u)
@@ -560,6 +556,7 @@ END_TEST
  * it keeps receiving, and new readers can still attach. */
 START_TEST(test_reader_survives_abrupt_clients)
 {
+	static const unsigned char pair1_header[8] = { 0, 'S', 'P', 0, 0, 0x11, 0, 0 };
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	rd_sink out, err, out2, err2;
 	rd_session s, s2;
@@ -572,15 +569,12 @@ START_TEST(test_reader_survives_abrupt_clients)
 	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 0, "before\n", 7), 7);
 	rd_reader_until_out(&r, 7);
 
-	for (int i = 0; i < 300; i++) {
-		nng_socket sock;
-
-		ck_assert_int_eq(nng_pair1_open(&sock), 0);
-		ck_assert_int_eq(nng_dial(sock, s.stream_address, NULL, NNG_FLAG_NONBLOCK), 0);
-		if (i % 2)
-			nng_msleep(1);
-		nng_close(sock);
-	}
+	/* Hung up before the handshake, half-way through it, and right after
+	 * a PAIR1 peer's complete header. Plain sockets, not nng dialers: nng
+	 * 1.5.2 leaks a dialer closed while it connects. */
+	rd_churn(s.stream_address, 100, NULL, 0);
+	rd_churn(s.stream_address, 100, pair1_header, 3);
+	rd_churn(s.stream_address, 100, pair1_header, sizeof(pair1_header));
 	rd_sleep_ms(1000); /* past runnerd's listener probe period and timeout */
 
 	ck_assert_uint_eq(rd_write_stdin(cl, s.id, 7, "after\n", 6), 13);
