@@ -86,3 +86,12 @@ jh_run(struct job_harness *h, const struct job_spec *spec, struct job **jp, rsta
 	h->done = false;
 	return 0;
 }
+
+void
+jh_close(struct job_harness *h)
+{
+	collect_free(&h->io);
+	memset(&h->io, 0, sizeof(h->io));
+	loop_free(h->loop);
+	h->loop = NULL;
+}
