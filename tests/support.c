@@ -52,6 +52,22 @@ sleep_ms(int ms)
 		;
 }
 
+bool
+rd_asan_build(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return true;
+#else
+	return false;
+#endif
+#else
+	return false;
+#endif
+}
+
 void
 rd_sleep_ms(int ms)
 {
