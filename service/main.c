@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "core/fdlimit.h"
 #include "core/probes.h"
 #include "core/notify.h"
 #include "config/options.h"
@@ -146,6 +147,25 @@ recover_backends(void)
 	}
 }
 
+/* Connections and processes share one descriptor limit: as high as this
+ * process may have it, with a reserve kept for connections (fdlimit.h). */
+static void
+raise_fd_limit(void)
+{
+	uint64_t was = 0, now = 0;
+	int rv = fdlimit_raise(&was, &now);
+
+	if (rv < 0)
+		log_msg("warning", "open files: raising the soft limit to the hard one: %s; limit %llu, %u kept for connections",
+			strerror(-rv), (unsigned long long) now, fdlimit_reserve());
+	else if (was != now)
+		log_msg("info", "open files: soft limit raised from %llu to %llu; %u kept for connections",
+			(unsigned long long) was, (unsigned long long) now, fdlimit_reserve());
+	else
+		log_msg("info", "open files: limit %llu; %u kept for connections", (unsigned long long) now,
+			fdlimit_reserve());
+}
+
 /* Profiles are loaded, and each checked against its backend, before
  * anything listens: a config runnerd cannot enforce never serves. A backend
  * that is merely unavailable here (no firejail, no engine) is not fatal:
@@ -217,6 +237,7 @@ serve(struct runnerd *d)
 	rstatus st;
 	int rv;
 
+	raise_fd_limit();
 	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_msg("error", "signals: %s", strerror(errno));
 		return 1;

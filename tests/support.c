@@ -343,6 +343,12 @@ spawn_daemon(const rd_daemon *d, const rd_options *o)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		if (o != NULL && o->nofile_hard > 0) {
+			struct rlimit rl = { .rlim_cur = o->nofile_soft, .rlim_max = o->nofile_hard };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
+		}
 		execve(RUNNERD_PATH, (char **) argv, envp);
 		(void) !write(2, "exec " RUNNERD_PATH " failed\n", sizeof("exec " RUNNERD_PATH " failed\n") - 1);
 		_exit(127);

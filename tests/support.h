@@ -36,6 +36,7 @@ typedef struct rd_options {
 	bool tcp;                     /* add a tcp listener (with --insecure-tcp) */
 	const char *const *args;      /* extra runnerd arguments, NULL-terminated */
 	const char *const *env;       /* extra "NAME=value" for runnerd's env, NULL-terminated */
+	unsigned long nofile_soft, nofile_hard; /* RLIMIT_NOFILE for runnerd; 0: inherited */
 } rd_options;
 
 /* Start runnerd (opts may be NULL) and wait until Health answers OK on

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fdlimit.h"
 
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
@@ -124,6 +125,16 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 	return 0;
 }
 
+/* Out of descriptors (or memory) for a socket of our own: that says
+ * nothing about the listener. */
+static bool
+no_room(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* The probe's connection; -1 when the listener does not take it, -2 when
+ * we could not even make a socket (no_room). */
 static int
 connect_probe_socket(const struct endpoint *ep, int timeout_ms)
 {
@@ -136,7 +147,7 @@ connect_probe_socket(const struct endpoint *ep, int timeout_ms)
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ep->path);
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return -1;
+			return no_room(errno) ? -2 : -1;
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0) {
@@ -159,6 +170,8 @@ connect_probe_socket(const struct endpoint *ep, int timeout_ms)
 			close(fd);
 			fd = -1;
 		}
+	} else if (no_room(errno)) {
+		fd = -2;
 	}
 	freeaddrinfo(ai);
 	return fd;
@@ -229,7 +242,9 @@ wait_attached(struct listeners *ls, int timeout_ms)
 
 /* A complete SP handshake, then proof that the socket adopted the pipe.
  * Finishing the handshake before closing is what keeps the probe itself
- * from triggering the bug. */
+ * from triggering the bug. False only when the listener failed it: out of
+ * descriptors for the probe's own socket proves nothing (and re-creating
+ * the listener then would drop its connections and fail to listen again). */
 static bool
 probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 {
@@ -239,7 +254,7 @@ probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	int fd;
 
 	if ((fd = connect_probe_socket(ep, timeout_ms)) < 0)
-		return false;
+		return fd == -2;
 	pthread_mutex_lock(&ls->probe_mtx);
 	ls->probe_pending = true;
 	ls->probe_attached = false;
@@ -259,6 +274,17 @@ probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	ok = wait_attached(ls, ok ? timeout_ms : 0) && ok;
 	close(fd);
 	return ok;
+}
+
+/* When runnerd itself is out of descriptors, nng cannot accept the probe
+ * either: a failed probe then says nothing about the listener, and a
+ * re-created one could not even listen again. */
+static bool
+out_of_descriptors(void)
+{
+	long n = fdlimit_open_count(false);
+
+	return n < 0 || (uint64_t) n + 8 >= fdlimit_limit();
 }
 
 static void
@@ -299,7 +325,7 @@ guard_main(void *arg)
 		 * from inside nng_listener_close. Only this thread touches eps. */
 		for (size_t i = 0; i < ls->n && !ls->stopping; i++) {
 			struct endpoint *ep = &ls->eps[i];
-			if (!ep->open || !probe(ls, ep, ls->timeout_ms))
+			if (!ep->open || (!probe(ls, ep, ls->timeout_ms) && !out_of_descriptors()))
 				recreate(ls, ep);
 		}
 		if (ls->stopping)
