@@ -182,8 +182,14 @@ run_posted(struct loop *l)
 void
 loop_flush(struct loop *l)
 {
-	while (l != NULL && l->posted_head != NULL)
+	bool more = l != NULL;
+
+	while (more) {
 		run_posted(l);
+		pthread_mutex_lock(&l->mtx);
+		more = l->posted_head != NULL;
+		pthread_mutex_unlock(&l->mtx);
+	}
 }
 
 static void
