@@ -36,7 +36,7 @@ struct listeners {
 	bool guard_running;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
-	bool stopping;
+	bool stopping; /* set under mtx, read anywhere: is_stopping */
 	unsigned restarts;
 	/* The probe in progress, matched by the pipe-added callback. */
 	pthread_mutex_t probe_mtx;
@@ -46,6 +46,13 @@ struct listeners {
 	bool probe_ipc;
 	uint16_t probe_port; /* tcp: our side's port, network order */
 };
+
+/* The guard reads it under other locks than the one it is set under. */
+static bool
+is_stopping(struct listeners *ls)
+{
+	return __atomic_load_n(&ls->stopping, __ATOMIC_ACQUIRE);
+}
 
 static int
 parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, rstatus *st)
@@ -231,7 +238,7 @@ wait_attached(struct listeners *ls, int timeout_ms)
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&ls->probe_mtx);
-	while (!ls->probe_attached && !ls->stopping &&
+	while (!ls->probe_attached && !is_stopping(ls) &&
 	       pthread_cond_timedwait(&ls->probe_cv, &ls->probe_mtx, &until) == 0)
 		;
 	ok = ls->probe_attached;
@@ -296,7 +303,7 @@ recreate(struct listeners *ls, struct endpoint *ep)
 		nng_listener_close(ep->l);
 	ep->open = false;
 	/* The old socket may take a moment to release its address. */
-	for (int attempt = 0; attempt < 20 && !ls->stopping; attempt++) {
+	for (int attempt = 0; attempt < 20 && !is_stopping(ls); attempt++) {
 		if (open_endpoint(ls, ep, &st) == 0) {
 			ls->restarts++;
 			return;
@@ -318,17 +325,17 @@ guard_main(void *arg)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&ls->mtx);
-		while (!ls->stopping && pthread_cond_timedwait(&ls->cv, &ls->mtx, &until) == 0)
+		while (!is_stopping(ls) && pthread_cond_timedwait(&ls->cv, &ls->mtx, &until) == 0)
 			;
 		pthread_mutex_unlock(&ls->mtx);
 		/* Probing and re-creating run unlocked: nng may call pipe_added
 		 * from inside nng_listener_close. Only this thread touches eps. */
-		for (size_t i = 0; i < ls->n && !ls->stopping; i++) {
+		for (size_t i = 0; i < ls->n && !is_stopping(ls); i++) {
 			struct endpoint *ep = &ls->eps[i];
 			if (!ep->open || (!probe(ls, ep, ls->timeout_ms) && !out_of_descriptors()))
 				recreate(ls, ep);
 		}
-		if (ls->stopping)
+		if (is_stopping(ls))
 			return NULL;
 	}
 }
@@ -339,7 +346,7 @@ stop_guard(struct listeners *ls)
 	if (!ls->guard_running)
 		return;
 	pthread_mutex_lock(&ls->mtx);
-	ls->stopping = true;
+	__atomic_store_n(&ls->stopping, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&ls->cv);
 	pthread_mutex_unlock(&ls->mtx);
 	pthread_mutex_lock(&ls->probe_mtx);
