@@ -68,6 +68,22 @@ rd_asan_build(void)
 #endif
 }
 
+bool
+rd_tsan_build(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+	return true;
+#else
+	return false;
+#endif
+#else
+	return false;
+#endif
+}
+
 void
 rd_sleep_ms(int ms)
 {
