@@ -1,12 +1,13 @@
 /* support.c — runnerd as a child process of a test; see support.h. */
 #include "support.h"
 
+#include "netchurn.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,54 +242,16 @@ rd_sockaddr_of(const char *url)
 {
 	struct rd_sockaddr a = { 0 };
 
-	if (strncmp(url, "ipc://", 6) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *) &a.ss;
-
-		un->sun_family = AF_UNIX;
-		ck_assert_uint_lt(strlen(url + 6), sizeof(un->sun_path));
-		strcpy(un->sun_path, url + 6);
-		a.len = sizeof(*un);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *) &a.ss;
-		const char *colon = strrchr(url, ':');
-
-		ck_assert_msg(strncmp(url, "tcp://127.0.0.1:", 16) == 0 && colon, "url %s", url);
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t) atoi(colon + 1));
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		a.len = sizeof(*in);
-	}
+	ck_assert_msg(netchurn_addr(url, &a.ss, &a.len) == 0, "url %s: not ipc:// nor tcp://127.0.0.1:", url);
 	return a;
-}
-
-/* Start a non-blocking connect; when `wait`, give it up to 20 ms. */
-static bool
-connected(int fd, const struct rd_sockaddr *a, bool wait)
-{
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (connect(fd, (const struct sockaddr *) &a->ss, a->len) == 0)
-		return true;
-	if (errno != EINPROGRESS || !wait || poll(&p, 1, 20) != 1)
-		return false;
-	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
 }
 
 void
 rd_churn(const char *url, int cycles, const void *hello, size_t hello_len)
 {
-	struct rd_sockaddr a = rd_sockaddr_of(url);
+	int rv = netchurn(url, cycles, hello, hello_len);
 
-	for (int i = 0; i < cycles; i++) {
-		int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-		ck_assert_int_ge(fd, 0);
-		if (connected(fd, &a, hello != NULL))
-			(void) send(fd, hello, hello_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-	}
+	ck_assert_msg(rv == cycles, "connect/close churn on %s: %s", url, rv < 0 ? strerror(-rv) : "cut short");
 }
 
 runner_client *
