@@ -15,6 +15,9 @@
 
 #include "core/fdlimit.h"
 
+/* Failed probes in a row that make a listener stuck. */
+#define PROBE_STRIKES 3
+
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
 	bool ipc;
@@ -23,6 +26,11 @@ struct endpoint {
 	char port[16];
 	nng_listener l;
 	bool open;
+	/* Guarded by probe_mtx: the listener's id, and the pipes the socket
+	 * adopted through it (any client's: proof that it accepts). */
+	uint32_t lid;
+	uint64_t adopted;
+	unsigned strikes; /* the guard's: probes failed in a row */
 };
 
 struct listeners {
@@ -122,6 +130,9 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 				    "listen %s: %s", ep->url, nng_strerror(rv));
 	}
 	ep->open = true;
+	pthread_mutex_lock(&ls->probe_mtx);
+	ep->lid = (uint32_t) nng_listener_id(ep->l);
+	pthread_mutex_unlock(&ls->probe_mtx);
 	/* Pin an ephemeral port so a re-created listener comes back on it. */
 	if (!ep->ipc && nng_listener_get_int(ep->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
 	    strcmp(ep->port, "0") == 0) {
@@ -197,6 +208,9 @@ pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 	bool ours = false;
 
 	pthread_mutex_lock(&ls->probe_mtx);
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->eps[i].lid != 0 && ls->eps[i].lid == (uint32_t) nng_listener_id(nng_pipe_listener(p)))
+			ls->eps[i].adopted++;
 	if (ls->probe_pending) {
 		if (ls->probe_ipc)
 			ours = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
@@ -253,7 +267,7 @@ wait_attached(struct listeners *ls, int timeout_ms)
  * descriptors for the probe's own socket proves nothing (and re-creating
  * the listener then would drop its connections and fail to listen again). */
 static bool
-probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
+probe_once(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 {
 	unsigned char hdr[8];
 	size_t got = 0;
@@ -283,6 +297,33 @@ probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	return ok;
 }
 
+static uint64_t
+adopted(struct listeners *ls, const struct endpoint *ep)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ls->probe_mtx);
+	n = ep->adopted;
+	pthread_mutex_unlock(&ls->probe_mtx);
+	return n;
+}
+
+/* Is the listener stuck? Only after PROBE_STRIKES probes in a row failed,
+ * and none while the socket adopted other clients' connections through it:
+ * on a loaded runnerd nng may take longer than the probe's timeout to adopt
+ * a connection, and re-creating a listener drops every connection it has. */
+static bool
+stuck(struct listeners *ls, struct endpoint *ep)
+{
+	uint64_t before = adopted(ls, ep);
+
+	if (probe_once(ls, ep, ls->timeout_ms) || adopted(ls, ep) != before)
+		ep->strikes = 0;
+	else
+		ep->strikes++;
+	return ep->strikes >= PROBE_STRIKES;
+}
+
 /* When runnerd itself is out of descriptors, nng cannot accept the probe
  * either: a failed probe then says nothing about the listener, and a
  * re-created one could not even listen again. */
@@ -298,6 +339,8 @@ static void
 recreate(struct listeners *ls, struct endpoint *ep)
 {
 	rstatus st;
+
+	ep->strikes = 0;
 
 	if (ep->open)
 		nng_listener_close(ep->l);
@@ -332,7 +375,7 @@ guard_main(void *arg)
 		 * from inside nng_listener_close. Only this thread touches eps. */
 		for (size_t i = 0; i < ls->n && !is_stopping(ls); i++) {
 			struct endpoint *ep = &ls->eps[i];
-			if (!ep->open || (!probe(ls, ep, ls->timeout_ms) && !out_of_descriptors()))
+			if (!ep->open || (stuck(ls, ep) && !out_of_descriptors()))
 				recreate(ls, ep);
 		}
 		if (is_stopping(ls))
