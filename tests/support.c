@@ -53,36 +53,21 @@ sleep_ms(int ms)
 		;
 }
 
-bool
-rd_asan_build(void)
+const char *
+rd_sanitizer_build(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
-	return true;
+	return "address";
+#elif defined(__SANITIZE_THREAD__)
+	return "thread";
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-	return true;
-#else
-	return false;
+	return "address";
+#elif __has_feature(thread_sanitizer)
+	return "thread";
 #endif
-#else
-	return false;
 #endif
-}
-
-bool
-rd_tsan_build(void)
-{
-#if defined(__SANITIZE_THREAD__)
-	return true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-	return true;
-#else
-	return false;
-#endif
-#else
-	return false;
-#endif
+	return "";
 }
 
 void

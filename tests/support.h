@@ -96,10 +96,10 @@ long rd_vmrss_kb(pid_t pid);
  * later inherits it. */
 long rd_raise_nofile(long want);
 
-/* True in an AddressSanitizer / ThreadSanitizer build (RUNNERD_SANITIZE):
- * the tests are built like the runnerd they start. */
-bool rd_asan_build(void);
-bool rd_tsan_build(void);
+/* "address" in an AddressSanitizer build, "thread" in a ThreadSanitizer
+ * one (RUNNERD_SANITIZE), else "": the tests are built like the runnerd
+ * they start. */
+const char *rd_sanitizer_build(void);
 
 /* Sleep ms milliseconds (restarting on EINTR). */
 void rd_sleep_ms(int ms);

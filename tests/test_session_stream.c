@@ -65,7 +65,7 @@ START_TEST(test_slow_reader_bounded_memory)
 	/* ASan keeps freed memory in a quarantine (256 MiB by default) instead
 	 * of reusing it, so every byte that passed through runnerd would count
 	 * in its RSS: the daemon measured here keeps a small one. */
-	if (rd_asan_build()) {
+	if (strcmp(rd_sanitizer_build(), "address") == 0) {
 		const char *o = getenv("ASAN_OPTIONS");
 
 		snprintf(asan_options, sizeof(asan_options), "ASAN_OPTIONS=%s%squarantine_size_mb=1",
