@@ -337,6 +337,8 @@ serve(struct runnerd *d)
 		log_msg("warning", "telling the service manager we are ready: %s", strerror(-rv));
 
 	rv = loop_run(d->loop);
+	/* The trimmer lives in this frame; the teardown still walks the timers. */
+	loop_timer_disarm(d->loop, &trim.t);
 	probes_stop();
 	if (rv < 0) {
 		log_msg("error", "event loop: %s", strerror(-rv));
