@@ -14,9 +14,9 @@
 # CK_TIMEOUT_MULTIPLIER gives check's per-test timeouts room for slower
 # binaries.
 
-sanitizer_reports=${1:?usage: . env.sh REPORT_DIR}
+# Absolute: the processes reporting run in other directories.
+sanitizer_reports=$(mkdir -p "${1:?usage: . env.sh REPORT_DIR}" && cd "$1" && pwd)
 sanitizer_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-mkdir -p "$sanitizer_reports"
 
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=86:log_path=$sanitizer_reports/asan"
 export LSAN_OPTIONS="suppressions=$sanitizer_dir/lsan.supp:print_suppressions=0"
