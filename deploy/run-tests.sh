@@ -9,16 +9,18 @@
 # As root the dependencies are installed directly; otherwise through sudo
 # when it is there. SKIP_DEPS=1 skips that step. CTEST_ARGS adds ctest
 # arguments (e.g. CTEST_ARGS="-R spawn"). TEST_TIMEOUT bounds each test
-# (default 300 s), SUITE_TIMEOUT the whole ctest run (default 2400 s).
+# (default 300 s), SUITE_TIMEOUT the whole ctest run (default 1500 s).
 # SKIP_DOCKER=1 skips starting dockerd and building the docker test image.
 #
 # After the suite, the same tests on sanitizer builds (tests/sanitizers/):
 # the whole suite with AddressSanitizer, UndefinedBehaviorSanitizer and
 # LeakSanitizer (BUILD_DIR-asan), then the integration tests with
 # ThreadSanitizer (BUILD_DIR-tsan); a finding in any process fails the run.
-# SANITIZERS=0 skips them; SANITIZER_SUITE_TIMEOUT bounds each of those
-# ctest runs (default 1200 s). Every part runs even when one before failed
-# (but for a failed build), and the run ends with the wall time of each.
+# SANITIZERS=0 skips them; ASAN_SUITE_TIMEOUT and TSAN_SUITE_TIMEOUT bound
+# those ctest runs (1200 s and 1800 s: with the builds, every part at its
+# bound stays inside CI's 90 minutes). Every part runs even when one before
+# failed (but for a failed build), and the run ends with the wall time of
+# each.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,15 +90,16 @@ suite() {
 		--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}" "$@"
 }
 
-# sanitized_suite BUILD_DIR [CTEST ARGS...]: the suite with the sanitizers'
-# run-time options; any report a process left fails it, and is printed.
+# sanitized_suite BUILD_DIR TIMEOUT [CTEST ARGS...]: the suite with the
+# sanitizers' run-time options; any report a process left fails it, and is
+# printed.
 sanitized_suite() {
-	local dir=$1 reports=$1/sanitizer-reports rc=0
-	shift
+	local dir=$1 limit=$2 reports=$1/sanitizer-reports rc=0
+	shift 2
 	rm -rf "$reports"
 	(
 		. tests/sanitizers/env.sh "$reports"
-		suite "$dir" "${SANITIZER_SUITE_TIMEOUT:-1200}" "$@"
+		suite "$dir" "$limit" "$@"
 	) || rc=$?
 	if compgen -G "$reports/*" >/dev/null; then
 		for f in "$reports"/*; do
@@ -109,7 +112,7 @@ sanitized_suite() {
 	return "$rc"
 }
 
-part "suite" suite "$build_dir" "${SUITE_TIMEOUT:-2400}" || true
+part "suite" suite "$build_dir" "${SUITE_TIMEOUT:-1500}" || true
 
 if [[ "${SANITIZERS:-1}" != 0 ]]; then
 	# test_k8s_manifests checks YAML against a schema with node: none of
@@ -117,12 +120,13 @@ if [[ "${SANITIZERS:-1}" != 0 ]]; then
 	echo "run-tests.sh: the sanitizer suites leave out test_k8s_manifests (it runs no runnerd code)"
 	if part "build ($build_dir-asan: address,undefined)" \
 		env BUILD_DIR="$build_dir-asan" ./deploy/build.sh -DRUNNERD_SANITIZE=address,undefined; then
-		part "suite under ASan+UBSan+LSan" sanitized_suite "$build_dir-asan" -E '^test_k8s_manifests$' || true
+		part "suite under ASan+UBSan+LSan" sanitized_suite "$build_dir-asan" "${ASAN_SUITE_TIMEOUT:-1200}" \
+			-E '^test_k8s_manifests$' || true
 	fi
 	if part "build ($build_dir-tsan: thread)" \
 		env BUILD_DIR="$build_dir-tsan" ./deploy/build.sh -DRUNNERD_SANITIZE=thread; then
-		part "integration tests under TSan" sanitized_suite "$build_dir-tsan" -L integration \
-			-E '^test_k8s_manifests$' || true
+		part "integration tests under TSan" sanitized_suite "$build_dir-tsan" "${TSAN_SUITE_TIMEOUT:-1800}" \
+			-L integration -E '^test_k8s_manifests$' || true
 	fi
 fi
 finish
