@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "core/fdlimit.h"
 #include "core/probes.h"
 #include "core/notify.h"
 #include "config/options.h"
@@ -189,6 +190,25 @@ recover_backends(void)
 	}
 }
 
+/* Connections and processes share one descriptor limit: as high as this
+ * process may have it, with a reserve kept for connections (fdlimit.h). */
+static void
+raise_fd_limit(void)
+{
+	uint64_t was = 0, now = 0;
+	int rv = fdlimit_raise(&was, &now);
+
+	if (rv < 0)
+		log_msg("warning", "open files: raising the soft limit to the hard one: %s; limit %llu, %u kept for connections",
+			strerror(-rv), (unsigned long long) now, fdlimit_reserve());
+	else if (was != now)
+		log_msg("info", "open files: soft limit raised from %llu to %llu; %u kept for connections",
+			(unsigned long long) was, (unsigned long long) now, fdlimit_reserve());
+	else
+		log_msg("info", "open files: limit %llu; %u kept for connections", (unsigned long long) now,
+			fdlimit_reserve());
+}
+
 /* Profiles are loaded, and each checked against its backend, before
  * anything listens: a config runnerd cannot enforce never serves. A backend
  * that is merely unavailable here (no firejail, no engine) is not fatal:
@@ -298,6 +318,7 @@ serve(struct runnerd *d)
 	rstatus st;
 	int rv;
 
+	raise_fd_limit();
 	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_msg("error", "signals: %s", strerror(errno));
 		return 1;
@@ -404,6 +425,30 @@ serve(struct runnerd *d)
 	return 0;
 }
 
+/* Free everything, also after a clean stop (nothing runs then, every reply
+ * and final frame is out), so a leak checker sees only real leaks. The
+ * request socket goes first (no call can arrive for what is freed next);
+ * sessions before streams, so their readers get their last frames; each
+ * nng socket's owner waits for its callbacks and runs what they posted
+ * (loop_flush) before freeing. */
+static void
+teardown(struct runnerd *d)
+{
+	loop_flush(d->loop);
+	files_free(d->files);
+	transport_free(d->transport);
+	docker_pools_free(d->pools);
+	sessions_free(d->sessions);
+	spawners_free(d->spawners);
+	streams_free(d->streams);
+	rpc_free(d->rpc);
+	runs_free(d->runs);
+	ledger_free(d->ledger);
+	profiles_free(d->profiles);
+	loop_free(d->loop);
+	options_free(&d->cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -457,27 +502,6 @@ main(int argc, char **argv)
 	}
 
 	rc = serve(&d);
-	if (rc == 0) {
-		/* A clean stop: nothing runs, every reply and final frame is out.
-		 * nng 1.5.2's nng_close can hang for good while peers still hold
-		 * connections (seen in tests); the kernel closes every socket at
-		 * exit anyway, so the nng teardown is skipped. Unfinished
-		 * uploads' temporary files are not: they go here. */
-		files_free(d.files);
-		options_free(&d.cfg);
-		return 0;
-	}
-	files_free(d.files);
-	transport_free(d.transport);
-	docker_pools_free(d.pools);
-	sessions_free(d.sessions);
-	spawners_free(d.spawners);
-	streams_free(d.streams);
-	rpc_free(d.rpc);
-	runs_free(d.runs);
-	ledger_free(d.ledger);
-	profiles_free(d.profiles);
-	loop_free(d.loop);
-	options_free(&d.cfg);
+	teardown(&d);
 	return rc;
 }

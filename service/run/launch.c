@@ -4,6 +4,7 @@
 
 #include "backend.h"
 #include "config/profiles.h"
+#include "core/fdlimit.h"
 #include "core/probes.h"
 
 struct launch {
@@ -47,7 +48,8 @@ launch_prepare(const struct launcher *lr, const Runner__V1__CommandSpec *spec, s
 	if ((la = calloc(1, sizeof(*la))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	la->lr = lr;
-	if ((rv = profiles_resolve(lr->profiles, spec, &la->res, st)) < 0)
+	/* Not the last descriptors: they are for connections (fdlimit.h). */
+	if ((rv = fdlimit_check(st)) < 0 || (rv = profiles_resolve(lr->profiles, spec, &la->res, st)) < 0)
 		goto fail;
 	if ((la->backend = backend_find(la->res.cmd.backend)) == NULL) {
 		rv = rstatus_fail(st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",

@@ -474,7 +474,7 @@ recv_done(struct loop_task *t)
 	Runner__V1__StreamClientMessage *m;
 	nng_msg *msg;
 
-	if (sv->recv_result == NNG_ECLOSED)
+	if (sv->recv_result == NNG_ECLOSED || sv->recv_result == NNG_ECANCELED)
 		return;
 	if (sv->recv_result == 0) {
 		msg = nng_aio_get_msg(sv->recv_aio);
@@ -681,6 +681,14 @@ streams_free(struct streams *sv)
 	listeners_free(sv->listeners);
 	if (sv->open)
 		nng_close(sv->sock);
+	sv->open = false;
+	/* Closing failed the receive and every send, and removed every pipe:
+	 * once their callbacks are over, the tasks they posted run here
+	 * (readers whose send ended free themselves, as do the pipes' notes). */
+	nng_aio_stop(sv->recv_aio);
+	for (struct stream_reader *r = sv->readers; r != NULL; r = r->next)
+		nng_aio_stop(r->aio);
+	loop_flush(sv->loop);
 	nng_aio_free(sv->recv_aio);
 	while (sv->readers != NULL) {
 		struct stream_reader *r = sv->readers;
