@@ -1,5 +1,6 @@
 #include "config/options.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +52,20 @@ static const char usage[] =
 	"  -c, --config FILE         profiles: named restrictions requests run under (YAML)\n"
 	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
 	"      --log-json            log one JSON object per line\n"
+	"      --log-file FILE       append the log to FILE instead of stderr; reopened on\n"
+	"                            SIGHUP (logrotate)\n"
+	"      --metrics-listen URL  serve Prometheus metrics at URL/metrics, e.g.\n"
+	"                            http://127.0.0.1:9464 (default: none; loopback only\n"
+	"                            unless --insecure-metrics)\n"
+	"      --insecure-metrics    allow a metrics address that is not loopback: anyone\n"
+	"                            who reaches it sees this runnerd's activity\n"
 	"  -h, --help                show this help\n"
 	"      --version, version    show the version\n"
 	"\n"
 	"DUR: 250ms, 10s, 2m, 1h (bare number: seconds). N: 512, 64K, 4M, 1G.\n"
-	"Logs go to stderr: one line per request (method, status, duration).\n";
+	"Logs go to stderr: one line per request (method, status, duration).\n"
+	"SIGHUP reloads --config (requests running keep theirs) and reopens --log-file;\n"
+	"SIGTERM and SIGINT drain and stop.\n";
 
 enum {
 	OPT_INSECURE_TCP = 256,
@@ -80,6 +90,9 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_ADVERTISE_STREAM,
 	OPT_SPAWNERS,
+	OPT_LOG_FILE,
+	OPT_METRICS_LISTEN,
+	OPT_INSECURE_METRICS,
 };
 
 static const struct option longopts[] = {
@@ -97,6 +110,9 @@ static const struct option longopts[] = {
 	{ "spawners", required_argument, NULL, OPT_SPAWNERS },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+	{ "insecure-metrics", no_argument, NULL, OPT_INSECURE_METRICS },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
 	{ "advertise-stream", required_argument, NULL, OPT_ADVERTISE_STREAM },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
@@ -156,6 +172,28 @@ tcp_url(const char *const *urls, size_t n)
 	return NULL;
 }
 
+/* Is the host of http://HOST:PORT[/...] a loopback address (127/8, ::1,
+ * localhost)? A name that is not "localhost" is not known to be. */
+static bool
+loopback_http(const char *url)
+{
+	const char *host = url + 7, *end;
+	char h[256];
+	struct in_addr a4;
+
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		return end != NULL && end - host == 4 && strncmp(host, "[::1]", 5) == 0;
+	}
+	end = host + strcspn(host, ":/");
+	if ((size_t) (end - host) >= sizeof(h))
+		return false;
+	snprintf(h, sizeof(h), "%.*s", (int) (end - host), host);
+	if (strcmp(h, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 static int
 add_listen_list(struct runnerd_config *cfg, const char *list)
 {
@@ -185,7 +223,9 @@ options_free(struct runnerd_config *cfg)
 	cfg->n_advertise_stream = 0;
 	free(cfg->state_dir);
 	free(cfg->config_path);
-	cfg->state_dir = cfg->config_path = NULL;
+	free(cfg->metrics_listen);
+	free(cfg->log_file);
+	cfg->state_dir = cfg->config_path = cfg->metrics_listen = cfg->log_file = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -264,9 +304,20 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			cfg->check_config = c == OPT_CHECK_CONFIG;
 			break;
 		case OPT_STATE_DIR:
-			free(cfg->state_dir);
-			if ((cfg->state_dir = strdup(optarg)) == NULL)
+		case OPT_LOG_FILE:
+		case OPT_METRICS_LISTEN: {
+			char **field = c == OPT_STATE_DIR ? &cfg->state_dir
+				       : c == OPT_LOG_FILE ? &cfg->log_file
+							   : &cfg->metrics_listen;
+			if (c == OPT_METRICS_LISTEN && strncmp(optarg, "http://", 7) != 0)
+				return bad_value(name, optarg);
+			free(*field);
+			if ((*field = strdup(optarg)) == NULL)
 				return OPTIONS_EXIT_USAGE;
+			break;
+		}
+		case OPT_INSECURE_METRICS:
+			cfg->insecure_metrics = true;
 			break;
 		case OPT_STREAM_LISTEN:
 			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
@@ -364,6 +415,13 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 
 		fprintf(stderr, "runnerd: %s: tcp has no authentication yet; pass --insecure-tcp to allow it\n",
 			url != NULL ? url : tcp_url(cfg->stream_listen, cfg->n_stream_listen));
+		return OPTIONS_EXIT_USAGE;
+	}
+	if (cfg->metrics_listen != NULL && !cfg->insecure_metrics && !loopback_http(cfg->metrics_listen)) {
+		fprintf(stderr,
+			"runnerd: %s: metrics off loopback show this runnerd's activity to whoever reaches them; "
+			"pass --insecure-metrics to allow it\n",
+			cfg->metrics_listen);
 		return OPTIONS_EXIT_USAGE;
 	}
 	if (cfg->n_stream_listen == 0)

@@ -41,6 +41,9 @@ struct runnerd_config {
 	char *state_dir;           /* ledger of running process groups; NULL: none */
 	char *config_path;         /* profiles (YAML); NULL: the built-in default */
 	bool check_config;         /* load the config, report, exit */
+	char *metrics_listen;      /* http://HOST:PORT for /metrics; NULL: none */
+	bool insecure_metrics;     /* a metrics address off loopback allowed */
+	char *log_file;            /* append the log here, reopened on SIGHUP; NULL: stderr */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };

@@ -29,6 +29,7 @@ struct handler_env {
 	struct sessions *sessions;
 	struct streams *streams;
 	uint64_t started_us;             /* for Health's uptime */
+	const char *config_error;        /* the last reload's failure, "" when it worked (main's) */
 };
 
 /* The table main gives rpc_new: short method name → handler. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
@@ -273,6 +274,7 @@ recreate(struct listeners *ls, struct endpoint *ep)
 	for (int attempt = 0; attempt < 20 && !ls->stopping; attempt++) {
 		if (open_endpoint(ls, ep, &st) == 0) {
 			ls->restarts++;
+			metrics_listener_recreated(ep->url);
 			return;
 		}
 		usleep(50 * 1000);

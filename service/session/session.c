@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 #include "run/launch.h"
 
 #define BUCKETS 4096
@@ -288,6 +289,7 @@ session_stdin_writable(struct job *j, int fd, void *arg)
 		}
 		w->done += (size_t) n;
 		s->stdin_accepted += (uint64_t) n;
+		metrics_add(METRIC_SESSION_STDIN_BYTES, (uint64_t) n);
 		if (w->done == w->len) {
 			s->writes = w->next;
 			s->n_writes--;
@@ -374,8 +376,13 @@ session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 {
 	struct session *s = arg;
 	struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
+	uint64_t end = b->end;
 	int rv = outbuf_read_fd(b, fd);
 
+	metrics_add(which == JOB_STDERR ? METRIC_SESSION_STDERR_BYTES
+		    : session_has_terminal(s) ? METRIC_SESSION_PTY_BYTES
+					      : METRIC_SESSION_STDOUT_BYTES,
+		    b->end - end);
 	/* Full: stop reading; the child blocks on its pipe until a reader
 	 * acknowledges and session_ack_output resumes us. */
 	if (rv == 0 && outbuf_room(b) == 0)

@@ -10,6 +10,7 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "addresses.h"
+#include "metrics/metrics.h"
 
 #include "runner/v1/runner.pb-c.h"
 #include "session/session.h"
@@ -178,6 +179,7 @@ reader_send(struct stream_reader *r, nng_msg *msg)
 	nng_msg_set_pipe(msg, r->pipe);
 	r->sending = true;
 	r->sent++;
+	metrics_inc(METRIC_STREAM_FRAMES);
 	r->sv->busy++;
 	nng_aio_set_msg(r->aio, msg);
 	nng_send_aio(r->sv->sock, r->aio);
@@ -252,6 +254,7 @@ reader_pump(struct stream_reader *r)
 		}
 		r->pos[which] += n;
 		r->turn = (r->turn + 1) % 2;
+		metrics_add(METRIC_STREAM_BYTES, n);
 		reader_send(r, msg);
 		return;
 	}
@@ -361,6 +364,7 @@ ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 
 	if (r == NULL)
 		return;
+	metrics_inc(METRIC_STREAM_ACKS);
 	if (a->frames > r->acked && a->frames <= r->sent)
 		r->acked = a->frames;
 	if (r->s != NULL) {
@@ -482,6 +486,16 @@ unsigned
 streams_busy(const struct streams *sv)
 {
 	return sv ? sv->busy : 0;
+}
+
+unsigned
+streams_readers(const struct streams *sv)
+{
+	unsigned n = 0;
+
+	for (const struct stream_reader *r = sv ? sv->readers : NULL; r; r = r->next)
+		n += r->s != NULL;
+	return n;
 }
 
 void

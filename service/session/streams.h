@@ -65,6 +65,9 @@ void streams_stop_accepting(struct streams *sv);
 /* Readers with frames not yet sent (drain waits for them). */
 unsigned streams_busy(const struct streams *sv);
 
+/* Readers attached to a session. */
+unsigned streams_readers(const struct streams *sv);
+
 struct outbuf;
 
 /* Encode a data frame of `len` bytes of `b` from `offset` into `msg`,
