@@ -270,6 +270,7 @@ serve(struct runnerd *d)
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
 		.retention_ms = d->cfg.retention_ms,
 		.max_pending_writes = 16,
+		.instance = d->cfg.advertise,
 	};
 	struct dedup_config dcfg = {
 		.max_entries = 100000,
@@ -295,6 +296,10 @@ serve(struct runnerd *d)
 	}
 	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, request_done, NULL);
+	if (d->cfg.advertise != NULL) {
+		rpc_set_instance(d->rpc, d->cfg.advertise);
+		log_msg("info", "one of a fleet: this instance is %s", d->cfg.advertise);
+	}
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "addresses.h"
+#include "routing.h"
 #include "runner_defaults.h"
 #include "units.h"
 
@@ -42,6 +43,11 @@ static const char usage[] =
 	"                            a proxy (default: the stream listener of that\n"
 	"                            transport, a wildcard host replaced by the address\n"
 	"                            the request arrived on)\n"
+	"      --advertise URL       this runnerd is one of several behind one address (a\n"
+	"                            fleet): URL is its own, which clients can dial (e.g.\n"
+	"                            tcp://$POD_IP:7300; no wildcard host). Session ids\n"
+	"                            name it, so later calls reach it; requests meant for\n"
+	"                            another instance are sent there, never run here\n"
 	"      --max-sessions N      interactive sessions at most (default 16384)\n"
 	"      --session-buffer N    output kept per session stream (default 4M)\n"
 	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
@@ -93,6 +99,7 @@ enum {
 	OPT_LOG_FILE,
 	OPT_METRICS_LISTEN,
 	OPT_INSECURE_METRICS,
+	OPT_ADVERTISE,
 };
 
 static const struct option longopts[] = {
@@ -115,6 +122,7 @@ static const struct option longopts[] = {
 	{ "insecure-metrics", no_argument, NULL, OPT_INSECURE_METRICS },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
 	{ "advertise-stream", required_argument, NULL, OPT_ADVERTISE_STREAM },
+	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
 	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
@@ -194,6 +202,29 @@ loopback_http(const char *url)
 	return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
+/* An address others can dial to reach this runnerd: ipc:///path, or
+ * tcp://HOST:PORT with a host that is not a wildcard and a port that is
+ * not 0. It ends session ids (routing.h): no '@', no blanks, bounded. */
+static bool
+instance_address(const char *url)
+{
+	static const char *const wild[] = { "", "0.0.0.0", "::", "[::]", "*" };
+	const char *host = url + 6, *colon;
+	size_t n = strlen(url);
+
+	if (n > ROUTING_ADDRESS_MAX || strpbrk(url, "@ \t\r\n") != NULL)
+		return false;
+	if (strncmp(url, "ipc:///", 7) == 0)
+		return n > 7;
+	if (strncmp(url, "tcp://", 6) != 0 || (colon = strrchr(host, ':')) == NULL ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
+		return false;
+	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++)
+		if ((size_t) (colon - host) == strlen(wild[i]) && strncmp(host, wild[i], strlen(wild[i])) == 0)
+			return false;
+	return true;
+}
+
 static int
 add_listen_list(struct runnerd_config *cfg, const char *list)
 {
@@ -225,7 +256,8 @@ options_free(struct runnerd_config *cfg)
 	free(cfg->config_path);
 	free(cfg->metrics_listen);
 	free(cfg->log_file);
-	cfg->state_dir = cfg->config_path = cfg->metrics_listen = cfg->log_file = NULL;
+	free(cfg->advertise);
+	cfg->state_dir = cfg->config_path = cfg->metrics_listen = cfg->log_file = cfg->advertise = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -305,11 +337,14 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			break;
 		case OPT_STATE_DIR:
 		case OPT_LOG_FILE:
-		case OPT_METRICS_LISTEN: {
-			char **field = c == OPT_STATE_DIR ? &cfg->state_dir
-				       : c == OPT_LOG_FILE ? &cfg->log_file
-							   : &cfg->metrics_listen;
-			if (c == OPT_METRICS_LISTEN && strncmp(optarg, "http://", 7) != 0)
+		case OPT_METRICS_LISTEN:
+		case OPT_ADVERTISE: {
+			char **field = c == OPT_STATE_DIR      ? &cfg->state_dir
+				       : c == OPT_LOG_FILE     ? &cfg->log_file
+				       : c == OPT_ADVERTISE    ? &cfg->advertise
+							       : &cfg->metrics_listen;
+			if ((c == OPT_METRICS_LISTEN && strncmp(optarg, "http://", 7) != 0) ||
+			    (c == OPT_ADVERTISE && !instance_address(optarg)))
 				return bad_value(name, optarg);
 			free(*field);
 			if ((*field = strdup(optarg)) == NULL)

@@ -33,6 +33,7 @@ struct runnerd_config {
 	const char **stream_listen; /* stream socket URLs; derived from listen when none */
 	size_t n_stream_listen;
 	const char **advertise_stream; /* stream addresses to tell clients, by transport */
+	char *advertise;           /* this runnerd's own address in a fleet; NULL: alone */
 	size_t n_advertise_stream;
 	unsigned max_sessions;
 	uint64_t session_buffer;   /* bytes per output stream */

@@ -42,6 +42,7 @@ rpc_health(struct call *c)
 		resp.config_sha256 = (char *) conf_sha256(cf);
 		resp.config_loaded_unix_ms = conf_loaded_unix_ms(cf);
 	}
+	resp.instance = (char *) (rpc_instance(c->rpc) ? rpc_instance(c->rpc) : "");
 	if (env->config_error != NULL)
 		resp.config_error = (char *) env->config_error;
 	call_reply(c, RS_OK, "", &resp.base);

@@ -28,7 +28,7 @@ struct stream_reader {
 	bool final_queued, final_sent;
 	bool dead;                  /* pipe gone: free once no send is running */
 	int final_code;             /* an error final frame, when unbound */
-	char final_message[200];
+	char final_message[400];
 	struct loop_task task;
 	struct stream_reader *next, *prev;
 };
@@ -325,14 +325,16 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 	struct session *s;
 	struct stream_reader *old;
 	uint64_t out_offset;
+	rstatus st;
 	bool tty;
 
 	if (r == NULL && (r = reader_new(sv, pipe)) == NULL)
 		return;
 	if (r->s != NULL || r->final_queued)
 		return; /* one attach per connection */
-	if ((s = session_find(sv->ss, req->session_id ? req->session_id : "")) == NULL) {
-		reader_end(r, RS_NOT_FOUND, "no such session");
+	/* NOT_FOUND, or UNAVAILABLE naming the runnerd of a fleet that has it. */
+	if (session_lookup(sv->ss, req->session_id, &s, &st) < 0) {
+		reader_end(r, st.code, "%s", st.message);
 		return;
 	}
 	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
