@@ -43,6 +43,8 @@ print_health(const Runner__V1__HealthResponse *h)
 	rctl_format_duration(h->uptime_ms * 1000, uptime, sizeof(uptime));
 	printf("status:   %s\nversion:  %s\nrunning:  %u\nsessions: %u\nuptime:   %s\n", h->status, h->version,
 	       h->running, h->sessions, uptime);
+	if (h->instance[0] != '\0')
+		printf("instance: %s (one of a fleet)\n", h->instance);
 	print_config(h);
 	printf("backends:%s\n", h->n_backends ? "" : " none");
 	for (size_t i = 0; i < h->n_backends; i++)
