@@ -36,6 +36,8 @@ struct runner_stream {
 	bool ack_pending; /* an ack could not be sent; retried before the next receive */
 	uint64_t frames;  /* on the current attachment */
 	uint64_t off[4]; /* by Runner__V1__StreamKind; [0] unused */
+	bool watch;      /* attached to a watch (WatchDir), not a session */
+	uint64_t events; /* a watch's events received */
 	char addr[256];
 	/* To attach again after a dropped connection. */
 	char session_id[128];
@@ -146,6 +148,7 @@ send_ack(runner_stream *s)
 	ack.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
 	ack.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
 	ack.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
+	ack.events_offset = s->events;
 	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK;
 	m.ack = &ack;
 	return send_client_message(s, &m);
@@ -198,15 +201,25 @@ send_attach(runner_stream *s)
 {
 	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
 	Runner__V1__ReadStreamRequest attach = RUNNER__V1__READ_STREAM_REQUEST__INIT;
+	Runner__V1__WatchAttach watch = RUNNER__V1__WATCH_ATTACH__INIT;
 
-	attach.session_id = s->session_id;
-	attach.stream_secret.data = s->secret;
-	attach.stream_secret.len = s->secret_len;
-	attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
-	attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
-	attach.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
-	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
-	m.attach = &attach;
+	if (s->watch) {
+		watch.watch_id = s->session_id;
+		watch.stream_secret.data = s->secret;
+		watch.stream_secret.len = s->secret_len;
+		watch.events_offset = s->events;
+		m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH;
+		m.watch = &watch;
+	} else {
+		attach.session_id = s->session_id;
+		attach.stream_secret.data = s->secret;
+		attach.stream_secret.len = s->secret_len;
+		attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
+		attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+		attach.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
+		m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
+		m.attach = &attach;
+	}
 	/* Armed before the send: a connection lost under it may have taken
 	 * the attach along. */
 	nng_mtx_lock(s->mtx);
@@ -218,10 +231,11 @@ send_attach(runner_stream *s)
 	return send_client_message(s, &m);
 }
 
-int
-runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
-		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
-		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
+/* Open and attach: to a session (offsets), or to a watch (events). */
+static int
+stream_open(runner_stream **out, const char *stream_address, const char *session_id, const uint8_t *secret,
+	    size_t secret_len, bool watch, uint64_t stdout_offset, uint64_t stderr_offset, uint64_t events,
+	    int connect_timeout_ms, runner_status *st)
 {
 	runner_stream *s;
 	int rv;
@@ -243,6 +257,8 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 	s->off[RUNNER__V1__STREAM_KIND__STDOUT] = stdout_offset;
 	s->off[RUNNER__V1__STREAM_KIND__PTY] = stdout_offset;
 	s->off[RUNNER__V1__STREAM_KIND__STDERR] = stderr_offset;
+	s->watch = watch;
+	s->events = events;
 	if ((rv = setup_socket(s, connect_timeout_ms, st)) < 0) {
 		runner_stream_close(s);
 		return rv;
@@ -264,6 +280,24 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 	}
 	*out = s;
 	return 0;
+}
+
+int
+runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
+		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
+{
+	return stream_open(out, stream_address, session_id, secret, secret_len, false, stdout_offset,
+			   stderr_offset, 0, connect_timeout_ms, st);
+}
+
+int
+runner_stream_open_watch(runner_stream **out, const char *stream_address, const char *watch_id,
+			 const uint8_t *secret, size_t secret_len, uint64_t events_offset,
+			 int connect_timeout_ms, runner_status *st)
+{
+	return stream_open(out, stream_address, watch_id, secret, secret_len, true, 0, 0, events_offset,
+			   connect_timeout_ms, st);
 }
 
 /* Take a message the socket already holds, if any. */
@@ -315,6 +349,14 @@ account_frame(runner_stream *s, Runner__V1__StreamFrame *f, rstatus *st)
 {
 	uint64_t have;
 
+	if (f->stream == RUNNER__V1__STREAM_KIND__FILE_EVENTS && f->n_events > 0) {
+		if (!s->watch || f->offset != s->events)
+			return rstatus_fail(st, s->watch && f->offset > s->events ? RS_DATA_LOSS : RS_INTERNAL,
+					    "events frame at event %llu, but %llu events received",
+					    (unsigned long long) f->offset, (unsigned long long) s->events);
+		s->events += f->n_events;
+		return 0;
+	}
 	/* A frame without data carries nothing to order. */
 	if (f->data.len == 0)
 		return 0;
@@ -392,6 +434,8 @@ runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeou
 uint64_t
 runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which)
 {
+	if (which == RUNNER__V1__STREAM_KIND__FILE_EVENTS)
+		return s->events;
 	if (which != RUNNER__V1__STREAM_KIND__STDOUT && which != RUNNER__V1__STREAM_KIND__STDERR &&
 	    which != RUNNER__V1__STREAM_KIND__PTY)
 		return 0;

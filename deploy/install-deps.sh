@@ -11,7 +11,7 @@ packages=(
 	build-essential cmake pkg-config          # toolchain
 	libnng-dev libprotobuf-c-dev protobuf-c-compiler  # nng 1.5, protobuf-c 1.4
 	libcyaml-dev                              # the profiles config (YAML)
-	libssl-dev                                # SHA-256 (libcrypto): the config's hash
+	libssl-dev                                # SHA-256 (libcrypto): file uploads, the config's hash
 	protobuf-compiler python3-protobuf        # the Python client (cli/python) and its test
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep

@@ -3,10 +3,11 @@
  * struct runnerd owns every subsystem for the life of the process. main
  * creates them in this order: options, the log, metrics, backends, the
  * config (profiles); the loop, the Runs, rpc, the ledger, the spawners,
- * the launcher, sessions, streams, the transport (requests arrive from
- * here on), the metrics server and its gauges, the docker pools. No module
- * sees the daemon: each gets the handles it needs (a loop, the launcher,
- * the sessions...) through its own config struct, and the handlers get a
+ * the launcher, sessions, streams, the files module, the transport
+ * (requests arrive from here on), the metrics server and its gauges, the
+ * docker pools. No module sees the daemon: each gets the handles it needs
+ * (a loop, the launcher, the sessions...) through its own config struct,
+ * and the handlers get a
  * handler_env. Loop thread, but for main's start-up and exit.
  *
  * main's files: main.c (start-up, signals), daemon.c (shutdown), reload.c
@@ -41,11 +42,13 @@ struct runnerd {
 	struct streams *streams;
 	struct transport *transport;
 	struct docker_pools *pools;
+	struct files *files;
 	struct handler_env env;       /* what the handlers see (call.app) */
 	uint64_t started_us;
 	struct metrics_http *metrics; /* NULL: no --metrics-listen */
 	struct loop_timer gauge_timer;
 	char reload_error[512];       /* the last reload's failure; "" when it worked */
+	struct loop_timer housekeeping; /* memory back to the system, old ids forgotten */
 
 	/* shutdown */
 	struct loop_timer drain_timer;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include "metrics/metrics.h"
+#include "rpc/listeners.h"
+#include "rpc/transport.h"
 #include "run/docker_pools.h"
 #include "session/session.h"
 #include "session/streams.h"
@@ -17,6 +19,13 @@ static void
 publish_pool(void *arg, const char *profile, unsigned ready, unsigned size)
 {
 	metrics_set_pool(profile, ready, size);
+}
+
+static void
+publish_listeners(struct listeners *ls)
+{
+	for (size_t i = 0; ls != NULL && i < listeners_count(ls); i++)
+		metrics_set_listener_connections(listeners_url(ls, i), listeners_connections_at(ls, i));
 }
 
 static void
@@ -31,6 +40,8 @@ publish(struct loop_timer *t)
 	metrics_set(METRIC_STREAM_READERS, streams_readers(d->streams));
 	metrics_set(METRIC_DRAINING, d->draining);
 	docker_pools_visit(d->pools, publish_pool, NULL);
+	publish_listeners(transport_listeners(d->transport));
+	publish_listeners(streams_listeners(d->streams));
 	metrics_publish_end();
 	loop_timer_arm(d->loop, t, loop_now_us() + GAUGE_PERIOD_US);
 }

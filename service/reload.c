@@ -11,6 +11,7 @@
 #include "config/conf.h"
 #include "config/profiles.h"
 #include "core/probes.h"
+#include "files/files.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "run/docker_pools.h"
@@ -111,6 +112,7 @@ reload_config(struct runnerd *d)
 	 * made before holds its own reference to `old`. */
 	d->conf = next;
 	d->launcher.conf = next;
+	files_set_conf(d->files, next);
 	if (!d->draining)
 		restart_pools(d);
 	conf_unref(old);

@@ -8,16 +8,15 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "config/config_file.h"
 #include "config/profiles.h"
+#include "sha256.h"
 
 struct conf {
 	atomic_uint refs;
 	char *path;
 	uint64_t version, loaded_unix_ms;
-	char sha256[CONF_SHA256_HEX + 1];
+	char sha256[SHA256_HEX_LEN + 1];
 	struct profiles *profiles;
 };
 
@@ -32,17 +31,14 @@ conf_free(struct conf *c)
 static int
 hash(struct conf *c, const uint8_t *data, size_t len, rstatus *st)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	uint8_t digest[SHA256_LEN];
+	struct sha256 h;
 
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n * 2 != CONF_SHA256_HEX)
-		return rstatus_fail(st, RS_INTERNAL, "SHA-256 of %s failed", c->path);
-	for (unsigned i = 0; i < n; i++) {
-		c->sha256[2 * i] = hex[md[i] >> 4];
-		c->sha256[2 * i + 1] = hex[md[i] & 15];
-	}
-	c->sha256[CONF_SHA256_HEX] = '\0';
+	if (sha256_begin(&h) < 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	sha256_add(&h, data, len);
+	sha256_end(&h, digest);
+	sha256_hex(digest, c->sha256);
 	return 0;
 }
 

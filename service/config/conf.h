@@ -26,7 +26,6 @@
 struct conf;
 struct profiles;
 
-#define CONF_SHA256_HEX 64
 
 /* Load `path` (NULL: the built-in default profile, hash ""), as `version`.
  * Errors name the file, and the line or the profile and field. */

@@ -23,6 +23,7 @@ Skips (77) without promtool and prometheus, unless CI=true.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -106,11 +107,34 @@ def check_counters(rd, url):
     s2 = samples(scrape(url))
     assert value(s2, "runnerd_sessions_running") == 0 and value(s2, "runnerd_runs_running") == 0
     assert value(s2, "process_open_fds") > 0 and value(s2, "process_resident_memory_bytes") > 0
-    # A Run in flight shows.
+    # A Run in flight shows, with its client's connection.
     bg = subprocess.Popen([rd.runnerctl, "--addr", rd.ipc, "run", "--", "sleep", "3"], stdout=subprocess.DEVNULL)
     wait_for("runs_running 1", lambda: value(samples(scrape(url)), "runnerd_runs_running") == 1, 10)
+    s3 = samples(scrape(url))
+    assert value(s3, "runnerd_listener_connections", listener=rd.ipc) >= 1
+    assert ("runnerd_listener_connections", (("listener", rd.ipc.replace(".sock", "-stream.sock")),)) in s3
     assert bg.wait(60) == 0
     print("counters: ok")
+
+
+def check_listener_guard(rd, url):
+    """Peers that leave mid-handshake (nng bug #1518): the guard re-creates
+    the listener, and says so."""
+    path = rd.ipc[len("ipc://"):]
+    for _ in range(5):
+        for _ in range(1000):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            s.close()
+        try:
+            wait_for("a listener re-created", lambda: value(samples(scrape(url)), "runnerd_listener_recreations_total",
+                                                             listener=rd.ipc) >= 1, 5)
+            break
+        except AssertionError:
+            continue
+    assert value(samples(scrape(url)), "runnerd_listener_recreations_total", listener=rd.ipc) >= 1
+    assert rd.ctl("run", "--", "echo", "still serving").text == "still serving\n"
+    print("listener guard: ok")
 
 
 def check_promtool(promtool, url):
@@ -211,6 +235,7 @@ def main():
     try:
         url = wait_for("the metrics address in the log", rd.metrics_url, 10)
         check_counters(rd, url)
+        check_listener_guard(rd, url)
         check_promtool(promtool, url)
         check_prometheus(prometheus, rd, url)
         check_addresses(runnerd, url)
