@@ -387,6 +387,10 @@ spawn_daemon(const rd_daemon *d, const rd_options *o)
 		argv[n++] = "--listen";
 		argv[n++] = d->tcp_url;
 		argv[n++] = "--insecure-tcp";
+		if (o != NULL && o->advertise) {
+			argv[n++] = "--advertise";
+			argv[n++] = d->tcp_url;
+		}
 	}
 	for (const char *const *a = o ? o->args : NULL; a != NULL && *a != NULL; a++) {
 		ck_assert_int_lt(n, MAX_ARGS);

@@ -34,6 +34,7 @@ typedef struct rd_daemon {
 
 typedef struct rd_options {
 	bool tcp;                     /* add a tcp listener (with --insecure-tcp) */
+	bool advertise;               /* with tcp: one of a fleet, --advertise its tcp address */
 	const char *const *args;      /* extra runnerd arguments, NULL-terminated */
 	const char *const *env;       /* extra "NAME=value" for runnerd's env, NULL-terminated */
 	unsigned long nofile_soft, nofile_hard; /* RLIMIT_NOFILE for runnerd; 0: inherited */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 #include "rpc/conncap.h"
 #include "core/fdlimit.h"
 
@@ -276,6 +277,12 @@ listeners_connections(struct listeners *ls)
 	return conncap_count(ls->conns);
 }
 
+unsigned
+listeners_connections_at(struct listeners *ls, size_t i)
+{
+	return conncap_count_at(ls->conns, i);
+}
+
 /* nng thread: every pipe event of the socket. */
 static void
 pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -415,6 +422,7 @@ recreate(struct listeners *ls, struct endpoint *ep)
 	for (int attempt = 0; attempt < 20 && !is_stopping(ls); attempt++) {
 		if (open_endpoint(ls, ep, &st) == 0) {
 			ls->restarts++;
+			metrics_listener_recreated(ep->url);
 			return;
 		}
 		usleep(50 * 1000);

@@ -73,8 +73,10 @@ size_t listeners_count(const struct listeners *ls);
  * thread; accepts a NULL `ls`. */
 void listeners_pipe_activity(struct listeners *ls, nng_pipe p, int work);
 
-/* Connections adopted and counted against the caps, over all listeners. */
+/* Connections adopted and counted against the caps, over all listeners;
+ * of the i-th. */
 unsigned listeners_connections(struct listeners *ls);
+unsigned listeners_connections_at(struct listeners *ls, size_t i);
 
 /* How many times the guard has re-created a listener. */
 unsigned listeners_restarts(const struct listeners *ls);
