@@ -1,7 +1,8 @@
 /* daemon.h — the daemon object: main's, and only main's.
  *
  * struct runnerd owns every subsystem for the life of the process. main
- * creates them in this order: options, backends, profiles; the loop, the
+ * creates them in this order: options, backends, profiles, principals, TLS,
+ * the audit log; the loop, the
  * Runs, rpc, the ledger, the spawners, the launcher, sessions, streams, the transport
  * (requests arrive from here on), the docker pools. No module sees the
  * daemon: each gets the handles it needs (a loop, the launcher, the
@@ -34,6 +35,9 @@ struct runnerd {
 	struct streams *streams;
 	struct transport *transport;
 	struct docker_pools *pools;
+	struct auth *auth;            /* principals (none: the socket's owner is admin) */
+	struct audit *audit;          /* the audit log */
+	struct tls_listen *tls;       /* tls+tcp listeners; NULL: none */
 	struct handler_env env;       /* what the handlers see (call.app) */
 	uint64_t started_us;
 

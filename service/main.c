@@ -33,6 +33,7 @@
 #include "rpc/rpc.h"
 #include "rpc/transport.h"
 #include "run/docker_pools.h"
+#include "security.h"
 #include "session/session.h"
 #include "session/streams.h"
 
@@ -50,6 +51,8 @@ signal_cb(struct loop_watch *w, uint32_t events)
 	while (read(w->fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			reaper_collect();
+		else if (si.ssi_signo == SIGHUP)
+			security_reopen(s->d);
 		else
 			runnerd_drain(s->d);
 	}
@@ -261,6 +264,7 @@ serve(struct runnerd *d)
 	};
 	struct session_config sescfg = {
 		.launcher = &d->launcher,
+		.owner_done = rpc_session_done,
 		.max_sessions = d->cfg.max_sessions,
 		.buffer_bytes = d->cfg.session_buffer,
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
@@ -278,6 +282,8 @@ serve(struct runnerd *d)
 	rstatus st;
 	int rv;
 
+	security_listeners(d, &tcfg.listen);
+	security_listeners(d, &scfg);
 	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_msg("error", "signals: %s", strerror(errno));
 		return 1;
@@ -303,10 +309,6 @@ serve(struct runnerd *d)
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
 	recover_backends();
-	for (size_t i = 0; i < d->cfg.n_listen; i++)
-		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
-			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
-				d->cfg.listen[i]);
 	if (start_spawners(d) < 0)
 		return 1;
 	d->launcher = (struct launcher){
@@ -326,11 +328,15 @@ serve(struct runnerd *d)
 	/* Complete before the first request can arrive. */
 	d->env = (struct handler_env){
 		.launcher = &d->launcher,
+		.profiles = d->profiles,
 		.runs = d->runs,
 		.sessions = d->sessions,
 		.streams = d->streams,
+		.auth = d->auth,
+		.audit = d->audit,
 		.started_us = d->started_us,
 	};
+	security_bind(d);
 	if (transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
@@ -412,11 +418,14 @@ main(int argc, char **argv)
 	/* Every backend has a verdict before profiles are checked and before
 	 * anything is served; the probe thread keeps them fresh later. */
 	probes_init();
-	if (load_profiles(&d) < 0) {
+	if (load_profiles(&d) < 0 || security_load(&d) < 0) {
+		security_free(&d);
+		profiles_free(d.profiles);
 		options_free(&d.cfg);
 		return d.cfg.check_config ? 1 : 78; /* EX_CONFIG */
 	}
 	if (d.cfg.check_config) {
+		security_free(&d);
 		profiles_free(d.profiles);
 		options_free(&d.cfg);
 		return 0;
@@ -439,6 +448,7 @@ main(int argc, char **argv)
 	rpc_free(d.rpc);
 	runs_free(d.runs);
 	ledger_free(d.ledger);
+	security_free(&d);
 	profiles_free(d.profiles);
 	loop_free(d.loop);
 	options_free(&d.cfg);

@@ -13,11 +13,19 @@ static const char usage[] =
 	"Usage: runnerd [OPTION]...\n"
 	"Run processes for other programs over runner.v1 (protobuf on nng).\n"
 	"\n"
-	"  -l, --listen URL          listen on URL (repeatable): ipc:///path or tcp://host:port\n"
-	"                            (default: $RUNNERD_LISTEN, comma-separated, else\n"
-	"                            " RUNNER_DEFAULT_ADDR ")\n"
-	"      --insecure-tcp        allow tcp:// listeners; tcp has no authentication yet,\n"
-	"                            so anyone who can reach the port can run commands\n"
+	"  -l, --listen URL          listen on URL (repeatable): ipc:///path, tls+tcp://host:port\n"
+	"                            or tcp://host:port (default: $RUNNERD_LISTEN,\n"
+	"                            comma-separated, else " RUNNER_DEFAULT_ADDR ")\n"
+	"      --insecure-tcp        allow plain tcp:// listeners: neither encrypted nor\n"
+	"                            authenticated (a principal's token travels in clear)\n"
+	"      --tls-cert FILE       tls+tcp listeners' certificate chain (PEM)\n"
+	"      --tls-key FILE        its private key (PEM, unencrypted)\n"
+	"      --tls-client-ca FILE  mutual TLS: clients must present a certificate from this\n"
+	"                            CA (the config's tls: can give a listener its own)\n"
+	"      --tls-no-client-auth  allow a tls+tcp listener without client certificates\n"
+	"                            and without principals to identify its callers\n"
+	"      --audit-log FILE      append the audit log (one JSON line per process and per\n"
+	"                            refusal) to FILE, reopened on SIGHUP (default: stderr)\n"
 	"      --max-request-bytes N largest request accepted (default 4M)\n"
 	"      --output-limit N      per-stream output cap of a Run reply (default 16M)\n"
 	"      --default-timeout DUR wall timeout when a request sets none (default: none)\n"
@@ -48,7 +56,8 @@ static const char usage[] =
 	"      --state-dir DIR       where runnerd records its running process groups, so a\n"
 	"                            restart after a crash kills what was left (default:\n"
 	"                            beside the first ipc socket, x.sock -> x.state)\n"
-	"  -c, --config FILE         profiles: named restrictions requests run under (YAML)\n"
+	"  -c, --config FILE         profiles: named restrictions requests run under, and\n"
+	"                            principals: who may call and use which (YAML)\n"
 	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
 	"      --log-json            log one JSON object per line\n"
 	"  -h, --help                show this help\n"
@@ -80,6 +89,11 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_ADVERTISE_STREAM,
 	OPT_SPAWNERS,
+	OPT_AUDIT_LOG,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CLIENT_CA,
+	OPT_TLS_NO_CLIENT_AUTH,
 };
 
 static const struct option longopts[] = {
@@ -106,6 +120,11 @@ static const struct option longopts[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA },
+	{ "tls-no-client-auth", no_argument, NULL, OPT_TLS_NO_CLIENT_AUTH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -185,7 +204,12 @@ options_free(struct runnerd_config *cfg)
 	cfg->n_advertise_stream = 0;
 	free(cfg->state_dir);
 	free(cfg->config_path);
-	cfg->state_dir = cfg->config_path = NULL;
+	free(cfg->audit_log);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
+	cfg->state_dir = cfg->config_path = cfg->audit_log = NULL;
+	cfg->tls_cert = cfg->tls_key = cfg->tls_client_ca = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -210,6 +234,24 @@ duration_field(struct runnerd_config *cfg, int opt)
 		return &cfg->retention_ms;
 	default:
 		return &cfg->dedup_ttl_ms;
+	}
+}
+
+/* The option's string field to set. */
+static char **
+string_field(struct runnerd_config *cfg, int opt)
+{
+	switch (opt) {
+	case OPT_STATE_DIR:
+		return &cfg->state_dir;
+	case OPT_AUDIT_LOG:
+		return &cfg->audit_log;
+	case OPT_TLS_CERT:
+		return &cfg->tls_cert;
+	case OPT_TLS_KEY:
+		return &cfg->tls_key;
+	default:
+		return &cfg->tls_client_ca;
 	}
 }
 
@@ -264,16 +306,24 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			cfg->check_config = c == OPT_CHECK_CONFIG;
 			break;
 		case OPT_STATE_DIR:
-			free(cfg->state_dir);
-			if ((cfg->state_dir = strdup(optarg)) == NULL)
+		case OPT_AUDIT_LOG:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+		case OPT_TLS_CLIENT_CA:
+			free(*string_field(cfg, c));
+			if ((*string_field(cfg, c) = strdup(optarg)) == NULL)
 				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_TLS_NO_CLIENT_AUTH:
+			cfg->tls_no_client_auth = true;
 			break;
 		case OPT_STREAM_LISTEN:
 			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
 			break;
 		case OPT_ADVERTISE_STREAM:
-			if (strncmp(optarg, "ipc://", 6) != 0 && strncmp(optarg, "tcp://", 6) != 0)
+			if (strncmp(optarg, "ipc://", 6) != 0 && strncmp(optarg, "tcp://", 6) != 0 &&
+			    strncmp(optarg, "tls+tcp://", 10) != 0)
 				return bad_value(name, optarg);
 			if (add_url(&cfg->advertise_stream, &cfg->n_advertise_stream, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
@@ -362,7 +412,9 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				   tcp_url(cfg->stream_listen, cfg->n_stream_listen) != NULL)) {
 		const char *url = tcp_url(cfg->listen, cfg->n_listen);
 
-		fprintf(stderr, "runnerd: %s: tcp has no authentication yet; pass --insecure-tcp to allow it\n",
+		fprintf(stderr,
+			"runnerd: %s: plain tcp is neither encrypted nor authenticated; use tls+tcp:// or "
+			"pass --insecure-tcp to allow it\n",
 			url != NULL ? url : tcp_url(cfg->stream_listen, cfg->n_stream_listen));
 		return OPTIONS_EXIT_USAGE;
 	}

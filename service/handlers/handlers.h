@@ -17,7 +17,10 @@
 #include "rpc/rpc.h"
 #include "status.h"
 
+struct audit;
+struct auth;
 struct launcher;
+struct profiles;
 struct sessions;
 struct streams;
 struct runs;
@@ -25,9 +28,12 @@ struct runs;
 /* The handles the handlers use; main fills one and keeps it alive. */
 struct handler_env {
 	const struct launcher *launcher; /* resolve, prepare and start commands */
+	const struct profiles *profiles; /* the default profile's name */
 	struct runs *runs;               /* Runs in flight */
 	struct sessions *sessions;
 	struct streams *streams;
+	struct auth *auth;               /* principals: who may read which output */
+	struct audit *audit;             /* NULL: no audit log */
 	uint64_t started_us;             /* for Health's uptime */
 };
 
@@ -49,6 +55,9 @@ void rpc_list(struct call *c);
 void rpc_read_stream(struct call *c);
 void rpc_read_output(struct call *c);
 void rpc_remove(struct call *c);
+/* session_config.owner_done for the sessions StartPipes starts (the
+ * owner's quota, the audit line of the end). */
+void rpc_session_done(void *ctx, const Runner__V1__RunResult *result, uint64_t stdin_bytes);
 
 /* The Runs in flight (rpc_run.c), for shutdown. */
 int runs_new(struct runs **out, rstatus *st);

@@ -16,9 +16,11 @@
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "auth/caller.h"
 #include "rpc/dedup.h"
 #include "core/loop.h"
 #include "rpc/transport.h"
+#include "runner/v1/runner.pb-c.h"
 
 struct rpc;
 struct call;
@@ -35,6 +37,7 @@ struct rpc_log_record {
 	const uint8_t *request_id;
 	size_t request_id_len;
 	bool duplicate;
+	const char *principal; /* who called; "" without principals or when unknown */
 };
 typedef void (*rpc_log_fn)(const struct rpc_log_record *rec, void *arg);
 
@@ -46,6 +49,7 @@ struct call {
 	uint64_t deadline_us; /* 0: none */
 	void *app;            /* the application context given to rpc_new */
 	nng_pipe pipe;        /* the connection the request came in on */
+	struct caller who;    /* who sent it (rpc_set_auth) */
 	/* internal */
 	struct rep_ctx *ctx;
 	struct dedup_entry *entry;
@@ -64,6 +68,22 @@ void rpc_free(struct rpc *r);
 void rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *r);
 
 void rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg);
+
+/* Who may call (auth/auth.h does the work; main binds it). For each
+ * request: `identify` fills the call's caller, before de-duplication (a
+ * request id answers only the principal that sent it); `admit` charges a
+ * request that is not a repeat (the rate quota); a request either refuses
+ * is answered with its status — not kept for retries, so a retry after
+ * the refusal is judged afresh — and told to `refused`. Without
+ * rpc_set_auth every caller is an administrator. */
+struct rpc_auth_ops {
+	int (*identify)(void *arg, nng_pipe p, const Runner__V1__RequestEnvelope *env, struct caller *out,
+			rstatus *st);
+	int (*admit)(void *arg, const struct caller *c, rstatus *st);
+	void (*refused)(void *arg, const struct caller *c, const char *method, const uint8_t *request_id,
+			size_t request_id_len, const rstatus *why);
+};
+void rpc_set_auth(struct rpc *r, const struct rpc_auth_ops *ops, void *arg);
 
 /* New requests get UNAVAILABLE from now on; calls in progress go on. */
 void rpc_drain(struct rpc *r);

@@ -11,6 +11,9 @@
 
 #include "addresses.h"
 
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "auth/token.h"
 #include "runner/v1/runner.pb-c.h"
 #include "session/session.h"
 #include "session/stream_message.h"
@@ -53,6 +56,8 @@ struct streams {
 	bool stopping; /* shutdown: final frames say UNAVAILABLE */
 	const char *const *advertise; /* streams_advertise */
 	size_t n_advertise;
+	struct auth *auth;     /* streams_set_auth; NULL: the secret alone */
+	struct audit *audit;
 };
 
 #define READER_OF(t) ((struct stream_reader *) ((char *) (t) - offsetof(struct stream_reader, task)))
@@ -306,6 +311,40 @@ offset_ok(struct stream_reader *r, const struct outbuf *b, uint64_t off, const c
 	return false;
 }
 
+/* May this attach read `s`? auth_output_access's rule, for the reader
+ * identified on its connection or by its token; a refusal is audited. */
+static bool
+attach_allowed(struct streams *sv, struct stream_reader *r, const Runner__V1__ReadStreamRequest *req,
+	       struct session *s)
+{
+	const char *token = req->token != NULL && req->token[0] != '\0' ? req->token : NULL;
+	bool given = req->stream_secret.len > 0;
+	struct caller who;
+	rstatus st;
+	int rv;
+
+	/* An unidentified reader may still hold the secret; a token that
+	 * identifies nobody is refused outright. */
+	if ((rv = auth_identify(sv->auth, r->pipe, token, &who, &st)) < 0 && token == NULL)
+		rv = 0;
+	if (rv == 0 && s == NULL)
+		rv = rstatus_fail(&st, RS_NOT_FOUND, "no such session");
+	if (rv == 0)
+		rv = auth_output_access(sv->auth, &who, session_principal(s), given,
+					given && session_secret_matches(s, req->stream_secret.data, req->stream_secret.len),
+					"no such session", &st);
+	if (rv == 0)
+		return true;
+	if (s != NULL || st.code != RS_NOT_FOUND) {
+		struct audit_request ar = { .caller = &who, .method = "ReadStream",
+					    .session_id = s ? session_id(s) : NULL };
+		audit_refused(sv->audit, &ar, st.code,
+			      st.code == RS_NOT_FOUND ? "the session belongs to another principal" : st.message);
+	}
+	reader_end(r, st.code, "%s", st.message);
+	return false;
+}
+
 static void
 attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *req)
 {
@@ -317,14 +356,9 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 		return;
 	if (r->s != NULL || r->final_queued)
 		return; /* one attach per connection */
-	if ((s = session_find(sv->ss, req->session_id ? req->session_id : "")) == NULL) {
-		reader_end(r, RS_NOT_FOUND, "no such session");
+	s = session_find(sv->ss, req->session_id ? req->session_id : "");
+	if (!attach_allowed(sv, r, req, s))
 		return;
-	}
-	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
-		reader_end(r, RS_UNAUTHENTICATED, "wrong stream secret for this session");
-		return;
-	}
 	if (!offset_ok(r, session_output(s, JOB_STDOUT), req->stdout_offset, "stdout") ||
 	    !offset_ok(r, session_output(s, JOB_STDERR), req->stderr_offset, "stderr"))
 		return;
@@ -471,18 +505,26 @@ streams_busy(const struct streams *sv)
 }
 
 void
+streams_set_auth(struct streams *sv, struct auth *a, struct audit *au)
+{
+	sv->auth = a;
+	sv->audit = au;
+}
+
+void
 streams_advertise(struct streams *sv, const char *const *urls, size_t n)
 {
 	sv->advertise = urls;
 	sv->n_advertise = n;
 }
 
-/* The first of `urls` of the given transport, or NULL. */
+/* The first of `urls` with the given scheme ("ipc://", "tcp://",
+ * "tls+tcp://"), or NULL. */
 static const char *
-first_of(const char *const *urls, size_t n, bool ipc)
+first_of(const char *const *urls, size_t n, const char *scheme)
 {
 	for (size_t i = 0; i < n; i++)
-		if ((strncmp(urls[i], "ipc://", 6) == 0) == ipc)
+		if (strncmp(urls[i], scheme, strlen(scheme)) == 0)
 			return urls[i];
 	return NULL;
 }
@@ -514,20 +556,21 @@ wildcard_host(const char *host, size_t len)
 	return false;
 }
 
-/* The tcp stream listener for a request that arrived on `local` (its IP
- * as text, `v6` when IPv6; NULL: unknown): one on that very address, else
- * a wildcard one with `local` put in (written to buf); NULL when neither. */
+/* The tcp (or tls+tcp: `scheme`) stream listener for a request that
+ * arrived on `local` (its IP as text, `v6` when IPv6; NULL: unknown): one
+ * on that very address, else a wildcard one with `local` put in (written
+ * to buf); NULL when neither. */
 static const char *
-tcp_address(struct streams *sv, const char *local, bool v6, char *buf, size_t size)
+tcp_address(struct streams *sv, const char *scheme, const char *local, bool v6, char *buf, size_t size)
 {
 	struct listeners *ls = sv->listeners;
 	const char *wild = NULL;
 
 	for (size_t i = 0; i < listeners_count(ls); i++) {
-		const char *url = listeners_url(ls, i), *host = url + 6, *colon;
+		const char *url = listeners_url(ls, i), *host = url + strlen(scheme), *colon;
 		size_t hlen;
 
-		if (strncmp(url, "tcp://", 6) != 0 || (colon = strrchr(host, ':')) == NULL)
+		if (strncmp(url, scheme, strlen(scheme)) != 0 || (colon = strrchr(host, ':')) == NULL)
 			continue;
 		hlen = (size_t) (colon - host);
 		if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') /* [v6] */
@@ -538,10 +581,27 @@ tcp_address(struct streams *sv, const char *local, bool v6, char *buf, size_t si
 			wild = url;
 	}
 	if (wild != NULL && local != NULL) {
-		snprintf(buf, size, v6 ? "tcp://[%s]%s" : "tcp://%s%s", local, strrchr(wild + 6, ':'));
+		snprintf(buf, size, v6 ? "%s[%s]%s" : "%s%s%s", scheme, local, strrchr(wild + strlen(scheme), ':'));
 		return buf;
 	}
 	return wild;
+}
+
+/* The scheme of the listener `p` came to: "ipc://", "tcp://" or
+ * "tls+tcp://". */
+static const char *
+scheme_of(nng_pipe p, bool ipc)
+{
+	char *url = NULL;
+	bool tls;
+
+	if (ipc)
+		return "ipc://";
+	if (nng_listener_get_string(nng_pipe_listener(p), NNG_OPT_URL, &url) != 0)
+		return "tcp://";
+	tls = strncmp(url, "tls+tcp://", 10) == 0;
+	nng_strfree(url);
+	return tls ? "tls+tcp://" : "tcp://";
 }
 
 const char *
@@ -553,25 +613,26 @@ streams_address_for(struct streams *sv, nng_pipe request_pipe, char *buf, size_t
 	nng_sockaddr sa;
 	bool known = nng_pipe_get_addr(request_pipe, NNG_OPT_LOCADDR, &sa) == 0;
 	bool ipc = !known || sa.s_family == NNG_AF_IPC;
+	const char *scheme = scheme_of(request_pipe, ipc);
 
-	if ((addr = first_of(sv->advertise, sv->n_advertise, ipc)) != NULL)
+	if ((addr = first_of(sv->advertise, sv->n_advertise, scheme)) != NULL)
 		return addr;
 	if (ipc) {
 		if (known && (addr = ipc_address(sv, sa.s_ipc.sa_path)) != NULL)
 			return addr;
 	} else if (sa.s_family == NNG_AF_INET &&
 		   inet_ntop(AF_INET, &sa.s_in.sa_addr, local, sizeof(local)) != NULL) {
-		addr = tcp_address(sv, local, false, buf, size);
+		addr = tcp_address(sv, scheme, local, false, buf, size);
 	} else if (sa.s_family == NNG_AF_INET6 &&
 		   inet_ntop(AF_INET6, sa.s_in6.sa_addr, local, sizeof(local)) != NULL) {
-		addr = tcp_address(sv, local, true, buf, size);
+		addr = tcp_address(sv, scheme, local, true, buf, size);
 	} else {
-		addr = tcp_address(sv, NULL, false, buf, size);
+		addr = tcp_address(sv, scheme, NULL, false, buf, size);
 	}
 	if (addr != NULL)
 		return addr;
 	for (size_t i = 0; i < listeners_count(ls); i++)
-		if ((strncmp(listeners_url(ls, i), "ipc://", 6) == 0) == ipc)
+		if (strncmp(listeners_url(ls, i), scheme, strlen(scheme)) == 0)
 			return listeners_url(ls, i);
 	return listeners_count(ls) ? listeners_url(ls, 0) : "";
 }
