@@ -41,6 +41,7 @@ struct runner_stream {
 	char session_id[128];
 	uint8_t secret[64];
 	size_t secret_len;
+	char *token; /* identifies the reader; NULL: none */
 	int reattaches;
 };
 
@@ -116,6 +117,9 @@ runner_stream_close(runner_stream *s)
 		nng_aio_free(s->aio);
 	if (s->mtx != NULL)
 		nng_mtx_free(s->mtx);
+	if (s->token != NULL)
+		memset(s->token, 0, strlen(s->token));
+	free(s->token);
 	free(s);
 }
 
@@ -166,7 +170,7 @@ try_ack(runner_stream *s)
 }
 
 static int
-setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
+setup_socket(runner_stream *s, int connect_timeout_ms, const runner_credentials *cred, rstatus *st)
 {
 	int rv;
 
@@ -184,11 +188,7 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 500)) != 0 ||
 	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_removed, s)) != 0)
 		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
-	if ((rv = nng_dial(s->sock, s->addr, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
-										 : RS_UNAVAILABLE,
-				    "cannot dial stream address %s: %s", s->addr, nng_strerror(rv));
-	return 0;
+	return runner_dial(s->sock, s->addr, cred, st);
 }
 
 /* Attach (again) from the offsets received so far. */
@@ -203,6 +203,8 @@ send_attach(runner_stream *s)
 	attach.stream_secret.len = s->secret_len;
 	attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
 	attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+	if (s->token != NULL)
+		attach.token = s->token;
 	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
 	m.attach = &attach;
 	/* Armed before the send: a connection lost under it may have taken
@@ -221,6 +223,16 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
 		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
 {
+	return runner_stream_open_as(out, stream_address, session_id, secret, secret_len, stdout_offset,
+				     stderr_offset, connect_timeout_ms, NULL, st);
+}
+
+int
+runner_stream_open_as(runner_stream **out, const char *stream_address, const char *session_id,
+		      const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+		      uint64_t stderr_offset, int connect_timeout_ms, const runner_credentials *cred,
+		      runner_status *st)
+{
 	runner_stream *s;
 	int rv;
 
@@ -238,7 +250,12 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 	snprintf(s->addr, sizeof(s->addr), "%s", stream_address);
 	s->off[RUNNER__V1__STREAM_KIND__STDOUT] = stdout_offset;
 	s->off[RUNNER__V1__STREAM_KIND__STDERR] = stderr_offset;
-	if ((rv = setup_socket(s, connect_timeout_ms, st)) < 0) {
+	if (cred != NULL && cred->token != NULL && cred->token[0] != '\0' &&
+	    (s->token = strdup(cred->token)) == NULL) {
+		runner_stream_close(s);
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if ((rv = setup_socket(s, connect_timeout_ms, cred, st)) < 0) {
 		runner_stream_close(s);
 		return rv;
 	}

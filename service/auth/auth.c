@@ -246,6 +246,10 @@ auth_output_access(const struct auth *a, const struct caller *c, const struct pr
 		return 0;
 	if (!secret_given && visible && auth_enabled(a))
 		return 0;
+	if (visible && !secret_given)
+		return rstatus_fail(st, RS_UNAUTHENTICATED,
+				    "this session's output needs its stream secret (the handle ID:SECRET; on a "
+				    "runnerd with principals its owner needs none)");
 	if (visible)
 		return rstatus_fail(st, RS_UNAUTHENTICATED, "wrong stream secret for this session");
 	return rstatus_fail(st, RS_NOT_FOUND, "%s", not_found);

@@ -136,7 +136,8 @@ class Session:
         """
         ms = (connect_timeout * 1000) if connect_timeout else self.client.connect_timeout_ms
         return Stream(self.stream_address, self.id, self.secret, from_stdout, from_stderr,
-                      connect_timeout_ms=int(ms), frame_timeout=frame_timeout)
+                      connect_timeout_ms=int(ms), frame_timeout=frame_timeout,
+                      token=self.client.token)
 
     def read_all(self, from_stdout: int = 0, from_stderr: int = 0, *,
                  frame_timeout: Optional[float] = None) -> RunResult:
@@ -277,7 +278,7 @@ class Stream:
 
     def __init__(self, address: str, session_id: str, secret: bytes, stdout_offset: int,
                  stderr_offset: int, *, connect_timeout_ms: int = 3000,
-                 frame_timeout: Optional[float] = None):
+                 frame_timeout: Optional[float] = None, token: Optional[str] = None):
         if not address:
             raise InvalidArgument("no stream address")
         self.address = address
@@ -285,6 +286,7 @@ class Stream:
         self.result: Optional[RunResult] = None
         self.reattaches = 0
         self._secret = secret
+        self._token = token or ""
         self._off = {pb.STDOUT: stdout_offset, pb.STDERR: stderr_offset}
         self._connect_timeout_ms = connect_timeout_ms
         self._frame_timeout_ms = (_nng.DURATION_INFINITE if frame_timeout is None
@@ -412,7 +414,7 @@ class Stream:
         self._ack_pending = False
         attach = pb.ReadStreamRequest(session_id=self.session_id, stream_secret=self._secret,
                                       stdout_offset=self._off[pb.STDOUT],
-                                      stderr_offset=self._off[pb.STDERR])
+                                      stderr_offset=self._off[pb.STDERR], token=self._token)
         return self._link.send(pb.StreamClientMessage(attach=attach))
 
     def _try_ack(self) -> None:
