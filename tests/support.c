@@ -308,6 +308,11 @@ spawn_daemon(const rd_daemon *d, const rd_options *o)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		if (o != NULL && o->stderr_path != NULL) {
+			int fd = open(o->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+			if (fd < 0 || dup2(fd, 2) != 2)
+				_exit(127);
+		}
 		execve(RUNNERD_PATH, (char **) argv, envp);
 		(void) !write(2, "exec " RUNNERD_PATH " failed\n", sizeof("exec " RUNNERD_PATH " failed\n") - 1);
 		_exit(127);
@@ -337,7 +342,7 @@ health_ok(const char *url)
 
 /* 0 when ready; otherwise the wait status of a daemon that exited. */
 static int
-wait_ready(rd_daemon *d)
+wait_ready(rd_daemon *d, bool ipc_only)
 {
 	int64_t end = rd_now_ms() + RD_READY_TIMEOUT_MS;
 	int status;
@@ -347,7 +352,7 @@ wait_ready(rd_daemon *d)
 			d->pid = 0;
 			return status == 0 ? -1 : status;
 		}
-		if (health_ok(d->ipc_url) && (d->tcp_url[0] == '\0' || health_ok(d->tcp_url)))
+		if (health_ok(d->ipc_url) && (ipc_only || d->tcp_url[0] == '\0' || health_ok(d->tcp_url)))
 			return 0;
 		ck_assert_msg(rd_now_ms() < end, "runnerd not healthy within %d ms", RD_READY_TIMEOUT_MS);
 		sleep_ms(20);
@@ -368,7 +373,7 @@ rd_start(rd_daemon *d, const rd_options *opts)
 		if (opts && opts->tcp)
 			snprintf(d->tcp_url, sizeof(d->tcp_url), "tcp://127.0.0.1:%d", rd_free_tcp_port());
 		d->pid = spawn_daemon(d, opts);
-		if ((status = wait_ready(d)) == 0)
+		if ((status = wait_ready(d, opts && opts->ipc_only_ready)) == 0)
 			return;
 	}
 	ck_abort_msg("runnerd exited during start-up (wait status 0x%x)", (unsigned) status);
@@ -415,7 +420,7 @@ rd_restart(rd_daemon *d, const rd_options *opts)
 
 	ck_assert_msg(d->pid == 0 && d->dir[0] != '\0', "rd_restart: the daemon is still running");
 	d->pid = spawn_daemon(d, opts);
-	status = wait_ready(d);
+	status = wait_ready(d, opts && opts->ipc_only_ready);
 	ck_assert_msg(status == 0, "restarted runnerd exited during start-up (wait status 0x%x)",
 		      (unsigned) status);
 }

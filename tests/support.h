@@ -36,6 +36,8 @@ typedef struct rd_options {
 	bool tcp;                     /* add a tcp listener (with --insecure-tcp) */
 	const char *const *args;      /* extra runnerd arguments, NULL-terminated */
 	const char *const *env;       /* extra "NAME=value" for runnerd's env, NULL-terminated */
+	const char *stderr_path;      /* runnerd's stderr appended to this file (NULL: ours) */
+	bool ipc_only_ready;          /* readiness: Health on the ipc listener only */
 } rd_options;
 
 /* Start runnerd (opts may be NULL) and wait until Health answers OK on
