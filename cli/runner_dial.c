@@ -149,11 +149,11 @@ runner_dial_diagnose(const char *url, const runner_credentials *cred, char *buf,
 	if (strncmp(url, "tls+tcp://", 10) != 0 || nng_pair1_open(&sock) != 0)
 		return;
 	if (make_dialer(sock, url, cred, &d, &st) == 0 && (rv = nng_dialer_start(d, 0)) != 0)
-		snprintf(buf, size, "TLS: %s (%s)",
-			 rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_ECLOSED || rv == NNG_ECONNRESET
-				 ? "the handshake failed: runnerd's certificate does not chain to --tls-ca or "
-				   "does not name the host (a DNS name: IP addresses are not matched; see "
-				   "--tls-server-name), or runnerd does not accept our certificate"
+		snprintf(buf, size, "%s (%s)",
+			 rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_ECLOSED || rv == NNG_ECONNRESET ||
+					 rv == NNG_ECONNSHUT
+				 ? "TLS handshake failed: check --tls-ca, the DNS name in runnerd's certificate "
+				   "(--tls-server-name) and our --tls-cert"
 				 : "no connection",
 			 nng_strerror(rv));
 	nng_close(sock);

@@ -383,6 +383,7 @@ int
 main(int argc, char **argv)
 {
 	struct runnerd d = { 0 };
+	sigset_t signals;
 	char instance[17];
 	rstatus nst;
 	int rc;
@@ -398,6 +399,13 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	/* Before anything starts a thread (nng does, as soon as TLS is set
+	 * up), so every thread inherits the mask. */
+	if (block_signals(&signals) != 0) {
+		log_msg("error", "signals: %s", strerror(errno));
+		options_free(&d.cfg);
+		return 1;
+	}
 	if (notify_init(&nst) < 0)
 		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();

@@ -14,6 +14,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "addresses.h"
+
 #define PEM_MAX (1u << 20)
 
 /* One TLS configuration: a client CA's (or none), shared by the
@@ -194,8 +196,8 @@ tls_listen_new(struct tls_listen **out, const struct tls_listen_config *cfg, rst
 
 	*out = NULL;
 	if (t == NULL || (t->confs = calloc(cfg->n_own_ca + 1, sizeof(*t->confs))) == NULL ||
-	    (t->urls = calloc(cfg->n_own_ca + 1, sizeof(*t->urls))) == NULL ||
-	    (t->conf_of = calloc(cfg->n_own_ca + 1, sizeof(*t->conf_of))) == NULL) {
+	    (t->urls = calloc(2 * cfg->n_own_ca + 1, sizeof(*t->urls))) == NULL ||
+	    (t->conf_of = calloc(2 * cfg->n_own_ca + 1, sizeof(*t->conf_of))) == NULL) {
 		tls_listen_free(t);
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -208,12 +210,21 @@ tls_listen_new(struct tls_listen **out, const struct tls_listen_config *cfg, rst
 		rv = make_probe_identity(t, st);
 	if (rv == 0)
 		rv = conf_for(t, cert, key, cfg->client_ca_file, &def, st);
+	/* A listener with a CA of its own gives it to the stream listener
+	 * beside it too (addresses.h): one client, one CA. */
 	for (size_t i = 0; rv == 0 && i < cfg->n_own_ca; i++) {
-		if ((t->urls[i] = strdup(cfg->own_ca_urls[i])) == NULL)
+		char beside[1024];
+		size_t k = t->n_urls;
+
+		if ((rv = conf_for(t, cert, key, cfg->own_ca_files[i], &t->conf_of[k], st)) < 0)
+			break;
+		if ((t->urls[t->n_urls++] = strdup(cfg->own_ca_urls[i])) == NULL)
 			rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-		else
-			rv = conf_for(t, cert, key, cfg->own_ca_files[i], &t->conf_of[i], st);
-		t->n_urls++;
+		else if (stream_address_beside(cfg->own_ca_urls[i], beside, sizeof(beside)) == 0) {
+			t->conf_of[t->n_urls] = t->conf_of[k];
+			if ((t->urls[t->n_urls++] = strdup(beside)) == NULL)
+				rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		}
 	}
 	if (key != NULL)
 		OPENSSL_cleanse(key, strlen(key));

@@ -36,7 +36,8 @@ struct tls_listen_config {
 	const char *cert_file;      /* the server's certificate chain (PEM) */
 	const char *key_file;       /* its private key (PEM, unencrypted) */
 	const char *client_ca_file; /* mutual TLS for every listener; NULL: none */
-	/* Listeners with a client CA of their own (URL as listened on). */
+	/* Listeners with a client CA of their own (URL as listened on; the
+	 * stream listener beside each gets the same). */
 	const char *const *own_ca_urls;
 	const char *const *own_ca_files;
 	size_t n_own_ca;

@@ -557,14 +557,19 @@ wildcard_host(const char *host, size_t len)
 }
 
 /* The tcp (or tls+tcp: `scheme`) stream listener for a request that
- * arrived on `local` (its IP as text, `v6` when IPv6; NULL: unknown): one
- * on that very address, else a wildcard one with `local` put in (written
- * to buf); NULL when neither. */
+ * arrived on `local` (its IP as text, `v6` when IPv6; NULL: unknown) at
+ * the listener `request_url`: the one beside that listener (addresses.h),
+ * else one on that very address, else a wildcard one — a wildcard with
+ * `local` put in (written to buf); NULL when none. */
 static const char *
-tcp_address(struct streams *sv, const char *scheme, const char *local, bool v6, char *buf, size_t size)
+tcp_address(struct streams *sv, const char *scheme, const char *request_url, const char *local, bool v6,
+	    char *buf, size_t size)
 {
 	struct listeners *ls = sv->listeners;
-	const char *wild = NULL;
+	const char *pair = NULL, *same_host = NULL, *wild = NULL;
+	bool pair_wild = false;
+	char beside[600];
+	bool paired = request_url != NULL && stream_address_beside(request_url, beside, sizeof(beside)) == 0;
 
 	for (size_t i = 0; i < listeners_count(ls); i++) {
 		const char *url = listeners_url(ls, i), *host = url + strlen(scheme), *colon;
@@ -575,11 +580,22 @@ tcp_address(struct streams *sv, const char *scheme, const char *local, bool v6, 
 		hlen = (size_t) (colon - host);
 		if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') /* [v6] */
 			host++, hlen -= 2;
-		if (local != NULL && hlen == strlen(local) && strncmp(host, local, hlen) == 0)
-			return url;
-		if (wild == NULL && wildcard_host(host, hlen))
+		if (paired && strcmp(url, beside) == 0) {
+			pair = url;
+			pair_wild = wildcard_host(host, hlen);
+		} else if (same_host == NULL && local != NULL && hlen == strlen(local) &&
+			   strncmp(host, local, hlen) == 0) {
+			same_host = url;
+		} else if (wild == NULL && wildcard_host(host, hlen)) {
 			wild = url;
+		}
 	}
+	if (pair != NULL && !pair_wild)
+		return pair;
+	if (pair != NULL)
+		wild = pair;
+	else if (same_host != NULL)
+		return same_host;
 	if (wild != NULL && local != NULL) {
 		snprintf(buf, size, v6 ? "%s[%s]%s" : "%s%s%s", scheme, local, strrchr(wild + strlen(scheme), ':'));
 		return buf;
@@ -587,21 +603,14 @@ tcp_address(struct streams *sv, const char *scheme, const char *local, bool v6, 
 	return wild;
 }
 
-/* The scheme of the listener `p` came to: "ipc://", "tcp://" or
- * "tls+tcp://". */
+/* The scheme of the listener `url` ("ipc://", "tcp://" or "tls+tcp://";
+ * NULL: unknown, tcp). */
 static const char *
-scheme_of(nng_pipe p, bool ipc)
+scheme_of(const char *url, bool ipc)
 {
-	char *url = NULL;
-	bool tls;
-
 	if (ipc)
 		return "ipc://";
-	if (nng_listener_get_string(nng_pipe_listener(p), NNG_OPT_URL, &url) != 0)
-		return "tcp://";
-	tls = strncmp(url, "tls+tcp://", 10) == 0;
-	nng_strfree(url);
-	return tls ? "tls+tcp://" : "tcp://";
+	return url != NULL && strncmp(url, "tls+tcp://", 10) == 0 ? "tls+tcp://" : "tcp://";
 }
 
 const char *
@@ -613,22 +622,29 @@ streams_address_for(struct streams *sv, nng_pipe request_pipe, char *buf, size_t
 	nng_sockaddr sa;
 	bool known = nng_pipe_get_addr(request_pipe, NNG_OPT_LOCADDR, &sa) == 0;
 	bool ipc = !known || sa.s_family == NNG_AF_IPC;
-	const char *scheme = scheme_of(request_pipe, ipc);
+	char *url = NULL;
+	const char *scheme;
 
-	if ((addr = first_of(sv->advertise, sv->n_advertise, scheme)) != NULL)
+	if (!ipc)
+		(void) nng_listener_get_string(nng_pipe_listener(request_pipe), NNG_OPT_URL, &url);
+	scheme = scheme_of(url, ipc);
+	if ((addr = first_of(sv->advertise, sv->n_advertise, scheme)) != NULL) {
+		nng_strfree(url);
 		return addr;
+	}
 	if (ipc) {
 		if (known && (addr = ipc_address(sv, sa.s_ipc.sa_path)) != NULL)
 			return addr;
 	} else if (sa.s_family == NNG_AF_INET &&
 		   inet_ntop(AF_INET, &sa.s_in.sa_addr, local, sizeof(local)) != NULL) {
-		addr = tcp_address(sv, scheme, local, false, buf, size);
+		addr = tcp_address(sv, scheme, url, local, false, buf, size);
 	} else if (sa.s_family == NNG_AF_INET6 &&
 		   inet_ntop(AF_INET6, sa.s_in6.sa_addr, local, sizeof(local)) != NULL) {
-		addr = tcp_address(sv, scheme, local, true, buf, size);
+		addr = tcp_address(sv, scheme, url, local, true, buf, size);
 	} else {
-		addr = tcp_address(sv, scheme, NULL, false, buf, size);
+		addr = tcp_address(sv, scheme, url, NULL, false, buf, size);
 	}
+	nng_strfree(url);
 	if (addr != NULL)
 		return addr;
 	for (size_t i = 0; i < listeners_count(ls); i++)
