@@ -69,6 +69,24 @@ struct backend_launch {
 	int adopt_fds[3];
 	const void *preamble;
 	size_t preamble_len;
+	/* With a terminal (command.tty_rows > 0), who makes it (pty.h):
+	 *   LAUNCH_TTY_HERE: the job opens a pty; the launched program (the
+	 *     command itself) gets the slave as fds 0-2 and as the controlling
+	 *     terminal of its new session (the spawner's SPAWN_CTTY);
+	 *   LAUNCH_TTY_WRAPPED: the job opens a pty in raw mode (it carries
+	 *     bytes unchanged) and gives the slave to the wrapper as fds 0-2,
+	 *     nobody's controlling terminal; the wrapper gives the command a
+	 *     terminal of its own and relays between the two, following this
+	 *     one's window size when the job sends it SIGWINCH after a resize
+	 *     (firejail: runnerd-status --tty inside the sandbox);
+	 *   LAUNCH_TTY_INSIDE: the wrapper makes the terminal (docker: inside
+	 *     the container) and relays it on the pipes the job gives it as to
+	 *     any command: its stdout is what the terminal shows, its stdin
+	 *     what is typed, its stderr the wrapper's own messages; `resize`
+	 *     hands a new window size over, and the job then sends SIGWINCH to
+	 *     the wrapper, which applies it. */
+	enum launch_tty { LAUNCH_TTY_HERE, LAUNCH_TTY_WRAPPED, LAUNCH_TTY_INSIDE } tty;
+	int (*resize)(const struct backend_launch *launch, unsigned rows, unsigned cols, rstatus *st);
 	/* What the launched program gets between fork and exec (the spawner
 	 * does it, in this order: cgroups, rlimits, user; spawner_wire.h). */
 	struct launch_setup {

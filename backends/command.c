@@ -1,6 +1,7 @@
 #include "command.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,53 @@ build_env(const Runner__V1__CommandSpec *spec, struct command *cmd, rstatus *st)
 	return 0;
 }
 
+/* A terminal's TERM: a terminfo name, nothing a program could misread. */
+static bool
+term_name_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *t; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+		      strchr("-_.+", *t) != NULL))
+			return false;
+	return true;
+}
+
+/* The terminal's window (defaults 24 x 80) and TERM: the terminal's own,
+ * else the request's env TERM, else "xterm" (the base "dumb" would turn
+ * off what a terminal is asked for). */
+static int
+build_terminal(const Runner__V1__CommandSpec *spec, struct command *cmd, rstatus *st)
+{
+	const Runner__V1__Terminal *t = spec->terminal;
+	const char *term = t->term != NULL && t->term[0] != '\0' ? t->term : NULL;
+	bool request_term = false;
+	char **e, *value;
+
+	if (t->rows > 65535 || t->cols > 65535)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "terminal: %ux%u is larger than 65535x65535",
+				    (unsigned) t->rows, (unsigned) t->cols);
+	if (term != NULL && !term_name_ok(term))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "terminal.term: want 1-64 letters, digits or -_.+, not \"%.64s\"", term);
+	cmd->tty_rows = t->rows ? t->rows : 24;
+	cmd->tty_cols = t->cols ? t->cols : 80;
+	for (size_t i = 0; i < spec->n_env; i++)
+		request_term |= spec->env[i]->name != NULL && strcmp(spec->env[i]->name, "TERM") == 0;
+	if (term == NULL && request_term)
+		return 0;
+	if (asprintf(&value, "TERM=%s", term ? term : "xterm") < 0)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	for (e = cmd->envp; *e && strncmp(*e, "TERM=", 5) != 0; e++)
+		;
+	free(*e); /* build_env always sets TERM: *e is never the terminating NULL */
+	*e = value;
+	return 0;
+}
+
 static uint64_t
 clamp_limit(uint64_t requested, uint64_t server)
 {
@@ -169,5 +217,13 @@ command_from_spec(const Runner__V1__CommandSpec *spec, const struct command_limi
 		cmd->timeout_ms = lim->max_timeout_ms;
 	cmd->stdout_limit = clamp_limit(spec->stdout_limit, lim->output_limit);
 	cmd->stderr_limit = clamp_limit(spec->stderr_limit, lim->output_limit);
+	if (spec->terminal != NULL) {
+		if ((rv = build_terminal(spec, cmd, st)) < 0) {
+			command_free(cmd);
+			return rv;
+		}
+		cmd->pty_limit = spec->pty_limit ? clamp_limit(spec->pty_limit, lim->output_limit)
+						 : cmd->stdout_limit;
+	}
 	return 0;
 }

@@ -29,6 +29,10 @@ struct command {
 	uint64_t timeout_ms; /* 0: none */
 	uint64_t stdout_limit;
 	uint64_t stderr_limit;
+	/* On a terminal (CommandSpec.terminal): its window, both > 0; 0 x 0
+	 * on pipes. Its TERM is in envp. */
+	unsigned tty_rows, tty_cols;
+	uint64_t pty_limit;  /* with a terminal: the cap of RunResult.pty */
 };
 
 /* Validate `spec` and fill `cmd` (all strings copied). INVALID_ARGUMENT

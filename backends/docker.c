@@ -48,6 +48,13 @@
  *   stacked on docker's: --security-opt seccomp= would replace docker's);
  *   with them it passes --allow-unix, the listed sockets are bind-mounted,
  *   and any other host socket a mount shows is covered by an empty file.
+ * - A terminal. `docker run -t` would make the CLI want a terminal of its
+ *   own and stop passing signals on (--sig-proxy is off with -t), and a
+ *   pooled container, created before the request, could not have one. So
+ *   the CLI stays `docker run -i` on pipes, and the init gives the command
+ *   a pty inside the container (docker_init.c --tty) and relays it over
+ *   its stdin and stdout; the window size travels in a file and SIGWINCH
+ *   (see write_window). Status, signals and cleanup stay as above.
  *
  * Client text never becomes a docker option: every value travels as its
  * own argv element glued to its flag ("--env=NAME=VALUE",
@@ -91,6 +98,7 @@
 #define DEFAULT_SOCKET "/var/run/docker.sock"
 #define IN_INIT "/.runnerd/init"
 #define IN_STATUS "/.runnerd/status"
+#define IN_TTY "/.runnerd/tty"
 #define RECOVER_TIMEOUT_MS 30000
 /* How long a probe's verdict holds: the engine may stop or come back. */
 #define PROBE_VALID_MS 1000
@@ -100,6 +108,7 @@ struct docker_run {
 	char name[96];      /* the container's name */
 	char status_path[PATH_MAX];
 	bool status_created;
+	char tty_dir[PATH_MAX - 8]; /* a terminal's window size for the init; "": none */
 	bool complete;      /* argv is whole: a container may exist */
 	bool handled;       /* its end was seen (or cleanup already started) */
 	size_t flags_from, flags_to; /* argv[from..to): container_flags */
@@ -435,7 +444,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	PUSH("--security-opt=no-new-privileges");
 	PUSH("--entrypoint=" IN_INIT);
 	if ((rv = bind_mount(r, init_path, IN_INIT, false, st)) < 0 ||
-	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0)
+	    (rv = bind_mount(r, r->status_path, IN_STATUS, true, st)) < 0 ||
+	    (r->tty_dir[0] != '\0' && (rv = bind_mount(r, r->tty_dir, IN_TTY, false, st)) < 0))
 		return rv;
 	r->flags_from = r->args.argc;
 	if ((rv = container_flags(r, p, st)) < 0)
@@ -458,6 +468,8 @@ build_argv(struct docker_run *r, const struct command *cmd, const struct policy 
 	PUSH(IN_STATUS);
 	if (unix_ok)
 		PUSH("--allow-unix");
+	if (cmd->tty_rows > 0)
+		PUSH("--tty");
 	if (rlimit_arg(r, "cpu", p->limits.cpu_seconds) < 0 || rlimit_arg(r, "as", p->limits.address_space) < 0 ||
 	    rlimit_arg(r, "fsize", p->limits.file_size) < 0 || rlimit_arg(r, "nofile", p->limits.open_files) < 0)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
@@ -604,6 +616,10 @@ container_flags(struct docker_run *r, const struct policy *p, rstatus *st)
 }
 
 static void docker_exited(const struct backend_launch *launch, struct backend_outcome *out);
+static int docker_resize(const struct backend_launch *launch, unsigned rows, unsigned cols, rstatus *st);
+static int write_window(struct docker_run *r, unsigned rows, unsigned cols, rstatus *st);
+static int make_window_dir(struct docker_run *r, const char *job, unsigned rows, unsigned cols, rstatus *st);
+static void remove_window_dir(char *dir);
 static int new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 		   struct backend_launch *out, rstatus *st);
 static void free_run(struct docker_run *r);
@@ -672,6 +688,8 @@ pool_header(const struct command *cmd, const struct policy *p, size_t *len_out)
 	for (size_t i = 0; i < 4 && !bad; i++)
 		if (vals[i] > 0)
 			bad |= put_token(&buf, &len, &cap, 'L', "%s=%llu", names[i], (unsigned long long) vals[i]);
+	if (cmd->tty_rows > 0 && !bad)
+		bad |= put_token(&buf, &len, &cap, 'T', "%s", "");
 	for (char **e = cmd->envp; e && *e && !bad; e++)
 		bad |= put_token(&buf, &len, &cap, 'E', "%s", *e);
 	for (char **a = cmd->argv; *a && !bad; a++)
@@ -719,12 +737,18 @@ try_pool(const struct command *cmd, const struct policy *p, struct backend_launc
 	r = got.run;
 	r->header = header;
 	r->header_len = header_len;
+	/* Every pooled container has the window file; the init reads it once
+	 * it has the header. */
+	if (cmd->tty_rows > 0 && write_window(r, cmd->tty_rows, cmd->tty_cols, &st) < 0)
+		r->tty_dir[0] = '\0'; /* it starts at 24x80 */
 	out->priv = r;
 	out->argv = r->args.argv;
 	out->envp = cli_env;
 	out->cwd = "/";
 	out->status_channel = false;
 	out->exited = docker_exited;
+	out->tty = LAUNCH_TTY_INSIDE;
+	out->resize = docker_resize;
 	out->adopt_pid = got.pid;
 	memcpy(out->adopt_fds, got.fds, sizeof(got.fds));
 	out->preamble = header;
@@ -856,6 +880,11 @@ new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, rv, "docker: chmod %s", r->status_path);
 	}
 	close(fd);
+	/* A terminal's window size, for the init: a pooled container may
+	 * serve a request with one. */
+	if ((cmd == NULL || cmd->tty_rows > 0) &&
+	    (rv = make_window_dir(r, job, cmd ? cmd->tty_rows : 24, cmd ? cmd->tty_cols : 80, st)) < 0)
+		return rv;
 	if ((rv = build_argv(r, cmd, p, job, st)) < 0)
 		return rv;
 	r->complete = true;
@@ -864,7 +893,77 @@ new_run(struct docker_run *r, const struct command *cmd, const struct policy *p,
 	out->cwd = "/";
 	out->status_channel = false;
 	out->exited = docker_exited;
+	out->tty = LAUNCH_TTY_INSIDE;
+	out->resize = docker_resize;
 	return 0;
+}
+
+/* --- a terminal's window -------------------------------------------------- */
+
+/* A command on a terminal gets it from the container's init (docker_init.c:
+ * --tty), inside the container, where `tty` can name it. The window size
+ * goes in through a directory of the run's own, bind-mounted read-only at
+ * /.runnerd/tty: the file `size` ("ROWS COLS") is replaced by a rename (a
+ * bind-mounted file would keep showing the old inode), and the init reads
+ * it at start and on SIGWINCH, which the docker CLI passes on to it
+ * (docker kill --signal=WINCH, as for every signal it gets). */
+static int
+write_window(struct docker_run *r, unsigned rows, unsigned cols, rstatus *st)
+{
+	char tmp[PATH_MAX + 8], path[PATH_MAX + 8], line[32];
+	int fd, n = snprintf(line, sizeof(line), "%u %u\n", rows, cols), err;
+
+	snprintf(tmp, sizeof(tmp), "%s/size.new", r->tty_dir);
+	snprintf(path, sizeof(path), "%s/size", r->tty_dir);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "docker: %s", tmp);
+	if (fchmod(fd, 0644) != 0 || write(fd, line, (size_t) n) != n) {
+		err = errno;
+		close(fd);
+		return rstatus_fail_errno(st, RS_INTERNAL, err, "docker: %s", tmp);
+	}
+	close(fd);
+	if (rename(tmp, path) != 0)
+		return rstatus_fail_errno(st, RS_INTERNAL, errno, "docker: %s", path);
+	return 0;
+}
+
+static int
+make_window_dir(struct docker_run *r, const char *job, unsigned rows, unsigned cols, rstatus *st)
+{
+	snprintf(r->tty_dir, sizeof(r->tty_dir), "%s/%.16s.tty", work_dir, job);
+	/* Read by the container's user, whoever that is. */
+	if (mkdir(r->tty_dir, 0755) != 0 || chmod(r->tty_dir, 0755) != 0) {
+		int err = errno;
+		r->tty_dir[0] = '\0';
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, err, "docker: mkdir %s/%s.tty", work_dir, job);
+	}
+	return write_window(r, rows, cols, st);
+}
+
+static void
+remove_window_dir(char *dir)
+{
+	char path[PATH_MAX + 16];
+
+	if (dir[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/size", dir);
+	(void) unlink(path);
+	snprintf(path, sizeof(path), "%s/size.new", dir);
+	(void) unlink(path);
+	(void) rmdir(dir);
+	dir[0] = '\0';
+}
+
+static int
+docker_resize(const struct backend_launch *launch, unsigned rows, unsigned cols, rstatus *st)
+{
+	struct docker_run *r = launch->priv;
+
+	if (r == NULL || r->tty_dir[0] == '\0')
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "docker: this container has no window to resize");
+	return write_window(r, rows, cols, st);
 }
 
 /* --- the end of a run ---------------------------------------------------- */
@@ -918,6 +1017,8 @@ docker_exited(const struct backend_launch *launch, struct backend_outcome *out)
 
 	if (r == NULL)
 		return;
+	/* No window to resize any more (the session's result may stay long). */
+	remove_window_dir(r->tty_dir);
 	if (out == NULL) {
 		/* The CLI is being killed: the container would run on. */
 		remove_container(r);
@@ -952,6 +1053,7 @@ free_run(struct docker_run *r)
 	remove_container(r);
 	if (r->status_created)
 		unlink(r->status_path);
+	remove_window_dir(r->tty_dir);
 	argv_build_free(&r->args);
 	free(r->signature);
 	free(r->header);
@@ -1011,6 +1113,11 @@ remove_stale_status_files(void)
 		size_t len = strlen(de->d_name);
 		if (len > 7 && strcmp(de->d_name + len - 7, ".status") == 0)
 			(void) unlinkat(dirfd(dir), de->d_name, 0);
+		if (len > 4 && strcmp(de->d_name + len - 4, ".tty") == 0) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", work_dir, de->d_name);
+			remove_window_dir(path);
+		}
 	}
 	closedir(dir);
 }

@@ -1,6 +1,6 @@
 /* runnerd-docker-init: PID 1 of every docker-backend container.
  *
- *   runnerd-docker-init STATUS_FILE [--allow-unix] [LIMIT=N]... -- PROGRAM [ARG]...
+ *   runnerd-docker-init STATUS_FILE [--allow-unix] [--tty] [LIMIT=N]... -- PROGRAM [ARG]...
  *
  * LIMIT is one of cpu (seconds), as, fsize (bytes), nofile: set as both the
  * soft and the hard rlimit before PROGRAM starts (docker's --ulimit knows
@@ -48,11 +48,20 @@
  *   dies with it, as the exec backend kills what a command leaves in its
  *   group.
  *
+ * --tty: PROGRAM runs on a terminal of the container's own (its /dev/pts),
+ * as the leader of a session whose controlling terminal it is; the init
+ * relays what arrives on its stdin to the terminal and what the terminal
+ * shows to its stdout (pty_relay.h), forwards signals to PROGRAM's group as
+ * above, and on SIGWINCH sets the window size it reads from
+ * /.runnerd/tty/size ("ROWS COLS", docker.c's write_window; also read at
+ * start). The end of stdin does not end the terminal.
+ *
  * Pool mode (runnerd-docker-init STATUS_FILE [--allow-unix] --pool): the container is
  * started ahead of any request. The init writes POOL_READY to stdout, then
  * reads from stdin a 4-byte big-endian length and that many bytes of
  * NUL-terminated tokens: "C" cwd, "L" LIMIT=N, "E" NAME=VALUE (added to
- * the environment), "A" argv element, in order. It reads exactly that
+ * the environment), "T" (on a terminal, as --tty), "A" argv element, in
+ * order. It reads exactly that
  * much; the rest of stdin is the command's. Then it runs as above. EOF
  * (or SIGTERM) before a header: exit 0 without a record.
  *
@@ -84,10 +93,13 @@
 #include <linux/seccomp.h>
 
 #include "docker_init_parse.h"
+#include "pty.h"
+#include "pty_relay.h"
 
 extern char **environ;
 
 #define POOL_READY "RNRDRDY\n"   /* must match docker.c */
+#define WINDOW_FILE "/.runnerd/tty/size" /* docker.c mounts its directory */
 
 static void
 noop(int sig)
@@ -322,6 +334,43 @@ pool_header(struct pool_request *req)
 	return 0;
 }
 
+/* The window size runnerd asks for (WINDOW_FILE): 0, or -1 when there is
+ * none to read. */
+static int
+window_from_file(unsigned *rows, unsigned *cols)
+{
+	FILE *f = fopen(WINDOW_FILE, "re");
+	bool ok = f != NULL && fscanf(f, "%u %u", rows, cols) == 2 && *rows > 0 && *cols > 0;
+
+	if (f != NULL)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* --tty: start PROGRAM on a terminal of the container's own; the relay
+ * (r->master, r->pid) is then the caller's to run. 0, or an errno. */
+static int
+start_on_terminal(char **args, struct pty_relay *r)
+{
+	unsigned rows = 24, cols = 80;
+	int slave, rv;
+
+	(void) window_from_file(&rows, &cols);
+	if ((rv = pty_open(rows, cols, &r->master, &slave)) < 0) {
+		fprintf(stderr, "runnerd-docker-init: cannot open a terminal: %s\n", strerror(-rv));
+		return -rv;
+	}
+	rv = pty_relay_spawn(&r->pid, args[0], true, args, environ, slave);
+	close(slave);
+	if (rv != 0)
+		close(r->master);
+	r->in = 0;
+	r->out = 1;
+	r->reap_all = true;
+	r->window = window_from_file;
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -333,16 +382,19 @@ main(int argc, char **argv)
 	int fd, rv, status = 0, first = 2, sep, n_limits;
 	char **limits, **args;
 	struct pool_request req;
-	bool allow_unix = argc > 2 && strcmp(argv[2], "--allow-unix") == 0, pool;
+	bool allow_unix = argc > 2 && strcmp(argv[2], "--allow-unix") == 0, pool, tty;
+	struct pty_relay relay = { 0 };
 	pid_t pid;
 
 	if (allow_unix)
 		first = 3;
 	pool = argc == first + 1 && strcmp(argv[first], "--pool") == 0;
+	if ((tty = argc > first && strcmp(argv[first], "--tty") == 0))
+		first++;
 	for (sep = first; sep < argc && strcmp(argv[sep], "--") != 0;)
 		sep++;
 	if (argc < 2 || (!pool && sep + 1 >= argc)) {
-		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [--allow-unix] [LIMIT=N]... -- PROGRAM [ARG]...\n"
+		fprintf(stderr, "usage: runnerd-docker-init STATUS_FILE [--allow-unix] [--tty] [LIMIT=N]... -- PROGRAM [ARG]...\n"
 				"       runnerd-docker-init STATUS_FILE [--allow-unix] --pool\n");
 		return 125;
 	}
@@ -385,6 +437,7 @@ main(int argc, char **argv)
 			for (n_limits = 0; limits[n_limits] != NULL; n_limits++)
 				;
 			args = req.argv;
+			tty = req.tty;
 		}
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		for (int sig = 1; sig < NSIG; sig++)
@@ -396,7 +449,9 @@ main(int argc, char **argv)
 		rv = apply_limit(limits[i]);
 	if (rv == 0 && !allow_unix)
 		rv = deny_unix_sockets();
-	if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&
+	if (rv == 0 && tty)
+		rv = start_on_terminal(args, &relay);
+	else if (rv == 0 && (rv = posix_spawnattr_init(&attr)) == 0 &&
 	    (rv = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
 							  POSIX_SPAWN_SETPGROUP)) == 0 &&
 	    (rv = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
@@ -409,6 +464,11 @@ main(int argc, char **argv)
 		return rv == ENOENT ? 127 : 126;
 	}
 
+	if (tty) {
+		if ((rv = pty_relay_run(&relay)) < 0)
+			return 125;
+		goto done;
+	}
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&all, &si);

@@ -36,6 +36,13 @@ pool_header_parse(char *buf, size_t len, struct pool_request *req)
 		case 'L': req->limits[nl++] = p + 1; break;
 		case 'E': req->env[ne++] = p + 1; break;
 		case 'A': req->argv[na++] = p + 1; break;
+		case 'T':
+			if (p[1] != '\0') {
+				pool_request_free(req);
+				return EINVAL;
+			}
+			req->tty = true;
+			break;
 		default:
 			pool_request_free(req);
 			return EINVAL;

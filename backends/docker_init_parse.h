@@ -9,6 +9,7 @@
 #ifndef RUNNER_DOCKER_INIT_PARSE_H
 #define RUNNER_DOCKER_INIT_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,11 +25,12 @@ struct pool_request {
 	char **limits; /* "NAME=N", NULL-terminated */
 	char **env;    /* "NAME=VALUE", NULL-terminated, in header order */
 	char **argv;   /* NULL-terminated, never empty */
+	bool tty;      /* "T": run the command on a terminal of the container's own */
 };
 
 /* Split the `len`-byte body in `buf` (buf[len] must be '\0') into its
  * NUL-terminated tokens: "C" cwd, "L" limit, "E" environment entry, "A"
- * argv element. 0, or EINVAL (an unknown or empty token, no argv) or
+ * argv element, "T" a terminal. 0, or EINVAL (an unknown or empty token, no argv) or
  * ENOMEM; on failure nothing is left allocated. */
 int pool_header_parse(char *buf, size_t len, struct pool_request *req);
 

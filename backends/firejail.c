@@ -22,6 +22,7 @@
  *                                  other socket bound on the host)
  *            RUNNERD-STATUS 3 --from-env --end-sandbox --launched
  *                           [--scope-abstract]   (unix_sockets, host network)
+ *                           [--tty]              (a terminal)
  *
  * and the command (resolved program path, argv, environment) travels in
  * RUNNERD_CMD_* variables (shim_env.h). Why it is shaped like this, all
@@ -78,6 +79,12 @@
  *   (runnerd-status --scope-abstract); without Landlock ABI 6 that profile
  *   is refused. A path that cannot be blacklisted, or more blacklists than
  *   firejail's 127 arguments take, refuse the run: never a socket showing.
+ *
+ * - A terminal (--tty): firejail's private /dev has a devpts of its own,
+ *   where a pty runnerd opened is not: `tty` would say "not a tty". So the
+ *   shim opens the command's terminal inside, and the pty runnerd gives
+ *   the launcher as fds 0-2 (raw, nobody's controlling terminal) only
+ *   carries bytes and the window size (LAUNCH_TTY_WRAPPED).
  *
  * Every process of the sandbox stays in the process group runnerd
  * created, so its SIGTERM/SIGKILL reaches all of them; firejail's own pid
@@ -1057,13 +1064,17 @@ fj_prepare(const struct command *cmd, const struct policy *p, struct backend_lau
 	if ((rv = add(pl, st, "%s", shim)) < 0 || (rv = add(pl, st, STATUS_FD)) < 0 ||
 	    (rv = add(pl, st, "--from-env")) < 0 || (rv = add(pl, st, "--end-sandbox")) < 0 ||
 	    (rv = add(pl, st, "--launched")) < 0 ||
-	    (unix_ok && p->network && (rv = add(pl, st, "--scope-abstract")) < 0))
+	    (unix_ok && p->network && (rv = add(pl, st, "--scope-abstract")) < 0) ||
+	    (cmd->tty_rows > 0 && (rv = add(pl, st, "--tty")) < 0))
 		return rv;
 	if (pl->args.argc - fj_at > FIREJAIL_MAX_ARGS)
 		return rstatus_fail(st, RS_FAILED_PRECONDITION,
 				    "profile %s: the sandbox needs %zu firejail arguments and firejail takes at most %d "
 				    "(rules, and with unix_sockets a blacklist per socket bound on the host)",
 				    p->profile ? p->profile : "?", pl->args.argc - fj_at, FIREJAIL_MAX_ARGS);
+	/* A terminal: runnerd's (raw) carries the bytes and the window size in,
+	 * the shim makes the command's inside (status_shim.c). */
+	out->tty = LAUNCH_TTY_WRAPPED;
 
 	if ((pl->env = shim_env_encode(cwd[0] == '/' ? cwd : NULL, program, cmd->argv, cmd->envp)) == NULL)
 		return errno == E2BIG ? rstatus_fail(st, RS_INVALID_ARGUMENT,

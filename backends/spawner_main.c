@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -189,6 +190,11 @@ child_main(const struct spawner_req *req, const int *fds)
 			child_fails(STAGE_RLIMIT);
 	}
 	child_fds(req, fds);
+	/* After setsid, the fresh session has no controlling terminal: take
+	 * fd 0's. Before the user switch, like everything the child's own
+	 * rights do not decide. */
+	if ((req->flags & SPAWN_CTTY) && ioctl(0, TIOCSCTTY, 0) != 0)
+		child_fails(STAGE_CTTY);
 	if ((req->flags & SPAWN_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fails(STAGE_IDS);
 	/* Raw system calls: glibc's wrappers would try to change every thread

@@ -237,6 +237,7 @@ spawner_stage_name(int stage)
 	case STAGE_IDS: return "switching user";
 	case STAGE_FDS: return "setting up fds";
 	case STAGE_EXEC: return "execve";
+	case STAGE_CTTY: return "taking the terminal (TIOCSCTTY)";
 	default: return "spawning";
 	}
 }

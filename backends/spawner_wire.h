@@ -69,6 +69,10 @@ enum spawner_flags {
 	SPAWN_KILL_GROUP = 1u << 1, /* when it exits, SIGKILL what it left in its group */
 	SPAWN_SET_IDS = 1u << 2,    /* setgroups/setresgid/setresuid before exec */
 	SPAWN_NO_NEW_PRIVS = 1u << 3,
+	/* fd 0 is a terminal (a pty slave): make it the controlling terminal
+	 * of the child's new session (needs SPAWN_SETSID), so that the child's
+	 * group is its foreground group: ^C, ^Z and SIGWINCH reach it. */
+	SPAWN_CTTY = 1u << 4,
 };
 
 /* Which step of preparing the child failed (FAILED). */
@@ -80,6 +84,7 @@ enum spawner_stage {
 	STAGE_IDS,
 	STAGE_FDS,
 	STAGE_EXEC,
+	STAGE_CTTY, /* TIOCSCTTY on fd 0 (SPAWN_CTTY) */
 };
 
 struct spawner_rlimit {

@@ -5,7 +5,7 @@
  *   runnerd-status FD -- PROGRAM [ARG]...
  *       PROGRAM is a path, run with our own environment.
  *
- *   runnerd-status FD --from-env [--end-sandbox] [--launched] [--scope-abstract]
+ *   runnerd-status FD --from-env [--end-sandbox] [--launched] [--scope-abstract] [--tty]
  *       Inside the sandbox: the working directory, path, argv and the exact
  *       environment come from RUNNERD_CMD_* (shim_env.h).
  *
@@ -39,6 +39,15 @@
  * fd 5 the command's real stderr. With --join-cgroup it first moves into
  * the cgroup DIR (the run's process limit, pids_cgroup.h).
  *
+ * --tty: fds 0-2 are a terminal runnerd made outside (in raw mode: it only
+ * carries bytes, and its window size). The command gets a terminal of the
+ * sandbox's own, which it can name and reopen (firejail's private /dev has
+ * a devpts of its own, without runnerd's), as the controlling terminal of
+ * a session of its own; the shim relays between the two terminals and
+ * follows the outer one's window size on SIGWINCH (pty_relay.h). The
+ * command then no longer shares the shim's process group: signals the
+ * shim gets are passed on to the command's.
+ *
  * Every mode shares the command's process group, so every signal runnerd
  * or a client sends to the group reaches it too: it survives them all (but
  * SIGKILL) and lets the program's own fate decide, so the record says what
@@ -55,13 +64,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "pty.h"
+#include "pty_relay.h"
 #include "shim_env.h"
+#include "spawn_clean.h"
 
 #define LAUNCH_ATTEMPTS 4
 #define LAUNCH_HELD_STDERR 16384 /* a failed attempt's messages kept */
@@ -80,7 +93,9 @@ static volatile sig_atomic_t signalled;
 static void
 note_signal(int sig)
 {
-	signalled = 1;
+	/* A new window size (runnerd's Resize) is no reason to give up. */
+	if (sig != SIGWINCH)
+		signalled = 1;
 }
 
 /* Survive every signal (but SIGKILL/SIGSTOP), noting that one came. */
@@ -93,27 +108,6 @@ catch_signals(void)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
 			sigaction(sig, &sa, NULL); /* fails harmlessly for glibc's reserved ones */
-}
-
-/* Every signal at its default and none blocked in what we start. */
-static int
-spawn_clean(pid_t *pid, const char *path, posix_spawn_file_actions_t *fa, char *const *argv,
-	    char *const *envp)
-{
-	posix_spawnattr_t attr;
-	sigset_t all, none;
-	int rv;
-
-	sigfillset(&all);
-	sigemptyset(&none);
-	if ((rv = posix_spawnattr_init(&attr)) != 0)
-		return rv;
-	if ((rv = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) == 0 &&
-	    (rv = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
-	    (rv = posix_spawnattr_setsigmask(&attr, &none)) == 0)
-		rv = posix_spawn(pid, path, fa, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-	return rv;
 }
 
 /* End the way `status` says a child ended. */
@@ -178,7 +172,7 @@ launch_once(char **argv, int real_err, bool *started, char *held, size_t *nheld,
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
 	posix_spawn_file_actions_adddup2(&fa, start[1], STARTED_FD);
 	posix_spawn_file_actions_adddup2(&fa, real_err, STDERR_FD);
-	rv = spawn_clean(&pid, argv[0], &fa, argv, environ);
+	rv = spawn_clean(&pid, argv[0], false, &fa, 0, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(start[1]);
 	close(errp[1]);
@@ -295,6 +289,64 @@ scope_abstract_sockets(void)
 	return rv;
 }
 
+/* --- inside, --tty ------------------------------------------------------------ */
+
+/* The size of the terminal runnerd made (our fds 0-2). */
+static int
+outer_window(unsigned *rows, unsigned *cols)
+{
+	struct winsize ws;
+
+	if (ioctl(0, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0)
+		return -1;
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+	return 0;
+}
+
+/* An open file description of our own for `fd`'s file: the relay makes it
+ * non-blocking, which must not reach the launcher's and firejail's. */
+static int
+reopen(int fd, int flags)
+{
+	char path[32];
+	int nfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return (nfd = open(path, flags | O_NOCTTY | O_CLOEXEC)) >= 0 ? nfd : fd;
+}
+
+/* Run the command on a terminal of the sandbox's own, relayed to ours.
+ * 0 with *status, or an errno (it never ran). */
+static int
+run_on_terminal(const struct shim_cmd *cmd, int *status)
+{
+	struct pty_relay r = { .window = outer_window };
+	unsigned rows = 24, cols = 80;
+	int slave, rv;
+	sigset_t all;
+
+	(void) outer_window(&rows, &cols);
+	if ((rv = pty_open(rows, cols, &r.master, &slave)) < 0) {
+		fprintf(stderr, "runnerd-status: cannot open a terminal in the sandbox: %s\n", strerror(-rv));
+		return -rv;
+	}
+	/* Signals come through the relay's signalfd from now on. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	rv = pty_relay_spawn(&r.pid, cmd->path, false, cmd->argv, cmd->envp, slave);
+	close(slave);
+	if (rv != 0) {
+		close(r.master);
+		return rv;
+	}
+	r.in = reopen(0, O_RDONLY);
+	r.out = reopen(1, O_WRONLY);
+	*status = pty_relay_run(&r);
+	close(r.master);
+	return *status < 0 ? errno : 0;
+}
+
 /* Are we the first child of a sandbox's own pid namespace? */
 static bool
 child_of_sandbox_init(void)
@@ -321,7 +373,7 @@ int
 main(int argc, char **argv)
 {
 	struct shim_cmd cmd;
-	bool from_env = false, end_sandbox = false, launched = false, scope_abstract = false;
+	bool from_env = false, end_sandbox = false, launched = false, scope_abstract = false, tty = false;
 	pid_t pid;
 	int fd, rv, status;
 
@@ -341,6 +393,8 @@ main(int argc, char **argv)
 				launched = true;
 			else if (strcmp(argv[i], "--scope-abstract") == 0)
 				scope_abstract = true;
+			else if (strcmp(argv[i], "--tty") == 0)
+				tty = true;
 			else
 				from_env = false;
 		}
@@ -358,7 +412,7 @@ main(int argc, char **argv)
 		cmd.envp = environ;
 	} else {
 		fprintf(stderr, "usage: runnerd-status FD -- PROGRAM [ARG]...\n"
-				"       runnerd-status FD --from-env [--end-sandbox] [--launched] [--scope-abstract]\n"
+				"       runnerd-status FD --from-env [--end-sandbox] [--launched] [--scope-abstract] [--tty]\n"
 				"       runnerd-status --launch [--join-cgroup=DIR] -- WRAPPER [ARG]...\n");
 		return 125;
 	}
@@ -396,14 +450,19 @@ main(int argc, char **argv)
 		return 126;
 	}
 
-	catch_signals();
-	if ((rv = spawn_clean(&pid, cmd.path, NULL, cmd.argv, cmd.envp)) != 0) {
+	if (tty) {
+		rv = run_on_terminal(&cmd, &status);
+	} else {
+		catch_signals();
+		if ((rv = spawn_clean(&pid, cmd.path, false, NULL, 0, cmd.argv, cmd.envp)) == 0)
+			while (waitpid(pid, &status, 0) < 0)
+				if (errno != EINTR)
+					return 125;
+	}
+	if (rv != 0) {
 		report(fd, "exec", rv);
 		return rv == ENOENT ? 127 : 126;
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 125;
 	if (end_sandbox && child_of_sandbox_init())
 		kill(-1, SIGKILL);
 	report(fd, "status", status);

@@ -153,6 +153,8 @@ enum {
 	RCTL_RUNOPT_TAG = 1 << 2,         /* --tag T */
 	RCTL_RUNOPT_KEY = 1 << 3,         /* --key K */
 	RCTL_RUNOPT_INTERACTIVE = 1 << 4, /* -i */
+	RCTL_RUNOPT_TTY = 1 << 5,         /* -t, --detach-keys */
+	RCTL_RUNOPT_OUTPUT = 1 << 6,      /* --output keep|discard|tail=N */
 };
 
 struct rctl_run_opts {
@@ -161,10 +163,14 @@ struct rctl_run_opts {
 	bool shell;      /* one operand, run with /bin/sh -c */
 	bool json;
 	bool interactive;
+	bool tty;                /* -t: on a terminal (CommandSpec.terminal) */
+	const char *detach_keys; /* --detach-keys; NULL: the default */
 	const char *stdin_path;
 	const char *tag;
 	const char *key;
 	char *workdir;   /* -w made absolute, malloc'd */
+	Runner__V1__OutputMode output_mode;
+	uint64_t output_tail;
 	/* The spec under construction; pointers borrow from argv except the
 	 * env names, which need their own NUL. */
 	Runner__V1__CommandSpec spec;
@@ -282,6 +288,7 @@ struct rctl_watch {
 	const runner_credentials *cred;
 	uint64_t from_stdout, from_stderr;
 	const struct rctl_run_opts *run; /* exec: the command as asked (for notes); attach: NULL */
+	const char *detach_keys; /* attach --detach-keys (a PTY session) */
 	runner_stream *s;
 };
 
@@ -294,6 +301,41 @@ int rctl_watch_open(struct rctl_watch *w);
 int rctl_watch_copy(struct rctl_watch *w);
 
 void rctl_watch_close(struct rctl_watch *w);
+
+/* ---- rctl_tty.c: on a terminal (exec -t, attach to a PTY session) ---- */
+
+struct rctl_tty_opts {
+	runner_client *c;        /* for the calls (the keys, Resize, Signal) */
+	int input_fd;            /* what is typed; -1: nothing (stdin closed at once) */
+	const char *detach_keys; /* NULL: ctrl-p,ctrl-q; "": none */
+	const char *addr;        /* --addr as given, for the attach hint (NULL: none) */
+};
+
+/* The terminal exec -t asks for: our window size, our TERM. */
+void rctl_tty_spec(Runner__V1__Terminal *t);
+
+/* Block (or unblock) the signals a terminal session takes in its own
+ * thread (SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT): before the client
+ * library starts any thread. */
+void rctl_tty_block_signals(bool block);
+
+/* A PTY session from its stream (w, attached) to its end, as its stand-in:
+ * raw mode for input from a terminal, keys with detach, resize, signals;
+ * returns the exit code (or leaves the process on a detach). *client_idle
+ * is false when a call may still be in progress on o->c (do not close it). */
+int rctl_tty_session(struct rctl_watch *w, const struct rctl_tty_opts *o, bool *client_idle);
+
+/* attach on a terminal: if session w->id has a terminal, run it as
+ * rctl_tty_session does, with our stdin; RCTL_NOT_MINE when it has none
+ * (or its process ended): a plain attach then. */
+int rctl_tty_attach(struct rctl_globals *g, struct rctl_watch *w);
+
+/* "ctrl-p,ctrl-q", "ctrl-a,d": keys[*n]; 0, or -1 when malformed. */
+int rctl_detach_keys_parse(const char *spec, uint8_t *keys, size_t *n);
+
+/* Put the local terminal back as it was (async-signal-safe; a no-op
+ * unless a terminal session made it raw). */
+void rctl_tty_restore(void);
 
 /* ---- rctl_json.c: JSON output, in the proto3 JSON mapping (pb_json.h) ---- */
 

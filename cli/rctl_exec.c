@@ -2,7 +2,8 @@
  * stand in for its process. Its output is copied to ours as it comes (rctl_watch.c); with
  * -i (or --stdin) a second thread feeds it our input; a third passes the
  * signals we get on to it; a closed stdout sends it SIGPIPE; and its end
- * becomes our exit status, as with `run`. */
+ * becomes our exit status, as with `run`. With -t it runs on a terminal
+ * instead, and rctl_tty.c stands in for it. */
 #include "rctl.h"
 
 #include <errno.h>
@@ -215,6 +216,8 @@ rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o)
 {
 	struct rctl_watch w = { .cmd = o->cmd, .connect_timeout_ms = g->connect_timeout_ms, .run = o,
 				.cred = rctl_credentials(g) };
+	Runner__V1__Terminal term;
+	bool client_idle = true;
 	struct exec_threads t = { .w = &w, .stop = { -1, -1 } };
 	Runner__V1__StartPipesResponse *resp = NULL;
 	runner_client *c = NULL;
@@ -228,6 +231,12 @@ rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o)
 	forwarded_signals(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (o->tty) {
+		/* On a terminal (rctl_tty.c): ours, sized as ours. */
+		rctl_tty_block_signals(true);
+		rctl_tty_spec(&term);
+		o->spec.terminal = &term;
+	}
 
 	if ((rv = rctl_connect(g, &c)) != 0)
 		return rv;
@@ -241,9 +250,15 @@ rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o)
 	w.secret_len = resp->stream_secret.len;
 	w.stream_addr = resp->stream_address;
 
-	rv = run_session(&w, &t);
+	if (o->tty) {
+		struct rctl_tty_opts to = { .c = c, .input_fd = t.input_fd, .detach_keys = o->detach_keys, .addr = g->addr };
+		if ((rv = rctl_watch_open(&w)) == 0)
+			rv = rctl_tty_session(&w, &to, &client_idle);
+	} else {
+		rv = run_session(&w, &t);
+	}
 	rctl_watch_close(&w);
-	if (stop_threads(&t)) {
+	if (stop_threads(&t) && client_idle) {
 		runner__v1__start_pipes_response__free_unpacked(resp, NULL);
 		runner_client_close(c);
 		for (int i = 0; i < 2; i++)
@@ -260,7 +275,7 @@ rctl_cmd_exec(struct rctl_globals *g, int argc, char **argv)
 {
 	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
 		.cmd = argv[0],
-		.accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_TAG | RCTL_RUNOPT_INTERACTIVE,
+		.accept = RCTL_RUNOPT_STDIN | RCTL_RUNOPT_TAG | RCTL_RUNOPT_INTERACTIVE | RCTL_RUNOPT_TTY,
 	};
 	int rv;
 

@@ -1,6 +1,7 @@
 /* rctl_watch.c — a session's output copied to runnerctl's own as it comes
  * (ReadStream), and its end passed on as `run` passes on a Run's: what exec
- * and attach share; and `runnerctl attach`. */
+ * and attach share; and `runnerctl attach` (to a PTY session from a
+ * terminal, rctl_tty.c takes over). */
 #include "rctl.h"
 
 #include <errno.h>
@@ -52,6 +53,7 @@ output_closed(struct rctl_watch *w)
 static int
 last_frame_exit(const struct rctl_watch *w, const Runner__V1__StreamFrame *f)
 {
+	rctl_tty_restore(); /* notes follow: for a terminal in its usual mode */
 	if (f->result != NULL)
 		return rctl_outcome_exit(f->result, w->run, true);
 	if (f->code != RUNNER__V1__STATUS_CODE__OK)
@@ -85,6 +87,7 @@ rctl_watch_copy(struct rctl_watch *w)
 				runner__v1__stream_frame__free_unpacked(f, NULL);
 				if (err == EPIPE)
 					return output_closed(w);
+				rctl_tty_restore();
 				fprintf(stderr, PROG ": writing output: %s\n", strerror(err));
 				return RCTL_EXIT_IO;
 			}
@@ -107,7 +110,7 @@ rctl_watch_close(struct rctl_watch *w)
 
 /* ---- attach ---- */
 
-enum { OPT_FROM = 0x500, OPT_STDERR_FROM, OPT_STREAM_ADDR };
+enum { OPT_FROM = 0x500, OPT_STDERR_FROM, OPT_STREAM_ADDR, OPT_DETACH_KEYS };
 
 static int
 attach_opt(void *ctx, const char *cmd, int opt, char *arg)
@@ -126,6 +129,9 @@ attach_opt(void *ctx, const char *cmd, int opt, char *arg)
 	case OPT_STREAM_ADDR:
 		w->stream_addr = arg;
 		return RCTL_CONTINUE;
+	case OPT_DETACH_KEYS:
+		w->detach_keys = arg;
+		return RCTL_CONTINUE;
 	default:
 		return rctl_usage_error(cmd, "unhandled option %d", opt);
 	}
@@ -138,6 +144,7 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "stderr-from", required_argument, NULL, OPT_STDERR_FROM },
 		{ "stream-addr", required_argument, NULL, OPT_STREAM_ADDR },
+		{ "detach-keys", required_argument, NULL, OPT_DETACH_KEYS },
 		RCTL_GLOBAL_LONGOPTS,
 		{ 0 },
 	};
@@ -173,6 +180,11 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 	w.id = h.id;
 	w.secret = h.secret;
 	w.secret_len = h.secret_len;
+	/* A PTY session from a terminal: keys, raw mode, resize (rctl_tty.c). */
+	if (isatty(STDIN_FILENO) && (rv = rctl_tty_attach(g, &w)) != RCTL_NOT_MINE) {
+		rctl_watch_close(&w);
+		return rv;
+	}
 	if ((rv = rctl_watch_open(&w)) == 0)
 		rv = rctl_watch_copy(&w);
 	rctl_watch_close(&w);

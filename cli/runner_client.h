@@ -41,7 +41,8 @@
  * call uses its own nng context and blocks only its caller.
  *
  * Related headers, included here: runner_stream.h (reading a session's
- * output), runner_stdin.h (writing a session's input), runner_status.h,
+ * output, or a watch's events), runner_stdin.h (writing a session's input),
+ * runner_files.h (the file calls), runner_status.h,
  * runner_defaults.h (addresses and limits both sides agree on),
  * runner_client_version.h.
  */
@@ -195,6 +196,13 @@ int runner_read_output(runner_client *c, const Runner__V1__ReadOutputRequest *re
 int runner_remove(runner_client *c, const Runner__V1__RemoveRequest *req,
 		  Runner__V1__RemoveResponse **resp, uint64_t deadline_ms, runner_status *st);
 
+/* Set the window size of a PTY session's terminal (a session started with
+ * command.terminal); its foreground process group gets SIGWINCH.
+ * FAILED_PRECONDITION for a session without a terminal or whose process
+ * exited, INVALID_ARGUMENT for a size outside 1..65535. */
+int runner_resize(runner_client *c, const Runner__V1__ResizeRequest *req,
+		  Runner__V1__ResizeResponse **resp, uint64_t deadline_ms, runner_status *st);
+
 /* ReadStream, the contract's streaming method, is not a REQ/REP call: see
  * runner_stream.h. */
 
@@ -212,6 +220,7 @@ int runner_parse_size(const char *s, uint64_t *bytes);
 }
 #endif
 
+#include "runner_files.h"
 #include "runner_stdin.h"
 #include "runner_stream.h"
 

@@ -3,6 +3,7 @@
  * table, the help texts and what every command shares; each command lives
  * in its own rctl_*.c file. */
 #include "rctl.h"
+#include "rctl_files.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -80,6 +81,14 @@ static const char exec_help[] =
 	"\n"
 	"  -i, --interactive      feed runnerctl's stdin to the child as it comes, closing\n"
 	"                         the child's stdin at end-of-file\n"
+	"  -t, --tty              run CMD on a terminal (a PTY session) of our window\n"
+	"                         size and $TERM; with -i and our stdin a terminal, that\n"
+	"                         one goes into raw mode (every key, ^C too, goes to\n"
+	"                         CMD's terminal) until we leave, and our window size\n"
+	"                         follows; -it is -i -t\n"
+	"  --detach-keys K        with -it: the keys that leave the session running\n"
+	"                         (default ctrl-p,ctrl-q; K is a comma list of ctrl-X\n"
+	"                         or single characters; \"\" for none)\n"
 	"  --stdin FILE|-         feed FILE (any size, streamed) instead\n"
 	"  --tag T                a label that ps shows and filters on\n"
 	"\n"
@@ -94,6 +103,10 @@ static const char start_help[] =
 	"  --tag T                a label that ps shows and filters on\n"
 	"  --key K                idempotency key: starting again with the same K\n"
 	"                         returns the first session instead of a new one\n"
+	"  --output M             what happens to output while no reader is attached:\n"
+	"                         keep (default; once the session buffer is full the\n"
+	"                         process waits for a reader), discard, or tail=N (keep\n"
+	"                         the last N bytes); counted either way\n"
 	"  --json                 print the StartPipesResponse as JSON (session id,\n"
 	"                         stream address, secret in base64, pid) with \"handle\"\n";
 
@@ -109,6 +122,9 @@ static const char attach_help[] =
 	"                         default: $RUNNERD_STREAM_ADDR, else runnerd's default\n"
 	"                         beside --addr: ipc x.sock -> x-stream.sock, tcp port\n"
 	"                         P -> P+1)\n"
+	"  --detach-keys K        a PTY session: the keys that leave it running (as\n"
+	"                         exec -it)\n"
+	"From a terminal to a PTY session, attach types into it as exec -it does.\n"
 	"An offset runnerd no longer retains is OUT_OF_RANGE, naming the first it has.\n";
 
 static const char logs_help[] =
@@ -156,7 +172,9 @@ static const char rm_help[] =
 	"Forget a finished session now (its output, result and key) instead of after\n"
 	"runnerd's retention time. A running session is refused.\n"
 	"\n"
-	"  -f, --force            stop it first (as stop) when it is still running\n";
+	"  -f, --force            stop it first (as stop) when it is still running\n"
+	"\n"
+	"With remote paths (:PATH), remove those files instead (see rm-file).\n";
 
 static const char ps_help[] =
 	"List the sessions runnerd holds, running or finished: id, tag, state, pid,\n"
@@ -182,11 +200,11 @@ static const struct rctl_command commands[] = {
 	{ "run", rctl_cmd_run, "[OPTIONS] [--] CMD [ARG...]", "run CMD (no shell) and wait for it", run_help, true },
 	{ "sh", rctl_cmd_sh, "[OPTIONS] 'COMMAND LINE'", "run a command line with /bin/sh -c and wait for it",
 	  sh_help, true },
-	{ "exec", rctl_cmd_exec, "[-i] [OPTIONS] [--] CMD [ARG...]",
-	  "run CMD as a session, streaming its output (-i: and our stdin)", exec_help, true },
+	{ "exec", rctl_cmd_exec, "[-i] [-t] [OPTIONS] [--] CMD [ARG...]",
+	  "run CMD as a session, streaming its output (-i: and our stdin; -t: on a terminal)", exec_help, true },
 	{ "start", rctl_cmd_start, "[OPTIONS] [--] CMD [ARG...]", "start a session; print its HANDLE",
 	  start_help, true },
-	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N]",
+	{ "attach", rctl_cmd_attach, "HANDLE [--from N] [--stderr-from N] [--detach-keys K]",
 	  "stream a session's output until it ends", attach_help, false },
 	{ "logs", rctl_cmd_logs, "HANDLE [-f]", "print a session's retained output (-f: and follow it)",
 	  logs_help, false },
@@ -199,11 +217,28 @@ static const struct rctl_command commands[] = {
 	  false },
 	{ "stop", rctl_cmd_stop, "ID [-t DUR]", "stop a session: TERM, then KILL after a grace", stop_help,
 	  false },
-	{ "rm", rctl_cmd_rm, "ID [-f]", "forget a finished session", rm_help, false },
+	{ "rm", rctl_cmd_rm_any, "ID [-f] | [-r] [-f] REMOTE...", "forget a finished session; remove remote files",
+	  rm_help, false },
 	{ "ps", rctl_cmd_ps, "[--tag T] [--json]", "list sessions", ps_help, false },
 	{ "health", rctl_cmd_health, "[--json]", "show whether runnerd is serving, and its backends",
 	  health_help, false },
 	{ "version", rctl_cmd_version, "", "show runnerctl's and runnerd's versions", version_help, false },
+	/* files (rctl_files*.c) */
+	{ "ls", rctl_cmd_ls, "[-l] [-R|--depth N] [--json] REMOTE...", "list remote directories", rctl_ls_help,
+	  false },
+	{ "stat", rctl_cmd_stat, "[--sha256] [--json] REMOTE...", "describe remote files", rctl_stat_help, false },
+	{ "cat", rctl_cmd_cat, "REMOTE...", "print remote files", rctl_cat_help, false },
+	{ "put", rctl_cmd_put, "[--mode M] [--append|--no-clobber] REMOTE", "write our stdin to a remote file",
+	  rctl_put_help, false },
+	{ "cp", rctl_cmd_cp, "[--mode M] [--no-clobber] SRC DST", "copy files or directories to or from runnerd",
+	  rctl_cp_help, false },
+	{ "rm-file", rctl_cmd_rm_files, "[-r] [-f] REMOTE...", "remove remote files (rm does too)",
+	  rctl_rm_files_help, false },
+	{ "mkdir", rctl_cmd_mkdir, "[-p] [--mode M] REMOTE...", "create remote directories", rctl_mkdir_help,
+	  false },
+	{ "mv", rctl_cmd_mv, "[-f] REMOTE REMOTE", "rename a remote file or directory", rctl_mv_help, false },
+	{ "watch", rctl_cmd_fwatch, "[-r] [--json] REMOTE", "print changes under a remote directory",
+	  rctl_watch_help, false },
 	{ "help", cmd_help, "[COMMAND]", "show this help, or COMMAND's", help_help, false },
 };
 
@@ -233,7 +268,8 @@ static const char notation_help[] =
 	"A session ID may be shortened to any prefix that names one session (as ps\n"
 	"shows them); a HANDLE is ID:SECRET, as start prints it, and goes wherever an\n"
 	"ID does. DUR is a whole number with an optional unit ms, s, m or h (default:\n"
-	"s), e.g. 500ms, 10s, 2m; N takes K, M or G (powers of 1024).\n";
+	"s), e.g. 500ms, 10s, 2m; N takes K, M or G (powers of 1024). REMOTE is :PATH,\n"
+	"a path on runnerd's side, inside the roots of a profile's files: section.\n";
 
 static const struct rctl_command *
 find_command(const char *name)
@@ -335,6 +371,7 @@ rctl_usage_error(const char *cmd, const char *fmt, ...)
 int
 rctl_status_exit(const runner_status *st)
 {
+	rctl_tty_restore(); /* a raw terminal would mangle the message */
 	report(st->code, NULL, st->message);
 	return st->code == RUNNER_UNAVAILABLE	    ? RCTL_EXIT_UNAVAILABLE
 	       : st->code == RUNNER_UNAUTHENTICATED ? RCTL_EXIT_NOPERM

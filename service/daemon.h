@@ -3,8 +3,9 @@
  * struct runnerd owns every subsystem for the life of the process. main
  * creates them in this order: options, backends, profiles, principals, TLS,
  * the audit log; the loop, the
- * Runs, rpc, the ledger, the spawners, the launcher, sessions, streams, the transport
- * (requests arrive from here on), the docker pools. No module sees the
+ * Runs, rpc, the ledger, the spawners, the launcher, sessions, streams, the
+ * files module, the transport (requests arrive from here on), the docker
+ * pools. No module sees the
  * daemon: each gets the handles it needs (a loop, the launcher, the
  * sessions...) through its own config struct, and the handlers get a
  * handler_env. Loop thread, but for main's start-up and exit.
@@ -38,8 +39,10 @@ struct runnerd {
 	struct auth *auth;            /* principals (none: the socket's owner is admin) */
 	struct audit *audit;          /* the audit log */
 	struct tls_listen *tls;       /* tls+tcp listeners; NULL: none */
+	struct files *files;
 	struct handler_env env;       /* what the handlers see (call.app) */
 	uint64_t started_us;
+	struct loop_timer housekeeping; /* memory back to the system, old ids forgotten */
 
 	/* shutdown */
 	struct loop_timer drain_timer;

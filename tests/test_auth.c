@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth_support.h"
+#include "runner_files.h"
 
 #define TOKEN_ALICE "alice-9f2c1d0e6b7a4c3d"
 #define TOKEN_BOB "bob-1a2b3c4d5e6f7081"
@@ -34,6 +35,7 @@ config(char *buf, size_t size)
 		 "profiles:\n"
 		 "  - name: default\n    backend: exec\n"
 		 "  - name: second\n    backend: exec\n    env:\n      set: [{name: WHICH, value: second}]\n"
+		 "    files:\n      read: [/etc]\n"
 		 "  - name: third\n    backend: exec\n"
 		 "  - name: as-nobody\n    backend: exec\n    user: nobody\n"
 		 "principals:\n"
@@ -182,6 +184,53 @@ START_TEST(test_profile_grants)
 	rd_cmd_argv(&cmd, "true", NULL);
 	cmd.spec.profile = "second";
 	rd_assert_code(rd_start_pipes_code(bob, &cmd, NULL, NULL, &s, &st), RUNNER_PERMISSION_DENIED, &st);
+	runner_client_close(bob);
+	runner_client_close(alice);
+}
+END_TEST
+
+/* StatFile of `path` under `profile` (NULL: the request names none): its code. */
+static int
+stat_as(runner_client *c, const char *profile, const char *path, runner_status *st)
+{
+	Runner__V1__StatFileRequest req = RUNNER__V1__STAT_FILE_REQUEST__INIT;
+	Runner__V1__FileScope scope = RUNNER__V1__FILE_SCOPE__INIT;
+	Runner__V1__StatFileResponse *r = NULL;
+	int rv;
+
+	if (profile != NULL) {
+		scope.profile = (char *) profile;
+		req.scope = &scope;
+	}
+	req.path = (char *) path;
+	rv = runner_stat_file(c, &req, &r, 10000, st);
+	if (r != NULL)
+		runner__v1__stat_file_response__free_unpacked(r, NULL);
+	return rv < 0 ? st->code : RUNNER_OK;
+}
+
+/* File operations are held to the same grants as commands. */
+START_TEST(test_file_grants)
+{
+	runner_client *bob = as_client(ad.d.tcp_url, TOKEN_BOB), *alice = as_client(ad.d.tcp_url, TOKEN_ALICE);
+	runner_status st;
+
+	rd_assert_code(stat_as(bob, "second", "/etc/passwd", &st), RUNNER_PERMISSION_DENIED, &st);
+	ck_assert_str_eq(st.message, "principal bob may not use profile second (granted: default)");
+	ck_assert_int_eq(stat_as(alice, "second", "/etc/passwd", &st), RUNNER_OK);
+	/* A scope naming no profile is the principal's default ("second",
+	 * whose files: reach /etc), not the server's (which has none). */
+	ck_assert_msg(stat_as(alice, NULL, "/etc/passwd", &st) == RUNNER_OK, "%s", st.message);
+	ck_assert_msg(stat_as(alice, "", "/etc/passwd", &st) == RUNNER_OK, "%s", st.message);
+	ck_assert_int_ne(stat_as(bob, NULL, "/etc/passwd", &st), RUNNER_OK);
+
+	json_t *lines = as_audit_lines(&ad);
+	json_t *refused = as_audit_find(lines, "refused", "method", "StatFile");
+	ck_assert_ptr_nonnull(refused);
+	ck_assert_str_eq(as_str(refused, "principal"), "bob");
+	ck_assert_str_eq(as_str(refused, "code"), "PERMISSION_DENIED");
+	ck_assert_str_eq(as_str(refused, "profile"), "second");
+	json_decref(lines);
 	runner_client_close(bob);
 	runner_client_close(alice);
 }
@@ -500,6 +549,7 @@ make_suite(void)
 	tcase_add_test(tc, test_ipc_uid_admitted_or_dropped);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_profile_grants);
+	tcase_add_test(tc, test_file_grants);
 	tcase_add_test(tc, test_quota_concurrent_runs);
 	tcase_add_test(tc, test_quota_sessions);
 	tcase_add_test(tc, test_quota_rate);

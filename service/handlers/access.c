@@ -1,6 +1,7 @@
 #include "handlers/access.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "auth/auth.h"
 #include "command.h"
@@ -58,6 +59,53 @@ access_refuse_command(struct call *c, const Runner__V1__CommandSpec *spec, const
 
 	audit_refused(env->audit, &r, st->code, st->message);
 	call_fail(c, st);
+}
+
+/* The request's `scope` field (every file request has one, field 1). */
+static Runner__V1__FileScope **
+scope_field(struct call *c)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(c->request->descriptor, "scope");
+
+	if (f == NULL || f->descriptor != &runner__v1__file_scope__descriptor)
+		return NULL;
+	return (Runner__V1__FileScope **) ((char *) c->request + f->offset);
+}
+
+int
+access_files(struct call *c)
+{
+	const struct handler_env *env = c->app;
+	const char *server_default = profiles_default(env->profiles), *profile;
+	Runner__V1__FileScope **scope = scope_field(c);
+	const char *requested;
+	rstatus st;
+
+	if (c->who.principal == NULL)
+		return 0;
+	if (scope == NULL) { /* a file method without a scope is a bug here */
+		rstatus_fail(&st, RS_INTERNAL, "%s has no FileScope", c->method->name);
+		call_fail(c, &st);
+		return -1;
+	}
+	requested = *scope != NULL && (*scope)->profile != NULL ? (*scope)->profile : "";
+	if (principal_profile(c->who.principal, requested, server_default, &profile, &st) < 0) {
+		access_refuse_command(c, NULL, profile, &st);
+		return -1;
+	}
+	if (requested[0] != '\0' || strcmp(profile, server_default ? server_default : "") == 0)
+		return 0;
+	/* The principal's default, written into the request so that the files
+	 * module resolves it as if the caller had named it. */
+	if (*scope == NULL && (*scope = call_alloc(c, sizeof(**scope))) != NULL)
+		runner__v1__file_scope__init(*scope);
+	if (*scope == NULL || call_set_string(c, &(*scope)->profile, profile) < 0) {
+		rstatus_fail(&st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		call_fail(c, &st);
+		return -1;
+	}
+	return 0;
 }
 
 struct audit_process *

@@ -29,6 +29,12 @@ int access_command(const struct call *c, const Runner__V1__CommandSpec *spec,
 void access_refuse_command(struct call *c, const Runner__V1__CommandSpec *spec, const char *profile,
 			   const rstatus *st);
 
+/* A file request (ReadFile ... WatchDir: each has a FileScope `scope`)
+ * as the caller may make it: PERMISSION_DENIED (audited, answered: -1)
+ * when its principal may not use the scope's profile. A scope that names
+ * no profile gets the principal's default, as a command does. 0: go on. */
+int access_files(struct call *c);
+
 struct command;
 
 /* The audit record of the process the call starts: `spec` as asked,

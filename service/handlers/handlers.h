@@ -24,6 +24,7 @@ struct profiles;
 struct sessions;
 struct streams;
 struct runs;
+struct files;
 
 /* The handles the handlers use; main fills one and keeps it alive. */
 struct handler_env {
@@ -34,6 +35,7 @@ struct handler_env {
 	struct streams *streams;
 	struct auth *auth;               /* principals: who may read which output */
 	struct audit *audit;             /* NULL: no audit log */
+	struct files *files;             /* file operations */
 	uint64_t started_us;             /* for Health's uptime */
 };
 
@@ -58,6 +60,17 @@ void rpc_remove(struct call *c);
 /* session_config.owner_done for the sessions StartPipes starts (the
  * owner's quota, the audit line of the end). */
 void rpc_session_done(void *ctx, const Runner__V1__RunResult *result, uint64_t stdin_bytes);
+/* rpc_terminal.c */
+void rpc_resize(struct call *c);
+/* rpc_files.c */
+void rpc_read_file(struct call *c);
+void rpc_write_file(struct call *c);
+void rpc_list_dir(struct call *c);
+void rpc_stat_file(struct call *c);
+void rpc_make_dir(struct call *c);
+void rpc_remove_file(struct call *c);
+void rpc_rename_file(struct call *c);
+void rpc_watch_dir(struct call *c);
 
 /* The Runs in flight (rpc_run.c), for shutdown. */
 int runs_new(struct runs **out, rstatus *st);

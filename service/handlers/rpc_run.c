@@ -137,11 +137,13 @@ rpc_run(struct call *c)
 		goto fail;
 	cmd = launch_command(r->launch);
 	r->audit = access_process(c, req->command, profile, cmd, NULL);
-	if (collect_init(&r->io, req->stdin.data, req->stdin.len, cmd->stdout_limit, cmd->stderr_limit,
-			 &st) < 0 ||
+	/* On a terminal, stdout is the terminal's output, capped as such. */
+	if (collect_init(&r->io, req->stdin.data, req->stdin.len,
+			 cmd->tty_rows ? cmd->pty_limit : cmd->stdout_limit, cmd->stderr_limit, &st) < 0 ||
 	    launch_start(r->launch, r->io.stdin_len > 0, effective_timeout_ms(r, cmd->timeout_ms, c->deadline_us),
 			 &run_ops, r, &st) < 0)
 		goto fail;
+	r->io.tty = cmd->tty_rows > 0;
 	if (r->io.stdin_len > 0)
 		job_want_stdin(launch_job(r->launch), true);
 	r->next = rs->all;

@@ -1,5 +1,7 @@
 #include "rpc/rpc.h"
 
+#include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,34 @@ struct rpc {
 	void *auth_arg;
 	bool draining;
 	uint64_t started_unix_ms;
+	struct wire_limits limits; /* checked before protobuf-c allocates */
+	/* Decoded requests of calls in progress are allocated through this,
+	 * so what they hold is known: `held` bytes, refused past `max_held`. */
+	ProtobufCAllocator decoder;
+	size_t held, max_held;
 };
+
+static void *
+held_alloc(void *data, size_t size)
+{
+	struct rpc *r = data;
+	void *p = malloc(size);
+
+	if (p != NULL)
+		r->held += malloc_usable_size(p);
+	return p;
+}
+
+static void
+held_free(void *data, void *p)
+{
+	struct rpc *r = data;
+
+	if (p != NULL) {
+		r->held -= malloc_usable_size(p);
+		free(p);
+	}
+}
 
 static uint64_t
 unix_ms(void)
@@ -48,6 +77,9 @@ rpc_new(struct rpc **out, struct loop *l, const struct dedup_config *dcfg,
 	r->loop = l;
 	r->service = sd;
 	r->started_unix_ms = unix_ms();
+	wire_limits_init(&r->limits, &runner__v1__command_spec__descriptor);
+	r->decoder = (ProtobufCAllocator){ .alloc = held_alloc, .free = held_free, .allocator_data = r };
+	r->max_held = SIZE_MAX;
 	r->app = app;
 	/* Bind handlers by name, so the table can never drift from the .proto
 	 * unnoticed: a handler for a method that does not exist is a bug. */
@@ -82,11 +114,49 @@ rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg)
 	r->log_arg = arg;
 }
 
+void *
+call_alloc(struct call *c, size_t size)
+{
+	void *p = held_alloc(c->rpc, size);
+
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+int
+call_set_string(struct call *c, char **field, const char *value)
+{
+	size_t len = strlen(value) + 1;
+	char *copy = held_alloc(c->rpc, len);
+
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, value, len);
+	/* protobuf-c's empty string is static: never freed. */
+	if (*field != NULL && *field != protobuf_c_empty_string)
+		held_free(c->rpc, *field);
+	*field = copy;
+	return 0;
+}
+
 void
 rpc_set_auth(struct rpc *r, const struct rpc_auth_ops *ops, void *arg)
 {
 	r->auth = ops;
 	r->auth_arg = arg;
+}
+
+void
+rpc_set_max_held(struct rpc *r, size_t bytes)
+{
+	r->max_held = bytes;
+}
+
+void
+rpc_expire(struct rpc *r)
+{
+	dedup_expire(r->dedup, loop_now_us());
 }
 
 void
@@ -206,7 +276,7 @@ call_reply(struct call *c, int code, const char *message, const ProtobufCMessage
 		transport_reply(c->ctx, msg);
 	log_request(r, c->method->name, code, message, c->received_us, id, id_len, false, &c->who);
 	if (c->request != NULL)
-		protobuf_c_message_free_unpacked(c->request, NULL);
+		protobuf_c_message_free_unpacked(c->request, &r->decoder);
 	free(c);
 }
 
@@ -339,7 +409,15 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		call_reply(c, RS_UNIMPLEMENTED, "not implemented by this server yet", NULL);
 		return;
 	}
-	if (envelope_payload_decode(md, &env->payload, &c->request, &st) < 0) {
+	if (envelope_payload_decode(md, &env->payload, &r->limits, &r->decoder, &c->request, &st) < 0) {
+		call_fail(c, &st);
+		return;
+	}
+	/* This one included, so one request alone past the limit is refused. */
+	if (r->held > r->max_held) {
+		rstatus_fail(&st, RS_RESOURCE_EXHAUSTED,
+			     "the requests in progress hold %zu bytes with this one, past runnerd's limit of "
+			     "%zu (--max-inflight-bytes); retry when some are answered", r->held, r->max_held);
 		call_fail(c, &st);
 		return;
 	}
@@ -352,9 +430,9 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 	struct rpc *r = arg;
 	uint64_t started = loop_now_us();
 	Runner__V1__RequestEnvelope *env;
-	rstatus st;
+	rstatus st = { .code = RS_OK };
 
-	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &env, &st) < 0) {
+	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &r->limits, &env, &st) < 0) {
 		nng_msg_free(msg);
 		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0, NULL);
 		return;

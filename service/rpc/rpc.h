@@ -85,6 +85,16 @@ struct rpc_auth_ops {
 };
 void rpc_set_auth(struct rpc *r, const struct rpc_auth_ops *ops, void *arg);
 
+/* Requests of calls in progress (a Run's stdin until it is answered, a
+ * WriteStdin's data until it is in the pipe) may hold at most `bytes`
+ * decoded, all together; a request past it is RESOURCE_EXHAUSTED at once.
+ * Unlimited until set. */
+void rpc_set_max_held(struct rpc *r, size_t bytes);
+
+/* Forget de-duplication entries past their time (also done whenever a
+ * call completes; this is for a server that went quiet). */
+void rpc_expire(struct rpc *r);
+
 /* New requests get UNAVAILABLE from now on; calls in progress go on. */
 void rpc_drain(struct rpc *r);
 bool rpc_draining(const struct rpc *r);
@@ -95,5 +105,13 @@ bool rpc_draining(const struct rpc *r);
 void call_reply(struct call *c, int code, const char *message, const ProtobufCMessage *reply);
 /* call_reply with a status object. */
 void call_fail(struct call *c, const rstatus *st);
+
+/* Memory that lives as long as the call's decoded request and is freed
+ * with it (protobuf_c_message_free_unpacked), for a handler that fills in
+ * what the request left out: a string field replaced by a copy of
+ * `value` (the old one freed), or a zeroed block for a missing
+ * sub-message. -ENOMEM / NULL past the server's memory. */
+int call_set_string(struct call *c, char **field, const char *value);
+void *call_alloc(struct call *c, size_t size);
 
 #endif

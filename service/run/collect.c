@@ -60,12 +60,19 @@ collect_stdin(struct collect *c, struct job *j, int fd)
 void
 collect_fill(const struct collect *c, Runner__V1__RunResult *res)
 {
-	res->stdout.data = c->out.data;
-	res->stdout.len = c->out.len;
+	if (c->tty) {
+		res->pty.data = c->out.data;
+		res->pty.len = c->out.len;
+		res->pty_total = c->out.total;
+		res->pty_truncated = c->out.total > c->out.len;
+	} else {
+		res->stdout.data = c->out.data;
+		res->stdout.len = c->out.len;
+		res->stdout_total = c->out.total;
+		res->stdout_truncated = c->out.total > c->out.len;
+	}
 	res->stderr.data = c->err.data;
 	res->stderr.len = c->err.len;
-	res->stdout_total = c->out.total;
 	res->stderr_total = c->err.total;
-	res->stdout_truncated = c->out.total > c->out.len;
 	res->stderr_truncated = c->err.total > c->err.len;
 }

@@ -9,6 +9,7 @@
 
 struct collect {
 	struct capture out, err;
+	bool tty;  /* out is a terminal's: it fills RunResult.pty */
 	uint8_t *stdin_data;
 	size_t stdin_len, stdin_off;
 };

@@ -1,6 +1,7 @@
 #include "run/job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "core/ledger.h"
 #include "core/reaper.h"
 #include "job_cgroup.h"
+#include "pty.h"
 #include "run/spawner.h"
 #include "spawn_child.h"
 #include "status_shim.h"
@@ -31,6 +33,8 @@ struct job {
 	struct loop_timer timer;
 	struct loop_watch in, out, err;
 	int status_fd;               /* our end of the status channel; -1: none */
+	int tty_master;              /* the terminal we made (out.fd, not owned); -1: none */
+	bool tty;                    /* on a terminal, whoever made it */
 	const struct backend_launch *launch; /* outlives the job (backend.h) */
 	struct ledger *ledger;
 	bool want_stdin;
@@ -58,6 +62,8 @@ close_watch(struct job *j, struct loop_watch *w)
 	loop_watch_del(j->loop, w);
 	close(w->fd);
 	w->fd = -1;
+	if (w == &j->out)
+		j->tty_master = -1;
 }
 
 int
@@ -88,6 +94,36 @@ bool
 job_exited(const struct job *j)
 {
 	return j->reaped;
+}
+
+int
+job_resize(struct job *j, unsigned rows, unsigned cols, rstatus *st)
+{
+	int rv;
+
+	if (!j->tty)
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the process has no terminal");
+	if (rows == 0 || cols == 0 || rows > PTY_MAX_CELLS || cols > PTY_MAX_CELLS)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "a terminal is 1x1 to %ux%u cells, not %ux%u",
+				    PTY_MAX_CELLS, PTY_MAX_CELLS, rows, cols);
+	if (j->reaped || (!j->spawned && !j->spawning))
+		return rstatus_fail(st, RS_FAILED_PRECONDITION, "the process has exited");
+	if (j->launch->tty != LAUNCH_TTY_INSIDE) {
+		if (j->tty_master < 0)
+			return rstatus_fail(st, RS_FAILED_PRECONDITION, "the terminal is closed");
+		if ((rv = pty_set_size(j->tty_master, rows, cols)) < 0)
+			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "TIOCSWINSZ");
+		/* The command's own terminal: the kernel told its foreground group. */
+		if (j->launch->tty == LAUNCH_TTY_HERE)
+			return 0;
+	} else if ((rv = j->launch->resize(j->launch, rows, cols, st)) < 0) {
+		return rv;
+	}
+	/* The wrapper's terminal: it applies the size on SIGWINCH, taking it
+	 * from ours (LAUNCH_TTY_WRAPPED) or from the backend (_INSIDE). */
+	if ((rv = job_signal(j, SIGWINCH)) < 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, -rv, "kill");
+	return 0;
 }
 
 static void
@@ -444,6 +480,38 @@ job_result(struct job *j)
 	return &j->result;
 }
 
+/* A terminal the job makes (LAUNCH_TTY_HERE, _WRAPPED): the master is our
+ * output and, through a second fd (epoll tells the two apart), our stdin;
+ * the slave is the child's fds 0-2. */
+static int
+setup_tty(struct job *j, const struct job_spec *spec, int child_fds[3], rstatus *st)
+{
+	const struct launch_setup *su = &spec->launch->setup;
+	int rv, master, slave;
+
+	if ((rv = pty_open(spec->tty_rows, spec->tty_cols, &master, &slave)) < 0)
+		return rstatus_fail_errno(st, rv == -EMFILE || rv == -ENFILE || rv == -ENOSPC ? RS_RESOURCE_EXHAUSTED
+											      : RS_INTERNAL,
+					  -rv, "opening a pty");
+	/* A command running as another user owns its terminal, as after a
+	 * login: programs that reopen it by name (ttyname) must be let in. */
+	if (su->set_ids && fchown(slave, su->ids.uid, (gid_t) -1) != 0) {
+		rv = errno;
+		close(master);
+		close(slave);
+		return rstatus_fail_errno(st, RS_INTERNAL, rv, "chown of the pty");
+	}
+	j->out.fd = j->tty_master = master;
+	for (int t = 0; t < 3; t++)
+		child_fds[t] = slave;
+	/* A wrapper's terminal only carries bytes to the command's. */
+	if (spec->launch->tty == LAUNCH_TTY_WRAPPED && (rv = pty_make_raw(slave)) < 0)
+		return rstatus_fail_errno(st, RS_INTERNAL, -rv, "raw mode of the pty");
+	if (spec->stdin_pipe && (j->in.fd = fcntl(master, F_DUPFD_CLOEXEC, 0)) < 0)
+		return rstatus_fail_errno(st, RS_RESOURCE_EXHAUSTED, errno, "dup");
+	return 0;
+}
+
 static int
 setup_pipes(struct job *j, bool stdin_pipe, int child_fds[3], rstatus *st)
 {
@@ -484,10 +552,11 @@ watch_pipes(struct job *j, rstatus *st)
 {
 	int rv;
 
-	/* stdin is watched only on demand (job_want_stdin). */
+	/* stdin is watched only on demand (job_want_stdin); a terminal has no
+	 * stderr of its own. */
 	if ((rv = loop_watch_add(j->loop, &j->out, EPOLLIN, st)) < 0)
 		return rv;
-	return loop_watch_add(j->loop, &j->err, EPOLLIN, st);
+	return j->err.fd >= 0 ? loop_watch_add(j->loop, &j->err, EPOLLIN, st) : 0;
 }
 
 /* The backend started the process ahead of time (backend_launch.adopt_pid):
@@ -559,11 +628,20 @@ spawn_request(struct job *j, const struct backend_launch *la, const int child_fd
 		.cwd = la->cwd,
 	};
 	*n_fds = 0;
-	for (int t = 0; t < 4; t++)
-		if (child_fds[t] >= 0) {
+	for (int t = 0; t < 4; t++) {
+		if (child_fds[t] < 0)
+			continue;
+		/* One fd at several places (a terminal's slave) is sent once. */
+		for (int u = 0; u < t && req->fd_map[t] < 0; u++)
+			if (child_fds[u] == child_fds[t])
+				req->fd_map[t] = req->fd_map[u];
+		if (req->fd_map[t] < 0) {
 			req->fd_map[t] = (int8_t) *n_fds;
 			fds[(*n_fds)++] = child_fds[t];
 		}
+	}
+	if (j->tty_master >= 0 && la->tty == LAUNCH_TTY_HERE)
+		req->flags |= SPAWN_CTTY;
 	/* Resolved here, against the child's PATH and cwd, so that "not
 	 * found" is told apart from the other failures before anything runs. */
 	if ((rv = spawn_resolve(la->argv[0], la->envp, la->cwd, j->path, sizeof(j->path))) < 0)
@@ -585,6 +663,20 @@ spawn_request(struct job *j, const struct backend_launch *la, const int child_fd
 	}
 	(void) st;
 	return 0;
+}
+
+/* Our copies of the child's fds (a terminal's slave sits at 0-2: closed
+ * once). */
+static void
+close_child_fds(int child_fds[4])
+{
+	for (int t = 0; t < 4; t++) {
+		bool seen = false;
+		for (int u = 0; u < t; u++)
+			seen |= child_fds[u] == child_fds[t];
+		if (child_fds[t] >= 0 && !seen)
+			close(child_fds[t]);
+	}
 }
 
 int
@@ -612,6 +704,8 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->grace_ms = spec->grace_ms;
 	j->linger_ms = spec->linger_ms;
 	j->status_fd = -1;
+	j->tty_master = -1;
+	j->tty = spec->tty_rows > 0;
 	j->launch = spec->launch;
 	j->ledger = spec->ledger;
 
@@ -627,12 +721,11 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, e, "cwd %s", spec->launch->cwd);
 		}
 	}
-	if ((rv = setup_pipes(j, spec->stdin_pipe, child_fds, st)) < 0 ||
+	if ((j->tty && spec->launch->tty != LAUNCH_TTY_INSIDE ? (rv = setup_tty(j, spec, child_fds, st))
+							      : (rv = setup_pipes(j, spec->stdin_pipe, child_fds, st))) < 0 ||
 	    (spec->launch->status_channel && (rv = setup_status_channel(j, &child_fds[3], st)) < 0) ||
 	    (rv = watch_pipes(j, st)) < 0) {
-		for (int i = 0; i < 4; i++)
-			if (child_fds[i] >= 0)
-				close(child_fds[i]);
+		close_child_fds(child_fds);
 		job_free(j);
 		return rv;
 	}
@@ -647,18 +740,14 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	} else if ((rv = spawn_request(j, spec->launch, child_fds, &req, fds, &n_fds, st)) == 0 &&
 		   (rv = spawner_spawn(spec->spawners, &j->spawn, &req, fds, n_fds, st)) < 0) {
 		/* Not even asked: nothing runs, this is an error, not a result. */
-		for (int i = 0; i < 4; i++)
-			if (child_fds[i] >= 0)
-				close(child_fds[i]);
+		close_child_fds(child_fds);
 		*out = NULL;
 		job_free(j);
 		return rv;
 	}
 	/* The spawner holds the child's ends now (or nobody will); ours must
 	 * go so EOF arrives when the child's do. */
-	for (int i = 0; i < 4; i++)
-		if (child_fds[i] >= 0)
-			close(child_fds[i]);
+	close_child_fds(child_fds);
 	if (rv < 0) {
 		char msg[sizeof(j->exec_error)];
 		if (spec->launch->exec_errno != 0)

@@ -53,6 +53,12 @@ struct job_spec {
 	uint64_t timeout_ms;  /* 0: none */
 	uint64_t grace_ms;    /* SIGTERM → SIGKILL */
 	uint64_t linger_ms;   /* after exit, wait this long for pipes to close */
+	/* A terminal of rows x cols (both > 0; 0: pipes). The process gets a
+	 * pty (backend_launch.tty says who makes it): its output is the
+	 * terminal's, JOB_STDOUT (JOB_STDERR carries only a wrapper's own
+	 * messages, LAUNCH_TTY_INSIDE), and stdin writes are typed at it.
+	 * Closing stdin stops the writing, never the terminal. */
+	unsigned tty_rows, tty_cols;
 };
 
 /* Start a job. Returns 0 (and later calls ops->done) even when the
@@ -80,6 +86,11 @@ int job_signal(struct job *j, int sig);
  * signal, the reason is KILLED rather than SIGNALED. Fails with
  * FAILED_PRECONDITION when the group cannot be signalled. */
 int job_signal_requested(struct job *j, int sig, rstatus *st);
+
+/* Set the window size of the job's terminal (SIGWINCH to its foreground
+ * group): FAILED_PRECONDITION without a terminal or once the process is
+ * gone; INVALID_ARGUMENT for a size a terminal cannot have. */
+int job_resize(struct job *j, unsigned rows, unsigned cols, rstatus *st);
 
 /* Has the main process exited (it may still be finishing its pipes)? */
 bool job_exited(const struct job *j);

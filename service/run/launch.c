@@ -84,6 +84,8 @@ launch_start(struct launch *la, bool stdin_pipe, uint64_t timeout_ms, const stru
 		.timeout_ms = timeout_ms,
 		.grace_ms = la->lr->grace_ms,
 		.linger_ms = la->lr->linger_ms,
+		.tty_rows = la->res.cmd.tty_rows,
+		.tty_cols = la->res.cmd.tty_cols,
 	};
 
 	return job_start(la->lr->loop, &spec, ops, arg, &la->job, st);

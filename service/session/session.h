@@ -53,13 +53,24 @@ struct session_owner {
 	void *ctx;             /* given to session_config.owner_done */
 };
 
+/* Running and finished sessions have separate limits. A running session
+ * holds at most buffer_bytes per stream; StartPipes past max_live running
+ * sessions is RESOURCE_EXHAUSTED. A finished one is kept for retention_ms,
+ * its output trimmed to what it holds; past max_retained finished sessions
+ * the oldest finished is collected, and past retained_output bytes of
+ * their output all together the oldest finished lose their oldest output
+ * (a reader asking for it gets OUT_OF_RANGE) but keep their result. A
+ * finished session with a reader attached is left alone until the reader
+ * leaves. */
 struct session_config {
 	const struct launcher *launcher; /* how a session's command starts */
 	/* Optional: called once per started session with its owner's ctx,
 	 * when its process ended (the result is final) or, with `result`
 	 * NULL, when the session is freed before that (shutdown). */
 	void (*owner_done)(void *ctx, const Runner__V1__RunResult *result, uint64_t stdin_bytes);
-	unsigned max_sessions;
+	unsigned max_live;          /* running sessions */
+	unsigned max_retained;      /* finished sessions */
+	size_t retained_output;     /* bytes of finished sessions' output */
 	size_t buffer_bytes;        /* per output stream */
 	uint64_t idle_ttl_ms;       /* running and untouched: killed */
 	uint64_t retention_ms;      /* finished: collected */
@@ -74,9 +85,10 @@ void sessions_free(struct sessions *ss);
 void sessions_set_observer(struct sessions *ss, const struct session_observer *obs);
 
 /* Start a session for a StartPipes request, owned by `owner` (may be
- * NULL). *existing is set when the idempotency key named a session the
- * same principal started and still retained, which is returned instead.
- * `owner` passes to the session only when a new one started. */
+ * NULL; RESOURCE_EXHAUSTED at max_live running sessions). *existing is set
+ * when the idempotency key named a session the same principal started and
+ * still retained, which is returned instead. `owner` passes to the session
+ * only when a new one started. */
 int session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
 		  const struct session_owner *owner, struct session **out, bool *existing, rstatus *st);
 
@@ -123,6 +135,14 @@ void session_close_stdin(struct session *s, struct call *c);
 void session_wait(struct session *s, struct call *c, uint64_t timeout_ms);
 int session_signal(struct session *s, int sig, rstatus *st);
 
+/* A PTY session (CommandSpec.terminal)? Its terminal's output is then the
+ * JOB_STDOUT buffer (the PTY stream); JOB_STDERR holds only what a wrapper
+ * itself reports (docker's messages), usually nothing. */
+bool session_has_terminal(const struct session *s);
+/* Resize: set the terminal's window size (job_resize's errors, and
+ * FAILED_PRECONDITION for a session without a terminal). */
+int session_resize(struct session *s, unsigned rows, unsigned cols, rstatus *st);
+
 /* The buffered output of stdout or stderr (read only: bytes base..end). */
 const struct outbuf *session_output(const struct session *s, enum job_stream which);
 /* A reader has everything below these offsets: the bytes may be forgotten,
@@ -133,7 +153,10 @@ const Runner__V1__RunResult *session_result(const struct session *s);
 
 /* The watcher bound to the session (NULL: none); binding replaces the
  * previous one without telling it. A bound watcher counts as use: the
- * session is not idle while someone waits for its output. */
+ * session is not idle while someone waits for its output, and it loses no
+ * output whatever its mode. Unbinding lets the session drop output again
+ * (tail, discard) or be trimmed (finished), soon after, from the loop:
+ * never under the caller's feet. */
 void *session_watcher(const struct session *s);
 void session_set_watcher(struct session *s, void *watcher);
 
@@ -151,6 +174,8 @@ struct session *sessions_next(struct session *s);
 
 unsigned sessions_running(const struct sessions *ss);
 unsigned sessions_count(const struct sessions *ss);
+/* Bytes of output the finished sessions hold, all together. */
+size_t sessions_retained_output(const struct sessions *ss);
 
 /* Shutdown: stop every running session (reason KILLED). */
 void sessions_stop_all(struct sessions *ss);

@@ -548,5 +548,49 @@ class TestToken(unittest.TestCase):
             self.assertNotIn(self.TOKEN.encode(), f.read())
 
 
+class TestTerminal(ClientCase):
+    """Commands on a terminal: Run's pty, a PTY session typed at and resized."""
+
+    def test_run_on_a_terminal(self):
+        r = self.client.run(shell="tty; stty size; cat", terminal=(33, 77), stdin=b"typed\n\x04")
+        self.assertTrue(r.ok, r)
+        # The echo shows when the bytes are typed, whatever runs then.
+        self.assertRegex(r.pty, rb"/dev/pts/\d+\r\n33 77\r\n")
+        self.assertEqual(r.pty.count(b"typed\r\n"), 2)
+        self.assertTrue(r.pty.endswith(b"typed\r\n"))
+        self.assertEqual((r.pty_total, r.pty_truncated), (len(r.pty), False))
+        self.assertEqual((r.stdout, r.stdout_total), (b"", 0))
+        r = self.client.run(["seq", "1000"], terminal=True, pty_limit=5)
+        self.assertEqual((r.pty, r.pty_total, r.pty_truncated), (b"1\r\n2\r", 4893, True))
+
+    def test_pty_session(self):
+        s = self.client.start(shell="echo READY; read x; stty size; echo \"got $x $TERM\"",
+                              terminal=True, term="vt100")
+        with s.stream() as st:
+            seen = b""
+            for chunk in st:
+                self.assertEqual(chunk.kind, "pty")
+                seen += chunk.data
+                if b"READY" in seen:
+                    break
+            s.resize(40, 100)
+            s.write(b"hi\r")
+            for chunk in st:
+                seen += chunk.data
+            self.assertTrue(st.result.ok, st.result)
+            self.assertEqual(st.result.pty_total, len(seen))
+        self.assertIn(b"hi\r\n", seen)     # the terminal's echo
+        self.assertIn(b"40 100\r\ngot hi vt100\r\n", seen)
+        with self.assertRaises(rc.FailedPrecondition):
+            s.resize(10, 10)
+        r = s.read_all()
+        self.assertEqual(r.pty, seen)
+        # A session on pipes has no terminal to resize.
+        p = self.client.start(["sleep", "30"])
+        with self.assertRaises(rc.FailedPrecondition):
+            p.resize(10, 10)
+        p.signal(signal.SIGKILL)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -309,6 +311,77 @@ gone_soon(pid_t pid)
 	return false;
 }
 
+/* A pty pair: the master (ours) and its slave, both close-on-exec. */
+static void
+open_pty(int *master, int *slave)
+{
+	ck_assert_int_ge(*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), 0);
+	ck_assert_int_eq(grantpt(*master), 0);
+	ck_assert_int_eq(unlockpt(*master), 0);
+	ck_assert_int_ge(*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC), 0);
+}
+
+/* Read the master until `want` shows up (or EOF/EIO, or 10 s). */
+static bool
+master_shows(int master, const char *want)
+{
+	static char buf[4096];
+	size_t got = 0;
+
+	for (int64_t end = (int64_t) loop_now_us() + 10000000; (int64_t) loop_now_us() < end;) {
+		struct pollfd pfd = { .fd = master, .events = POLLIN };
+		ssize_t n;
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if ((n = read(master, buf + got, sizeof(buf) - 1 - got)) <= 0)
+			break;
+		got += (size_t) n;
+		buf[got] = '\0';
+		if (strstr(buf, want) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* SPAWN_CTTY: the slave at fds 0-2 becomes the controlling terminal of the
+ * child's session, with the child's group in the foreground: ^C typed at
+ * the master interrupts it. Without a terminal at fd 0 the step fails. */
+START_TEST(test_controlling_terminal)
+{
+	char *argv[] = { "/bin/sh", "-c", "tty; echo ready; exec sleep 100", NULL };
+	char *plain[] = { "/bin/sh", "-c", "true", NULL };
+	struct spawner_req r = req_of(argv);
+	int master, slave, fds[1];
+	pid_t fg = 0;
+	struct sp s;
+
+	open_pty(&master, &slave);
+	r.flags |= SPAWN_CTTY;
+	r.fd_map[0] = r.fd_map[1] = r.fd_map[2] = 0;
+	fds[0] = slave;
+	start(&s, &r, fds, 1);
+	close(slave);
+	run_until(&s.spawned);
+	ck_assert(master_shows(master, "ready"));
+	/* The master reports the foreground group of its slave. */
+	ck_assert_int_eq(ioctl(master, TIOCGPGRP, &fg), 0);
+	ck_assert_int_eq(fg, s.pid);
+	ck_assert_int_eq(write(master, "\x03", 1), 1);
+	run_until(&s.exited);
+	ck_assert_msg(WIFSIGNALED(s.ex.wstatus) && WTERMSIG(s.ex.wstatus) == SIGINT, "status %#x",
+		      s.ex.wstatus);
+	close(master);
+
+	/* fd 0 a pipe: no terminal to take. */
+	r = req_of(plain);
+	r.flags |= SPAWN_CTTY;
+	start(&s, &r, NULL, 0);
+	run_until(&s.failed);
+	ck_assert_int_eq(s.stage, STAGE_CTTY);
+	ck_assert_int_eq(s.err, ENOTTY);
+}
+END_TEST
+
 START_TEST(test_group_killed_when_leader_exits)
 {
 	char *argv[] = { "/bin/sh", "-c", "sleep 100 & echo $!", NULL };
@@ -546,6 +619,7 @@ main(void)
 	tcase_add_test(tc, test_failing_step_named);
 	tcase_add_test(tc, test_fds_env_cwd_rlimits);
 	tcase_add_test(tc, test_signals_and_dispositions);
+	tcase_add_test(tc, test_controlling_terminal);
 	tcase_add_test(tc, test_group_killed_when_leader_exits);
 	tcase_add_test(tc, test_max_rss_is_the_childs);
 	tcase_add_test(tc, test_user_switch);

@@ -79,12 +79,16 @@ def command_spec(argv: Optional[Sequence[Union[str, os.PathLike]]] = None, *,
                  cwd: Optional[Union[str, os.PathLike]] = None, timeout: Optional[float] = None,
                  profile: Optional[str] = None, params: Optional[Params] = None,
                  backend: Optional[str] = None, stdout_limit: Optional[int] = None,
-                 stderr_limit: Optional[int] = None) -> "pb.CommandSpec":
+                 stderr_limit: Optional[int] = None,
+                 terminal: Union[bool, Tuple[int, int], None] = None, term: Optional[str] = None,
+                 pty_limit: Optional[int] = None) -> "pb.CommandSpec":
     """Build a runner.v1.CommandSpec (the arguments of :meth:`Client.run`).
 
     Exactly one of ``argv`` (a list: program and arguments, run without a
     shell) and ``shell`` (a ``/bin/sh -c`` line) must be given; a single
-    string as ``argv`` is refused (TypeError) rather than guessed at."""
+    string as ``argv`` is refused (TypeError) rather than guessed at.
+    ``terminal`` (True, or ``(rows, cols)``) runs it on a terminal, with
+    ``term`` as its TERM and ``pty_limit`` as the cap of ``RunResult.pty``."""
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments; for a command line use shell=...")
     if (argv is None) == (shell is None):
@@ -109,6 +113,13 @@ def command_spec(argv: Optional[Sequence[Union[str, os.PathLike]]] = None, *,
         spec.stdout_limit = stdout_limit
     if stderr_limit is not None:
         spec.stderr_limit = stderr_limit
+    if terminal:
+        rows, cols = (0, 0) if terminal is True else terminal
+        spec.terminal.rows = rows
+        spec.terminal.cols = cols
+        spec.terminal.term = term or ""
+        if pty_limit is not None:
+            spec.pty_limit = pty_limit
     return spec
 
 
@@ -286,7 +297,8 @@ class Client:
             timeout: Optional[float] = None, profile: Optional[str] = None,
             params: Optional[Params] = None, backend: Optional[str] = None,
             stdout_limit: Optional[int] = None, stderr_limit: Optional[int] = None,
-            deadline: Optional[float] = None) -> RunResult:
+            terminal: Union[bool, Tuple[int, int], None] = None, term: Optional[str] = None,
+            pty_limit: Optional[int] = None, deadline: Optional[float] = None) -> RunResult:
         """Run a command to completion; return its :class:`~runnerd_client.RunResult`.
 
         Args:
@@ -301,6 +313,9 @@ class Client:
                 template parameters (a mapping or pairs).
             backend: must match the profile's (``"exec"``, ``"firejail"``...).
             stdout_limit, stderr_limit: lower the output caps (bytes).
+            terminal: True or ``(rows, cols)``: run on a terminal; the output
+                is then ``pty`` (capped by ``pty_limit``), ``stdin`` is typed
+                at it, ``term`` is its TERM.
             deadline: seconds the call may take; past it runnerd stops the
                 process and :class:`~runnerd_client.DeadlineExceeded` carries
                 the partial result in ``.result``.
@@ -311,7 +326,8 @@ class Client:
         """
         spec = command_spec(argv, shell=shell, env=env, cwd=cwd, timeout=timeout,
                             profile=profile, params=params, backend=backend,
-                            stdout_limit=stdout_limit, stderr_limit=stderr_limit)
+                            stdout_limit=stdout_limit, stderr_limit=stderr_limit,
+                            terminal=terminal, term=term, pty_limit=pty_limit)
         req = pb.RunRequest(command=spec, stdin=_as_bytes(stdin, "stdin"))
         return RunResult.from_message(self.call("Run", req, deadline=deadline).result)
 
@@ -322,17 +338,23 @@ class Client:
               cwd: Optional[Union[str, os.PathLike]] = None, timeout: Optional[float] = None,
               profile: Optional[str] = None, params: Optional[Params] = None,
               backend: Optional[str] = None, tag: Optional[str] = None,
-              idempotency_key: Optional[str] = None) -> Session:
+              idempotency_key: Optional[str] = None,
+              terminal: Union[bool, Tuple[int, int], None] = None,
+              term: Optional[str] = None) -> Session:
         """Start an interactive session (StartPipes); return its :class:`~runnerd_client.Session`.
 
         The command arguments are those of :meth:`run`; the process's stdin
         stays open until :meth:`Session.close_stdin`. ``tag`` labels it for
         :meth:`list`; the same ``idempotency_key`` never starts a second
         process while the first session is retained (the answer then
-        describes the first one, with ``existing`` set).
+        describes the first one, with ``existing`` set). With ``terminal``
+        (True or ``(rows, cols)``) it is a PTY session: :meth:`Session.write`
+        types at the terminal, the output is the ``"pty"`` stream, and
+        :meth:`Session.resize` changes the window.
         """
         spec = command_spec(argv, shell=shell, env=env, cwd=cwd, timeout=timeout,
-                            profile=profile, params=params, backend=backend)
+                            profile=profile, params=params, backend=backend,
+                            terminal=terminal, term=term)
         req = pb.StartPipesRequest(command=spec, tag=tag or "",
                                    idempotency_key=idempotency_key or "")
         resp = self.call("StartPipes", req, deadline=self.call_timeout)

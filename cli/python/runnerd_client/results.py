@@ -34,6 +34,8 @@ class RunResult:
         pid: the process id it had.
         oom_killed: the memory limit's OOM killer struck.
         message: the runner.v1.RunResult it was made from.
+        pty, pty_total, pty_truncated: with a terminal, what it showed (as
+            stdout, stdout_total and stdout_truncated are for pipes).
     """
 
     reason: str
@@ -54,6 +56,9 @@ class RunResult:
     pid: int
     oom_killed: bool
     message: Any = field(repr=False, compare=False, default=None)
+    pty: bytes = b""
+    pty_total: int = 0
+    pty_truncated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -62,9 +67,10 @@ class RunResult:
 
     @classmethod
     def from_message(cls, r: "pb.RunResult", stdout: Optional[bytes] = None,
-                     stderr: Optional[bytes] = None) -> "RunResult":
-        """Convert a runner.v1.RunResult; ``stdout``/``stderr`` replace its own
-        (a stream's last frame carries the totals, the bytes came before)."""
+                     stderr: Optional[bytes] = None, pty: Optional[bytes] = None) -> "RunResult":
+        """Convert a runner.v1.RunResult; ``stdout``/``stderr``/``pty`` replace
+        its own (a stream's last frame carries the totals, the bytes came
+        before)."""
         return cls(
             reason=pb.Termination.Name(r.reason),
             exit_code=r.exit_code,
@@ -84,6 +90,9 @@ class RunResult:
             pid=r.pid,
             oom_killed=r.oom_killed,
             message=r,
+            pty=r.pty if pty is None else pty,
+            pty_total=r.pty_total,
+            pty_truncated=r.pty_truncated,
         )
 
 

@@ -37,12 +37,13 @@ STREAM_RECV_BUF = 16
 #: A dropped stream connection is attached again this many times per stream.
 MAX_REATTACHES = 8
 
-_KIND = {pb.STDOUT: "stdout", pb.STDERR: "stderr"}
+_KIND = {pb.STDOUT: "stdout", pb.STDERR: "stderr", pb.PTY: "pty"}
 
 
 class Chunk(NamedTuple):
-    """Bytes of one output stream: ``kind`` is ``"stdout"`` or ``"stderr"``,
-    ``offset`` the position of ``data[0]`` in that stream."""
+    """Bytes of one output stream: ``kind`` is ``"stdout"``, ``"stderr"`` or,
+    in a PTY session (started with ``terminal``), ``"pty"``; ``offset`` the
+    position of ``data[0]`` in that stream."""
 
     kind: str
     offset: int
@@ -106,6 +107,13 @@ class Session:
         req = pb.CloseStdinRequest(session_id=self.id)
         return self.client.call("CloseStdin", req, deadline=self.client.call_timeout).accepted
 
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the window size of a PTY session's terminal (its foreground
+        process group gets SIGWINCH). A session without a terminal, or whose
+        process exited: :class:`~runnerd_client.FailedPrecondition`."""
+        req = pb.ResizeRequest(session_id=self.id, rows=rows, cols=cols)
+        self.client.call("Resize", req, deadline=self.client.call_timeout)
+
     def signal(self, sig: Union[int, _signal.Signals] = _signal.SIGTERM) -> None:
         """Send ``sig`` to the process's whole process group."""
         req = pb.SignalRequest(session_id=self.id, signal=int(sig))
@@ -125,7 +133,8 @@ class Session:
     def stream(self, from_stdout: int = 0, from_stderr: int = 0, *,
                frame_timeout: Optional[float] = None,
                connect_timeout: Optional[float] = None) -> "Stream":
-        """Attach to the output at these offsets (bytes already received).
+        """Attach to the output at these offsets (bytes already received;
+        in a PTY session ``from_stdout`` is the PTY stream's).
 
         Returns a :class:`Stream`: iterate it for :class:`Chunk` s; once it
         is exhausted its ``result`` holds the process's result. Use it as a
@@ -141,14 +150,19 @@ class Session:
 
     def read_all(self, from_stdout: int = 0, from_stderr: int = 0, *,
                  frame_timeout: Optional[float] = None) -> RunResult:
-        """Read the output to the end; return the result with ``stdout`` and
-        ``stderr`` set to what the stream delivered from these offsets."""
+        """Read the output to the end; return the result with ``stdout`` (or,
+        in a PTY session, ``pty``) and ``stderr`` set to what the stream
+        delivered from these offsets."""
         out: List[bytes] = []
         err: List[bytes] = []
+        pty = False
         with self.stream(from_stdout, from_stderr, frame_timeout=frame_timeout) as st:
             for chunk in st:
-                (out if chunk.kind == "stdout" else err).append(chunk.data)
+                pty |= chunk.kind == "pty"
+                (err if chunk.kind == "stderr" else out).append(chunk.data)
             res = st.result
+        if pty or res.message.pty_total:
+            return RunResult.from_message(res.message, pty=b"".join(out), stderr=b"".join(err))
         return RunResult.from_message(res.message, stdout=b"".join(out), stderr=b"".join(err))
 
 
@@ -287,7 +301,8 @@ class Stream:
         self.reattaches = 0
         self._secret = secret
         self._token = token or ""
-        self._off = {pb.STDOUT: stdout_offset, pb.STDERR: stderr_offset}
+        # A session has stdout or a terminal: the first offset is either's.
+        self._off = {pb.STDOUT: stdout_offset, pb.STDERR: stderr_offset, pb.PTY: stdout_offset}
         self._connect_timeout_ms = connect_timeout_ms
         self._frame_timeout_ms = (_nng.DURATION_INFINITE if frame_timeout is None
                                   else max(1, round(frame_timeout * 1000)))
@@ -312,8 +327,9 @@ class Stream:
     @property
     def offsets(self) -> Tuple[int, int]:
         """(stdout, stderr) bytes received so far, counting the start offsets:
-        where a new stream resumes."""
-        return self._off[pb.STDOUT], self._off[pb.STDERR]
+        where a new stream resumes (in a PTY session the first is the PTY
+        stream's)."""
+        return max(self._off[pb.STDOUT], self._off[pb.PTY]), self._off[pb.STDERR]
 
     def __iter__(self) -> Iterator[Chunk]:
         return self
@@ -414,7 +430,8 @@ class Stream:
         self._ack_pending = False
         attach = pb.ReadStreamRequest(session_id=self.session_id, stream_secret=self._secret,
                                       stdout_offset=self._off[pb.STDOUT],
-                                      stderr_offset=self._off[pb.STDERR], token=self._token)
+                                      stderr_offset=self._off[pb.STDERR],
+                                      pty_offset=self._off[pb.PTY], token=self._token)
         return self._link.send(pb.StreamClientMessage(attach=attach))
 
     def _try_ack(self) -> None:
@@ -424,7 +441,7 @@ class Stream:
             self._ack_pending = True
             return
         ack = pb.StreamAck(frames=self._frames, stdout_offset=self._off[pb.STDOUT],
-                           stderr_offset=self._off[pb.STDERR])
+                           stderr_offset=self._off[pb.STDERR], pty_offset=self._off[pb.PTY])
         self._ack_pending = self._link.send(pb.StreamClientMessage(ack=ack)) != 0
 
     def _account(self, f: "pb.StreamFrame") -> None:
