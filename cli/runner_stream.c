@@ -21,6 +21,9 @@
  * in the connection itself would be lost with it). */
 #define STREAM_RECV_BUF 16
 #define DEFAULT_CONNECT_TIMEOUT_MS 3000
+/* How long a stream over tls+tcp waits, before closing, for an ack it sent
+ * to be written (runner_stream_close). */
+#define TLS_ACK_SETTLE_MS 100
 
 struct runner_stream {
 	nng_socket sock;
@@ -42,6 +45,7 @@ struct runner_stream {
 	bool watch;      /* attached to a watch (WatchDir), not a session */
 	uint64_t events; /* a watch's events received */
 	char addr[256];
+	nng_time acked_at; /* when the last ack went out (tls+tcp only; 0: none) */
 	/* To attach again after a dropped connection. */
 	char session_id[128];
 	uint8_t secret[64];
@@ -151,6 +155,11 @@ runner_stream_close(runner_stream *s)
 	}
 	if (s->sock_open && !s->done && !lost)
 		detach_and_drain(s);
+	/* nng 1.5.2's TLS transport hangs nng_close for good (its reaper
+	 * waits on the send) when a message is still being written: an ack
+	 * sent just before the last frame arrived. Give it time to go out. */
+	if (s->acked_at != 0 && nng_clock() < s->acked_at + TLS_ACK_SETTLE_MS)
+		nng_msleep((nng_duration) (s->acked_at + TLS_ACK_SETTLE_MS - nng_clock()));
 	/* nng_close returns after every pipe callback has run. */
 	if (s->sock_open)
 		nng_close(s->sock);
@@ -212,6 +221,8 @@ try_ack(runner_stream *s)
 	lost = s->lost;
 	nng_mtx_unlock(s->mtx);
 	s->ack_pending = lost || send_ack(s) != 0;
+	if (!s->ack_pending && strncmp(s->addr, "tls+tcp://", 10) == 0)
+		s->acked_at = nng_clock();
 }
 
 static int
