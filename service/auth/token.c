@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "units.h"
+
 int
 token_hash(const char *token, size_t len, uint8_t out[TOKEN_HASH_LEN], rstatus *st)
 {
@@ -15,28 +17,10 @@ token_hash(const char *token, size_t len, uint8_t out[TOKEN_HASH_LEN], rstatus *
 	return 0;
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 token_hash_parse(const char *hex, uint8_t out[TOKEN_HASH_LEN])
 {
-	for (size_t i = 0; i < TOKEN_HASH_LEN; i++) {
-		int hi = hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t) (hi << 4 | lo);
-	}
-	return hex[2 * TOKEN_HASH_LEN] == '\0';
+	return parse_hex(hex, out, TOKEN_HASH_LEN) == TOKEN_HASH_LEN;
 }
 
 bool
