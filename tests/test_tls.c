@@ -107,6 +107,35 @@ assert_refused(const char *url, const runner_credentials *cred, const char *why)
 		ck_assert_msg(strstr(st.message, why) != NULL, "%s", st.message);
 }
 
+/* Start `echo WORD` through `c` and read its stream with `cred`: by id
+ * alone when `by_id` (the owner's right), else with the session's secret;
+ * its stream address, when `stream` is given, must be that one. */
+static void
+read_echo(runner_client *c, const char *word, const runner_credentials *cred, bool by_id, const char *stream)
+{
+	char shell[64], want[64];
+	rd_session s;
+	rd_sink out, err;
+	rd_reader r;
+	rd_cmd cmd;
+
+	snprintf(shell, sizeof(shell), "echo %s", word);
+	snprintf(want, sizeof(want), "%s\n", word);
+	rd_cmd_init(&cmd);
+	rd_cmd_shell(&cmd, shell);
+	rd_start_pipes(c, &cmd, NULL, NULL, &s);
+	if (stream != NULL)
+		ck_assert_str_eq(s.stream_address, stream);
+	rd_sink_init(&out, true, 0);
+	rd_sink_init(&err, true, 0);
+	rd_reader_open_cred(&r, &s, NULL, by_id ? (const uint8_t *) "" : NULL, 0, cred, &out, &err);
+	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
+	rd_sink_assert_eq(&out, want, strlen(want), word);
+	rd_reader_close(&r);
+	rd_sink_free(&out);
+	rd_sink_free(&err);
+}
+
 START_TEST(test_mutual_tls)
 {
 	char listen[64], plain[64], stream[64];
@@ -141,27 +170,11 @@ START_TEST(test_mutual_tls)
 	/* A session's stream is TLS too: its address is the TLS stream
 	 * listener beside the request's. */
 	runner_client *c = as_client_tls(listen, &good);
-	rd_session s;
-	rd_sink out, err;
-	rd_reader r;
-	rd_cmd cmd;
-	rd_cmd_init(&cmd);
-	rd_cmd_shell(&cmd, "echo over-tls");
 	/* Each reader closes as soon as the last frame is in, right after its
 	 * ack of the data went out: nng's TLS transport once hung the close
 	 * (one time in three) when that ack was still being written. */
-	for (int i = 0; i < TLS_READERS; i++) {
-		rd_start_pipes(c, &cmd, NULL, NULL, &s);
-		ck_assert_str_eq(s.stream_address, stream);
-		rd_sink_init(&out, true, 0);
-		rd_sink_init(&err, true, 0);
-		rd_reader_open_cred(&r, &s, NULL, NULL, 0, &good, &out, &err);
-		rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
-		rd_sink_assert_eq(&out, "over-tls\n", 9, "stdout over TLS");
-		rd_reader_close(&r);
-		rd_sink_free(&out);
-		rd_sink_free(&err);
-	}
+	for (int i = 0; i < TLS_READERS; i++)
+		read_echo(c, "over-tls", &good, false, stream);
 	runner_client_close(c);
 
 	/* The audit log knows the transport. */
@@ -208,21 +221,7 @@ START_TEST(test_principal_of_a_listener)
 	/* ci's session: its own, attached by id alone on the stream listener
 	 * beside ci's (the same listener, as far as principals go). */
 	runner_client *c = as_client_tls(ci_url, &ci);
-	rd_session s;
-	rd_sink out, err;
-	rd_reader r;
-	rd_cmd cmd;
-	rd_cmd_init(&cmd);
-	rd_cmd_shell(&cmd, "echo ci");
-	rd_start_pipes(c, &cmd, NULL, NULL, &s);
-	rd_sink_init(&out, true, 0);
-	rd_sink_init(&err, true, 0);
-	rd_reader_open_cred(&r, &s, NULL, (const uint8_t *) "", 0, &ci, &out, &err);
-	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
-	rd_sink_assert_eq(&out, "ci\n", 3, "ci's stdout");
-	rd_reader_close(&r);
-	rd_sink_free(&out);
-	rd_sink_free(&err);
+	read_echo(c, "ci", &ci, true, NULL);
 	runner_client_close(c);
 
 	json_t *lines = as_audit_lines(&ad), *o = as_audit_find(lines, "end", "principal", "ci");
@@ -354,21 +353,7 @@ START_TEST(test_tls_listener_survives_churn)
 	ck_assert_msg(as_run(c, NULL, "echo ok", NULL, &st) == RUNNER_OK, "%s", st.message);
 	ck_assert_msg(rd_now_ms() - start <= RUN_WITHIN_MS + 1000, "took %lld ms", (long long) (rd_now_ms() - start));
 	/* And a stream through the churned stream listener. */
-	rd_session s;
-	rd_sink out, err;
-	rd_reader r;
-	rd_cmd cmd;
-	rd_cmd_init(&cmd);
-	rd_cmd_shell(&cmd, "echo streamed");
-	rd_start_pipes(c, &cmd, NULL, NULL, &s);
-	rd_sink_init(&out, true, 0);
-	rd_sink_init(&err, true, 0);
-	rd_reader_open_cred(&r, &s, NULL, NULL, 0, &good, &out, &err);
-	rd_reader_drain(&r);
-	rd_sink_assert_eq(&out, "streamed\n", 9, "stdout after churn");
-	rd_reader_close(&r);
-	rd_sink_free(&out);
-	rd_sink_free(&err);
+	read_echo(c, "streamed", &good, false, NULL);
 	runner_client_close(c);
 	as_stop(&ad);
 }

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth/principals.h"
 #include "auth/token.h"
+#include "core/loop.h"
 
 /* A refused peer is told about once per this long. */
 #define REFUSED_QUIET_US 5000000u
@@ -111,21 +111,12 @@ auth_peer(nng_pipe p, struct peer *out)
 	}
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 /* A client library redials a refused connection again and again: tell
  * about one peer once in a while, not per attempt. */
 static void
 tell_refused(struct auth *a, const struct peer *peer, const rstatus *why)
 {
-	uint64_t now = mono_us();
+	uint64_t now = loop_now_us();
 	bool quiet;
 
 	pthread_mutex_lock(&a->mtx);
