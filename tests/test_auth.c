@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth_support.h"
@@ -108,6 +109,68 @@ START_TEST(test_ipc_uid_admitted_or_dropped)
 	ck_assert_int_eq(json_integer_value(json_object_get(peer, "uid")), NOBODY_UID);
 	ck_assert(json_integer_value(json_object_get(peer, "pid")) > 0);
 	ck_assert(json_is_null(json_object_get(refused, "principal")));
+	json_decref(lines);
+}
+END_TEST
+
+/* The ipc listener keeps accepting after a caller no principal admits
+ * opened and dropped 1,000 connections before the SP handshake (nng bug
+ * #1518's trigger: the socket is open to every uid once principals decide),
+ * then 500 that completed it, each held until runnerd itself dropped it. */
+START_TEST(test_ipc_listener_survives_refused_churn)
+{
+	static const char churn[] =
+		"import socket, sys, time\n"
+		"def connect():\n"
+		"    # The listener guard may be re-creating the socket (its file\n"
+		"    # gone, then owner-only, for a moment): try again.\n"
+		"    for attempt in range(500):\n"
+		"        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+		"        try:\n"
+		"            s.connect(sys.argv[1])\n"
+		"            return s\n"
+		"        except (FileNotFoundError, ConnectionRefusedError, PermissionError):\n"
+		"            s.close()\n"
+		"            time.sleep(0.01)\n"
+		"    sys.exit('the socket stayed away')\n"
+		"for i in range(1000):\n"
+		"    connect().close()\n"
+		"for i in range(500):\n"
+		"    s = connect()\n"
+		"    s.sendall(b'\\x00SP\\x00\\x00\\x30\\x00\\x00')\n"
+		"    s.settimeout(10)\n"
+		"    s.recv(8)\n"
+		"    if s.recv(1) != b'':\n"
+		"        sys.exit('runnerd sent more than its header')\n"
+		"    s.close()\n";
+	char id[16];
+	runner_client *c;
+	runner_status st;
+	char *out = NULL;
+	int status;
+	pid_t pid;
+
+	snprintf(id, sizeof(id), "%d", NOBODY_UID);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		execlp("setpriv", "setpriv", "--reuid", id, "--regid", id, "--clear-groups", "/usr/bin/python3", "-c", churn,
+		       ad.d.ipc_url + strlen("ipc://"), (char *) NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the churn failed: status %#x", status);
+	/* An admitted caller, connection included, within 2 s. */
+	int64_t start = rd_now_ms();
+	c = as_client(ad.d.ipc_url, NULL);
+	ck_assert_int_eq(as_run(c, NULL, "echo served", &out, &st), RUNNER_OK);
+	ck_assert_str_eq(out, "served\n");
+	ck_assert_msg(rd_now_ms() - start <= 2000, "took %lld ms", (long long) (rd_now_ms() - start));
+	free(out);
+	runner_client_close(c);
+	/* They were refused (told about once in a while, not per attempt). */
+	json_t *lines = as_audit_lines(&ad), *refused = as_audit_find(lines, "refused", "code", "UNAUTHENTICATED");
+	ck_assert_ptr_nonnull(refused);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(refused, "peer"), "uid")), NOBODY_UID);
 	json_decref(lines);
 }
 END_TEST
@@ -547,6 +610,7 @@ make_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ipc_uid_admitted_or_dropped);
+	tcase_add_test(tc, test_ipc_listener_survives_refused_churn);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_profile_grants);
 	tcase_add_test(tc, test_file_grants);
