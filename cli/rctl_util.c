@@ -10,8 +10,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "units.h"
-
 void
 rctl_format_duration(uint64_t us, char *buf, size_t size)
 {
@@ -153,7 +151,7 @@ rctl_parse_signal(const char *s)
 static bool
 parse_secret(const char *hex, struct rctl_handle *h)
 {
-	int n = parse_hex(hex, h->secret, sizeof(h->secret));
+	int n = runner_parse_hex(hex, h->secret, sizeof(h->secret));
 
 	if (n <= 0)
 		return false;

@@ -494,3 +494,11 @@ runner_parse_size(const char *s, uint64_t *bytes)
 {
 	return parse_size(s, bytes) == 0 ? 0 : -RUNNER_INVALID_ARGUMENT;
 }
+
+int
+runner_parse_hex(const char *hex, uint8_t *out, size_t cap)
+{
+	int n = parse_hex(hex, out, cap);
+
+	return n < 0 ? -RUNNER_INVALID_ARGUMENT : n;
+}

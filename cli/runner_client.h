@@ -216,6 +216,12 @@ int runner_parse_duration_ms(const char *s, uint64_t *ms);
  * and *bytes set, or -RUNNER_INVALID_ARGUMENT when `s` is not a size. */
 int runner_parse_size(const char *s, uint64_t *bytes);
 
+/* Hex: the bytes its digits stand for (the whole string, either case; a
+ * session's secret as runnerctl writes it in a handle) into out[0..cap).
+ * How many, or -RUNNER_INVALID_ARGUMENT when `hex` is not an even number of
+ * hex digits or needs more than `cap` bytes. */
+int runner_parse_hex(const char *hex, uint8_t *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
