@@ -8,6 +8,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/principals.h"
+#include "config/conf.h"
 #include "config/config_file.h"
 #include "config/profiles.h"
 #include "log.h"
@@ -157,7 +158,7 @@ security_load(struct runnerd *d)
 	struct principals *ps = NULL;
 	rstatus st;
 
-	if (principals_load(&ps, d->cfg.config_path, d->profiles, &st) < 0 ||
+	if (principals_load(&ps, d->cfg.config_path, conf_profiles(d->conf), &st) < 0 ||
 	    auth_new(&d->auth, ps, refused_connection, d, &st) < 0 ||
 	    (!d->cfg.check_config && audit_open(&d->audit, d->cfg.audit_log, &st) < 0)) {
 		log_msg("error", "%s", st.message);

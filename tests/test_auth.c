@@ -407,7 +407,7 @@ END_TEST
 static void
 assert_hidden(runner_client *cl, const rd_session *s)
 {
-	char want[200];
+	char want[320];
 	runner_status st;
 	uint64_t accepted;
 

@@ -6,6 +6,7 @@
 #include "auth/auth.h"
 #include "command.h"
 #include "auth/principals.h"
+#include "config/conf.h"
 #include "config/profiles.h"
 #include "session/session.h"
 
@@ -18,10 +19,10 @@ access_command(const struct call *c, const Runner__V1__CommandSpec *spec, Runner
 	int rv;
 
 	*out = spec;
-	*profile = requested[0] ? requested : profiles_default(env->profiles);
+	*profile = requested[0] ? requested : profiles_default(conf_profiles(*env->conf));
 	if (c->who.principal == NULL)
 		return 0;
-	if ((rv = principal_profile(c->who.principal, requested, profiles_default(env->profiles), profile,
+	if ((rv = principal_profile(c->who.principal, requested, profiles_default(conf_profiles(*env->conf)), profile,
 				    st)) < 0)
 		return rv;
 	if (spec != NULL && requested[0] == '\0') {
@@ -77,7 +78,7 @@ int
 access_files(struct call *c)
 {
 	const struct handler_env *env = c->app;
-	const char *server_default = profiles_default(env->profiles), *profile;
+	const char *server_default = profiles_default(conf_profiles(*env->conf)), *profile;
 	Runner__V1__FileScope **scope = scope_field(c);
 	const char *requested;
 	rstatus st;

@@ -20,7 +20,7 @@
 struct audit;
 struct auth;
 struct launcher;
-struct profiles;
+struct conf;
 struct sessions;
 struct streams;
 struct runs;
@@ -29,7 +29,7 @@ struct files;
 /* The handles the handlers use; main fills one and keeps it alive. */
 struct handler_env {
 	const struct launcher *launcher; /* resolve, prepare and start commands */
-	const struct profiles *profiles; /* the default profile's name */
+	struct conf *const *conf;        /* the config in force (main's, swapped by a reload): its default profile */
 	struct runs *runs;               /* Runs in flight */
 	struct sessions *sessions;
 	struct streams *streams;
@@ -37,6 +37,7 @@ struct handler_env {
 	struct audit *audit;             /* NULL: no audit log */
 	struct files *files;             /* file operations */
 	uint64_t started_us;             /* for Health's uptime */
+	const char *config_error;        /* the last reload's failure, "" when it worked (main's) */
 };
 
 /* The table main gives rpc_new: short method name → handler. */
