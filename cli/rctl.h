@@ -24,7 +24,8 @@
 	X(UNAVAILABLE, 69, "runnerd unreachable or unavailable; health: not SERVING")           \
 	X(CALL_FAILED, 70, "the call failed with an error status (printed as CODE: message)")   \
 	X(IO, 74, "local error: reading --stdin, writing output, out of memory")                \
-	X(NOPERM, 77, "permission denied on runnerd's socket or a directory above it")          \
+	X(NOPERM, 77, "permission denied on runnerd's socket or a directory above it, or runnerd " \
+		      "does not accept our credentials (UNAUTHENTICATED)")                      \
 	X(TIMEOUT, 124, "the child hit its time limit (--timeout or the server's)")             \
 	X(CANNOT_EXEC, 126, "the command exists but could not be executed")                     \
 	X(NOT_FOUND, 127, "the command was not found")
@@ -41,16 +42,29 @@ struct rctl_globals {
 	const char *addr;       /* as given; NULL: $RUNNERD_ADDR or the default */
 	int connect_timeout_ms; /* 0: the client library's default */
 	char addr_buf[1024];    /* rctl_addr's answer */
+	/* Who we are: --token, --tls-* (rctl_credentials adds the
+	 * environment's). */
+	runner_credentials cred;
 };
 
 /* The global options as getopt_long entries, for every command's table. */
 #define RCTL_OPT_ADDR 0x100
 #define RCTL_OPT_CONNECT_TIMEOUT 0x101
 #define RCTL_OPT_VERSION 0x102
+#define RCTL_OPT_TOKEN 0x103
+#define RCTL_OPT_TLS_CA 0x104
+#define RCTL_OPT_TLS_CERT 0x105
+#define RCTL_OPT_TLS_KEY 0x106
+#define RCTL_OPT_TLS_SERVER_NAME 0x107
 #define RCTL_OPT_HELP 'h'
 #define RCTL_GLOBAL_LONGOPTS                                                   \
 	{ "addr", required_argument, NULL, RCTL_OPT_ADDR },                    \
 	{ "connect-timeout", required_argument, NULL, RCTL_OPT_CONNECT_TIMEOUT }, \
+	{ "token", required_argument, NULL, RCTL_OPT_TOKEN },                  \
+	{ "tls-ca", required_argument, NULL, RCTL_OPT_TLS_CA },                \
+	{ "tls-cert", required_argument, NULL, RCTL_OPT_TLS_CERT },            \
+	{ "tls-key", required_argument, NULL, RCTL_OPT_TLS_KEY },              \
+	{ "tls-server-name", required_argument, NULL, RCTL_OPT_TLS_SERVER_NAME }, \
 	{ "version", no_argument, NULL, RCTL_OPT_VERSION },                    \
 	{ "help", no_argument, NULL, RCTL_OPT_HELP }
 
@@ -114,6 +128,11 @@ const char *rctl_addr(struct rctl_globals *g);
 /* Open a client per the global options; returns 0 or an exit code (64 for
  * a malformed address, 77 when the socket may not be opened). */
 int rctl_connect(struct rctl_globals *g, runner_client **out);
+
+/* The credentials of the global options, completed from the environment
+ * where an option was not given: $RUNNERD_TOKEN, $RUNNERD_TLS_CA,
+ * $RUNNERD_TLS_CERT, $RUNNERD_TLS_KEY. */
+const runner_credentials *rctl_credentials(struct rctl_globals *g);
 
 /* The exit code for a failure to reach runnerd or its stream socket. */
 int rctl_connect_exit(const char *cmd, const runner_status *st);
@@ -221,10 +240,9 @@ bool rctl_parse_handle(const char *arg, struct rctl_handle *h);
 bool rctl_is_full_id(const char *id);
 
 /* The one operand after the options, a session ID or handle, into `h`;
- * RCTL_CONTINUE or an exit code. With `need_secret`, a bare ID is a usage
- * error that says why. */
-int rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h,
-			 bool need_secret);
+ * RCTL_CONTINUE or an exit code. Whether the secret is needed is
+ * runnerd's to say (its principals let an owner do without). */
+int rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h);
 
 /* Replace a prefix in h->id by the one session id it starts (List); a
  * whole id is left as it is without a call. RCTL_CONTINUE, or prints the
@@ -234,8 +252,8 @@ int rctl_resolve_session(runner_client *c, const char *cmd, struct rctl_handle *
 
 /* The common start of the commands on one session: the operand, a client,
  * the prefix resolved. RCTL_CONTINUE or an exit code. */
-int rctl_open_session(struct rctl_globals *g, const char *cmd, int argc, char **argv,
-		      bool need_secret, runner_client **c, struct rctl_handle *h);
+int rctl_open_session(struct rctl_globals *g, const char *cmd, int argc, char **argv, runner_client **c,
+		      struct rctl_handle *h);
 
 /* The handle "ID:SECRETHEX" of a session, malloc'd (NULL: out of memory). */
 char *rctl_handle_string(const char *id, const uint8_t *secret, size_t len);
@@ -268,6 +286,7 @@ struct rctl_watch {
 	size_t secret_len;
 	const char *stream_addr;
 	int connect_timeout_ms; /* 0: the library's default */
+	const runner_credentials *cred;
 	uint64_t from_stdout, from_stderr;
 	const struct rctl_run_opts *run; /* exec: the command as asked (for notes); attach: NULL */
 	const char *detach_keys; /* attach --detach-keys (a PTY session) */

@@ -214,7 +214,8 @@ run_session(struct rctl_watch *w, struct exec_threads *t)
 int
 rctl_exec_session(struct rctl_globals *g, struct rctl_run_opts *o)
 {
-	struct rctl_watch w = { .cmd = o->cmd, .connect_timeout_ms = g->connect_timeout_ms, .run = o };
+	struct rctl_watch w = { .cmd = o->cmd, .connect_timeout_ms = g->connect_timeout_ms, .run = o,
+				.cred = rctl_credentials(g) };
 	Runner__V1__Terminal term;
 	bool client_idle = true;
 	struct exec_threads t = { .w = &w, .stop = { -1, -1 } };

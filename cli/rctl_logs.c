@@ -105,7 +105,7 @@ rctl_cmd_logs(struct rctl_globals *g, int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, rctl_flag_opt, &l.follow)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, true, &l.c, &l.h)) != RCTL_CONTINUE) {
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &l.c, &l.h)) != RCTL_CONTINUE) {
 		runner_client_close(l.c);
 		return rv;
 	}

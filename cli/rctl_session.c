@@ -19,18 +19,14 @@ static const struct option plain_longopts[] = { RCTL_GLOBAL_LONGOPTS, { 0 } };
 /* ---- naming a session ---- */
 
 int
-rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h, bool need_secret)
+rctl_session_operand(const char *cmd, int argc, char **argv, struct rctl_handle *h)
 {
 	if (optind >= argc)
-		return rctl_usage_error(cmd, "no session given (%s, or the handle start printed)",
-					need_secret ? "the handle ID:SECRET" : "an ID");
+		return rctl_usage_error(cmd, "no session given (an ID, or the handle start printed)");
 	if (optind + 1 < argc)
 		return rctl_usage_error(cmd, "one session only, got also '%s'", argv[optind + 1]);
 	if (!rctl_parse_handle(argv[optind], h))
 		return rctl_usage_error(cmd, "'%s' is not a session ID or handle", argv[optind]);
-	if (need_secret && h->secret_len == 0)
-		return rctl_usage_error(cmd, "'%s' has no secret: %s wants the handle ID:SECRET that start "
-					"printed (the secret guards a session's output)", argv[optind], cmd);
 	return RCTL_CONTINUE;
 }
 
@@ -63,12 +59,12 @@ rctl_resolve_session(runner_client *c, const char *cmd, struct rctl_handle *h)
 }
 
 int
-rctl_open_session(struct rctl_globals *g, const char *cmd, int argc, char **argv, bool need_secret,
-		  runner_client **c, struct rctl_handle *h)
+rctl_open_session(struct rctl_globals *g, const char *cmd, int argc, char **argv, runner_client **c,
+		  struct rctl_handle *h)
 {
 	int rv;
 
-	if ((rv = rctl_session_operand(cmd, argc, argv, h, need_secret)) != RCTL_CONTINUE)
+	if ((rv = rctl_session_operand(cmd, argc, argv, h)) != RCTL_CONTINUE)
 		return rv;
 	if ((rv = rctl_connect(g, c)) != 0)
 		return rv;
@@ -229,7 +225,7 @@ rctl_cmd_write(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, write_opt, &w)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	/* Without --offset, append after whatever went in before. With it,
 	 * the server skips the bytes it already has: resending a whole input
@@ -262,7 +258,7 @@ rctl_cmd_close_stdin(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":h", plain_longopts, NULL, NULL)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	if (rctl_close_stdin(c, h.id, &st) < 0)
 		return rctl_status_exit(&st);
@@ -336,7 +332,7 @@ rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, wait_opt, &w)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	req.session_id = h.id;
 	/* In steps, to say so when the process waits for a reader. */
@@ -395,7 +391,7 @@ rctl_cmd_kill(struct rctl_globals *g, int argc, char **argv)
 	runner_status st;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":hs:", longopts, kill_opt, &sig)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	if (rctl_signal(c, h.id, sig, &st) < 0)
 		return rctl_status_exit(&st);
@@ -466,7 +462,7 @@ rctl_cmd_stop(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":ht:", longopts, stop_opt, &grace_ms)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	return stop_session(c, h.id, grace_ms);
 }
@@ -488,7 +484,7 @@ rctl_cmd_rm(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":hf", longopts, rctl_flag_opt, &force)) != RCTL_CONTINUE ||
-	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
+	    (rv = rctl_open_session(g, argv[0], argc, argv, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	if (force && (rv = stop_session(c, h.id, STOP_GRACE_MS)) != 0)
 		return rv;

@@ -147,34 +147,15 @@ rctl_parse_signal(const char *s)
 	return -1;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The secret after the last ':', when what follows it is hex that fits. */
 static bool
 parse_secret(const char *hex, struct rctl_handle *h)
 {
-	size_t len = strlen(hex);
+	int n = runner_parse_hex(hex, h->secret, sizeof(h->secret));
 
-	if (len == 0 || len % 2 != 0 || len / 2 > sizeof(h->secret))
+	if (n <= 0)
 		return false;
-	for (size_t i = 0; i < len; i += 2) {
-		int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		h->secret[i / 2] = (uint8_t) (hi << 4 | lo);
-	}
-	h->secret_len = len / 2;
+	h->secret_len = (size_t) n;
 	return true;
 }
 

@@ -20,8 +20,8 @@ rctl_watch_open(struct rctl_watch *w)
 {
 	runner_status st;
 
-	if (runner_stream_open(&w->s, w->stream_addr, w->id, w->secret, w->secret_len, w->from_stdout,
-			       w->from_stderr, w->connect_timeout_ms, &st) < 0)
+	if (runner_stream_open_as(&w->s, w->stream_addr, w->id, w->secret, w->secret_len, w->from_stdout,
+				  w->from_stderr, w->connect_timeout_ms, w->cred, &st) < 0)
 		return rctl_connect_exit(w->cmd, &st);
 	return 0;
 }
@@ -155,7 +155,7 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, attach_opt, &w)) != RCTL_CONTINUE ||
-	    (rv = rctl_session_operand(argv[0], argc, argv, &h, true)) != RCTL_CONTINUE)
+	    (rv = rctl_session_operand(argv[0], argc, argv, &h)) != RCTL_CONTINUE)
 		return rv;
 	addr = rctl_addr(g);
 	/* Only a shortened id needs the request socket. */
@@ -179,6 +179,7 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 					"(start --json prints it)", addr);
 	signal(SIGPIPE, SIG_IGN);
 	w.connect_timeout_ms = g->connect_timeout_ms;
+	w.cred = rctl_credentials(g);
 	w.id = h.id;
 	w.secret = h.secret;
 	w.secret_len = h.secret_len;

@@ -17,6 +17,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "routing.h"
 #include "status.h"
@@ -39,6 +40,10 @@ struct owner_link {
 	runner_client *c;
 };
 
+/* Connections a runnerd closed before answering anything, after which a
+ * failed call is put down to runnerd not admitting us. */
+#define DROPS_MEAN_REFUSED 3
+
 struct runner_client {
 	nng_socket sock;
 	bool open;
@@ -46,7 +51,18 @@ struct runner_client {
 	uint32_t max_request;
 	char url[512];   /* as given: one address, or several separated by commas */
 	size_t n_urls;
-	runner_client_options opts;
+	runner_client_options opts;     /* for the owners' connections */
+	runner_credentials owner_cred; /* ...c->cred with the token */
+	char *token;             /* sent with every call; NULL: none */
+	runner_credentials cred; /* TLS: for dialing, and a diagnosis of a failed dial */
+	char *cred_copy[4];
+	/* Shared with the pipe callback, under mtx: what became of our
+	 * connections. */
+	nng_mtx *mtx;
+	uint32_t pipe;        /* the current connection */
+	bool pipe_answered;   /* ...has carried a reply */
+	bool ever_answered;
+	unsigned dropped;     /* connections closed before any reply */
 	pthread_mutex_t mu; /* guards what follows */
 	/* The instance of a fleet the replies over this client's one address
 	 * come from ("" unknown, or runnerd runs alone); not kept for several
@@ -75,8 +91,16 @@ runner_client_close(runner_client *c)
 		return;
 	for (size_t i = 0; i < c->n_owners; i++)
 		runner_client_close(c->owners[i].c);
+	/* nng_close returns after every pipe callback has run. */
 	if (c->open)
 		nng_close(c->sock);
+	if (c->mtx != NULL)
+		nng_mtx_free(c->mtx);
+	for (size_t i = 0; i < sizeof(c->cred_copy) / sizeof(c->cred_copy[0]); i++)
+		free(c->cred_copy[i]);
+	if (c->token != NULL)
+		memset(c->token, 0, strlen(c->token));
+	free(c->token);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -85,6 +109,60 @@ const char *
 runner_session_owner(const char *session_id)
 {
 	return routing_session_owner(session_id);
+}
+
+/* nng thread: our connection came or went. A runnerd whose principals do
+ * not admit us closes each one as soon as it is made. */
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	runner_client *c = arg;
+
+	nng_mtx_lock(c->mtx);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		c->pipe = (uint32_t) nng_pipe_id(p);
+		c->pipe_answered = false;
+	} else if ((uint32_t) nng_pipe_id(p) == c->pipe && !c->pipe_answered) {
+		c->dropped++;
+	}
+	nng_mtx_unlock(c->mtx);
+}
+
+static void
+answered_on(runner_client *c, nng_pipe p)
+{
+	nng_mtx_lock(c->mtx);
+	if ((uint32_t) nng_pipe_id(p) == c->pipe)
+		c->pipe_answered = true;
+	c->ever_answered = true;
+	nng_mtx_unlock(c->mtx);
+}
+
+static bool
+refused_us(runner_client *c)
+{
+	bool refused;
+
+	nng_mtx_lock(c->mtx);
+	refused = !c->ever_answered && c->dropped >= DROPS_MEAN_REFUSED;
+	nng_mtx_unlock(c->mtx);
+	return refused;
+}
+
+/* Keep our own copies of the credentials' strings. */
+static int
+copy_credentials(runner_client *c, const runner_credentials *cred, rstatus *st)
+{
+	const char *from[4] = { cred->tls_ca_file, cred->tls_cert_file, cred->tls_key_file, cred->tls_server_name };
+
+	for (size_t i = 0; i < 4; i++)
+		if (from[i] != NULL && (c->cred_copy[i] = strdup(from[i])) == NULL)
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	c->cred = (runner_credentials){ .tls_ca_file = c->cred_copy[0], .tls_cert_file = c->cred_copy[1],
+					.tls_key_file = c->cred_copy[2], .tls_server_name = c->cred_copy[3] };
+	if (cred->token != NULL && cred->token[0] != '\0' && (c->token = strdup(cred->token)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	return 0;
 }
 
 int
@@ -123,10 +201,8 @@ dial_all(runner_client *c, const char *list, runner_status *st)
 	for (char *url = strtok_r(copy, ",", &save); url != NULL; url = strtok_r(NULL, ",", &save)) {
 		if ((rv = runner_client_check_access(url, st)) < 0)
 			return rv;
-		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-			return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
-											 : RS_UNAVAILABLE,
-					    "cannot dial %s: %s", url, nng_strerror(rv));
+		if ((rv = runner_dial(c->sock, url, &c->cred, st)) < 0)
+			return rv;
 		c->n_urls++;
 	}
 	if (c->n_urls == 0)
@@ -153,7 +229,18 @@ runner_client_open(runner_client **out, const char *url, const runner_client_opt
 	c->opts = (runner_client_options){ .connect_timeout_ms = c->connect_timeout_ms,
 					   .max_request_bytes = c->max_request };
 	snprintf(c->url, sizeof(c->url), "%s", url);
-
+	if (opts != NULL && opts->credentials != NULL && (rv = copy_credentials(c, opts->credentials, st)) < 0) {
+		runner_client_close(c);
+		return rv;
+	}
+	/* A fleet's owners are reached with the same credentials. */
+	c->owner_cred = c->cred;
+	c->owner_cred.token = c->token;
+	c->opts.credentials = &c->owner_cred;
+	if ((rv = nng_mtx_alloc(&c->mtx)) != 0) {
+		runner_client_close(c);
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "nng_mtx_alloc: %s", nng_strerror(rv));
+	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		runner_client_close(c);
 		return rstatus_fail(st, RS_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
@@ -164,7 +251,9 @@ runner_client_open(runner_client **out, const char *url, const runner_client_opt
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
 	    (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CLIENT_MAX_REPLY)) != 0 ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20)) != 0 ||
-	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500)) != 0) {
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c)) != 0) {
 		runner_client_close(c);
 		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
 	}
@@ -179,9 +268,18 @@ runner_client_open(runner_client **out, const char *url, const runner_client_opt
 static int
 transport_error(runner_client *c, int rv, bool sending, rstatus *st)
 {
-	if (rv == NNG_ETIMEDOUT && sending)
-		return rstatus_fail(st, RS_UNAVAILABLE, "cannot reach runnerd at %s within %d ms",
-				    c->url, c->connect_timeout_ms);
+	char why[200];
+
+	if (rv != NNG_ETIMEDOUT && refused_us(c))
+		return rstatus_fail(st, RS_UNAUTHENTICATED,
+				    "runnerd at %s closes our connections before answering: it does not admit "
+				    "this caller (uid %u; see its principals)",
+				    c->url, (unsigned) geteuid());
+	if (rv == NNG_ETIMEDOUT && sending) {
+		runner_dial_diagnose(c->url, &c->cred, why, sizeof(why));
+		return rstatus_fail(st, RS_UNAVAILABLE, "cannot reach runnerd at %s within %d ms%s%s",
+				    c->url, c->connect_timeout_ms, why[0] ? ": " : "", why);
+	}
 	if (rv == NNG_ETIMEDOUT)
 		return rstatus_fail(st, RS_DEADLINE_EXCEEDED, "no reply from runnerd at %s in time", c->url);
 	if (sending)
@@ -307,6 +405,7 @@ call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 		*lost = rv != 0 && rv != NNG_ETIMEDOUT && !sending;
 	if (rv != 0)
 		return transport_error(c, rv, sending, st);
+	answered_on(c, nng_msg_get_pipe(msg));
 	*reply = runner__v1__reply_envelope__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	nng_msg_free(msg);
 	if (*reply == NULL)
@@ -451,7 +550,9 @@ runner_client_call(runner_client *c, const char *method, const ProtobufCMessage 
 {
 	Runner__V1__RequestEnvelope env = RUNNER__V1__REQUEST_ENVELOPE__INIT;
 	Runner__V1__ReplyEnvelope *renv = NULL;
+	Runner__V1__KeyValue auth = RUNNER__V1__KEY_VALUE__INIT, *meta[1] = { &auth };
 	const ProtobufCMethodDescriptor *md;
+	char *bearer = NULL;
 	uint8_t id[16];
 	char full[128];
 	uint8_t *payload;
@@ -480,9 +581,24 @@ runner_client_call(runner_client *c, const char *method, const ProtobufCMessage 
 	env.deadline_ms = deadline_ms;
 	env.payload.data = payload;
 	env.payload.len = len;
+	if (c->token != NULL) {
+		if ((bearer = malloc(strlen(c->token) + 8)) == NULL) {
+			free(payload);
+			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		sprintf(bearer, "Bearer %s", c->token);
+		auth.key = "authorization";
+		auth.value = bearer;
+		env.metadata = meta;
+		env.n_metadata = 1;
+	}
 
 	rv = routed_call(c, request, &env, &renv, lost, st);
 	free(payload);
+	if (bearer != NULL) {
+		memset(bearer, 0, strlen(bearer));
+		free(bearer);
+	}
 	if (rv < 0)
 		return rv;
 
@@ -566,4 +682,12 @@ int
 runner_parse_size(const char *s, uint64_t *bytes)
 {
 	return parse_size(s, bytes) == 0 ? 0 : -RUNNER_INVALID_ARGUMENT;
+}
+
+int
+runner_parse_hex(const char *hex, uint8_t *out, size_t cap)
+{
+	int n = parse_hex(hex, out, cap);
+
+	return n < 0 ? -RUNNER_INVALID_ARGUMENT : n;
 }

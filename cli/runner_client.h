@@ -77,6 +77,25 @@ const char *runner_status_code_name(int code);
 
 typedef struct runner_client runner_client;
 
+/* Who this client is, for a runnerd configured with principals (README,
+ * "Who is trusted"). Every field may be NULL; the strings are copied. */
+typedef struct runner_credentials {
+	/* A bearer token, sent with every call (metadata "authorization:
+	 * Bearer <token>") and every stream attach. runnerctl takes it from
+	 * --token or $RUNNERD_TOKEN; the library reads no environment. */
+	const char *token;
+	/* tls+tcp:// addresses. The CA file (PEM) runnerd's certificate must
+	 * chain to: required, a tls+tcp address without it is
+	 * INVALID_ARGUMENT (nothing would vouch for the server). */
+	const char *tls_ca_file;
+	/* Our certificate (PEM) and its unencrypted key, for a listener that
+	 * demands client certificates (mutual TLS). */
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	/* The name runnerd's certificate must carry; NULL: the address's host. */
+	const char *tls_server_name;
+} runner_credentials;
+
 typedef struct runner_client_options {
 	/* How long a call waits for a connection before UNAVAILABLE; 0: 3000. */
 	int connect_timeout_ms;
@@ -84,14 +103,22 @@ typedef struct runner_client_options {
 	 * oversized request fails fast with RESOURCE_EXHAUSTED instead of
 	 * having the server drop the connection); 0: RUNNER_DEFAULT_MAX_REQUEST. */
 	uint32_t max_request_bytes;
+	/* Who we are (NULL: nobody in particular; over ipc runnerd still
+	 * learns our uid and gid from the kernel). */
+	const runner_credentials *credentials;
 } runner_client_options;
 
-/* Open a client for `url` (ipc:///path or tcp://host:port); `opts` may be
- * NULL. Dialing is asynchronous: an unreachable server shows up as
- * UNAVAILABLE on the first call. A malformed address is INVALID_ARGUMENT;
- * an ipc socket this process may not connect to (no write permission on
- * the socket, or no search permission on a directory above it) is
- * PERMISSION_DENIED at once, naming that path.
+/* Open a client for `url` (ipc:///path, tls+tcp://host:port or
+ * tcp://host:port); `opts` may be NULL (zero-initialize it otherwise).
+ * Dialing is asynchronous: an unreachable server shows up as UNAVAILABLE
+ * on the first call. A malformed address, or unusable TLS files, is
+ * INVALID_ARGUMENT; an ipc socket this process may not connect to (no
+ * write permission on the socket, or no search permission on a directory
+ * above it) is PERMISSION_DENIED at once, naming that path. A runnerd that
+ * drops every connection of ours at once (its principals admit no such
+ * ipc peer) makes calls fail with UNAUTHENTICATED, saying so; one that
+ * does not accept our TLS credentials, with UNAVAILABLE naming the TLS
+ * failure.
  *
  * Several addresses separated by commas are all dialed, and calls spread
  * over the connections (nng's REQ socket does), as through a load
@@ -209,6 +236,12 @@ int runner_parse_duration_ms(const char *s, uint64_t *ms);
 /* A size: "512", "64K", "4M", "1G" (also KiB, MiB, GiB; powers of 1024). 0
  * and *bytes set, or -RUNNER_INVALID_ARGUMENT when `s` is not a size. */
 int runner_parse_size(const char *s, uint64_t *bytes);
+
+/* Hex: the bytes its digits stand for (the whole string, either case; a
+ * session's secret as runnerctl writes it in a handle) into out[0..cap).
+ * How many, or -RUNNER_INVALID_ARGUMENT when `hex` is not an even number of
+ * hex digits or needs more than `cap` bytes. */
+int runner_parse_hex(const char *hex, uint8_t *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include <nng/nng.h>
+
 #include "runner_client.h"
 
 #define RCLIENT_HIDDEN __attribute__((visibility("hidden")))
@@ -32,5 +34,17 @@ RCLIENT_HIDDEN int runner_client_call_envelope(runner_client *c,
  * those are the dialer's to report). What runner_client_open and
  * runner_stream_open check first. */
 RCLIENT_HIDDEN int runner_client_check_access(const char *url, runner_status *st);
+
+/* Dial `url` on `sock` without waiting (runner_dial.c): plainly, or for a
+ * tls+tcp:// address with TLS as `cred` says (INVALID_ARGUMENT for a
+ * missing CA or unusable files). */
+RCLIENT_HIDDEN int runner_dial(nng_socket sock, const char *url, const runner_credentials *cred,
+				runner_status *st);
+
+/* Why a tls+tcp:// address gave no connection: one dial attempt, waited
+ * for, its error in words into buf ("" when it connected or is not
+ * tls+tcp). */
+RCLIENT_HIDDEN void runner_dial_diagnose(const char *url, const runner_credentials *cred, char *buf,
+					  size_t size);
 
 #endif

@@ -21,6 +21,9 @@
  * in the connection itself would be lost with it). */
 #define STREAM_RECV_BUF 16
 #define DEFAULT_CONNECT_TIMEOUT_MS 3000
+/* How long a stream over tls+tcp waits, before closing, for an ack it sent
+ * to be written (runner_stream_close). */
+#define TLS_ACK_SETTLE_MS 100
 
 struct runner_stream {
 	nng_socket sock;
@@ -42,10 +45,12 @@ struct runner_stream {
 	bool watch;      /* attached to a watch (WatchDir), not a session */
 	uint64_t events; /* a watch's events received */
 	char addr[256];
+	nng_time acked_at; /* when the last ack went out (tls+tcp only; 0: none) */
 	/* To attach again after a dropped connection. */
 	char session_id[128];
 	uint8_t secret[64];
 	size_t secret_len;
+	char *token; /* identifies the reader; NULL: none */
 	int reattaches;
 };
 
@@ -150,6 +155,11 @@ runner_stream_close(runner_stream *s)
 	}
 	if (s->sock_open && !s->done && !lost)
 		detach_and_drain(s);
+	/* nng 1.5.2's TLS transport hangs nng_close for good (its reaper
+	 * waits on the send) when a message is still being written: an ack
+	 * sent just before the last frame arrived. Give it time to go out. */
+	if (s->acked_at != 0 && nng_clock() < s->acked_at + TLS_ACK_SETTLE_MS)
+		nng_msleep((nng_duration) (s->acked_at + TLS_ACK_SETTLE_MS - nng_clock()));
 	/* nng_close returns after every pipe callback has run. */
 	if (s->sock_open)
 		nng_close(s->sock);
@@ -159,6 +169,9 @@ runner_stream_close(runner_stream *s)
 		nng_cv_free(s->cv);
 	if (s->mtx != NULL)
 		nng_mtx_free(s->mtx);
+	if (s->token != NULL)
+		memset(s->token, 0, strlen(s->token));
+	free(s->token);
 	free(s);
 }
 
@@ -208,10 +221,12 @@ try_ack(runner_stream *s)
 	lost = s->lost;
 	nng_mtx_unlock(s->mtx);
 	s->ack_pending = lost || send_ack(s) != 0;
+	if (!s->ack_pending && strncmp(s->addr, "tls+tcp://", 10) == 0)
+		s->acked_at = nng_clock();
 }
 
 static int
-setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
+setup_socket(runner_stream *s, int connect_timeout_ms, const runner_credentials *cred, rstatus *st)
 {
 	int rv;
 
@@ -232,11 +247,7 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_added, s)) != 0 ||
 	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_removed, s)) != 0)
 		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
-	if ((rv = nng_dial(s->sock, s->addr, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
-										 : RS_UNAVAILABLE,
-				    "cannot dial stream address %s: %s", s->addr, nng_strerror(rv));
-	return 0;
+	return runner_dial(s->sock, s->addr, cred, st);
 }
 
 /* Attach (again) from the offsets received so far. */
@@ -261,6 +272,8 @@ send_attach(runner_stream *s)
 		attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
 		attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
 		attach.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
+		if (s->token != NULL)
+			attach.token = s->token;
 		m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
 		m.attach = &attach;
 	}
@@ -279,7 +292,7 @@ send_attach(runner_stream *s)
 static int
 stream_open(runner_stream **out, const char *stream_address, const char *session_id, const uint8_t *secret,
 	    size_t secret_len, bool watch, uint64_t stdout_offset, uint64_t stderr_offset, uint64_t events,
-	    int connect_timeout_ms, runner_status *st)
+	    int connect_timeout_ms, const runner_credentials *cred, runner_status *st)
 {
 	runner_stream *s;
 	int rv;
@@ -303,7 +316,12 @@ stream_open(runner_stream **out, const char *stream_address, const char *session
 	s->off[RUNNER__V1__STREAM_KIND__STDERR] = stderr_offset;
 	s->watch = watch;
 	s->events = events;
-	if ((rv = setup_socket(s, connect_timeout_ms, st)) < 0) {
+	if (cred != NULL && cred->token != NULL && cred->token[0] != '\0' &&
+	    (s->token = strdup(cred->token)) == NULL) {
+		runner_stream_close(s);
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if ((rv = setup_socket(s, connect_timeout_ms, cred, st)) < 0) {
 		runner_stream_close(s);
 		return rv;
 	}
@@ -332,7 +350,17 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
 {
 	return stream_open(out, stream_address, session_id, secret, secret_len, false, stdout_offset,
-			   stderr_offset, 0, connect_timeout_ms, st);
+			   stderr_offset, 0, connect_timeout_ms, NULL, st);
+}
+
+int
+runner_stream_open_as(runner_stream **out, const char *stream_address, const char *session_id,
+		      const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+		      uint64_t stderr_offset, int connect_timeout_ms, const runner_credentials *cred,
+		      runner_status *st)
+{
+	return stream_open(out, stream_address, session_id, secret, secret_len, false, stdout_offset,
+			   stderr_offset, 0, connect_timeout_ms, cred, st);
 }
 
 int
@@ -341,7 +369,7 @@ runner_stream_open_watch(runner_stream **out, const char *stream_address, const 
 			 int connect_timeout_ms, runner_status *st)
 {
 	return stream_open(out, stream_address, watch_id, secret, secret_len, true, 0, 0, events_offset,
-			   connect_timeout_ms, st);
+			   connect_timeout_ms, NULL, st);
 }
 
 /* Take a message the socket already holds, if any. */

@@ -43,6 +43,16 @@ int runner_stream_open(runner_stream **out, const char *stream_address, const ch
 		       const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
 		       uint64_t stderr_offset, int connect_timeout_ms, runner_status *st);
 
+/* runner_stream_open as `cred` (runner_client.h; may be NULL): TLS for a
+ * tls+tcp:// stream address, and a token that identifies the reader, so
+ * that the owner of a session (or an administrator) may attach without
+ * its secret (secret_len 0) to a runnerd configured with principals. */
+struct runner_credentials;
+int runner_stream_open_as(runner_stream **out, const char *stream_address, const char *session_id,
+			  const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+			  uint64_t stderr_offset, int connect_timeout_ms,
+			  const struct runner_credentials *cred, runner_status *st);
+
 /* The same for a watch (WatchDirResponse: stream_address, watch_id,
  * stream_secret), from event number `events_offset` (0: the first). Its
  * frames have stream FILE_EVENTS and carry `events`; their numbers are

@@ -112,7 +112,8 @@ static const char start_help[] =
 
 static const char attach_help[] =
 	"Stream a session's output to ours until it ends, then exit with its status\n"
-	"(as run). Needs the HANDLE (the secret guards a session's output). ^C leaves\n"
+	"(as run). Needs the HANDLE (the secret guards a session's output), or on a\n"
+	"runnerd with principals, for the session's owner, the ID alone. ^C leaves\n"
 	"the session running: attach again, from where you were with --from.\n"
 	"\n"
 	"  --from N               start at byte N of stdout (default 0)\n"
@@ -128,7 +129,8 @@ static const char attach_help[] =
 
 static const char logs_help[] =
 	"Print what runnerd retains of a session's output, stdout to stdout and stderr to\n"
-	"stderr, and exit 0. Needs the HANDLE. Unlike attach it takes nothing away: an\n"
+	"stderr, and exit 0. Needs the HANDLE (or the owner's ID, as attach). Unlike\n"
+	"attach it takes nothing away: an\n"
 	"attached reader goes on, and nothing is acknowledged.\n"
 	"\n"
 	"  -f, --follow           keep printing output as it comes until the session ends\n"
@@ -245,12 +247,22 @@ static const struct rctl_command commands[] = {
 static const char global_options_help[] =
 	"Global options (before or after the command):\n"
 	"  --addr ADDR            runnerd's address: ipc:///path (or just the /path),\n"
-	"                         tcp://host:port (default: $RUNNERD_ADDR, else\n"
-	"                         " RUNNER_DEFAULT_ADDR "); several, comma-\n"
-	"                         separated, for a fleet: calls spread over them, and\n"
-	"                         a session's calls go to the runnerd its ID names\n"
+	"                         tls+tcp://host:port, tcp://host:port (default:\n"
+	"                         $RUNNERD_ADDR, else " RUNNER_DEFAULT_ADDR "); several,\n"
+	"                         comma-separated, for a fleet: calls spread over them,\n"
+	"                         and a session's calls go to the runnerd its ID names\n"
 	"  --connect-timeout DUR  give up when runnerd cannot be reached within DUR\n"
 	"                         (default: 3s)\n"
+	"  --token TOKEN          a bearer token naming us to runnerd's principals\n"
+	"                         (default: $RUNNERD_TOKEN; prefer the variable: an\n"
+	"                         argument shows in ps)\n"
+	"  --tls-ca FILE          tls+tcp: the CA of runnerd's certificate (PEM;\n"
+	"                         default: $RUNNERD_TLS_CA); required for tls+tcp\n"
+	"  --tls-cert FILE        tls+tcp: our certificate, for mutual TLS (PEM;\n"
+	"                         default: $RUNNERD_TLS_CERT)\n"
+	"  --tls-key FILE         its key (PEM; default: $RUNNERD_TLS_KEY)\n"
+	"  --tls-server-name NAME the name runnerd's certificate must carry (default:\n"
+	"                         the host of --addr)\n"
 	"  -h, --help             show help (of the command, after one)\n"
 	"  --version              show runnerctl's version\n";
 
@@ -364,7 +376,9 @@ rctl_status_exit(const runner_status *st)
 {
 	rctl_tty_restore(); /* a raw terminal would mangle the message */
 	report(st->code, NULL, st->message);
-	return st->code == RUNNER_UNAVAILABLE ? RCTL_EXIT_UNAVAILABLE : RCTL_EXIT_CALL_FAILED;
+	return st->code == RUNNER_UNAVAILABLE	    ? RCTL_EXIT_UNAVAILABLE
+	       : st->code == RUNNER_UNAUTHENTICATED ? RCTL_EXIT_NOPERM
+						    : RCTL_EXIT_CALL_FAILED;
 }
 
 int
@@ -407,16 +421,33 @@ rctl_connect_exit(const char *cmd, const runner_status *st)
 	return rctl_status_exit(st);
 }
 
+const runner_credentials *
+rctl_credentials(struct rctl_globals *g)
+{
+	static const char *const env[] = { "RUNNERD_TOKEN", "RUNNERD_TLS_CA", "RUNNERD_TLS_CERT",
+					   "RUNNERD_TLS_KEY" };
+	const char **field[] = { &g->cred.token, &g->cred.tls_ca_file, &g->cred.tls_cert_file,
+				 &g->cred.tls_key_file };
+
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		const char *v = getenv(env[i]);
+		if (*field[i] == NULL && v != NULL && v[0] != '\0')
+			*field[i] = v;
+	}
+	return &g->cred;
+}
+
 int
 rctl_connect(struct rctl_globals *g, runner_client **out)
 {
-	runner_client_options opts = { .connect_timeout_ms = g->connect_timeout_ms };
+	runner_client_options opts = { .connect_timeout_ms = g->connect_timeout_ms,
+				       .credentials = rctl_credentials(g) };
 	const char *addr = rctl_addr(g);
 	runner_status st;
 
 	if (strstr(addr, "://") == NULL)
-		return rctl_usage_error(NULL, "'%s' is not an address (want ipc:///path, /path or tcp://host:port)",
-					addr);
+		return rctl_usage_error(NULL, "'%s' is not an address (want ipc:///path, /path, "
+					"tls+tcp://host:port or tcp://host:port)", addr);
 	if (runner_client_open(out, addr, &opts, &st) == 0)
 		return 0;
 	return rctl_connect_exit(NULL, &st);
@@ -447,6 +478,21 @@ rctl_common_opt(struct rctl_globals *g, const char *cmd, int opt, int argc, char
 		if (runner_parse_duration_ms(optarg, &ms) < 0 || ms == 0 || ms > INT_MAX)
 			return rctl_usage_error(cmd, "bad --connect-timeout '%s' (want e.g. 500ms, 3s)", optarg);
 		g->connect_timeout_ms = (int) ms;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_TOKEN:
+		g->cred.token = optarg;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_TLS_CA:
+		g->cred.tls_ca_file = optarg;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_TLS_CERT:
+		g->cred.tls_cert_file = optarg;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_TLS_KEY:
+		g->cred.tls_key_file = optarg;
+		return RCTL_CONTINUE;
+	case RCTL_OPT_TLS_SERVER_NAME:
+		g->cred.tls_server_name = optarg;
 		return RCTL_CONTINUE;
 	case RCTL_OPT_VERSION:
 		printf(PROG " %s\n", runner_client_version());

@@ -18,7 +18,7 @@ stream_address_beside(const char *url, char *buf, size_t size)
 			len = snprintf(buf, size, "%.*s-stream.sock", (int) (n - 5), url);
 		else
 			len = snprintf(buf, size, "%s.stream", url);
-	} else if (strncmp(url, "tcp://", 6) == 0 && (colon = strrchr(url, ':')) != NULL &&
+	} else if ((strncmp(url, "tcp://", 6) == 0 || strncmp(url, "tls+tcp://", 10) == 0) && (colon = strrchr(url, ':')) != NULL &&
 		   colon[1] >= '0' && colon[1] <= '9' && (port = strtol(colon + 1, &end, 10)) > 0 &&
 		   *end == '\0' && port < 65535) {
 		len = snprintf(buf, size, "%.*s:%ld", (int) (colon - url), url, port + 1);

@@ -51,3 +51,32 @@ parse_size(const char *s, uint64_t *bytes)
 	};
 	return parse_with(s, units, sizeof(units) / sizeof(units[0]), bytes);
 }
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+parse_hex(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t len = strlen(hex);
+
+	if (len % 2 != 0 || len / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hex_digit(hex[i]), lo = hi < 0 ? -1 : hex_digit(hex[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i / 2] = (uint8_t) (hi << 4 | lo);
+	}
+	return (int) (len / 2);
+}

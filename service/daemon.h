@@ -2,12 +2,12 @@
  *
  * struct runnerd owns every subsystem for the life of the process. main
  * creates them in this order: options, the log, metrics, backends, the
- * config (profiles); the loop, the Runs, rpc, the ledger, the spawners,
- * the launcher, sessions, streams, the files module, the transport
- * (requests arrive from here on), the metrics server and its gauges, the
- * docker pools. No module sees the daemon: each gets the handles it needs
- * (a loop, the launcher, the sessions...) through its own config struct,
- * and the handlers get a
+ * config (profiles), the principals, TLS, the audit log; the loop, the Runs,
+ * rpc, the ledger, the spawners, the launcher, sessions, streams, the files
+ * module, the transport (requests arrive from here on), the metrics server
+ * and its gauges, the docker pools. No module sees the daemon: each gets
+ * the handles it needs (a loop, the launcher, the sessions...) through its
+ * own config struct, and the handlers get a
  * handler_env. Loop thread, but for main's start-up and exit.
  *
  * main's files: main.c (start-up, signals), daemon.c (shutdown), reload.c
@@ -42,6 +42,9 @@ struct runnerd {
 	struct streams *streams;
 	struct transport *transport;
 	struct docker_pools *pools;
+	struct auth *auth;            /* principals (none: the socket's owner is admin) */
+	struct audit *audit;          /* the audit log */
+	struct tls_listen *tls;       /* tls+tcp listeners; NULL: none */
 	struct files *files;
 	struct handler_env env;       /* what the handlers see (call.app) */
 	uint64_t started_us;

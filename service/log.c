@@ -116,20 +116,25 @@ log_request(const struct rpc_log_record *rec, void *arg)
 	char id[2 * 8 + 1] = "-";
 	size_t n = rec->request_id_len < 8 ? rec->request_id_len : 8;
 
+	bool who = rec->principal != NULL && rec->principal[0] != '\0';
+
 	if (json_lines) {
-		put_json_line("info", json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}",
-						"method", pb_json_string(rec->method),
-						"code", pb_json_enum(&runner__v1__status_code__descriptor, rec->code),
-						"durationUs", pb_json_uint64(rec->duration_us),
-						"requestId", pb_json_bytes(rec->request_id, rec->request_id_len),
-						"duplicate", rec->duplicate,
-						"message", pb_json_string(rec->message)));
+		json_t *rest = json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}",
+					 "method", pb_json_string(rec->method),
+					 "code", pb_json_enum(&runner__v1__status_code__descriptor, rec->code),
+					 "durationUs", pb_json_uint64(rec->duration_us),
+					 "requestId", pb_json_bytes(rec->request_id, rec->request_id_len),
+					 "duplicate", rec->duplicate,
+					 "message", pb_json_string(rec->message));
+		if (who && rest != NULL)
+			json_object_set_new(rest, "principal", pb_json_string(rec->principal));
+		put_json_line("info", rest);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		snprintf(id + 2 * i, 3, "%02x", rec->request_id[i]);
-	fprintf(stderr, "runnerd: rpc %s %s %.3fms id=%s%s%s%s\n", rec->method,
+	fprintf(stderr, "runnerd: rpc %s %s %.3fms id=%s%s%s%s%s%s\n", rec->method,
 		rstatus_code_name(rec->code), (double) rec->duration_us / 1000.0, id,
-		rec->duplicate ? " duplicate" : "", rec->message && rec->message[0] ? " - " : "",
-		rec->message ? rec->message : "");
+		who ? " principal=" : "", who ? rec->principal : "", rec->duplicate ? " duplicate" : "",
+		rec->message && rec->message[0] ? " - " : "", rec->message ? rec->message : "");
 }

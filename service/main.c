@@ -39,6 +39,7 @@
 #include "rpc/rpc.h"
 #include "rpc/transport.h"
 #include "run/docker_pools.h"
+#include "security.h"
 #include "session/session.h"
 #include "session/streams.h"
 
@@ -60,6 +61,7 @@ signal_cb(struct loop_watch *w, uint32_t events)
 			break;
 		case SIGHUP:
 			runnerd_reload(s->d);
+			security_reopen(s->d);
 			break;
 		default:
 			runnerd_drain(s->d);
@@ -303,6 +305,7 @@ serve(struct runnerd *d)
 	};
 	struct session_config sescfg = {
 		.launcher = &d->launcher,
+		.owner_done = rpc_session_done,
 		.max_live = d->cfg.max_sessions,
 		.max_retained = d->cfg.max_retained,
 		.retained_output = d->cfg.retained_output,
@@ -324,6 +327,8 @@ serve(struct runnerd *d)
 	int rv;
 
 	raise_fd_limit();
+	security_listeners(d, &tcfg.listen);
+	security_listeners(d, &scfg);
 	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_msg("error", "signals: %s", strerror(errno));
 		return 1;
@@ -356,10 +361,6 @@ serve(struct runnerd *d)
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
 	recover_backends();
-	for (size_t i = 0; i < d->cfg.n_listen; i++)
-		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
-			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
-				d->cfg.listen[i]);
 	if (start_spawners(d) < 0)
 		return 1;
 	d->launcher = (struct launcher){
@@ -386,13 +387,17 @@ serve(struct runnerd *d)
 	/* Complete before the first request can arrive. */
 	d->env = (struct handler_env){
 		.launcher = &d->launcher,
+		.conf = &d->conf,
 		.runs = d->runs,
 		.sessions = d->sessions,
 		.streams = d->streams,
+		.auth = d->auth,
+		.audit = d->audit,
 		.files = d->files,
 		.started_us = d->started_us,
 		.config_error = d->reload_error,
 	};
+	security_bind(d);
 	if (transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
@@ -463,6 +468,7 @@ teardown(struct runnerd *d)
 	rpc_free(d->rpc);
 	runs_free(d->runs);
 	ledger_free(d->ledger);
+	security_free(d);
 	metrics_http_free(d->metrics);
 	conf_unref(d->conf);
 	loop_free(d->loop);
@@ -473,6 +479,7 @@ int
 main(int argc, char **argv)
 {
 	struct runnerd d = { 0 };
+	sigset_t signals;
 	char instance[17];
 	rstatus nst;
 	int rc;
@@ -497,6 +504,13 @@ main(int argc, char **argv)
 	/* Before any thread: arenas are created by the threads that allocate. */
 	if (memory_configure() < 0 && !d.cfg.check_config) /* (a sanitizer's allocator has no mallopt) */
 		log_msg("warning", "the allocator refused runnerd's settings; memory freed after a burst may not go back to the system");
+	/* Before anything starts a thread (nng does, as soon as TLS is set
+	 * up), so every thread inherits the mask. */
+	if (block_signals(&signals) != 0) {
+		log_msg("error", "signals: %s", strerror(errno));
+		options_free(&d.cfg);
+		return 1;
+	}
 	if (notify_init(&nst) < 0)
 		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();
@@ -517,12 +531,15 @@ main(int argc, char **argv)
 	/* Every backend has a verdict before profiles are checked and before
 	 * anything is served; the probe thread keeps them fresh later. */
 	probes_init();
-	if (load_config(&d) < 0) {
+	if (load_config(&d) < 0 || security_load(&d) < 0) {
 		rc = d.cfg.check_config ? 1 : 78; /* EX_CONFIG */
+		security_free(&d);
+		conf_unref(d.conf);
 		options_free(&d.cfg);
 		return rc;
 	}
 	if (d.cfg.check_config) {
+		security_free(&d);
 		conf_unref(d.conf);
 		options_free(&d.cfg);
 		return 0;

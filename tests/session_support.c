@@ -346,14 +346,21 @@ void
 rd_reader_open_as(rd_reader *r, const rd_session *s, const char *id, const uint8_t *secret,
 		  size_t secret_len, rd_sink *out, rd_sink *err)
 {
+	rd_reader_open_cred(r, s, id, secret, secret_len, NULL, out, err);
+}
+
+void
+rd_reader_open_cred(rd_reader *r, const rd_session *s, const char *id, const uint8_t *secret,
+		    size_t secret_len, const runner_credentials *cred, rd_sink *out, rd_sink *err)
+{
 	runner_status st = { 0 };
 	int rv;
 
 	memset(r, 0, sizeof(*r));
 	r->out = out;
 	r->err = err;
-	rv = runner_stream_open(&r->rs, s->stream_address, id ? id : s->id, secret ? secret : s->secret,
-				secret ? secret_len : s->secret_len, out->end, err->end, 3000, &st);
+	rv = runner_stream_open_as(&r->rs, s->stream_address, id ? id : s->id, secret ? secret : s->secret,
+				   secret ? secret_len : s->secret_len, out->end, err->end, 3000, cred, &st);
 	ck_assert_msg(rv == 0, "runner_stream_open %s: %s: %s", s->stream_address,
 		      runner_status_code_name(st.code), st.message);
 }

@@ -124,6 +124,9 @@ void rd_reader_open(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *er
  * session's), at the sinks' end offsets. */
 void rd_reader_open_as(rd_reader *r, const rd_session *s, const char *id, const uint8_t *secret,
 		       size_t secret_len, rd_sink *out, rd_sink *err);
+/* rd_reader_open_as with credentials (a token, TLS files; NULL: none). */
+void rd_reader_open_cred(rd_reader *r, const rd_session *s, const char *id, const uint8_t *secret,
+			 size_t secret_len, const runner_credentials *cred, rd_sink *out, rd_sink *err);
 /* The same for a PTY session: `out` receives the PTY stream. */
 void rd_reader_open_pty(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err);
 /* Receive one frame: 1 a frame that was not the last, 0 the last frame

@@ -420,6 +420,11 @@ spawn_daemon(const rd_daemon *d, const rd_options *o)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		if (o != NULL && o->stderr_path != NULL) {
+			int fd = open(o->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+			if (fd < 0 || dup2(fd, 2) != 2)
+				_exit(127);
+		}
 		if (o != NULL && o->nofile_hard > 0) {
 			struct rlimit rl = { .rlim_cur = o->nofile_soft, .rlim_max = o->nofile_hard };
 
@@ -455,7 +460,7 @@ health_ok(const char *url)
 
 /* 0 when ready; otherwise the wait status of a daemon that exited. */
 static int
-wait_ready(rd_daemon *d)
+wait_ready(rd_daemon *d, bool ipc_only)
 {
 	int64_t end = rd_now_ms() + RD_READY_TIMEOUT_MS;
 	int status;
@@ -465,7 +470,7 @@ wait_ready(rd_daemon *d)
 			d->pid = 0;
 			return status == 0 ? -1 : status;
 		}
-		if (health_ok(d->ipc_url) && (d->tcp_url[0] == '\0' || health_ok(d->tcp_url)))
+		if (health_ok(d->ipc_url) && (ipc_only || d->tcp_url[0] == '\0' || health_ok(d->tcp_url)))
 			return 0;
 		ck_assert_msg(rd_now_ms() < end, "runnerd not healthy within %d ms", RD_READY_TIMEOUT_MS);
 		sleep_ms(20);
@@ -486,7 +491,7 @@ rd_start(rd_daemon *d, const rd_options *opts)
 		if (opts && opts->tcp)
 			snprintf(d->tcp_url, sizeof(d->tcp_url), "tcp://127.0.0.1:%d", rd_free_tcp_port());
 		d->pid = spawn_daemon(d, opts);
-		if ((status = wait_ready(d)) == 0)
+		if ((status = wait_ready(d, opts && opts->ipc_only_ready)) == 0)
 			return;
 	}
 	ck_abort_msg("runnerd exited during start-up (wait status 0x%x)", (unsigned) status);
@@ -533,7 +538,7 @@ rd_restart(rd_daemon *d, const rd_options *opts)
 
 	ck_assert_msg(d->pid == 0 && d->dir[0] != '\0', "rd_restart: the daemon is still running");
 	d->pid = spawn_daemon(d, opts);
-	status = wait_ready(d);
+	status = wait_ready(d, opts && opts->ipc_only_ready);
 	ck_assert_msg(status == 0, "restarted runnerd exited during start-up (wait status 0x%x)",
 		      (unsigned) status);
 }

@@ -37,6 +37,8 @@ typedef struct rd_options {
 	bool advertise;               /* with tcp: one of a fleet, --advertise its tcp address */
 	const char *const *args;      /* extra runnerd arguments, NULL-terminated */
 	const char *const *env;       /* extra "NAME=value" for runnerd's env, NULL-terminated */
+	const char *stderr_path;      /* runnerd's stderr appended to this file (NULL: ours) */
+	bool ipc_only_ready;          /* readiness: Health on the ipc listener only */
 	unsigned long nofile_soft, nofile_hard; /* RLIMIT_NOFILE for runnerd; 0: inherited */
 } rd_options;
 

@@ -375,10 +375,15 @@ START_TEST(test_logs)
 	/* Reading takes nothing away: again, the same. */
 	r = CTL("logs", h);
 	ck_assert_str_eq(r->out, "out\n");
-	/* The output is the starter's: the secret is needed. */
+	/* The output is the starter's: without principals the secret is
+	 * needed, and runnerd says so. */
 	r = CTL("logs", id);
-	ctl_assert_status(r, 64);
-	ck_assert_msg(strstr(r->err, "has no secret") != NULL, "%s", r->err);
+	ctl_assert_status(r, 77);
+	ck_assert_msg(strstr(r->err, "UNAUTHENTICATED: this session's output needs its stream secret") != NULL,
+		      "%s", r->err);
+	r = CTL("attach", id);
+	ctl_assert_status(r, 77);
+	ck_assert_msg(strstr(r->err, "needs its stream secret") != NULL, "%s", r->err);
 	free(id);
 	free(h);
 

@@ -112,9 +112,59 @@ static const cyaml_schema_value_t profile_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cfg_profile, profile_fields),
 };
 
+/* --- principals and tls (service/auth) ------------------------------------ */
+
+static const cyaml_schema_value_t id_entry = {
+	CYAML_VALUE_UINT(CYAML_FLAG_DEFAULT, unsigned),
+};
+
+static const cyaml_schema_field_t quotas_fields[] = {
+	CYAML_FIELD_UINT("runs", CYAML_FLAG_OPTIONAL, struct cfg_quotas, runs),
+	CYAML_FIELD_UINT("sessions", CYAML_FLAG_OPTIONAL, struct cfg_quotas, sessions),
+	CYAML_FIELD_STRING_PTR("rate", OPT, struct cfg_quotas, rate, 1, 32),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t principal_fields[] = {
+	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct cfg_principal, name, 1, 64),
+	CYAML_FIELD_SEQUENCE("users", OPT, struct cfg_principal, users, &string_entry, 0, 256),
+	CYAML_FIELD_SEQUENCE("groups", OPT, struct cfg_principal, groups, &string_entry, 0, 256),
+	CYAML_FIELD_SEQUENCE("uids", OPT, struct cfg_principal, uids, &id_entry, 0, 256),
+	CYAML_FIELD_SEQUENCE("gids", OPT, struct cfg_principal, gids, &id_entry, 0, 256),
+	CYAML_FIELD_SEQUENCE("token_sha256", OPT, struct cfg_principal, token_sha256, &string_entry, 0, 256),
+	CYAML_FIELD_SEQUENCE("listeners", OPT, struct cfg_principal, listeners, &string_entry, 0, 64),
+	CYAML_FIELD_SEQUENCE("profiles", CYAML_FLAG_POINTER, struct cfg_principal, profiles, &string_entry, 1, 1024),
+	CYAML_FIELD_STRING_PTR("default_profile", OPT, struct cfg_principal, default_profile, 1, 64),
+	CYAML_FIELD_BOOL("admin", CYAML_FLAG_OPTIONAL, struct cfg_principal, admin),
+	CYAML_FIELD_MAPPING_PTR("quotas", OPT, struct cfg_principal, quotas, quotas_fields),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t principal_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cfg_principal, principal_fields),
+};
+
+static const cyaml_schema_field_t tls_listener_fields[] = {
+	CYAML_FIELD_STRING_PTR("url", CYAML_FLAG_POINTER, struct cfg_tls_listener, url, 1, 512),
+	CYAML_FIELD_STRING_PTR("client_ca", CYAML_FLAG_POINTER, struct cfg_tls_listener, client_ca, 1, 4096),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t tls_listener_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cfg_tls_listener, tls_listener_fields),
+};
+
+static const cyaml_schema_field_t tls_fields[] = {
+	CYAML_FIELD_STRING_PTR("cert", OPT, struct cfg_tls, cert, 1, 4096),
+	CYAML_FIELD_STRING_PTR("key", OPT, struct cfg_tls, key, 1, 4096),
+	CYAML_FIELD_STRING_PTR("client_ca", OPT, struct cfg_tls, client_ca, 1, 4096),
+	CYAML_FIELD_SEQUENCE("listeners", OPT, struct cfg_tls, listeners, &tls_listener_entry, 0, 64),
+	CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t root_fields[] = {
 	CYAML_FIELD_STRING_PTR("default_profile", OPT, struct cfg_root, default_profile, 1, 64),
 	CYAML_FIELD_SEQUENCE("profiles", CYAML_FLAG_POINTER, struct cfg_root, profiles, &profile_entry, 1, 1024),
+	CYAML_FIELD_SEQUENCE("principals", OPT, struct cfg_root, principals, &principal_entry, 1, 1024),
+	CYAML_FIELD_MAPPING_PTR("tls", OPT, struct cfg_root, tls, tls_fields),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t root_schema = {

@@ -98,10 +98,57 @@ struct cfg_profile {
 	struct cfg_files *files;
 };
 
+/* --- principals: who may call, and what they may use (service/auth) --- */
+
+struct cfg_quotas {
+	unsigned runs;     /* concurrent Runs; 0: no limit */
+	unsigned sessions; /* running sessions; 0: no limit */
+	char *rate;        /* requests: "N/s", "N/m", "N/h"; NULL: no limit */
+};
+
+struct cfg_principal {
+	char *name;
+	/* What identifies it (any one suffices). */
+	char **users;             /* ipc peer's uid, by user name */
+	unsigned users_count;
+	char **groups;            /* ipc peer's gid, or a member of the group */
+	unsigned groups_count;
+	unsigned *uids;
+	unsigned uids_count;
+	unsigned *gids;
+	unsigned gids_count;
+	char **token_sha256;      /* SHA-256 of a bearer token, hex */
+	unsigned token_sha256_count;
+	char **listeners;         /* every caller on this listener (URL as given to --listen) */
+	unsigned listeners_count;
+	/* What it may do. */
+	char **profiles;          /* profile names; "*": all */
+	unsigned profiles_count;
+	char *default_profile;    /* NULL: the config's default_profile */
+	bool admin;               /* sees and controls every session */
+	struct cfg_quotas *quotas;
+};
+
+struct cfg_tls_listener {
+	char *url;
+	char *client_ca; /* this listener's client CA, instead of tls.client_ca */
+};
+
+struct cfg_tls {
+	char *cert;      /* server certificate chain (PEM) */
+	char *key;       /* its private key (PEM, unencrypted) */
+	char *client_ca; /* mutual TLS: client certificates must chain to this CA */
+	struct cfg_tls_listener *listeners;
+	unsigned listeners_count;
+};
+
 struct cfg_root {
 	char *default_profile;
 	struct cfg_profile *profiles;
 	unsigned profiles_count;
+	struct cfg_principal *principals; /* NULL: none (the socket's owner is admin) */
+	unsigned principals_count;
+	struct cfg_tls *tls;
 };
 
 /* A config file is at most this large (a thousand profiles fit). */

@@ -15,11 +15,19 @@ static const char usage[] =
 	"Usage: runnerd [OPTION]...\n"
 	"Run processes for other programs over runner.v1 (protobuf on nng).\n"
 	"\n"
-	"  -l, --listen URL          listen on URL (repeatable): ipc:///path or tcp://host:port\n"
-	"                            (default: $RUNNERD_LISTEN, comma-separated, else\n"
-	"                            " RUNNER_DEFAULT_ADDR ")\n"
-	"      --insecure-tcp        allow tcp:// listeners; tcp has no authentication yet,\n"
-	"                            so anyone who can reach the port can run commands\n"
+	"  -l, --listen URL          listen on URL (repeatable): ipc:///path, tls+tcp://host:port\n"
+	"                            or tcp://host:port (default: $RUNNERD_LISTEN,\n"
+	"                            comma-separated, else " RUNNER_DEFAULT_ADDR ")\n"
+	"      --insecure-tcp        allow plain tcp:// listeners: neither encrypted nor\n"
+	"                            authenticated (a principal's token travels in clear)\n"
+	"      --tls-cert FILE       tls+tcp listeners' certificate chain (PEM)\n"
+	"      --tls-key FILE        its private key (PEM, unencrypted)\n"
+	"      --tls-client-ca FILE  mutual TLS: clients must present a certificate from this\n"
+	"                            CA (the config's tls: can give a listener its own)\n"
+	"      --tls-no-client-auth  allow a tls+tcp listener without client certificates\n"
+	"                            and without principals to identify its callers\n"
+	"      --audit-log FILE      append the audit log (one JSON line per process and per\n"
+	"                            refusal) to FILE, reopened on SIGHUP (default: stderr)\n"
 	"      --max-request-bytes N largest request accepted (default 4M)\n"
 	"      --output-limit N      per-stream output cap of a Run reply (default 16M)\n"
 	"      --default-timeout DUR wall timeout when a request sets none (default: none)\n"
@@ -71,7 +79,8 @@ static const char usage[] =
 	"      --state-dir DIR       where runnerd records its running process groups, so a\n"
 	"                            restart after a crash kills what was left (default:\n"
 	"                            beside the first ipc socket, x.sock -> x.state)\n"
-	"  -c, --config FILE         profiles: named restrictions requests run under (YAML)\n"
+	"  -c, --config FILE         profiles: named restrictions requests run under, and\n"
+	"                            principals: who may call and use which (YAML)\n"
 	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
 	"      --log-json            log one JSON object per line\n"
 	"      --log-file FILE       append the log to FILE instead of stderr; reopened on\n"
@@ -118,6 +127,11 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_ADVERTISE_STREAM,
 	OPT_SPAWNERS,
+	OPT_AUDIT_LOG,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CLIENT_CA,
+	OPT_TLS_NO_CLIENT_AUTH,
 	OPT_LOG_FILE,
 	OPT_METRICS_LISTEN,
 	OPT_INSECURE_METRICS,
@@ -158,6 +172,11 @@ static const struct option longopts[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA },
+	{ "tls-no-client-auth", no_argument, NULL, OPT_TLS_NO_CLIENT_AUTH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -282,10 +301,16 @@ options_free(struct runnerd_config *cfg)
 	cfg->n_advertise_stream = 0;
 	free(cfg->state_dir);
 	free(cfg->config_path);
+	free(cfg->audit_log);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
 	free(cfg->metrics_listen);
 	free(cfg->log_file);
 	free(cfg->advertise);
-	cfg->state_dir = cfg->config_path = cfg->metrics_listen = cfg->log_file = cfg->advertise = NULL;
+	cfg->state_dir = cfg->config_path = cfg->audit_log = NULL;
+	cfg->metrics_listen = cfg->log_file = cfg->advertise = NULL;
+	cfg->tls_cert = cfg->tls_key = cfg->tls_client_ca = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -310,6 +335,30 @@ duration_field(struct runnerd_config *cfg, int opt)
 		return &cfg->retention_ms;
 	default:
 		return &cfg->dedup_ttl_ms;
+	}
+}
+
+/* The option's string field to set. */
+static char **
+string_field(struct runnerd_config *cfg, int opt)
+{
+	switch (opt) {
+	case OPT_STATE_DIR:
+		return &cfg->state_dir;
+	case OPT_AUDIT_LOG:
+		return &cfg->audit_log;
+	case OPT_TLS_CERT:
+		return &cfg->tls_cert;
+	case OPT_TLS_KEY:
+		return &cfg->tls_key;
+	case OPT_LOG_FILE:
+		return &cfg->log_file;
+	case OPT_METRICS_LISTEN:
+		return &cfg->metrics_listen;
+	case OPT_ADVERTISE:
+		return &cfg->advertise;
+	default:
+		return &cfg->tls_client_ca;
 	}
 }
 
@@ -371,19 +420,21 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_STATE_DIR:
 		case OPT_LOG_FILE:
 		case OPT_METRICS_LISTEN:
-		case OPT_ADVERTISE: {
-			char **field = c == OPT_STATE_DIR      ? &cfg->state_dir
-				       : c == OPT_LOG_FILE     ? &cfg->log_file
-				       : c == OPT_ADVERTISE    ? &cfg->advertise
-							       : &cfg->metrics_listen;
+		case OPT_ADVERTISE:
+		case OPT_AUDIT_LOG:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+		case OPT_TLS_CLIENT_CA:
 			if ((c == OPT_METRICS_LISTEN && strncmp(optarg, "http://", 7) != 0) ||
 			    (c == OPT_ADVERTISE && !instance_address(optarg)))
 				return bad_value(name, optarg);
-			free(*field);
-			if ((*field = strdup(optarg)) == NULL)
+			free(*string_field(cfg, c));
+			if ((*string_field(cfg, c) = strdup(optarg)) == NULL)
 				return OPTIONS_EXIT_USAGE;
 			break;
-		}
+		case OPT_TLS_NO_CLIENT_AUTH:
+			cfg->tls_no_client_auth = true;
+			break;
 		case OPT_INSECURE_METRICS:
 			cfg->insecure_metrics = true;
 			break;
@@ -392,7 +443,8 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				return OPTIONS_EXIT_USAGE;
 			break;
 		case OPT_ADVERTISE_STREAM:
-			if (strncmp(optarg, "ipc://", 6) != 0 && strncmp(optarg, "tcp://", 6) != 0)
+			if (strncmp(optarg, "ipc://", 6) != 0 && strncmp(optarg, "tcp://", 6) != 0 &&
+			    strncmp(optarg, "tls+tcp://", 10) != 0)
 				return bad_value(name, optarg);
 			if (add_url(&cfg->advertise_stream, &cfg->n_advertise_stream, optarg) < 0)
 				return OPTIONS_EXIT_USAGE;
@@ -507,7 +559,9 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				   tcp_url(cfg->stream_listen, cfg->n_stream_listen) != NULL)) {
 		const char *url = tcp_url(cfg->listen, cfg->n_listen);
 
-		fprintf(stderr, "runnerd: %s: tcp has no authentication yet; pass --insecure-tcp to allow it\n",
+		fprintf(stderr,
+			"runnerd: %s: plain tcp is neither encrypted nor authenticated; use tls+tcp:// or "
+			"pass --insecure-tcp to allow it\n",
 			url != NULL ? url : tcp_url(cfg->stream_listen, cfg->n_stream_listen));
 		return OPTIONS_EXIT_USAGE;
 	}

@@ -47,6 +47,10 @@ struct runnerd_config {
 	char *state_dir;           /* ledger of running process groups; NULL: none */
 	char *config_path;         /* profiles (YAML); NULL: the built-in default */
 	bool check_config;         /* load the config, report, exit */
+	char *audit_log;           /* the audit log's file; NULL: stderr */
+	char *tls_cert, *tls_key;  /* tls+tcp listeners' certificate and key (over the config's) */
+	char *tls_client_ca;       /* mutual TLS: the client CA (over the config's) */
+	bool tls_no_client_auth;   /* allow a tls+tcp listener nothing authenticates */
 	char *metrics_listen;      /* http://HOST:PORT for /metrics; NULL: none */
 	bool insecure_metrics;     /* a metrics address off loopback allowed */
 	char *log_file;            /* append the log here, reopened on SIGHUP; NULL: stderr */

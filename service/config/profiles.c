@@ -79,6 +79,12 @@ profiles_name(const struct profiles *p, size_t i)
 }
 
 const char *
+profiles_default(const struct profiles *p)
+{
+	return p->v[p->default_index].name;
+}
+
+const char *
 profiles_backend(const struct profiles *p, size_t i)
 {
 	return p->v[i].backend->name;

@@ -46,6 +46,8 @@ void profiles_free(struct profiles *p);
 size_t profiles_count(const struct profiles *p);
 const char *profiles_name(const struct profiles *p, size_t i);
 const char *profiles_backend(const struct profiles *p, size_t i);
+/* The profile a request that names none gets. */
+const char *profiles_default(const struct profiles *p);
 
 /* One line saying what profile i allows: backend, user, network, what it
  * may write, unix sockets, resource limits (profile_report.c). */

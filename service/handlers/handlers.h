@@ -17,7 +17,10 @@
 #include "rpc/rpc.h"
 #include "status.h"
 
+struct audit;
+struct auth;
 struct launcher;
+struct conf;
 struct sessions;
 struct streams;
 struct runs;
@@ -26,9 +29,12 @@ struct files;
 /* The handles the handlers use; main fills one and keeps it alive. */
 struct handler_env {
 	const struct launcher *launcher; /* resolve, prepare and start commands */
+	struct conf *const *conf;        /* the config in force (main's, swapped by a reload): its default profile */
 	struct runs *runs;               /* Runs in flight */
 	struct sessions *sessions;
 	struct streams *streams;
+	struct auth *auth;               /* principals: who may read which output */
+	struct audit *audit;             /* NULL: no audit log */
 	struct files *files;             /* file operations */
 	uint64_t started_us;             /* for Health's uptime */
 	const char *config_error;        /* the last reload's failure, "" when it worked (main's) */
@@ -52,6 +58,9 @@ void rpc_list(struct call *c);
 void rpc_read_stream(struct call *c);
 void rpc_read_output(struct call *c);
 void rpc_remove(struct call *c);
+/* session_config.owner_done for the sessions StartPipes starts (the
+ * owner's quota, the audit line of the end). */
+void rpc_session_done(void *ctx, const Runner__V1__RunResult *result, uint64_t stdin_bytes);
 /* rpc_terminal.c */
 void rpc_resize(struct call *c);
 /* rpc_files.c */

@@ -1,7 +1,9 @@
 /* The file RPCs: ReadFile, WriteFile, ListDir, StatFile, MakeDir, RemoveFile,
  * RenameFile and WatchDir; the files module (files/files.h) does the work and
- * answers. */
+ * answers, once the caller's principal may use the request's profile
+ * (access_files). */
 #include "files/files.h"
+#include "handlers/access.h"
 #include "handlers/handlers.h"
 #include "session/streams.h"
 
@@ -9,7 +11,8 @@
 	void name(struct call *c)                      \
 	{                                              \
 		const struct handler_env *env = c->app; \
-		fn(env->files, c);                     \
+		if (access_files(c) == 0)              \
+			fn(env->files, c);             \
 	}
 
 FILES_HANDLER(rpc_read_file, files_read_file)
@@ -26,5 +29,7 @@ rpc_watch_dir(struct call *c)
 	const struct handler_env *env = c->app;
 	char address[700];
 
+	if (access_files(c) < 0)
+		return;
 	files_watch_dir(env->files, c, streams_address_for(env->streams, c->pipe, address, sizeof(address)));
 }

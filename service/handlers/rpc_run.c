@@ -1,6 +1,8 @@
 /* The Run RPC: one process to completion, answered with its full result. */
 #include <stdlib.h>
 
+#include "auth/principals.h"
+#include "handlers/access.h"
 #include "handlers/handlers.h"
 #include "run/collect.h"
 #include "run/launch.h"
@@ -10,6 +12,8 @@ struct run {
 	struct call *call;
 	struct launch *launch;
 	struct collect io;
+	struct principal *principal; /* its quota holds this Run */
+	struct audit_process *audit;
 	bool deadline_binds; /* the envelope deadline, not the timeout, cut it */
 	struct run *prev, *next;
 };
@@ -25,6 +29,9 @@ run_free(struct run *r)
 {
 	launch_free(r->launch);
 	collect_free(&r->io);
+	if (r->principal != NULL)
+		principal_run_end(r->principal);
+	audit_process_free(r->audit);
 	free(r);
 }
 
@@ -53,6 +60,12 @@ run_stdin(struct job *j, int fd, void *arg)
 }
 
 static void
+run_started(struct job *j, void *arg)
+{
+	audit_process_started(((struct run *) arg)->audit, job_result(j)->pid);
+}
+
+static void
 run_done(struct job *j, void *arg)
 {
 	struct run *r = arg;
@@ -62,6 +75,8 @@ run_done(struct job *j, void *arg)
 
 	resp.result = job_result(j);
 	collect_fill(&r->io, resp.result);
+	audit_process_end(r->audit, resp.result, r->io.stdin_off);
+	r->audit = NULL;
 	if (r->deadline_binds && resp.result->reason == RUNNER__V1__TERMINATION__TIMEOUT) {
 		code = RS_DEADLINE_EXCEEDED;
 		msg = "the request deadline passed; the process was stopped";
@@ -75,6 +90,7 @@ static const struct job_ops run_ops = {
 	.output = run_output,
 	.stdin_writable = run_stdin,
 	.done = run_done,
+	.started = run_started,
 };
 
 /* The wall limit is the tighter of the command's timeout and the time left
@@ -100,7 +116,10 @@ rpc_run(struct call *c)
 	const Runner__V1__RunRequest *req = (const Runner__V1__RunRequest *) c->request;
 	const struct handler_env *env = c->app;
 	struct runs *rs = env->runs;
+	Runner__V1__CommandSpec scratch;
+	const Runner__V1__CommandSpec *spec;
 	const struct command *cmd;
+	const char *profile = NULL;
 	struct run *r;
 	rstatus st;
 
@@ -110,9 +129,14 @@ rpc_run(struct call *c)
 	}
 	r->rs = rs;
 	r->call = c;
-	if (launch_prepare(env->launcher, req->command, &r->launch, &st) < 0)
+	if (access_command(c, req->command, &scratch, &spec, &profile, &st) < 0 ||
+	    (c->who.principal != NULL && principal_run_begin(c->who.principal, &st) < 0))
+		goto fail;
+	r->principal = c->who.principal;
+	if (launch_prepare(env->launcher, spec, &r->launch, &st) < 0)
 		goto fail;
 	cmd = launch_command(r->launch);
+	r->audit = access_process(c, req->command, profile, cmd, NULL);
 	/* On a terminal, stdout is the terminal's output, capped as such. */
 	if (collect_init(&r->io, req->stdin.data, req->stdin.len,
 			 cmd->tty_rows ? cmd->pty_limit : cmd->stdout_limit, cmd->stderr_limit, &st) < 0 ||
@@ -132,7 +156,7 @@ rpc_run(struct call *c)
 		job_stop(launch_job(r->launch), RUNNER__V1__TERMINATION__KILLED);
 	return;
 fail:
-	call_fail(c, &st);
+	access_refuse_command(c, req->command, profile, &st);
 	run_free(r);
 }
 

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
+#include "auth/principals.h"
+#include "handlers/access.h"
 #include "handlers/handlers.h"
 #include "session/session.h"
 #include "session/streams.h"
@@ -12,20 +15,26 @@
  * under 1 MiB, the default receive limit of SP implementations. */
 #define READ_OUTPUT_MAX (256u << 10)
 
-/* Look the session up for a call; answers the call itself when absent. */
-static struct session *
-session_for(struct call *c, const char *id)
-{
-	const struct handler_env *env = c->app;
-	struct session *s;
-	rstatus st;
+/* What a session's owner keeps: who, for the quota, and the audit
+ * record of its process (session_owner.ctx). */
+struct session_grant {
+	struct principal *principal;
+	struct audit_process *audit;
+};
 
-	if (session_lookup(env->sessions, id, &s, &st) < 0) {
-		call_fail(c, &st);
-		return NULL;
-	}
-	session_touch(s);
-	return s;
+/* session_config.owner_done: the session's process ended (or never will). */
+void
+rpc_session_done(void *ctx, const Runner__V1__RunResult *result, uint64_t stdin_bytes)
+{
+	struct session_grant *g = ctx;
+
+	if (g->principal != NULL)
+		principal_session_end(g->principal);
+	if (result != NULL)
+		audit_process_end(g->audit, result, stdin_bytes);
+	else
+		audit_process_free(g->audit);
+	free(g);
 }
 
 /* StartPipes answers once the process runs (session_when_started);
@@ -35,12 +44,15 @@ reply_started(struct call *c, struct session *s, bool existing)
 {
 	const struct handler_env *env = c->app;
 	Runner__V1__StartPipesResponse resp = RUNNER__V1__START_PIPES_RESPONSE__INIT;
+	struct session_grant *g;
 	char stream_address[700];
 
 	if (s == NULL) {
 		call_reply(c, RS_ABORTED, "the session was collected before its process started", NULL);
 		return;
 	}
+	if (!existing && (g = session_owner_ctx(s)) != NULL)
+		audit_process_started(g->audit, session_pid(s));
 	resp.session_id = (char *) session_id(s);
 	resp.stream_address = (char *) streams_address_for(env->streams, c->pipe, stream_address,
 							   sizeof(stream_address));
@@ -69,12 +81,45 @@ rpc_start_pipes(struct call *c)
 {
 	const Runner__V1__StartPipesRequest *req = (const Runner__V1__StartPipesRequest *) c->request;
 	const struct handler_env *env = c->app;
+	Runner__V1__StartPipesRequest as_granted = *req;
+	Runner__V1__CommandSpec scratch;
+	const Runner__V1__CommandSpec *spec;
+	struct session_grant *g = calloc(1, sizeof(*g));
+	struct session_owner owner = { .principal = c->who.principal, .ctx = g };
+	const char *profile = NULL;
 	struct session *s;
 	bool existing;
 	rstatus st;
 
-	if (session_start(env->sessions, req, &s, &existing, &st) < 0 ||
-	    session_when_started(s, existing ? reply_existing : reply_new, c, &st) < 0)
+	if (g == NULL) {
+		call_reply(c, RS_RESOURCE_EXHAUSTED, "out of memory", NULL);
+		return;
+	}
+	if (access_command(c, req->command, &scratch, &spec, &profile, &st) < 0 ||
+	    (c->who.principal != NULL && principal_session_begin(c->who.principal, &st) < 0)) {
+		free(g);
+		access_refuse_command(c, req->command, profile, &st);
+		return;
+	}
+	g->principal = c->who.principal;
+	as_granted.command = (Runner__V1__CommandSpec *) spec;
+	if (session_start(env->sessions, &as_granted, &owner, &s, &existing, &st) < 0) {
+		if (g->principal != NULL)
+			principal_session_end(g->principal);
+		free(g);
+		access_refuse_command(c, req->command, profile, &st);
+		return;
+	}
+	if (existing) {
+		/* No process started: nothing to count or to log. */
+		if (g->principal != NULL)
+			principal_session_end(g->principal);
+		free(g);
+	} else {
+		g->audit = access_process(c, req->command, profile, session_command(s),
+					  session_id(s));
+	}
+	if (session_when_started(s, existing ? reply_existing : reply_new, c, &st) < 0)
 		call_fail(c, &st);
 }
 
@@ -82,7 +127,7 @@ void
 rpc_write_stdin(struct call *c)
 {
 	const Runner__V1__WriteStdinRequest *req = (const Runner__V1__WriteStdinRequest *) c->request;
-	struct session *s = session_for(c, req->session_id);
+	struct session *s = access_session(c, req->session_id);
 
 	if (s != NULL)
 		session_write_stdin(s, c, req->offset, req->data.data, req->data.len);
@@ -92,7 +137,7 @@ void
 rpc_close_stdin(struct call *c)
 {
 	const Runner__V1__CloseStdinRequest *req = (const Runner__V1__CloseStdinRequest *) c->request;
-	struct session *s = session_for(c, req->session_id);
+	struct session *s = access_session(c, req->session_id);
 
 	if (s != NULL)
 		session_close_stdin(s, c);
@@ -102,7 +147,7 @@ void
 rpc_wait(struct call *c)
 {
 	const Runner__V1__WaitRequest *req = (const Runner__V1__WaitRequest *) c->request;
-	struct session *s = session_for(c, req->session_id);
+	struct session *s = access_session(c, req->session_id);
 
 	if (s != NULL)
 		session_wait(s, c, req->timeout_ms);
@@ -123,7 +168,7 @@ rpc_signal(struct call *c)
 {
 	const Runner__V1__SignalRequest *req = (const Runner__V1__SignalRequest *) c->request;
 	Runner__V1__SignalResponse resp = RUNNER__V1__SIGNAL_RESPONSE__INIT;
-	struct session *s = session_for(c, req->session_id);
+	struct session *s = access_session(c, req->session_id);
 	rstatus st;
 
 	if (s != NULL)
@@ -148,6 +193,8 @@ rpc_list(struct call *c)
 	}
 	for (struct session *s = sessions_first(env->sessions); s && i < n; s = sessions_next(s)) {
 		if (req->tag && req->tag[0] && strcmp(session_tag(s), req->tag) != 0)
+			continue;
+		if (!access_may_control(c, s))
 			continue;
 		session_info(s, &infos[i]);
 		ptrs[i] = &infos[i];
@@ -189,7 +236,7 @@ rpc_read_output(struct call *c)
 {
 	const Runner__V1__ReadOutputRequest *req = (const Runner__V1__ReadOutputRequest *) c->request;
 	Runner__V1__ReadOutputResponse resp = RUNNER__V1__READ_OUTPUT_RESPONSE__INIT;
-	struct session *s = session_for(c, req->session_id);
+	struct session *s = access_output(c, req->session_id, &req->stream_secret);
 	size_t max = req->max_bytes == 0 || req->max_bytes > READ_OUTPUT_MAX ? READ_OUTPUT_MAX
 									     : req->max_bytes;
 	const struct outbuf *out, *err;
@@ -197,10 +244,6 @@ rpc_read_output(struct call *c)
 
 	if (s == NULL)
 		return;
-	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
-		call_reply(c, RS_UNAUTHENTICATED, "wrong stream secret for this session", NULL);
-		return;
-	}
 	out = session_output(s, JOB_STDOUT);
 	err = session_output(s, JOB_STDERR);
 	if (read_retained(out, "stdout", req->stdout_offset, max, &resp.stdout, &resp.stdout_offset, &st) < 0 ||
@@ -222,7 +265,7 @@ rpc_remove(struct call *c)
 {
 	const Runner__V1__RemoveRequest *req = (const Runner__V1__RemoveRequest *) c->request;
 	Runner__V1__RemoveResponse resp = RUNNER__V1__REMOVE_RESPONSE__INIT;
-	struct session *s = session_for(c, req->session_id);
+	struct session *s = access_session(c, req->session_id);
 	rstatus st;
 
 	if (s != NULL)

@@ -23,6 +23,7 @@
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
 	bool ipc;
+	bool tls;       /* tls+tcp:// */
 	char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	char host[256];
 	char port[16];
@@ -42,6 +43,12 @@ struct listeners {
 	size_t max_request;
 	int interval_ms, timeout_ms;
 	unsigned char sp_header[8]; /* what a peer of our socket opens with */
+	int ipc_mode;
+	int (*tls_setup)(void *arg, nng_listener l, const char *url, rstatus *st);
+	const struct listener_probe_ops *tls_probe;
+	void *tls_arg;
+	bool (*admit)(void *arg, nng_pipe p);
+	void *admit_arg;
 	pthread_t guard;
 	bool guard_running;
 	pthread_mutex_t mtx;
@@ -80,7 +87,7 @@ is_stopping(struct listeners *ls)
 }
 
 static int
-parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, rstatus *st)
+parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, bool tls_ok, rstatus *st)
 {
 	const char *rest;
 
@@ -95,12 +102,23 @@ parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, rstatus *st)
 		snprintf(ep->path, sizeof(ep->path), "%s", rest);
 		return 0;
 	}
-	if (strncmp(url, "tcp://", 6) != 0)
-		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: unsupported scheme (use ipc:// or tcp://)", url);
-	if (!insecure_tcp)
-		return rstatus_fail(st, RS_PERMISSION_DENIED,
-				    "%s: tcp has no authentication yet; pass --insecure-tcp to allow it", url);
-	rest = url + 6;
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		if (!tls_ok)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT,
+					    "%s: a tls+tcp listener needs a certificate (--tls-cert, --tls-key)", url);
+		ep->tls = true;
+		rest = url + 10;
+	} else if (strncmp(url, "tcp://", 6) == 0) {
+		if (!insecure_tcp)
+			return rstatus_fail(st, RS_PERMISSION_DENIED,
+					    "%s: plain tcp is neither encrypted nor authenticated; use tls+tcp:// "
+					    "or pass --insecure-tcp to allow it",
+					    url);
+		rest = url + 6;
+	} else {
+		return rstatus_fail(st, RS_INVALID_ARGUMENT,
+				    "%s: unsupported scheme (use ipc://, tls+tcp:// or tcp://)", url);
+	}
 	const char *colon = strrchr(rest, ':');
 	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= sizeof(ep->port))
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: tcp needs host:port", url);
@@ -113,11 +131,14 @@ parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, rstatus *st)
 	return 0;
 }
 
-/* The directory of an ipc socket is created owner-only when missing; an
- * existing one is the operator's choice and left as it is. */
+/* The directory of an ipc socket is created when missing: owner-only, or
+ * searchable by all when the socket is for others too (its peers'
+ * credentials are checked); an existing one is the operator's choice and
+ * left as it is. */
 static int
-ensure_ipc_dir(const struct endpoint *ep, rstatus *st)
+ensure_ipc_dir(const struct endpoint *ep, int socket_mode, rstatus *st)
 {
+	mode_t mode = (socket_mode & 0077) ? 0755 : 0700;
 	char dir[sizeof(ep->path)];
 	char *slash;
 
@@ -125,8 +146,14 @@ ensure_ipc_dir(const struct endpoint *ep, rstatus *st)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (mkdir(dir, mode) != 0) {
+		if (errno == EEXIST)
+			return 0;
 		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "mkdir %s", dir);
+	}
+	/* Not narrowed by the umask. */
+	if (chmod(dir, mode) != 0)
+		return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, errno, "chmod %s", dir);
 	return 0;
 }
 
@@ -135,12 +162,16 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 {
 	int rv, port;
 
-	if (ep->ipc && (rv = ensure_ipc_dir(ep, st)) < 0)
+	if (ep->ipc && (rv = ensure_ipc_dir(ep, ls->ipc_mode, st)) < 0)
 		return rv;
 	if ((rv = nng_listener_create(&ep->l, ls->sock, ep->url)) != 0)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: %s", ep->url, nng_strerror(rv));
+	if (ep->tls && (rv = ls->tls_setup(ls->tls_arg, ep->l, ep->url, st)) < 0) {
+		nng_listener_close(ep->l);
+		return rv;
+	}
 	if ((rv = nng_listener_set_size(ep->l, NNG_OPT_RECVMAXSZ, ls->max_request)) != 0 ||
-	    (ep->ipc && (rv = nng_listener_set_int(ep->l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0) ||
+	    (ep->ipc && (rv = nng_listener_set_int(ep->l, NNG_OPT_IPC_PERMISSIONS, ls->ipc_mode)) != 0) ||
 	    (rv = nng_listener_start(ep->l, 0)) != 0) {
 		nng_listener_close(ep->l);
 		return rstatus_fail(st, rv == NNG_EADDRINUSE ? RS_FAILED_PRECONDITION : RS_INTERNAL,
@@ -155,8 +186,8 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 	if (!ep->ipc && nng_listener_get_int(ep->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
 	    strcmp(ep->port, "0") == 0) {
 		snprintf(ep->port, sizeof(ep->port), "%d", port);
-		snprintf(ep->url, sizeof(ep->url), "tcp://%s%s%s:%d", strchr(ep->host, ':') ? "[" : "",
-			 ep->host, strchr(ep->host, ':') ? "]" : "", port);
+		snprintf(ep->url, sizeof(ep->url), "%s://%s%s%s:%d", ep->tls ? "tls+tcp" : "tcp",
+			 strchr(ep->host, ':') ? "[" : "", ep->host, strchr(ep->host, ':') ? "]" : "", port);
 	}
 	return 0;
 }
@@ -295,7 +326,12 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 			ls->pipe_removed(p, ls->pipe_arg);
 		return;
 	}
-	if (!probe_adopted(ls, p))
+	if (probe_adopted(ls, p))
+		return;
+	/* A caller no principal admits never takes a slot of the cap. */
+	if (ls->admit != NULL && !ls->admit(ls->admit_arg, p))
+		nng_pipe_close(p);
+	else
 		conn_admit(ls, p);
 }
 
@@ -334,6 +370,20 @@ wait_attached(struct listeners *ls, int timeout_ms)
 	return ok;
 }
 
+static ssize_t
+plain_write(void *conn, const void *buf, size_t len)
+{
+	return write(*(int *) conn, buf, len);
+}
+
+static ssize_t
+plain_read(void *conn, void *buf, size_t len)
+{
+	return read(*(int *) conn, buf, len);
+}
+
+static const struct listener_probe_ops plain_probe = { .write = plain_write, .read = plain_read };
+
 /* A complete SP handshake, then proof that the socket adopted the pipe.
  * Finishing the handshake before closing is what keeps the probe itself
  * from triggering the bug. False only when the listener failed it: out of
@@ -342,8 +392,10 @@ wait_attached(struct listeners *ls, int timeout_ms)
 static bool
 probe_once(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 {
+	const struct listener_probe_ops *io = ep->tls ? ls->tls_probe : &plain_probe;
 	unsigned char hdr[8];
 	size_t got = 0;
+	void *conn;
 	bool ok;
 	int fd;
 
@@ -355,9 +407,12 @@ probe_once(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	ls->probe_ipc = ep->ipc;
 	ls->probe_port = ep->ipc ? 0 : local_port(fd);
 	pthread_mutex_unlock(&ls->probe_mtx);
-	if (write(fd, ls->sp_header, sizeof(ls->sp_header)) == (ssize_t) sizeof(ls->sp_header)) {
+	/* TLS first, when the listener speaks it: a probe that only connects
+	 * and leaves would be the very peer the bug is about. */
+	conn = ep->tls ? io->open(ls->tls_arg, fd) : &fd;
+	if (conn != NULL && io->write(conn, ls->sp_header, sizeof(ls->sp_header)) == (ssize_t) sizeof(ls->sp_header)) {
 		while (got < sizeof(hdr)) {
-			ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
+			ssize_t n = io->read(conn, hdr + got, sizeof(hdr) - got);
 			if (n <= 0 && !(n < 0 && errno == EINTR))
 				break;
 			if (n > 0)
@@ -366,6 +421,8 @@ probe_once(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	}
 	ok = got == sizeof(hdr) && hdr[0] == 0 && hdr[1] == 'S' && hdr[2] == 'P' && hdr[3] == 0;
 	ok = wait_attached(ls, ok ? timeout_ms : 0) && ok;
+	if (ep->tls && conn != NULL)
+		io->close(conn);
 	close(fd);
 	return ok;
 }
@@ -445,7 +502,7 @@ guard_main(void *arg)
 		while (!is_stopping(ls) && pthread_cond_timedwait(&ls->cv, &ls->mtx, &until) == 0)
 			;
 		pthread_mutex_unlock(&ls->mtx);
-		/* Probing and re-creating run unlocked: nng may call pipe_added
+		/* Probing and re-creating run unlocked: nng may call pipe_event
 		 * from inside nng_listener_close. Only this thread touches eps. */
 		for (size_t i = 0; i < ls->n && !is_stopping(ls); i++) {
 			struct endpoint *ep = &ls->eps[i];
@@ -517,6 +574,12 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	ls->pipe_removed = cfg->pipe_removed;
 	ls->pipe_arg = cfg->pipe_arg;
 	ls->interval_ms = cfg->probe_interval_ms;
+	ls->ipc_mode = cfg->ipc_mode ? cfg->ipc_mode : 0600;
+	ls->tls_setup = cfg->tls_setup;
+	ls->tls_probe = cfg->tls_probe;
+	ls->tls_arg = cfg->tls_arg;
+	ls->admit = cfg->admit;
+	ls->admit_arg = cfg->admit_arg;
 	ls->timeout_ms = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : 500;
 	memcpy(ls->sp_header, (unsigned char[8]){ 0, 'S', 'P', 0, 0, 0, 0, 0 }, 8);
 	ls->sp_header[4] = (unsigned char) (cfg->peer_protocol >> 8);
@@ -540,7 +603,8 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	 * endpoint (listeners_free closes only those that opened). */
 	ls->n = cfg->n_urls;
 	for (size_t i = 0; i < cfg->n_urls; i++) {
-		if ((rv = parse_url(&ls->eps[i], cfg->urls[i], cfg->insecure_tcp, st)) < 0 ||
+		if ((rv = parse_url(&ls->eps[i], cfg->urls[i], cfg->insecure_tcp,
+				    cfg->tls_setup != NULL && cfg->tls_probe != NULL, st)) < 0 ||
 		    (rv = open_endpoint(ls, &ls->eps[i], st)) < 0) {
 			listeners_free(ls);
 			return rv;

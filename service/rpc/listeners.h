@@ -1,8 +1,10 @@
 /* listeners.h — runnerd's listening endpoints and their guard.
  *
  * Listeners are created owner-only (ipc socket mode 0600 inside a 0700
- * directory we create when missing), with the receive size bounded, and a
- * tcp listener is refused unless insecure tcp was explicitly allowed.
+ * directory we create when missing; with principals, whose credentials are
+ * checked per connection, the mode the config asks for), with the receive
+ * size bounded; a tcp listener is refused unless insecure tcp was
+ * explicitly allowed, and a tls+tcp listener needs its TLS configuration.
  *
  * The guard exists because of nng 1.5.2 bug #1518: a peer that connects and
  * disconnects before the SP handshake completes makes the listener stop
@@ -25,12 +27,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nng/nng.h>
 
 #include "status.h"
 
 struct listeners;
+
+/* A security layer the guard's probe speaks over its connection to a
+ * listener that has one (TLS), so that the probe still completes a real
+ * handshake. `open` returns the layer's connection on `fd` (NULL: the
+ * handshake failed); `write` and `read` are write(2) and read(2) through
+ * it; `close` ends it (the fd is the caller's). */
+struct listener_probe_ops {
+	void *(*open)(void *arg, int fd);
+	ssize_t (*write)(void *conn, const void *buf, size_t len);
+	ssize_t (*read)(void *conn, void *buf, size_t len);
+	void (*close)(void *conn);
+};
 
 struct listeners_config {
 	const char *const *urls;
@@ -41,6 +56,19 @@ struct listeners_config {
 	int probe_interval_ms;  /* 0: no guard */
 	int probe_timeout_ms;
 	uint16_t peer_protocol; /* SP id the probe speaks: the socket's peer (0x30 REQ, 0x11 PAIR1) */
+	int ipc_mode;           /* the ipc socket's mode; 0: 0600 */
+	/* tls+tcp:// listeners: `tls_setup` gives each (at start and when the
+	 * guard re-creates it, from the guard's thread) its TLS configuration;
+	 * the probe speaks TLS through `tls_probe`. Without them a tls+tcp
+	 * URL is refused. */
+	int (*tls_setup)(void *arg, nng_listener l, const char *url, rstatus *st);
+	const struct listener_probe_ops *tls_probe;
+	void *tls_arg;
+	/* Optional, on nng's threads: may a new connection stay (false: it is
+	 * closed before it can send anything)? The guard's own probes are not
+	 * asked. */
+	bool (*admit)(void *arg, nng_pipe p);
+	void *admit_arg;
 	/* Told on nng's thread when a connection of the socket is gone (the
 	 * socket's NNG_PIPE_EV_REM_POST, which the listeners own); NULL: none. */
 	void (*pipe_removed)(nng_pipe p, void *arg);

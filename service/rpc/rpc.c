@@ -1,5 +1,6 @@
 #include "rpc/rpc.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ struct rpc {
 	void *app;
 	rpc_log_fn log;
 	void *log_arg;
+	const struct rpc_auth_ops *auth;
+	void *auth_arg;
 	bool draining;
 	uint64_t started_unix_ms;
 	struct wire_limits limits; /* checked before protobuf-c allocates */
@@ -114,6 +117,39 @@ rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg)
 	r->log_arg = arg;
 }
 
+void *
+call_alloc(struct call *c, size_t size)
+{
+	void *p = held_alloc(c->rpc, size);
+
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+int
+call_set_string(struct call *c, char **field, const char *value)
+{
+	size_t len = strlen(value) + 1;
+	char *copy = held_alloc(c->rpc, len);
+
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, value, len);
+	/* protobuf-c's empty string is static: never freed. */
+	if (*field != NULL && *field != protobuf_c_empty_string)
+		held_free(c->rpc, *field);
+	*field = copy;
+	return 0;
+}
+
+void
+rpc_set_auth(struct rpc *r, const struct rpc_auth_ops *ops, void *arg)
+{
+	r->auth = ops;
+	r->auth_arg = arg;
+}
+
 void
 rpc_set_instance(struct rpc *r, const char *instance)
 {
@@ -152,7 +188,7 @@ rpc_draining(const struct rpc *r)
 
 static void
 log_request(struct rpc *r, const char *method, int code, const char *message, uint64_t started,
-	    const uint8_t *id, size_t id_len, bool dup)
+	    const uint8_t *id, size_t id_len, bool dup, const struct caller *who)
 {
 	struct rpc_log_record rec = {
 		.method = method,
@@ -162,6 +198,7 @@ log_request(struct rpc *r, const char *method, int code, const char *message, ui
 		.request_id = id,
 		.request_id_len = id_len,
 		.duplicate = dup,
+		.principal = who != NULL && who->principal != NULL ? caller_name(who) : "",
 	};
 
 	if (r->log != NULL)
@@ -221,21 +258,21 @@ reply_bytes(struct rep_ctx *ctx, const uint8_t *bytes, size_t len)
 
 static void
 reply_owned(struct rpc *r, struct rep_ctx *ctx, const char *method, int code, const char *message,
-	    uint64_t started, const uint8_t *id, size_t id_len, const char *owner)
+	    uint64_t started, const uint8_t *id, size_t id_len, const char *owner, const struct caller *who)
 {
 	nng_msg *msg = pack_reply(r, code, message, NULL, id, id_len, owner);
 
 	if (msg == NULL && nng_msg_alloc(&msg, 0) != 0)
 		return;
 	transport_reply(ctx, msg);
-	log_request(r, method, code, message, started, id, id_len, false);
+	log_request(r, method, code, message, started, id, id_len, false, who);
 }
 
 static void
 reply_now(struct rpc *r, struct rep_ctx *ctx, const char *method, int code, const char *message,
-	  uint64_t started, const uint8_t *id, size_t id_len)
+	  uint64_t started, const uint8_t *id, size_t id_len, const struct caller *who)
 {
-	reply_owned(r, ctx, method, code, message, started, id, id_len, NULL);
+	reply_owned(r, ctx, method, code, message, started, id, id_len, NULL, who);
 }
 
 static void
@@ -257,13 +294,13 @@ answer_call(struct call *c, int code, const char *message, const ProtobufCMessag
 		dedup_complete(r->dedup, e, nng_msg_body(msg), nng_msg_len(msg), now);
 		for (size_t i = 0; i < e->n_waiters; i++) {
 			reply_bytes(e->waiters[i], nng_msg_body(msg), nng_msg_len(msg));
-			log_request(r, c->method->name, code, message, c->received_us, id, id_len, true);
+			log_request(r, c->method->name, code, message, c->received_us, id, id_len, true, &c->who);
 		}
 		dedup_clear_waiters(e);
 	}
 	if (msg != NULL)
 		transport_reply(c->ctx, msg);
-	log_request(r, c->method->name, code, message, c->received_us, id, id_len, false);
+	log_request(r, c->method->name, code, message, c->received_us, id, id_len, false, &c->who);
 	if (c->request != NULL)
 		protobuf_c_message_free_unpacked(c->request, &r->decoder);
 	free(c);
@@ -285,27 +322,38 @@ call_fail(struct call *c, const rstatus *st)
  * different request under the same id is the client's bug. */
 static void
 answer_duplicate(struct rpc *r, struct rep_ctx *ctx, struct dedup_entry *e, uint64_t fp,
-		 const char *method, uint64_t started)
+		 const char *method, uint64_t started, const struct caller *who)
 {
 	if (e->fingerprint != fp) {
 		reply_now(r, ctx, method, RS_ALREADY_EXISTS,
-			  "request id already used for a different request", started, e->id, e->id_len);
+			  "request id already used for a different request", started, e->id, e->id_len, who);
 		return;
 	}
 	if (!e->done) {
 		if (!dedup_add_waiter(e, ctx))
 			reply_now(r, ctx, method, RS_RESOURCE_EXHAUSTED, "out of memory", started,
-				  e->id, e->id_len);
+				  e->id, e->id_len, who);
 		return;
 	}
 	if (e->reply_dropped) {
 		reply_now(r, ctx, method, RS_ABORTED,
 			  "this request id already ran; its reply is no longer retained and it was not run again",
-			  started, e->id, e->id_len);
+			  started, e->id, e->id_len, who);
 		return;
 	}
 	reply_bytes(ctx, e->reply, e->reply_len);
-	log_request(r, method, RS_OK, "", started, e->id, e->id_len, true);
+	log_request(r, method, RS_OK, "", started, e->id, e->id_len, true, who);
+}
+
+/* A request refused before it is a call: answered at once, never kept
+ * for retries, and told to the auth hook. */
+static void
+refuse(struct rpc *r, struct rep_ctx *ctx, const char *method, const rstatus *st, uint64_t started,
+       const uint8_t *id, size_t id_len, const struct caller *who)
+{
+	reply_now(r, ctx, method, st->code, st->message, started, id, id_len, who);
+	if (r->auth != NULL && r->auth->refused != NULL)
+		r->auth->refused(r->auth_arg, who, method, id, id_len, st);
 }
 
 /* An unknown retried id is safe to run only if its original was sent
@@ -359,6 +407,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 	const uint8_t *id = env->request_id.data;
 	size_t id_len = env->request_id.len;
 	struct dedup_entry *e = NULL;
+	struct caller who = { .admin = true };
 	rpc_handler_fn fn;
 	struct call *c;
 	rstatus st;
@@ -367,47 +416,53 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 	if ((md = envelope_method(r->service, env->method)) == NULL) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "unknown method \"%.120s\"", env->method);
-		reply_now(r, ctx, "?", RS_UNIMPLEMENTED, msg, started, id, id_len);
+		reply_now(r, ctx, "?", RS_UNIMPLEMENTED, msg, started, id, id_len, NULL);
 		return;
 	}
 	if (r->draining) {
 		reply_now(r, ctx, md->name, RS_UNAVAILABLE, "runnerd is shutting down", started, id,
-			  id_len);
+			  id_len, NULL);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		reply_now(r, ctx, md->name, RS_RESOURCE_EXHAUSTED, "out of memory", started, id, id_len);
+	if (r->auth != NULL && r->auth->identify(r->auth_arg, pipe, env, &who, &st) < 0) {
+		refuse(r, ctx, md->name, &st, started, id, id_len, &who);
 		return;
 	}
 	if (id_len > 0) {
-		fp = dedup_fingerprint(md->name, env->payload.data, env->payload.len);
+		/* The same id from another principal is not a retry of this one. */
+		fp = dedup_fingerprint(md->name, env->payload.data, env->payload.len) ^
+		     (who.principal != NULL ? dedup_fingerprint(caller_name(&who), NULL, 0) : 0);
 		if ((e = dedup_find(r->dedup, id, id_len)) != NULL) {
-			free(c);
-			answer_duplicate(r, ctx, e, fp, md->name, started);
+			answer_duplicate(r, ctx, e, fp, md->name, started, &who);
 			return;
 		}
 	}
 	if ((refused = fleet_refusal(r, env, md, why, sizeof(why), &owner)) != 0) {
-		free(c);
 		if (owner != NULL)
 			metrics_inc(METRIC_MISROUTED);
-		reply_owned(r, ctx, md->name, refused, why, started, id, id_len, owner);
+		reply_owned(r, ctx, md->name, refused, why, started, id, id_len, owner, &who);
 		return;
 	}
 	if (id_len > 0) {
 		if (env->retry && !retry_never_arrived(r, env, pipe)) {
-			free(c);
 			reply_now(r, ctx, md->name, RS_ABORTED,
 				  "a retried request this runnerd does not know: it never arrived, or ran on a runnerd that has since restarted; not run, so it cannot run twice",
-				  started, id, id_len);
+				  started, id, id_len, &who);
 			return;
 		}
-		if ((e = dedup_insert(r->dedup, id, id_len, fp)) == NULL) {
-			free(c);
-			reply_now(r, ctx, md->name, RS_RESOURCE_EXHAUSTED, "out of memory", started, id,
-				  id_len);
-			return;
-		}
+	}
+	if (r->auth != NULL && r->auth->admit != NULL && r->auth->admit(r->auth_arg, &who, &st) < 0) {
+		refuse(r, ctx, md->name, &st, started, id, id_len, &who);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		reply_now(r, ctx, md->name, RS_RESOURCE_EXHAUSTED, "out of memory", started, id, id_len, &who);
+		return;
+	}
+	if (id_len > 0 && (e = dedup_insert(r->dedup, id, id_len, fp)) == NULL) {
+		free(c);
+		reply_now(r, ctx, md->name, RS_RESOURCE_EXHAUSTED, "out of memory", started, id, id_len, &who);
+		return;
 	}
 	c->rpc = r;
 	c->method = md;
@@ -416,6 +471,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 	c->app = r->app;
 	c->received_us = started;
 	c->pipe = pipe;
+	c->who = who;
 	c->deadline_us = env->deadline_ms ? started + env->deadline_ms * 1000u : 0;
 
 	if ((fn = r->by_index[md - r->service->methods]) == NULL) {
@@ -456,7 +512,7 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 
 	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &r->limits, &env, &st) < 0) {
 		nng_msg_free(msg);
-		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0);
+		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0, NULL);
 		return;
 	}
 	nng_pipe pipe = nng_msg_get_pipe(msg);

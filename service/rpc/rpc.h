@@ -16,9 +16,11 @@
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "auth/caller.h"
 #include "rpc/dedup.h"
 #include "core/loop.h"
 #include "rpc/transport.h"
+#include "runner/v1/runner.pb-c.h"
 
 struct rpc;
 struct call;
@@ -35,6 +37,7 @@ struct rpc_log_record {
 	const uint8_t *request_id;
 	size_t request_id_len;
 	bool duplicate;
+	const char *principal; /* who called; "" without principals or when unknown */
 };
 typedef void (*rpc_log_fn)(const struct rpc_log_record *rec, void *arg);
 
@@ -46,6 +49,7 @@ struct call {
 	uint64_t deadline_us; /* 0: none */
 	void *app;            /* the application context given to rpc_new */
 	nng_pipe pipe;        /* the connection the request came in on */
+	struct caller who;    /* who sent it (rpc_set_auth) */
 	/* internal */
 	struct rep_ctx *ctx;
 	struct dedup_entry *entry;
@@ -64,6 +68,22 @@ void rpc_free(struct rpc *r);
 void rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *r);
 
 void rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg);
+
+/* Who may call (auth/auth.h does the work; main binds it). For each
+ * request: `identify` fills the call's caller, before de-duplication (a
+ * request id answers only the principal that sent it); `admit` charges a
+ * request that is not a repeat (the rate quota); a request either refuses
+ * is answered with its status — not kept for retries, so a retry after
+ * the refusal is judged afresh — and told to `refused`. Without
+ * rpc_set_auth every caller is an administrator. */
+struct rpc_auth_ops {
+	int (*identify)(void *arg, nng_pipe p, const Runner__V1__RequestEnvelope *env, struct caller *out,
+			rstatus *st);
+	int (*admit)(void *arg, const struct caller *c, rstatus *st);
+	void (*refused)(void *arg, const struct caller *c, const char *method, const uint8_t *request_id,
+			size_t request_id_len, const rstatus *why);
+};
+void rpc_set_auth(struct rpc *r, const struct rpc_auth_ops *ops, void *arg);
 
 /* This runnerd is one of a fleet, `instance` its advertised address (which
  * must outlive r): every reply carries it; a request naming another
@@ -94,5 +114,13 @@ bool rpc_draining(const struct rpc *r);
 void call_reply(struct call *c, int code, const char *message, const ProtobufCMessage *reply);
 /* call_reply with a status object. */
 void call_fail(struct call *c, const rstatus *st);
+
+/* Memory that lives as long as the call's decoded request and is freed
+ * with it (protobuf_c_message_free_unpacked), for a handler that fills in
+ * what the request left out: a string field replaced by a copy of
+ * `value` (the old one freed), or a zeroed block for a missing
+ * sub-message. -ENOMEM / NULL past the server's memory. */
+int call_set_string(struct call *c, char **field, const char *value);
+void *call_alloc(struct call *c, size_t size);
 
 #endif

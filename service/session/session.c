@@ -105,6 +105,29 @@ session_secret(const struct session *s)
 	return s->secret;
 }
 
+const void *
+session_principal(const struct session *s)
+{
+	return s->owner.principal;
+}
+
+void *
+session_owner_ctx(const struct session *s)
+{
+	return s->owner.ctx;
+}
+
+/* The owner hears once how its session ended (result NULL: it never did). */
+static void
+tell_owner(struct session *s, const Runner__V1__RunResult *result)
+{
+	void *ctx = s->owner.ctx;
+
+	s->owner.ctx = NULL;
+	if (ctx != NULL && s->ss->cfg.owner_done != NULL)
+		s->ss->cfg.owner_done(ctx, result, s->stdin_accepted);
+}
+
 const char *
 session_tag(const struct session *s)
 {
@@ -117,6 +140,12 @@ session_pid(const struct session *s)
 	struct job *j = job_of(s);
 
 	return s->result.pid ? s->result.pid : j ? job_result(j)->pid : 0;
+}
+
+const struct command *
+session_command(const struct session *s)
+{
+	return launch_command(s->launch);
 }
 
 bool
@@ -443,6 +472,7 @@ session_done(struct job *j, void *arg)
 	session_keep_finished(s);
 	stdin_fail(s, "the process has exited");
 	answer_waiters(s, RS_OK, NULL);
+	tell_owner(s, &s->result);
 	NOTIFY(s, finished);
 	loop_timer_arm(s->ss->loop, &s->timer, s->finished_us + ss->cfg.retention_ms * 1000u);
 }
@@ -524,6 +554,7 @@ session_free(struct session *s)
 	if (!s->finished) {
 		stdin_fail(s, "the session was collected");
 		ss->running--;
+		tell_owner(s, NULL);
 	}
 	session_keep_forget(s);
 	answer_waiters(s, RS_ABORTED, "the session was collected");
@@ -555,10 +586,10 @@ session_remove(struct session *s, rstatus *st)
 }
 
 static struct session *
-find_by_key(struct sessions *ss, const char *key)
+find_by_key(struct sessions *ss, const char *key, const void *principal)
 {
 	for (struct session *s = ss->all; s; s = s->next)
-		if (s->key != NULL && strcmp(s->key, key) == 0)
+		if (s->key != NULL && s->owner.principal == principal && strcmp(s->key, key) == 0)
 			return s;
 	return NULL;
 }
@@ -627,9 +658,10 @@ session_resize(struct session *s, unsigned rows, unsigned cols, rstatus *st)
 }
 
 int
-session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, struct session **out,
-	      bool *existing, rstatus *st)
+session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
+	      const struct session_owner *owner, struct session **out, bool *existing, rstatus *st)
 {
+	const void *principal = owner ? owner->principal : NULL;
 	struct session *s;
 	unsigned b;
 	int rv;
@@ -640,7 +672,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	    (rv = check_label("tag", req->tag, st)) < 0)
 		return rv;
 	if (req->idempotency_key != NULL && req->idempotency_key[0] != '\0' &&
-	    (s = find_by_key(ss, req->idempotency_key)) != NULL) {
+	    (s = find_by_key(ss, req->idempotency_key, principal)) != NULL) {
 		*existing = true;
 		*out = s;
 		session_touch(s);
@@ -672,6 +704,8 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	if ((rv = launch_start(s->launch, true, launch_command(s->launch)->timeout_ms, &session_ops, s,
 			       st)) < 0)
 		goto fail;
+	if (owner != NULL)
+		s->owner = *owner;
 	s->started_at_us = wall_us();
 	s->touched_us = loop_now_us();
 	b = bucket(s->id);

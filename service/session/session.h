@@ -46,6 +46,13 @@ struct session_observer {
 	void (*gone)(struct session *s, void *watcher);
 };
 
+/* Who started a session, for the layers above (ownership, quotas, the
+ * audit log); opaque here. */
+struct session_owner {
+	const void *principal; /* idempotency keys are per principal (NULL: none) */
+	void *ctx;             /* given to session_config.owner_done */
+};
+
 /* Running and finished sessions have separate limits. A running session
  * holds at most buffer_bytes per stream; StartPipes past max_live running
  * sessions is RESOURCE_EXHAUSTED. A finished one is kept for retention_ms,
@@ -57,6 +64,10 @@ struct session_observer {
  * leaves. */
 struct session_config {
 	const struct launcher *launcher; /* how a session's command starts */
+	/* Optional: called once per started session with its owner's ctx,
+	 * when its process ended (the result is final) or, with `result`
+	 * NULL, when the session is freed before that (shutdown). */
+	void (*owner_done)(void *ctx, const Runner__V1__RunResult *result, uint64_t stdin_bytes);
 	unsigned max_live;          /* running sessions */
 	unsigned max_retained;      /* finished sessions */
 	size_t retained_output;     /* bytes of finished sessions' output */
@@ -76,11 +87,18 @@ void sessions_free(struct sessions *ss);
 /* The one observer of every session's output (NULL: none). */
 void sessions_set_observer(struct sessions *ss, const struct session_observer *obs);
 
-/* Start a session for a StartPipes request (RESOURCE_EXHAUSTED at
- * max_live running sessions). *existing is set when the idempotency key
- * named a retained session, which is returned instead. */
+/* Start a session for a StartPipes request, owned by `owner` (may be
+ * NULL; RESOURCE_EXHAUSTED at max_live running sessions). *existing is set
+ * when the idempotency key named a session the same principal started and
+ * still retained, which is returned instead. `owner` passes to the session
+ * only when a new one started. */
 int session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
-		  struct session **out, bool *existing, rstatus *st);
+		  const struct session_owner *owner, struct session **out, bool *existing, rstatus *st);
+
+/* Its owner: the principal and ctx given to session_start (ctx NULL once
+ * owner_done was called). */
+const void *session_principal(const struct session *s);
+void *session_owner_ctx(const struct session *s);
 
 /* Processes start asynchronously (run/spawner.h): StartPipes answers once
  * its session's process runs or could not start (its pid is known, or the
@@ -90,6 +108,7 @@ int session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
 typedef void (*session_started_fn)(void *arg, struct session *s);
 int session_when_started(struct session *s, session_started_fn fn, void *arg, rstatus *st);
 
+/* The retained session `id` names; NULL: none. */
 struct session *session_find(struct sessions *ss, const char *id);
 /* NOT_FOUND with a clear message when `id` names no retained session;
  * UNAVAILABLE naming the owner when it names another runnerd's. */
@@ -106,6 +125,8 @@ const char *session_id(const struct session *s);
 const uint8_t *session_secret(const struct session *s);
 const char *session_tag(const struct session *s);
 int session_pid(const struct session *s);
+/* Its command as resolved against its profile (argv, cwd, backend). */
+const struct command *session_command(const struct session *s);
 
 /* Does `given` prove its sender got the secret? Constant time: the
  * comparison does not tell how much of it matched. */

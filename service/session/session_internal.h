@@ -15,6 +15,7 @@ struct session {
 	char *id;                   /* SESSION_ID_LEN hex digits; in a fleet "@" and the instance */
 	uint8_t secret[SESSION_SECRET_LEN];
 	char *tag, *key;
+	struct session_owner owner;
 	struct sessions *ss;
 	struct launch *launch;      /* the command, its plan and its job */
 	struct outbuf out, err;

@@ -12,6 +12,9 @@
 #include "addresses.h"
 #include "metrics/metrics.h"
 
+#include "audit/audit.h"
+#include "auth/auth.h"
+#include "auth/token.h"
 #include "runner/v1/runner.pb-c.h"
 #include "session/session.h"
 #include "session/stream_message.h"
@@ -58,6 +61,8 @@ struct streams {
 	bool stopping; /* shutdown: final frames say UNAVAILABLE */
 	const char *const *advertise; /* streams_advertise */
 	size_t n_advertise;
+	struct auth *auth;     /* streams_set_auth; NULL: the secret alone */
+	struct audit *audit;
 };
 
 #define READER_OF(t) ((struct stream_reader *) ((char *) (t) - offsetof(struct stream_reader, task)))
@@ -344,6 +349,40 @@ offset_ok(struct stream_reader *r, const struct outbuf *b, uint64_t off, const c
 	return false;
 }
 
+/* May this attach read `s`? auth_output_access's rule, for the reader
+ * identified on its connection or by its token; a refusal is audited. */
+static bool
+attach_allowed(struct streams *sv, struct stream_reader *r, const Runner__V1__ReadStreamRequest *req,
+	       struct session *s)
+{
+	const char *token = req->token != NULL && req->token[0] != '\0' ? req->token : NULL;
+	bool given = req->stream_secret.len > 0;
+	struct caller who;
+	rstatus st;
+	int rv;
+
+	/* An unidentified reader may still hold the secret; a token that
+	 * identifies nobody is refused outright. */
+	if ((rv = auth_identify(sv->auth, r->pipe, token, &who, &st)) < 0 && token == NULL)
+		rv = 0;
+	if (rv == 0 && s == NULL)
+		rv = rstatus_fail(&st, RS_NOT_FOUND, "no such session");
+	if (rv == 0)
+		rv = auth_output_access(sv->auth, &who, session_principal(s), given,
+					given && session_secret_matches(s, req->stream_secret.data, req->stream_secret.len),
+					"no such session", &st);
+	if (rv == 0)
+		return true;
+	if (s != NULL || st.code != RS_NOT_FOUND) {
+		struct audit_request ar = { .caller = &who, .method = "ReadStream",
+					    .session_id = s ? session_id(s) : NULL };
+		audit_refused(sv->audit, &ar, st.code,
+			      st.code == RS_NOT_FOUND ? "the session belongs to another principal" : st.message);
+	}
+	reader_end(r, st.code, "%s", st.message);
+	return false;
+}
+
 static void
 attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *req)
 {
@@ -358,15 +397,13 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 		return;
 	if (r->s != NULL || r->final_queued)
 		return; /* one attach per connection */
-	/* NOT_FOUND, or UNAVAILABLE naming the runnerd of a fleet that has it. */
-	if (session_lookup(sv->ss, req->session_id, &s, &st) < 0) {
+	/* Another runnerd's session of a fleet: UNAVAILABLE naming it. */
+	if (session_lookup(sv->ss, req->session_id, &s, &st) < 0 && st.code != RS_NOT_FOUND) {
 		reader_end(r, st.code, "%s", st.message);
 		return;
 	}
-	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
-		reader_end(r, RS_UNAUTHENTICATED, "wrong stream secret for this session");
+	if (!attach_allowed(sv, r, req, s))
 		return;
-	}
 	/* A PTY session's terminal output is where stdout is for the others. */
 	tty = session_has_terminal(s);
 	out_offset = tty ? req->pty_offset : req->stdout_offset;
@@ -584,18 +621,26 @@ streams_readers(const struct streams *sv)
 }
 
 void
+streams_set_auth(struct streams *sv, struct auth *a, struct audit *au)
+{
+	sv->auth = a;
+	sv->audit = au;
+}
+
+void
 streams_advertise(struct streams *sv, const char *const *urls, size_t n)
 {
 	sv->advertise = urls;
 	sv->n_advertise = n;
 }
 
-/* The first of `urls` of the given transport, or NULL. */
+/* The first of `urls` with the given scheme ("ipc://", "tcp://",
+ * "tls+tcp://"), or NULL. */
 static const char *
-first_of(const char *const *urls, size_t n, bool ipc)
+first_of(const char *const *urls, size_t n, const char *scheme)
 {
 	for (size_t i = 0; i < n; i++)
-		if ((strncmp(urls[i], "ipc://", 6) == 0) == ipc)
+		if (strncmp(urls[i], scheme, strlen(scheme)) == 0)
 			return urls[i];
 	return NULL;
 }
@@ -627,34 +672,61 @@ wildcard_host(const char *host, size_t len)
 	return false;
 }
 
-/* The tcp stream listener for a request that arrived on `local` (its IP
- * as text, `v6` when IPv6; NULL: unknown): one on that very address, else
- * a wildcard one with `local` put in (written to buf); NULL when neither. */
+/* The tcp (or tls+tcp: `scheme`) stream listener for a request that
+ * arrived on `local` (its IP as text, `v6` when IPv6; NULL: unknown) at
+ * the listener `request_url`: the one beside that listener (addresses.h),
+ * else one on that very address, else a wildcard one — a wildcard with
+ * `local` put in (written to buf); NULL when none. */
 static const char *
-tcp_address(struct streams *sv, const char *local, bool v6, char *buf, size_t size)
+tcp_address(struct streams *sv, const char *scheme, const char *request_url, const char *local, bool v6,
+	    char *buf, size_t size)
 {
 	struct listeners *ls = sv->listeners;
-	const char *wild = NULL;
+	const char *pair = NULL, *same_host = NULL, *wild = NULL;
+	bool pair_wild = false;
+	char beside[600];
+	bool paired = request_url != NULL && stream_address_beside(request_url, beside, sizeof(beside)) == 0;
 
 	for (size_t i = 0; i < listeners_count(ls); i++) {
-		const char *url = listeners_url(ls, i), *host = url + 6, *colon;
+		const char *url = listeners_url(ls, i), *host = url + strlen(scheme), *colon;
 		size_t hlen;
 
-		if (strncmp(url, "tcp://", 6) != 0 || (colon = strrchr(host, ':')) == NULL)
+		if (strncmp(url, scheme, strlen(scheme)) != 0 || (colon = strrchr(host, ':')) == NULL)
 			continue;
 		hlen = (size_t) (colon - host);
 		if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') /* [v6] */
 			host++, hlen -= 2;
-		if (local != NULL && hlen == strlen(local) && strncmp(host, local, hlen) == 0)
-			return url;
-		if (wild == NULL && wildcard_host(host, hlen))
+		if (paired && strcmp(url, beside) == 0) {
+			pair = url;
+			pair_wild = wildcard_host(host, hlen);
+		} else if (same_host == NULL && local != NULL && hlen == strlen(local) &&
+			   strncmp(host, local, hlen) == 0) {
+			same_host = url;
+		} else if (wild == NULL && wildcard_host(host, hlen)) {
 			wild = url;
+		}
 	}
+	if (pair != NULL && !pair_wild)
+		return pair;
+	if (pair != NULL)
+		wild = pair;
+	else if (same_host != NULL)
+		return same_host;
 	if (wild != NULL && local != NULL) {
-		snprintf(buf, size, v6 ? "tcp://[%s]%s" : "tcp://%s%s", local, strrchr(wild + 6, ':'));
+		snprintf(buf, size, v6 ? "%s[%s]%s" : "%s%s%s", scheme, local, strrchr(wild + strlen(scheme), ':'));
 		return buf;
 	}
 	return wild;
+}
+
+/* The scheme of the listener `url` ("ipc://", "tcp://" or "tls+tcp://";
+ * NULL: unknown, tcp). */
+static const char *
+scheme_of(const char *url, bool ipc)
+{
+	if (ipc)
+		return "ipc://";
+	return url != NULL && strncmp(url, "tls+tcp://", 10) == 0 ? "tls+tcp://" : "tcp://";
 }
 
 const char *
@@ -666,25 +738,33 @@ streams_address_for(struct streams *sv, nng_pipe request_pipe, char *buf, size_t
 	nng_sockaddr sa;
 	bool known = nng_pipe_get_addr(request_pipe, NNG_OPT_LOCADDR, &sa) == 0;
 	bool ipc = !known || sa.s_family == NNG_AF_IPC;
+	char *url = NULL;
+	const char *scheme;
 
-	if ((addr = first_of(sv->advertise, sv->n_advertise, ipc)) != NULL)
+	if (!ipc)
+		(void) nng_listener_get_string(nng_pipe_listener(request_pipe), NNG_OPT_URL, &url);
+	scheme = scheme_of(url, ipc);
+	if ((addr = first_of(sv->advertise, sv->n_advertise, scheme)) != NULL) {
+		nng_strfree(url);
 		return addr;
+	}
 	if (ipc) {
 		if (known && (addr = ipc_address(sv, sa.s_ipc.sa_path)) != NULL)
 			return addr;
 	} else if (sa.s_family == NNG_AF_INET &&
 		   inet_ntop(AF_INET, &sa.s_in.sa_addr, local, sizeof(local)) != NULL) {
-		addr = tcp_address(sv, local, false, buf, size);
+		addr = tcp_address(sv, scheme, url, local, false, buf, size);
 	} else if (sa.s_family == NNG_AF_INET6 &&
 		   inet_ntop(AF_INET6, sa.s_in6.sa_addr, local, sizeof(local)) != NULL) {
-		addr = tcp_address(sv, local, true, buf, size);
+		addr = tcp_address(sv, scheme, url, local, true, buf, size);
 	} else {
-		addr = tcp_address(sv, NULL, false, buf, size);
+		addr = tcp_address(sv, scheme, url, NULL, false, buf, size);
 	}
+	nng_strfree(url);
 	if (addr != NULL)
 		return addr;
 	for (size_t i = 0; i < listeners_count(ls); i++)
-		if ((strncmp(listeners_url(ls, i), "ipc://", 6) == 0) == ipc)
+		if (strncmp(listeners_url(ls, i), scheme, strlen(scheme)) == 0)
 			return listeners_url(ls, i);
 	return listeners_count(ls) ? listeners_url(ls, 0) : "";
 }

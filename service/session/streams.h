@@ -46,6 +46,13 @@ int streams_start(struct streams **out, struct loop *l, struct sessions *ss,
  * frames then. */
 void streams_free(struct streams *sv);
 
+/* Who may read which session (auth.h: the owner and administrators
+ * without the secret, anyone with it) and where refusals are logged (may
+ * be NULL). Without it a reader needs the secret. Before any reader. */
+struct auth;
+struct audit;
+void streams_set_auth(struct streams *sv, struct auth *a, struct audit *au);
+
 /* Stream addresses to tell clients instead of the listeners' own (the
  * operator's --advertise-stream: NAT, proxies), the first of each
  * transport counting. `urls` must outlive sv. */

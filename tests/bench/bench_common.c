@@ -309,10 +309,13 @@ start_daemon(const struct bench_daemon_opts *o, const struct bench_daemon *d)
 	return pid;
 }
 
+runner_credentials bench_credentials;
+
 int
 bench_wait_healthy(const char *url, pid_t daemon, int timeout_ms, char *version, size_t vlen)
 {
-	runner_client_options o = { .connect_timeout_ms = 250 };
+	runner_credentials cred = bench_credentials;
+	runner_client_options o = { .connect_timeout_ms = 250, .credentials = &cred };
 	uint64_t until = bench_now_ns() + (uint64_t) timeout_ms * 1000000u;
 	runner_client *c = NULL;
 	runner_status st;

@@ -121,6 +121,10 @@ int bench_daemon_restart(const struct bench_daemon_opts *o, struct bench_daemon 
 /* The daemon's log (last 4 KiB) on stderr. */
 void bench_daemon_print_log_tail(void);
 
+/* TLS files for a tls+tcp:// runnerd (a bench's --tls-ca, --tls-cert,
+ * --tls-key); every client the benches open uses them. */
+extern runner_credentials bench_credentials;
+
 /* Wait until `url` answers Health with OK and status SERVING (`daemon`:
  * a child whose exit ends the wait early, or -1). `version` may be NULL. */
 int bench_wait_healthy(const char *url, pid_t daemon, int timeout_ms, char *version, size_t vlen);

@@ -235,7 +235,8 @@ worker_main(void *arg)
 	long i;
 
 	if (ctx->cfg.url != NULL) {
-		runner_client_options o = { .connect_timeout_ms = 2000 };
+		runner_credentials cred = bench_credentials;
+		runner_client_options o = { .connect_timeout_ms = 2000, .credentials = &cred };
 		runner_status st;
 
 		if (runner_client_open(&client, ctx->cfg.url, &o, &st) < 0) {
@@ -442,6 +443,8 @@ usage(FILE *f)
 		"  --clients LIST    comma-separated client counts (default 1,16)\n"
 		"  --addr URL        bench an already-running runnerd at URL instead of\n"
 		"                    starting one (ipc://... or tcp://...)\n"
+		"  --tls-ca FILE, --tls-cert FILE, --tls-key FILE\n"
+		"                    TLS for a tls+tcp:// --addr (client certificate optional)\n"
 		"  --runnerd PATH    the runnerd binary to start (default %s)\n"
 		"  --daemon-arg ARG  extra argument for the started runnerd (repeatable)\n"
 		"  --max-seconds S   time budget for the whole run (default 300); configs\n"
@@ -472,7 +475,8 @@ transport_of(const char *url)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_RUNS = 0x100, OPT_WARMUP, OPT_CLIENTS, OPT_ADDR, OPT_RUNNERD, OPT_DARG, OPT_MAXS };
+	enum { OPT_RUNS = 0x100, OPT_WARMUP, OPT_CLIENTS, OPT_ADDR, OPT_RUNNERD, OPT_DARG, OPT_MAXS, OPT_TLS_CA,
+	       OPT_TLS_CERT, OPT_TLS_KEY };
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, OPT_RUNS },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
@@ -481,6 +485,9 @@ main(int argc, char **argv)
 		{ "runnerd", required_argument, NULL, OPT_RUNNERD },
 		{ "daemon-arg", required_argument, NULL, OPT_DARG },
 		{ "max-seconds", required_argument, NULL, OPT_MAXS },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -500,6 +507,15 @@ main(int argc, char **argv)
 		switch (opt) {
 		case OPT_RUNS:
 			runs = bench_parse_long("--runs", optarg, 1, 10000000);
+			break;
+		case OPT_TLS_CA:
+			bench_credentials.tls_ca_file = optarg;
+			break;
+		case OPT_TLS_CERT:
+			bench_credentials.tls_cert_file = optarg;
+			break;
+		case OPT_TLS_KEY:
+			bench_credentials.tls_key_file = optarg;
 			break;
 		case OPT_WARMUP:
 			warmup = bench_parse_long("--warmup", optarg, 0, 10000000);

@@ -294,6 +294,18 @@ config_seeds(void)
 		 "      tmpfs: [/scratch]\n"
 		 "      mounts: [{source: /usr/share, target: /share, rw: false}]\n"
 		 "      cpus: \"1.5\"\n");
+	put_text("fuzz_config", "principals.yaml",
+		 "profiles: [{name: a, backend: exec}, {name: b, backend: exec}]\n"
+		 "principals:\n"
+		 "  - {name: root, uids: [0], profiles: ['*'], admin: true}\n"
+		 "  - {name: ops, groups: [root], gids: [4], users: [root], profiles: [a], default_profile: a}\n"
+		 "  - name: ci\n"
+		 "    token_sha256: [9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08]\n"
+		 "    listeners: ['tls+tcp://0.0.0.0:7443']\n"
+		 "    profiles: [b]\n"
+		 "    quotas: {runs: 4, sessions: 2, rate: 10/s}\n"
+		 "tls: {cert: /c.pem, key: /k.pem, client_ca: /ca.pem,\n"
+		 "      listeners: [{url: 'tls+tcp://0.0.0.0:7443', client_ca: /ci.pem}]}\n");
 	/* Refused ones: a load error has its own code path. */
 	put_text("fuzz_config", "bad-backend.yaml", "profiles:\n  - {name: x, backend: chroot}\n");
 	put_text("fuzz_config", "bad-twice.yaml", "profiles: [{name: a}, {name: a}]\n");

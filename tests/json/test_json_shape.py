@@ -200,14 +200,19 @@ finally:
 # the request id in base64.
 log.seek(0)
 lines = [json.loads(line) for line in log if line.strip()]
-rpcs = [line for line in lines if "method" in line]
+# The audit log shares stderr when no --audit-log is given: its lines have
+# an "event" (and their own shape, checked by test_audit).
+audit = [line for line in lines if "event" in line]
+rpcs = [line for line in lines if "method" in line and "event" not in line]
+expect(any(line["event"] == "start" and line["method"] == "Run" for line in audit),
+       "an audit line per process started: %s" % audit)
 expect(any(line["method"] == "Run" for line in rpcs), "a log line per request: %s" % lines)
 for line in rpcs:
     expect(set(line) == {"time", "level", "method", "code", "durationUs", "requestId", "duplicate", "message"},
            "log line fields: %s" % line)
     expect(line["code"] in pb.StatusCode.keys() and isinstance(line["durationUs"], str)
            and len(base64.b64decode(line["requestId"])) == 16, "log line encodings: %s" % line)
-expect(all(set(line) == {"time", "level", "msg"} for line in lines if "method" not in line),
+expect(all(set(line) == {"time", "level", "msg"} for line in lines if "method" not in line and "event" not in line),
        "plain log lines: %s" % lines)
 
 shutil.rmtree(tmp, ignore_errors=True)

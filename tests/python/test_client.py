@@ -37,20 +37,27 @@ RUNNERD = os.environ.get("RUNNERD_BIN") or os.path.join(
 class Daemon:
     """A runnerd child on an ipc socket in a fresh directory and a tcp port."""
 
-    def __init__(self):
+    def __init__(self, config=None):
         self.dir = tempfile.mkdtemp(prefix="rd-py-")
         self.ipc = f"ipc://{self.dir}/r.sock"
         self.port = free_port_pair()
         self.tcp = f"tcp://127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.dir, "runnerd.log"), "wb")
+        args = []
+        if config is not None:
+            path = os.path.join(self.dir, "runnerd.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            args = ["--config", path]
         self.proc = subprocess.Popen(
             [RUNNERD, "--listen", self.ipc, "--listen", self.tcp, "--insecure-tcp",
-             "--state-dir", os.path.join(self.dir, "state")],
+             "--state-dir", os.path.join(self.dir, "state")] + args,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10
         while True:
             try:
+                # With principals, the test's own uid (root) is one.
                 with rc.Client(self.ipc, connect_timeout=0.5) as c:
                     if c.health().status == "SERVING":
                         return
@@ -500,6 +507,45 @@ class TestSessions(ClientCase):
         (info,) = self.client.list(tag=tag)
         self.assertEqual(info.state, "exited")
         self.assertEqual(info.result.signal, signal.SIGTERM)
+
+
+class TestToken(unittest.TestCase):
+    """A principal known by its bearer token, over tcp (where nothing else
+    identifies a caller): the token parameter, in calls and stream attaches."""
+
+    TOKEN = "py-token-" + os.urandom(8).hex()
+
+    @classmethod
+    def setUpClass(cls):
+        digest = hashlib.sha256(cls.TOKEN.encode()).hexdigest()
+        cls.daemon = Daemon(config=(
+            "profiles:\n  - name: default\n    backend: exec\n"
+            "principals:\n"
+            "  - name: local\n    uids: [0]\n    profiles: ['*']\n"
+            f"  - name: py\n    token_sha256: [{digest}]\n    profiles: [default]\n"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def test_right_token(self):
+        with rc.Client(self.daemon.tcp, token=self.TOKEN) as c:
+            self.assertEqual(c.run(["echo", "hi"]).stdout, b"hi\n")
+            self.assertNotIn(self.TOKEN, repr(c))
+            s = c.start(["sh", "-c", "echo mine"])
+            # The owner reads its session's output without the secret.
+            owned = c.session(s.id, stream_address=s.stream_address)
+            self.assertEqual(owned.secret, b"")
+            self.assertEqual(owned.read_all().stdout, b"mine\n")
+
+    def test_wrong_and_missing_token(self):
+        for token in ("not-" + self.TOKEN, ""):
+            with rc.Client(self.daemon.tcp, token=token) as c:
+                with self.assertRaises(rc.Unauthenticated) as e:
+                    c.run(["true"])
+                self.assertNotIn(self.TOKEN, e.exception.message)
+        with open(os.path.join(self.daemon.dir, "runnerd.log"), "rb") as f:
+            self.assertNotIn(self.TOKEN.encode(), f.read())
 
 
 class TestTerminal(ClientCase):

@@ -170,14 +170,21 @@ class Client:
         max_request_bytes: requests larger than this are refused here with
             :class:`~runnerd_client.ResourceExhausted` (runnerd would drop
             the connection); match runnerd's ``--max-request-bytes``.
+        token: a bearer token naming this client to a runnerd configured
+            with principals, sent with every call (metadata
+            ``authorization: Bearer <token>``) and every stream attach;
+            None: ``$RUNNERD_TOKEN`` if set. A token runnerd does not know
+            is :class:`~runnerd_client.Unauthenticated`.
 
     A Client is a context manager; :meth:`close` it when done. It may be
     shared between threads.
     """
 
     def __init__(self, addr: Optional[str] = None, *, connect_timeout: float = 3.0,
-                 call_timeout: float = 30.0, max_request_bytes: int = DEFAULT_MAX_REQUEST):
+                 call_timeout: float = 30.0, max_request_bytes: int = DEFAULT_MAX_REQUEST,
+                 token: Optional[str] = None):
         self.addr = default_address(addr)
+        self.token = token if token is not None else os.environ.get("RUNNERD_TOKEN") or None
         self.connect_timeout_ms = _ms(connect_timeout, "connect_timeout")
         self.call_timeout = call_timeout
         self.max_request_bytes = max_request_bytes
@@ -223,6 +230,7 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
+        # Never the token.
         return f"Client({self.addr!r})"
 
     # --- unary calls ---------------------------------------------------------
@@ -254,6 +262,8 @@ class Client:
             wait_ms = _nng.DURATION_INFINITE
         env = pb.RequestEnvelope(method=_PREFIX + method, request_id=os.urandom(16),
                                  deadline_ms=deadline_ms, payload=request.SerializeToString())
+        if self.token:
+            env.metadata.add(key="authorization", value="Bearer " + self.token)
         sid = getattr(request, "session_id", None) if "session_id" in request.DESCRIPTOR.fields_by_name else None
         renv = self._routed(env, session_owner(sid) if sid else None, min(wait_ms, 2**31 - 1))
         reply = None

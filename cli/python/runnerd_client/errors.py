@@ -135,7 +135,8 @@ class DataLoss(RunnerError):
 
 
 class Unauthenticated(RunnerError):
-    """UNAUTHENTICATED: a wrong stream secret."""
+    """UNAUTHENTICATED: a bearer token runnerd does not know, none where one is
+    needed, or a wrong stream secret."""
     CODE = STATUS_CODES["UNAUTHENTICATED"]
 
 

@@ -147,7 +147,8 @@ class Session:
         """
         ms = (connect_timeout * 1000) if connect_timeout else self.client.connect_timeout_ms
         return Stream(self.stream_address, self.id, self.secret, from_stdout, from_stderr,
-                      connect_timeout_ms=int(ms), frame_timeout=frame_timeout)
+                      connect_timeout_ms=int(ms), frame_timeout=frame_timeout,
+                      token=self.client.token)
 
     def read_all(self, from_stdout: int = 0, from_stderr: int = 0, *,
                  frame_timeout: Optional[float] = None) -> RunResult:
@@ -293,7 +294,7 @@ class Stream:
 
     def __init__(self, address: str, session_id: str, secret: bytes, stdout_offset: int,
                  stderr_offset: int, *, connect_timeout_ms: int = 3000,
-                 frame_timeout: Optional[float] = None):
+                 frame_timeout: Optional[float] = None, token: Optional[str] = None):
         if not address:
             raise InvalidArgument("no stream address")
         self.address = address
@@ -301,6 +302,7 @@ class Stream:
         self.result: Optional[RunResult] = None
         self.reattaches = 0
         self._secret = secret
+        self._token = token or ""
         # A session has stdout or a terminal: the first offset is either's.
         self._off = {pb.STDOUT: stdout_offset, pb.STDERR: stderr_offset, pb.PTY: stdout_offset}
         self._connect_timeout_ms = connect_timeout_ms
@@ -431,7 +433,7 @@ class Stream:
         attach = pb.ReadStreamRequest(session_id=self.session_id, stream_secret=self._secret,
                                       stdout_offset=self._off[pb.STDOUT],
                                       stderr_offset=self._off[pb.STDERR],
-                                      pty_offset=self._off[pb.PTY])
+                                      pty_offset=self._off[pb.PTY], token=self._token)
         return self._link.send(pb.StreamClientMessage(attach=attach))
 
     def _try_ack(self) -> None:
