@@ -50,6 +50,10 @@ struct job_spec {
 	struct spawners *spawners; /* who creates the process (spawner.h) */
 	struct ledger *ledger; /* records the process group (ledger.h); NULL: none */
 	bool stdin_pipe;      /* false: stdin is /dev/null */
+	/* A long-lived process (a session): the ends of its stdin and stderr
+	 * pipes wait in the spawner until they are used (spawner_wire.h), so an
+	 * idle one costs runnerd a single fd. */
+	bool park;
 	uint64_t timeout_ms;  /* 0: none */
 	uint64_t grace_ms;    /* SIGTERM → SIGKILL */
 	uint64_t linger_ms;   /* after exit, wait this long for pipes to close */

@@ -110,7 +110,7 @@ one_job(void *p)
 
 	/* A loop per run: a stopped loop stays stopped. */
 	if (loop_new(&h->loop, &st) < 0 || loop_watch_add(h->loop, &h->sig, EPOLLIN, &st) < 0 ||
-	    spawners_start(&spawners, h->loop, 1, RUNNERD_SPAWNER_PATH, &st) < 0 ||
+	    spawners_start(&spawners, h->loop, 1, RUNNERD_SPAWNER_PATH, NULL, &st) < 0 ||
 	    collect_init(&h->io, NULL, 0, 1 << 16, 1 << 16, &st) < 0) {
 		bench_errs_add(h->errs, st.message);
 		spawners_free(spawners);
