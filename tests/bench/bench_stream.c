@@ -28,8 +28,8 @@
  * round trips among idle sessions a second, fresh one (so the RSS baseline is
  * not inflated by the streaming sections). Both listen on ipc in a fresh
  * temp directory, are started with --max-sessions above the largest count
- * and --idle-ttl 1h, inherit a raised RLIMIT_NOFILE (each session holds 3
- * pipe fds), and are stopped with SIGTERM, which kills their sessions. When
+ * and --idle-ttl 1h, inherit a raised RLIMIT_NOFILE (an idle session holds
+ * one fd in runnerd), and are stopped with SIGTERM, which kills their sessions. When
  * the hard limit cannot be raised (no CAP_SYS_RESOURCE), the largest session
  * count is scaled down to what fits, and the output says so.
  *
@@ -1596,15 +1596,16 @@ main(int argc, char **argv)
 	make_pattern(o.chunk);
 	plan(&o);
 
-	/* Every session holds 3 pipe fds in runnerd (and a little more): give
-	 * it room for the largest count. */
+	/* An idle session holds one fd in runnerd (its stdout; its stdin and
+	 * stderr wait in a spawner process, which has a limit of its own):
+	 * give it room for the largest count. */
 	if (o.sec[4])
 		max_level = o.levels[o.nlevels - 1];
 	nofile = raise_nofile(max_level * 4 + 4096);
 	/* Without CAP_SYS_RESOURCE the hard limit caps the sessions runnerd can
-	 * hold (3 fds each, plus its own): scale the counts down to fit. */
-	if (max_level > 0 && nofile < max_level * 3 + FD_MARGIN) {
-		long cap = (nofile - FD_MARGIN) / 3 / 100 * 100;
+	 * hold (one fd each, plus its own): scale the counts down to fit. */
+	if (max_level > 0 && nofile < max_level + FD_MARGIN) {
+		long cap = (nofile - FD_MARGIN) / 100 * 100;
 		int n = 0;
 
 		if (cap < 100) {
@@ -1649,9 +1650,9 @@ main(int argc, char **argv)
 	       daemon_args_text, o.max_seconds);
 	if (clamped_from > 0)
 		printf("note: RLIMIT_NOFILE is %ld and cannot be raised (no CAP_SYS_RESOURCE): runnerd\n"
-		       "      can hold about %ld sessions (3 pipe fds each), so %ld sessions are scaled\n"
+		       "      can hold about %ld idle sessions (an fd each), so %ld sessions are scaled\n"
 		       "      down to %ld\n",
-		       nofile, (nofile - FD_MARGIN) / 3, clamped_from, max_level);
+		       nofile, nofile - FD_MARGIN, clamped_from, max_level);
 	fflush(stdout);
 
 	/* ---- daemon A: sections 1-3 with one live session ---- */
