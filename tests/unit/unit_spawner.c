@@ -722,6 +722,26 @@ START_TEST(test_parked_ends_stay_out_of_children)
 }
 END_TEST
 
+
+/* runnerd raises its own RLIMIT_NOFILE; commands get back the one it
+ * started with (unless their request sets one, as above). */
+START_TEST(test_children_get_the_starting_nofile)
+{
+	char *argv[] = { "/bin/sh", "-c", "ulimit -Sn; ulimit -Hn", NULL };
+	struct rlimit start = { 256, 512 };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+	rstatus st;
+
+	spawners_free(spawners);
+	ck_assert_msg(spawners_start(&spawners, loop, 1, RUNNERD_SPAWNER_PATH, &start, &st) == 0, "%s", st.message);
+	ck_assert_str_eq(run_capture(&r, &s), "256\n512\n");
+	r.n_rlimits = 1;
+	r.rlimits[0] = (struct spawner_rlimit){ RLIMIT_NOFILE, 64, 64 };
+	ck_assert_str_eq(run_capture(&r, &s), "64\n64\n");
+}
+END_TEST
+
 /* Malformed bodies never decode; valid ones round-trip. */
 START_TEST(test_wire_roundtrip)
 {
@@ -787,6 +807,7 @@ main(void)
 	tcase_add_test(tc, test_spawner_makes_pipes);
 	tcase_add_test(tc, test_parked_ends);
 	tcase_add_test(tc, test_parked_ends_stay_out_of_children);
+	tcase_add_test(tc, test_children_get_the_starting_nofile);
 	tcase_add_test(tc, test_wire_roundtrip);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
