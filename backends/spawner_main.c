@@ -91,6 +91,21 @@ static struct out_msg *outq, *outq_tail;
  * serves every spawn. */
 static char child_stack[64 * 1024] __attribute__((aligned(64)));
 
+/* valgrind cannot run a clone(CLONE_VM | CLONE_FILES) child (it stops the
+ * whole process): under it (its preload library is in LD_PRELOAD), children
+ * are made with CLONE_VM | CLONE_VFORK alone, as vfork, and each copies the
+ * fd table. */
+static int clone_flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD;
+
+static void
+choose_clone_flags(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (preload != NULL && strstr(preload, "vgpreload") != NULL)
+		clone_flags &= ~CLONE_FILES;
+}
+
 /* Written by a vfork child, read by us once it has exec'd or exited. */
 static volatile struct {
 	int stage, err;
@@ -385,6 +400,8 @@ child_unshare_fds(const int *src)
 	for (int t = 0; t < 4; t++)
 		if (src[t] >= 0 && (unsigned) src[t] + 1 > hi)
 			hi = (unsigned) src[t] + 1;
+	if (!(clone_flags & CLONE_FILES))
+		return; /* a copy already */
 	if (syscall(SYS_close_range, hi, ~0u, CLOSE_RANGE_UNSHARE) != 0 && syscall(SYS_unshare, CLONE_FILES) != 0)
 		child_fails(STAGE_FDS);
 }
@@ -546,8 +563,7 @@ spawn(uint64_t id, uint8_t *body, uint32_t len, const int *fds, int n_fds)
 	child_fail.stage = 0;
 	child_fail.err = 0;
 	a.req = &req;
-	pid = clone(child_main, child_stack + sizeof(child_stack),
-		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
+	pid = clone(child_main, child_stack + sizeof(child_stack), clone_flags, &a);
 	err = errno;
 	free(owned);
 	/* The child has its own copies now (or never will). */
@@ -853,6 +869,7 @@ main(int argc, char **argv)
 		return 71;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	choose_clone_flags();
 	/* Orphans of our children come back to us to be reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sigemptyset(&chld);

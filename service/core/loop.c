@@ -16,7 +16,13 @@ struct loop {
 	uint64_t timer_seq;
 	pthread_mutex_t mtx;
 	struct loop_task *posted_head, *posted_tail;
+	/* Posted by the loop's own thread: no wake-up needed, only a turn
+	 * that does not block. */
+	bool self_posted;
 };
+
+/* The loop this thread is running, if any (loop_run). */
+static _Thread_local struct loop *running_here;
 
 uint64_t
 loop_now_us(void)
@@ -206,6 +212,10 @@ loop_post(struct loop *l, struct loop_task *t)
 		l->posted_head = t;
 	l->posted_tail = t;
 	pthread_mutex_unlock(&l->mtx);
+	if (running_here == l) {
+		l->self_posted = true;
+		return;
+	}
 	/* One wake-up per batch: the loop takes the whole queue at once. */
 	if (was_empty)
 		(void) !write(l->wake.fd, &one, sizeof(one));
@@ -264,11 +274,15 @@ loop_run(struct loop *l)
 {
 	struct epoll_event evs[64];
 
+	running_here = l;
 	while (!l->stopping) {
-		int n = epoll_wait(l->epfd, evs, 64, next_timeout_ms(l));
+		int n = epoll_wait(l->epfd, evs, 64, l->self_posted ? 0 : next_timeout_ms(l));
 
-		if (n < 0 && errno != EINTR)
+		l->self_posted = false;
+		if (n < 0 && errno != EINTR) {
+			running_here = NULL;
 			return -errno;
+		}
 		for (int i = 0; i < n; i++) {
 			struct loop_watch *w = evs[i].data.ptr;
 			w->cb(w, evs[i].events);
@@ -279,5 +293,13 @@ loop_run(struct loop *l)
 	/* Stopped once: a later loop_run runs again (tests drive one loop
 	 * through several steps). */
 	l->stopping = false;
+	running_here = NULL;
+	/* What the loop posted itself, and never ran, needs the wake-up it
+	 * skipped. */
+	if (l->self_posted) {
+		uint64_t one = 1;
+		l->self_posted = false;
+		(void) !write(l->wake.fd, &one, sizeof(one));
+	}
 	return 0;
 }

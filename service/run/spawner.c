@@ -342,6 +342,10 @@ proc_read(struct spawner_proc *p)
 		if (mh.msg_flags & MSG_CTRUNC)
 			return -1;
 		p->in_len += (size_t) n;
+		/* Short: most likely all there was (epoll says if not), so no
+		 * extra call to hear EAGAIN. */
+		if ((size_t) n < iov.iov_len)
+			return 0;
 	}
 }
 
