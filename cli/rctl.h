@@ -135,6 +135,7 @@ enum {
 	RCTL_RUNOPT_KEY = 1 << 3,         /* --key K */
 	RCTL_RUNOPT_INTERACTIVE = 1 << 4, /* -i */
 	RCTL_RUNOPT_TTY = 1 << 5,         /* -t, --detach-keys */
+	RCTL_RUNOPT_OUTPUT = 1 << 6,      /* --output keep|discard|tail=N */
 };
 
 struct rctl_run_opts {
@@ -149,6 +150,8 @@ struct rctl_run_opts {
 	const char *tag;
 	const char *key;
 	char *workdir;   /* -w made absolute, malloc'd */
+	Runner__V1__OutputMode output_mode;
+	uint64_t output_tail;
 	/* The spec under construction; pointers borrow from argv except the
 	 * env names, which need their own NUL. */
 	Runner__V1__CommandSpec spec;

@@ -28,10 +28,11 @@ cpu_limit_hit(const Runner__V1__RunResult *r, const struct rctl_run_opts *o)
 	    (r->signal != SIGKILL && r->signal != SIGXCPU))
 		return false;
 	limit_us = o->spec.tighten->cpu_seconds * 1000000u;
-	/* The kernel checks the limit against its precise run time; the
-	 * rusage totals, split into user and system by ticks, may show a
-	 * little less. */
-	return cpu_us >= limit_us / 10 * 9;
+	/* The kernel checks the limit against the process's whole run time,
+	 * setup inside a sandbox wrapper before exec included; the rusage
+	 * totals come from ticks and show less (measured down to 85% through
+	 * firejail on a loaded machine). */
+	return cpu_us >= limit_us / 4 * 3;
 }
 
 int

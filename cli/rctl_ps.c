@@ -86,7 +86,7 @@ print_table(const Runner__V1__ListResponse *l)
 
 		format_started(si->started_at_us, started, sizeof(started));
 		printf("%-*s  %-*s  %-7s  %7d  %-19s  %10llu  %10llu  %10llu  ", idw, si->session_id, tagw,
-		       si->tag[0] ? si->tag : "-", si->state, si->pid, started,
+		       si->tag[0] ? si->tag : "-", si->output_blocked ? "blocked" : si->state, si->pid, started,
 		       (unsigned long long) si->stdin_bytes, (unsigned long long) si->stdout_bytes,
 		       (unsigned long long) si->stderr_bytes);
 		print_command(stdout, si);
@@ -119,6 +119,12 @@ rctl_cmd_ps(struct rctl_globals *g, int argc, char **argv)
 		req.tag = (char *) p.tag;
 	if (runner_list(c, &req, &resp, RCTL_QUICK_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
+	for (size_t i = 0; !p.json && i < resp->n_sessions; i++)
+		if (resp->sessions[i]->output_blocked) {
+			fprintf(stderr, PROG " ps: blocked: the output buffer is full and no reader is attached; "
+					"the process waits until one attaches and reads\n");
+			break;
+		}
 	if (p.json)
 		return rctl_print_sessions_json(resp);
 	print_table(resp);

@@ -30,6 +30,7 @@ enum {
 	OPT_MEMORY,
 	OPT_PROCESSES,
 	OPT_DETACH_KEYS,
+	OPT_OUTPUT,
 };
 
 static const struct option run_longopts[] = {
@@ -53,6 +54,7 @@ static const struct option run_longopts[] = {
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "processes", required_argument, NULL, OPT_PROCESSES },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
 	RCTL_GLOBAL_LONGOPTS,
 	{ 0 },
 };
@@ -199,6 +201,24 @@ set_limit(struct rctl_run_opts *o, const char *name, const char *arg, uint64_t *
 	return RCTL_CONTINUE;
 }
 
+/* keep, discard, tail (the whole session buffer) or tail=N. */
+static int
+set_output(struct rctl_run_opts *o, const char *arg)
+{
+	if (strcmp(arg, "keep") == 0) {
+		o->output_mode = RUNNER__V1__OUTPUT_MODE__OUTPUT_KEEP;
+	} else if (strcmp(arg, "discard") == 0) {
+		o->output_mode = RUNNER__V1__OUTPUT_MODE__OUTPUT_DISCARD;
+	} else if (strcmp(arg, "tail") == 0 || strncmp(arg, "tail=", 5) == 0) {
+		o->output_mode = RUNNER__V1__OUTPUT_MODE__OUTPUT_TAIL;
+		if (arg[4] == '=' && (runner_parse_size(arg + 5, &o->output_tail) < 0 || o->output_tail == 0))
+			return rctl_usage_error(o->cmd, "bad --output '%s' (want tail=N, N a size such as 64K)", arg);
+	} else {
+		return rctl_usage_error(o->cmd, "bad --output '%s' (want keep, discard or tail=N)", arg);
+	}
+	return RCTL_CONTINUE;
+}
+
 /* The RCTL_RUNOPT_* bit an option needs, 0 for the common ones. */
 static unsigned
 option_bit(int opt)
@@ -217,6 +237,8 @@ option_bit(int opt)
 	case 't':
 	case OPT_DETACH_KEYS:
 		return RCTL_RUNOPT_TTY;
+	case OPT_OUTPUT:
+		return RCTL_RUNOPT_OUTPUT;
 	default:
 		return 0;
 	}
@@ -281,6 +303,8 @@ run_opt(struct rctl_run_opts *o, int opt, char *arg)
 		return RCTL_CONTINUE;
 	case OPT_PARAM:
 		return add_param(o, arg);
+	case OPT_OUTPUT:
+		return set_output(o, arg);
 	case OPT_NO_NETWORK:
 	case OPT_WRITABLE:
 	case OPT_CPU:

@@ -87,6 +87,8 @@ rctl_start_session(runner_client *c, const struct rctl_run_opts *o,
 		req.tag = (char *) o->tag;
 	if (o->key != NULL)
 		req.idempotency_key = (char *) o->key;
+	req.output_mode = o->output_mode;
+	req.output_tail_bytes = o->output_tail;
 	if (runner_start_pipes(c, &req, resp, RCTL_START_DEADLINE_MS, &st) < 0) {
 		rctl_message_freep(resp);
 		*resp = NULL;
@@ -139,7 +141,7 @@ rctl_cmd_start(struct rctl_globals *g, int argc, char **argv)
 {
 	struct rctl_run_opts o __attribute__((cleanup(rctl_run_opts_free))) = {
 		.cmd = argv[0],
-		.accept = RCTL_RUNOPT_TAG | RCTL_RUNOPT_KEY | RCTL_RUNOPT_JSON,
+		.accept = RCTL_RUNOPT_TAG | RCTL_RUNOPT_KEY | RCTL_RUNOPT_JSON | RCTL_RUNOPT_OUTPUT,
 	};
 	runner_client *c __attribute__((cleanup(rctl_client_closep))) = NULL;
 	Runner__V1__StartPipesResponse *resp __attribute__((cleanup(rctl_message_freep))) = NULL;
@@ -291,6 +293,29 @@ wait_opt(void *ctx, const char *cmd, int opt, char *arg)
 	}
 }
 
+#define WAIT_STEP_MS 2000
+
+/* A process blocked on output nobody reads would keep wait waiting: say
+ * so, once. */
+static void
+note_if_blocked(runner_client *c, const char *id, bool *noted)
+{
+	Runner__V1__ListResponse *l __attribute__((cleanup(rctl_message_freep))) = NULL;
+	Runner__V1__ListRequest req = RUNNER__V1__LIST_REQUEST__INIT;
+	runner_status st;
+
+	if (*noted || runner_list(c, &req, &l, RCTL_QUICK_DEADLINE_MS, &st) < 0)
+		return;
+	for (size_t i = 0; i < l->n_sessions; i++) {
+		if (strcmp(l->sessions[i]->session_id, id) == 0 && l->sessions[i]->output_blocked) {
+			fprintf(stderr, PROG " wait: %s is blocked: its output buffer is full and no reader is "
+					"attached, so it waits until one attaches and reads (runnerctl attach); "
+					"start --output discard or tail=N does not wait\n", id);
+			*noted = true;
+		}
+	}
+}
+
 int
 rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 {
@@ -306,15 +331,26 @@ rctl_cmd_wait(struct rctl_globals *g, int argc, char **argv)
 	struct wait_opts w = { 0 };
 	struct rctl_handle h;
 	runner_status st;
+	bool noted = false;
 	int rv;
 
 	if ((rv = rctl_parse_opts(g, argc, argv, ":h", longopts, wait_opt, &w)) != RCTL_CONTINUE ||
 	    (rv = rctl_open_session(g, argv[0], argc, argv, false, &c, &h)) != RCTL_CONTINUE)
 		return rv;
 	req.session_id = h.id;
-	req.timeout_ms = w.timeout_ms;
-	if (runner_wait(c, &req, &resp, w.timeout_ms, &st) < 0)
-		return rctl_status_exit(&st);
+	/* In steps, to say so when the process waits for a reader. */
+	for (uint64_t waited = 0, step;; waited += step) {
+		step = w.timeout_ms != 0 && w.timeout_ms - waited < WAIT_STEP_MS ? w.timeout_ms - waited
+										 : WAIT_STEP_MS;
+		req.timeout_ms = step;
+		if (runner_wait(c, &req, &resp, step, &st) == 0)
+			break;
+		rctl_message_freep(&resp);
+		resp = NULL;
+		if (st.code != RUNNER_DEADLINE_EXCEEDED || (w.timeout_ms != 0 && waited + step >= w.timeout_ms))
+			return rctl_status_exit(&st);
+		note_if_blocked(c, h.id, &noted);
+	}
 	if (resp->result == NULL)
 		return rctl_fail_exit(RUNNER_INTERNAL, "Wait reply carries no result");
 	if (w.json) {

@@ -348,6 +348,15 @@ TYPED_CALL(runner_read_output, "ReadOutput", Runner__V1__ReadOutputRequest,
 	   Runner__V1__ReadOutputResponse)
 TYPED_CALL(runner_remove, "Remove", Runner__V1__RemoveRequest, Runner__V1__RemoveResponse)
 TYPED_CALL(runner_resize, "Resize", Runner__V1__ResizeRequest, Runner__V1__ResizeResponse)
+/* runner_files.h */
+TYPED_CALL(runner_read_file, "ReadFile", Runner__V1__ReadFileRequest, Runner__V1__ReadFileResponse)
+TYPED_CALL(runner_write_file, "WriteFile", Runner__V1__WriteFileRequest, Runner__V1__WriteFileResponse)
+TYPED_CALL(runner_list_dir, "ListDir", Runner__V1__ListDirRequest, Runner__V1__ListDirResponse)
+TYPED_CALL(runner_stat_file, "StatFile", Runner__V1__StatFileRequest, Runner__V1__StatFileResponse)
+TYPED_CALL(runner_make_dir, "MakeDir", Runner__V1__MakeDirRequest, Runner__V1__MakeDirResponse)
+TYPED_CALL(runner_remove_file, "RemoveFile", Runner__V1__RemoveFileRequest, Runner__V1__RemoveFileResponse)
+TYPED_CALL(runner_rename_file, "RenameFile", Runner__V1__RenameFileRequest, Runner__V1__RenameFileResponse)
+TYPED_CALL(runner_watch_dir, "WatchDir", Runner__V1__WatchDirRequest, Runner__V1__WatchDirResponse)
 
 const char *
 runner_client_version(void)

@@ -41,7 +41,8 @@
  * call uses its own nng context and blocks only its caller.
  *
  * Related headers, included here: runner_stream.h (reading a session's
- * output), runner_stdin.h (writing a session's input), runner_status.h,
+ * output, or a watch's events), runner_stdin.h (writing a session's input),
+ * runner_files.h (the file calls), runner_status.h,
  * runner_defaults.h (addresses and limits both sides agree on),
  * runner_client_version.h.
  */
@@ -192,6 +193,7 @@ int runner_parse_size(const char *s, uint64_t *bytes);
 }
 #endif
 
+#include "runner_files.h"
 #include "runner_stdin.h"
 #include "runner_stream.h"
 

@@ -27,7 +27,10 @@ struct runner_stream {
 	bool sock_open;
 	nng_aio *aio;
 	nng_mtx *mtx;
-	/* Under mtx, shared with the pipe callback: */
+	nng_cv *cv;     /* a connection came (pipe_id set) */
+	int connect_timeout_ms;
+	/* Under mtx, shared with the pipe callbacks: */
+	uint32_t pipe_id; /* the connection; 0: none */
 	bool armed;     /* the attach went out: losing the connection now ends it */
 	bool lost;      /* ...and it was lost */
 	bool receiving; /* aio has a receive in flight */
@@ -36,6 +39,8 @@ struct runner_stream {
 	bool ack_pending; /* an ack could not be sent; retried before the next receive */
 	uint64_t frames;  /* on the current attachment */
 	uint64_t off[4]; /* by Runner__V1__StreamKind; [0] unused */
+	bool watch;      /* attached to a watch (WatchDir), not a session */
+	uint64_t events; /* a watch's events received */
 	char addr[256];
 	/* To attach again after a dropped connection. */
 	char session_id[128];
@@ -57,12 +62,48 @@ pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 	runner_stream *s = arg;
 
 	nng_mtx_lock(s->mtx);
+	/* A connection that is not the current one (an earlier one whose
+	 * removal comes late) changes nothing. */
+	if (s->pipe_id != 0 && nng_pipe_id(p) != (int) s->pipe_id) {
+		nng_mtx_unlock(s->mtx);
+		return;
+	}
+	s->pipe_id = 0;
 	if (s->armed) {
 		s->lost = true;
 		if (s->receiving)
 			nng_aio_cancel(s->aio);
 	}
 	nng_mtx_unlock(s->mtx);
+}
+
+static void
+pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	runner_stream *s = arg;
+
+	nng_mtx_lock(s->mtx);
+	s->pipe_id = (uint32_t) nng_pipe_id(p);
+	nng_cv_wake(s->cv);
+	nng_mtx_unlock(s->mtx);
+}
+
+/* After a lost connection: wait up to the connect timeout for the dialer's
+ * next one. nng reports a lost connection before PAIR1 forgets it, so an
+ * attach sent at once could go down the dead one and be lost, and with the
+ * server gone there is no connection to send it on at all. */
+static bool
+wait_connection(runner_stream *s)
+{
+	nng_time until = nng_clock() + (nng_time) s->connect_timeout_ms;
+	bool up;
+
+	nng_mtx_lock(s->mtx);
+	while (s->pipe_id == 0 && nng_cv_until(s->cv, until) != NNG_ETIMEDOUT)
+		;
+	up = s->pipe_id != 0;
+	nng_mtx_unlock(s->mtx);
+	return up;
 }
 
 static int send_client_message(runner_stream *s, const Runner__V1__StreamClientMessage *m);
@@ -114,6 +155,8 @@ runner_stream_close(runner_stream *s)
 		nng_close(s->sock);
 	if (s->aio != NULL)
 		nng_aio_free(s->aio);
+	if (s->cv != NULL)
+		nng_cv_free(s->cv);
 	if (s->mtx != NULL)
 		nng_mtx_free(s->mtx);
 	free(s);
@@ -146,6 +189,7 @@ send_ack(runner_stream *s)
 	ack.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
 	ack.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
 	ack.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
+	ack.events_offset = s->events;
 	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK;
 	m.ack = &ack;
 	return send_client_message(s, &m);
@@ -171,7 +215,9 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 {
 	int rv;
 
-	if ((rv = nng_mtx_alloc(&s->mtx)) != 0 || (rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0)
+	s->connect_timeout_ms = connect_timeout_ms;
+	if ((rv = nng_mtx_alloc(&s->mtx)) != 0 || (rv = nng_cv_alloc(&s->cv, s->mtx)) != 0 ||
+	    (rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "nng: %s", nng_strerror(rv));
 	if ((rv = nng_pair1_open(&s->sock)) != 0)
 		return rstatus_fail(st, RS_INTERNAL, "nng_pair1_open: %s", nng_strerror(rv));
@@ -183,6 +229,7 @@ setup_socket(runner_stream *s, int connect_timeout_ms, rstatus *st)
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, connect_timeout_ms)) != 0 ||
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 20)) != 0 ||
 	    (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 500)) != 0 ||
+	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_added, s)) != 0 ||
 	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_removed, s)) != 0)
 		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
 	if ((rv = nng_dial(s->sock, s->addr, NULL, NNG_FLAG_NONBLOCK)) != 0)
@@ -198,15 +245,25 @@ send_attach(runner_stream *s)
 {
 	Runner__V1__StreamClientMessage m = RUNNER__V1__STREAM_CLIENT_MESSAGE__INIT;
 	Runner__V1__ReadStreamRequest attach = RUNNER__V1__READ_STREAM_REQUEST__INIT;
+	Runner__V1__WatchAttach watch = RUNNER__V1__WATCH_ATTACH__INIT;
 
-	attach.session_id = s->session_id;
-	attach.stream_secret.data = s->secret;
-	attach.stream_secret.len = s->secret_len;
-	attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
-	attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
-	attach.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
-	m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
-	m.attach = &attach;
+	if (s->watch) {
+		watch.watch_id = s->session_id;
+		watch.stream_secret.data = s->secret;
+		watch.stream_secret.len = s->secret_len;
+		watch.events_offset = s->events;
+		m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH;
+		m.watch = &watch;
+	} else {
+		attach.session_id = s->session_id;
+		attach.stream_secret.data = s->secret;
+		attach.stream_secret.len = s->secret_len;
+		attach.stdout_offset = s->off[RUNNER__V1__STREAM_KIND__STDOUT];
+		attach.stderr_offset = s->off[RUNNER__V1__STREAM_KIND__STDERR];
+		attach.pty_offset = s->off[RUNNER__V1__STREAM_KIND__PTY];
+		m.kind_case = RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH;
+		m.attach = &attach;
+	}
 	/* Armed before the send: a connection lost under it may have taken
 	 * the attach along. */
 	nng_mtx_lock(s->mtx);
@@ -218,10 +275,11 @@ send_attach(runner_stream *s)
 	return send_client_message(s, &m);
 }
 
-int
-runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
-		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
-		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
+/* Open and attach: to a session (offsets), or to a watch (events). */
+static int
+stream_open(runner_stream **out, const char *stream_address, const char *session_id, const uint8_t *secret,
+	    size_t secret_len, bool watch, uint64_t stdout_offset, uint64_t stderr_offset, uint64_t events,
+	    int connect_timeout_ms, runner_status *st)
 {
 	runner_stream *s;
 	int rv;
@@ -243,6 +301,8 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 	s->off[RUNNER__V1__STREAM_KIND__STDOUT] = stdout_offset;
 	s->off[RUNNER__V1__STREAM_KIND__PTY] = stdout_offset;
 	s->off[RUNNER__V1__STREAM_KIND__STDERR] = stderr_offset;
+	s->watch = watch;
+	s->events = events;
 	if ((rv = setup_socket(s, connect_timeout_ms, st)) < 0) {
 		runner_stream_close(s);
 		return rv;
@@ -264,6 +324,24 @@ runner_stream_open(runner_stream **out, const char *stream_address, const char *
 	}
 	*out = s;
 	return 0;
+}
+
+int
+runner_stream_open(runner_stream **out, const char *stream_address, const char *session_id,
+		   const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
+		   uint64_t stderr_offset, int connect_timeout_ms, runner_status *st)
+{
+	return stream_open(out, stream_address, session_id, secret, secret_len, false, stdout_offset,
+			   stderr_offset, 0, connect_timeout_ms, st);
+}
+
+int
+runner_stream_open_watch(runner_stream **out, const char *stream_address, const char *watch_id,
+			 const uint8_t *secret, size_t secret_len, uint64_t events_offset,
+			 int connect_timeout_ms, runner_status *st)
+{
+	return stream_open(out, stream_address, watch_id, secret, secret_len, true, 0, 0, events_offset,
+			   connect_timeout_ms, st);
 }
 
 /* Take a message the socket already holds, if any. */
@@ -315,6 +393,14 @@ account_frame(runner_stream *s, Runner__V1__StreamFrame *f, rstatus *st)
 {
 	uint64_t have;
 
+	if (f->stream == RUNNER__V1__STREAM_KIND__FILE_EVENTS && f->n_events > 0) {
+		if (!s->watch || f->offset != s->events)
+			return rstatus_fail(st, s->watch && f->offset > s->events ? RS_DATA_LOSS : RS_INTERNAL,
+					    "events frame at event %llu, but %llu events received",
+					    (unsigned long long) f->offset, (unsigned long long) s->events);
+		s->events += f->n_events;
+		return 0;
+	}
 	/* A frame without data carries nothing to order. */
 	if (f->data.len == 0)
 		return 0;
@@ -353,7 +439,7 @@ runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeou
 	 * only then is the stream attached again where it stands. */
 	while ((rv = recv_msg(s, &msg, timeout_ms)) == NNG_ECONNSHUT && s->reattaches < MAX_REATTACHES) {
 		s->reattaches++;
-		if (send_attach(s) != 0)
+		if (!wait_connection(s) || send_attach(s) != 0)
 			break;
 	}
 	if (rv != 0) {
@@ -392,6 +478,8 @@ runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int timeou
 uint64_t
 runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which)
 {
+	if (which == RUNNER__V1__STREAM_KIND__FILE_EVENTS)
+		return s->events;
 	if (which != RUNNER__V1__STREAM_KIND__STDOUT && which != RUNNER__V1__STREAM_KIND__STDERR &&
 	    which != RUNNER__V1__STREAM_KIND__PTY)
 		return 0;

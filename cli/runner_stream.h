@@ -43,6 +43,14 @@ int runner_stream_open(runner_stream **out, const char *stream_address, const ch
 		       const uint8_t *secret, size_t secret_len, uint64_t stdout_offset,
 		       uint64_t stderr_offset, int connect_timeout_ms, runner_status *st);
 
+/* The same for a watch (WatchDirResponse: stream_address, watch_id,
+ * stream_secret), from event number `events_offset` (0: the first). Its
+ * frames have stream FILE_EVENTS and carry `events`; their numbers are
+ * checked as data offsets are (a gap is DATA_LOSS). */
+int runner_stream_open_watch(runner_stream **out, const char *stream_address, const char *watch_id,
+			     const uint8_t *secret, size_t secret_len, uint64_t events_offset,
+			     int connect_timeout_ms, runner_status *st);
+
 /* Receive the next frame into *frame (free it with
  * runner__v1__stream_frame__free_unpacked(*frame, NULL)) and acknowledge
  * it. Waits at most `timeout_ms` (< 0: no limit). A frame with a result or
@@ -62,7 +70,7 @@ int runner_stream_next(runner_stream *s, Runner__V1__StreamFrame **frame, int ti
 /* Bytes of `which` stream received so far: the offset to resume from
  * (including the starting offset). 0 for STREAM_UNSPECIFIED. Both STDOUT
  * and PTY start at runner_stream_open's `stdout_offset`; only the one the
- * session has moves. */
+ * session has moves. For FILE_EVENTS, the events received (a watch). */
 uint64_t runner_stream_offset(const runner_stream *s, Runner__V1__StreamKind which);
 
 /* Close and free; accepts NULL. Mid-stream, the server is first asked to

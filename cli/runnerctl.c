@@ -3,6 +3,7 @@
  * table, the help texts and what every command shares; each command lives
  * in its own rctl_*.c file. */
 #include "rctl.h"
+#include "rctl_files.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -102,6 +103,10 @@ static const char start_help[] =
 	"  --tag T                a label that ps shows and filters on\n"
 	"  --key K                idempotency key: starting again with the same K\n"
 	"                         returns the first session instead of a new one\n"
+	"  --output M             what happens to output while no reader is attached:\n"
+	"                         keep (default; once the session buffer is full the\n"
+	"                         process waits for a reader), discard, or tail=N (keep\n"
+	"                         the last N bytes); counted either way\n"
 	"  --json                 print the StartPipesResponse as JSON (session id,\n"
 	"                         stream address, secret in base64, pid) with \"handle\"\n";
 
@@ -165,7 +170,9 @@ static const char rm_help[] =
 	"Forget a finished session now (its output, result and key) instead of after\n"
 	"runnerd's retention time. A running session is refused.\n"
 	"\n"
-	"  -f, --force            stop it first (as stop) when it is still running\n";
+	"  -f, --force            stop it first (as stop) when it is still running\n"
+	"\n"
+	"With remote paths (:PATH), remove those files instead (see rm-file).\n";
 
 static const char ps_help[] =
 	"List the sessions runnerd holds, running or finished: id, tag, state, pid,\n"
@@ -208,11 +215,28 @@ static const struct rctl_command commands[] = {
 	  false },
 	{ "stop", rctl_cmd_stop, "ID [-t DUR]", "stop a session: TERM, then KILL after a grace", stop_help,
 	  false },
-	{ "rm", rctl_cmd_rm, "ID [-f]", "forget a finished session", rm_help, false },
+	{ "rm", rctl_cmd_rm_any, "ID [-f] | [-r] [-f] REMOTE...", "forget a finished session; remove remote files",
+	  rm_help, false },
 	{ "ps", rctl_cmd_ps, "[--tag T] [--json]", "list sessions", ps_help, false },
 	{ "health", rctl_cmd_health, "[--json]", "show whether runnerd is serving, and its backends",
 	  health_help, false },
 	{ "version", rctl_cmd_version, "", "show runnerctl's and runnerd's versions", version_help, false },
+	/* files (rctl_files*.c) */
+	{ "ls", rctl_cmd_ls, "[-l] [-R|--depth N] [--json] REMOTE...", "list remote directories", rctl_ls_help,
+	  false },
+	{ "stat", rctl_cmd_stat, "[--sha256] [--json] REMOTE...", "describe remote files", rctl_stat_help, false },
+	{ "cat", rctl_cmd_cat, "REMOTE...", "print remote files", rctl_cat_help, false },
+	{ "put", rctl_cmd_put, "[--mode M] [--append|--no-clobber] REMOTE", "write our stdin to a remote file",
+	  rctl_put_help, false },
+	{ "cp", rctl_cmd_cp, "[--mode M] [--no-clobber] SRC DST", "copy files or directories to or from runnerd",
+	  rctl_cp_help, false },
+	{ "rm-file", rctl_cmd_rm_files, "[-r] [-f] REMOTE...", "remove remote files (rm does too)",
+	  rctl_rm_files_help, false },
+	{ "mkdir", rctl_cmd_mkdir, "[-p] [--mode M] REMOTE...", "create remote directories", rctl_mkdir_help,
+	  false },
+	{ "mv", rctl_cmd_mv, "[-f] REMOTE REMOTE", "rename a remote file or directory", rctl_mv_help, false },
+	{ "watch", rctl_cmd_fwatch, "[-r] [--json] REMOTE", "print changes under a remote directory",
+	  rctl_watch_help, false },
 	{ "help", cmd_help, "[COMMAND]", "show this help, or COMMAND's", help_help, false },
 };
 
@@ -232,7 +256,8 @@ static const char notation_help[] =
 	"A session ID may be shortened to any prefix that names one session (as ps\n"
 	"shows them); a HANDLE is ID:SECRET, as start prints it, and goes wherever an\n"
 	"ID does. DUR is a whole number with an optional unit ms, s, m or h (default:\n"
-	"s), e.g. 500ms, 10s, 2m; N takes K, M or G (powers of 1024).\n";
+	"s), e.g. 500ms, 10s, 2m; N takes K, M or G (powers of 1024). REMOTE is :PATH,\n"
+	"a path on runnerd's side, inside the roots of a profile's files: section.\n";
 
 static const struct rctl_command *
 find_command(const char *name)

@@ -11,6 +11,7 @@ packages=(
 	build-essential cmake pkg-config          # toolchain
 	libnng-dev libprotobuf-c-dev protobuf-c-compiler  # nng 1.5, protobuf-c 1.4
 	libcyaml-dev                              # the profiles config (YAML)
+	libssl-dev                                # SHA-256 of file uploads (libcrypto)
 	protobuf-compiler python3-protobuf        # the Python client (cli/python) and its test
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include "core/notify.h"
+#include "files/files.h"
 #include "log.h"
 #include "rpc/rpc.h"
 #include "rpc/transport.h"
@@ -64,6 +65,7 @@ runnerd_drain(struct runnerd *d)
 	/* Sessions are open-ended: they are not waited for, they are ended,
 	 * and their readers get a final frame saying why. */
 	sessions_stop_all(d->sessions);
+	files_stop(d->files);
 	d->drain_deadline_us = loop_now_us() + d->cfg.shutdown_grace_ms * 1000u;
 	d->drain_timer.cb = drain_tick;
 	loop_timer_arm(d->loop, &d->drain_timer, loop_now_us());

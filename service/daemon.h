@@ -2,8 +2,9 @@
  *
  * struct runnerd owns every subsystem for the life of the process. main
  * creates them in this order: options, backends, profiles; the loop, the
- * Runs, rpc, the ledger, the spawners, the launcher, sessions, streams, the transport
- * (requests arrive from here on), the docker pools. No module sees the
+ * Runs, rpc, the ledger, the spawners, the launcher, sessions, streams, the
+ * files module, the transport (requests arrive from here on), the docker
+ * pools. No module sees the
  * daemon: each gets the handles it needs (a loop, the launcher, the
  * sessions...) through its own config struct, and the handlers get a
  * handler_env. Loop thread, but for main's start-up and exit.
@@ -34,8 +35,10 @@ struct runnerd {
 	struct streams *streams;
 	struct transport *transport;
 	struct docker_pools *pools;
+	struct files *files;
 	struct handler_env env;       /* what the handlers see (call.app) */
 	uint64_t started_us;
+	struct loop_timer housekeeping; /* memory back to the system, old ids forgotten */
 
 	/* shutdown */
 	struct loop_timer drain_timer;

@@ -27,8 +27,10 @@
 #include "helper_path.h"
 #include "job_cgroup.h"
 #include "run/spawner.h"
+#include "core/memory.h"
 #include "core/reaper.h"
 #include "daemon.h"
+#include "files/files.h"
 #include "handlers/handlers.h"
 #include "log.h"
 #include "rpc/rpc.h"
@@ -54,6 +56,20 @@ signal_cb(struct loop_watch *w, uint32_t events)
 		else
 			runnerd_drain(s->d);
 	}
+}
+
+#define HOUSEKEEPING_US 1000000u
+
+/* Once a second: request ids past their time are forgotten, and what a
+ * burst freed goes back to the system (core/memory.h). */
+static void
+housekeeping(struct loop_timer *t)
+{
+	struct runnerd *d = (struct runnerd *) ((char *) t - offsetof(struct runnerd, housekeeping));
+
+	rpc_expire(d->rpc);
+	memory_release();
+	loop_timer_arm(d->loop, t, loop_now_us() + HOUSEKEEPING_US);
 }
 
 /* docker_pools' log hook. */
@@ -261,6 +277,7 @@ serve(struct runnerd *d)
 			.n_urls = d->cfg.n_listen,
 			.insecure_tcp = d->cfg.insecure_tcp,
 			.max_request = d->cfg.max_request,
+			.max_connections = d->cfg.max_connections,
 			.probe_interval_ms = d->cfg.probe_interval_ms,
 			.probe_timeout_ms = 500,
 			.peer_protocol = 0x30, /* REQ */
@@ -273,13 +290,16 @@ serve(struct runnerd *d)
 		.n_urls = d->cfg.n_stream_listen,
 		.insecure_tcp = d->cfg.insecure_tcp,
 		.max_request = 64u << 10,
+		.max_connections = d->cfg.max_stream_connections,
 		.probe_interval_ms = d->cfg.probe_interval_ms,
 		.probe_timeout_ms = 500,
 		.peer_protocol = 0x11, /* PAIR1 */
 	};
 	struct session_config sescfg = {
 		.launcher = &d->launcher,
-		.max_sessions = d->cfg.max_sessions,
+		.max_live = d->cfg.max_sessions,
+		.max_retained = d->cfg.max_retained,
+		.retained_output = d->cfg.retained_output,
 		.buffer_bytes = d->cfg.session_buffer,
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
 		.retention_ms = d->cfg.retention_ms,
@@ -310,6 +330,9 @@ serve(struct runnerd *d)
 	}
 	reaper_attach(d->loop);
 	rpc_set_log(d->rpc, log_request, NULL);
+	rpc_set_max_held(d->rpc, d->cfg.max_inflight_bytes);
+	d->housekeeping.cb = housekeeping;
+	loop_timer_arm(d->loop, &d->housekeeping, loop_now_us() + HOUSEKEEPING_US);
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");
@@ -337,18 +360,26 @@ serve(struct runnerd *d)
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};
+	struct files_config fcfg = {
+		.loop = d->loop,
+		.profiles = d->profiles,
+		.idle_ttl_ms = d->cfg.idle_ttl_ms,
+	};
 	if (sessions_new(&d->sessions, &sescfg, &st) < 0 ||
-	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0) {
+	    streams_start(&d->streams, d->loop, d->sessions, &scfg, &st) < 0 ||
+	    files_new(&d->files, &fcfg, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
 	streams_advertise(d->streams, d->cfg.advertise_stream, d->cfg.n_advertise_stream);
+	streams_set_source(d->streams, &files_watch_source, d->files);
 	/* Complete before the first request can arrive. */
 	d->env = (struct handler_env){
 		.launcher = &d->launcher,
 		.runs = d->runs,
 		.sessions = d->sessions,
 		.streams = d->streams,
+		.files = d->files,
 		.started_us = d->started_us,
 	};
 	if (transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
@@ -412,6 +443,9 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	/* Before any thread: arenas are created by the threads that allocate. */
+	if (memory_configure() < 0)
+		log_msg("warning", "the allocator refused runnerd's settings; memory freed after a burst may not go back to the system");
 	if (notify_init(&nst) < 0)
 		log_msg("warning", "%s; not notifying the service manager", nst.message);
 	ensure_stdio();
@@ -447,10 +481,13 @@ main(int argc, char **argv)
 		/* A clean stop: nothing runs, every reply and final frame is out.
 		 * nng 1.5.2's nng_close can hang for good while peers still hold
 		 * connections (seen in tests); the kernel closes every socket at
-		 * exit anyway, so the nng teardown is skipped. */
+		 * exit anyway, so the nng teardown is skipped. Unfinished
+		 * uploads' temporary files are not: they go here. */
+		files_free(d.files);
 		options_free(&d.cfg);
 		return 0;
 	}
+	files_free(d.files);
 	transport_free(d.transport);
 	docker_pools_free(d.pools);
 	sessions_free(d.sessions);

@@ -29,14 +29,22 @@ rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, const c
 		    rd_session *s, runner_status *st)
 {
 	Runner__V1__StartPipesRequest req = RUNNER__V1__START_PIPES_REQUEST__INIT;
+
+	req.command = (Runner__V1__CommandSpec *) &c->spec;
+	req.idempotency_key = (char *) (key ? key : "");
+	req.tag = (char *) (tag ? tag : "");
+	return rd_start_request_code(cl, &req, s, st);
+}
+
+int
+rd_start_request_code(runner_client *cl, const Runner__V1__StartPipesRequest *req, rd_session *s,
+		      runner_status *st)
+{
 	Runner__V1__StartPipesResponse *resp = NULL;
 	int rv, code;
 
 	memset(s, 0, sizeof(*s));
-	req.command = (Runner__V1__CommandSpec *) &c->spec;
-	req.idempotency_key = (char *) (key ? key : "");
-	req.tag = (char *) (tag ? tag : "");
-	rv = runner_start_pipes(cl, &req, &resp, RD_SESSION_CALL_MS, st);
+	rv = runner_start_pipes(cl, req, &resp, RD_SESSION_CALL_MS, st);
 	if ((code = answer_code(rv, resp, st)) != RUNNER_OK)
 		return code;
 	if (resp->session_id == NULL || strlen(resp->session_id) >= sizeof(s->id) ||
@@ -495,7 +503,69 @@ rd_read_all(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err)
 	return rd_assert_final_result(rd_reader_drain(r));
 }
 
+int
+rd_drain_code(const rd_session *s, uint64_t stdout_from, rd_drained *d, runner_status *st)
+{
+	runner_stream *rs = NULL;
+	int code = RUNNER_OK;
+
+	memset(d, 0, sizeof(*d));
+	d->out_hash = RD_FNV_INIT;
+	if (runner_stream_open(&rs, s->stream_address, s->id, s->secret, s->secret_len, stdout_from, 0,
+			       5000, st) != 0)
+		return st->code != RUNNER_OK ? st->code : RUNNER_UNKNOWN;
+	for (;;) {
+		StreamFrame *f = NULL;
+		bool out;
+
+		if (runner_stream_next(rs, &f, RD_FRAME_TIMEOUT_MS, st) != 0) {
+			code = st->code != RUNNER_OK ? st->code : RUNNER_UNKNOWN;
+			break;
+		}
+		out = f->stream == RUNNER__V1__STREAM_KIND__STDOUT;
+		if (f->data.len > 0 && f->offset != (out ? stdout_from + d->out : d->err)) {
+			snprintf(st->message, sizeof(st->message), "%s frame at offset %llu, want %llu",
+				 out ? "stdout" : "stderr", (unsigned long long) f->offset,
+				 (unsigned long long) (out ? stdout_from + d->out : d->err));
+			code = st->code = RUNNER_DATA_LOSS;
+		} else if (f->data.len > 0 && out) {
+			d->out += f->data.len;
+			d->out_hash = rd_fnv1a(d->out_hash, f->data.data, f->data.len);
+		} else {
+			d->err += f->data.len;
+		}
+		if (code == RUNNER_OK && f->last) {
+			d->code = (int) f->code;
+			snprintf(d->message, sizeof(d->message), "%s", f->message ? f->message : "");
+			if ((d->has_result = f->result != NULL)) {
+				d->reason = (int) f->result->reason;
+				d->exit_code = f->result->exit_code;
+				d->stdout_total = f->result->stdout_total;
+			}
+		}
+		bool done = code != RUNNER_OK || f->last;
+		runner__v1__stream_frame__free_unpacked(f, NULL);
+		if (done)
+			break;
+	}
+	runner_stream_close(rs);
+	return code;
+}
+
 /* --- bulk data --------------------------------------------------------------- */
+
+char *
+rd_seq_text(unsigned n, size_t *len)
+{
+	size_t cap = (size_t) n * 8 + 16, o = 0;
+	char *buf = malloc(cap);
+
+	ck_assert_ptr_nonnull(buf);
+	for (unsigned i = 1; i <= n; i++)
+		o += (size_t) snprintf(buf + o, cap - o, "%u\n", i);
+	*len = o;
+	return buf;
+}
 
 void
 rd_fill_pattern(uint8_t *buf, size_t len, uint64_t seed, uint64_t index)

@@ -45,6 +45,9 @@ int rd_start_pipes_code(runner_client *cl, const rd_cmd *c, const char *key, con
 			rd_session *s, runner_status *st);
 void rd_start_pipes(runner_client *cl, const rd_cmd *c, const char *key, const char *tag,
 		    rd_session *s);
+/* StartPipes of a whole request (output mode and all). */
+int rd_start_request_code(runner_client *cl, const Runner__V1__StartPipesRequest *req, rd_session *s,
+			  runner_status *st);
 /* StartPipes of an argv (NULL-terminated), no key, no tag. */
 void rd_start_argv(runner_client *cl, rd_session *s, ...) __attribute__((sentinel));
 /* StartPipes of a /bin/sh -c line, no key, no tag. */
@@ -146,7 +149,28 @@ void rd_assert_final_code(const StreamFrame *f, int code);
  * result, asserted present (free with rd_reader_close on *r). */
 const RunResult *rd_read_all(rd_reader *r, const rd_session *s, rd_sink *out, rd_sink *err);
 
+/* What a reader got from a session, read to its last frame without check
+ * assertions (for helper threads). */
+typedef struct rd_drained {
+	uint64_t out, err;         /* bytes of each stream, from the start offsets */
+	uint64_t out_hash;         /* FNV-1a of stdout */
+	int code;                  /* the last frame's code */
+	char message[256];         /* ... and message */
+	bool has_result;
+	int reason, exit_code;     /* of its result */
+	uint64_t stdout_total;
+} rd_drained;
+
+/* Attach at (stdout_from, 0), read to the last frame (each frame within
+ * RD_FRAME_TIMEOUT_MS) checking offsets, close. RUNNER_OK when a last
+ * frame arrived (whatever its code, in d->code); otherwise the reader's
+ * error, with st filled. Thread-safe. */
+int rd_drain_code(const rd_session *s, uint64_t stdout_from, rd_drained *d, runner_status *st);
+
 /* --- bulk data --------------------------------------------------------------- */
+
+/* "1\n2\n...n\n", as `seq 1 n` prints it (malloc'd, length in *len). */
+char *rd_seq_text(unsigned n, size_t *len);
 
 /* Deterministic pseudo-random bytes: chunk `index` of a stream seeded by seed. */
 void rd_fill_pattern(uint8_t *buf, size_t len, uint64_t seed, uint64_t index);

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,27 +55,46 @@ sleep_ms(int ms)
 }
 
 void
+rd_note_first(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+void
 rd_sleep_ms(int ms)
 {
 	sleep_ms(ms);
 }
 
 long
-rd_vmrss_kb(pid_t pid)
+rd_status_kb(pid_t pid, const char *name)
 {
 	char path[64], line[256];
+	size_t n = strlen(name);
 	long kb = -1;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
 	f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
+	while (kb < 0 && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) != 1)
+			kb = -1;
 	fclose(f);
-	ck_assert_msg(kb >= 0, "no VmRSS in %s", path);
+	ck_assert_msg(kb >= 0, "no %s in %s", name, path);
 	return kb;
+}
+
+long
+rd_vmrss_kb(pid_t pid)
+{
+	return rd_status_kb(pid, "VmRSS");
 }
 
 long
@@ -238,6 +260,71 @@ rd_sockaddr_of(const char *url)
 		a.len = sizeof(*in);
 	}
 	return a;
+}
+
+int
+rd_sp_connect(const char *url, uint16_t proto, int timeout_ms)
+{
+	const uint8_t hello[8] = { 0, 'S', 'P', 0, (uint8_t) (proto >> 8), (uint8_t) proto, 0, 0 };
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct rd_sockaddr a = rd_sockaddr_of(url);
+	uint8_t peer[8];
+	int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *) &a.ss, a.len) != 0 ||
+	    send(fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t) sizeof(hello) ||
+	    recv(fd, peer, sizeof(peer), MSG_WAITALL) != (ssize_t) sizeof(peer)) {
+		close(fd);
+		return -1;
+	}
+	ck_assert_msg(peer[0] == 0 && peer[1] == 'S' && peer[2] == 'P',
+		      "%s did not answer with an SP header", url);
+	return fd;
+}
+
+size_t
+rd_sp_send(int fd, uint64_t declared, const uint8_t *body, size_t len)
+{
+	uint8_t head[13] = { 1 };
+	uint64_t total = declared + 4;
+	size_t off = 0;
+
+	for (int i = 0; i < 8; i++)
+		head[1 + i] = (uint8_t) (total >> (56 - 8 * i));
+	head[9] = 0x80; /* request id 0x80000001 */
+	head[12] = 0x01;
+	if (send(fd, head, sizeof(head), MSG_NOSIGNAL) != (ssize_t) sizeof(head))
+		return 0;
+	while (off < len) {
+		ssize_t n = send(fd, body + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t) n;
+	}
+	return off;
+}
+
+bool
+rd_sp_closed(int fd, int timeout_ms)
+{
+	int64_t end = rd_now_ms() + timeout_ms;
+	uint8_t buf[4096];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = end - rd_now_ms();
+		ssize_t n;
+
+		if (poll(&p, 1, left > 0 ? (int) left : 0) <= 0)
+			return false;
+		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) == 0 ||
+		    (n < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+	}
 }
 
 runner_client *

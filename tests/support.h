@@ -89,11 +89,17 @@ bool rd_pid_alive(pid_t pid);
 
 /* Resident set size of pid in KiB (VmRSS of /proc/<pid>/status); asserts. */
 long rd_vmrss_kb(pid_t pid);
+/* Any "Name:  N kB" line of /proc/<pid>/status (e.g. "VmHWM"); asserts. */
+long rd_status_kb(pid_t pid, const char *name);
 
 /* Raise this process's soft RLIMIT_NOFILE to at least `want` (capped by the
  * hard limit); returns the soft limit in force afterwards. A daemon started
  * later inherits it. */
 long rd_raise_nofile(long want);
+
+/* Keep the first failure a helper thread met (check's assertions are for
+ * the main thread): format into buf[len] unless it already holds one. */
+void rd_note_first(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Sleep ms milliseconds (restarting on EINTR). */
 void rd_sleep_ms(int ms);
@@ -111,6 +117,26 @@ struct rd_sockaddr {
 	socklen_t len;
 };
 struct rd_sockaddr rd_sockaddr_of(const char *url);
+
+/* Plain sockets speaking the SP wire protocol, for tests that must control
+ * every byte (stalled, oversized or refused connections). */
+#define RD_SP_REQ 0x30   /* the peer of runnerd's request sockets (REP) */
+#define RD_SP_PAIR1 0x11 /* the peer of its stream sockets */
+
+/* Connect to an ipc or tcp url and complete the SP handshake as `proto`;
+ * sends and receives on the socket time out after timeout_ms. Returns the
+ * fd, or -1 when the listener refused the connection (closed it) or did
+ * not answer within timeout_ms. */
+int rd_sp_connect(const char *url, uint16_t proto, int timeout_ms);
+
+/* Send the head of a REQ message announcing `declared` body bytes (ipc
+ * framing: type 1, 64-bit big-endian length, a 4-byte request id), then as
+ * much of body[0..len) as the peer takes. Returns the body bytes sent. */
+size_t rd_sp_send(int fd, uint64_t declared, const uint8_t *body, size_t len);
+
+/* Did the peer close `fd` (EOF or reset) within timeout_ms? Data that
+ * arrives meanwhile is read and dropped. */
+bool rd_sp_closed(int fd, int timeout_ms);
 
 /* Run all tests of the suite made by make_suite with CK_ENV settings
  * inside a private base directory; returns main()'s exit status. */

@@ -1,6 +1,7 @@
 /* test_bad_input — malformed envelopes, payloads and requests each get
  * their status code, and the server keeps serving normal Runs afterwards. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -149,54 +150,6 @@ START_TEST(test_bad_run_request)
 }
 END_TEST
 
-/* A plain socket to an ipc listener that has completed the SP handshake as
- * a REQ peer; its sends and receives time out after timeout_ms. (Plain, not
- * an nng REQ socket: nng 1.5.2's nng_close can hang on a REQ socket whose
- * oversized request is still being written when the server drops it.) */
-static int
-sp_ipc_connect(const char *url, int timeout_ms)
-{
-	static const uint8_t req_hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	struct rd_sockaddr a = rd_sockaddr_of(url);
-	uint8_t peer[8];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ck_assert_int_eq(connect(fd, (struct sockaddr *) &a.ss, a.len), 0);
-	ck_assert_int_eq(send(fd, req_hello, sizeof(req_hello), MSG_NOSIGNAL), sizeof(req_hello));
-	ck_assert_int_eq(recv(fd, peer, sizeof(peer), MSG_WAITALL), sizeof(peer));
-	ck_assert_msg(peer[0] == 0 && peer[1] == 'S' && peer[2] == 'P' && peer[5] == 0x31,
-		      "the listener did not answer as an SP REP peer");
-	return fd;
-}
-
-/* Send one REQ message (ipc framing: type 1, 64-bit big-endian length, the
- * 4-byte request id, the body) as far as the peer takes it. */
-static void
-sp_send_request(int fd, const uint8_t *body, size_t len)
-{
-	uint8_t head[13] = { 1 };
-	uint64_t total = len + 4;
-	size_t off = 0;
-
-	for (int i = 0; i < 8; i++)
-		head[1 + i] = (uint8_t) (total >> (56 - 8 * i));
-	head[9] = 0x80; /* request id 0x80000001 */
-	head[12] = 0x01;
-	if (send(fd, head, sizeof(head), MSG_NOSIGNAL) != (ssize_t) sizeof(head))
-		return;
-	while (off < len) {
-		ssize_t n = send(fd, body + off, len - off, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return;
-		off += (size_t) n;
-	}
-}
-
 /* A 5 MiB request (limit 4 MiB) gets no answer — nng drops it and the
  * sender's connection — while other connections keep working. */
 START_TEST(test_oversized_request)
@@ -222,8 +175,12 @@ START_TEST(test_oversized_request)
 	wire = malloc(wire_len);
 	runner__v1__request_envelope__pack(&env, wire);
 
-	fd = sp_ipc_connect(rd_fx.ipc_url, 2000);
-	sp_send_request(fd, wire, wire_len);
+	/* A plain socket, not an nng REQ socket: nng 1.5.2's nng_close can hang
+	 * on a REQ socket whose oversized request is still being written when
+	 * the server drops it. */
+	fd = rd_sp_connect(rd_fx.ipc_url, RD_SP_REQ, 2000);
+	ck_assert_msg(fd >= 0, "the listener did not complete the SP handshake");
+	rd_sp_send(fd, wire_len, wire, wire_len);
 	n = recv(fd, reply, sizeof(reply), 0);
 	ck_assert_msg(n <= 0, "runnerd answered a %zu-byte request (%zd bytes)", wire_len, n);
 	ck_assert_msg(n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK),
@@ -239,6 +196,64 @@ START_TEST(test_oversized_request)
 }
 END_TEST
 
+/* One request just under the 4 MiB limit carrying ~2 M empty argv
+ * elements — more than execve could ever take — is refused with
+ * INVALID_ARGUMENT naming ARG_MAX, before protobuf-c allocates for them:
+ * runnerd's peak RSS grows by little more than the message itself (it
+ * grew by ~94 MB when protobuf-c decoded them). */
+START_TEST(test_argv_beyond_arg_max)
+{
+	Runner__V1__RequestEnvelope env = RUNNER__V1__REQUEST_ENVELOPE__INIT;
+	const size_t n = (4u << 20) / 2 - 512;
+	Runner__V1__ReplyEnvelope *reply = NULL;
+	uint8_t *spec = malloc(2 * n), *payload = malloc(2 * n + 16), *wire, *p;
+	long hwm_before, hwm_after;
+	size_t wire_len;
+	int64_t t0, ms;
+	int rv;
+
+	ck_assert(spec && payload);
+	for (size_t i = 0; i < n; i++)
+		spec[2 * i] = 1 << 3 | 2, spec[2 * i + 1] = 0; /* argv: "" */
+	p = payload;
+	*p++ = 1 << 3 | 2; /* RunRequest.command */
+	for (uint64_t v = 2 * n; ; v >>= 7) {
+		*p++ = (uint8_t) (v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+		if (v < 0x80)
+			break;
+	}
+	memcpy(p, spec, 2 * n);
+	env.method = RD_RUN_METHOD;
+	env.payload.data = payload;
+	env.payload.len = (size_t) (p - payload) + 2 * n;
+	wire_len = runner__v1__request_envelope__get_packed_size(&env);
+	ck_assert_uint_le(wire_len, 4u << 20);
+	wire = malloc(wire_len);
+	ck_assert_ptr_nonnull(wire);
+	runner__v1__request_envelope__pack(&env, wire);
+
+	hwm_before = rd_status_kb(rd_fx.pid, "VmHWM");
+	t0 = rd_now_ms();
+	rv = rd_raw_request(rd_fx.ipc_url, wire, wire_len, 30000, &reply);
+	ms = rd_now_ms() - t0;
+	ck_assert_msg(rv == 0, "no reply to a %zu-element argv: %s", n, nng_strerror(rv));
+	assert_code(reply, RUNNER_INVALID_ARGUMENT, "2 M empty argv elements");
+	ck_assert_msg(strstr(reply->message, "ARG_MAX") != NULL, "message: %s", reply->message);
+	hwm_after = rd_status_kb(rd_fx.pid, "VmHWM");
+	fprintf(stderr, "test_argv_beyond_arg_max: %zu empty argv elements (%zu bytes) refused in %lld ms "
+		"(send and answer included); runnerd's peak RSS %ld -> %ld KiB: %s\n",
+		n, wire_len, (long long) ms, hwm_before, hwm_after, reply->message);
+	/* The message itself and one copy of its payload, not 94 MB. */
+	ck_assert_msg(hwm_after - hwm_before < 16 * 1024, "runnerd's peak RSS grew by %ld KiB",
+		      hwm_after - hwm_before);
+	runner__v1__reply_envelope__free_unpacked(reply, NULL);
+	rd_assert_echo_ok_at(rd_fx.ipc_url);
+	free(wire);
+	free(payload);
+	free(spec);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -251,6 +266,7 @@ make_suite(void)
 	tcase_add_test(tc, test_unknown_method);
 	tcase_add_loop_test(tc, test_bad_run_request, 0, N_BAD_CASES);
 	tcase_add_test(tc, test_oversized_request);
+	tcase_add_test(tc, test_argv_beyond_arg_max);
 	suite_add_tcase(s, tc);
 	return s;
 }

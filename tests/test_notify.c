@@ -177,7 +177,7 @@ START_TEST(test_ready_after_listeners_stopping_at_sigterm)
 
 	/* The first thing runnerd says is READY=1, and by then both listeners
 	 * take connections and answer calls. */
-	ck_assert_msg(manager_recv(&m, msg, sizeof(msg), &from, 10000), "no READY=1 within 10 s");
+	ck_assert_msg(manager_recv(&m, msg, sizeof(msg), &from, 60000), "no READY=1 within 60 s");
 	ck_assert_msg(has_line(msg, "READY=1"), "first notification is not READY=1: '%s'", msg);
 	ck_assert_int_eq(from, pid);
 	snprintf(want_status, sizeof(want_status), "STATUS=serving on %s", ipc);

@@ -1,6 +1,7 @@
 /* test_session_lifecycle — how sessions end against a real runnerd: the
- * idle TTL, retention, the session limit, runnerd's shutdown with a reader
- * attached, and cleanup after runnerd crashed. */
+ * idle TTL, retention, the limits of running and of finished sessions (count
+ * and output bytes), runnerd's shutdown with a reader attached, and cleanup
+ * after runnerd crashed. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -115,20 +116,27 @@ START_TEST(test_retention)
 }
 END_TEST
 
-/* 17. --max-sessions 2: the third StartPipes is RESOURCE_EXHAUSTED (a
- * repeated key still finds its session). */
+/* 17. --max-sessions 2: the third running session is RESOURCE_EXHAUSTED (a
+ * repeated key still finds its session); finished sessions do not count. */
 START_TEST(test_session_limit)
 {
 	static const char *const args[] = { "--max-sessions", "2", NULL };
-	rd_session a, b, c3;
+	rd_session a, b, c3, done[2];
 	runner_client *cl;
 	runner_status st;
 	rd_daemon d;
-	rd_cmd c;
+	rd_cmd c, quick;
 	int code;
 
 	start_with(&d, args);
 	cl = rd_client(d.ipc_url);
+	/* Two exited sessions, retained: they leave room for two running. */
+	rd_cmd_init(&quick);
+	rd_cmd_argv(&quick, "true", NULL);
+	for (int i = 0; i < 2; i++) {
+		rd_start_pipes(cl, &quick, NULL, NULL, &done[i]);
+		runner__v1__wait_response__free_unpacked(rd_wait(cl, done[i].id, 5000), NULL);
+	}
 	rd_cmd_init(&c);
 	rd_cmd_argv(&c, "sleep", "100", NULL);
 	rd_start_pipes(cl, &c, "limit-a", NULL, &a);
@@ -141,6 +149,146 @@ START_TEST(test_session_limit)
 	ck_assert(c3.existing);
 	ck_assert_str_eq(c3.id, a.id);
 	rd_assert_echo_ok(cl); /* Run is not a session */
+	/* One ends: room for one more. */
+	ck_assert_int_eq(rd_signal_code(cl, b.id, SIGKILL, &st), RUNNER_OK);
+	runner__v1__wait_response__free_unpacked(rd_wait(cl, b.id, 5000), NULL);
+	rd_start_pipes(cl, &c, NULL, NULL, &c3);
+	runner_client_close(cl);
+	rd_stop_ok(&d);
+}
+END_TEST
+
+/* Wait until `id` is collected (NOT_FOUND), up to 5 s; false if it never is. */
+static bool
+collected(runner_client *cl, const char *id)
+{
+	int64_t end = rd_now_ms() + 5000;
+	runner_status st;
+
+	do {
+		if (rd_wait_code(cl, id, 1000, NULL, &st) == RUNNER_NOT_FOUND)
+			return true;
+		rd_sleep_ms(50);
+	} while (rd_now_ms() < end);
+	return false;
+}
+
+/* --max-retained 2: a third finished session has the oldest finished one
+ * collected — not a running one, not a newer one. */
+START_TEST(test_retained_limit)
+{
+	static const char *const args[] = { "--max-retained", "2", NULL };
+	rd_session s[3], running;
+	runner_client *cl;
+	runner_status st;
+	rd_daemon d;
+
+	start_with(&d, args);
+	cl = rd_client(d.ipc_url);
+	rd_start_argv(cl, &running, "sleep", "100", NULL);
+	for (int i = 0; i < 3; i++) {
+		rd_start_argv(cl, &s[i], "echo", "done", NULL);
+		runner__v1__wait_response__free_unpacked(rd_wait(cl, s[i].id, 5000), NULL);
+	}
+	ck_assert_msg(collected(cl, s[0].id), "the oldest finished session was not collected");
+	for (int i = 1; i < 3; i++)
+		runner__v1__wait_response__free_unpacked(rd_wait(cl, s[i].id, 1000), NULL);
+	ck_assert_int_eq(rd_wait_code(cl, running.id, 100, NULL, &st), RUNNER_DEADLINE_EXCEEDED);
+	/* The fourth to finish takes the place of the second. */
+	ck_assert_int_eq(rd_signal_code(cl, running.id, SIGKILL, &st), RUNNER_OK);
+	runner__v1__wait_response__free_unpacked(rd_wait(cl, running.id, 5000), NULL);
+	ck_assert_msg(collected(cl, s[1].id), "the second finished session was not collected");
+	runner__v1__wait_response__free_unpacked(rd_wait(cl, s[2].id, 1000), NULL);
+	runner_client_close(cl);
+	rd_stop_ok(&d);
+}
+END_TEST
+
+static const Runner__V1__SessionInfo *
+info_of(const ListResponse *l, const char *id)
+{
+	const SessionInfo *i = rd_list_find(l, id);
+
+	ck_assert_msg(i != NULL, "session %s is not listed", id);
+	return i;
+}
+
+/* --retained-output 3M: two finished sessions of ~2 MB each are over it;
+ * the older loses its oldest output (List counts it, a reader from 0 gets
+ * OUT_OF_RANGE naming the first retained offset, from there the rest is
+ * exact), keeps its result; the newer is untouched. */
+START_TEST(test_retained_output_budget)
+{
+	static const char *const args[] = { "--retained-output", "3M", NULL };
+	uint64_t from = 0;
+	rd_session old, young;
+	runner_client *cl;
+	rd_sink out, err;
+	ListResponse *l;
+	rd_reader r;
+	rd_daemon d;
+	size_t len;
+	char *want = rd_seq_text(300000, &len);
+	int64_t end;
+
+	start_with(&d, args);
+	cl = rd_client(d.ipc_url);
+	rd_start_argv(cl, &old, "seq", "300000", NULL);
+	rd_sink_init(&out, false, 0);
+	rd_sink_init(&err, false, 0);
+	rd_reader_open(&r, &old, &out, &err);
+	rd_reader_drain(&r); /* read, but retained: acknowledged bytes stay */
+	rd_reader_close(&r);
+	rd_start_argv(cl, &young, "seq", "300000", NULL);
+	runner__v1__wait_response__free_unpacked(rd_wait(cl, young.id, 10000), NULL);
+
+	end = rd_now_ms() + 5000;
+	do {
+		l = rd_list(cl, NULL);
+		from = info_of(l, old.id)->stdout_retained_from;
+		if (from == 0)
+			runner__v1__list_response__free_unpacked(l, NULL);
+	} while (from == 0 && rd_now_ms() < end && (rd_sleep_ms(50), true));
+	ck_assert_msg(from > 0 && from < len, "the older session kept stdout from offset %llu of %zu",
+		      (unsigned long long) from, len);
+	ck_assert_uint_eq(info_of(l, old.id)->stdout_dropped, 0); /* a reader had them all */
+	ck_assert_uint_eq(info_of(l, young.id)->stdout_retained_from, 0);
+	ck_assert_uint_eq(info_of(l, young.id)->stdout_bytes, len);
+	ck_assert_ptr_nonnull(info_of(l, old.id)->result);
+	runner__v1__list_response__free_unpacked(l, NULL);
+
+	/* From 0: OUT_OF_RANGE naming where the retained output starts. */
+	rd_sink_init(&out, true, 0);
+	rd_reader_open(&r, &old, &out, &err);
+	rd_reader_drain(&r);
+	rd_assert_final_code(r.last, RUNNER_OUT_OF_RANGE);
+	{
+		char num[32];
+		snprintf(num, sizeof(num), "%llu", (unsigned long long) from);
+		ck_assert_msg(strstr(r.last->message, num) != NULL, "message \"%s\" does not name offset %s",
+			      r.last->message, num);
+	}
+	rd_reader_close(&r);
+	rd_sink_free(&out);
+	/* From there: exactly the rest, and the result. */
+	rd_sink_init(&out, true, from);
+	rd_sink_init(&err, true, 0);
+	rd_reader_open(&r, &old, &out, &err);
+	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
+	rd_sink_assert_eq(&out, want + from, len - from, "the retained tail of the older session");
+	rd_reader_close(&r);
+	rd_sink_free(&out);
+	rd_sink_free(&err);
+	/* The newer one in full. */
+	rd_sink_init(&out, true, 0);
+	rd_sink_init(&err, true, 0);
+	rd_reader_open(&r, &young, &out, &err);
+	rd_assert_exited(rd_assert_final_result(rd_reader_drain(&r)), 0);
+	rd_sink_assert_eq(&out, want, len, "the newer session");
+	rd_reader_close(&r);
+	rd_sink_free(&out);
+	rd_sink_free(&err);
+	free(want);
 	runner_client_close(cl);
 	rd_stop_ok(&d);
 }
@@ -348,6 +496,8 @@ make_suite(void)
 	tcase_add_test(tc, test_idle_ttl);
 	tcase_add_test(tc, test_retention);
 	tcase_add_test(tc, test_session_limit);
+	tcase_add_test(tc, test_retained_limit);
+	tcase_add_test(tc, test_retained_output_budget);
 	tcase_add_test(tc, test_shutdown_with_reader);
 	tcase_add_test(tc, test_killed_daemon_takes_its_commands);
 	tcase_add_test(tc, test_crash_cleanup);

@@ -35,17 +35,8 @@ struct worker {
 	char error[700];             /* first failure; empty when none */
 };
 
-static void __attribute__((format(printf, 2, 3)))
-worker_fail(struct worker *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (w->error[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(w->error, sizeof(w->error), fmt, ap);
-	va_end(ap);
-}
+/* The worker's first failure. */
+#define worker_fail(w, ...) rd_note_first((w)->error, sizeof((w)->error), __VA_ARGS__)
 
 /* One session's round trip: write its line, close stdin, read the stream
  * to the end, compare. Thread-safe: no check assertions. */

@@ -14,19 +14,6 @@
 
 #define MiB (1024u * 1024u)
 
-/* "1\n2\n...n\n", as `seq 1 n` prints it (malloc'd, length in *len). */
-static char *
-seq_text(unsigned n, size_t *len)
-{
-	size_t cap = (size_t) n * 8 + 16, o = 0;
-	char *buf = malloc(cap);
-
-	ck_assert_ptr_nonnull(buf);
-	for (unsigned i = 1; i <= n; i++)
-		o += (size_t) snprintf(buf + o, cap - o, "%u\n", i);
-	*len = o;
-	return buf;
-}
 
 static rd_daemon *
 start_with(rd_daemon *d, const char *const *args)
@@ -128,7 +115,7 @@ START_TEST(test_reattach_resumes_exactly)
 {
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	size_t want_len;
-	char *want = seq_text(2000000, &want_len);
+	char *want = rd_seq_text(2000000, &want_len);
 	uint64_t want_hash = rd_fnv1a(RD_FNV_INIT, want, want_len);
 	rd_sink out, err;
 	rd_session s;
@@ -165,7 +152,7 @@ START_TEST(test_reattach_many_times)
 {
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	size_t want_len;
-	char *want = seq_text(400000, &want_len); /* 2.7 MB: within the 4 MiB buffer */
+	char *want = rd_seq_text(400000, &want_len); /* 2.7 MB: within the 4 MiB buffer */
 	Runner__V1__ListResponse *l;
 	rd_sink out, err, part;
 	uint64_t produced = 0;
@@ -219,7 +206,7 @@ START_TEST(test_reattach_before_retained)
 	static const char *const args[] = { "--session-buffer", "1M", NULL };
 	runner_client *cl;
 	size_t want_len;
-	char *want = seq_text(400000, &want_len), *p;
+	char *want = rd_seq_text(400000, &want_len), *p;
 	unsigned long long first;
 	rd_sink out, err, tail;
 	rd_session s;
@@ -378,7 +365,7 @@ START_TEST(test_output_before_attach)
 	runner_client *cl = rd_client(rd_fx.ipc_url);
 	Runner__V1__WaitResponse *w;
 	size_t want_len;
-	char *want = seq_text(20000, &want_len);
+	char *want = rd_seq_text(20000, &want_len);
 	rd_sink out, err;
 	rd_session s;
 	rd_reader r;
@@ -452,7 +439,7 @@ START_TEST(test_both_streams_large)
 	static const char *const args[] = { "--session-buffer", "256K", NULL };
 	runner_client *cl;
 	size_t want_len;
-	char *want = seq_text(300000, &want_len);
+	char *want = rd_seq_text(300000, &want_len);
 	rd_sink out, err;
 	rd_session s;
 	rd_reader r;

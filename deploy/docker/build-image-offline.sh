@@ -11,7 +11,7 @@
 # configured with the install prefix /usr/local (build.sh's default).
 #
 # The root filesystem: the Dockerfile's RUNTIME_PACKAGES (libnng1,
-# libprotobuf-c1, libcyaml1, libyaml-0-2, libjansson4, tini) and a small
+# libprotobuf-c1, libcyaml1, libyaml-0-2, libjansson4, libssl3, tini) and a small
 # userland for the commands runnerd runs (bash, dash as /bin/sh, coreutils,
 # grep, sed, findutils, tar, gzip, mawk, procps, hostname), with everything
 # they depend on as apt resolves it, unpacked with dpkg-deb onto a merged

@@ -83,6 +83,13 @@ static const cyaml_schema_field_t docker_fields[] = {
 	CYAML_FIELD_END,
 };
 
+/* files: see config/profile_files.c */
+static const cyaml_schema_field_t files_fields[] = {
+	CYAML_FIELD_SEQUENCE("read", OPT, struct cfg_files, read, &string_entry, 0, 64),
+	CYAML_FIELD_SEQUENCE("write", OPT, struct cfg_files, write, &string_entry, 0, 64),
+	CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t profile_fields[] = {
 	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct cfg_profile, name, 1, 64),
 	CYAML_FIELD_STRING_PTR("backend", OPT, struct cfg_profile, backend, 1, 32),
@@ -95,6 +102,7 @@ static const cyaml_schema_field_t profile_fields[] = {
 	CYAML_FIELD_SEQUENCE("unix_sockets", OPT, struct cfg_profile, unix_sockets, &string_entry, 0, 64),
 	CYAML_FIELD_SEQUENCE("params", OPT, struct cfg_profile, params, &param_entry, 0, 32),
 	CYAML_FIELD_MAPPING_PTR("docker", OPT, struct cfg_profile, docker, docker_fields),
+	CYAML_FIELD_MAPPING_PTR("files", OPT, struct cfg_profile, files, files_fields),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t profile_entry = {

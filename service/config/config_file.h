@@ -70,6 +70,15 @@ struct cfg_docker {
 	unsigned pool; /* pre-started containers kept ready; 0: none */
 };
 
+/* The `files:` section: roots file operations (ReadFile, WriteFile, ...)
+ * may reach; compiled by config/profile_files.c. */
+struct cfg_files {
+	char **read;
+	unsigned read_count;
+	char **write;
+	unsigned write_count;
+};
+
 struct cfg_profile {
 	char *name;
 	char *backend;
@@ -84,6 +93,7 @@ struct cfg_profile {
 	struct cfg_param *params;
 	unsigned params_count;
 	struct cfg_docker *docker;
+	struct cfg_files *files;
 };
 
 struct cfg_root {

@@ -27,8 +27,19 @@ static const char usage[] =
 	"                            by processes that left its group (default 1s)\n"
 	"      --shutdown-grace DUR  on SIGTERM/SIGINT, how long Runs may finish (default 10s)\n"
 	"      --dedup-ttl DUR       how long replies are kept for retried ids (default 10m)\n"
+	"      --dedup-max-bytes N   replies kept for retried ids at most (default 8M); past\n"
+	"                            it the oldest go, and a retry of theirs gets ABORTED\n"
 	"      --max-inflight N      requests in flight at most (default 4096)\n"
 	"      --spawners N          processes that create commands (default: one per CPU, 1-16)\n"
+	"      --max-inflight-bytes N\n"
+	"                            bytes those requests may hold decoded, all together\n"
+	"                            (default 256M); past it, RESOURCE_EXHAUSTED\n"
+	"      --max-connections N   connections per request listener (default 56); a new\n"
+	"                            one past it replaces the one quiet the longest, or is\n"
+	"                            refused; requests being received hold at most\n"
+	"                            N x --max-request-bytes per listener\n"
+	"      --max-stream-connections N\n"
+	"                            connections per stream listener (default 256)\n"
 	"      --probe-interval DUR  listener health probe period (default 200ms); 0 disables\n"
 	"                            the workaround for nng 1.5.2's listener bug #1518, after\n"
 	"                            which one aborted connection can stop new ones for good\n"
@@ -41,7 +52,12 @@ static const char usage[] =
 	"                            a proxy (default: the stream listener of that\n"
 	"                            transport, a wildcard host replaced by the address\n"
 	"                            the request arrived on)\n"
-	"      --max-sessions N      interactive sessions at most (default 16384)\n"
+	"      --max-sessions N      running interactive sessions at most (default 16384)\n"
+	"      --max-retained N      finished sessions kept at most (default 4096); past it\n"
+	"                            the oldest finished is collected\n"
+	"      --retained-output N   output kept by finished sessions, all together (default\n"
+	"                            64M); past it the oldest finished lose their oldest\n"
+	"                            output (re-attaching there gets OUT_OF_RANGE)\n"
 	"      --session-buffer N    output kept per session stream (default 4M)\n"
 	"      --idle-ttl DUR        kill a session no client touched for DUR (default 10m)\n"
 	"      --retention DUR       keep a finished session's output and result (default 5m)\n"
@@ -67,12 +83,18 @@ enum {
 	OPT_LINGER,
 	OPT_SHUTDOWN_GRACE,
 	OPT_DEDUP_TTL,
+	OPT_DEDUP_MAX_BYTES,
 	OPT_MAX_INFLIGHT,
+	OPT_MAX_INFLIGHT_BYTES,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_STREAM_CONNECTIONS,
 	OPT_PROBE_INTERVAL,
 	OPT_LOG_JSON,
 	OPT_VERSION,
 	OPT_STREAM_LISTEN,
 	OPT_MAX_SESSIONS,
+	OPT_MAX_RETAINED,
+	OPT_RETAINED_OUTPUT,
 	OPT_SESSION_BUFFER,
 	OPT_IDLE_TTL,
 	OPT_RETENTION,
@@ -93,13 +115,19 @@ static const struct option longopts[] = {
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE },
 	{ "dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL },
+	{ "dedup-max-bytes", required_argument, NULL, OPT_DEDUP_MAX_BYTES },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "spawners", required_argument, NULL, OPT_SPAWNERS },
+	{ "max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT_BYTES },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "max-stream-connections", required_argument, NULL, OPT_MAX_STREAM_CONNECTIONS },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
 	{ "advertise-stream", required_argument, NULL, OPT_ADVERTISE_STREAM },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "max-retained", required_argument, NULL, OPT_MAX_RETAINED },
+	{ "retained-output", required_argument, NULL, OPT_RETAINED_OUTPUT },
 	{ "session-buffer", required_argument, NULL, OPT_SESSION_BUFFER },
 	{ "idle-ttl", required_argument, NULL, OPT_IDLE_TTL },
 	{ "retention", required_argument, NULL, OPT_RETENTION },
@@ -235,10 +263,15 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		.linger_ms = 1000,
 		.shutdown_grace_ms = 10000,
 		.dedup_ttl_ms = 600000,
-		.dedup_max_bytes = 64u << 20,
+		.dedup_max_bytes = 8u << 20,
 		.max_inflight = 4096,
+		.max_inflight_bytes = 256u << 20,
+		.max_connections = 56,
+		.max_stream_connections = 256,
 		.probe_interval_ms = 200,
 		.max_sessions = 16384,
+		.max_retained = 4096,
+		.retained_output = 64u << 20,
 		.session_buffer = 4u << 20,
 		.idle_ttl_ms = 600000,
 		.retention_ms = 300000,
@@ -283,6 +316,25 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 				return bad_value(name, optarg);
 			cfg->spawners = (unsigned) v;
 			break;
+		case OPT_MAX_CONNECTIONS:
+		case OPT_MAX_STREAM_CONNECTIONS:
+			if (parse_size(optarg, &v) < 0 || v == 0 || v > 1000000)
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_CONNECTIONS)
+				cfg->max_connections = (unsigned) v;
+			else
+				cfg->max_stream_connections = (unsigned) v;
+			break;
+		case OPT_MAX_RETAINED:
+		case OPT_RETAINED_OUTPUT:
+			/* 0 is allowed: keep nothing once a session finished. */
+			if (parse_size(optarg, &v) < 0 || (c == OPT_MAX_RETAINED && v > 1000000))
+				return bad_value(name, optarg);
+			if (c == OPT_MAX_RETAINED)
+				cfg->max_retained = (unsigned) v;
+			else
+				cfg->retained_output = v;
+			break;
 		case OPT_MAX_SESSIONS:
 		case OPT_SESSION_BUFFER:
 			if (parse_size(optarg, &v) < 0 || v == 0 || (c == OPT_MAX_SESSIONS && v > 1000000))
@@ -295,12 +347,19 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 		case OPT_MAX_REQUEST:
 		case OPT_OUTPUT_LIMIT:
 		case OPT_MAX_INFLIGHT:
-			if (parse_size(optarg, &v) < 0 || v == 0 || (c == OPT_MAX_INFLIGHT && v > 1000000))
+		case OPT_MAX_INFLIGHT_BYTES:
+		case OPT_DEDUP_MAX_BYTES:
+			if (parse_size(optarg, &v) < 0 || (v == 0 && c != OPT_DEDUP_MAX_BYTES) ||
+			    (c == OPT_MAX_INFLIGHT && v > 1000000))
 				return bad_value(name, optarg);
 			if (c == OPT_MAX_REQUEST)
 				cfg->max_request = v;
 			else if (c == OPT_OUTPUT_LIMIT)
 				cfg->output_limit = v;
+			else if (c == OPT_DEDUP_MAX_BYTES)
+				cfg->dedup_max_bytes = v;
+			else if (c == OPT_MAX_INFLIGHT_BYTES)
+				cfg->max_inflight_bytes = v;
 			else
 				cfg->max_inflight = (unsigned) v;
 			break;

@@ -28,13 +28,18 @@ struct runnerd_config {
 	uint64_t dedup_max_bytes;
 	unsigned max_inflight;
 	unsigned spawners;         /* spawner processes; 0: one per CPU */
+	uint64_t max_inflight_bytes; /* decoded requests of calls in progress */
+	unsigned max_connections;  /* per request listener */
+	unsigned max_stream_connections; /* per stream listener */
 	int probe_interval_ms;     /* listener guard; 0 disables */
 	bool log_json;
 	const char **stream_listen; /* stream socket URLs; derived from listen when none */
 	size_t n_stream_listen;
 	const char **advertise_stream; /* stream addresses to tell clients, by transport */
 	size_t n_advertise_stream;
-	unsigned max_sessions;
+	unsigned max_sessions;     /* running ones */
+	unsigned max_retained;     /* finished ones */
+	uint64_t retained_output;  /* bytes of finished sessions' output, all together */
 	uint64_t session_buffer;   /* bytes per output stream */
 	uint64_t idle_ttl_ms;
 	uint64_t retention_ms;

@@ -81,6 +81,55 @@ template_expand(const char *tmpl, const struct param_decl *decls, char *const *v
 	return 0;
 }
 
+int
+template_pin(const char *tmpl, const struct param_decl *decls, char *const *values, size_t n,
+	     const char *field, char **out, rstatus *st)
+{
+	char real[PATH_MAX], *pinned;
+	int rv;
+
+	if ((rv = template_expand(tmpl, decls, values, n, field, out, st)) < 0)
+		return rv;
+	if (realpath(*out, real) == NULL)
+		return 0;
+	if ((pinned = strdup(real)) == NULL) {
+		free(*out);
+		*out = NULL;
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	free(*out);
+	*out = pinned;
+	return 0;
+}
+
+int
+params_resolve(const struct profile *pr, Runner__V1__KeyValue *const *kv, size_t n, char **values,
+	       rstatus *st)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		for (k = 0; k < pr->n_params; k++)
+			if (strcmp(kv[i]->key, pr->params[k].name) == 0)
+				break;
+		if (k == pr->n_params)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT, "params.%.64s: profile %s has no such parameter",
+					    kv[i]->key, pr->name);
+	}
+	for (size_t k = 0; k < pr->n_params; k++) {
+		const char *value = NULL;
+		int rv;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(kv[i]->key, pr->params[k].name) == 0)
+				value = kv[i]->value;
+		if (value == NULL)
+			return rstatus_fail(st, RS_INVALID_ARGUMENT, "params.%s: required by profile %s",
+					    pr->params[k].name, pr->name);
+		if ((rv = param_value_check(&pr->params[k], value, &values[k], st)) < 0)
+			return rv;
+	}
+	return 0;
+}
+
 /* A template parameter's value: plain, absolute, no "..", and inside one
  * of its roots once symlinks are resolved. Returns the resolved path. */
 int

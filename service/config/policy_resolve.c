@@ -24,6 +24,18 @@ resolved_free(struct resolved *r)
 	memset(r, 0, sizeof(*r));
 }
 
+const struct profile *
+profile_find(const struct profiles *p, const char *name, const char *field, rstatus *st)
+{
+	if (name == NULL || name[0] == '\0')
+		return &p->v[p->default_index];
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].name, name) == 0)
+			return &p->v[i];
+	rstatus_fail(st, RS_NOT_FOUND, "%s: no profile \"%.64s\"", field, name);
+	return NULL;
+}
+
 static char *
 own(struct resolved *r, char *s)
 {
@@ -55,15 +67,10 @@ expand_list(struct resolved *r, const struct profile *pr, char *const *values, c
 	if ((*out = calloc(n + 1, sizeof(char *))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		char *path = NULL, real[PATH_MAX];
+		char *path = NULL;
 		int rv;
-		if ((rv = template_expand(tmpl[i], pr->params, values, pr->n_params, field, &path, st)) < 0)
+		if ((rv = template_pin(tmpl[i], pr->params, values, pr->n_params, field, &path, st)) < 0)
 			return rv;
-		/* Existing paths are pinned to what they resolve to now. */
-		if (realpath(path, real) != NULL) {
-			free(path);
-			path = strdup(real);
-		}
 		if (((*out)[i] = own(r, path)) == NULL)
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -74,30 +81,13 @@ static int
 resolve_params(const struct profile *pr, const Runner__V1__CommandSpec *spec, struct resolved *r,
 	       char **values, rstatus *st)
 {
-	for (size_t i = 0; i < spec->n_params; i++) {
-		size_t k;
-		for (k = 0; k < pr->n_params; k++)
-			if (strcmp(spec->params[i]->key, pr->params[k].name) == 0)
-				break;
-		if (k == pr->n_params)
-			return rstatus_fail(st, RS_INVALID_ARGUMENT, "params.%.64s: profile %s has no such parameter",
-					    spec->params[i]->key, pr->name);
-	}
-	for (size_t k = 0; k < pr->n_params; k++) {
-		const char *value = NULL;
-		int rv;
-		for (size_t i = 0; i < spec->n_params; i++)
-			if (strcmp(spec->params[i]->key, pr->params[k].name) == 0)
-				value = spec->params[i]->value;
-		if (value == NULL)
-			return rstatus_fail(st, RS_INVALID_ARGUMENT, "params.%s: required by profile %s",
-					    pr->params[k].name, pr->name);
-		if ((rv = param_value_check(&pr->params[k], value, &values[k], st)) < 0)
-			return rv;
+	int rv = params_resolve(pr, spec->params, spec->n_params, values, st);
+
+	/* r owns the values from here, those resolved before a failure too. */
+	for (size_t k = 0; k < pr->n_params && values[k] != NULL; k++)
 		if (own(r, values[k]) == NULL)
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
-	}
-	return 0;
+	return rv;
 }
 
 /* A requested value may not exceed the profile's; 0 means "as the profile". */
@@ -330,15 +320,8 @@ profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *spec,
 	memset(r, 0, sizeof(*r));
 	if (spec == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "command: missing");
-	if (spec->profile == NULL || spec->profile[0] == '\0') {
-		pr = &p->v[p->default_index];
-	} else {
-		for (size_t i = 0; i < p->n && pr == NULL; i++)
-			if (strcmp(p->v[i].name, spec->profile) == 0)
-				pr = &p->v[i];
-		if (pr == NULL)
-			return rstatus_fail(st, RS_NOT_FOUND, "command.profile: no profile \"%.64s\"", spec->profile);
-	}
+	if ((pr = profile_find(p, spec->profile, "command.profile", st)) == NULL)
+		return -RS_NOT_FOUND;
 	if (spec->backend && spec->backend[0] && strcmp(spec->backend, pr->backend->name) != 0)
 		return deny(st, "command.backend", pr->name, "the profile fixes the backend");
 	if ((rv = command_from_spec(spec, &p->server, &r->cmd, st)) < 0)

@@ -52,6 +52,7 @@ profile_free(struct profile *pr)
 	strv_free(pr->docker.mount_sources);
 	strv_free(pr->docker.mount_targets);
 	free(pr->docker.mount_rw);
+	profile_files_free(&pr->files);
 }
 
 void
@@ -263,7 +264,7 @@ compile_env(const char *file, const struct cfg_profile *c, struct profile *pr, r
 }
 
 /* Paths of a profile: absolute, plain, and only known parameters. */
-static int
+int
 check_templates(const char *file, const struct profile *pr, const char *field, char **v,
 		rstatus *st)
 {
@@ -533,7 +534,8 @@ compile_profile(const char *file, const struct cfg_profile *c, struct profile *p
 	    (rv = check_templates(file, pr, "filesystem.read_only", pr->read_only, st)) < 0 ||
 	    (rv = check_templates(file, pr, "filesystem.read_write", pr->read_write, st)) < 0 ||
 	    (rv = check_templates(file, pr, "filesystem.hidden", pr->hidden, st)) < 0 ||
-	    (rv = compile_docker(file, c, pr, st)) < 0)
+	    (rv = compile_docker(file, c, pr, st)) < 0 ||
+	    (rv = profile_files_compile(file, c, pr, st)) < 0)
 		return rv;
 	if (pr->workdir != NULL) {
 		char *one[] = { pr->workdir, NULL };

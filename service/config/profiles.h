@@ -58,4 +58,62 @@ int profiles_resolve(const struct profiles *p, const Runner__V1__CommandSpec *sp
 		     struct resolved *out, rstatus *st);
 void resolved_free(struct resolved *r);
 
+/* ---- files: where file operations may reach (config/profile_files.c) ----
+ *
+ * A profile's `files:` section names the roots file operations may reach:
+ * `read` (read, list, stat, watch) and `write` (those, and write, mkdir,
+ * remove, rename). Templates are allowed and validated as in filesystem
+ * paths. For a docker profile the roots are paths inside the container,
+ * each under one of its bind mounts (a write root under a writable one),
+ * and requests name container paths; the mounts map them to the host. */
+
+/* A path prefix as requests name it, and where that is on the host. */
+struct files_root {
+	const char *path;   /* absolute, as requests name it */
+	const char *host;   /* absolute, symlink-resolved host path */
+	bool writable;
+};
+
+/* What one file request may reach, resolved against its profile. */
+struct files_policy {
+	const char *profile;       /* the profile's name */
+	struct files_root *roots;  /* files.read and files.write, expanded */
+	size_t n_roots;
+	/* docker: the bind mounts (target -> source) and the container paths
+	 * on a tmpfs, which the host cannot reach; none for other backends. */
+	bool docker;
+	struct files_root *mounts;
+	size_t n_mounts;
+	char **tmpfs;              /* NULL-terminated, or NULL */
+	/* Whose identity the work is done with: `user` (a host user name), or
+	 * numeric ids (a docker profile's uid[:gid]); neither: runnerd's own. */
+	const char *user;
+	bool numeric_ids;
+	unsigned uid, gid;
+	char **owned;              /* strings the policy points to */
+	size_t n_owned;
+};
+
+/* Resolve a file request's profile and parameters; NOT_FOUND for an
+ * unknown profile, PERMISSION_DENIED when it has no `files:` section,
+ * INVALID_ARGUMENT for bad parameters. */
+int profiles_resolve_files(const struct profiles *p, const Runner__V1__FileScope *scope,
+			   struct files_policy *out, rstatus *st);
+void files_policy_free(struct files_policy *fp);
+
+/* Where a request's path lies. */
+struct files_location {
+	char path[4096];      /* the path normalized ("//a/./b/" -> "/a/b") */
+	char host[4096];      /* the host directory to resolve beneath */
+	const char *rel;      /* the rest, relative to it ("." for itself); points into path */
+	bool root_is_mount;   /* docker: host is a bind mount's source */
+};
+
+/* Locate `path` (absolute; ".." refused) under the deepest root that
+ * allows the access (a writable one when `need_write`), and for docker
+ * the deepest mount. PERMISSION_DENIED when none does, INVALID_ARGUMENT
+ * for a relative or over-long path. */
+int files_policy_locate(const struct files_policy *fp, const char *path, bool need_write,
+			struct files_location *out, rstatus *st);
+
 #endif

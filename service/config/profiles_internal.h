@@ -10,6 +10,8 @@
 #include "backend.h"
 #include "config/profiles.h"
 
+struct cfg_profile;
+
 struct param_decl {
 	char *name;
 	char **roots; /* resolved */
@@ -29,6 +31,14 @@ struct profile_docker {
 	unsigned pool;
 };
 
+/* A profile's `files:` section (config/profile_files.c): the roots file
+ * operations may reach, templates as written. */
+struct profile_files {
+	bool present;  /* the section exists: file operations are allowed */
+	char **read;   /* NULL-terminated, or NULL */
+	char **write;
+};
+
 struct profile {
 	char *name;
 	const struct backend_ops *backend;
@@ -45,6 +55,7 @@ struct profile {
 	struct param_decl *params;
 	size_t n_params;
 	struct profile_docker docker;
+	struct profile_files files;
 };
 
 struct profiles {
@@ -65,5 +76,29 @@ bool path_within(const char *path, const char *root);
 int template_expand(const char *tmpl, const struct param_decl *decls, char *const *values, size_t n,
 		    const char *field, char **out, rstatus *st);
 int param_value_check(const struct param_decl *d, const char *value, char **out, rstatus *st);
+/* template_expand, then pinned to what it resolves to now when it exists. */
+int template_pin(const char *tmpl, const struct param_decl *decls, char *const *values, size_t n,
+		 const char *field, char **out, rstatus *st);
+/* A request's parameter values, checked (param_value_check) into values[]
+ * (one per declared parameter, malloc'd, the caller frees them; on failure
+ * those resolved before it are set, the rest NULL). */
+int params_resolve(const struct profile *pr, Runner__V1__KeyValue *const *kv, size_t n, char **values,
+		   rstatus *st);
+
+/* policy_resolve.c: the profile `name` names (empty or NULL: the default);
+ * NULL with NOT_FOUND naming `field` when there is none. */
+const struct profile *profile_find(const struct profiles *p, const char *name, const char *field,
+				   rstatus *st);
+
+/* profiles.c: the paths of a profile are absolute (or start with a
+ * template), plain, no "..", and name only known parameters. */
+int check_templates(const char *file, const struct profile *pr, const char *field, char **v,
+		    rstatus *st);
+
+/* profile_files.c: compile the `files:` section (after the docker mapping,
+ * which a docker profile's roots are checked against); free it. */
+int profile_files_compile(const char *file, const struct cfg_profile *c, struct profile *pr,
+			  rstatus *st);
+void profile_files_free(struct profile_files *f);
 
 #endif

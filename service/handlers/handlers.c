@@ -16,6 +16,15 @@ const struct rpc_handler handlers_table[] = {
 	{ "ReadOutput", rpc_read_output },
 	{ "Remove", rpc_remove },
 	{ "Resize", rpc_resize },
+	/* files */
+	{ "ReadFile", rpc_read_file },
+	{ "WriteFile", rpc_write_file },
+	{ "ListDir", rpc_list_dir },
+	{ "StatFile", rpc_stat_file },
+	{ "MakeDir", rpc_make_dir },
+	{ "RemoveFile", rpc_remove_file },
+	{ "RenameFile", rpc_rename_file },
+	{ "WatchDir", rpc_watch_dir },
 };
 
 const size_t handlers_count = sizeof(handlers_table) / sizeof(handlers_table[0]);

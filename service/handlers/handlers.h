@@ -21,6 +21,7 @@ struct launcher;
 struct sessions;
 struct streams;
 struct runs;
+struct files;
 
 /* The handles the handlers use; main fills one and keeps it alive. */
 struct handler_env {
@@ -28,6 +29,7 @@ struct handler_env {
 	struct runs *runs;               /* Runs in flight */
 	struct sessions *sessions;
 	struct streams *streams;
+	struct files *files;             /* file operations */
 	uint64_t started_us;             /* for Health's uptime */
 };
 
@@ -51,6 +53,15 @@ void rpc_read_output(struct call *c);
 void rpc_remove(struct call *c);
 /* rpc_terminal.c */
 void rpc_resize(struct call *c);
+/* rpc_files.c */
+void rpc_read_file(struct call *c);
+void rpc_write_file(struct call *c);
+void rpc_list_dir(struct call *c);
+void rpc_stat_file(struct call *c);
+void rpc_make_dir(struct call *c);
+void rpc_remove_file(struct call *c);
+void rpc_rename_file(struct call *c);
+void rpc_watch_dir(struct call *c);
 
 /* The Runs in flight (rpc_run.c), for shutdown. */
 int runs_new(struct runs **out, rstatus *st);

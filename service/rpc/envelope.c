@@ -6,13 +6,16 @@
 #include "wire_check.h"
 
 int
-envelope_decode(const uint8_t *buf, size_t len, Runner__V1__RequestEnvelope **out, rstatus *st)
+envelope_decode(const uint8_t *buf, size_t len, const struct wire_limits *lim,
+		Runner__V1__RequestEnvelope **out, rstatus *st)
 {
 	Runner__V1__RequestEnvelope *env;
+	int rv;
 
 	*out = NULL;
-	if (wire_check_strings(&runner__v1__request_envelope__descriptor, buf, len, st) < 0 ||
-	    (env = runner__v1__request_envelope__unpack(NULL, len, buf)) == NULL)
+	if ((rv = wire_check(&runner__v1__request_envelope__descriptor, buf, len, lim, st)) < 0)
+		return rv;
+	if ((env = runner__v1__request_envelope__unpack(NULL, len, buf)) == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "request envelope does not decode");
 	if (env->request_id.len > DEDUP_MAX_ID) {
 		runner__v1__request_envelope__free_unpacked(env, NULL);
@@ -35,15 +38,16 @@ envelope_method(const ProtobufCServiceDescriptor *sd, const char *full)
 
 int
 envelope_payload_decode(const ProtobufCMethodDescriptor *md, const ProtobufCBinaryData *payload,
-			ProtobufCMessage **out, rstatus *st)
+			const struct wire_limits *lim, ProtobufCAllocator *alloc, ProtobufCMessage **out,
+			rstatus *st)
 {
 	int rv;
 
-	if ((rv = wire_check_strings(md->input, payload->data, payload->len, st)) < 0) {
+	if ((rv = wire_check(md->input, payload->data, payload->len, lim, st)) < 0) {
 		*out = NULL;
 		return rv;
 	}
-	if ((*out = protobuf_c_message_unpack(md->input, NULL, payload->len, payload->data)) == NULL)
+	if ((*out = protobuf_c_message_unpack(md->input, alloc, payload->len, payload->data)) == NULL)
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "payload does not decode as %s", md->input->name);
 	return 0;
 }

@@ -17,20 +17,24 @@
 
 #include "runner/v1/runner.pb-c.h"
 #include "status.h"
+#include "wire_check.h"
 
 /* Decode the envelope in `buf` into *out (free it with
  * runner__v1__request_envelope__free_unpacked(*out, NULL)); or refuse it
- * with INVALID_ARGUMENT, *out NULL. */
-int envelope_decode(const uint8_t *buf, size_t len, Runner__V1__RequestEnvelope **out, rstatus *st);
+ * (wire_check's codes under `lim`, or INVALID_ARGUMENT), *out NULL. */
+int envelope_decode(const uint8_t *buf, size_t len, const struct wire_limits *lim,
+		    Runner__V1__RequestEnvelope **out, rstatus *st);
 
 /* The method "package.Service/Method" names in `sd`; NULL when none. */
 const ProtobufCMethodDescriptor *envelope_method(const ProtobufCServiceDescriptor *sd,
 						 const char *full);
 
-/* Decode the payload as md's input into *out (free it with
- * protobuf_c_message_free_unpacked(*out, NULL)); or refuse it with
- * INVALID_ARGUMENT, *out NULL. */
+/* Decode the payload as md's input into *out with `alloc` (NULL:
+ * protobuf-c's default; free it with protobuf_c_message_free_unpacked(*out,
+ * alloc)); or refuse it (wire_check's codes under `lim` — checked before
+ * protobuf-c allocates anything —, or INVALID_ARGUMENT), *out NULL. */
 int envelope_payload_decode(const ProtobufCMethodDescriptor *md, const ProtobufCBinaryData *payload,
-			    ProtobufCMessage **out, rstatus *st);
+			    const struct wire_limits *lim, ProtobufCAllocator *alloc, ProtobufCMessage **out,
+			    rstatus *st);
 
 #endif

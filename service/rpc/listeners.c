@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rpc/conncap.h"
 
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
@@ -36,6 +37,7 @@ struct listeners {
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	bool stopping;
+	bool notifying; /* our pipe callbacks are registered */
 	unsigned restarts;
 	/* The probe in progress, matched by the pipe-added callback. */
 	pthread_mutex_t probe_mtx;
@@ -44,7 +46,21 @@ struct listeners {
 	bool probe_attached;
 	bool probe_ipc;
 	uint16_t probe_port; /* tcp: our side's port, network order */
+	/* Connections, for the cap: shared by nng's pipe callbacks, the
+	 * guard (listener ids) and the socket's users (activity). */
+	struct conncap *conns;
+	void (*pipe_removed)(nng_pipe p, void *arg);
+	void *pipe_arg;
 };
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
 
 static int
 parse_url(struct endpoint *ep, const char *url, bool insecure_tcp, rstatus *st)
@@ -114,6 +130,7 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 				    "listen %s: %s", ep->url, nng_strerror(rv));
 	}
 	ep->open = true;
+	conncap_set_listener(ls->conns, (size_t) (ep - ls->eps), (uint32_t) nng_listener_id(ep->l));
 	/* Pin an ephemeral port so a re-created listener comes back on it. */
 	if (!ep->ipc && nng_listener_get_int(ep->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
 	    strcmp(ep->port, "0") == 0) {
@@ -168,10 +185,9 @@ connect_probe_socket(const struct endpoint *ep, int timeout_ms)
  * transport answers the SP handshake even after the listener core stopped
  * accepting (the bug parks negotiated pipes where the socket never sees
  * them), so only adoption by the socket proves the listener is alive. */
-static void
-pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+static bool
+probe_adopted(struct listeners *ls, nng_pipe p)
 {
-	struct listeners *ls = arg;
 	nng_sockaddr sa;
 	uint64_t pid;
 	bool ours = false;
@@ -190,6 +206,56 @@ pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 		}
 	}
 	pthread_mutex_unlock(&ls->probe_mtx);
+	return ours;
+}
+
+/* nng thread (NNG_PIPE_EV_ADD_PRE): count the new connection against its
+ * listener's cap, making room or refusing it. Closing a pipe is
+ * asynchronous in nng (its removal is reaped later), and a pipe may be
+ * closed from this callback. */
+static void
+conn_admit(struct listeners *ls, nng_pipe p)
+{
+	uint32_t victim;
+	int rv = conncap_admit(ls->conns, (uint32_t) nng_listener_id(nng_pipe_listener(p)),
+			       (uint32_t) nng_pipe_id(p), mono_us(), &victim);
+
+	if (victim != 0) {
+		nng_pipe v;
+		v.id = victim;
+		nng_pipe_close(v);
+	}
+	if (rv < 0)
+		nng_pipe_close(p);
+}
+
+void
+listeners_pipe_activity(struct listeners *ls, nng_pipe p, int work)
+{
+	if (ls != NULL)
+		conncap_activity(ls->conns, (uint32_t) nng_pipe_id(p), work, mono_us());
+}
+
+unsigned
+listeners_connections(struct listeners *ls)
+{
+	return conncap_count(ls->conns);
+}
+
+/* nng thread: every pipe event of the socket. */
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct listeners *ls = arg;
+
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		conncap_forget(ls->conns, (uint32_t) nng_pipe_id(p));
+		if (ls->pipe_removed != NULL)
+			ls->pipe_removed(p, ls->pipe_arg);
+		return;
+	}
+	if (!probe_adopted(ls, p))
+		conn_admit(ls, p);
 }
 
 static uint16_t
@@ -329,9 +395,14 @@ listeners_free(struct listeners *ls)
 	if (ls == NULL)
 		return;
 	stop_guard(ls);
+	if (ls->notifying) {
+		nng_pipe_notify(ls->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
+		nng_pipe_notify(ls->sock, NNG_PIPE_EV_REM_POST, NULL, NULL);
+	}
 	for (size_t i = 0; i < ls->n; i++)
 		if (ls->eps[i].open)
 			nng_listener_close(ls->eps[i].l);
+	conncap_free(ls->conns);
 	pthread_cond_destroy(&ls->cv);
 	pthread_mutex_destroy(&ls->mtx);
 	pthread_cond_destroy(&ls->probe_cv);
@@ -350,12 +421,17 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 
 	*out = NULL;
 	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
-	    (ls->eps = calloc(cfg->n_urls ? cfg->n_urls : 1, sizeof(*ls->eps))) == NULL) {
+	    (ls->eps = calloc(cfg->n_urls ? cfg->n_urls : 1, sizeof(*ls->eps))) == NULL ||
+	    (ls->conns = conncap_new(cfg->n_urls, cfg->max_connections)) == NULL) {
+		if (ls != NULL)
+			free(ls->eps);
 		free(ls);
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	ls->sock = sock;
 	ls->max_request = cfg->max_request;
+	ls->pipe_removed = cfg->pipe_removed;
+	ls->pipe_arg = cfg->pipe_arg;
 	ls->interval_ms = cfg->probe_interval_ms;
 	ls->timeout_ms = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : 500;
 	memcpy(ls->sp_header, (unsigned char[8]){ 0, 'S', 'P', 0, 0, 0, 0, 0 }, 8);
@@ -369,19 +445,24 @@ listeners_start(struct listeners **out, nng_socket sock, const struct listeners_
 	pthread_cond_init(&ls->probe_cv, &ca);
 	pthread_condattr_destroy(&ca);
 
+	/* Before any listener: every connection is seen, and counted. */
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, pipe_event, ls)) != 0 ||
+	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, pipe_event, ls)) != 0) {
+		listeners_free(ls);
+		return rstatus_fail(st, RS_INTERNAL, "nng_pipe_notify: %s", nng_strerror(rv));
+	}
+	ls->notifying = true;
+	/* All of them, before the first opens: its connections find their
+	 * endpoint (listeners_free closes only those that opened). */
+	ls->n = cfg->n_urls;
 	for (size_t i = 0; i < cfg->n_urls; i++) {
 		if ((rv = parse_url(&ls->eps[i], cfg->urls[i], cfg->insecure_tcp, st)) < 0 ||
 		    (rv = open_endpoint(ls, &ls->eps[i], st)) < 0) {
 			listeners_free(ls);
 			return rv;
 		}
-		ls->n++;
 	}
 	if (ls->interval_ms > 0) {
-		if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_PRE, pipe_added, ls)) != 0) {
-			listeners_free(ls);
-			return rstatus_fail(st, RS_INTERNAL, "nng_pipe_notify: %s", nng_strerror(rv));
-		}
 		if ((rv = pthread_create(&ls->guard, NULL, guard_main, ls)) != 0) {
 			listeners_free(ls);
 			return rstatus_fail_errno(st, RS_INTERNAL, rv, "pthread_create");

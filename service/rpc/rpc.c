@@ -1,5 +1,6 @@
 #include "rpc/rpc.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,34 @@ struct rpc {
 	void *log_arg;
 	bool draining;
 	uint64_t started_unix_ms;
+	struct wire_limits limits; /* checked before protobuf-c allocates */
+	/* Decoded requests of calls in progress are allocated through this,
+	 * so what they hold is known: `held` bytes, refused past `max_held`. */
+	ProtobufCAllocator decoder;
+	size_t held, max_held;
 };
+
+static void *
+held_alloc(void *data, size_t size)
+{
+	struct rpc *r = data;
+	void *p = malloc(size);
+
+	if (p != NULL)
+		r->held += malloc_usable_size(p);
+	return p;
+}
+
+static void
+held_free(void *data, void *p)
+{
+	struct rpc *r = data;
+
+	if (p != NULL) {
+		r->held -= malloc_usable_size(p);
+		free(p);
+	}
+}
 
 static uint64_t
 unix_ms(void)
@@ -46,6 +74,9 @@ rpc_new(struct rpc **out, struct loop *l, const struct dedup_config *dcfg,
 	r->loop = l;
 	r->service = sd;
 	r->started_unix_ms = unix_ms();
+	wire_limits_init(&r->limits, &runner__v1__command_spec__descriptor);
+	r->decoder = (ProtobufCAllocator){ .alloc = held_alloc, .free = held_free, .allocator_data = r };
+	r->max_held = SIZE_MAX;
 	r->app = app;
 	/* Bind handlers by name, so the table can never drift from the .proto
 	 * unnoticed: a handler for a method that does not exist is a bug. */
@@ -78,6 +109,18 @@ rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg)
 {
 	r->log = fn;
 	r->log_arg = arg;
+}
+
+void
+rpc_set_max_held(struct rpc *r, size_t bytes)
+{
+	r->max_held = bytes;
+}
+
+void
+rpc_expire(struct rpc *r)
+{
+	dedup_expire(r->dedup, loop_now_us());
 }
 
 void
@@ -196,7 +239,7 @@ call_reply(struct call *c, int code, const char *message, const ProtobufCMessage
 		transport_reply(c->ctx, msg);
 	log_request(r, c->method->name, code, message, c->received_us, id, id_len, false);
 	if (c->request != NULL)
-		protobuf_c_message_free_unpacked(c->request, NULL);
+		protobuf_c_message_free_unpacked(c->request, &r->decoder);
 	free(c);
 }
 
@@ -309,7 +352,15 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 		call_reply(c, RS_UNIMPLEMENTED, "not implemented by this server yet", NULL);
 		return;
 	}
-	if (envelope_payload_decode(md, &env->payload, &c->request, &st) < 0) {
+	if (envelope_payload_decode(md, &env->payload, &r->limits, &r->decoder, &c->request, &st) < 0) {
+		call_fail(c, &st);
+		return;
+	}
+	/* This one included, so one request alone past the limit is refused. */
+	if (r->held > r->max_held) {
+		rstatus_fail(&st, RS_RESOURCE_EXHAUSTED,
+			     "the requests in progress hold %zu bytes with this one, past runnerd's limit of "
+			     "%zu (--max-inflight-bytes); retry when some are answered", r->held, r->max_held);
 		call_fail(c, &st);
 		return;
 	}
@@ -322,9 +373,9 @@ rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *arg)
 	struct rpc *r = arg;
 	uint64_t started = loop_now_us();
 	Runner__V1__RequestEnvelope *env;
-	rstatus st;
+	rstatus st = { .code = RS_OK };
 
-	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &env, &st) < 0) {
+	if (envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &r->limits, &env, &st) < 0) {
 		nng_msg_free(msg);
 		reply_now(r, ctx, "?", st.code, st.message, started, NULL, 0);
 		return;

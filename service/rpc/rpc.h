@@ -65,6 +65,16 @@ void rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *r);
 
 void rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg);
 
+/* Requests of calls in progress (a Run's stdin until it is answered, a
+ * WriteStdin's data until it is in the pipe) may hold at most `bytes`
+ * decoded, all together; a request past it is RESOURCE_EXHAUSTED at once.
+ * Unlimited until set. */
+void rpc_set_max_held(struct rpc *r, size_t bytes);
+
+/* Forget de-duplication entries past their time (also done whenever a
+ * call completes; this is for a server that went quiet). */
+void rpc_expire(struct rpc *r);
+
 /* New requests get UNAVAILABLE from now on; calls in progress go on. */
 void rpc_drain(struct rpc *r);
 bool rpc_draining(const struct rpc *r);

@@ -17,6 +17,7 @@ struct rep_ctx {
 	nng_aio *aio;
 	enum ctx_state state;
 	int result;
+	nng_pipe pipe;        /* the request's connection, while busy */
 	struct loop_task task;
 	struct rep_ctx *next; /* all contexts, for teardown */
 	struct rep_ctx *spare_next;
@@ -134,11 +135,16 @@ ctx_task(struct loop_task *task)
 		c->state = CTX_BUSY;
 		t->busy++;
 		top_up_receivers(t);
+		/* A connection waiting for an answer is never closed to make
+		 * room for another (listeners.h). */
+		c->pipe = nng_msg_get_pipe(nng_aio_get_msg(c->aio));
+		listeners_pipe_activity(t->listeners, c->pipe, 1);
 		t->on_request(c, nng_aio_get_msg(c->aio), t->arg);
 		return;
 	case CTX_SEND:
 		if (c->result != 0)
 			nng_msg_free(nng_aio_get_msg(c->aio));
+		listeners_pipe_activity(t->listeners, c->pipe, -1);
 		t->busy--;
 		if (t->receiving < t->idle_target && t->sock_open) {
 			start_recv(c);

@@ -10,73 +10,9 @@
 #include <unistd.h>
 
 #include "run/launch.h"
+#include "session/session_internal.h"
 
-#define BUCKETS 4096
 #define MAX_LABEL 128
-
-struct session {
-	char id[SESSION_ID_LEN + 1];
-	uint8_t secret[SESSION_SECRET_LEN];
-	char *tag, *key;
-	struct sessions *ss;
-	struct launch *launch;      /* the command, its plan and its job */
-	struct outbuf out, err;
-
-	uint64_t stdin_accepted;    /* bytes written into the child's pipe */
-	uint64_t stdin_queued;      /* accepted + bytes of parked writes */
-	struct stdin_write *writes; /* parked WriteStdin calls, in order */
-	unsigned n_writes;
-	struct call *close_call;    /* CloseStdin waiting for writes to drain */
-	bool stdin_closed;
-	const char *stdin_gone;     /* why stdin is unusable, once it is */
-
-	bool started;               /* the process runs (or never will) */
-	struct start_waiter *start_waiters;
-	bool finished;
-	Runner__V1__RunResult result;
-	char exec_error[sizeof(((rstatus *) 0)->message)];
-	struct session_waiter *waiters;
-	void *watcher;              /* the observer's, for this session */
-	Runner__V1__Terminal terminal; /* a PTY session's, as List shows it (rows 0: pipes) */
-
-	uint64_t started_at_us;     /* wall clock, for List */
-	uint64_t touched_us;        /* monotonic */
-	uint64_t finished_us;
-	struct loop_timer timer;    /* idle TTL, then retention */
-	struct session *next, *prev, *hnext;
-};
-
-/* A WriteStdin parked until its bytes are in the pipe. */
-struct stdin_write {
-	struct call *call;
-	const uint8_t *data; /* into the call's decoded request */
-	size_t len, done;
-	struct stdin_write *next;
-};
-
-/* A StartPipes waiting for its process to start. */
-struct start_waiter {
-	session_started_fn fn;
-	void *arg;
-	struct start_waiter *next;
-};
-
-/* A Wait parked until the process ends (or its timeout). */
-struct session_waiter {
-	struct call *call;
-	struct session *s;
-	struct loop_timer timer;
-	struct session_waiter *next, *prev;
-};
-
-struct sessions {
-	struct session_config cfg;
-	struct loop *loop;
-	const struct session_observer *obs;
-	struct session *all;
-	struct session *buckets[BUCKETS];
-	unsigned count, running;
-};
 
 static unsigned
 bucket(const char *id)
@@ -139,11 +75,10 @@ sessions_count(const struct sessions *ss)
 	return ss->count;
 }
 
-/* The session's job; NULL once it finished. */
-static struct job *
-job_of(const struct session *s)
+size_t
+sessions_retained_output(const struct sessions *ss)
 {
-	return s->launch ? launch_job(s->launch) : NULL;
+	return ss->retained_output;
 }
 
 static struct sessions *
@@ -151,13 +86,6 @@ table_of(struct session *s)
 {
 	return s->ss;
 }
-
-/* Tell the observer, if one watches `s`. */
-#define NOTIFY(s, event)                                                                   \
-	do {                                                                               \
-		if ((s)->watcher != NULL && (s)->ss->obs != NULL && (s)->ss->obs->event != NULL) \
-			(s)->ss->obs->event((s), (s)->watcher);                              \
-	} while (0)
 
 const char *
 session_id(const struct session *s)
@@ -218,6 +146,8 @@ void
 session_set_watcher(struct session *s, void *watcher)
 {
 	s->watcher = watcher;
+	if (watcher == NULL && !s->freeing)
+		session_keep_unwatched(s);
 }
 
 /* --- stdin ---------------------------------------------------------------- */
@@ -367,36 +297,6 @@ session_close_stdin(struct session *s, struct call *c)
 	maybe_close_stdin(s);
 }
 
-/* --- output --------------------------------------------------------------- */
-
-static int
-session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
-{
-	struct session *s = arg;
-	struct outbuf *b = which == JOB_STDOUT ? &s->out : &s->err;
-	int rv = outbuf_read_fd(b, fd);
-
-	/* Full: stop reading; the child blocks on its pipe until a reader
-	 * acknowledges and session_ack_output resumes us. */
-	if (rv == 0 && outbuf_room(b) == 0)
-		job_pause_output(j, which, true);
-	NOTIFY(s, output_ready);
-	return rv;
-}
-
-void
-session_ack_output(struct session *s, uint64_t stdout_offset, uint64_t stderr_offset)
-{
-	outbuf_ack(&s->out, stdout_offset);
-	outbuf_ack(&s->err, stderr_offset);
-	if (job_of(s) == NULL)
-		return;
-	if (outbuf_room(&s->out) > 0)
-		job_pause_output(job_of(s), JOB_STDOUT, false);
-	if (outbuf_room(&s->err) > 0)
-		job_pause_output(job_of(s), JOB_STDERR, false);
-}
-
 /* --- waiting and the end -------------------------------------------------- */
 
 static void
@@ -469,8 +369,6 @@ session_signal(struct session *s, int sig, rstatus *st)
 	return job_signal_requested(job_of(s), sig, st);
 }
 
-static void session_free(struct session *s);
-
 static void
 session_timer(struct loop_timer *t)
 {
@@ -535,6 +433,7 @@ session_done(struct job *j, void *arg)
 	s->finished_us = loop_now_us();
 	ss->running--;
 	launch_drop_job(s->launch);
+	session_keep_finished(s);
 	stdin_fail(s, "the process has exited");
 	answer_waiters(s, RS_OK, NULL);
 	NOTIFY(s, finished);
@@ -605,18 +504,20 @@ session_destroy(struct session *s)
 	free(s);
 }
 
-static void
+void
 session_free(struct session *s)
 {
 	struct sessions *ss = table_of(s);
 	struct session **pp;
 
+	s->freeing = true;
 	NOTIFY(s, gone);
 	s->watcher = NULL;
 	if (!s->finished) {
 		stdin_fail(s, "the session was collected");
 		ss->running--;
 	}
+	session_keep_forget(s);
 	answer_waiters(s, RS_ABORTED, "the session was collected");
 	loop_timer_disarm(s->ss->loop, &s->timer);
 	for (pp = &ss->buckets[bucket(s->id)]; *pp; pp = &(*pp)->hnext) {
@@ -731,15 +632,17 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 		session_touch(s);
 		return 0;
 	}
-	if (ss->count >= ss->cfg.max_sessions)
-		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "session limit (%u) reached",
-				    ss->cfg.max_sessions);
+	if ((rv = session_check_output_mode(ss, req, st)) < 0)
+		return rv;
+	if (ss->running >= ss->cfg.max_live)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED,
+				    "running session limit (%u) reached; finished sessions do not count",
+				    ss->cfg.max_live);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	s->ss = ss;
 	s->timer.cb = session_timer;
-	outbuf_init(&s->out, ss->cfg.buffer_bytes);
-	outbuf_init(&s->err, ss->cfg.buffer_bytes);
+	session_keep_init(s, req);
 	runner__v1__run_result__init(&s->result);
 	if ((rv = new_identity(s, st)) < 0)
 		goto fail;
@@ -795,6 +698,12 @@ session_info(struct session *s, Runner__V1__SessionInfo *info)
 		info->pty_bytes = s->out.end;
 		info->terminal = &s->terminal;
 	}
+	info->output_blocked = !s->finished && s->watcher == NULL && (s->full[JOB_STDOUT] || s->full[JOB_STDERR]);
+	info->output_mode = s->mode;
+	info->stdout_dropped = s->out.dropped;
+	info->stderr_dropped = s->err.dropped;
+	info->stdout_retained_from = s->out.base;
+	info->stderr_retained_from = s->err.base;
 }
 
 void
@@ -815,6 +724,7 @@ sessions_new(struct sessions **out, const struct session_config *cfg, rstatus *s
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	ss->cfg = *cfg;
 	ss->loop = cfg->launcher->loop;
+	sessions_keep_init(ss);
 	*out = ss;
 	return 0;
 }
@@ -832,5 +742,6 @@ sessions_free(struct sessions *ss)
 		return;
 	while (ss->all != NULL)
 		session_free(ss->all);
+	sessions_keep_stop(ss);
 	free(ss);
 }

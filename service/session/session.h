@@ -46,9 +46,20 @@ struct session_observer {
 	void (*gone)(struct session *s, void *watcher);
 };
 
+/* Running and finished sessions have separate limits. A running session
+ * holds at most buffer_bytes per stream; StartPipes past max_live running
+ * sessions is RESOURCE_EXHAUSTED. A finished one is kept for retention_ms,
+ * its output trimmed to what it holds; past max_retained finished sessions
+ * the oldest finished is collected, and past retained_output bytes of
+ * their output all together the oldest finished lose their oldest output
+ * (a reader asking for it gets OUT_OF_RANGE) but keep their result. A
+ * finished session with a reader attached is left alone until the reader
+ * leaves. */
 struct session_config {
 	const struct launcher *launcher; /* how a session's command starts */
-	unsigned max_sessions;
+	unsigned max_live;          /* running sessions */
+	unsigned max_retained;      /* finished sessions */
+	size_t retained_output;     /* bytes of finished sessions' output */
 	size_t buffer_bytes;        /* per output stream */
 	uint64_t idle_ttl_ms;       /* running and untouched: killed */
 	uint64_t retention_ms;      /* finished: collected */
@@ -62,8 +73,9 @@ void sessions_free(struct sessions *ss);
 /* The one observer of every session's output (NULL: none). */
 void sessions_set_observer(struct sessions *ss, const struct session_observer *obs);
 
-/* Start a session for a StartPipes request. *existing is set when the
- * idempotency key named a retained session, which is returned instead. */
+/* Start a session for a StartPipes request (RESOURCE_EXHAUSTED at
+ * max_live running sessions). *existing is set when the idempotency key
+ * named a retained session, which is returned instead. */
 int session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
 		  struct session **out, bool *existing, rstatus *st);
 
@@ -122,7 +134,10 @@ const Runner__V1__RunResult *session_result(const struct session *s);
 
 /* The watcher bound to the session (NULL: none); binding replaces the
  * previous one without telling it. A bound watcher counts as use: the
- * session is not idle while someone waits for its output. */
+ * session is not idle while someone waits for its output, and it loses no
+ * output whatever its mode. Unbinding lets the session drop output again
+ * (tail, discard) or be trimmed (finished), soon after, from the loop:
+ * never under the caller's feet. */
 void *session_watcher(const struct session *s);
 void session_set_watcher(struct session *s, void *watcher);
 
@@ -140,6 +155,8 @@ struct session *sessions_next(struct session *s);
 
 unsigned sessions_running(const struct sessions *ss);
 unsigned sessions_count(const struct sessions *ss);
+/* Bytes of output the finished sessions hold, all together. */
+size_t sessions_retained_output(const struct sessions *ss);
 
 /* Shutdown: stop every running session (reason KILLED). */
 void sessions_stop_all(struct sessions *ss);

@@ -15,6 +15,7 @@ stream_message_decode(const uint8_t *buf, size_t len)
 	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ATTACH:
 	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK:
 	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH:
+	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH:
 		return m;
 	default:
 		runner__v1__stream_client_message__free_unpacked(m, NULL);

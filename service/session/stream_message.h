@@ -13,8 +13,8 @@
 
 /* The message in `buf` when it is one a reader may send: it decodes, none
  * of its strings holds a NUL byte (protobuf-c would cut it there, and
- * "ID\0junk" would name session ID), and it is an attach, an ack or a
- * detach. NULL otherwise: not a reader, hang up. Free with
+ * "ID\0junk" would name session ID), and it is an attach, an ack, a
+ * detach or a watch's attach. NULL otherwise: not a reader, hang up. Free with
  * runner__v1__stream_client_message__free_unpacked(m, NULL). */
 Runner__V1__StreamClientMessage *stream_message_decode(const uint8_t *buf, size_t len);
 

@@ -19,6 +19,8 @@ struct stream_reader {
 	struct streams *sv;
 	nng_pipe pipe;
 	struct session *s;          /* NULL: unbound (refused, or session gone) */
+	void *src;                  /* or bound to a source (a watch) */
+	bool detaching;             /* the reader detached: its source ends */
 	uint64_t pos[3];            /* next offset to send, by JOB_STDOUT/JOB_STDERR */
 	uint64_t sent, acked;       /* frames on this attachment */
 	int turn;                   /* which stream goes first next time */
@@ -49,6 +51,8 @@ struct streams {
 	struct loop_task recv_task;
 	int recv_result;
 	struct stream_reader *readers;
+	const struct stream_source_ops *source_ops;
+	void *source_arg;
 	unsigned busy;
 	bool stopping; /* shutdown: final frames say UNAVAILABLE */
 	const char *const *advertise; /* streams_advertise */
@@ -123,9 +127,14 @@ pack_message(nng_msg **out, const ProtobufCMessage *m)
 static void
 reader_unbind(struct stream_reader *r)
 {
+	void *src = r->src;
+
 	if (r->s != NULL && session_watcher(r->s) == r)
 		session_set_watcher(r->s, NULL);
 	r->s = NULL;
+	r->src = NULL;
+	if (src != NULL)
+		r->sv->source_ops->unbind(src, r->detaching);
 }
 
 static void
@@ -140,6 +149,7 @@ reader_free(struct stream_reader *r)
 	if (r->next)
 		r->next->prev = r->prev;
 	reader_unbind(r);
+	listeners_pipe_activity(sv->listeners, r->pipe, -1);
 	nng_aio_free(r->aio);
 	free(r);
 }
@@ -229,6 +239,20 @@ reader_pump(struct stream_reader *r)
 	/* The last frame may go one past the window: a peer's queue holds two
 	 * messages plus the one being written, and a reader that is leaving
 	 * (detach) no longer acknowledges. */
+	if (r->src != NULL) {
+		bool last = false;
+		nng_msg *msg;
+
+		if (r->sent - r->acked >= STREAM_WINDOW ||
+		    (msg = r->sv->source_ops->next(r->src, &last)) == NULL)
+			return;
+		if (last) {
+			r->final_sent = true;
+			reader_unbind(r);
+		}
+		reader_send(r, msg);
+		return;
+	}
 	if (s == NULL) {
 		if (r->final_queued)
 			send_final(r);
@@ -274,6 +298,8 @@ reader_new(struct streams *sv, nng_pipe pipe)
 	r->sv = sv;
 	r->pipe = pipe;
 	r->task.fn = send_done;
+	/* A reader's connection is never closed to make room for another. */
+	listeners_pipe_activity(sv->listeners, pipe, 1);
 	r->next = sv->readers;
 	if (sv->readers)
 		sv->readers->prev = r;
@@ -354,6 +380,50 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 	reader_pump(r);
 }
 
+/* An attach to a source (a watch) rather than a session. */
+static void
+attach_source(struct streams *sv, nng_pipe pipe, const Runner__V1__WatchAttach *req)
+{
+	struct stream_reader *r = reader_by_pipe(sv, pipe);
+	rstatus st;
+	void *src;
+
+	if (r == NULL && (r = reader_new(sv, pipe)) == NULL)
+		return;
+	if (r->s != NULL || r->src != NULL || r->final_queued)
+		return; /* one attach per connection */
+	if (sv->source_ops == NULL) {
+		reader_end(r, RS_UNIMPLEMENTED, "this server has no watches");
+		return;
+	}
+	if ((src = sv->source_ops->bind(sv->source_arg, req, r, &st)) == NULL) {
+		reader_end(r, st.code, "%s", st.message);
+		return;
+	}
+	r->src = src;
+	reader_pump(r);
+}
+
+void
+streams_set_source(struct streams *sv, const struct stream_source_ops *ops, void *arg)
+{
+	sv->source_ops = ops;
+	sv->source_arg = arg;
+}
+
+void
+streams_source_ready(struct stream_reader *r)
+{
+	reader_pump(r);
+}
+
+void
+streams_source_end(struct stream_reader *r, int code, const char *message)
+{
+	if (!r->final_queued && !r->final_sent)
+		reader_end(r, code, "%s", message);
+}
+
 static void
 ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 {
@@ -363,6 +433,8 @@ ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 		return;
 	if (a->frames > r->acked && a->frames <= r->sent)
 		r->acked = a->frames;
+	if (r->src != NULL)
+		sv->source_ops->ack(r->src, a->events_offset);
 	if (r->s != NULL) {
 		uint64_t out = session_has_terminal(r->s) ? a->pty_offset : a->stdout_offset;
 		/* Only what was actually sent can be acknowledged. */
@@ -378,8 +450,10 @@ detach(struct streams *sv, nng_pipe pipe)
 {
 	struct stream_reader *r = reader_by_pipe(sv, pipe);
 
-	if (r != NULL && !r->final_queued && !r->final_sent)
+	if (r != NULL && !r->final_queued && !r->final_sent) {
+		r->detaching = true;
 		reader_end(r, RS_CANCELLED, "detached by the reader");
+	}
 }
 
 /* --- the socket ----------------------------------------------------------- */
@@ -404,6 +478,7 @@ recv_done(struct loop_task *t)
 		return;
 	if (sv->recv_result == 0) {
 		msg = nng_aio_get_msg(sv->recv_aio);
+		listeners_pipe_activity(sv->listeners, nng_msg_get_pipe(msg), 0);
 		m = stream_message_decode(nng_msg_body(msg), nng_msg_len(msg));
 		if (m == NULL)
 			nng_pipe_close(nng_msg_get_pipe(msg)); /* not a reader: hang up */
@@ -411,6 +486,8 @@ recv_done(struct loop_task *t)
 			attach(sv, nng_msg_get_pipe(msg), m->attach);
 		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_ACK)
 			ack(sv, nng_msg_get_pipe(msg), m->ack);
+		else if (m->kind_case == RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH)
+			attach_source(sv, nng_msg_get_pipe(msg), m->watch);
 		else
 			detach(sv, nng_msg_get_pipe(msg));
 		if (m != NULL)
@@ -435,9 +512,9 @@ pipe_gone_task(struct loop_task *t)
 	free(g);
 }
 
-/* nng thread */
+/* nng thread (the listeners' NNG_PIPE_EV_REM_POST) */
 static void
-pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+pipe_removed(nng_pipe p, void *arg)
 {
 	struct streams *sv = arg;
 	struct pipe_gone *g = malloc(sizeof(*g));
@@ -618,6 +695,7 @@ int
 streams_start(struct streams **out, struct loop *l, struct sessions *ss,
 	      const struct listeners_config *cfg, rstatus *st)
 {
+	struct listeners_config lcfg;
 	struct streams *sv;
 	int rv;
 
@@ -633,12 +711,14 @@ streams_start(struct streams **out, struct loop *l, struct sessions *ss,
 	}
 	sv->open = true;
 	if ((rv = nng_socket_set_size(sv->sock, NNG_OPT_RECVMAXSZ, cfg->max_request)) != 0 ||
-	    (rv = nng_pipe_notify(sv->sock, NNG_PIPE_EV_REM_POST, pipe_removed, sv)) != 0 ||
 	    (rv = nng_aio_alloc(&sv->recv_aio, recv_cb, sv)) != 0) {
 		streams_free(sv);
 		return rstatus_fail(st, RS_INTERNAL, "stream socket: %s", nng_strerror(rv));
 	}
-	if ((rv = listeners_start(&sv->listeners, sv->sock, cfg, st)) < 0) {
+	lcfg = *cfg;
+	lcfg.pipe_removed = pipe_removed;
+	lcfg.pipe_arg = sv;
+	if ((rv = listeners_start(&sv->listeners, sv->sock, &lcfg, st)) < 0) {
 		streams_free(sv);
 		return rv;
 	}

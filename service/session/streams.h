@@ -18,7 +18,12 @@
 #ifndef RUNNER_STREAMS_H
 #define RUNNER_STREAMS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <nng/nng.h>
+
+#include "runner/v1/runner.pb-c.h"
 
 #include "rpc/listeners.h"
 #include "core/loop.h"
@@ -64,6 +69,38 @@ void streams_stop_accepting(struct streams *sv);
 
 /* Readers with frames not yet sent (drain waits for them). */
 unsigned streams_busy(const struct streams *sv);
+
+/* --- a second kind of reader: sources of frames (watches) ------------------
+ *
+ * Besides sessions, a reader may attach (StreamClientMessage.watch) to a
+ * source the stream layer does not know: WatchDir's watches
+ * (files/files.h). The source makes the frames, its last one included;
+ * the stream layer sends them within the reader's window and passes the
+ * acknowledgements on, exactly as for sessions. */
+struct stream_reader;
+
+struct stream_source_ops {
+	/* Bind reader `r` to what `a` names; NULL, with a status for the
+	 * reader's last frame, when it cannot be (NOT_FOUND, UNAUTHENTICATED,
+	 * OUT_OF_RANGE). */
+	void *(*bind)(void *arg, const Runner__V1__WatchAttach *a, struct stream_reader *r, rstatus *st);
+	/* The bound reader's next frame, or NULL when there is none now;
+	 * *last is set on its last frame (the reader is unbound after it). */
+	nng_msg *(*next)(void *src, bool *last);
+	/* The reader acknowledged everything below `events_offset`. */
+	void (*ack)(void *src, uint64_t events_offset);
+	/* The reader is no longer bound: it detached (`detached`: the source
+	 * should end), or its connection went, or it was ended. */
+	void (*unbind)(void *src, bool detached);
+};
+
+/* Where attaches of StreamClientMessage.watch go (`arg` is the ops'). */
+void streams_set_source(struct streams *sv, const struct stream_source_ops *ops, void *arg);
+/* From the source: `r` has frames to take. */
+void streams_source_ready(struct stream_reader *r);
+/* From the source: end `r` now with a last frame carrying `code` and
+ * `message` (it is unbound first). */
+void streams_source_end(struct stream_reader *r, int code, const char *message);
 
 struct outbuf;
 

@@ -74,12 +74,14 @@ decode_request_bytes(const uint8_t *data, size_t len)
 	const ProtobufCMethodDescriptor *md;
 	Runner__V1__RequestEnvelope *env;
 	ProtobufCMessage *m;
+	struct wire_limits lim;
 	rstatus st;
 	int result = 0;
 
-	if (envelope_decode(data, len, &env, &st) < 0) {
-		FUZZ_CHECK(st.code == RS_INVALID_ARGUMENT && st.message[0], "envelope refused with %s: %s",
-			   rstatus_code_name(st.code), st.message);
+	wire_limits_init(&lim, &runner__v1__command_spec__descriptor);
+	if (envelope_decode(data, len, &lim, &env, &st) < 0) {
+		FUZZ_CHECK((st.code == RS_INVALID_ARGUMENT || st.code == RS_RESOURCE_EXHAUSTED) && st.message[0],
+			   "envelope refused with %s: %s", rstatus_code_name(st.code), st.message);
 		return -1;
 	}
 	FUZZ_CHECK(env->request_id.len <= DEDUP_MAX_ID, "request id of %zu bytes accepted",
@@ -92,9 +94,9 @@ decode_request_bytes(const uint8_t *data, size_t len)
 			   strcmp(env->method + strlen(sd->name) + 1, md->name) == 0,
 		   "\"%.100s\" resolved to %s", env->method, md->name);
 	(void) dedup_fingerprint(md->name, env->payload.data, env->payload.len);
-	if (envelope_payload_decode(md, &env->payload, &m, &st) < 0) {
-		FUZZ_CHECK(st.code == RS_INVALID_ARGUMENT && st.message[0], "payload refused with %s: %s",
-			   rstatus_code_name(st.code), st.message);
+	if (envelope_payload_decode(md, &env->payload, &lim, NULL, &m, &st) < 0) {
+		FUZZ_CHECK((st.code == RS_INVALID_ARGUMENT || st.code == RS_RESOURCE_EXHAUSTED) && st.message[0],
+			   "payload refused with %s: %s", rstatus_code_name(st.code), st.message);
 		goto done;
 	}
 	FUZZ_CHECK(m->descriptor == md->input, "payload decoded as %s", m->descriptor->name);

@@ -24,6 +24,9 @@ fuzz_one_stream_message(const uint8_t *data, size_t size)
 		break;
 	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_DETACH:
 		break;
+	case RUNNER__V1__STREAM_CLIENT_MESSAGE__KIND_WATCH:
+		FUZZ_CHECK(m->watch != NULL && m->watch->watch_id != NULL, "a watch's attach without its watch id");
+		break;
 	default:
 		FUZZ_CHECK(false, "kind %d accepted", (int) m->kind_case);
 	}

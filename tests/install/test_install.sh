@@ -100,10 +100,11 @@ cmake --build "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || {
 
 # runnerctl from its sources, away from the tree's own headers.
 mkdir "$tmp/ctl"
-cp "$src"/cli/rctl*.c "$src"/cli/rctl.h "$src"/cli/runnerctl.c "$src"/proto/pb_json.[ch] "$tmp/ctl/"
+cp "$src"/cli/rctl*.c "$src"/cli/rctl*.h "$src"/cli/runnerctl.c "$src"/proto/pb_json.[ch] "$tmp/ctl/"
 read -r -a jansson <<<"$(pkg-config --cflags --libs jansson)"
+read -r -a crypto <<<"$(pkg-config --libs libcrypto)" # SHA-256 of uploads
 cc -std=gnu11 -D_GNU_SOURCE "${flags[@]}" -Wno-unused-parameter "${cflags[@]}" "$tmp"/ctl/*.c \
-	"${libs[@]}" "${jansson[@]}" -lresolv -lm -lpthread -o "$tmp/ctl/runnerctl"
+	"${libs[@]}" "${jansson[@]}" "${crypto[@]}" -lresolv -lm -lpthread -o "$tmp/ctl/runnerctl"
 
 # --- 3. runs -----------------------------------------------------------------
 mkdir -m 0700 "$tmp/run"

@@ -1,16 +1,20 @@
 /* Unit tests of the pure pieces: command validation, units, the wire
- * string check, de-duplication, and a seeded fuzz replay of the decode path. */
+ * checks, de-duplication, the connection cap, session output buffers, and a
+ * seeded fuzz replay of the decode path. */
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "command.h"
 #include "core/loop.h"
 #include "decode_request.h"
 #include "fuzz_targets.h"
+#include "rpc/conncap.h"
 #include "rpc/dedup.h"
+#include "session/outbuf.h"
 #include "session/stream_message.h"
 #include "runner/v1/runner.pb-c.h"
 #include "unit_run.h"
@@ -194,6 +198,253 @@ START_TEST(test_wire_check_nul_in_nested_string)
 	ck_assert_int_eq(wire_check_strings(&runner__v1__run_request__descriptor, NULL, 0, &st), 0);
 	/* Truncation is malformed, not a crash. */
 	ck_assert_int_lt(wire_check_strings(&runner__v1__run_request__descriptor, buf, len - 1, &st), 0);
+}
+END_TEST
+
+/* Hand-encoded wire bytes: a tag and a length-delimited body. */
+static uint8_t *
+put_ld(uint8_t *p, unsigned field, const void *data, size_t len)
+{
+	uint64_t v = len;
+
+	*p++ = (uint8_t) (field << 3 | 2);
+	while (v >= 0x80) {
+		*p++ = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t) v;
+	memcpy(p, data, len);
+	return p + len;
+}
+
+/* A RunRequest whose command holds `n` empty argv elements, encoded by
+ * hand in `parts` occurrences of the command field (protobuf merges them). */
+static uint8_t *
+many_empty_argv(size_t n, size_t parts, size_t *len)
+{
+	size_t per = n / parts;
+	uint8_t *spec = malloc(2 * per), *buf = malloc(parts * (2 * per + 16)), *p = buf;
+
+	ck_assert_ptr_nonnull(spec);
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < per; i++)
+		spec[2 * i] = 1 << 3 | 2, spec[2 * i + 1] = 0;
+	for (size_t i = 0; i < parts; i++)
+		p = put_ld(p, 1, spec, 2 * per);
+	free(spec);
+	*len = (size_t) (p - buf);
+	return buf;
+}
+
+static double
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double) (t1.tv_sec - t0->tv_sec) * 1e3 + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* 2 M empty argv elements (4 MiB) are refused as execve would refuse
+ * them, before protobuf-c sees them, in a few milliseconds; split over
+ * many occurrences of the command field they are counted together. */
+START_TEST(test_wire_check_argv_count)
+{
+	const ProtobufCMessageDescriptor *rd = &runner__v1__run_request__descriptor;
+	struct wire_limits lim;
+	struct timespec t0;
+	uint8_t *buf;
+	size_t len;
+	rstatus st;
+	double ms;
+
+	wire_limits_init(&lim, &runner__v1__command_spec__descriptor);
+	ck_assert_uint_ge(lim.arg_max, 128u * 1024u);
+	buf = many_empty_argv(2u << 20, 1, &len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_lt(wire_check(rd, buf, len, &lim, &st), 0);
+	ms = elapsed_ms(&t0);
+	ck_assert_int_eq(st.code, RS_INVALID_ARGUMENT);
+	ck_assert_msg(strstr(st.message, "ARG_MAX") != NULL, "message: %s", st.message);
+	fprintf(stderr, "2M empty argv elements refused by wire_check in %.2f ms: %s\n", ms, st.message);
+	/* Without limits (the NUL check only) the same bytes pass. */
+	ck_assert_int_eq(wire_check_strings(rd, buf, len, &st), 0);
+	free(buf);
+
+	/* Each string costs its NUL and a pointer: 9 bytes for an empty one. */
+	buf = many_empty_argv(lim.arg_max / 9, 1, &len);
+	ck_assert_int_eq(wire_check(rd, buf, len, &lim, &st), 0);
+	free(buf);
+	buf = many_empty_argv(lim.arg_max / 9 + 16, 16, &len);
+	ck_assert_int_lt(wire_check(rd, buf, len, &lim, &st), 0);
+	ck_assert_int_eq(st.code, RS_INVALID_ARGUMENT);
+	free(buf);
+}
+END_TEST
+
+/* One string of argv, shell or env ("NAME=VALUE") may hold at most
+ * MAX_ARG_STRLEN bytes with its NUL. */
+START_TEST(test_wire_check_arg_strlen)
+{
+	const ProtobufCMessageDescriptor *rd = &runner__v1__run_request__descriptor;
+	size_t max = WIRE_ARG_STRLEN_MAX - 1; /* without the NUL */
+	uint8_t *big = malloc(max + 1), *spec = malloc(max + 64), *env = malloc(max + 64);
+	uint8_t *buf = malloc(2 * max + 256), *p;
+	struct wire_limits lim;
+	rstatus st;
+
+	ck_assert(big && spec && env && buf);
+	memset(big, 'x', max + 1);
+	wire_limits_init(&lim, &runner__v1__command_spec__descriptor);
+	for (unsigned field = 1; field <= 2; field++) { /* argv, shell */
+		p = put_ld(buf, 1, spec, (size_t) (put_ld(spec, field, big, max) - spec));
+		ck_assert_int_eq(wire_check(rd, buf, (size_t) (p - buf), &lim, &st), 0);
+		p = put_ld(buf, 1, spec, (size_t) (put_ld(spec, field, big, max + 1) - spec));
+		ck_assert_int_lt(wire_check(rd, buf, (size_t) (p - buf), &lim, &st), 0);
+		ck_assert_int_eq(st.code, RS_INVALID_ARGUMENT);
+		ck_assert_msg(strstr(st.message, "MAX_ARG_STRLEN") != NULL, "message: %s", st.message);
+	}
+	/* env {name: "A", value: max - 2 bytes} is "A=..." of max bytes. */
+	for (size_t extra = 0; extra <= 1; extra++) {
+		uint8_t *e = put_ld(env, 1, "A", 1);
+		e = put_ld(e, 2, big, max - 2 + extra);
+		p = put_ld(buf, 1, spec, (size_t) (put_ld(spec, 3, env, (size_t) (e - env)) - spec));
+		if (extra == 0) {
+			ck_assert_int_eq(wire_check(rd, buf, (size_t) (p - buf), &lim, &st), 0);
+		} else {
+			ck_assert_int_lt(wire_check(rd, buf, (size_t) (p - buf), &lim, &st), 0);
+			ck_assert_msg(strstr(st.message, "env[0]") != NULL, "message: %s", st.message);
+		}
+	}
+	free(big);
+	free(spec);
+	free(env);
+	free(buf);
+}
+END_TEST
+
+/* Repeated elements outside argv/env and unknown fields share one budget
+ * (protobuf-c allocates for each): RESOURCE_EXHAUSTED past it. */
+START_TEST(test_wire_check_element_budget)
+{
+	const ProtobufCMessageDescriptor *ed = &runner__v1__request_envelope__descriptor;
+	size_t n = WIRE_DEFAULT_MAX_ELEMENTS;
+	uint8_t *buf = malloc(3 * (n + 1)), *p;
+	struct wire_limits lim;
+	rstatus st;
+
+	ck_assert_ptr_nonnull(buf);
+	wire_limits_init(&lim, &runner__v1__command_spec__descriptor);
+	/* metadata (field 4): empty KeyValue entries. */
+	p = buf;
+	for (size_t i = 0; i < n; i++)
+		p = put_ld(p, 4, "", 0);
+	ck_assert_int_eq(wire_check(ed, buf, (size_t) (p - buf), &lim, &st), 0);
+	p = put_ld(p, 4, "", 0);
+	ck_assert_int_lt(wire_check(ed, buf, (size_t) (p - buf), &lim, &st), 0);
+	ck_assert_int_eq(st.code, RS_RESOURCE_EXHAUSTED);
+	/* Unknown field 100 (varint 0): three bytes each. */
+	p = buf;
+	for (size_t i = 0; i <= n; i++) {
+		*p++ = (uint8_t) (100 << 3 & 0x7f) | 0x80;
+		*p++ = (uint8_t) (100 >> 4);
+		*p++ = 0;
+	}
+	ck_assert_int_lt(wire_check(ed, buf, (size_t) (p - buf), &lim, &st), 0);
+	ck_assert_int_eq(st.code, RS_RESOURCE_EXHAUSTED);
+	ck_assert_int_eq(wire_check_strings(ed, buf, (size_t) (p - buf), &st), 0);
+	free(buf);
+}
+END_TEST
+
+/* outbuf: dropping bytes nobody acknowledged (counted), keeping exactly a
+ * tail from inside a chunk, giving back a finished buffer's unused end. */
+START_TEST(test_outbuf_drop_and_shrink)
+{
+	uint8_t *data = malloc(3 * OUTBUF_CHUNK), got[16];
+	const uint8_t *p;
+	struct outbuf b;
+	size_t mem;
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < 3 * OUTBUF_CHUNK; i++)
+		data[i] = (uint8_t) (i * 7);
+	outbuf_init(&b, 4 * OUTBUF_CHUNK);
+	ck_assert_uint_eq(outbuf_append(&b, data, 2 * OUTBUF_CHUNK + 100), 2 * OUTBUF_CHUNK + 100);
+	outbuf_ack(&b, 1000);
+	/* The last CHUNK - 4000 bytes: base inside the second chunk, the first
+	 * freed. */
+	ck_assert_uint_gt(outbuf_keep_last(&b, OUTBUF_CHUNK - 4000), 0);
+	ck_assert_uint_eq(b.base, OUTBUF_CHUNK + 4100);
+	ck_assert_uint_eq(b.dropped, b.base - 1000);
+	ck_assert_uint_eq(b.acked, b.base);
+	outbuf_copy(&b, b.base, got, sizeof(got));
+	ck_assert_mem_eq(got, data + b.base, sizeof(got));
+	ck_assert_uint_eq(outbuf_peek(&b, b.base, &p), OUTBUF_CHUNK - (b.base - OUTBUF_CHUNK));
+	/* Keeping more than is there drops nothing. */
+	ck_assert_uint_eq(outbuf_keep_last(&b, 10 * OUTBUF_CHUNK), 0);
+	/* Shrinking gives back the last chunk's unused end; the data stays. */
+	mem = outbuf_memory(&b);
+	outbuf_shrink(&b);
+	ck_assert_uint_eq(outbuf_memory(&b), mem - (OUTBUF_CHUNK - 100));
+	outbuf_copy(&b, b.end - 16, got, sizeof(got));
+	ck_assert_mem_eq(got, data + b.end - 16, sizeof(got));
+	/* Dropping chunk by chunk, down to nothing. */
+	while (outbuf_drop_oldest(&b) > 0)
+		;
+	ck_assert_uint_eq(outbuf_memory(&b), 0);
+	ck_assert_uint_eq(b.base, b.end);
+	ck_assert_uint_eq(b.dropped, b.end - 1000);
+	/* Appending goes on from the end. */
+	ck_assert_uint_eq(outbuf_append(&b, data, 10), 10);
+	ck_assert_uint_eq(b.end, 2 * OUTBUF_CHUNK + 110);
+	outbuf_free(&b);
+	free(data);
+}
+END_TEST
+
+/* The connection cap: admitted up to the cap; past it the connection
+ * quiet the longest without work makes room, busy or recently active ones
+ * never do, and the newcomer is refused when none can. */
+START_TEST(test_conncap)
+{
+	struct conncap *t = conncap_new(2, 2);
+	const uint64_t q = CONNCAP_QUIET_US;
+	uint32_t victim;
+
+	ck_assert_ptr_nonnull(t);
+	conncap_set_listener(t, 0, 7);
+	conncap_set_listener(t, 1, 8);
+	ck_assert_int_eq(conncap_admit(t, 7, 101, 0, &victim), 0);
+	ck_assert_int_eq(conncap_admit(t, 7, 102, 10, &victim), 0);
+	ck_assert_uint_eq(victim, 0);
+	/* Another listener has its own cap; an unknown one passes uncounted. */
+	ck_assert_int_eq(conncap_admit(t, 8, 201, 10, &victim), 0);
+	ck_assert_int_eq(conncap_admit(t, 99, 301, 10, &victim), 0);
+	ck_assert_uint_eq(conncap_count(t), 3);
+	/* Full, nobody quiet yet: refused. */
+	ck_assert_int_eq(conncap_admit(t, 7, 103, q - 1, &victim), -1);
+	ck_assert_uint_eq(victim, 0);
+	/* 101 has work, 102 was active last: 102 makes room once quiet. */
+	conncap_activity(t, 101, 1, 20);
+	ck_assert_int_eq(conncap_admit(t, 7, 104, 20 + q, &victim), 0);
+	ck_assert_uint_eq(victim, 102);
+	/* 101 (busy) and 104 (just in): refused, however long 101 waits. */
+	ck_assert_int_eq(conncap_admit(t, 7, 105, 20 + q + 1, &victim), -1);
+	ck_assert_int_eq(conncap_admit(t, 7, 106, 100 * q, &victim), 0);
+	ck_assert_uint_eq(victim, 104);
+	/* Its work done, 101 is the quietest again after a while. */
+	conncap_activity(t, 101, -1, 100 * q);
+	conncap_activity(t, 106, 0, 100 * q + 5);
+	ck_assert_int_eq(conncap_admit(t, 7, 107, 101 * q, &victim), 0);
+	ck_assert_uint_eq(victim, 101);
+	/* A forgotten connection frees its place. */
+	conncap_forget(t, 106);
+	conncap_forget(t, 999); /* unknown: ignored */
+	ck_assert_int_eq(conncap_admit(t, 7, 108, 101 * q, &victim), 0);
+	ck_assert_uint_eq(victim, 0);
+	ck_assert_uint_eq(conncap_count(t), 3);
+	conncap_free(t);
 }
 END_TEST
 
@@ -421,6 +672,11 @@ main(void)
 	tcase_add_test(tc, test_command_limits_clamped);
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_wire_check_nul_in_nested_string);
+	tcase_add_test(tc, test_wire_check_argv_count);
+	tcase_add_test(tc, test_wire_check_arg_strlen);
+	tcase_add_test(tc, test_wire_check_element_budget);
+	tcase_add_test(tc, test_outbuf_drop_and_shrink);
+	tcase_add_test(tc, test_conncap);
 	tcase_add_test(tc, test_decode_fuzz_replay);
 	tcase_add_test(tc, test_fuzz_corpus_replay);
 	tcase_add_test(tc, test_stream_message_nul_refused);
