@@ -157,25 +157,44 @@ start(struct sp *s, const struct spawner_req *r, const int *fds, int n)
 	ck_assert_msg(spawner_spawn(spawners, &s->w, r, fds, n, &st) == 0, "%s", st.message);
 }
 
+/* Read `fd` to EOF (blocking or not: wait with poll); a static buffer. */
+static char *
+read_all(int fd)
+{
+	static char buf[65536];
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		ck_assert_int_gt(poll(&pfd, 1, 10000), 0);
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		got += (size_t) n;
+	}
+	buf[got] = '\0';
+	return buf;
+}
+
 /* Spawn with stdout on a pipe; wait for the end; return what it printed. */
 static char *
 run_capture(const struct spawner_req *r0, struct sp *s)
 {
 	struct spawner_req r = *r0;
-	static char out[65536];
-	size_t got = 0;
+	char *out;
 	int p[2];
-	ssize_t n;
 
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	r.fd_map[1] = 0;
 	start(s, &r, &p[1], 1);
 	close(p[1]);
 	run_until(&s->exited);
-	while ((n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
-		got += (size_t) n;
+	out = read_all(p[0]);
 	close(p[0]);
-	out[got] = '\0';
 	return out;
 }
 
@@ -582,28 +601,6 @@ START_TEST(test_many_concurrent)
 END_TEST
 
 
-/* Read `fd` to EOF (it is non-blocking: wait with poll). */
-static char *
-read_all(int fd)
-{
-	static char buf[65536];
-	size_t got = 0;
-
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-		ck_assert_int_gt(poll(&pfd, 1, 10000), 0);
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n < 0 && errno == EAGAIN)
-			continue;
-		ck_assert_int_ge(n, 0);
-		if (n == 0)
-			break;
-		got += (size_t) n;
-	}
-	buf[got] = '\0';
-	return buf;
-}
 
 /* The spawner makes the stdio pipes: runnerd's ends arrive non-blocking
  * with SPAWNED, the child's are its 0-2 and nothing else is open. */
