@@ -641,7 +641,7 @@ main(int argc, char **argv)
 	struct bench_daemon daemon = { .pid = -1 };
 	struct bench_result *results;
 	struct bench_cfg cfgs[3 * MAX_CLIENT_COUNTS + 2];
-	int ncfgs = 0, nres = 0, exit_code = 0, few = INT32_MAX, many = 0;
+	int ncfgs = 0, nres = 0, exit_code = 0, few = INT32_MAX, many = 0, first_few = 0;
 
 	bench_prog = "bench_run";
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -730,25 +730,33 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < nclients; i++) {
-		few = clients[i] < few ? clients[i] : few;
+		if (clients[i] < few) {
+			few = clients[i];
+			first_few = i;
+		}
 		many = clients[i] > many ? clients[i] : many;
 	}
 	if (nng_floor_setup(addr != NULL ? addr : daemon.ipc_url) < 0) {
 		bench_daemon_shutdown(&daemon, NULL);
 		return 2;
 	}
-	for (int i = 0; i < nclients; i++)
+	/* By client count, each floor just before what it is compared with,
+	 * so that a shared machine's drifting load touches both alike. */
+	for (int i = 0; i < nclients; i++) {
 		cfgs[ncfgs++] = (struct bench_cfg) { "floor", NULL, clients[i], CFG_FLOOR };
-	/* The bare round trip with the fewest clients: the latency floor. */
-	cfgs[ncfgs++] = (struct bench_cfg) { "nng ipc", g_nng.ipc_url, few, CFG_NNG };
-	if (addr == NULL || strcmp(transport_of(addr), "tcp") == 0)
-		cfgs[ncfgs++] = (struct bench_cfg) { "nng tcp", g_nng.tcp_url, few, CFG_NNG };
-	for (int i = 0; i < nclients && addr == NULL; i++)
+		/* The bare round trip with the fewest clients: the latency floor. */
+		if (clients[i] == few && i == first_few) {
+			cfgs[ncfgs++] = (struct bench_cfg) { "nng ipc", g_nng.ipc_url, few, CFG_NNG };
+			if (addr == NULL || strcmp(transport_of(addr), "tcp") == 0)
+				cfgs[ncfgs++] = (struct bench_cfg) { "nng tcp", g_nng.tcp_url, few, CFG_NNG };
+		}
+		if (addr != NULL) {
+			cfgs[ncfgs++] = (struct bench_cfg) { transport_of(addr), addr, clients[i], CFG_RUNNERD };
+			continue;
+		}
 		cfgs[ncfgs++] = (struct bench_cfg) { "ipc", daemon.ipc_url, clients[i], CFG_RUNNERD };
-	for (int i = 0; i < nclients && addr == NULL; i++)
 		cfgs[ncfgs++] = (struct bench_cfg) { "tcp", daemon.tcp_url, clients[i], CFG_RUNNERD };
-	for (int i = 0; i < nclients && addr != NULL; i++)
-		cfgs[ncfgs++] = (struct bench_cfg) { transport_of(addr), addr, clients[i], CFG_RUNNERD };
+	}
 
 	printf("bench_run: Run(%s) via runnerd %s%s; %ld runs per config, warm-up %ld\n", TRUE_PATH,
 	       version[0] ? version : "(unknown version)",
