@@ -39,6 +39,7 @@ struct job {
 	struct ledger *ledger;
 	bool want_stdin;
 	bool out_paused, err_paused;
+	bool out_grown, err_grown;
 	uint64_t started_us, grace_ms, linger_ms;
 	enum kill_phase phase;
 	Runner__V1__Termination forced; /* TIMEOUT/KILLED once runnerd intervened */
@@ -242,6 +243,18 @@ job_pause_output(struct job *j, enum job_stream s, bool paused)
 		return;
 	*flag = paused;
 	rewatch(j, s == JOB_STDOUT ? &j->out : &j->err, !paused, EPOLLIN);
+}
+
+void
+job_grow_pipe(struct job *j, enum job_stream s)
+{
+	bool *grown = s == JOB_STDOUT ? &j->out_grown : &j->err_grown;
+	int fd = s == JOB_STDOUT ? j->out.fd : j->err.fd;
+
+	if (*grown || fd < 0 || fd == j->tty_master)
+		return;
+	*grown = true;
+	(void) fcntl(fd, F_SETPIPE_SZ, (int) JOB_PIPE_GROWN);
 }
 
 void

@@ -75,6 +75,16 @@ int job_start(struct loop *l, const struct job_spec *spec, const struct job_ops 
 /* Stop or resume watching one output pipe. */
 void job_pause_output(struct job *j, enum job_stream s, bool paused);
 
+/* Let an output pipe hold JOB_PIPE_GROWN bytes (once; best effort: the
+ * kernel may refuse past pipe-user-pages-soft; a terminal is left alone).
+ * For a stream seen to fill its pipe: while runnerd waits for the CPU or
+ * for a reader, the producer runs on, and the next wake-up reads (and the
+ * next frame carries) up to that much instead of the default 64 KiB. Idle
+ * sessions' pipes cost no more. */
+#define JOB_PIPE_DEFAULT (64u * 1024u)
+#define JOB_PIPE_GROWN (1024u * 1024u)
+void job_grow_pipe(struct job *j, enum job_stream s);
+
 /* Ask for (or stop asking for) stdin_writable calls. */
 void job_want_stdin(struct job *j, bool want);
 
