@@ -216,7 +216,8 @@ struct rctl_handle {
 /* Parse `arg` into `h`; false when it cannot name a session. */
 bool rctl_parse_handle(const char *arg, struct rctl_handle *h);
 
-/* Whether `id` is a whole session id (32 hex digits), not a prefix. */
+/* Whether `id` is a whole session id (32 hex digits, then in a fleet "@"
+ * and the owner's address), not a prefix. */
 bool rctl_is_full_id(const char *id);
 
 /* The one operand after the options, a session ID or handle, into `h`;

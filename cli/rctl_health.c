@@ -6,10 +6,33 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Health is answered without touching any child, so a server that takes
  * longer than this is as good as down (the client adds its own margin). */
 #define HEALTH_DEADLINE_MS 5000
+
+/* The config in force: its file, version, hash and load time; a failed
+ * reload on a line of its own. */
+static void
+print_config(const Runner__V1__HealthResponse *h)
+{
+	time_t t = (time_t) (h->config_loaded_unix_ms / 1000);
+	char when[32] = "?";
+	struct tm tm;
+
+	if (h->config_version == 0)
+		return; /* a runnerd from before reloads */
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (h->config_path[0] == '\0')
+		printf("config:   built-in default profile, loaded %s\n", when);
+	else
+		printf("config:   %s, version %llu, sha256 %s, loaded %s\n", h->config_path,
+		       (unsigned long long) h->config_version, h->config_sha256, when);
+	if (h->config_error[0] != '\0')
+		printf("          last reload failed: %s\n", h->config_error);
+}
 
 static void
 print_health(const Runner__V1__HealthResponse *h)
@@ -18,8 +41,12 @@ print_health(const Runner__V1__HealthResponse *h)
 	int width = 0;
 
 	rctl_format_duration(h->uptime_ms * 1000, uptime, sizeof(uptime));
-	printf("status:   %s\nversion:  %s\nrunning:  %u\nsessions: %u\nuptime:   %s\nbackends:%s\n",
-	       h->status, h->version, h->running, h->sessions, uptime, h->n_backends ? "" : " none");
+	printf("status:   %s\nversion:  %s\nrunning:  %u\nsessions: %u\nuptime:   %s\n", h->status, h->version,
+	       h->running, h->sessions, uptime);
+	if (h->instance[0] != '\0')
+		printf("instance: %s (one of a fleet)\n", h->instance);
+	print_config(h);
+	printf("backends:%s\n", h->n_backends ? "" : " none");
 	for (size_t i = 0; i < h->n_backends; i++)
 		if ((int) strlen(h->backends[i]->name) > width)
 			width = (int) strlen(h->backends[i]->name);

@@ -122,12 +122,13 @@ rctl_signal(runner_client *c, const char *id, int sig, runner_status *st)
 
 /* ---- start ---- */
 
-/* attach finds the stream where runnerd puts it by default; say so when
- * this runnerd put it elsewhere. */
+/* attach finds the stream where runnerd puts it by default (beside the
+ * session's owner in a fleet, else beside --addr); say so when this
+ * runnerd put it elsewhere. */
 static void
-stream_addr_hint(struct rctl_globals *g, const char *stream_addr)
+stream_addr_hint(struct rctl_globals *g, const char *id, const char *stream_addr)
 {
-	const char *addr = rctl_addr(g);
+	const char *addr = runner_session_owner(id) ? runner_session_owner(id) : rctl_addr(g);
 	char derived[1024];
 
 	if (runner_stream_address(addr, derived, sizeof(derived), NULL) < 0 ||
@@ -163,7 +164,7 @@ rctl_cmd_start(struct rctl_globals *g, int argc, char **argv)
 		if (resp->existing)
 			fprintf(stderr, PROG " start: key '%s' already names session %s; nothing started\n",
 				o.key, resp->session_id);
-		stream_addr_hint(g, resp->stream_address);
+		stream_addr_hint(g, resp->session_id, resp->stream_address);
 		/* The handle alone: H=$(runnerctl start ...) is the whole use. */
 		printf("%s\n", handle);
 		rv = RCTL_EXIT_OK;

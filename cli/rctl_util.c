@@ -199,7 +199,8 @@ rctl_is_full_id(const char *id)
 {
 	size_t n = strlen(id);
 
-	return n == 32 && strspn(id, "0123456789abcdef") == n;
+	/* 32 hex digits; in a fleet, then "@" and the owner's address. */
+	return n >= 32 && strspn(id, "0123456789abcdef") == 32 && (n == 32 || runner_session_owner(id) == id + 33);
 }
 
 char *

@@ -169,6 +169,9 @@ rctl_cmd_attach(struct rctl_globals *g, int argc, char **argv)
 	if (w.stream_addr == NULL && (w.stream_addr = getenv("RUNNERD_STREAM_ADDR")) != NULL &&
 	    w.stream_addr[0] == '\0')
 		w.stream_addr = NULL;
+	/* Beside the runnerd that owns the session (a fleet), else ours. */
+	if (runner_session_owner(h.id) != NULL)
+		addr = runner_session_owner(h.id);
 	if (w.stream_addr == NULL && runner_stream_address(addr, derived, sizeof(derived), NULL) == 0)
 		w.stream_addr = derived;
 	if (w.stream_addr == NULL)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "routing.h"
 #include "status.h"
 #include "units.h"
 
@@ -27,13 +29,31 @@
 #define DEADLINE_MARGIN_MS 5000
 /* Re-sends of one request after its connection dropped. */
 #define MAX_RESENDS 5
+/* Redirects followed for one call (a fleet: routing.h). */
+#define MAX_HOPS 3
+/* Connections kept to the instances of a fleet that own sessions. */
+#define MAX_OWNERS 16
+
+struct owner_link {
+	char url[ROUTING_ADDRESS_MAX + 1];
+	runner_client *c;
+};
 
 struct runner_client {
 	nng_socket sock;
 	bool open;
 	int connect_timeout_ms;
 	uint32_t max_request;
-	char url[512];
+	char url[512];   /* as given: one address, or several separated by commas */
+	size_t n_urls;
+	runner_client_options opts;
+	pthread_mutex_t mu; /* guards what follows */
+	/* The instance of a fleet the replies over this client's one address
+	 * come from ("" unknown, or runnerd runs alone); not kept for several
+	 * addresses, whose calls spread over several instances. */
+	char instance[ROUTING_ADDRESS_MAX + 1];
+	struct owner_link owners[MAX_OWNERS];
+	size_t n_owners;
 };
 
 const char *
@@ -53,9 +73,18 @@ runner_client_close(runner_client *c)
 {
 	if (c == NULL)
 		return;
+	for (size_t i = 0; i < c->n_owners; i++)
+		runner_client_close(c->owners[i].c);
 	if (c->open)
 		nng_close(c->sock);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+const char *
+runner_session_owner(const char *session_id)
+{
+	return routing_session_owner(session_id);
 }
 
 int
@@ -82,6 +111,29 @@ runner_client_check_access(const char *url, runner_status *st)
 	return 0;
 }
 
+/* Dial every address of a comma-separated list on the one REQ socket:
+ * nng spreads the calls over the connections, as a load balancer would. */
+static int
+dial_all(runner_client *c, const char *list, runner_status *st)
+{
+	char copy[sizeof(c->url)], *save = NULL;
+	int rv;
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *url = strtok_r(copy, ",", &save); url != NULL; url = strtok_r(NULL, ",", &save)) {
+		if ((rv = runner_client_check_access(url, st)) < 0)
+			return rv;
+		if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+			return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
+											 : RS_UNAVAILABLE,
+					    "cannot dial %s: %s", url, nng_strerror(rv));
+		c->n_urls++;
+	}
+	if (c->n_urls == 0)
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "no address in \"%s\"", list);
+	return 0;
+}
+
 int
 runner_client_open(runner_client **out, const char *url, const runner_client_options *opts,
 		   runner_status *st)
@@ -90,17 +142,20 @@ runner_client_open(runner_client **out, const char *url, const runner_client_opt
 	int rv;
 
 	*out = NULL;
-	if ((rv = runner_client_check_access(url, st)) < 0)
-		return rv;
+	if (strlen(url) >= sizeof(c->url))
+		return rstatus_fail(st, RS_INVALID_ARGUMENT, "address too long: %.64s...", url);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	pthread_mutex_init(&c->mu, NULL);
 	c->connect_timeout_ms = (opts && opts->connect_timeout_ms > 0) ? opts->connect_timeout_ms : 3000;
 	c->max_request = (opts && opts->max_request_bytes > 0) ? opts->max_request_bytes
 							       : RUNNER_DEFAULT_MAX_REQUEST;
+	c->opts = (runner_client_options){ .connect_timeout_ms = c->connect_timeout_ms,
+					   .max_request_bytes = c->max_request };
 	snprintf(c->url, sizeof(c->url), "%s", url);
 
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		free(c);
+		runner_client_close(c);
 		return rstatus_fail(st, RS_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
 	}
 	c->open = true;
@@ -113,11 +168,9 @@ runner_client_open(runner_client **out, const char *url, const runner_client_opt
 		runner_client_close(c);
 		return rstatus_fail(st, RS_INTERNAL, "nng option: %s", nng_strerror(rv));
 	}
-	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((rv = dial_all(c, url, st)) < 0) {
 		runner_client_close(c);
-		return rstatus_fail(st, rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? RS_INVALID_ARGUMENT
-										 : RS_UNAVAILABLE,
-				    "cannot dial %s: %s", url, nng_strerror(rv));
+		return rv;
 	}
 	*out = c;
 	return 0;
@@ -178,10 +231,13 @@ reply_timeout(uint64_t deadline_ms)
 }
 
 /* *lost (may be NULL) tells whether the call failed with its last copy out:
- * the connection dropped before the answer (after any re-sends). */
+ * the connection dropped before the answer (after any re-sends). An
+ * envelope already marked as a retry is sent as one; *retried (may be
+ * NULL) tells whether the copy answered was a retry, and `again` then
+ * holds it (its first_sent_unix_ms). */
 static int
 call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
-	      Runner__V1__ReplyEnvelope **reply, bool *lost, rstatus *st)
+	      Runner__V1__ReplyEnvelope **reply, bool *lost, Runner__V1__RequestEnvelope *answered, rstatus *st)
 {
 	nng_ctx ctx;
 	nng_aio *aio;
@@ -208,7 +264,9 @@ call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	again.retry = true;
-	again.first_sent_unix_ms = (uint64_t) now.tv_sec * 1000u + (uint64_t) now.tv_nsec / 1000000u;
+	if (!env->retry)
+		again.first_sent_unix_ms = (uint64_t) now.tv_sec * 1000u + (uint64_t) now.tv_nsec / 1000000u;
+	int attempt;
 	size_t again_len = runner__v1__request_envelope__get_packed_size(&again);
 	if ((packed = malloc(len + again_len)) == NULL) {
 		nng_ctx_close(ctx);
@@ -218,7 +276,7 @@ call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 	runner__v1__request_envelope__pack(env, packed);
 	runner__v1__request_envelope__pack(&again, packed + len);
 
-	for (int attempt = 0;; attempt++) {
+	for (attempt = 0;; attempt++) {
 		size_t n = attempt == 0 ? len : again_len;
 		if ((rv = nng_msg_alloc(&msg, n)) != 0)
 			break;
@@ -243,6 +301,8 @@ call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 	free(packed);
 	nng_ctx_close(ctx);
 	nng_aio_free(aio);
+	if (answered != NULL)
+		*answered = attempt == 0 ? *env : again;
 	if (lost != NULL)
 		*lost = rv != 0 && rv != NNG_ETIMEDOUT && !sending;
 	if (rv != 0)
@@ -258,7 +318,131 @@ int
 runner_client_call_envelope(runner_client *c, const Runner__V1__RequestEnvelope *env,
 			    Runner__V1__ReplyEnvelope **reply, runner_status *st)
 {
-	return call_envelope(c, env, reply, NULL, st);
+	return call_envelope(c, env, reply, NULL, NULL, st);
+}
+
+/* --- a fleet (routing.h) -----------------------------------------------------
+ *
+ * Several runnerds behind one address each have an instance (their
+ * advertised address), which every reply carries. A session's calls go to
+ * its owner, named in its id; every other request names the instance this
+ * client's connection has been answered by, so that it runs there or
+ * nowhere; a reply with an owner (UNAVAILABLE) says where the call belongs
+ * and nothing ran where it landed. */
+
+/* The instance this client's one address has been answered by; "" when
+ * not known, or several addresses. */
+static void
+instance_of(runner_client *c, char out[ROUTING_ADDRESS_MAX + 1])
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(out, ROUTING_ADDRESS_MAX + 1, "%s", c->n_urls == 1 ? c->instance : "");
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+learn_instance(runner_client *c, const char *instance)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->instance, sizeof(c->instance), "%s", instance ? instance : "");
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Does this client's own connection reach `owner`, as far as it knows? A
+ * client that does not know yet tries: a wrong guess costs a redirect. */
+static bool
+reaches(runner_client *c, const char *owner)
+{
+	char known[ROUTING_ADDRESS_MAX + 1];
+
+	if (c->n_urls != 1)
+		return false;
+	instance_of(c, known);
+	return known[0] == '\0' || strcmp(known, owner) == 0 || strcmp(c->url, owner) == 0;
+}
+
+/* The client for the instance at `url`: one kept per owner (up to
+ * MAX_OWNERS), else a temporary one for this call, in *temp. */
+static runner_client *
+owner_client(runner_client *c, const char *url, runner_client **temp, rstatus *st)
+{
+	runner_client *oc = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->n_owners && oc == NULL; i++)
+		if (strcmp(c->owners[i].url, url) == 0)
+			oc = c->owners[i].c;
+	if (oc == NULL && strlen(url) <= ROUTING_ADDRESS_MAX &&
+	    runner_client_open(&oc, url, &c->opts, st) == 0) {
+		if (c->n_owners < MAX_OWNERS) {
+			snprintf(c->owners[c->n_owners].url, sizeof(c->owners[0].url), "%s", url);
+			c->owners[c->n_owners++].c = oc;
+		} else {
+			*temp = oc;
+		}
+	} else if (oc == NULL && strlen(url) > ROUTING_ADDRESS_MAX) {
+		rstatus_fail(st, RS_INVALID_ARGUMENT, "an owner address longer than %d bytes", ROUTING_ADDRESS_MAX);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return oc;
+}
+
+/* Send `env` where it belongs and follow where the fleet says it belongs
+ * (at most MAX_HOPS times); the reply envelope in *reply. */
+static int
+routed_call(runner_client *c, const ProtobufCMessage *request, Runner__V1__RequestEnvelope *env,
+	    Runner__V1__ReplyEnvelope **reply, bool *lost, rstatus *st)
+{
+	const char *owner = routing_session_owner(routing_request_session(request));
+	char named[ROUTING_ADDRESS_MAX + 1] = "";
+	runner_client *via = c, *temp = NULL;
+	Runner__V1__RequestEnvelope sent;
+	int rv = 0;
+
+	if (owner != NULL && !reaches(c, owner) && (via = owner_client(c, owner, &temp, st)) == NULL)
+		return -RS_UNAVAILABLE;
+	/* A session's id names its instance; anything else names ours. */
+	if (owner == NULL)
+		instance_of(c, named);
+	for (int hop = 0;; hop++) {
+		env->instance = named;
+		if ((rv = call_envelope(via, env, reply, lost, &sent, st)) < 0)
+			break;
+		if (via->n_urls == 1)
+			learn_instance(via, (*reply)->instance);
+		if ((int) (*reply)->code != RS_UNAVAILABLE || (*reply)->owner[0] == '\0' || hop + 1 >= MAX_HOPS)
+			break;
+		if (!sent.retry && owner == NULL) {
+			/* Refused where it landed, so it ran nowhere: again, naming
+			 * the instance that answered. */
+			instance_of(via, named);
+		} else {
+			/* The owner of the session, or the instance the first copy
+			 * named: the same envelope, a retry staying a retry. */
+			runner_client *next;
+			char to[ROUTING_ADDRESS_MAX + 1];
+
+			snprintf(to, sizeof(to), "%s", (*reply)->owner);
+			runner_client_close(temp);
+			temp = NULL;
+			if ((next = owner_client(c, to, &temp, st)) == NULL) {
+				runner__v1__reply_envelope__free_unpacked(*reply, NULL);
+				*reply = NULL;
+				rv = -RS_UNAVAILABLE;
+				break;
+			}
+			via = next;
+			env->retry = sent.retry;
+			env->first_sent_unix_ms = sent.first_sent_unix_ms;
+			if (owner == NULL)
+				snprintf(named, sizeof(named), "%s", to);
+		}
+		runner__v1__reply_envelope__free_unpacked(*reply, NULL);
+		*reply = NULL;
+	}
+	env->instance = NULL;
+	runner_client_close(temp);
+	return rv;
 }
 
 int
@@ -297,7 +481,7 @@ runner_client_call(runner_client *c, const char *method, const ProtobufCMessage 
 	env.payload.data = payload;
 	env.payload.len = len;
 
-	rv = call_envelope(c, &env, &renv, lost, st);
+	rv = routed_call(c, request, &env, &renv, lost, st);
 	free(payload);
 	if (rv < 0)
 		return rv;

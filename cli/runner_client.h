@@ -91,7 +91,22 @@ typedef struct runner_client_options {
  * UNAVAILABLE on the first call. A malformed address is INVALID_ARGUMENT;
  * an ipc socket this process may not connect to (no write permission on
  * the socket, or no search permission on a directory above it) is
- * PERMISSION_DENIED at once, naming that path. */
+ * PERMISSION_DENIED at once, naming that path.
+ *
+ * Several addresses separated by commas are all dialed, and calls spread
+ * over the connections (nng's REQ socket does), as through a load
+ * balancer: one client for a fleet of runnerds.
+ *
+ * A fleet (runnerds started with --advertise, behind one address such as
+ * a Kubernetes Service, or the list above): the library keeps a session
+ * whole — a call naming a session goes to the runnerd that owns it (its id
+ * names it: runner_session_owner), over a connection of its own to that
+ * address, opened on first use and kept with the client — and a retry
+ * reaches the instance that had the first copy, never another (every
+ * request names the instance the client's connection answered from; one
+ * that reaches another instance is refused there with the right one's
+ * address, and the library sends it on). A call that cannot be routed
+ * (the owner unreachable) fails UNAVAILABLE: it never runs elsewhere. */
 int runner_client_open(runner_client **out, const char *url, const runner_client_options *opts,
 		       runner_status *st);
 
@@ -101,6 +116,12 @@ void runner_client_close(runner_client *c);
 /* The address to dial: `flag` if non-NULL and non-empty, else $RUNNERD_ADDR
  * if set and non-empty, else RUNNER_DEFAULT_ADDR. */
 const char *runner_client_default_addr(const char *flag);
+
+/* The address of the runnerd that owns a session, from its id (in a
+ * fleet, "HEX@ADDRESS": a pointer to ADDRESS inside `session_id`); NULL
+ * when the id names none (a runnerd without --advertise). Its stream
+ * address is runner_stream_address() of it. */
+const char *runner_session_owner(const char *session_id);
 
 /* ---- the calls of runner.v1.Runner ----------------------------------------------
  *

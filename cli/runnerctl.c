@@ -119,8 +119,8 @@ static const char attach_help[] =
 	"  --stderr-from N        start at byte N of stderr (default 0)\n"
 	"  --stream-addr URL      the session's stream address (start --json prints it;\n"
 	"                         default: $RUNNERD_STREAM_ADDR, else runnerd's default\n"
-	"                         beside --addr: ipc x.sock -> x-stream.sock, tcp port\n"
-	"                         P -> P+1)\n"
+	"                         beside the runnerd the ID names (a fleet), or beside\n"
+	"                         --addr: ipc x.sock -> x-stream.sock, tcp port P -> P+1)\n"
 	"  --detach-keys K        a PTY session: the keys that leave it running (as\n"
 	"                         exec -it)\n"
 	"From a terminal to a PTY session, attach types into it as exec -it does.\n"
@@ -246,7 +246,9 @@ static const char global_options_help[] =
 	"Global options (before or after the command):\n"
 	"  --addr ADDR            runnerd's address: ipc:///path (or just the /path),\n"
 	"                         tcp://host:port (default: $RUNNERD_ADDR, else\n"
-	"                         " RUNNER_DEFAULT_ADDR ")\n"
+	"                         " RUNNER_DEFAULT_ADDR "); several, comma-\n"
+	"                         separated, for a fleet: calls spread over them, and\n"
+	"                         a session's calls go to the runnerd its ID names\n"
 	"  --connect-timeout DUR  give up when runnerd cannot be reached within DUR\n"
 	"                         (default: 3s)\n"
 	"  -h, --help             show help (of the command, after one)\n"
@@ -255,9 +257,10 @@ static const char global_options_help[] =
 static const char notation_help[] =
 	"A session ID may be shortened to any prefix that names one session (as ps\n"
 	"shows them); a HANDLE is ID:SECRET, as start prints it, and goes wherever an\n"
-	"ID does. DUR is a whole number with an optional unit ms, s, m or h (default:\n"
-	"s), e.g. 500ms, 10s, 2m; N takes K, M or G (powers of 1024). REMOTE is :PATH,\n"
-	"a path on runnerd's side, inside the roots of a profile's files: section.\n";
+	"ID does. In a fleet an ID ends with @ and its runnerd's address. DUR is a\n"
+	"whole number with an optional unit ms, s, m or h (default: s), e.g. 500ms,\n"
+	"10s, 2m; N takes K, M or G (powers of 1024). REMOTE is :PATH, a path on\n"
+	"runnerd's side, inside the roots of a profile's files: section.\n";
 
 static const struct rctl_command *
 find_command(const char *name)

@@ -11,7 +11,7 @@ packages=(
 	build-essential cmake pkg-config          # toolchain
 	libnng-dev libprotobuf-c-dev protobuf-c-compiler  # nng 1.5, protobuf-c 1.4
 	libcyaml-dev                              # the profiles config (YAML)
-	libssl-dev                                # SHA-256 of file uploads (libcrypto)
+	libssl-dev                                # SHA-256 (libcrypto): file uploads, the config's hash
 	protobuf-compiler python3-protobuf        # the Python client (cli/python) and its test
 	check                                     # the unit/integration test framework
 	python3 procps                            # helpers some tests run inside sandboxes; pgrep
@@ -19,6 +19,7 @@ packages=(
 	firejail firejail-profiles                # the firejail backend and its tests
 	docker.io                                 # the docker backend's engine, for its tests
 	systemd                                   # systemd-analyze checks deploy/systemd/runnerd.service
+	prometheus                                # promtool and a real Prometheus check runnerd's metrics
 	clang libclang-rt-14-dev                  # fuzzing: clang, libFuzzer and sanitizer runtimes
 )
 # Node.js and npm run deploy/k8s/validate (the manifests' schema check).

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..
+# shellcheck disable=SC2317 # functions that run through part()
 # Install the dependencies, build, and run the whole test suite: the single
 # command for developers and CI alike (.ci/run execs this).
 #
@@ -7,8 +9,19 @@
 # As root the dependencies are installed directly; otherwise through sudo
 # when it is there. SKIP_DEPS=1 skips that step. CTEST_ARGS adds ctest
 # arguments (e.g. CTEST_ARGS="-R spawn"). TEST_TIMEOUT bounds each test
-# (default 300 s), SUITE_TIMEOUT the whole ctest run (default 2400 s).
+# (default 300 s), SUITE_TIMEOUT the whole ctest run (default 1500 s).
 # SKIP_DOCKER=1 skips starting dockerd and building the docker test image.
+#
+# After the suite, the same tests on sanitizer builds (tests/sanitizers/):
+# the whole suite with AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer (BUILD_DIR-asan), then the integration tests with
+# ThreadSanitizer (BUILD_DIR-tsan); a finding in any process fails the run.
+# Before them, every libFuzzer target for FUZZ_SECONDS (60; 0 skips).
+# SANITIZERS=0 skips the sanitizer suites; ASAN_SUITE_TIMEOUT and TSAN_SUITE_TIMEOUT bound
+# those ctest runs (1200 s and 1800 s: with the builds, every part at its
+# bound stays inside CI's 90 minutes). Every part runs even when one before
+# failed (but for a failed build), and the run ends with the wall time of
+# each.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,28 +36,106 @@ if [[ "${SKIP_DEPS:-0}" != 1 ]]; then
 	fi
 fi
 
-./deploy/build.sh
+build_dir=${BUILD_DIR:-build}
+status=0
+times=()
+
+# part NAME COMMAND...: run it, note its wall time and outcome.
+part() {
+	local name=$1 start=$SECONDS rc=0
+	shift
+	echo "=== run-tests.sh: $name"
+	"$@" || rc=$?
+	times+=("$(printf '%6d s  %-46s %s' $((SECONDS - start)) "$name" \
+		"$([[ $rc == 0 ]] && echo ok || echo "FAILED (exit $rc)")")")
+	[[ $rc == 0 ]] || status=1
+	return $rc
+}
+
+finish() {
+	echo "=== run-tests.sh: wall time per part"
+	printf '%s\n' "${times[@]}"
+	exit "$status"
+}
+
+part "build ($build_dir)" ./deploy/build.sh || finish
 
 # The docker backend's tests need an engine and a locally built image (no
 # registry is reachable): start dockerd if none answers, build the image
 # (a no-op when it is current), and make test_docker fail rather than skip.
 # SKIP_DOCKER=1 skips this (test_docker then skips itself); outside CI a
 # machine where it fails (no root) just skips the docker tests.
-if [[ "${SKIP_DOCKER:-0}" != 1 ]]; then
+docker_ready() {
 	if ./deploy/docker/ensure-engine.sh && ./deploy/docker/build-test-image.sh; then
 		export RUNNERD_REQUIRE_DOCKER=1
 	elif [[ "${CI:-}" == true ]]; then
 		echo "run-tests.sh: no Docker engine or test image in CI" >&2
-		exit 1
+		return 1
 	else
 		echo "run-tests.sh: no Docker engine or test image: the docker backend's tests will be skipped" >&2
 	fi
+}
+if [[ "${SKIP_DOCKER:-0}" != 1 ]]; then
+	part "docker engine and test image" docker_ready || finish
 fi
 
-build_dir=${BUILD_DIR:-build}
 # shellcheck disable=SC2206 # word splitting of CTEST_ARGS is intended
 extra=(${CTEST_ARGS:-})
+# suite BUILD_DIR TIMEOUT [CTEST ARGS...]
 # --no-tests=error: a suite that registered nothing must not pass.
-exec timeout --kill-after=30 "${SUITE_TIMEOUT:-2400}" \
-	ctest --test-dir "$build_dir" --output-on-failure --no-tests=error \
-	--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}"
+suite() {
+	local dir=$1 limit=$2
+	shift 2
+	timeout --kill-after=30 "$limit" \
+		ctest --test-dir "$dir" --output-on-failure --no-tests=error \
+		--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}" "$@"
+}
+
+# sanitized_suite BUILD_DIR TIMEOUT [CTEST ARGS...]: the suite with the
+# sanitizers' run-time options; any report a process left fails it, and is
+# printed.
+sanitized_suite() {
+	local dir=$1 limit=$2 reports=$1/sanitizer-reports rc=0
+	shift 2
+	rm -rf "$reports"
+	(
+		. tests/sanitizers/env.sh "$reports"
+		suite "$dir" "$limit" "$@"
+	) || rc=$?
+	if compgen -G "$reports/*" >/dev/null; then
+		for f in "$reports"/*; do
+			echo "--- sanitizer report $f" >&2
+			cat "$f" >&2
+		done
+		echo "run-tests.sh: sanitizer reports in $reports" >&2
+		[[ $rc != 0 ]] || rc=1
+	fi
+	return "$rc"
+}
+
+part "suite" suite "$build_dir" "${SUITE_TIMEOUT:-1500}" || true
+
+# Every libFuzzer target for FUZZ_SECONDS (default 60) from its committed
+# corpus, with its own clang build: a crash, a sanitizer report or a failed
+# oracle fails the run (tests/fuzz/run-fuzz.sh). FUZZ_SECONDS=0 skips it.
+if [[ "${FUZZ_SECONDS:-60}" != 0 ]]; then
+	part "fuzz (${FUZZ_SECONDS:-60} s per target)" \
+		env FUZZ_BUILD_DIR="$(realpath -m "$build_dir")-fuzz" tests/fuzz/run-fuzz.sh "${FUZZ_SECONDS:-60}" || true
+fi
+
+if [[ "${SANITIZERS:-1}" != 0 ]]; then
+	# test_k8s_manifests checks YAML against a schema with node: none of
+	# runnerd's code runs, so the sanitizer builds do not repeat it.
+	echo "run-tests.sh: the sanitizer suites leave out test_k8s_manifests (it runs no runnerd code)"
+	if part "build ($build_dir-asan: address,undefined)" \
+		env BUILD_DIR="$build_dir-asan" ./deploy/build.sh -DRUNNERD_SANITIZE=address,undefined; then
+		part "suite under ASan+UBSan+LSan" sanitized_suite "$build_dir-asan" "${ASAN_SUITE_TIMEOUT:-1200}" \
+			-E '^test_k8s_manifests$' || true
+	fi
+	if part "build ($build_dir-tsan: thread)" \
+		env BUILD_DIR="$build_dir-tsan" ./deploy/build.sh -DRUNNERD_SANITIZE=thread; then
+		part "integration tests under TSan" sanitized_suite "$build_dir-tsan" "${TSAN_SUITE_TIMEOUT:-1800}" \
+			-L integration -E '^test_k8s_manifests$' || true
+	fi
+fi
+finish

@@ -1,20 +1,60 @@
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pb_json.h"
 #include "runner/v1/runner.pb-c.h"
 #include "status.h"
 
 static bool json_lines;
+static char *log_path;
 
 void
 log_init(bool json)
 {
 	json_lines = json;
+}
+
+static int
+open_onto_stderr(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600), e;
+
+	if (fd < 0)
+		return -errno;
+	/* Lines in flight go to the old file or the new one, never half to each. */
+	flockfile(stderr);
+	fflush(stderr);
+	e = dup2(fd, STDERR_FILENO) < 0 ? -errno : 0;
+	funlockfile(stderr);
+	close(fd);
+	return e;
+}
+
+int
+log_open_file(const char *path)
+{
+	int rv;
+
+	if ((rv = open_onto_stderr(path)) < 0)
+		return rv;
+	free(log_path);
+	if ((log_path = strdup(path)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	return log_path != NULL ? open_onto_stderr(log_path) : 0;
 }
 
 /* RFC 3339 UTC with milliseconds, as the JSON lines carry it. */

@@ -12,7 +12,8 @@
  * rstatus and its caller decides.
  *
  * One per process, as stderr is: log_init sets the format of every line,
- * once, before any thread exists; each line is written whole.
+ * once, before any thread exists; each line is written whole (and never
+ * torn by a reopen: the file is swapped under fd 2 with dup2).
  */
 #ifndef RUNNER_LOG_H
 #define RUNNER_LOG_H
@@ -22,6 +23,14 @@
 #include "rpc/rpc.h"
 
 void log_init(bool json);
+
+/* Send the log to `path` (appended, created 0600) instead of stderr: the
+ * file becomes fd 2, so whatever writes to stderr lands there too. 0, or
+ * -errno (the log stays where it was). */
+int log_open_file(const char *path);
+/* Open that path again (SIGHUP, after logrotate moved the file away):
+ * 0, or -errno with the old file still in use. 0 without a log file. */
+int log_reopen(void);
 
 /* level: "info", "warning", "error". */
 void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "core/fdlimit.h"
 #include "core/probes.h"
 #include "core/notify.h"
+#include "config/conf.h"
 #include "core/nofile.h"
 #include "config/options.h"
 #include "config/profiles.h"
@@ -33,6 +35,8 @@
 #include "files/files.h"
 #include "handlers/handlers.h"
 #include "log.h"
+#include "metrics/metrics.h"
+#include "metrics/metrics_http.h"
 #include "rpc/rpc.h"
 #include "rpc/transport.h"
 #include "run/docker_pools.h"
@@ -51,10 +55,16 @@ signal_cb(struct loop_watch *w, uint32_t events)
 	struct signalfd_siginfo si;
 
 	while (read(w->fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD)
+		switch (si.ssi_signo) {
+		case SIGCHLD:
 			reaper_collect();
-		else
+			break;
+		case SIGHUP:
+			runnerd_reload(s->d);
+			break;
+		default:
 			runnerd_drain(s->d);
+		}
 	}
 }
 
@@ -77,6 +87,17 @@ static void
 log_hook(void *arg, const char *level, const char *message)
 {
 	log_msg(level, "%s", message);
+}
+
+/* The RPC layer's hook, once per answered request: its log line, and
+ * what metrics count of it. */
+static void
+request_done(const struct rpc_log_record *rec, void *arg)
+{
+	log_request(rec, arg);
+	metrics_request(rec->method, rec->code, rec->duration_us);
+	if (rec->duplicate)
+		metrics_inc(METRIC_DEDUP_HITS);
 }
 
 /* Children must never get the daemon's fds 0-2 by accident as pipe ends,
@@ -112,8 +133,10 @@ report_backends(void)
 
 	for (size_t i = 0; i < n; i++) {
 		rstatus st;
-		if (probes_state(all[i], &st) < 0)
+		bool ok = probes_state(all[i], &st) == 0;
+		if (!ok)
 			log_msg("warning", "backend %s unavailable: %s", all[i]->name, st.message);
+		metrics_set_backend(all[i]->name, ok);
 	}
 	/* Profiles that need a missing controller were refused at load. */
 	if (cg->memory && cg->pids && cg->cpu)
@@ -127,6 +150,7 @@ report_backends(void)
 static void
 backend_changed(const struct backend_ops *be, const rstatus *verdict)
 {
+	metrics_set_backend(be->name, verdict->code == RS_OK);
 	if (verdict->code == RS_OK)
 		log_msg("info", "backend %s available again", be->name);
 	else
@@ -190,44 +214,44 @@ recover_backends(void)
 	}
 }
 
-/* Profiles are loaded, and each checked against its backend, before
+/* Connections and processes share one descriptor limit: as high as this
+ * process may have it, with a reserve kept for connections (fdlimit.h). */
+static void
+raise_fd_limit(void)
+{
+	uint64_t was = 0, now = 0;
+	int rv = fdlimit_raise(&was, &now);
+
+	if (rv < 0)
+		log_msg("warning", "open files: raising the soft limit to the hard one: %s; limit %llu, %u kept for connections",
+			strerror(-rv), (unsigned long long) now, fdlimit_reserve());
+	else if (was != now)
+		log_msg("info", "open files: soft limit raised from %llu to %llu; %u kept for connections",
+			(unsigned long long) was, (unsigned long long) now, fdlimit_reserve());
+	else
+		log_msg("info", "open files: limit %llu; %u kept for connections", (unsigned long long) now,
+			fdlimit_reserve());
+}
+
+/* The config is loaded, each profile checked against its backend, before
  * anything listens: a config runnerd cannot enforce never serves. A backend
  * that is merely unavailable here (no firejail, no engine) is not fatal:
  * its profiles' requests get FAILED_PRECONDITION / UNAVAILABLE. */
 static int
-load_profiles(struct runnerd *d)
+load_config(struct runnerd *d)
 {
 	rstatus st;
 
-	if (profiles_load(&d->profiles, d->cfg.config_path, &d->limits, &st) < 0) {
+	if (conf_load(&d->conf, d->cfg.config_path, &d->limits, 1, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return -1;
 	}
-	for (size_t i = 0; i < profiles_count(d->profiles); i++) {
-		const struct backend_ops *be = backend_find(profiles_backend(d->profiles, i));
-		const char *name = profiles_name(d->profiles, i);
-		char text[2048];
-		rstatus why;
-		if (probes_state(be, &why) < 0)
-			log_msg("warning", "profile %s: backend %s unavailable here: %s; its requests will fail", name,
-				be->name, why.message);
-		if (d->cfg.check_config) {
-			/* What each profile allows, and what deserves a second look. */
-			profiles_describe(d->profiles, i, text, sizeof(text));
-			log_msg("info", "profile %s: %s", name, text);
-			profiles_concerns(d->profiles, i, text, sizeof(text));
-			if (text[0] != '\0')
-				log_msg("warning", "profile %s: %s", name, text);
-		} else if (geteuid() == 0 && profiles_unconfined(d->profiles, i)) {
-			/* The trust model (README): every caller is an administrator. */
-			log_msg("warning",
-				"profile %s: exec runs commands as root (runnerd's own user) with neither user: nor "
-				"limits: whoever can open runnerd's socket has root on this host",
-				name);
-		}
-	}
+	runnerd_report_config(d, d->conf);
 	if (d->cfg.check_config)
-		log_msg("info", "%s: %zu profile(s) ok", d->cfg.config_path, profiles_count(d->profiles));
+		log_msg("info", "%s: %zu profile(s) ok", d->cfg.config_path, profiles_count(conf_profiles(d->conf)));
+	else if (d->cfg.config_path != NULL)
+		log_msg("info", "config %s: version 1, sha256 %.12s", d->cfg.config_path, conf_sha256(d->conf));
+	metrics_set_config(1, conf_sha256(d->conf), conf_loaded_unix_ms(d->conf), true);
 	return 0;
 }
 
@@ -304,6 +328,7 @@ serve(struct runnerd *d)
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
 		.retention_ms = d->cfg.retention_ms,
 		.max_pending_writes = 16,
+		.instance = d->cfg.advertise,
 	};
 	struct dedup_config dcfg = {
 		.max_entries = 100000,
@@ -317,6 +342,9 @@ serve(struct runnerd *d)
 	rstatus st;
 	int rv;
 
+	/* First: fdlimit notes the limit in force once raised. */
+	raise_nofile(d, &nf);
+	raise_fd_limit();
 	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_msg("error", "signals: %s", strerror(errno));
 		return 1;
@@ -329,10 +357,14 @@ serve(struct runnerd *d)
 		return 1;
 	}
 	reaper_attach(d->loop);
-	rpc_set_log(d->rpc, log_request, NULL);
+	rpc_set_log(d->rpc, request_done, NULL);
 	rpc_set_max_held(d->rpc, d->cfg.max_inflight_bytes);
 	d->housekeeping.cb = housekeeping;
 	loop_timer_arm(d->loop, &d->housekeeping, loop_now_us() + HOUSEKEEPING_US);
+	if (d->cfg.advertise != NULL) {
+		rpc_set_instance(d->rpc, d->cfg.advertise);
+		log_msg("info", "one of a fleet: this instance is %s", d->cfg.advertise);
+	}
 	if (d->cfg.probe_interval_ms == 0)
 		log_msg("warning", "--probe-interval 0: listeners are not guarded against nng bug #1518; "
 				   "one aborted connection can stop them accepting");
@@ -349,20 +381,19 @@ serve(struct runnerd *d)
 		if (strncmp(d->cfg.listen[i], "tcp://", 6) == 0 && d->cfg.insecure_tcp)
 			log_msg("warning", "%s: tcp without authentication: anyone who can reach it can run commands as this user",
 				d->cfg.listen[i]);
-	raise_nofile(d, &nf);
 	if (start_spawners(d, &nf) < 0)
 		return 1;
 	d->launcher = (struct launcher){
 		.loop = d->loop,
 		.spawners = d->spawners,
-		.profiles = d->profiles,
+		.conf = d->conf,
 		.ledger = d->ledger,
 		.grace_ms = d->cfg.grace_ms,
 		.linger_ms = d->cfg.linger_ms,
 	};
 	struct files_config fcfg = {
 		.loop = d->loop,
-		.profiles = d->profiles,
+		.conf = d->conf,
 		.idle_ttl_ms = d->cfg.idle_ttl_ms,
 	};
 	if (sessions_new(&d->sessions, &sescfg, &st) < 0 ||
@@ -381,6 +412,7 @@ serve(struct runnerd *d)
 		.streams = d->streams,
 		.files = d->files,
 		.started_us = d->started_us,
+		.config_error = d->reload_error,
 	};
 	if (transport_start(&d->transport, d->loop, &tcfg, rpc_on_request, d->rpc, &st) < 0) {
 		log_msg("error", "%s", st.message);
@@ -395,14 +427,23 @@ serve(struct runnerd *d)
 		log_msg("error", "%s", st.message);
 		return 1;
 	}
+	if (d->cfg.metrics_listen != NULL) {
+		if (metrics_http_start(&d->metrics, d->cfg.metrics_listen, &st) < 0) {
+			log_msg("error", "%s", st.message);
+			return 1;
+		}
+		log_msg("info", "metrics on %s", metrics_http_url(d->metrics));
+	}
 	pcfg = (struct docker_pools_config){
 		.loop = d->loop,
-		.profiles = d->profiles,
+		.conf = d->conf,
 		.ledger = d->ledger,
 		.log = log_hook,
 	};
 	if (docker_pools_start(&d->pools, &pcfg, &st) < 0)
 		log_msg("warning", "docker pools: %s", st.message);
+	if (d->metrics != NULL)
+		runnerd_gauges_start(d);
 	/* Every listener is bound and served from the loop's first turn. */
 	if ((rv = notify_send("READY=1\nSTATUS=serving on %s", listeners_url(transport_listeners(d->transport), 0))) < 0)
 		log_msg("warning", "telling the service manager we are ready: %s", strerror(-rv));
@@ -424,6 +465,31 @@ serve(struct runnerd *d)
 	return 0;
 }
 
+/* Free everything, also after a clean stop (nothing runs then, every reply
+ * and final frame is out), so a leak checker sees only real leaks. The
+ * request socket goes first (no call can arrive for what is freed next);
+ * sessions before streams, so their readers get their last frames; each
+ * nng socket's owner waits for its callbacks and runs what they posted
+ * (loop_flush) before freeing. */
+static void
+teardown(struct runnerd *d)
+{
+	loop_flush(d->loop);
+	files_free(d->files);
+	transport_free(d->transport);
+	docker_pools_free(d->pools);
+	sessions_free(d->sessions);
+	spawners_free(d->spawners);
+	streams_free(d->streams);
+	rpc_free(d->rpc);
+	runs_free(d->runs);
+	ledger_free(d->ledger);
+	metrics_http_free(d->metrics);
+	conf_unref(d->conf);
+	loop_free(d->loop);
+	options_free(&d->cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -443,6 +509,12 @@ main(int argc, char **argv)
 		break;
 	}
 	log_init(d.cfg.log_json);
+	if (d.cfg.log_file != NULL && (rc = log_open_file(d.cfg.log_file)) < 0) {
+		fprintf(stderr, "runnerd: --log-file %s: %s\n", d.cfg.log_file, strerror(-rc));
+		options_free(&d.cfg);
+		return 73; /* EX_CANTCREAT */
+	}
+	metrics_init(RUNNERD_VERSION);
 	/* Before any thread: arenas are created by the threads that allocate. */
 	if (memory_configure() < 0)
 		log_msg("warning", "the allocator refused runnerd's settings; memory freed after a burst may not go back to the system");
@@ -466,38 +538,18 @@ main(int argc, char **argv)
 	/* Every backend has a verdict before profiles are checked and before
 	 * anything is served; the probe thread keeps them fresh later. */
 	probes_init();
-	if (load_profiles(&d) < 0) {
+	if (load_config(&d) < 0) {
+		rc = d.cfg.check_config ? 1 : 78; /* EX_CONFIG */
 		options_free(&d.cfg);
-		return d.cfg.check_config ? 1 : 78; /* EX_CONFIG */
+		return rc;
 	}
 	if (d.cfg.check_config) {
-		profiles_free(d.profiles);
+		conf_unref(d.conf);
 		options_free(&d.cfg);
 		return 0;
 	}
 
 	rc = serve(&d);
-	if (rc == 0) {
-		/* A clean stop: nothing runs, every reply and final frame is out.
-		 * nng 1.5.2's nng_close can hang for good while peers still hold
-		 * connections (seen in tests); the kernel closes every socket at
-		 * exit anyway, so the nng teardown is skipped. Unfinished
-		 * uploads' temporary files are not: they go here. */
-		files_free(d.files);
-		options_free(&d.cfg);
-		return 0;
-	}
-	files_free(d.files);
-	transport_free(d.transport);
-	docker_pools_free(d.pools);
-	sessions_free(d.sessions);
-	spawners_free(d.spawners);
-	streams_free(d.streams);
-	rpc_free(d.rpc);
-	runs_free(d.runs);
-	ledger_free(d.ledger);
-	profiles_free(d.profiles);
-	loop_free(d.loop);
-	options_free(&d.cfg);
+	teardown(&d);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* docker_support.c — see docker_support.h. */
 #include "docker_support.h"
+#include "instance_id.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -12,18 +13,15 @@
 const char *dk_image;
 char dk_instance[17];
 
-/* The instance id runnerd labels its containers with (main.c): FNV-1a 64
- * of its state directory, which is beside the ipc socket. */
+/* The instance id runnerd labels its containers with: that of its state
+ * directory, which is beside the ipc socket. */
 static void
 compute_instance(const rd_daemon *d, char out[17])
 {
 	char state[400];
-	uint64_t h = 0xcbf29ce484222325ull;
 
 	snprintf(state, sizeof(state), "%s/runnerd.state", d->dir);
-	for (const char *p = state; *p; p++)
-		h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
-	snprintf(out, 17, "%016llx", (unsigned long long) h);
+	rd_instance_id(state, out);
 }
 
 int

@@ -31,7 +31,7 @@ typedef Runner__V1__StreamFrame StreamFrame;
 
 /* What StartPipes answered. */
 typedef struct rd_session {
-	char id[80];
+	char id[256];
 	char stream_address[300];
 	uint8_t secret[64];
 	size_t secret_len;

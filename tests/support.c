@@ -1,6 +1,8 @@
 /* support.c — runnerd as a child process of a test; see support.h. */
 #include "support.h"
 
+#include "netchurn.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +54,23 @@ sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+const char *
+rd_sanitizer_build(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return "address";
+#elif defined(__SANITIZE_THREAD__)
+	return "thread";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return "address";
+#elif __has_feature(thread_sanitizer)
+	return "thread";
+#endif
+#endif
+	return "";
 }
 
 void
@@ -242,23 +261,7 @@ rd_sockaddr_of(const char *url)
 {
 	struct rd_sockaddr a = { 0 };
 
-	if (strncmp(url, "ipc://", 6) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *) &a.ss;
-
-		un->sun_family = AF_UNIX;
-		ck_assert_uint_lt(strlen(url + 6), sizeof(un->sun_path));
-		strcpy(un->sun_path, url + 6);
-		a.len = sizeof(*un);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *) &a.ss;
-		const char *colon = strrchr(url, ':');
-
-		ck_assert_msg(strncmp(url, "tcp://127.0.0.1:", 16) == 0 && colon, "url %s", url);
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t) atoi(colon + 1));
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		a.len = sizeof(*in);
-	}
+	ck_assert_msg(netchurn_addr(url, &a.ss, &a.len) == 0, "url %s: not ipc:// nor tcp://127.0.0.1:", url);
 	return a;
 }
 
@@ -327,6 +330,14 @@ rd_sp_closed(int fd, int timeout_ms)
 	}
 }
 
+void
+rd_churn(const char *url, int cycles, const void *hello, size_t hello_len)
+{
+	int rv = netchurn(url, cycles, hello, hello_len);
+
+	ck_assert_msg(rv == cycles, "connect/close churn on %s: %s", url, rv < 0 ? strerror(-rv) : "cut short");
+}
+
 runner_client *
 rd_client(const char *url)
 {
@@ -376,6 +387,10 @@ spawn_daemon(const rd_daemon *d, const rd_options *o)
 		argv[n++] = "--listen";
 		argv[n++] = d->tcp_url;
 		argv[n++] = "--insecure-tcp";
+		if (o != NULL && o->advertise) {
+			argv[n++] = "--advertise";
+			argv[n++] = d->tcp_url;
+		}
 	}
 	for (const char *const *a = o ? o->args : NULL; a != NULL && *a != NULL; a++) {
 		ck_assert_int_lt(n, MAX_ARGS);
@@ -395,6 +410,12 @@ spawn_daemon(const rd_daemon *d, const rd_options *o)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		if (o != NULL && o->nofile_hard > 0) {
+			struct rlimit rl = { .rlim_cur = o->nofile_soft, .rlim_max = o->nofile_hard };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				_exit(126);
+		}
 		execve(RUNNERD_PATH, (char **) argv, envp);
 		(void) !write(2, "exec " RUNNERD_PATH " failed\n", sizeof("exec " RUNNERD_PATH " failed\n") - 1);
 		_exit(127);

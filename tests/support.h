@@ -34,8 +34,10 @@ typedef struct rd_daemon {
 
 typedef struct rd_options {
 	bool tcp;                     /* add a tcp listener (with --insecure-tcp) */
+	bool advertise;               /* with tcp: one of a fleet, --advertise its tcp address */
 	const char *const *args;      /* extra runnerd arguments, NULL-terminated */
 	const char *const *env;       /* extra "NAME=value" for runnerd's env, NULL-terminated */
+	unsigned long nofile_soft, nofile_hard; /* RLIMIT_NOFILE for runnerd; 0: inherited */
 } rd_options;
 
 /* Start runnerd (opts may be NULL) and wait until Health answers OK on
@@ -101,6 +103,11 @@ long rd_raise_nofile(long want);
  * the main thread): format into buf[len] unless it already holds one. */
 void rd_note_first(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* "address" in an AddressSanitizer build, "thread" in a ThreadSanitizer
+ * one (RUNNERD_SANITIZE), else "": the tests are built like the runnerd
+ * they start. */
+const char *rd_sanitizer_build(void);
+
 /* Sleep ms milliseconds (restarting on EINTR). */
 void rd_sleep_ms(int ms);
 
@@ -137,6 +144,12 @@ size_t rd_sp_send(int fd, uint64_t declared, const uint8_t *body, size_t len);
 /* Did the peer close `fd` (EOF or reset) within timeout_ms? Data that
  * arrives meanwhile is read and dropped. */
 bool rd_sp_closed(int fd, int timeout_ms);
+
+/* `cycles` raw non-blocking connects to url (ipc or tcp://127.0.0.1),
+ * each closed at once, after sending `hello` (hello_len bytes) when given:
+ * peers that leave before or during the SP handshake. A connect that fails
+ * is fine. */
+void rd_churn(const char *url, int cycles, const void *hello, size_t hello_len);
 
 /* Run all tests of the suite made by make_suite with CK_ENV settings
  * inside a private base directory; returns main()'s exit status. */

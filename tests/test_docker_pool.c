@@ -6,9 +6,12 @@
  * tightens a creation-time setting (no_network) starts cold, and no pooled
  * container survives runnerd's SIGTERM nor a SIGKILL and restart.
  *
- * Whether a run was warm: the command compares its shell's start time with
- * that of the container's PID 1 (the init); a pooled container's init
- * started long before the request, a cold one's just before the command.
+ * Whether a run was warm: the command looks at its container's PID 1, the
+ * init; only the pool starts containers whose init runs in pool mode
+ * (`runnerd-docker-init STATUS_FILE --pool`, started ahead of any request
+ * and waiting for one), a cold start runs it without --pool. Unlike the
+ * time between the init's start and the command's, that does not depend
+ * on how loaded the machine is.
  *
  * Skipped (77) like test_docker without an engine or the image.
  */
@@ -26,18 +29,12 @@
 #include "support.h"
 
 #define POOL 2
-/* Clock ticks (USER_HZ 100) between the init's start and the command's
- * that mark a pooled container: the pool is given far longer to warm up.
- * A cold container's command is not at 0 either: the init's start time is
- * when runc created its process, before the engine set the container up
- * and started it (0.2-0.3 s on a busy 2-core host). */
-#define WARM_TICKS 60
 
 static char cfg_path[300];
 static rd_daemon d;
 
-/* Wait until POOL containers run, then give their inits time to be well
- * older than any command. */
+/* Wait until POOL containers run, then give runnerd a moment to read
+ * their inits' "ready". */
 static void
 wait_pool_full(void)
 {
@@ -46,7 +43,7 @@ wait_pool_full(void)
 	while (dk_containers_names(false, NULL, 0) < POOL && rd_now_ms() < end)
 		rd_sleep_ms(100);
 	ck_assert_int_ge(dk_containers_names(false, NULL, 0), POOL);
-	rd_sleep_ms(WARM_TICKS * 10 + 800);
+	rd_sleep_ms(1000);
 }
 
 static void
@@ -94,12 +91,14 @@ run_warm(rd_cmd *c)
 	return rd_run_ok_at(d.ipc_url, c);
 }
 
-/* Prints the container's age at the command's start in ticks, its
- * hostname, then runs `rest`. */
-#define AGE "set -- $(cat /proc/1/stat); i=${22}; set -- $(cat /proc/$$/stat); echo $((${22} - i)); hostname; "
+/* Prints "pooled" when the container's init runs in pool mode (its last
+ * argument is --pool), else "cold"; then its hostname; then runs `rest`. */
+#define POOLED "if tr '\\000' '\\n' </proc/1/cmdline | tail -n 1 | grep -qx -- --pool; " \
+	       "then echo pooled; else echo cold; fi; hostname; "
 
 struct probe {
-	long age;
+	bool pooled;
+	char init[16];
 	char host[64];
 	char rest[256];
 };
@@ -113,7 +112,7 @@ probe_run(const char *rest, bool no_network, struct probe *out)
 	rd_cmd c;
 
 	rd_cmd_init(&c);
-	snprintf(line, sizeof(line), AGE "%s", rest);
+	snprintf(line, sizeof(line), POOLED "%s", rest);
 	rd_cmd_shell(&c, line);
 	if (no_network) {
 		tighten.no_network = true;
@@ -127,7 +126,10 @@ probe_run(const char *rest, bool no_network, struct probe *out)
 		size_t n = resp->result->stdout.len < sizeof(buf) - 1 ? resp->result->stdout.len : sizeof(buf) - 1;
 		memcpy(buf, resp->result->stdout.data, n);
 		buf[n] = '\0';
-		ck_assert_int_ge(sscanf(buf, "%ld\n%63[^\n]\n%255[^\1]", &out->age, out->host, out->rest), 2);
+		ck_assert_int_ge(sscanf(buf, "%15[^\n]\n%63[^\n]\n%255[^\1]", out->init, out->host, out->rest), 2);
+		ck_assert_msg(strcmp(out->init, "pooled") == 0 || strcmp(out->init, "cold") == 0, "probe printed %s",
+			      buf);
+		out->pooled = strcmp(out->init, "pooled") == 0;
 	}
 	runner__v1__run_response__free_unpacked(resp, NULL);
 }
@@ -140,10 +142,10 @@ START_TEST(test_isolated_and_refilled)
 
 	wait_pool_full();
 	probe_run("echo secret > /tmp/mark; cat /tmp/mark", false, &a);
-	ck_assert_msg(a.age >= WARM_TICKS, "first run not warm (age %ld ticks)", a.age);
+	ck_assert_msg(a.pooled, "first run not warm (a cold container)");
 	ck_assert_str_eq(a.rest, "secret\n");
 	probe_run("cat /tmp/mark 2>/dev/null || echo clean", false, &b);
-	ck_assert_msg(b.age >= WARM_TICKS, "second run not warm (age %ld ticks)", b.age);
+	ck_assert_msg(b.pooled, "second run not warm (a cold container)");
 	ck_assert_str_eq(b.rest, "clean\n");
 	ck_assert_str_ne(a.host, b.host);
 
@@ -157,7 +159,7 @@ START_TEST(test_isolated_and_refilled)
 	wait_pool_full();
 	for (int i = 0; i < POOL; i++) {
 		probe_run("", false, &w[i]);
-		ck_assert_msg(w[i].age >= WARM_TICKS, "run %d after refill not warm (age %ld ticks)", i, w[i].age);
+		ck_assert_msg(w[i].pooled, "run %d after refill not warm (a cold container)", i);
 	}
 	ck_assert_str_ne(w[0].host, w[1].host);
 }
@@ -231,10 +233,10 @@ START_TEST(test_exact_through_pool)
 	/* Tightening a creation-time setting: a cold container without network. */
 	wait_pool_full();
 	probe_run("ls /sys/class/net", true, &p);
-	ck_assert_msg(p.age < WARM_TICKS, "no_network run used a pooled container (age %ld)", p.age);
+	ck_assert_msg(!p.pooled, "no_network run used a pooled container");
 	ck_assert_str_eq(p.rest, "lo\n");
 	probe_run("ls /sys/class/net | grep -c eth0", false, &p);
-	ck_assert_msg(p.age >= WARM_TICKS, "run not warm (age %ld)", p.age);
+	ck_assert_msg(p.pooled, "run not warm (a cold container)");
 	ck_assert_str_eq(p.rest, "1\n");
 }
 END_TEST
@@ -286,7 +288,7 @@ START_TEST(test_sigkill_restart_removes_pool)
 		struct probe p;
 		wait_pool_full();
 		probe_run("", false, &p);
-		ck_assert_int_ge(p.age, WARM_TICKS);
+		ck_assert_msg(p.pooled, "the restarted runnerd's run not warm (a cold container)");
 	}
 }
 END_TEST

@@ -131,7 +131,8 @@ static void
 copy_str(char *dst, size_t cap, const ProtobufCBinaryData *b)
 {
 	size_t n = b->len < cap - 1 ? b->len : cap - 1;
-	memcpy(dst, b->data, n);
+	if (n > 0) /* an empty field's data is NULL */
+		memcpy(dst, b->data, n);
 	dst[n] = '\0';
 }
 

@@ -131,6 +131,8 @@ START_TEST(test_stderr_stream)
 	ck_assert_uint_eq(runner_stream_offset(r.rs, RUNNER__V1__STREAM_KIND__STDERR), strlen(in));
 	ck_assert_uint_eq(runner_stream_offset(r.rs, RUNNER__V1__STREAM_KIND__STDOUT), 4);
 	rd_reader_close(&r);
+	rd_sink_free(&out);
+	rd_sink_free(&err);
 
 	/* Resuming stderr at its end and stdout at 0 gives stdout only. */
 	rd_sink_init(&out, true, 0);

@@ -37,6 +37,8 @@ units=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)
 mkdir -p "$root/usr/lib/systemd" "$root/etc/systemd/system"
 cp -a "$units" "$root/usr/lib/systemd/system"
 install -m 0644 "$src/deploy/systemd/$unit" "$root/etc/systemd/system/$unit"
+# ExecReload's kill, as the system has it (procps).
+install -D -m 0755 /bin/kill "$root/bin/kill"
 
 # verify: 0 and silent, or it failed. Unknown keys are only warnings to
 # systemd-analyze (exit 0), so any output counts.

@@ -1,10 +1,13 @@
 #include "config/config_file.h"
 
 #include <cyaml/cyaml.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 static const cyaml_schema_value_t string_entry = {
@@ -169,21 +172,16 @@ config(struct cyaml_errors *errs)
  * last event it read before the key. Sets *line and *column (1-based) when
  * found. */
 static void
-find_key(const char *path, const char *key, unsigned *line, unsigned *column)
+find_key(const uint8_t *data, size_t len, const char *key, unsigned *line, unsigned *column)
 {
 	/* Per open container: is it a mapping, and is its next scalar a key? */
 	bool mapping[64], want_key[64];
 	int depth = -1, done = 0;
 	yaml_parser_t parser;
-	FILE *f;
 
-	if ((f = fopen(path, "re")) == NULL)
+	if (!yaml_parser_initialize(&parser))
 		return;
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		return;
-	}
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, data, len);
 	while (!done) {
 		yaml_event_t ev;
 		unsigned l, c;
@@ -229,11 +227,63 @@ find_key(const char *path, const char *key, unsigned *line, unsigned *column)
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&parser);
+}
+
+int
+config_file_read(const char *path, uint8_t **data, size_t *len, rstatus *st)
+{
+	struct stat sb;
+	uint8_t *buf;
+	size_t n;
+	FILE *f;
+	int e;
+
+	*data = NULL;
+	*len = 0;
+	if ((f = fopen(path, "re")) == NULL)
+		return rstatus_fail_errno(st, RS_INVALID_ARGUMENT, errno, "%s", path);
+	if (fstat(fileno(f), &sb) != 0 || sb.st_size > CONFIG_FILE_MAX) {
+		e = errno;
+		fclose(f);
+		return sb.st_size > CONFIG_FILE_MAX
+			       ? rstatus_fail(st, RS_INVALID_ARGUMENT, "%s: larger than %u bytes", path, CONFIG_FILE_MAX)
+			       : rstatus_fail_errno(st, RS_INVALID_ARGUMENT, e, "%s", path);
+	}
+	if ((buf = malloc((size_t) sb.st_size + 1)) == NULL) {
+		fclose(f);
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	/* What the file holds now: a file that grows meanwhile is cut at the
+	 * size it had, and parsed as what it was. */
+	n = fread(buf, 1, (size_t) sb.st_size, f);
+	e = ferror(f) ? errno : 0;
 	fclose(f);
+	if (e != 0) {
+		free(buf);
+		return rstatus_fail_errno(st, RS_INVALID_ARGUMENT, e, "reading %s", path);
+	}
+	*data = buf;
+	*len = n;
+	return 0;
 }
 
 int
 config_file_load(const char *path, struct cfg_root **out, rstatus *st)
+{
+	uint8_t *data;
+	size_t len;
+	int rv;
+
+	*out = NULL;
+	if ((rv = config_file_read(path, &data, &len, st)) < 0)
+		return rv;
+	rv = config_file_parse(path, data, len, out, st);
+	free(data);
+	return rv;
+}
+
+int
+config_file_parse(const char *path, const uint8_t *data, size_t len, struct cfg_root **out, rstatus *st)
 {
 	static const char unexpected[] = "Unexpected key: ";
 	struct cyaml_errors errs = { .line = 0 };
@@ -241,7 +291,7 @@ config_file_load(const char *path, struct cfg_root **out, rstatus *st)
 	cyaml_err_t err;
 
 	*out = NULL;
-	if ((err = cyaml_load_file(path, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) == CYAML_OK) {
+	if ((err = cyaml_load_data(data, len, config(&errs), &root_schema, (cyaml_data_t **) out, NULL)) == CYAML_OK) {
 		/* A file without a document (empty, or only comments) loads as
 		 * nothing at all rather than as a mapping without `profiles`. */
 		if (*out == NULL)
@@ -251,7 +301,7 @@ config_file_load(const char *path, struct cfg_root **out, rstatus *st)
 	}
 	if (err == CYAML_ERR_INVALID_KEY && (key = strstr(errs.first, unexpected)) != NULL) {
 		key += sizeof(unexpected) - 1;
-		find_key(path, key, &errs.line, &errs.column);
+		find_key(data, len, key, &errs.line, &errs.column);
 		return rstatus_fail(st, RS_INVALID_ARGUMENT, "%s:%u:%u: unknown key \"%s\"", path, errs.line,
 				    errs.column, key);
 	}

@@ -4,6 +4,8 @@
 #define RUNNER_CONFIG_FILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "status.h"
 
@@ -102,7 +104,15 @@ struct cfg_root {
 	unsigned profiles_count;
 };
 
-/* Load `path`; errors carry libcyaml's own text, with line and column. */
+/* A config file is at most this large (a thousand profiles fit). */
+#define CONFIG_FILE_MAX (4u << 20)
+
+/* The bytes of `path` (malloc'd; at most CONFIG_FILE_MAX). */
+int config_file_read(const char *path, uint8_t **data, size_t *len, rstatus *st);
+/* Parse a file's bytes; errors name `path`, with libcyaml's own text,
+ * line and column. */
+int config_file_parse(const char *path, const uint8_t *data, size_t len, struct cfg_root **out, rstatus *st);
+/* Read and parse `path`. */
 int config_file_load(const char *path, struct cfg_root **out, rstatus *st);
 void config_file_free(struct cfg_root *root);
 

@@ -1,11 +1,13 @@
 #include "config/options.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addresses.h"
+#include "routing.h"
 #include "runner_defaults.h"
 #include "units.h"
 
@@ -52,6 +54,11 @@ static const char usage[] =
 	"                            a proxy (default: the stream listener of that\n"
 	"                            transport, a wildcard host replaced by the address\n"
 	"                            the request arrived on)\n"
+	"      --advertise URL       this runnerd is one of several behind one address (a\n"
+	"                            fleet): URL is its own, which clients can dial (e.g.\n"
+	"                            tcp://$POD_IP:7300; no wildcard host). Session ids\n"
+	"                            name it, so later calls reach it; requests meant for\n"
+	"                            another instance are sent there, never run here\n"
 	"      --max-sessions N      running interactive sessions at most (default 16384)\n"
 	"      --max-retained N      finished sessions kept at most (default 4096); past it\n"
 	"                            the oldest finished is collected\n"
@@ -67,11 +74,20 @@ static const char usage[] =
 	"  -c, --config FILE         profiles: named restrictions requests run under (YAML)\n"
 	"      --check-config FILE   validate FILE (syntax, profiles, backends) and exit\n"
 	"      --log-json            log one JSON object per line\n"
+	"      --log-file FILE       append the log to FILE instead of stderr; reopened on\n"
+	"                            SIGHUP (logrotate)\n"
+	"      --metrics-listen URL  serve Prometheus metrics at URL/metrics, e.g.\n"
+	"                            http://127.0.0.1:9464 (default: none; loopback only\n"
+	"                            unless --insecure-metrics)\n"
+	"      --insecure-metrics    allow a metrics address that is not loopback: anyone\n"
+	"                            who reaches it sees this runnerd's activity\n"
 	"  -h, --help                show this help\n"
 	"      --version, version    show the version\n"
 	"\n"
 	"DUR: 250ms, 10s, 2m, 1h (bare number: seconds). N: 512, 64K, 4M, 1G.\n"
-	"Logs go to stderr: one line per request (method, status, duration).\n";
+	"Logs go to stderr: one line per request (method, status, duration).\n"
+	"SIGHUP reloads --config (requests running keep theirs) and reopens --log-file;\n"
+	"SIGTERM and SIGINT drain and stop.\n";
 
 enum {
 	OPT_INSECURE_TCP = 256,
@@ -102,6 +118,10 @@ enum {
 	OPT_CHECK_CONFIG,
 	OPT_ADVERTISE_STREAM,
 	OPT_SPAWNERS,
+	OPT_LOG_FILE,
+	OPT_METRICS_LISTEN,
+	OPT_INSECURE_METRICS,
+	OPT_ADVERTISE,
 };
 
 static const struct option longopts[] = {
@@ -123,8 +143,12 @@ static const struct option longopts[] = {
 	{ "max-stream-connections", required_argument, NULL, OPT_MAX_STREAM_CONNECTIONS },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "log-json", no_argument, NULL, OPT_LOG_JSON },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+	{ "insecure-metrics", no_argument, NULL, OPT_INSECURE_METRICS },
 	{ "stream-listen", required_argument, NULL, OPT_STREAM_LISTEN },
 	{ "advertise-stream", required_argument, NULL, OPT_ADVERTISE_STREAM },
+	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "max-retained", required_argument, NULL, OPT_MAX_RETAINED },
 	{ "retained-output", required_argument, NULL, OPT_RETAINED_OUTPUT },
@@ -184,6 +208,51 @@ tcp_url(const char *const *urls, size_t n)
 	return NULL;
 }
 
+/* Is the host of http://HOST:PORT[/...] a loopback address (127/8, ::1,
+ * localhost)? A name that is not "localhost" is not known to be. */
+static bool
+loopback_http(const char *url)
+{
+	const char *host = url + 7, *end;
+	char h[256];
+	struct in_addr a4;
+
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		return end != NULL && end - host == 4 && strncmp(host, "[::1]", 5) == 0;
+	}
+	end = host + strcspn(host, ":/");
+	if ((size_t) (end - host) >= sizeof(h))
+		return false;
+	snprintf(h, sizeof(h), "%.*s", (int) (end - host), host);
+	if (strcmp(h, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* An address others can dial to reach this runnerd: ipc:///path, or
+ * tcp://HOST:PORT with a host that is not a wildcard and a port that is
+ * not 0. It ends session ids (routing.h): no '@', no blanks, bounded. */
+static bool
+instance_address(const char *url)
+{
+	static const char *const wild[] = { "", "0.0.0.0", "::", "[::]", "*" };
+	const char *host = url + 6, *colon;
+	size_t n = strlen(url);
+
+	if (n > ROUTING_ADDRESS_MAX || strpbrk(url, "@ \t\r\n") != NULL)
+		return false;
+	if (strncmp(url, "ipc:///", 7) == 0)
+		return n > 7;
+	if (strncmp(url, "tcp://", 6) != 0 || (colon = strrchr(host, ':')) == NULL ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535)
+		return false;
+	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++)
+		if ((size_t) (colon - host) == strlen(wild[i]) && strncmp(host, wild[i], strlen(wild[i])) == 0)
+			return false;
+	return true;
+}
+
 static int
 add_listen_list(struct runnerd_config *cfg, const char *list)
 {
@@ -213,7 +282,10 @@ options_free(struct runnerd_config *cfg)
 	cfg->n_advertise_stream = 0;
 	free(cfg->state_dir);
 	free(cfg->config_path);
-	cfg->state_dir = cfg->config_path = NULL;
+	free(cfg->metrics_listen);
+	free(cfg->log_file);
+	free(cfg->advertise);
+	cfg->state_dir = cfg->config_path = cfg->metrics_listen = cfg->log_file = cfg->advertise = NULL;
 	cfg->listen = cfg->stream_listen = NULL;
 	cfg->n_listen = cfg->n_stream_listen = 0;
 }
@@ -297,9 +369,23 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 			cfg->check_config = c == OPT_CHECK_CONFIG;
 			break;
 		case OPT_STATE_DIR:
-			free(cfg->state_dir);
-			if ((cfg->state_dir = strdup(optarg)) == NULL)
+		case OPT_LOG_FILE:
+		case OPT_METRICS_LISTEN:
+		case OPT_ADVERTISE: {
+			char **field = c == OPT_STATE_DIR      ? &cfg->state_dir
+				       : c == OPT_LOG_FILE     ? &cfg->log_file
+				       : c == OPT_ADVERTISE    ? &cfg->advertise
+							       : &cfg->metrics_listen;
+			if ((c == OPT_METRICS_LISTEN && strncmp(optarg, "http://", 7) != 0) ||
+			    (c == OPT_ADVERTISE && !instance_address(optarg)))
+				return bad_value(name, optarg);
+			free(*field);
+			if ((*field = strdup(optarg)) == NULL)
 				return OPTIONS_EXIT_USAGE;
+			break;
+		}
+		case OPT_INSECURE_METRICS:
+			cfg->insecure_metrics = true;
 			break;
 		case OPT_STREAM_LISTEN:
 			if (add_url(&cfg->stream_listen, &cfg->n_stream_listen, optarg) < 0)
@@ -423,6 +509,13 @@ options_parse(int argc, char **argv, struct runnerd_config *cfg)
 
 		fprintf(stderr, "runnerd: %s: tcp has no authentication yet; pass --insecure-tcp to allow it\n",
 			url != NULL ? url : tcp_url(cfg->stream_listen, cfg->n_stream_listen));
+		return OPTIONS_EXIT_USAGE;
+	}
+	if (cfg->metrics_listen != NULL && !cfg->insecure_metrics && !loopback_http(cfg->metrics_listen)) {
+		fprintf(stderr,
+			"runnerd: %s: metrics off loopback show this runnerd's activity to whoever reaches them; "
+			"pass --insecure-metrics to allow it\n",
+			cfg->metrics_listen);
 		return OPTIONS_EXIT_USAGE;
 	}
 	if (cfg->n_stream_listen == 0)

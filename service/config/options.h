@@ -36,6 +36,7 @@ struct runnerd_config {
 	const char **stream_listen; /* stream socket URLs; derived from listen when none */
 	size_t n_stream_listen;
 	const char **advertise_stream; /* stream addresses to tell clients, by transport */
+	char *advertise;           /* this runnerd's own address in a fleet; NULL: alone */
 	size_t n_advertise_stream;
 	unsigned max_sessions;     /* running ones */
 	unsigned max_retained;     /* finished ones */
@@ -46,6 +47,9 @@ struct runnerd_config {
 	char *state_dir;           /* ledger of running process groups; NULL: none */
 	char *config_path;         /* profiles (YAML); NULL: the built-in default */
 	bool check_config;         /* load the config, report, exit */
+	char *metrics_listen;      /* http://HOST:PORT for /metrics; NULL: none */
+	bool insecure_metrics;     /* a metrics address off loopback allowed */
+	char *log_file;            /* append the log here, reopened on SIGHUP; NULL: stderr */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };

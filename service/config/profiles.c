@@ -557,10 +557,9 @@ builtin_default(struct profiles *p, rstatus *st)
 }
 
 int
-profiles_load(struct profiles **out, const char *path, const struct command_limits *server,
-	      rstatus *st)
+profiles_compile(struct profiles **out, const char *path, const struct cfg_root *root,
+		 const struct command_limits *server, rstatus *st)
 {
-	struct cfg_root *root = NULL;
 	struct profiles *p;
 	int rv = 0;
 
@@ -568,17 +567,13 @@ profiles_load(struct profiles **out, const char *path, const struct command_limi
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	p->server = *server;
-	if (path == NULL) {
+	if (root == NULL) {
 		if ((rv = builtin_default(p, st)) < 0) {
 			profiles_free(p);
 			return rv;
 		}
 		*out = p;
 		return 0;
-	}
-	if ((rv = config_file_load(path, &root, st)) < 0) {
-		profiles_free(p);
-		return rv;
 	}
 	if ((p->v = calloc(root->profiles_count, sizeof(*p->v))) == NULL)
 		rv = rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
@@ -602,11 +597,25 @@ profiles_load(struct profiles **out, const char *path, const struct command_limi
 		else if (p->default_index == p->n)
 			p->default_index = 0; /* no "default": the first one */
 	}
-	config_file_free(root);
 	if (rv < 0) {
 		profiles_free(p);
 		return rv;
 	}
 	*out = p;
 	return 0;
+}
+
+int
+profiles_load(struct profiles **out, const char *path, const struct command_limits *server,
+	      rstatus *st)
+{
+	struct cfg_root *root = NULL;
+	int rv;
+
+	*out = NULL;
+	if (path != NULL && (rv = config_file_load(path, &root, st)) < 0)
+		return rv;
+	rv = profiles_compile(out, path, root, server, st);
+	config_file_free(root);
+	return rv;
 }

@@ -28,9 +28,16 @@ struct resolved {
 	size_t n_owned;
 };
 
-/* Load `path` (NULL: the built-in default profile: exec backend, network
- * allowed, no filesystem rules, the server's limits). Errors name the
- * file, and the line or the profile and field. */
+struct cfg_root;
+
+/* Compile the profiles of a parsed config file (config_file.h; NULL: the
+ * built-in default profile: exec backend, network allowed, no filesystem
+ * rules, the server's limits), checking each against its backend. Errors
+ * name `path`, and the profile and field. conf.h is how runnerd loads
+ * them, with the rest of its config. */
+int profiles_compile(struct profiles **out, const char *path, const struct cfg_root *root,
+		     const struct command_limits *server, rstatus *st);
+/* Read, parse and compile `path` (NULL: the built-in default). */
 int profiles_load(struct profiles **out, const char *path, const struct command_limits *server,
 		  rstatus *st);
 void profiles_free(struct profiles *p);

@@ -11,8 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* One append-only file, "ledger": "+ PID TICKS" when a group starts, "- PID"
- * when it is reaped — one write(2) each, on the hot path of every Run. It is
+/* One append-only file, "ledger": "+ PID TICKS" (the leader's start time)
+ * when a group starts, "- PID" when it is reaped — one write(2) each, on the
+ * hot path of every Run. It is
  * emptied whenever nothing runs, and replayed at start-up. */
 #define LEDGER_FILE "ledger"
 
@@ -21,9 +22,8 @@ struct ledger {
 	unsigned live; /* groups added and not yet removed */
 };
 
-/* Clock ticks since boot, the unit of /proc/PID/stat's start time; taken
- * right after the spawn it matches the child's start time within a tick
- * or two, which is all the pid-reuse check needs. */
+/* Clock ticks since boot, the unit of /proc/PID/stat's start time: what
+ * ledger_add records when the process's own start time cannot be read. */
 static unsigned long long
 now_ticks(void)
 {
@@ -179,11 +179,18 @@ void
 ledger_add(struct ledger *l, pid_t pid)
 {
 	char line[64];
+	unsigned long long started;
 
 	if (l == NULL)
 		return;
+	/* The process's own start time (the loop may add it well after the
+	 * spawn on a loaded machine, and the pid-reuse check allows two
+	 * ticks); it is still there for a child that already exited, which
+	 * is not reaped before it is added. */
+	if ((started = start_time(pid)) == 0)
+		started = now_ticks();
 	l->live++;
-	append(l, line, snprintf(line, sizeof(line), "+ %d %llu\n", (int) pid, now_ticks()));
+	append(l, line, snprintf(line, sizeof(line), "+ %d %llu\n", (int) pid, started));
 }
 
 void

@@ -4,9 +4,9 @@
  * left.
  *
  * One append-only file records each process group when it is spawned (pid
- * and spawn time) and when it is reaped — one write each — and is emptied
- * whenever nothing runs. The spawn time, compared with the process's start
- * time at recovery, guards against a recycled pid. PR_SET_PDEATHSIG is no substitute: it
+ * and the leader's start time) and when it is reaped — one write each — and
+ * is emptied whenever nothing runs. The recorded start time, compared with
+ * the process's at recovery, guards against a recycled pid. PR_SET_PDEATHSIG is no substitute: it
  * covers only the direct child, and a setuid exec (firejail) clears it.
  */
 #ifndef RUNNER_LEDGER_H

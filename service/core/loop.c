@@ -243,6 +243,19 @@ run_posted(struct loop *l)
 	}
 }
 
+void
+loop_flush(struct loop *l)
+{
+	bool more = l != NULL;
+
+	while (more) {
+		run_posted(l);
+		pthread_mutex_lock(&l->mtx);
+		more = l->posted_head != NULL;
+		pthread_mutex_unlock(&l->mtx);
+	}
+}
+
 static void
 run_timers(struct loop *l)
 {

@@ -64,6 +64,11 @@ int loop_run(struct loop *l);
 /* Loop thread only: make loop_run return after the current iteration. */
 void loop_stop(struct loop *l);
 
+/* Teardown, once loop_run returned and whatever posts (nng's aios) has been
+ * stopped: run the tasks still queued, and those they post, until none is
+ * left, so each owner finishes (and frees) what it started. Accepts NULL. */
+void loop_flush(struct loop *l);
+
 uint64_t loop_now_us(void);
 
 #endif

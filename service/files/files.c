@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/conf.h"
 #include "files/beneath.h"
 #include "files/creds.h"
 #include "files/files_internal.h"
@@ -47,7 +48,7 @@ job_run(struct work *w)
 
 	j->rv = 0;
 	if (!j->resolved) {
-		if ((j->rv = profiles_resolve_files(j->f->profiles, j->scope, &j->policy, &j->st)) == 0 &&
+		if ((j->rv = profiles_resolve_files(conf_profiles(j->conf), j->scope, &j->policy, &j->st)) == 0 &&
 		    (j->rv = resolve_ids(j, &j->st)) == 0)
 			j->resolved = true;
 	}
@@ -88,6 +89,7 @@ files_job_new(struct files *f, struct call *c, const struct files_op *op, const 
 		return NULL;
 	}
 	j->f = f;
+	j->conf = conf_ref(f->conf);
 	j->c = c;
 	j->op = op;
 	j->scope = scope;
@@ -125,6 +127,7 @@ files_job_answer(struct files_job *j)
 	if (j->reply != NULL)
 		protobuf_c_message_free_unpacked(j->reply, NULL);
 	files_policy_free(&j->policy);
+	conf_unref(j->conf);
 	free(j);
 }
 
@@ -258,7 +261,7 @@ files_new(struct files **out, const struct files_config *cfg, rstatus *st)
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	f->loop = cfg->loop;
-	f->profiles = cfg->profiles;
+	f->conf = conf_ref(cfg->conf);
 	f->idle_ttl_us = cfg->idle_ttl_ms * 1000u;
 	f->max_uploads = cfg->max_uploads ? cfg->max_uploads : 256;
 	f->max_watches = cfg->max_watches ? cfg->max_watches : 64;
@@ -283,6 +286,14 @@ files_stop(struct files *f)
 }
 
 void
+files_set_conf(struct files *f, struct conf *c)
+{
+	conf_ref(c);
+	conf_unref(f->conf);
+	f->conf = c;
+}
+
+void
 files_free(struct files *f)
 {
 	struct work *left;
@@ -297,10 +308,12 @@ files_free(struct files *f)
 		struct files_job *j = (struct files_job *) ((char *) left - offsetof(struct files_job, work));
 		left = left->next;
 		files_policy_free(&j->policy);
+		conf_unref(j->conf);
 		free(j);
 	}
 	uploads_free_all(f);
 	watches_free_all(f);
+	conf_unref(f->conf);
 	free(f);
 }
 

@@ -22,11 +22,11 @@
 #include "session/streams.h"
 
 struct files;
-struct profiles;
+struct conf;
 
 struct files_config {
 	struct loop *loop;
-	const struct profiles *profiles;
+	struct conf *conf;      /* the config in force (conf.h); the module keeps a reference */
 	unsigned workers;       /* threads doing the file work; 0: 4 */
 	uint64_t idle_ttl_ms;   /* unfinished uploads and unattached watches are dropped after it */
 	unsigned max_uploads;   /* uploads in progress; 0: 256 */
@@ -34,6 +34,9 @@ struct files_config {
 };
 
 int files_new(struct files **out, const struct files_config *cfg, rstatus *st);
+/* A reload: requests from now on resolve their scope against `c`; each job
+ * keeps the config it was queued under. */
+void files_set_conf(struct files *f, struct conf *c);
 /* After the loop stopped: joins the workers, removes the temporary files of
  * unfinished uploads, closes the watches. Accepts NULL. */
 void files_free(struct files *f);

@@ -20,7 +20,7 @@ struct watch;
 
 struct files {
 	struct loop *loop;
-	const struct profiles *profiles;
+	struct conf *conf;       /* new jobs take a reference */
 	struct workers *workers;
 	uint64_t idle_ttl_us;
 	unsigned max_uploads, max_watches;
@@ -53,6 +53,7 @@ struct files_job {
 	struct call *c;
 	const struct files_op *op;
 	const Runner__V1__FileScope *scope;
+	struct conf *conf;          /* the config the scope resolves against (a reference) */
 	bool resolved;              /* policy and ids are set (a later upload chunk) */
 	struct files_policy policy; /* resolved on the worker */
 	struct user_ids ids;

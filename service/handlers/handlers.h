@@ -31,6 +31,7 @@ struct handler_env {
 	struct streams *streams;
 	struct files *files;             /* file operations */
 	uint64_t started_us;             /* for Health's uptime */
+	const char *config_error;        /* the last reload's failure, "" when it worked (main's) */
 };
 
 /* The table main gives rpc_new: short method name → handler. */

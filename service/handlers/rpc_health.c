@@ -2,8 +2,10 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "config/conf.h"
 #include "handlers/handlers.h"
 #include "core/probes.h"
+#include "run/launch.h"
 #include "session/session.h"
 
 void
@@ -33,5 +35,15 @@ rpc_health(struct call *c)
 	resp.running = runs_in_flight(env->runs) + sessions_running(env->sessions);
 	resp.sessions = sessions_count(env->sessions);
 	resp.uptime_ms = (loop_now_us() - env->started_us) / 1000;
+	if (env->launcher->conf != NULL) {
+		const struct conf *cf = env->launcher->conf;
+		resp.config_path = (char *) (conf_path(cf) ? conf_path(cf) : "");
+		resp.config_version = conf_version(cf);
+		resp.config_sha256 = (char *) conf_sha256(cf);
+		resp.config_loaded_unix_ms = conf_loaded_unix_ms(cf);
+	}
+	resp.instance = (char *) (rpc_instance(c->rpc) ? rpc_instance(c->rpc) : "");
+	if (env->config_error != NULL)
+		resp.config_error = (char *) env->config_error;
 	call_reply(c, RS_OK, "", &resp.base);
 }

@@ -48,6 +48,7 @@ reply_started(struct call *c, struct session *s, bool existing)
 	resp.stream_secret.len = SESSION_SECRET_LEN;
 	resp.pid = session_pid(s);
 	resp.existing = existing;
+	resp.instance = (char *) (rpc_instance(c->rpc) ? rpc_instance(c->rpc) : "");
 	call_reply(c, RS_OK, "", &resp.base);
 }
 

@@ -194,6 +194,17 @@ conncap_activity(struct conncap *t, uint32_t id, int work, uint64_t now_us)
 }
 
 unsigned
+conncap_count_at(struct conncap *t, size_t i)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&t->mtx);
+	n = i < t->n_listeners ? t->listeners[i].n : 0;
+	pthread_mutex_unlock(&t->mtx);
+	return n;
+}
+
+unsigned
 conncap_count(struct conncap *t)
 {
 	unsigned n;

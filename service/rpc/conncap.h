@@ -45,7 +45,8 @@ void conncap_forget(struct conncap *t, uint32_t id);
  * activity (0), at now_us. */
 void conncap_activity(struct conncap *t, uint32_t id, int work, uint64_t now_us);
 
-/* Connections counted, over all listeners. */
+/* Connections counted, over all listeners; of listener `i`. */
 unsigned conncap_count(struct conncap *t);
+unsigned conncap_count_at(struct conncap *t, size_t i);
 
 #endif

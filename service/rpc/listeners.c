@@ -13,7 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 #include "rpc/conncap.h"
+#include "core/fdlimit.h"
+
+/* Failed probes in a row that make a listener stuck. */
+#define PROBE_STRIKES 3
 
 struct endpoint {
 	char url[600];  /* what we listen on; tcp with its bound port filled in */
@@ -23,6 +28,11 @@ struct endpoint {
 	char port[16];
 	nng_listener l;
 	bool open;
+	/* Guarded by probe_mtx: the listener's id, and the pipes the socket
+	 * adopted through it (any client's: proof that it accepts). */
+	uint32_t lid;
+	uint64_t adopted;
+	unsigned strikes; /* the guard's: probes failed in a row */
 };
 
 struct listeners {
@@ -36,7 +46,7 @@ struct listeners {
 	bool guard_running;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
-	bool stopping;
+	bool stopping; /* set under mtx, read anywhere: is_stopping */
 	bool notifying; /* our pipe callbacks are registered */
 	unsigned restarts;
 	/* The probe in progress, matched by the pipe-added callback. */
@@ -60,6 +70,13 @@ mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* The guard reads it under other locks than the one it is set under. */
+static bool
+is_stopping(struct listeners *ls)
+{
+	return __atomic_load_n(&ls->stopping, __ATOMIC_ACQUIRE);
 }
 
 static int
@@ -131,6 +148,9 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 	}
 	ep->open = true;
 	conncap_set_listener(ls->conns, (size_t) (ep - ls->eps), (uint32_t) nng_listener_id(ep->l));
+	pthread_mutex_lock(&ls->probe_mtx);
+	ep->lid = (uint32_t) nng_listener_id(ep->l);
+	pthread_mutex_unlock(&ls->probe_mtx);
 	/* Pin an ephemeral port so a re-created listener comes back on it. */
 	if (!ep->ipc && nng_listener_get_int(ep->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0 &&
 	    strcmp(ep->port, "0") == 0) {
@@ -141,6 +161,16 @@ open_endpoint(struct listeners *ls, struct endpoint *ep, rstatus *st)
 	return 0;
 }
 
+/* Out of descriptors (or memory) for a socket of our own: that says
+ * nothing about the listener. */
+static bool
+no_room(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* The probe's connection; -1 when the listener does not take it, -2 when
+ * we could not even make a socket (no_room). */
 static int
 connect_probe_socket(const struct endpoint *ep, int timeout_ms)
 {
@@ -153,7 +183,7 @@ connect_probe_socket(const struct endpoint *ep, int timeout_ms)
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ep->path);
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return -1;
+			return no_room(errno) ? -2 : -1;
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0) {
@@ -176,6 +206,8 @@ connect_probe_socket(const struct endpoint *ep, int timeout_ms)
 			close(fd);
 			fd = -1;
 		}
+	} else if (no_room(errno)) {
+		fd = -2;
 	}
 	freeaddrinfo(ai);
 	return fd;
@@ -193,6 +225,9 @@ probe_adopted(struct listeners *ls, nng_pipe p)
 	bool ours = false;
 
 	pthread_mutex_lock(&ls->probe_mtx);
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->eps[i].lid != 0 && ls->eps[i].lid == (uint32_t) nng_listener_id(nng_pipe_listener(p)))
+			ls->eps[i].adopted++;
 	if (ls->probe_pending) {
 		if (ls->probe_ipc)
 			ours = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
@@ -242,6 +277,12 @@ listeners_connections(struct listeners *ls)
 	return conncap_count(ls->conns);
 }
 
+unsigned
+listeners_connections_at(struct listeners *ls, size_t i)
+{
+	return conncap_count_at(ls->conns, i);
+}
+
 /* nng thread: every pipe event of the socket. */
 static void
 pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -284,7 +325,7 @@ wait_attached(struct listeners *ls, int timeout_ms)
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&ls->probe_mtx);
-	while (!ls->probe_attached && !ls->stopping &&
+	while (!ls->probe_attached && !is_stopping(ls) &&
 	       pthread_cond_timedwait(&ls->probe_cv, &ls->probe_mtx, &until) == 0)
 		;
 	ok = ls->probe_attached;
@@ -295,9 +336,11 @@ wait_attached(struct listeners *ls, int timeout_ms)
 
 /* A complete SP handshake, then proof that the socket adopted the pipe.
  * Finishing the handshake before closing is what keeps the probe itself
- * from triggering the bug. */
+ * from triggering the bug. False only when the listener failed it: out of
+ * descriptors for the probe's own socket proves nothing (and re-creating
+ * the listener then would drop its connections and fail to listen again). */
 static bool
-probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
+probe_once(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 {
 	unsigned char hdr[8];
 	size_t got = 0;
@@ -305,7 +348,7 @@ probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	int fd;
 
 	if ((fd = connect_probe_socket(ep, timeout_ms)) < 0)
-		return false;
+		return fd == -2;
 	pthread_mutex_lock(&ls->probe_mtx);
 	ls->probe_pending = true;
 	ls->probe_attached = false;
@@ -327,18 +370,59 @@ probe(struct listeners *ls, const struct endpoint *ep, int timeout_ms)
 	return ok;
 }
 
+static uint64_t
+adopted(struct listeners *ls, const struct endpoint *ep)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ls->probe_mtx);
+	n = ep->adopted;
+	pthread_mutex_unlock(&ls->probe_mtx);
+	return n;
+}
+
+/* Is the listener stuck? Only after PROBE_STRIKES probes in a row failed,
+ * and none while the socket adopted other clients' connections through it:
+ * on a loaded runnerd nng may take longer than the probe's timeout to adopt
+ * a connection, and re-creating a listener drops every connection it has. */
+static bool
+stuck(struct listeners *ls, struct endpoint *ep)
+{
+	uint64_t before = adopted(ls, ep);
+
+	if (probe_once(ls, ep, ls->timeout_ms) || adopted(ls, ep) != before)
+		ep->strikes = 0;
+	else
+		ep->strikes++;
+	return ep->strikes >= PROBE_STRIKES;
+}
+
+/* When runnerd itself is out of descriptors, nng cannot accept the probe
+ * either: a failed probe then says nothing about the listener, and a
+ * re-created one could not even listen again. */
+static bool
+out_of_descriptors(void)
+{
+	long n = fdlimit_open_count(false);
+
+	return n < 0 || (uint64_t) n + 8 >= fdlimit_limit();
+}
+
 static void
 recreate(struct listeners *ls, struct endpoint *ep)
 {
 	rstatus st;
 
+	ep->strikes = 0;
+
 	if (ep->open)
 		nng_listener_close(ep->l);
 	ep->open = false;
 	/* The old socket may take a moment to release its address. */
-	for (int attempt = 0; attempt < 20 && !ls->stopping; attempt++) {
+	for (int attempt = 0; attempt < 20 && !is_stopping(ls); attempt++) {
 		if (open_endpoint(ls, ep, &st) == 0) {
 			ls->restarts++;
+			metrics_listener_recreated(ep->url);
 			return;
 		}
 		usleep(50 * 1000);
@@ -358,17 +442,17 @@ guard_main(void *arg)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&ls->mtx);
-		while (!ls->stopping && pthread_cond_timedwait(&ls->cv, &ls->mtx, &until) == 0)
+		while (!is_stopping(ls) && pthread_cond_timedwait(&ls->cv, &ls->mtx, &until) == 0)
 			;
 		pthread_mutex_unlock(&ls->mtx);
 		/* Probing and re-creating run unlocked: nng may call pipe_added
 		 * from inside nng_listener_close. Only this thread touches eps. */
-		for (size_t i = 0; i < ls->n && !ls->stopping; i++) {
+		for (size_t i = 0; i < ls->n && !is_stopping(ls); i++) {
 			struct endpoint *ep = &ls->eps[i];
-			if (!ep->open || !probe(ls, ep, ls->timeout_ms))
+			if (!ep->open || (stuck(ls, ep) && !out_of_descriptors()))
 				recreate(ls, ep);
 		}
-		if (ls->stopping)
+		if (is_stopping(ls))
 			return NULL;
 	}
 }
@@ -379,7 +463,7 @@ stop_guard(struct listeners *ls)
 	if (!ls->guard_running)
 		return;
 	pthread_mutex_lock(&ls->mtx);
-	ls->stopping = true;
+	__atomic_store_n(&ls->stopping, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&ls->cv);
 	pthread_mutex_unlock(&ls->mtx);
 	pthread_mutex_lock(&ls->probe_mtx);

@@ -8,10 +8,16 @@
  * disconnects before the SP handshake completes makes the listener stop
  * accepting for good, while existing connections keep working. A thread
  * probes each listener with a real SP handshake every probe interval; a
- * listener that does not answer in time is closed and re-created on the
- * same address (for tcp, the same bound port). Closing it drops its open
+ * listener that fails three probes in a row, adopting no other client's
+ * connection meanwhile (a loaded runnerd can be slower than a probe's
+ * timeout), is closed and re-created on the same address (for tcp, the
+ * same bound port). Closing it drops its open
  * connections; their REQ clients reconnect and re-send, and the server's
- * request-id de-duplication makes that re-send safe.
+ * request-id de-duplication makes that re-send safe. A probe that fails
+ * because runnerd is out of file descriptors re-creates nothing (nng could
+ * not accept then, and a closed listener could not listen again). The bug's
+ * usual trigger is removed at its source (rpc/nng_epipe.c): the guard is
+ * the second line.
  */
 #ifndef RUNNER_LISTENERS_H
 #define RUNNER_LISTENERS_H
@@ -67,8 +73,10 @@ size_t listeners_count(const struct listeners *ls);
  * thread; accepts a NULL `ls`. */
 void listeners_pipe_activity(struct listeners *ls, nng_pipe p, int work);
 
-/* Connections adopted and counted against the caps, over all listeners. */
+/* Connections adopted and counted against the caps, over all listeners;
+ * of the i-th. */
 unsigned listeners_connections(struct listeners *ls);
+unsigned listeners_connections_at(struct listeners *ls, size_t i);
 
 /* How many times the guard has re-created a listener. */
 unsigned listeners_restarts(const struct listeners *ls);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
+#include "routing.h"
 #include "rpc/envelope.h"
 #include "runner/v1/runner.pb-c.h"
 
@@ -24,6 +26,7 @@ struct rpc {
 	 * so what they hold is known: `held` bytes, refused past `max_held`. */
 	ProtobufCAllocator decoder;
 	size_t held, max_held;
+	const char *instance; /* advertised address in a fleet; NULL: alone */
 };
 
 static void *
@@ -112,6 +115,18 @@ rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg)
 }
 
 void
+rpc_set_instance(struct rpc *r, const char *instance)
+{
+	r->instance = instance;
+}
+
+const char *
+rpc_instance(const struct rpc *r)
+{
+	return r->instance;
+}
+
+void
 rpc_set_max_held(struct rpc *r, size_t bytes)
 {
 	r->max_held = bytes;
@@ -153,9 +168,11 @@ log_request(struct rpc *r, const char *method, int code, const char *message, ui
 		r->log(&rec, r->log_arg);
 }
 
+/* The envelope of an answer; `owner` (NULL: none) names the runnerd of
+ * the fleet the call belongs to. */
 static nng_msg *
-pack_reply(int code, const char *message, const ProtobufCMessage *reply, const uint8_t *id,
-	   size_t id_len)
+pack_reply(const struct rpc *r, int code, const char *message, const ProtobufCMessage *reply,
+	   const uint8_t *id, size_t id_len, const char *owner)
 {
 	Runner__V1__ReplyEnvelope env = RUNNER__V1__REPLY_ENVELOPE__INIT;
 	uint8_t *payload = NULL;
@@ -164,6 +181,8 @@ pack_reply(int code, const char *message, const ProtobufCMessage *reply, const u
 
 	env.code = (Runner__V1__StatusCode) code;
 	env.message = (char *) (message ? message : "");
+	env.instance = (char *) (r->instance ? r->instance : "");
+	env.owner = (char *) (owner ? owner : "");
 	env.request_id.data = (uint8_t *) id;
 	env.request_id.len = id_len;
 	if (reply != NULL) {
@@ -201,10 +220,10 @@ reply_bytes(struct rep_ctx *ctx, const uint8_t *bytes, size_t len)
 }
 
 static void
-reply_now(struct rpc *r, struct rep_ctx *ctx, const char *method, int code, const char *message,
-	  uint64_t started, const uint8_t *id, size_t id_len)
+reply_owned(struct rpc *r, struct rep_ctx *ctx, const char *method, int code, const char *message,
+	    uint64_t started, const uint8_t *id, size_t id_len, const char *owner)
 {
-	nng_msg *msg = pack_reply(code, message, NULL, id, id_len);
+	nng_msg *msg = pack_reply(r, code, message, NULL, id, id_len, owner);
 
 	if (msg == NULL && nng_msg_alloc(&msg, 0) != 0)
 		return;
@@ -212,19 +231,26 @@ reply_now(struct rpc *r, struct rep_ctx *ctx, const char *method, int code, cons
 	log_request(r, method, code, message, started, id, id_len, false);
 }
 
-void
-call_reply(struct call *c, int code, const char *message, const ProtobufCMessage *reply)
+static void
+reply_now(struct rpc *r, struct rep_ctx *ctx, const char *method, int code, const char *message,
+	  uint64_t started, const uint8_t *id, size_t id_len)
+{
+	reply_owned(r, ctx, method, code, message, started, id, id_len, NULL);
+}
+
+static void
+answer_call(struct call *c, int code, const char *message, const ProtobufCMessage *reply, const char *owner)
 {
 	struct rpc *r = c->rpc;
 	struct dedup_entry *e = c->entry;
 	const uint8_t *id = e ? e->id : NULL;
 	size_t id_len = e ? e->id_len : 0;
-	nng_msg *msg = pack_reply(code, message, reply, id, id_len);
+	nng_msg *msg = pack_reply(r, code, message, reply, id, id_len, owner);
 
 	if (msg == NULL) {
 		code = RS_RESOURCE_EXHAUSTED;
 		message = "out of memory while packing the reply";
-		msg = pack_reply(code, message, NULL, id, id_len);
+		msg = pack_reply(r, code, message, NULL, id, id_len, NULL);
 	}
 	if (e != NULL && msg != NULL) {
 		uint64_t now = loop_now_us();
@@ -241,6 +267,12 @@ call_reply(struct call *c, int code, const char *message, const ProtobufCMessage
 	if (c->request != NULL)
 		protobuf_c_message_free_unpacked(c->request, &r->decoder);
 	free(c);
+}
+
+void
+call_reply(struct call *c, int code, const char *message, const ProtobufCMessage *reply)
+{
+	answer_call(c, code, message, reply, NULL);
 }
 
 void
@@ -290,10 +322,39 @@ retry_never_arrived(const struct rpc *r, const Runner__V1__RequestEnvelope *env,
 	return env->first_sent_unix_ms > r->started_unix_ms + margin_ms;
 }
 
+/* In a fleet (routing.h), may this instance take a request that names no
+ * session (those go by their id, once decoded)? One that names another
+ * instance belongs there: UNAVAILABLE, *owner set; a retry this instance
+ * does not know that names none may have run on any other: ABORTED. 0 when
+ * it may; nothing is recorded either way. */
+static int
+fleet_refusal(const struct rpc *r, const Runner__V1__RequestEnvelope *env, const ProtobufCMethodDescriptor *md,
+	      char *msg, size_t size, const char **owner)
+{
+	*owner = NULL;
+	if (r->instance == NULL || routing_names_session(md->input))
+		return 0;
+	if (env->instance != NULL && env->instance[0] != '\0' && strcmp(env->instance, r->instance) != 0) {
+		*owner = env->instance;
+		snprintf(msg, size, "sent to the runnerd at %.200s, and this is %s: not run here; send it there",
+			 env->instance, r->instance);
+		return RS_UNAVAILABLE;
+	}
+	if (env->retry && env->request_id.len > 0 && (env->instance == NULL || env->instance[0] == '\0')) {
+		snprintf(msg, size, "a retried request that names no instance, unknown to this one of a fleet of "
+				    "runnerds: it may have run on another; not run, so it cannot run twice");
+		return RS_ABORTED;
+	}
+	return 0;
+}
+
 static void
 dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *env,
 	 uint64_t started, nng_pipe pipe)
 {
+	const char *owner;
+	char why[400];
+	int refused;
 	const ProtobufCMethodDescriptor *md;
 	const uint8_t *id = env->request_id.data;
 	size_t id_len = env->request_id.len;
@@ -301,7 +362,7 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 	rpc_handler_fn fn;
 	struct call *c;
 	rstatus st;
-	uint64_t fp;
+	uint64_t fp = 0;
 
 	if ((md = envelope_method(r->service, env->method)) == NULL) {
 		char msg[200];
@@ -325,6 +386,15 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 			answer_duplicate(r, ctx, e, fp, md->name, started);
 			return;
 		}
+	}
+	if ((refused = fleet_refusal(r, env, md, why, sizeof(why), &owner)) != 0) {
+		free(c);
+		if (owner != NULL)
+			metrics_inc(METRIC_MISROUTED);
+		reply_owned(r, ctx, md->name, refused, why, started, id, id_len, owner);
+		return;
+	}
+	if (id_len > 0) {
 		if (env->retry && !retry_never_arrived(r, env, pipe)) {
 			free(c);
 			reply_now(r, ctx, md->name, RS_ABORTED,
@@ -362,6 +432,15 @@ dispatch(struct rpc *r, struct rep_ctx *ctx, const Runner__V1__RequestEnvelope *
 			     "the requests in progress hold %zu bytes with this one, past runnerd's limit of "
 			     "%zu (--max-inflight-bytes); retry when some are answered", r->held, r->max_held);
 		call_fail(c, &st);
+		return;
+	}
+	/* A session's calls go to the runnerd its id names (routing.h). */
+	owner = routing_session_owner(routing_request_session(c->request));
+	if (owner != NULL && (r->instance == NULL || strcmp(owner, r->instance) != 0)) {
+		snprintf(why, sizeof(why), "session %.32s is on the runnerd at %.200s, not this one (%s): call it there",
+			 routing_request_session(c->request), owner, r->instance ? r->instance : "no --advertise");
+		metrics_inc(METRIC_MISROUTED);
+		answer_call(c, RS_UNAVAILABLE, why, NULL, owner);
 		return;
 	}
 	fn(c);

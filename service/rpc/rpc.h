@@ -65,6 +65,15 @@ void rpc_on_request(struct rep_ctx *ctx, nng_msg *msg, void *r);
 
 void rpc_set_log(struct rpc *r, rpc_log_fn fn, void *arg);
 
+/* This runnerd is one of a fleet, `instance` its advertised address (which
+ * must outlive r): every reply carries it; a request naming another
+ * instance, or a session of another instance, is answered UNAVAILABLE with
+ * that instance as the owner and not run; a retry naming none that is not
+ * in the table is ABORTED (routing.h, runner.proto's RequestEnvelope). A
+ * call naming another runnerd's session is refused so without a fleet too. */
+void rpc_set_instance(struct rpc *r, const char *instance);
+const char *rpc_instance(const struct rpc *r); /* NULL: alone */
+
 /* Requests of calls in progress (a Run's stdin until it is answered, a
  * WriteStdin's data until it is in the pipe) may hold at most `bytes`
  * decoded, all together; a request past it is RESOURCE_EXHAUSTED at once.

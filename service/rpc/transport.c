@@ -193,13 +193,15 @@ transport_free(struct transport *t)
 	if (t->sock_open)
 		nng_close(t->sock);
 	t->sock_open = false;
-	/* Callbacks may still post tasks for these contexts; nng_aio_free waits
-	 * for any running callback, and the loop no longer runs them. */
+	/* Closing failed every receive and send: once their callbacks are
+	 * over, the tasks they posted run here, and each such context unlinks
+	 * and frees itself. Only parked (busy) ones are left. */
+	for (struct rep_ctx *c = t->all; c != NULL; c = c->next)
+		nng_aio_stop(c->aio);
+	loop_flush(t->loop);
 	while (t->all != NULL) {
 		struct rep_ctx *c = t->all;
 		t->all = c->next;
-		if (c->state == CTX_SEND || c->state == CTX_RECV)
-			nng_aio_stop(c->aio);
 		nng_aio_free(c->aio);
 		free(c);
 	}

@@ -14,10 +14,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "config/conf.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
 #include "core/reaper.h"
 #include "docker_pool.h"
+#include "metrics/metrics.h"
 #include "spawn_child.h"
 
 struct pool;
@@ -256,10 +258,12 @@ take(const char *profile, const char *signature, struct docker_pooled *out)
 			out->run = e->run;
 			free(e);
 			dp->hits++;
+			metrics_pool_take(p->profile, true);
 			schedule(p);
 			return true;
 		}
 		dp->misses++;
+		metrics_pool_take(p->profile, false);
 		return false;
 	}
 	return false;
@@ -268,13 +272,14 @@ take(const char *profile, const char *signature, struct docker_pooled *out)
 int
 docker_pools_start(struct docker_pools **out, const struct docker_pools_config *cfg, rstatus *st)
 {
-	const struct profiles *prs = cfg->profiles;
+	const struct profiles *prs = conf_profiles(cfg->conf);
 	struct docker_pools *dp;
 
 	*out = NULL;
 	if ((dp = calloc(1, sizeof(*dp))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	dp->cfg = *cfg;
+	conf_ref(dp->cfg.conf); /* the pools' names and policies point into it */
 	for (size_t i = 0; i < profiles_count(prs); i++) {
 		Runner__V1__CommandSpec spec = RUNNER__V1__COMMAND_SPEC__INIT;
 		char *argv[] = { "true" };
@@ -361,6 +366,18 @@ docker_pools_stats(const struct docker_pools *dp, uint64_t *h, uint64_t *m)
 }
 
 void
+docker_pools_visit(const struct docker_pools *dp,
+		   void (*fn)(void *arg, const char *profile, unsigned ready, unsigned size), void *arg)
+{
+	for (const struct pool *p = dp && !dp->stopping ? dp->pools : NULL; p; p = p->next) {
+		unsigned ready = 0;
+		for (const struct entry *e = p->entries; e; e = e->next)
+			ready += e->ready;
+		fn(arg, p->profile, ready, p->target);
+	}
+}
+
+void
 docker_pools_free(struct docker_pools *dp)
 {
 	if (dp == NULL)
@@ -373,5 +390,6 @@ docker_pools_free(struct docker_pools *dp)
 		free(p->signature);
 		free(p);
 	}
+	conf_unref(dp->cfg.conf);
 	free(dp);
 }

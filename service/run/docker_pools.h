@@ -13,13 +13,13 @@
 
 #include "core/loop.h"
 
-struct profiles;
+struct conf;
 struct ledger;
 struct docker_pools;
 
 struct docker_pools_config {
 	struct loop *loop;
-	const struct profiles *profiles; /* outlives the pools */
+	struct conf *conf;               /* the pools keep a reference */
 	struct ledger *ledger;           /* records pooled CLIs; NULL: none */
 	/* What the pools have to say while they work in the background, with
 	 * nobody to answer to (a container that would not start): a level
@@ -36,6 +36,10 @@ int docker_pools_start(struct docker_pools **out, const struct docker_pools_conf
 void docker_pools_stop(struct docker_pools *dp);
 /* Requests served by a pooled container, and cold starts of pooled profiles. */
 void docker_pools_stats(const struct docker_pools *dp, uint64_t *hits, uint64_t *misses);
+/* fn for each pool: its profile, the containers ready in it, the number
+ * it keeps; nothing after docker_pools_stop. Accepts NULL. */
+void docker_pools_visit(const struct docker_pools *dp,
+			void (*fn)(void *arg, const char *profile, unsigned ready, unsigned size), void *arg);
 /* Stop, then free; accepts NULL. */
 void docker_pools_free(struct docker_pools *dp);
 

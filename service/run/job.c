@@ -15,6 +15,7 @@
 #include "core/ledger.h"
 #include "core/reaper.h"
 #include "job_cgroup.h"
+#include "metrics/metrics.h"
 #include "pty.h"
 #include "run/spawner.h"
 #include "spawn_child.h"
@@ -36,6 +37,8 @@ struct job {
 	int tty_master;              /* the terminal we made (out.fd, not owned); -1: none */
 	bool tty;                    /* on a terminal, whoever made it */
 	const struct backend_launch *launch; /* outlives the job (backend.h) */
+	const char *backend;         /* its name, for metrics; outlives the job */
+	bool counted;                /* counted as started: its end is counted too */
 	struct ledger *ledger;
 	bool want_stdin;
 	bool out_paused, err_paused;
@@ -182,6 +185,8 @@ maybe_finish(struct job *j)
 	if (j->finished || !j->reaped || j->out.fd >= 0 || j->err.fd >= 0 || output_parked(j))
 		return;
 	j->finished = true;
+	if (j->counted)
+		metrics_process_ended(j->backend, j->result.reason, j->result.oom_killed);
 	loop_timer_disarm(j->loop, &j->timer);
 	job_close_stdin(j);
 	/* Deferred: the owner may free the job, and epoll may still hold
@@ -467,6 +472,7 @@ on_spawned(struct spawn_watch *w, pid_t pid, const int fds[4])
 		adopt_end(j, t, fds[t]);
 	if (fds[3] >= 0)
 		close(fds[3]);
+	metrics_spawned(j->backend, loop_now_us() - j->started_us);
 	ledger_add(j->ledger, pid);
 	if (j->ops->started != NULL)
 		j->ops->started(j, j->arg);
@@ -545,6 +551,8 @@ job_free(struct job *j)
 	 * started: the spawner closes what it keeps for us. */
 	if (j->adopted.pid == 0)
 		spawn_watch_forget(&j->spawn);
+	if (j->counted && !j->finished)
+		metrics_process_ended(j->backend, RUNNER__V1__TERMINATION__KILLED, false);
 	loop_timer_disarm(j->loop, &j->timer);
 	close_watch(j, &j->in);
 	close_watch(j, &j->out);
@@ -787,9 +795,13 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	j->tty = spec->tty_rows > 0;
 	j->launch = spec->launch;
 	j->ledger = spec->ledger;
+	j->backend = spec->backend;
 
-	if (spec->launch->adopt_pid > 0)
+	if (spec->launch->adopt_pid > 0) {
+		metrics_process_started(j->backend);
+		j->counted = true;
 		return adopt(j, spec, out, st);
+	}
 	if (spec->launch->cwd != NULL) {
 		/* A missing working directory is the request's problem, not an
 		 * outcome of the program: an error status, not EXEC_FAILED. */
@@ -828,6 +840,8 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 	/* The spawner holds the child's ends now (or nobody will); ours must
 	 * go so EOF arrives when the child's do. */
 	close_child_fds(child_fds);
+	metrics_process_started(j->backend);
+	j->counted = true;
 	if (rv < 0) {
 		char msg[sizeof(j->exec_error)];
 		if (spec->launch->exec_errno != 0)

@@ -47,6 +47,7 @@ struct spawners;
 
 struct job_spec {
 	const struct backend_launch *launch;
+	const char *backend;       /* the backend's name, for metrics (NULL: not counted) */
 	struct spawners *spawners; /* who creates the process (spawner.h) */
 	struct ledger *ledger; /* records the process group (ledger.h); NULL: none */
 	bool stdin_pipe;      /* false: stdin is /dev/null */

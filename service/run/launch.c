@@ -3,11 +3,14 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "config/conf.h"
 #include "config/profiles.h"
+#include "core/fdlimit.h"
 #include "core/probes.h"
 
 struct launch {
 	const struct launcher *lr;
+	struct conf *conf; /* what `res` points into (policy strings) */
 	struct resolved res;
 	const struct backend_ops *backend;
 	struct backend_launch plan;
@@ -33,6 +36,7 @@ launch_free(struct launch *la)
 	if (la->prepared)
 		la->backend->release(&la->plan);
 	resolved_free(&la->res);
+	conf_unref(la->conf);
 	free(la);
 }
 
@@ -47,7 +51,10 @@ launch_prepare(const struct launcher *lr, const Runner__V1__CommandSpec *spec, s
 	if ((la = calloc(1, sizeof(*la))) == NULL)
 		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	la->lr = lr;
-	if ((rv = profiles_resolve(lr->profiles, spec, &la->res, st)) < 0)
+	la->conf = conf_ref(lr->conf);
+	/* Not the last descriptors: they are for connections (fdlimit.h). */
+	if ((rv = fdlimit_check(st)) < 0 ||
+	    (rv = profiles_resolve(conf_profiles(la->conf), spec, &la->res, st)) < 0)
 		goto fail;
 	if ((la->backend = backend_find(la->res.cmd.backend)) == NULL) {
 		rv = rstatus_fail(st, RS_INVALID_ARGUMENT, "command.backend: no backend named \"%.64s\"",
@@ -78,6 +85,7 @@ launch_start(struct launch *la, unsigned io, uint64_t timeout_ms, const struct j
 {
 	struct job_spec spec = {
 		.launch = &la->plan,
+		.backend = la->backend->name,
 		.spawners = la->lr->spawners,
 		.ledger = la->lr->ledger,
 		.stdin_pipe = (io & LAUNCH_STDIN) != 0,

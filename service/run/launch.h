@@ -6,8 +6,8 @@
  * (backend.h), and start the job (job.h). The launch owns all of it — the
  * resolved command, the plan, the job — and launch_free undoes it in the
  * one safe order: the job first (freeing a running job still reports to the
- * plan), then the backend's release, then the resolved command. Loop
- * thread only.
+ * plan), then the backend's release, then the resolved command, then its
+ * reference to the config it was resolved against. Loop thread only.
  */
 #ifndef RUNNER_LAUNCH_H
 #define RUNNER_LAUNCH_H
@@ -21,7 +21,7 @@
 #include "runner/v1/runner.pb-c.h"
 #include "status.h"
 
-struct profiles;
+struct conf;
 struct ledger;
 struct spawners;
 
@@ -29,7 +29,9 @@ struct spawners;
  * outlives every launch. */
 struct launcher {
 	struct loop *loop;
-	const struct profiles *profiles;
+	/* The config in force (conf.h): main swaps it on a reload; a launch
+	 * keeps a reference to the one it resolved against, for its life. */
+	struct conf *conf;
 	struct spawners *spawners; /* create every job's process (spawner.h) */
 	struct ledger *ledger; /* records process groups; NULL: none */
 	uint64_t grace_ms;     /* SIGTERM → SIGKILL */

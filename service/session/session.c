@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
+#include "routing.h"
 #include "run/launch.h"
 #include "session/session_internal.h"
 
@@ -45,10 +47,14 @@ session_find(struct sessions *ss, const char *id)
 int
 session_lookup(struct sessions *ss, const char *id, struct session **out, rstatus *st)
 {
-	if ((*out = session_find(ss, id ? id : "")) == NULL)
-		return rstatus_fail(st, RS_NOT_FOUND, "no session \"%.64s\" (never started, or collected)",
-				    id ? id : "");
-	return 0;
+	const char *owner = routing_session_owner(id);
+
+	if ((*out = session_find(ss, id ? id : "")) != NULL)
+		return 0;
+	if (owner != NULL && (ss->cfg.instance == NULL || strcmp(owner, ss->cfg.instance) != 0))
+		return rstatus_fail(st, RS_UNAVAILABLE, "session %.32s is on the runnerd at %.200s, not this one (%s)",
+				    id, owner, ss->cfg.instance ? ss->cfg.instance : "which has no --advertise");
+	return rstatus_fail(st, RS_NOT_FOUND, "no session \"%.300s\" (never started, or collected)", id ? id : "");
 }
 
 struct session *
@@ -218,6 +224,7 @@ session_stdin_writable(struct job *j, int fd, void *arg)
 		}
 		w->done += (size_t) n;
 		s->stdin_accepted += (uint64_t) n;
+		metrics_add(METRIC_SESSION_STDIN_BYTES, (uint64_t) n);
 		if (w->done == w->len) {
 			s->writes = w->next;
 			s->n_writes--;
@@ -499,6 +506,7 @@ session_destroy(struct session *s)
 	launch_free(s->launch);
 	outbuf_free(&s->out);
 	outbuf_free(&s->err);
+	free(s->id);
 	free(s->tag);
 	free(s->key);
 	free(s);
@@ -555,16 +563,22 @@ find_by_key(struct sessions *ss, const char *key)
 	return NULL;
 }
 
+/* The id (routing.h: in a fleet, the owner after an '@') and the secret. */
 static int
-new_identity(struct session *s, rstatus *st)
+new_identity(struct session *s, const char *instance, rstatus *st)
 {
+	size_t len = SESSION_ID_LEN + (instance ? 1 + strlen(instance) : 0) + 1;
 	uint8_t raw[SESSION_ID_LEN / 2];
 
+	if ((s->id = malloc(len)) == NULL)
+		return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw) ||
 	    getrandom(s->secret, sizeof(s->secret), 0) != (ssize_t) sizeof(s->secret))
 		return rstatus_fail_errno(st, RS_INTERNAL, errno, "getrandom");
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
+	if (instance != NULL)
+		snprintf(s->id + SESSION_ID_LEN, len - SESSION_ID_LEN, "@%s", instance);
 	return 0;
 }
 
@@ -644,7 +658,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req, str
 	s->timer.cb = session_timer;
 	session_keep_init(s, req);
 	runner__v1__run_result__init(&s->result);
-	if ((rv = new_identity(s, st)) < 0)
+	if ((rv = new_identity(s, ss->cfg.instance, st)) < 0)
 		goto fail;
 	if ((req->tag && req->tag[0] && (s->tag = strdup(req->tag)) == NULL) ||
 	    (req->idempotency_key && req->idempotency_key[0] &&

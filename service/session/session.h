@@ -64,6 +64,9 @@ struct session_config {
 	uint64_t idle_ttl_ms;       /* running and untouched: killed */
 	uint64_t retention_ms;      /* finished: collected */
 	unsigned max_pending_writes;
+	/* This runnerd's advertised address in a fleet (routing.h): session ids
+	 * end with "@" and it. NULL: it runs alone, ids are hex only. */
+	const char *instance;
 };
 
 int sessions_new(struct sessions **out, const struct session_config *cfg, rstatus *st);
@@ -88,13 +91,15 @@ typedef void (*session_started_fn)(void *arg, struct session *s);
 int session_when_started(struct session *s, session_started_fn fn, void *arg, rstatus *st);
 
 struct session *session_find(struct sessions *ss, const char *id);
-/* NOT_FOUND with a clear message when `id` names no retained session. */
+/* NOT_FOUND with a clear message when `id` names no retained session;
+ * UNAVAILABLE naming the owner when it names another runnerd's. */
 int session_lookup(struct sessions *ss, const char *id, struct session **out, rstatus *st);
 
 /* A client used the session: restart its idle clock. */
 void session_touch(struct session *s);
 
-/* Identity: the id (SESSION_ID_LEN hex characters), the secret
+/* Identity: the id (SESSION_ID_LEN hex characters, then in a fleet "@"
+ * and the instance: routing.h), the secret
  * (SESSION_SECRET_LEN bytes, for StartPipes' reply only), the tag ("" when
  * none), the process id (0 if it never started). */
 const char *session_id(const struct session *s);

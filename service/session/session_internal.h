@@ -12,7 +12,7 @@
 #define BUCKETS 4096
 
 struct session {
-	char id[SESSION_ID_LEN + 1];
+	char *id;                   /* SESSION_ID_LEN hex digits; in a fleet "@" and the instance */
 	uint8_t secret[SESSION_SECRET_LEN];
 	char *tag, *key;
 	struct sessions *ss;

@@ -3,6 +3,7 @@
  * the limits of finished sessions (session.h's session_config). Work that
  * may free a session or move a buffer's base runs from a loop timer, never
  * under the caller's feet (a reader being re-bound). */
+#include "metrics/metrics.h"
 #include "session/session_internal.h"
 
 /* Output may be dropped now: a lossy mode and nobody reading. */
@@ -33,7 +34,7 @@ session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 {
 	struct session *s = arg;
 	struct outbuf *b = buf_of(s, which);
-	uint64_t before = b->end;
+	uint64_t end = b->end;
 	int rv;
 
 	/* Tail and discard, unread: the oldest bytes make room. */
@@ -41,6 +42,10 @@ session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 		outbuf_keep_last(b, s->tail);
 	if (dropping(s))
 		outbuf_keep_last(b, s->tail);
+	metrics_add(which == JOB_STDERR	   ? METRIC_SESSION_STDERR_BYTES
+		    : session_has_terminal(s) ? METRIC_SESSION_PTY_BYTES
+					      : METRIC_SESSION_STDOUT_BYTES,
+		    b->end - end);
 	/* Full: stop reading; the child blocks on its pipe until a reader
 	 * acknowledges and session_ack_output resumes us. */
 	if (rv == 0 && outbuf_room(b) == 0)
@@ -48,7 +53,7 @@ session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 	/* A full pipe's worth at once, and room for more: a producer faster
 	 * than we read (job_grow_pipe). Not when the buffer stopped us: a
 	 * slow reader gains nothing from the child running further ahead. */
-	if (b->end - before >= JOB_PIPE_DEFAULT && outbuf_room(b) > 0)
+	if (b->end - end >= JOB_PIPE_DEFAULT && outbuf_room(b) > 0)
 		job_grow_pipe(j, which);
 	NOTIFY(s, output_ready);
 	return rv;

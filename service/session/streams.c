@@ -10,6 +10,7 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "addresses.h"
+#include "metrics/metrics.h"
 
 #include "runner/v1/runner.pb-c.h"
 #include "session/session.h"
@@ -29,7 +30,7 @@ struct stream_reader {
 	bool final_queued, final_sent;
 	bool dead;                  /* pipe gone: free once no send is running */
 	int final_code;             /* an error final frame, when unbound */
-	char final_message[200];
+	char final_message[400];
 	struct loop_task task;
 	struct stream_reader *next, *prev;
 };
@@ -188,6 +189,7 @@ reader_send(struct stream_reader *r, nng_msg *msg)
 	nng_msg_set_pipe(msg, r->pipe);
 	r->sending = true;
 	r->sent++;
+	metrics_inc(METRIC_STREAM_FRAMES);
 	r->sv->busy++;
 	nng_aio_set_msg(r->aio, msg);
 	nng_send_aio(r->sv->sock, r->aio);
@@ -276,6 +278,7 @@ reader_pump(struct stream_reader *r)
 		}
 		r->pos[which] += n;
 		r->turn = (r->turn + 1) % 2;
+		metrics_add(METRIC_STREAM_BYTES, n);
 		reader_send(r, msg);
 		return;
 	}
@@ -348,14 +351,16 @@ attach(struct streams *sv, nng_pipe pipe, const Runner__V1__ReadStreamRequest *r
 	struct session *s;
 	struct stream_reader *old;
 	uint64_t out_offset;
+	rstatus st;
 	bool tty;
 
 	if (r == NULL && (r = reader_new(sv, pipe)) == NULL)
 		return;
 	if (r->s != NULL || r->final_queued)
 		return; /* one attach per connection */
-	if ((s = session_find(sv->ss, req->session_id ? req->session_id : "")) == NULL) {
-		reader_end(r, RS_NOT_FOUND, "no such session");
+	/* NOT_FOUND, or UNAVAILABLE naming the runnerd of a fleet that has it. */
+	if (session_lookup(sv->ss, req->session_id, &s, &st) < 0) {
+		reader_end(r, st.code, "%s", st.message);
 		return;
 	}
 	if (!session_secret_matches(s, req->stream_secret.data, req->stream_secret.len)) {
@@ -431,6 +436,7 @@ ack(struct streams *sv, nng_pipe pipe, const Runner__V1__StreamAck *a)
 
 	if (r == NULL)
 		return;
+	metrics_inc(METRIC_STREAM_ACKS);
 	if (a->frames > r->acked && a->frames <= r->sent)
 		r->acked = a->frames;
 	if (r->src != NULL)
@@ -474,7 +480,7 @@ recv_done(struct loop_task *t)
 	Runner__V1__StreamClientMessage *m;
 	nng_msg *msg;
 
-	if (sv->recv_result == NNG_ECLOSED)
+	if (sv->recv_result == NNG_ECLOSED || sv->recv_result == NNG_ECANCELED)
 		return;
 	if (sv->recv_result == 0) {
 		msg = nng_aio_get_msg(sv->recv_aio);
@@ -559,6 +565,22 @@ unsigned
 streams_busy(const struct streams *sv)
 {
 	return sv ? sv->busy : 0;
+}
+
+struct listeners *
+streams_listeners(struct streams *sv)
+{
+	return sv->listeners;
+}
+
+unsigned
+streams_readers(const struct streams *sv)
+{
+	unsigned n = 0;
+
+	for (const struct stream_reader *r = sv ? sv->readers : NULL; r; r = r->next)
+		n += r->s != NULL;
+	return n;
 }
 
 void
@@ -681,6 +703,14 @@ streams_free(struct streams *sv)
 	listeners_free(sv->listeners);
 	if (sv->open)
 		nng_close(sv->sock);
+	sv->open = false;
+	/* Closing failed the receive and every send, and removed every pipe:
+	 * once their callbacks are over, the tasks they posted run here
+	 * (readers whose send ended free themselves, as do the pipes' notes). */
+	nng_aio_stop(sv->recv_aio);
+	for (struct stream_reader *r = sv->readers; r != NULL; r = r->next)
+		nng_aio_stop(r->aio);
+	loop_flush(sv->loop);
 	nng_aio_free(sv->recv_aio);
 	while (sv->readers != NULL) {
 		struct stream_reader *r = sv->readers;

@@ -70,6 +70,12 @@ void streams_stop_accepting(struct streams *sv);
 /* Readers with frames not yet sent (drain waits for them). */
 unsigned streams_busy(const struct streams *sv);
 
+/* Readers attached to a session. */
+unsigned streams_readers(const struct streams *sv);
+
+/* The stream socket's listeners (their addresses, connections). */
+struct listeners *streams_listeners(struct streams *sv);
+
 /* --- a second kind of reader: sources of frames (watches) ------------------
  *
  * Besides sessions, a reader may attach (StreamClientMessage.watch) to a

@@ -446,7 +446,7 @@ start_daemon(const struct bench_daemon_opts *o, const struct bench_daemon *d)
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, g_log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 1, g_log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
@@ -632,6 +632,36 @@ bench_daemon_launch(const struct bench_daemon_opts *o, struct bench_daemon *d)
 		bench_daemon_print_log_tail();
 		cleanup_tmpdir();
 		d->pid = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+bench_daemon_kill(struct bench_daemon *d)
+{
+	int status = -1;
+
+	if (d->pid <= 0 || d->pid != (pid_t) g_daemon_pid)
+		return -1;
+	kill(d->pid, SIGKILL);
+	while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	g_daemon_pid = -1;
+	d->pid = -1;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
+}
+
+int
+bench_daemon_restart(const struct bench_daemon_opts *o, struct bench_daemon *d)
+{
+	if (d->pid > 0 || g_tmpdir[0] == '\0')
+		return -1;
+	if ((d->pid = start_daemon(o, d)) < 0)
+		return -1;
+	if (bench_wait_healthy(d->ipc_url, d->pid, BENCH_HEALTH_WAIT_MS, NULL, 0) < 0 ||
+	    (o->tcp && bench_wait_healthy(d->tcp_url, d->pid, BENCH_HEALTH_WAIT_MS, NULL, 0) < 0)) {
+		bench_daemon_print_log_tail();
 		return -1;
 	}
 	return 0;

@@ -150,6 +150,16 @@ int bench_daemon_launch(const struct bench_daemon_opts *o, struct bench_daemon *
  * and returns -1. */
 int bench_daemon_shutdown(struct bench_daemon *d, double *took_ms);
 
+/* SIGKILL the daemon and reap it; its directory (socket, state, log) stays
+ * for bench_daemon_restart. Returns 0 when it died of the SIGKILL. */
+int bench_daemon_kill(struct bench_daemon *d);
+
+/* Start the daemon again as bench_daemon_launch did, in the same directory
+ * on the same addresses, after bench_daemon_kill; its log goes on in the
+ * same file. Waits until it is healthy; -1 (with the log tail printed) when
+ * it is not. */
+int bench_daemon_restart(const struct bench_daemon_opts *o, struct bench_daemon *d);
+
 /* The daemon's log (last 4 KiB) on stderr. */
 void bench_daemon_print_log_tail(void);
 

@@ -17,12 +17,15 @@ An HTML comment on the line before a block says what more it needs:
 
     <!-- doctest: with runnerd; files: data.bin Makefile -->
     <!-- doctest: skip: REASON -->
+    <!-- doctest: continues -->
 
 `with runnerd` starts runnerd on its default address first (and waits for
 it); `files:` puts these into the working directory (data.bin: 1 MiB of
 random bytes; Makefile: a build printing a few hundred lines). A block that
 cannot run in a test (installs, systemd, a cluster, a registry) is marked
-skip with the reason, and the test lists what it skipped.
+skip with the reason, and the test lists what it skipped. `continues` runs
+a block after the one before it in the same shell, as a reader following
+the text does (what it started still runs, its variables are set).
 
 A line passes when it exits 0, or N when its comment says "exits N"; when
 the comment says "prints TEXT" (up to a comma, colon or semicolon), its
@@ -72,7 +75,7 @@ def blocks(path):
 
 def parse_marker(line):
     m = re.fullmatch(r"\s*<!--\s*doctest:\s*(.*?)\s*-->\s*", line)
-    options = {"runnerd": False, "files": [], "skip": None}
+    options = {"runnerd": False, "files": [], "skip": None, "continues": False}
     if not m:
         return options
     text = m.group(1)
@@ -83,6 +86,8 @@ def parse_marker(line):
         part = part.strip()
         if part == "with runnerd":
             options["runnerd"] = True
+        elif part == "continues":
+            options["continues"] = True
         elif part.startswith("files:"):
             options["files"] = part[6:].split()
         elif part:
@@ -140,8 +145,9 @@ def split_commands(cmd):
     return parts
 
 
-def script_for(doc, start, lines):
-    """The bash script that runs a block line by line and checks each."""
+def script_for(doc, segments):
+    """The bash script that runs blocks line by line and checks each:
+    `segments` are (start line, lines) of blocks run one after the other."""
     out = [
         "set -o pipefail",
         "__failed=0",
@@ -155,14 +161,16 @@ def script_for(doc, start, lines):
         "}",
         '__out=$(mktemp)',
     ]
-    joined, i = [], 0
-    while i < len(lines):
-        n, text = start + 1 + i, lines[i]
-        while text.endswith("\\") and i + 1 < len(lines):
+    joined = []
+    for start, lines in segments:
+        i = 0
+        while i < len(lines):
+            n, text = start + 1 + i, lines[i]
+            while text.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                text = text[:-1] + "\n" + lines[i]
+            joined.append((n, text))
             i += 1
-            text = text[:-1] + "\n" + lines[i]
-        joined.append((n, text))
-        i += 1
     for n, text in joined:
         cmd, comment = split_comment(text)
         if not cmd.strip():
@@ -237,10 +245,10 @@ def setup_dir(options):
     return d
 
 
-def run_block(doc, start, options, lines):
+def run_block(doc, options, segments):
     d = setup_dir(options)
     with open(os.path.join(d, "block.sh"), "w") as out:
-        out.write(script_for(doc, start, lines))
+        out.write(script_for(doc, segments))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNERD_")}
     env.update(
         PATH=":".join([os.path.join(build, "service"), os.path.join(build, "cli"), os.path.join(d, ".shims"),
@@ -262,15 +270,29 @@ def run_block(doc, start, options, lines):
     return rc, output
 
 
+def groups(doc):
+    """The blocks of a document to run, each with the blocks that continue it."""
+    out = []
+    for start, options, lines in blocks(os.path.join(src, doc)):
+        if options["continues"]:
+            if not out or options["skip"] is not None or options["runnerd"] or options["files"]:
+                sys.exit("%s:%d: a block that continues follows a block that runs, and takes no other option"
+                         % (doc, start))
+            out[-1][2].append((start, lines))
+        else:
+            out.append((start, options, [(start, lines)]))
+    return out
+
+
 failed, ran, skipped = [], 0, []
 for doc in DOCS:
-    for start, options, lines in blocks(os.path.join(src, doc)):
-        where = "%s:%d" % (doc, start)
+    for start, options, segments in groups(doc):
+        where = "%s:%s" % (doc, "+".join(str(s) for s, _ in segments))
         if options["skip"] is not None:
             skipped.append((where, options["skip"]))
             continue
-        ran += 1
-        rc, output = run_block(doc, start, options, lines)
+        ran += len(segments)
+        rc, output = run_block(doc, options, segments)
         print("=== %s (%s)\n%s" % (where, "ok" if rc == 0 else "FAILED, %d" % rc, output.rstrip()))
         if rc != 0:
             failed.append(where)

@@ -13,11 +13,16 @@
 #      with, proto/pb_json.c over jansson, which the library does not carry);
 #   3. runs them all against the installed runnerd.
 #
-#   test_install.sh BUILD_DIR SOURCE_DIR
+#   test_install.sh BUILD_DIR SOURCE_DIR [SANITIZERS]
+#
+# SANITIZERS (RUNNERD_SANITIZE of the build, e.g. address,undefined): the
+# installed library needs its sanitizer runtime first in the programs that
+# load it, so they are built with the same -fsanitize as it was.
 set -euo pipefail
 
 build=$1
 src=$2
+sanitize=${3:-}
 here=$src/tests/install
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rdinstall-XXXXXX")
 daemon=
@@ -82,13 +87,19 @@ echo "namespace: $(wc -l <"$tmp/macros") macros, $(wc -l <"$tmp/names") names," 
 # --- 2. builds ---------------------------------------------------------------
 export PKG_CONFIG_PATH=$pc
 flags=(-Wall -Wextra -Werror -Wl,-rpath,"$lib")
+san_flags=
+if [[ -n $sanitize ]]; then
+	san_flags="-fsanitize=$sanitize"
+	flags+=("$san_flags")
+	echo "sanitizer build: the programs using the installed library are built with $san_flags, as it was"
+fi
 read -r -a cflags <<<"$(pkg-config --cflags runnerclient)"
 read -r -a libs <<<"$(pkg-config --libs runnerclient)"
 cc -std=c11 "${flags[@]}" "${cflags[@]}" "$here/hello.c" "${libs[@]}" -o "$tmp/hello_c_pc"
 g++ -std=c++11 "${flags[@]}" "${cflags[@]}" "$here/hello.cpp" "${libs[@]}" -o "$tmp/hello_cpp_pc"
 
 cmake -S "$here/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
-	-DCMAKE_C_FLAGS="-Wall -Wextra -Werror" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" \
+	-DCMAKE_C_FLAGS="-Wall -Wextra -Werror $san_flags" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror $san_flags" \
 	>"$tmp/consumer.log" 2>&1 || {
 	cat "$tmp/consumer.log" >&2
 	fail "configuring the CMake consumer failed"

@@ -102,3 +102,12 @@ jh_run(struct job_harness *h, const struct job_spec *spec0, struct job **jp, rst
 	h->done = false;
 	return 0;
 }
+
+void
+jh_close(struct job_harness *h)
+{
+	collect_free(&h->io);
+	memset(&h->io, 0, sizeof(h->io));
+	loop_free(h->loop);
+	h->loop = NULL;
+}

@@ -570,6 +570,7 @@ START_TEST(test_argv_layout)
 	ck_assert_str_eq(dec.envp[0], PATH_ENV);
 	ck_assert_str_eq(dec.envp[1], "SHELL=/bin/custom");
 	ck_assert_ptr_null(dec.envp[2]);
+	shim_cmd_free(&dec);
 	fj->release(&l);
 
 	/* More rules than firejail's 127 arguments: refused, not started. */
@@ -671,6 +672,7 @@ START_TEST(test_shim_env)
 	ck_assert_str_eq(dec.envp[0], e);
 	ck_assert_str_eq(dec.envp[1], "X=%");
 	ck_assert_ptr_null(dec.envp[2]);
+	shim_cmd_free(&dec);
 	free(enc);
 	free(mixed);
 
@@ -893,6 +895,10 @@ START_TEST(test_large_command)
 	ck_assert_msg(r->exit_code == 0, "exit %d: %s", r->exit_code, err_of(r));
 	ck_assert_str_eq(out_of(r), "400 arg1 arg399\n");
 	finish(&h);
+	for (size_t i = 0; i < n; i++)
+		free(argv[4 + i]);
+	free(argv);
+	free(script);
 }
 END_TEST
 

@@ -110,7 +110,7 @@ START_TEST(test_backend_exited_hook)
 			ck_assert_str_eq(r->exec_error, "inside: not found");
 		}
 		job_free(j);
-		collect_free(&h.io);
+		jh_close(&h);
 	}
 
 	/* Freed while running: told so (the wrapper was SIGKILLed). */
@@ -118,11 +118,12 @@ START_TEST(test_backend_exited_hook)
 		char *sleeper[] = { "sleep", "30", NULL };
 		launch.argv = sleeper;
 		exited_calls = exited_null_calls = 0;
+		harness_init(&h);
 		ck_assert_int_eq(collect_init(&h.io, NULL, 0, 1 << 20, 1 << 20, &st), 0);
 		spec.spawners = h.spawners;
 		ck_assert_int_eq(job_start(h.loop, &spec, &jh_ops, &h, &j, &st), 0);
 		job_free(j);
-		collect_free(&h.io);
+		jh_close(&h);
 		ck_assert_int_eq(exited_null_calls, 1);
 		ck_assert_int_eq(exited_calls, 0);
 	}
@@ -164,6 +165,7 @@ START_TEST(test_echo)
 	ck_assert_uint_gt(r->wall_time_us, 0);
 	ck_assert_uint_gt(r->max_rss_kb, 0);
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 
@@ -179,6 +181,7 @@ START_TEST(test_exec_failure_is_reported)
 	ck_assert_int_eq(r->exec_errno, ENOENT);
 	ck_assert_ptr_nonnull(strstr(r->exec_error, "no-such-program-here"));
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 
@@ -208,6 +211,7 @@ START_TEST(test_signals_reset)
 	ck_assert_uint_eq(status_mask(out, "SigIgn:") & ~glibc_reserved, 0);
 	free(out);
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 
@@ -225,6 +229,7 @@ START_TEST(test_no_inherited_fds)
 	ck_assert_uint_eq(r->stdout.len, 8);
 	ck_assert_mem_eq(r->stdout.data, "0\n1\n2\n3\n", 8);
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 
@@ -251,6 +256,7 @@ START_TEST(test_timeout_kills_tree)
 	ck_assert_int_eq(kill(bg, 0), -1);
 	ck_assert_int_eq(errno, ESRCH);
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 
@@ -268,6 +274,7 @@ START_TEST(test_output_cap)
 	ck_assert(r->stdout_truncated);
 	ck_assert(!r->stderr_truncated);
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 
@@ -289,6 +296,7 @@ START_TEST(test_stdin_round_trip_large)
 	ck_assert(memcmp(r->stdout.data, in, n) == 0);
 	free(in);
 	job_free(j);
+	jh_close(&h);
 }
 END_TEST
 

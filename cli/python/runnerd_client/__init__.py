@@ -24,7 +24,7 @@ The messages of runner.proto are available as ``runnerd_client.pb`` for
 """
 
 from ._proto import pb
-from .client import DEFAULT_ADDR, Client, command_spec, default_address
+from .client import DEFAULT_ADDR, Client, command_spec, default_address, session_owner
 from .errors import (STATUS_CODES, Aborted, AlreadyExists, Cancelled, DataLoss, DeadlineExceeded,
                      FailedPrecondition, Internal, InvalidArgument, NotFound, OutOfRange,
                      PermissionDenied, ResourceExhausted, RunnerError, Unauthenticated,
@@ -34,7 +34,7 @@ from .session import Chunk, Session, Stream
 
 __all__ = [
     "Client", "Session", "Stream", "Chunk", "RunResult", "SessionInfo", "Health", "BackendHealth",
-    "DEFAULT_ADDR", "default_address", "command_spec", "pb",
+    "DEFAULT_ADDR", "default_address", "command_spec", "session_owner", "pb",
     "RunnerError", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
     "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
     "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",

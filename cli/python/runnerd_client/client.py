@@ -10,11 +10,20 @@ infinite); instead, when the connection drops under a request, the same
 envelope goes out again marked ``retry`` with the time of the first copy,
 and runnerd answers it from its de-duplication table, joins the original,
 or refuses it (ABORTED) — a command never runs twice.
+
+A fleet (runnerds started with ``--advertise``, several behind one address,
+or several addresses given as ``"tcp://a:7300,tcp://b:7300"``): a session's
+later calls go to the runnerd that owns it (its id ends with ``@`` and that
+runnerd's address), and every other request names the instance this
+client's connection answered from, so that a retry reaches the instance
+that had its first copy. A reply that says the call belongs elsewhere
+(UNAVAILABLE with ``owner``) is followed: nothing ran where it landed.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -35,6 +44,10 @@ MAX_REPLY = 1 << 30
 DEADLINE_MARGIN_MS = 5000
 #: Re-sends of one request after its connection dropped.
 MAX_RESENDS = 5
+#: Redirects followed for one call (a fleet).
+MAX_HOPS = 3
+#: StatusCode UNAVAILABLE, with which a runnerd of a fleet names the owner.
+_UNAVAILABLE = 14
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["Runner"]
 _PREFIX = "runner.v1.Runner/"
@@ -123,6 +136,13 @@ def command_spec(argv: Optional[Sequence[Union[str, os.PathLike]]] = None, *,
     return spec
 
 
+def session_owner(session_id: str) -> Optional[str]:
+    """The address of the runnerd that owns a session, from its id (in a
+    fleet ``HEX@ADDRESS``); None when the id names none."""
+    _, at, owner = session_id.partition("@")
+    return owner if at and owner else None
+
+
 def stream_address_for(addr: str) -> str:
     """The stream address runnerd serves beside request address ``addr`` by
     default (``x.sock`` -> ``x-stream.sock``, tcp port + 1), as runnerctl
@@ -140,7 +160,8 @@ class Client:
 
     Args:
         addr: ``ipc:///path`` or ``tcp://host:port``; None: ``$RUNNERD_ADDR``
-            or ``ipc:///run/runnerd/runnerd.sock``.
+            or ``ipc:///run/runnerd/runnerd.sock``. Several, separated by
+            commas, are all dialed and calls spread over them (a fleet).
         connect_timeout: seconds a call waits for a connection before
             :class:`~runnerd_client.Unavailable` (dialing goes on in the
             background, so a runnerd that starts later is found).
@@ -160,7 +181,12 @@ class Client:
         self.connect_timeout_ms = _ms(connect_timeout, "connect_timeout")
         self.call_timeout = call_timeout
         self.max_request_bytes = max_request_bytes
+        self._urls = [u for u in self.addr.split(",") if u]
+        self._lock = threading.Lock()
+        self._instance = ""      # the instance replies come from (one address only)
+        self._owners = {}        # address -> Client, for the fleet's sessions
         self._sock = _nng.Socket.req0()
+        url = self.addr
         try:
             # Never resend on our own: a resent Run would be a second Run
             # once runnerd's de-duplication window has passed.
@@ -168,15 +194,26 @@ class Client:
             self._sock.set_size(_nng.OPT_RECVMAXSZ, MAX_REPLY)
             self._sock.set_ms(_nng.OPT_RECONNMINT, 20)
             self._sock.set_ms(_nng.OPT_RECONNMAXT, 500)
-            self._sock.dial(self.addr)
+            if not self._urls:
+                raise InvalidArgument(f"no address in {self.addr!r}")
+            for url in self._urls:
+                self._sock.dial(url)
         except _nng.NngError as e:
             self._sock.close()
             if e.errno in (_nng.EADDRINVAL, _nng.ENOTSUP):
-                raise InvalidArgument(f"cannot dial {self.addr}: {_nng.strerror(e.errno)}") from None
-            raise Unavailable(f"cannot dial {self.addr}: {_nng.strerror(e.errno)}") from None
+                raise InvalidArgument(f"cannot dial {url}: {_nng.strerror(e.errno)}") from None
+            raise Unavailable(f"cannot dial {url}: {_nng.strerror(e.errno)}") from None
+        except InvalidArgument:
+            self._sock.close()
+            raise
 
     def close(self) -> None:
-        """Close the socket; calls in flight fail. Idempotent."""
+        """Close the socket (and those to a fleet's owners); calls in flight
+        fail. Idempotent."""
+        with self._lock:
+            owners, self._owners = list(self._owners.values()), {}
+        for c in owners:
+            c.close()
         self._sock.close()
 
     def __enter__(self) -> "Client":
@@ -217,7 +254,8 @@ class Client:
             wait_ms = _nng.DURATION_INFINITE
         env = pb.RequestEnvelope(method=_PREFIX + method, request_id=os.urandom(16),
                                  deadline_ms=deadline_ms, payload=request.SerializeToString())
-        renv = self._exchange(env, min(wait_ms, 2**31 - 1))
+        sid = getattr(request, "session_id", None) if "session_id" in request.DESCRIPTOR.fields_by_name else None
+        renv = self._routed(env, session_owner(sid) if sid else None, min(wait_ms, 2**31 - 1))
         reply = None
         if renv.payload or renv.code == 0:
             reply = getattr(pb, md.output_type.name)()
@@ -233,16 +271,66 @@ class Client:
             raise error_for(renv.code, renv.message, result=result, reply=reply)
         return reply
 
+    # --- a fleet ---------------------------------------------------------------
+
+    def _known_instance(self) -> str:
+        with self._lock:
+            return self._instance if len(self._urls) == 1 else ""
+
+    def _reaches(self, owner: str) -> bool:
+        """Does this client's own connection reach ``owner``, as far as it
+        knows? Not knowing yet, it tries: a wrong guess costs a redirect."""
+        known = self._known_instance()
+        return len(self._urls) == 1 and known in ("", owner) or self.addr == owner
+
+    def _owner(self, addr: str) -> "Client":
+        with self._lock:
+            c = self._owners.get(addr)
+            if c is None:
+                c = self._owners[addr] = Client(addr, connect_timeout=self.connect_timeout_ms / 1000,
+                                                call_timeout=self.call_timeout,
+                                                max_request_bytes=self.max_request_bytes)
+            return c
+
+    def _routed(self, env: "pb.RequestEnvelope", owner: Optional[str], wait_ms: int) -> "pb.ReplyEnvelope":
+        """Send ``env`` where it belongs, and on where the fleet says it
+        belongs (UNAVAILABLE with ``owner``: nothing ran where it landed)."""
+        via = self._owner(owner) if owner and not self._reaches(owner) else self
+        named = "" if owner else self._known_instance()
+        for hop in range(MAX_HOPS):
+            env.instance = named
+            renv = via._exchange(env, wait_ms)
+            if len(via._urls) == 1:
+                with via._lock:
+                    via._instance = renv.instance
+            if renv.code != _UNAVAILABLE or not renv.owner or hop + 1 == MAX_HOPS:
+                return renv
+            if not env.retry and not owner:
+                # Refused where it landed, so run nowhere: again, naming
+                # the instance that answered.
+                named = via._known_instance()
+            else:
+                # The session's owner, or the instance the first copy
+                # named: the same envelope, a retry staying a retry.
+                via = self._owner(renv.owner)
+                if not owner:
+                    named = renv.owner
+        return renv
+
     def _exchange(self, env: "pb.RequestEnvelope", wait_ms: int) -> "pb.ReplyEnvelope":
         """Send an envelope and receive the reply envelope, re-sending it
-        (marked as a retry) when the connection drops under it."""
+        (marked as a retry) when the connection drops under it. ``env`` is
+        left as the copy that was answered (``retry`` set if a re-send)."""
         first = env.SerializeToString()
         if len(first) > self.max_request_bytes:
             raise ResourceExhausted(f"request of {len(first)} bytes exceeds the limit of "
                                     f"{self.max_request_bytes} bytes")
+        was_retry = env.retry
+        if not env.retry:
+            env.first_sent_unix_ms = time.time_ns() // 1_000_000
         env.retry = True
-        env.first_sent_unix_ms = time.time_ns() // 1_000_000
         again = env.SerializeToString()
+        env.retry = was_retry
         aio = _nng.Aio()
         ctx = self._sock.context()
         try:
@@ -255,6 +343,7 @@ class Client:
                     raise self._transport_error(rv, sending=True)
                 rv, reply = ctx.exchange(aio, False, None, wait_ms)
                 if rv == 0:
+                    env.retry = attempt > 0
                     break
                 if rv not in (_nng.ECONNRESET, _nng.ECONNSHUT) or attempt == MAX_RESENDS:
                     raise self._transport_error(rv, sending=False)
@@ -349,25 +438,31 @@ class Client:
                                    idempotency_key=idempotency_key or "")
         resp = self.call("StartPipes", req, deadline=self.call_timeout)
         return Session(self, resp.session_id, secret=resp.stream_secret, pid=resp.pid,
-                       stream_address=resp.stream_address, existing=resp.existing)
+                       stream_address=resp.stream_address, existing=resp.existing,
+                       instance=resp.instance)
 
     def session(self, handle: str, secret: Optional[bytes] = None,
                 stream_address: Optional[str] = None) -> Session:
         """A :class:`~runnerd_client.Session` for an existing session.
 
         ``handle`` is a session id, or ``ID:SECRET`` as ``runnerctl start``
-        prints it (the secret in hex); the secret is needed only to read the
-        stream. ``stream_address`` defaults to the one runnerd serves beside
-        this client's address.
+        prints it (the secret in hex, after the last colon: a fleet's ids
+        hold colons); the secret is needed only to read the stream.
+        ``stream_address`` defaults to the one runnerd serves beside the
+        session's owner (a fleet) or this client's address.
         """
-        sid, sep, hexsecret = handle.partition(":")
+        sid, sep, hexsecret = handle.rpartition(":")
+        if sep and "@" in handle and len(hexsecret) != 64:
+            sid, sep = handle, ""  # a fleet's id alone: that colon is its address's
+        elif not sep:
+            sid = handle
         if sep and secret is None:
             try:
                 secret = bytes.fromhex(hexsecret)
             except ValueError:
                 raise InvalidArgument(f"the secret in handle {handle!r} is not hex") from None
         if stream_address is None:
-            stream_address = stream_address_for(self.addr)
+            stream_address = stream_address_for(session_owner(sid) or self.addr)
         return Session(self, sid, secret=secret or b"", pid=0, stream_address=stream_address)
 
     def list(self, tag: Optional[str] = None) -> List[SessionInfo]:

@@ -157,6 +157,11 @@ class Health:
         running: runs and sessions executing now.
         uptime: seconds since runnerd started.
         sessions: interactive sessions retained.
+        config_path, config_version, config_sha256, config_loaded: the
+            config in force (its file, version, the file's SHA-256, when it
+            was loaded, seconds since the epoch); config_error: why the last
+            reload failed ("" when it did not).
+        instance: this runnerd's address in a fleet (--advertise), else "".
     """
 
     status: str
@@ -165,6 +170,12 @@ class Health:
     running: int
     uptime: float
     sessions: int
+    config_path: str = ""
+    config_version: int = 0
+    config_sha256: str = ""
+    config_loaded: float = 0.0
+    config_error: str = ""
+    instance: str = ""
 
     @classmethod
     def from_message(cls, h: "pb.HealthResponse") -> "Health":
@@ -176,4 +187,10 @@ class Health:
             running=h.running,
             uptime=h.uptime_ms / 1e3,
             sessions=h.sessions,
+            config_path=h.config_path,
+            config_version=h.config_version,
+            config_sha256=h.config_sha256,
+            config_loaded=h.config_loaded_unix_ms / 1e3,
+            config_error=h.config_error,
+            instance=h.instance,
         )

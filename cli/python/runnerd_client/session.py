@@ -64,9 +64,11 @@ class Session:
     """
 
     def __init__(self, client: "Client", session_id: str, *, secret: bytes = b"", pid: int = 0,
-                 stream_address: str = "", existing: bool = False):
+                 stream_address: str = "", existing: bool = False, instance: str = ""):
         self.client = client
         self.id = session_id
+        #: The runnerd that owns the session in a fleet (its address), else "".
+        self.instance = instance or session_id.partition("@")[2]
         self.secret = bytes(secret)
         self.pid = pid
         self.stream_address = stream_address
