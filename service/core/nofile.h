@@ -3,9 +3,9 @@
  * Every live session holds pipe ends in runnerd (one while idle, three
  * while in use: spawner_wire.h), every Run up to four, so the usual soft
  * limit of 1024 would cap runnerd at a few hundred sessions. At start
- * runnerd raises its soft limit to the hard one and, when it may
- * (CAP_SYS_RESOURCE), the hard one to what its --max-sessions and
- * --max-inflight need (never past fs.nr_open). The commands it starts get
+ * runnerd raises its soft limit to the hard one (the hard one is the
+ * operator's: LimitNOFILE in the systemd unit; below it core/fdlimit.h
+ * keeps a reserve and refuses starts). The commands it starts get
  * the limits it started with back (the spawner restores them), so a
  * program that walks every possible fd, or uses select(), sees what it
  * would have seen without runnerd.
@@ -22,8 +22,9 @@ struct nofile {
 	rlim_t want;         /* what was asked for */
 };
 
-/* Raise the limits towards `want` fds as described above; fills *n. Returns
- * true when the soft limit now reaches `want`. */
+/* Raise the soft limit to the hard one; fills *n. Returns true when it
+ * reaches `want` fds (what runnerd's --max-sessions and --max-inflight
+ * could use). */
 bool nofile_raise(rlim_t want, struct nofile *n);
 
 #endif
