@@ -201,7 +201,8 @@ host_unix_sockets(void)
 		bytes += strlen(p) + 1;
 		n++;
 	}
-	qsort(list, n, sizeof(char *), cmp_str);
+	if (n > 1) /* no socket at all: no array */
+		qsort(list, n, sizeof(char *), cmp_str);
 	if ((out = malloc((n + 1) * sizeof(char *) + bytes)) != NULL) {
 		char *w = (char *) (out + n + 1);
 		size_t k = 0;

@@ -103,12 +103,17 @@ sanitized_suite() {
 		suite "$dir" "$limit" "$@"
 	) || rc=$?
 	if compgen -G "$reports/*" >/dev/null; then
+		local findings=0
 		for f in "$reports"/*; do
 			echo "--- sanitizer report $f" >&2
 			cat "$f" >&2
+			# LeakSanitizer's tracer prints only "Unable to get registers"
+			# when the process it checks is SIGKILLed during its exit-time
+			# check (the soak test kills clients): no check, no finding.
+			grep -qvE '^==[0-9]+==Unable to get registers from thread [0-9]+\.$|^$' "$f" && findings=$((findings + 1))
 		done
-		echo "run-tests.sh: sanitizer reports in $reports" >&2
-		[[ $rc != 0 ]] || rc=1
+		echo "run-tests.sh: $findings sanitizer finding(s) in $reports" >&2
+		[[ $rc != 0 || $findings == 0 ]] || rc=1
 	fi
 	return "$rc"
 }

@@ -516,7 +516,7 @@ main(int argc, char **argv)
 	}
 	metrics_init(RUNNERD_VERSION);
 	/* Before any thread: arenas are created by the threads that allocate. */
-	if (memory_configure() < 0)
+	if (memory_configure() < 0 && !d.cfg.check_config) /* (a sanitizer's allocator has no mallopt) */
 		log_msg("warning", "the allocator refused runnerd's settings; memory freed after a burst may not go back to the system");
 	if (notify_init(&nst) < 0)
 		log_msg("warning", "%s; not notifying the service manager", nst.message);

@@ -132,7 +132,8 @@ rd_get_code(runner_client *cl, const rd_fscope *s, const char *path, uint8_t **d
 		ck_assert_uint_eq(r->offset, req.offset);
 		ck_assert_uint_le(req.offset + r->data.len, size);
 		ck_assert_uint_le(r->data.len, RUNNER_FILE_CHUNK);
-		memcpy(buf + req.offset, r->data.data, r->data.len);
+		if (r->data.len > 0)
+			memcpy(buf + req.offset, r->data.data, r->data.len);
 		req.offset += r->data.len;
 		bool eof = r->eof;
 		runner__v1__read_file_response__free_unpacked(r, NULL);

@@ -73,6 +73,16 @@ rd_sanitizer_build(void)
 	return "";
 }
 
+bool
+rd_rss_judged(const char *test)
+{
+	if (rd_sanitizer_build()[0] == '\0')
+		return true;
+	fprintf(stderr, "%s: %s sanitizer build: RSS figures printed, not checked (its allocator and shadow "
+			"memory are not what runs in production)\n", test, rd_sanitizer_build());
+	return false;
+}
+
 void
 rd_note_first(char *buf, size_t len, const char *fmt, ...)
 {

@@ -108,6 +108,12 @@ void rd_note_first(char *buf, size_t len, const char *fmt, ...) __attribute__((f
  * they start. */
 const char *rd_sanitizer_build(void);
 
+/* Whether a test judges runnerd's RSS: only on glibc's allocator, as in
+ * production. A sanitizer build replaces it (ASan's quarantine of freed
+ * memory, shadow memory, no trimming; TSan's shadow): false there, after
+ * printing to stderr that `test`'s figures are printed but not checked. */
+bool rd_rss_judged(const char *test);
+
 /* Sleep ms milliseconds (restarting on EINTR). */
 void rd_sleep_ms(int ms);
 

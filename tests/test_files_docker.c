@@ -105,7 +105,7 @@ in_container(runner_client *cl, const char *line)
 	c.spec.profile = "box";
 	r = rd_run_ok(cl, &c);
 	rd_assert_exited(r->result, 0);
-	ck_assert_ptr_nonnull(out = strndup((const char *) r->result->stdout.data, r->result->stdout.len));
+	ck_assert_ptr_nonnull(out = strndup(r->result->stdout.len ? (const char *) r->result->stdout.data : "", r->result->stdout.len));
 	runner__v1__run_response__free_unpacked(r, NULL);
 	return out;
 }

@@ -358,6 +358,7 @@ START_TEST(test_backpressure_and_reattach)
 	rd_reader_close(&r);
 
 	/* A retained offset replays; one below the buffer is OUT_OF_RANGE. */
+	rd_sink_free(&out);
 	rd_sink_init(&out, true, want_len - 100);
 	rd_reader_open_pty(&r, &t.s, &out, &err);
 	rd_reader_drain(&r);

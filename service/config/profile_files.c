@@ -136,10 +136,10 @@ add_roots(struct files_policy *fp, const struct profile *pr, char *const *values
 			return rv;
 		if ((p = own(fp, path)) == NULL || (nv = realloc(*v, (*n + 1) * sizeof(**v))) == NULL)
 			return rstatus_fail(st, RS_RESOURCE_EXHAUSTED, "out of memory");
+		*v = nv; /* the caller frees it, whatever follows */
 		if (on_kernel_fs(p))
 			return rstatus_fail(st, RS_PERMISSION_DENIED, "%s: %s is on a kernel file system (profile %s)",
 					    field, p, pr->name);
-		*v = nv;
 		(*v)[(*n)++] = (struct files_root){ .path = p, .host = container ? NULL : p, .writable = writable };
 	}
 	return 0;

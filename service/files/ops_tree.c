@@ -68,7 +68,8 @@ read_names(int fd, const char *shown, char ***out, size_t *n_out, rstatus *st)
 		free(v);
 		return rv;
 	}
-	qsort(v, n, sizeof(*v), cmp_names);
+	if (n > 1) /* an empty directory has no array at all */
+		qsort(v, n, sizeof(*v), cmp_names);
 	*out = v;
 	*n_out = n;
 	return 0;

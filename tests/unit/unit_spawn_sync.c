@@ -251,7 +251,7 @@ start_job(struct beside *b)
 	static char *exit5[] = { "sh", "-c", "exit 5", NULL };
 	struct spawn_request tr = { .argv = exit5, .envp = base_env, .stdin_fd = -1, .stdout_fd = -1,
 				    .stderr_fd = -1, .status_fd = -1 };
-	struct tracked *t = calloc(1, sizeof(*t));
+	struct tracked *t;
 	static char *argv[] = { "sh", "-c", "exit 3", NULL };
 	static char *untracked[] = { "true", NULL };
 	static const struct backend_launch launch = { .argv = argv, .envp = base_env, .cwd = "/" };
@@ -268,7 +268,7 @@ start_job(struct beside *b)
 	b->jobs_started++;
 	ck_assert_msg(job_start(b->h.loop, &spec, &beside_ops, b, &j, &st) == 0, "%s", st.message);
 	ck_assert_msg(spawn_child(&sr, &pid, &e, &st) == 0, "%s", st.message);
-	ck_assert(t != NULL);
+	ck_assert_ptr_nonnull(t = calloc(1, sizeof(*t)));
 	t->b = b;
 	t->w.reaped = tracked_reaped;
 	ck_assert_msg(spawn_child(&tr, &t->w.pid, &e, &st) == 0, "%s", st.message);
