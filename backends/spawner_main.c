@@ -1,24 +1,35 @@
-/* runnerd-spawner: creates, watches and reaps runnerd's job processes.
- * Why it exists and what it speaks: spawner_wire.h.
+/* runnerd-spawner: creates, watches and reaps runnerd's job processes, and
+ * keeps the pipe ends of idle ones. Why it exists and what it speaks:
+ * spawner_wire.h.
  *
- *   runnerd-spawner FD      FD: this end of runnerd's socketpair
+ *   runnerd-spawner FD [NOFILE_CUR NOFILE_MAX]
  *
- * Single-threaded: a poll loop over the control socket and a signalfd for
- * SIGCHLD. A child is made with vfork (the spawner's memory is small and
- * nothing else runs in it while the child prepares), and between vfork and
- * execve the child makes only system calls: join cgroups, set rlimits,
- * place fds, drop privileges, chdir, reset signals. A failure there is
- * recorded in memory the parent shares, so the reply says which step
- * failed with which errno — never guessed from an exit status.
+ * FD: this end of runnerd's socketpair; NOFILE_*: the RLIMIT_NOFILE
+ * runnerd started with, which children get back (runnerd raises its own).
+ *
+ * Single-threaded: an epoll loop over the control socket, a signalfd for
+ * SIGCHLD and the parked output ends. A child is made vfork-style
+ * (clone(CLONE_VM | CLONE_VFORK): the spawner's memory is small and
+ * nothing else runs in it while the child prepares) and shares the
+ * spawner's fd table (CLONE_FILES) until its first system call copies just
+ * the fds below the highest one it needs (close_range's
+ * CLOSE_RANGE_UNSHARE): thousands of parked ends above SPAWNER_PARK_BASE
+ * are never copied. Between clone and execve the child makes only system
+ * calls: join cgroups, set rlimits, place fds, drop privileges, chdir,
+ * reset signals. A failure there is recorded in memory the parent shares,
+ * so the reply says which step failed with which errno — never guessed
+ * from an exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -33,6 +44,9 @@
 
 #define BUCKETS 4096
 #define EXIT_REAP_MS 2000
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 
 struct child {
 	uint64_t id;
@@ -43,13 +57,54 @@ struct child {
 	struct child *pid_next, *id_next;
 };
 
+/* runnerd's end of a pipe, kept here until it is wanted (spawner_wire.h). */
+struct parked {
+	uint64_t id;
+	uint32_t which; /* the child's fd it belongs to */
+	int fd;
+	bool dead;      /* handed back or dropped: freed after this epoll batch */
+	struct parked *next;
+};
+
 static struct child *by_pid[BUCKETS], *by_id[BUCKETS];
-static int ctl = -1;
+static struct parked *parked[BUCKETS];
+/* Ends let go during the current epoll batch, which may still hold an
+ * event for them. */
+static struct parked *graveyard;
+static int ctl = -1, epfd = -1;
+static struct rlimit child_nofile;
+static bool restore_nofile;
 
 /* Replies waiting for room in the socket: runnerd may be busy, and the
- * spawner must never block on it (runnerd may be blocked writing to us). */
-static uint8_t *outq;
-static size_t outq_len, outq_cap;
+ * spawner must never block on it (runnerd may be blocked writing to us).
+ * The fds a queued reply carries are sent with its first byte, and closed
+ * here once sent. */
+struct out_msg {
+	uint8_t *bytes;
+	size_t len, off;
+	int fds[4], n_fds;
+	struct out_msg *next;
+};
+static struct out_msg *outq, *outq_tail;
+
+/* The child's stack: it runs while we are suspended (CLONE_VFORK), so one
+ * serves every spawn. */
+static char child_stack[64 * 1024] __attribute__((aligned(64)));
+
+/* valgrind cannot run a clone(CLONE_VM | CLONE_FILES) child (it stops the
+ * whole process): under it (its preload library is in LD_PRELOAD), children
+ * are made with CLONE_VM | CLONE_VFORK alone, as vfork, and each copies the
+ * fd table. */
+static int clone_flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD;
+
+static void
+choose_clone_flags(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (preload != NULL && strstr(preload, "vgpreload") != NULL)
+		clone_flags &= ~CLONE_FILES;
+}
 
 /* Written by a vfork child, read by us once it has exec'd or exited. */
 static volatile struct {
@@ -86,45 +141,215 @@ child_free(struct child *c)
 }
 
 static void
+out_free(struct out_msg *m)
+{
+	for (int i = 0; i < m->n_fds; i++)
+		close(m->fds[i]);
+	free(m->bytes);
+	free(m);
+}
+
+static void
 flush_out(void)
 {
-	while (outq_len > 0) {
-		ssize_t n = send(ctl, outq, outq_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (outq != NULL) {
+		struct out_msg *m = outq;
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+		} cm;
+		struct iovec iov = { m->bytes + m->off, m->len - m->off };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
+
+		if (m->off == 0 && m->n_fds > 0) {
+			struct cmsghdr *c;
+			memset(&cm, 0, sizeof(cm));
+			mh.msg_control = cm.buf;
+			mh.msg_controllen = CMSG_SPACE((size_t) m->n_fds * sizeof(int));
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN((size_t) m->n_fds * sizeof(int));
+			memcpy(CMSG_DATA(c), m->fds, (size_t) m->n_fds * sizeof(int));
+		}
+		n = sendmsg(ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
-				outq_len = 0; /* runnerd is gone: EOF will tell the loop */
+			if (errno == EAGAIN)
+				return;
+			/* runnerd is gone: EOF will tell the loop. */
+			while (outq != NULL) {
+				m = outq;
+				outq = m->next;
+				out_free(m);
+			}
+			outq_tail = NULL;
 			return;
 		}
-		memmove(outq, outq + n, outq_len - (size_t) n);
-		outq_len -= (size_t) n;
+		m->off += (size_t) n;
+		if (m->off < m->len)
+			continue;
+		outq = m->next;
+		if (outq == NULL)
+			outq_tail = NULL;
+		out_free(m);
 	}
+}
+
+/* Queue a reply carrying `fds` (ours: closed once sent) and send what
+ * the socket takes now. */
+static void
+reply_fds(uint32_t type, uint64_t id, const void *body, uint32_t len, const int *fds, int n_fds)
+{
+	struct spawner_hdr h = { .type = type, .len = len, .id = id };
+	struct out_msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL || (m->bytes = malloc(sizeof(h) + len)) == NULL)
+		abort(); /* runnerd sees EOF and fails our jobs */
+	memcpy(m->bytes, &h, sizeof(h));
+	memcpy(m->bytes + sizeof(h), body, len);
+	m->len = sizeof(h) + len;
+	for (int i = 0; i < n_fds; i++)
+		m->fds[m->n_fds++] = fds[i];
+	if (outq_tail != NULL)
+		outq_tail->next = m;
+	else
+		outq = m;
+	outq_tail = m;
+	flush_out();
 }
 
 static void
 reply(uint32_t type, uint64_t id, const void *body, uint32_t len)
 {
-	struct spawner_hdr h = { .type = type, .len = len, .id = id };
-	size_t need = outq_len + sizeof(h) + len;
-
-	if (need > outq_cap) {
-		size_t cap = outq_cap ? outq_cap : 4096;
-		uint8_t *nq;
-		while (cap < need)
-			cap *= 2;
-		if ((nq = realloc(outq, cap)) == NULL)
-			abort(); /* runnerd sees EOF and fails our jobs */
-		outq = nq;
-		outq_cap = cap;
-	}
-	memcpy(outq + outq_len, &h, sizeof(h));
-	memcpy(outq + outq_len + sizeof(h), body, len);
-	outq_len = need;
-	flush_out();
+	reply_fds(type, id, body, len, NULL, 0);
 }
 
-/* --- the child, between vfork and execve: system calls only ---------- */
+/* --- parked ends ---------------------------------------------------------- */
+
+static struct parked **
+parked_slot(uint64_t id, uint32_t which)
+{
+	struct parked **pp = &parked[id % BUCKETS];
+
+	while (*pp && ((*pp)->id != id || (*pp)->which != which))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Keep runnerd's end `fd` of the child's fd `which`; an output end is
+ * watched. Moved up out of the way of the low fds children copy. */
+static bool
+park(uint64_t id, uint32_t which, int fd)
+{
+	struct parked *p = calloc(1, sizeof(*p));
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, SPAWNER_PARK_BASE);
+
+	if (p == NULL) {
+		if (high >= 0)
+			close(high);
+		return false;
+	}
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
+	p->id = id;
+	p->which = which;
+	p->fd = fd;
+	if (which != 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			free(p);
+			return false;
+		}
+	}
+	p->next = parked[id % BUCKETS];
+	parked[id % BUCKETS] = p;
+	return true;
+}
+
+/* Out of the table and the epoll set; freed after the current batch. */
+static void
+unpark(struct parked *p)
+{
+	*parked_slot(p->id, p->which) = p->next;
+	if (p->which != 0)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	p->dead = true;
+	p->next = graveyard;
+	graveyard = p;
+}
+
+/* Hand the end to runnerd (which then owns it), or say it is gone. */
+static void
+give_back(struct parked *p, bool closed)
+{
+	struct spawner_fd body = { .fd = p->which, .flags = closed ? SPAWNER_FD_CLOSED : 0 };
+
+	unpark(p);
+	if (closed) {
+		close(p->fd);
+		reply(SPAWNER_FD, p->id, &body, sizeof(body));
+	} else {
+		reply_fds(SPAWNER_FD, p->id, &body, sizeof(body), &p->fd, 1);
+	}
+}
+
+/* A parked output end became readable or hung up: runnerd reads it from
+ * now on; one that hung up empty is simply over. */
+static void
+parked_ready(struct parked *p, uint32_t events)
+{
+	if (!p->dead)
+		give_back(p, !(events & EPOLLIN));
+}
+
+static void
+take(uint64_t id, const uint8_t *body, uint32_t len)
+{
+	struct spawner_fd none = { .flags = SPAWNER_FD_CLOSED };
+	struct parked *p;
+	uint32_t which;
+
+	if (len != sizeof(which))
+		return;
+	memcpy(&which, body, sizeof(which));
+	if ((p = *parked_slot(id, which)) != NULL) {
+		give_back(p, false);
+		return;
+	}
+	none.fd = which;
+	reply(SPAWNER_FD, id, &none, sizeof(none));
+}
+
+static void
+drop(uint64_t id, const uint8_t *body, uint32_t len)
+{
+	struct parked *p;
+	uint32_t which;
+
+	if (len != sizeof(which))
+		return;
+	memcpy(&which, body, sizeof(which));
+	if ((p = *parked_slot(id, which)) != NULL) {
+		unpark(p);
+		close(p->fd);
+	}
+}
+
+static void
+forget(uint64_t id)
+{
+	for (uint32_t which = 0; which < 4; which++) {
+		uint32_t w = which;
+		drop(id, (const uint8_t *) &w, sizeof(w));
+	}
+}
+
+/* --- the child, between clone and execve: system calls only ---------- */
 
 static _Noreturn void
 child_fails(int stage)
@@ -134,15 +359,15 @@ child_fails(int stage)
 	_exit(127);
 }
 
-/* Put the request's fds at 0-3: first out of the way (a source may sit on
- * a target), then in place; /dev/null for unset stdio. */
+/* Put the sources at 0-3: first out of the way (a source may sit on a
+ * target), then in place; /dev/null for unset stdio. */
 static void
-child_fds(const struct spawner_req *req, const int *fds)
+child_fds(const int *source)
 {
 	int src[4];
 
 	for (int t = 0; t < 4; t++) {
-		src[t] = req->fd_map[t] >= 0 ? fds[req->fd_map[t]] : -1;
+		src[t] = source[t];
 		if (src[t] >= 0 && src[t] < 4 && (src[t] = fcntl(src[t], F_DUPFD_CLOEXEC, 4)) < 0)
 			child_fails(STAGE_FDS);
 	}
@@ -159,9 +384,33 @@ child_fds(const struct spawner_req *req, const int *fds)
 		child_fails(STAGE_FDS);
 }
 
-static _Noreturn void
-child_main(const struct spawner_req *req, const int *fds)
+/* What the child needs: the request and its stdio sources. */
+struct child_args {
+	const struct spawner_req *req;
+	int src[4];
+};
+
+/* Our own fd table, holding only the fds below `hi`: CLONE_FILES shared
+ * the spawner's, which must not change under it. */
+static void
+child_unshare_fds(const int *src)
 {
+	unsigned hi = 4;
+
+	for (int t = 0; t < 4; t++)
+		if (src[t] >= 0 && (unsigned) src[t] + 1 > hi)
+			hi = (unsigned) src[t] + 1;
+	if (!(clone_flags & CLONE_FILES))
+		return; /* a copy already */
+	if (syscall(SYS_close_range, hi, ~0u, CLOSE_RANGE_UNSHARE) != 0 && syscall(SYS_unshare, CLONE_FILES) != 0)
+		child_fails(STAGE_FDS);
+}
+
+static int
+child_main(void *arg)
+{
+	const struct child_args *a = arg;
+	const struct spawner_req *req = a->req;
 	/* The kernel's struct sigaction: glibc's wrapper refuses its own two
 	 * reserved signals (32, 33), which posix_spawn may have left ignored
 	 * in us, and an ignored signal stays ignored across exec. */
@@ -173,6 +422,7 @@ child_main(const struct spawner_req *req, const int *fds)
 	} dfl = { 0 };
 	sigset_t none;
 
+	child_unshare_fds(a->src);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
@@ -184,12 +434,16 @@ child_main(const struct spawner_req *req, const int *fds)
 			child_fails(STAGE_CGROUP);
 		close(fd);
 	}
+	child_fds(a->src);
+	/* runnerd's own limit is raised for its sessions' pipes; a command
+	 * gets the one runnerd started with, unless its profile sets one. */
+	if (restore_nofile && setrlimit(RLIMIT_NOFILE, &child_nofile) != 0)
+		child_fails(STAGE_RLIMIT);
 	for (uint32_t i = 0; i < req->n_rlimits; i++) {
 		struct rlimit rl = { .rlim_cur = req->rlimits[i].cur, .rlim_max = req->rlimits[i].max };
 		if (setrlimit((int) req->rlimits[i].resource, &rl) != 0)
 			child_fails(STAGE_RLIMIT);
 	}
-	child_fds(req, fds);
 	/* After setsid, the fresh session has no controlling terminal: take
 	 * fd 0's. Before the user switch, like everything the child's own
 	 * rights do not decide. */
@@ -213,6 +467,37 @@ child_main(const struct spawner_req *req, const int *fds)
 	child_fails(STAGE_EXEC);
 }
 
+/* Close the fds this spawn made or was given. */
+static void
+close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* The pipes a request asks for: the child's end into src[t], ours into
+ * mine[t] (non-blocking). 0, or an errno. */
+static int
+make_pipes(const struct spawner_req *req, int src[4], int mine[4])
+{
+	for (int t = 0; t < 4; t++) {
+		int p[2];
+		if (req->fd_map[t] != SPAWNER_FD_PIPE)
+			continue;
+		if (pipe2(p, O_CLOEXEC) != 0)
+			return errno;
+		/* The child reads its stdin and writes the rest. */
+		src[t] = t == 0 ? p[0] : p[1];
+		mine[t] = t == 0 ? p[1] : p[0];
+		if (fcntl(mine[t], F_SETFL, O_NONBLOCK) != 0)
+			return errno;
+	}
+	return 0;
+}
+
 /* --- requests --------------------------------------------------------- */
 
 static void
@@ -226,25 +511,42 @@ failed(uint64_t id, int stage, int err)
 static void
 spawn(uint64_t id, uint8_t *body, uint32_t len, const int *fds, int n_fds)
 {
+	struct child_args a = { .src = { -1, -1, -1, -1 } };
+	int mine[4] = { -1, -1, -1, -1 }, made[4] = { -1, -1, -1, -1 }, give[4], n_give = 0, err;
 	struct spawner_req req;
 	struct child *c;
 	void *owned;
-	int32_t pid32;
+	int32_t back[2];
 	pid_t pid;
 
 	if (!spawner_req_decode(body, len, &req, &owned)) {
 		failed(id, STAGE_SPAWN, EINVAL);
 		return;
 	}
-	for (int t = 0; t < 4; t++)
+	for (int t = 0; t < 4; t++) {
 		if (req.fd_map[t] >= n_fds) {
 			free(owned);
 			failed(id, STAGE_FDS, EBADF);
 			return;
 		}
+		if (req.fd_map[t] >= 0)
+			a.src[t] = fds[req.fd_map[t]];
+	}
+	if ((err = make_pipes(&req, made, mine)) != 0) {
+		close_all(made, 4);
+		close_all(mine, 4);
+		free(owned);
+		failed(id, STAGE_FDS, err);
+		return;
+	}
+	for (int t = 0; t < 4; t++)
+		if (made[t] >= 0)
+			a.src[t] = made[t];
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (req.n_cgroups && (c->cgroups = calloc(req.n_cgroups, sizeof(char *))) == NULL)) {
 		free(c);
+		close_all(made, 4);
+		close_all(mine, 4);
 		free(owned);
 		failed(id, STAGE_SPAWN, ENOMEM);
 		return;
@@ -252,19 +554,24 @@ spawn(uint64_t id, uint8_t *body, uint32_t len, const int *fds, int n_fds)
 	for (uint32_t i = 0; i < req.n_cgroups; i++)
 		if ((c->cgroups[c->n_cgroups++] = strdup(req.cgroups[i])) == NULL) {
 			child_free(c);
+			close_all(made, 4);
+			close_all(mine, 4);
 			free(owned);
 			failed(id, STAGE_SPAWN, ENOMEM);
 			return;
 		}
 	child_fail.stage = 0;
 	child_fail.err = 0;
-	pid = vfork();
-	if (pid == 0)
-		child_main(&req, fds);
+	a.req = &req;
+	pid = clone(child_main, child_stack + sizeof(child_stack), clone_flags, &a);
+	err = errno;
 	free(owned);
+	/* The child has its own copies now (or never will). */
+	close_all(made, 4);
 	if (pid < 0) {
 		child_free(c);
-		failed(id, STAGE_SPAWN, errno);
+		close_all(mine, 4);
+		failed(id, STAGE_SPAWN, err);
 		return;
 	}
 	if (child_fail.stage != 0) {
@@ -272,6 +579,7 @@ spawn(uint64_t id, uint8_t *body, uint32_t len, const int *fds, int n_fds)
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		child_free(c);
+		close_all(mine, 4);
 		failed(id, child_fail.stage, child_fail.err);
 		return;
 	}
@@ -282,8 +590,18 @@ spawn(uint64_t id, uint8_t *body, uint32_t len, const int *fds, int n_fds)
 	by_pid[(unsigned) pid % BUCKETS] = c;
 	c->id_next = by_id[id % BUCKETS];
 	by_id[id % BUCKETS] = c;
-	pid32 = pid;
-	reply(SPAWNER_SPAWNED, id, &pid32, sizeof(pid32));
+	back[0] = pid;
+	back[1] = 0;
+	for (int t = 0; t < 4; t++) {
+		if (mine[t] < 0)
+			continue;
+		/* A parked end that cannot be kept goes to runnerd at once. */
+		if ((req.park & (1u << t)) && park(id, (uint32_t) t, mine[t]))
+			continue;
+		back[1] |= 1 << t;
+		give[n_give++] = mine[t];
+	}
+	reply_fds(SPAWNER_SPAWNED, id, back, sizeof(back), give, n_give);
 }
 
 static void
@@ -403,6 +721,15 @@ handle_message(void)
 	case SPAWNER_SIGNAL:
 		signal_child(h.id, body, h.len);
 		break;
+	case SPAWNER_TAKE:
+		take(h.id, body, h.len);
+		break;
+	case SPAWNER_DROP:
+		drop(h.id, body, h.len);
+		break;
+	case SPAWNER_FORGET:
+		forget(h.id);
+		break;
 	default:
 		break;
 	}
@@ -491,16 +818,50 @@ shut_down(void)
 	_exit(0);
 }
 
+/* Markers for the epoll data of our two own fds; parked ends carry their
+ * struct parked. */
+static char ctl_tag, sig_tag;
+
+static void
+watch(int fd, void *tag, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		perror("runnerd-spawner: epoll_ctl");
+		exit(71);
+	}
+}
+
+static bool
+parse_nofile(int argc, char **argv)
+{
+	char *end;
+
+	if (argc != 4)
+		return argc == 2;
+	child_nofile.rlim_cur = strtoull(argv[2], &end, 10);
+	if (*end != '\0')
+		return false;
+	child_nofile.rlim_max = strtoull(argv[3], &end, 10);
+	if (*end != '\0')
+		return false;
+	restore_nofile = true;
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[2];
+	struct epoll_event evs[64];
+	bool want_out = false;
 	sigset_t chld;
 	char *end;
 	int sfd;
 
-	if (argc != 2 || (ctl = (int) strtol(argv[1], &end, 10), *end != '\0') || ctl < 0) {
-		fprintf(stderr, "usage: runnerd-spawner FD (started by runnerd)\n");
+	if ((argc != 2 && argc != 4) || (ctl = (int) strtol(argv[1], &end, 10), *end != '\0') || ctl < 0 ||
+	    !parse_nofile(argc, argv)) {
+		fprintf(stderr, "usage: runnerd-spawner FD [NOFILE_CUR NOFILE_MAX] (started by runnerd)\n");
 		return 64;
 	}
 	if (fcntl(ctl, F_SETFD, FD_CLOEXEC) != 0) {
@@ -508,32 +869,53 @@ main(int argc, char **argv)
 		return 71;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	choose_clone_flags();
 	/* Orphans of our children come back to us to be reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		perror("runnerd-spawner: signalfd");
+	if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		perror("runnerd-spawner: signalfd/epoll");
 		return 71;
 	}
+	watch(ctl, &ctl_tag, EPOLLIN);
+	watch(sfd, &sig_tag, EPOLLIN);
 	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = ctl, .events = POLLIN | (outq_len ? POLLOUT : 0) };
-		pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		if (poll(pfd, 2, -1) < 0) {
+		int n;
+
+		if ((outq != NULL) != want_out) {
+			want_out = outq != NULL;
+			watch(ctl, &ctl_tag, EPOLLIN | (want_out ? EPOLLOUT : 0));
+		}
+		if ((n = epoll_wait(epfd, evs, 64, -1)) < 0) {
 			if (errno == EINTR)
 				continue;
 			shut_down();
 		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) > 0)
-				;
-			reap();
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+			uint32_t ev = evs[i].events;
+
+			if (tag == &sig_tag) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) > 0)
+					;
+				reap();
+			} else if (tag == &ctl_tag) {
+				if (ev & EPOLLOUT)
+					flush_out();
+				if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && handle_message() < 0)
+					shut_down();
+			} else {
+				parked_ready(tag, ev);
+			}
 		}
-		if (pfd[0].revents & POLLOUT)
-			flush_out();
-		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && handle_message() < 0)
-			shut_down();
+		while (graveyard != NULL) {
+			struct parked *p = graveyard;
+			graveyard = p->next;
+			free(p);
+		}
 	}
 }

@@ -1,6 +1,6 @@
 /* Encoding of SPAWN bodies: see spawner_wire.h.
  *
- * Layout: u32 flags, i8 fd_map[4], u32 uid, u32 gid, u32 n_groups,
+ * Layout: u32 flags, i8 fd_map[4], u32 park, u32 uid, u32 gid, u32 n_groups,
  * u32 groups[n_groups], u32 n_rlimits, {u32 resource, u64 cur, u64 max}
  * [n_rlimits], then strings — path, cwd ("" for none), u32 argc, argv[],
  * u32 envc, envp[], u32 n_cgroups, cgroups[] — each string as u32 length,
@@ -88,6 +88,7 @@ spawner_req_encode(const struct spawner_req *req, uint8_t **out)
 		return 0;
 	put_u32(&w, req->flags);
 	put(&w, req->fd_map, sizeof(req->fd_map));
+	put_u32(&w, req->park);
 	put_u32(&w, req->uid);
 	put_u32(&w, req->gid);
 	put_u32(&w, req->n_groups);
@@ -186,6 +187,7 @@ spawner_req_decode(uint8_t *body, size_t len, struct spawner_req *req, void **ow
 	memset(req, 0, sizeof(*req));
 	req->flags = get_u32(&r);
 	get(&r, req->fd_map, sizeof(req->fd_map));
+	req->park = get_u32(&r);
 	req->uid = get_u32(&r);
 	req->gid = get_u32(&r);
 	req->n_groups = get_u32(&r);
@@ -201,8 +203,11 @@ spawner_req_decode(uint8_t *body, size_t len, struct spawner_req *req, void **ow
 		get(&r, &req->rlimits[i].max, sizeof(uint64_t));
 	}
 	for (int i = 0; i < 4; i++)
-		if (req->fd_map[i] < -1 || req->fd_map[i] > 3)
+		if (req->fd_map[i] < SPAWNER_FD_PIPE || req->fd_map[i] > 3 ||
+		    ((req->park & (1u << i)) && req->fd_map[i] != SPAWNER_FD_PIPE))
 			return false;
+	if (req->park >> 4)
+		return false;
 	req->path = get_str(&r);
 	cwd = get_str(&r);
 	if (r.failed || req->path[0] == '\0')

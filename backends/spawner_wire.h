@@ -15,21 +15,42 @@
  *     CPU) while runnerd's loop goes on serving.
  *
  * The channel is a SOCK_STREAM unix socketpair. Every message is a header
- * followed by `len` body bytes; a SPAWN request carries the child's stdio
- * (and status) fds as SCM_RIGHTS on its header. All integers are in host
- * order: both ends are on the same machine, built from the same tree.
+ * followed by `len` body bytes; fds travel as SCM_RIGHTS with the message
+ * that names them (a SPAWN request carries the fds its fd_map uses; SPAWNED
+ * and FD replies carry runnerd's ends of the pipes the spawner made). All
+ * integers are in host order: both ends are on the same machine, built from
+ * the same tree.
+ *
+ * Pipes. A SPAWN may ask the spawner to make the child's stdio pipes
+ * (fd_map SPAWNER_FD_PIPE): the child gets one end, runnerd the other,
+ * non-blocking. runnerd's end comes back with SPAWNED, or, for the ends in
+ * the request's `park` mask, stays in the spawner until it is wanted: an
+ * output end (1-3) comes back by itself (FD) once it is readable or hung
+ * up, stdin's (0) when runnerd asks for it (TAKE). So an idle session costs
+ * runnerd one fd (its stdout), not three: 10,000 of them fit a 20,000-fd
+ * limit. The spawner keeps what it parks above SPAWNER_PARK_BASE and makes
+ * children sharing its fd table until they unshare just the low fds they
+ * need, so its parked fds cost a spawn nothing either.
  *
  * runnerd → spawner:
  *   SPAWN   id, body = spawner_req (encoded by spawner_req_encode)
  *   SIGNAL  id, body = int32 signal: to the child's process group (or the
  *           child alone without SPAWN_SETSID) while it is not yet reaped;
  *           a no-op afterwards, so a recycled pid is never hit.
+ *   TAKE    id, body = uint32 fd: send runnerd's parked end of that fd (FD)
+ *   DROP    id, body = uint32 fd: close runnerd's parked end of that fd
+ *   FORGET  id: runnerd no longer cares: close every end parked for it
  * spawner → runnerd:
- *   SPAWNED id, body = int32 pid
+ *   SPAWNED id, body = int32 pid, uint32 mask: runnerd's pipe ends for the
+ *           child fds in `mask` are attached, in increasing fd order
  *   FAILED  id, body = int32 stage, int32 errno: the child never ran the
- *           program (stage says which step failed); it is reaped already
+ *           program (stage says which step failed); it is reaped already,
+ *           and every pipe made for it closed
  *   EXITED  id, body = spawner_exit: the child was reaped (after its group
  *           was killed, with SPAWN_KILL_GROUP)
+ *   FD      id, body = spawner_fd: a parked end, attached, leaves the
+ *           spawner (or, with SPAWNER_FD_CLOSED, no fd: the end is gone —
+ *           an output pipe that hung up empty, or one never parked)
  *
  * When runnerd's end closes (runnerd exited or was killed), the spawner
  * kills every child's process group and cgroups it still has, reaps them
@@ -49,6 +70,10 @@ enum spawner_msg {
 	SPAWNER_SPAWNED = 3,
 	SPAWNER_FAILED = 4,
 	SPAWNER_EXITED = 5,
+	SPAWNER_TAKE = 6,
+	SPAWNER_DROP = 7,
+	SPAWNER_FORGET = 8,
+	SPAWNER_FD = 9,
 };
 
 struct spawner_hdr {
@@ -92,11 +117,20 @@ struct spawner_rlimit {
 	uint64_t cur, max;
 };
 
+/* fd_map: the spawner makes a pipe (see the top of this file). */
+#define SPAWNER_FD_PIPE (-2)
+/* Parked ends are kept at or above this fd number, children's stdio
+ * sources below it. */
+#define SPAWNER_PARK_BASE 1024
+
 /* Where each of the child's fds 0-3 comes from: the n-th fd passed with
- * the request (0..3), or -1: /dev/null for 0-2, nothing for 3. */
+ * the request (0..3), SPAWNER_FD_PIPE, or -1: /dev/null for 0-2, nothing
+ * for 3. `park`: bit t set keeps runnerd's end of pipe t in the spawner
+ * until wanted (only for SPAWNER_FD_PIPE entries). */
 struct spawner_req {
 	uint32_t flags;
 	int8_t fd_map[4];
+	uint32_t park;
 	uint32_t uid, gid;
 	uint32_t n_groups;
 	uint32_t groups[SPAWNER_MAX_GROUPS];
@@ -110,6 +144,13 @@ struct spawner_req {
 	 * before anything else; at most SPAWNER_MAX_CGROUPS. */
 	const char *const *cgroups;
 	uint32_t n_cgroups;
+};
+
+/* FD body. */
+#define SPAWNER_FD_CLOSED 1u /* no fd attached: that end is gone */
+struct spawner_fd {
+	uint32_t fd; /* which of the child's fds (0-3) the end belongs to */
+	uint32_t flags;
 };
 
 struct spawner_exit {

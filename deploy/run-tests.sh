@@ -130,17 +130,19 @@ fi
 
 if [[ "${SANITIZERS:-1}" != 0 ]]; then
 	# test_k8s_manifests checks YAML against a schema with node: none of
-	# runnerd's code runs, so the sanitizer builds do not repeat it.
-	echo "run-tests.sh: the sanitizer suites leave out test_k8s_manifests (it runs no runnerd code)"
+	# runnerd's code runs, so the sanitizer builds do not repeat it; nor
+	# bench_quick: its runnerds run what the suite ran, and the benchmarks'
+	# own figures mean nothing instrumented.
+	echo "run-tests.sh: the sanitizer suites leave out test_k8s_manifests (it runs no runnerd code) and bench_quick"
 	if part "build ($build_dir-asan: address,undefined)" \
 		env BUILD_DIR="$build_dir-asan" ./deploy/build.sh -DRUNNERD_SANITIZE=address,undefined; then
 		part "suite under ASan+UBSan+LSan" sanitized_suite "$build_dir-asan" "${ASAN_SUITE_TIMEOUT:-1200}" \
-			-E '^test_k8s_manifests$' || true
+			-E '^(test_k8s_manifests|bench_quick)$' || true
 	fi
 	if part "build ($build_dir-tsan: thread)" \
 		env BUILD_DIR="$build_dir-tsan" ./deploy/build.sh -DRUNNERD_SANITIZE=thread; then
 		part "integration tests under TSan" sanitized_suite "$build_dir-tsan" "${TSAN_SUITE_TIMEOUT:-1800}" \
-			-L integration -E '^test_k8s_manifests$' || true
+			-L integration -E '^(test_k8s_manifests|bench_quick)$' || true
 	fi
 fi
 finish

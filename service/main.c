@@ -22,6 +22,7 @@
 #include "core/probes.h"
 #include "core/notify.h"
 #include "config/conf.h"
+#include "core/nofile.h"
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
@@ -256,10 +257,27 @@ load_config(struct runnerd *d)
 	return 0;
 }
 
+/* Enough fds for every session and call runnerd admits (nofile.h): an
+ * idle session holds one, a busy one three, a Run up to four. */
+static void
+raise_nofile(struct runnerd *d, struct nofile *nf)
+{
+	rlim_t want = (rlim_t) d->cfg.max_sessions * 3 + (rlim_t) d->cfg.max_inflight * 4 + 256;
+	unsigned long long have;
+
+	if (nofile_raise(want, nf))
+		return;
+	have = (unsigned long long) nf->now.rlim_cur;
+	log_msg(have < (unsigned long long) d->cfg.max_sessions + 256 ? "warning" : "info",
+		"open files limited to %llu (the hard limit; %llu would let --max-sessions %u all be busy): "
+		"about %llu idle sessions fit",
+		have, (unsigned long long) want, d->cfg.max_sessions, have > 512 ? have - 256 : 256);
+}
+
 /* The processes that create commands (run/spawner.h): one per CPU unless
  * told, found beside runnerd like the other helpers. */
 static int
-start_spawners(struct runnerd *d)
+start_spawners(struct runnerd *d, const struct nofile *nf)
 {
 	char path[PATH_MAX];
 	unsigned n = d->cfg.spawners;
@@ -269,7 +287,7 @@ start_spawners(struct runnerd *d)
 	if (n == 0)
 		n = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned) cpus;
 	if (helper_path("runnerd-spawner", NULL, path, sizeof(path), &st) < 0 ||
-	    spawners_start(&d->spawners, d->loop, n, path, &st) < 0) {
+	    spawners_start(&d->spawners, d->loop, n, path, &nf->start, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return -1;
 	}
@@ -321,11 +339,14 @@ serve(struct runnerd *d)
 		.ttl_us = d->cfg.dedup_ttl_ms * 1000u,
 	};
 	struct docker_pools_config pcfg;
+	struct nofile nf;
 	struct signals sigs = { .d = d };
 	sigset_t set;
 	rstatus st;
 	int rv;
 
+	/* First: fdlimit notes the limit in force once raised. */
+	raise_nofile(d, &nf);
 	raise_fd_limit();
 	security_listeners(d, &tcfg.listen);
 	security_listeners(d, &scfg);
@@ -361,7 +382,7 @@ serve(struct runnerd *d)
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
 	recover_backends();
-	if (start_spawners(d) < 0)
+	if (start_spawners(d, &nf) < 0)
 		return 1;
 	d->launcher = (struct launcher){
 		.loop = d->loop,

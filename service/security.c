@@ -87,6 +87,21 @@ load_tls(struct runnerd *d)
 
 /* A tls+tcp listener nothing authenticates is refused unless the operator
  * said so; a plain tcp one was allowed by --insecure-tcp already. */
+/* A stream listener given the same address as a request listener (":0",
+ * made distinct later): warned about once, as the request listener. */
+static bool
+stream_twin(const struct runnerd *d, const char *url)
+{
+	bool stream = false;
+
+	for (size_t i = 0; i < d->cfg.n_stream_listen; i++)
+		stream = stream || d->cfg.stream_listen[i] == url;
+	for (size_t i = 0; stream && i < d->cfg.n_listen; i++)
+		if (strcmp(d->cfg.listen[i], url) == 0)
+			return true;
+	return false;
+}
+
 static int
 check_listener(struct runnerd *d, const char *url)
 {
@@ -94,6 +109,8 @@ check_listener(struct runnerd *d, const char *url)
 	const struct principal *bound = principals_by_listener(ps, url);
 
 	if (has_scheme(url, "tcp://")) {
+		if (stream_twin(d, url))
+			return 0;
 		if (bound != NULL)
 			log_msg("warning", "%s: plain tcp: whoever reaches it is principal %s", url, principal_name(bound));
 		else if (principals_have_tokens(ps))

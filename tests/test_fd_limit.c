@@ -14,7 +14,7 @@
 #include "session_support.h"
 
 #define LOW_LIMIT 256
-#define MAX_SESSIONS 200
+#define MAX_SESSIONS 600
 #define NEW_CLIENTS 12 /* within the reserve of 16 */
 #define ANSWER_WITHIN_MS 2000
 

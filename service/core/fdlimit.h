@@ -33,8 +33,8 @@
 /* Raise the soft RLIMIT_NOFILE to the hard one and note the limit in force.
  * *was and *now (may be NULL) get the soft limit before and after. 0, or
  * -errno when the limit could not be read or raised (the one in force then
- * stays, and is what the reserve is taken from). Children inherit the
- * raised limit. */
+ * stays, and is what the reserve is taken from). Commands get the limit
+ * runnerd started with back (core/nofile.h). */
 int fdlimit_raise(uint64_t *was, uint64_t *now);
 
 /* The soft limit in force, and the descriptors kept for connections. */

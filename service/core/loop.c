@@ -11,12 +11,18 @@ struct loop {
 	int epfd;
 	struct loop_watch wake;
 	bool stopping;
-	/* Timers sorted by deadline; runnerd keeps a handful per process, so
-	 * a list beats a heap on simplicity. */
+	/* The root of the timers' pairing heap: the next one due. */
 	struct loop_timer *timers;
+	uint64_t timer_seq;
 	pthread_mutex_t mtx;
 	struct loop_task *posted_head, *posted_tail;
+	/* Posted by the loop's own thread: no wake-up needed, only a turn
+	 * that does not block. */
+	bool self_posted;
 };
+
+/* The loop this thread is running, if any (loop_run). */
+static _Thread_local struct loop *running_here;
 
 uint64_t
 loop_now_us(void)
@@ -103,37 +109,91 @@ loop_watch_del(struct loop *l, struct loop_watch *w)
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
+static bool
+timer_before(const struct loop_timer *a, const struct loop_timer *b)
+{
+	return a->when_us < b->when_us || (a->when_us == b->when_us && a->seq < b->seq);
+}
+
+/* Meld two heaps (roots without siblings): the later root becomes the
+ * first child of the earlier one. */
+static struct loop_timer *
+timer_meld(struct loop_timer *a, struct loop_timer *b)
+{
+	if (timer_before(b, a)) {
+		struct loop_timer *t = a;
+		a = b;
+		b = t;
+	}
+	b->prev = a;
+	b->next = a->child;
+	if (a->child != NULL)
+		a->child->prev = b;
+	a->child = b;
+	a->next = a->prev = NULL;
+	return a;
+}
+
+/* The children of a removed node, melded into one heap: pairs left to
+ * right, then the pairs right to left (the two-pass rule that gives the
+ * pairing heap its amortized bounds). Iterative: no recursion depth. */
+static struct loop_timer *
+timer_merge_pairs(struct loop_timer *first)
+{
+	struct loop_timer *stack = NULL, *root = NULL;
+
+	while (first != NULL) {
+		struct loop_timer *a = first, *b = a->next;
+
+		first = b != NULL ? b->next : NULL;
+		a->next = a->prev = NULL;
+		if (b != NULL) {
+			b->next = b->prev = NULL;
+			a = timer_meld(a, b);
+		}
+		a->next = stack;
+		stack = a;
+	}
+	while (stack != NULL) {
+		struct loop_timer *n = stack->next;
+		stack->next = NULL;
+		root = root != NULL ? timer_meld(stack, root) : stack;
+		stack = n;
+	}
+	return root;
+}
+
 void
 loop_timer_disarm(struct loop *l, struct loop_timer *t)
 {
+	struct loop_timer *sub;
+
 	if (!t->armed)
 		return;
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		l->timers = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	t->prev = t->next = NULL;
+	if (t == l->timers) {
+		l->timers = timer_merge_pairs(t->child);
+	} else {
+		if (t->prev->child == t)
+			t->prev->child = t->next;
+		else
+			t->prev->next = t->next;
+		if (t->next != NULL)
+			t->next->prev = t->prev;
+		if ((sub = timer_merge_pairs(t->child)) != NULL)
+			l->timers = timer_meld(l->timers, sub);
+	}
+	t->child = t->next = t->prev = NULL;
 	t->armed = false;
 }
 
 void
 loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t when_us)
 {
-	struct loop_timer **pp = &l->timers, *prev = NULL;
-
 	loop_timer_disarm(l, t);
 	t->when_us = when_us;
-	while (*pp != NULL && (*pp)->when_us <= when_us) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	t->next = *pp;
-	t->prev = prev;
-	if (*pp)
-		(*pp)->prev = t;
-	*pp = t;
+	t->seq = ++l->timer_seq;
+	t->child = t->next = t->prev = NULL;
+	l->timers = l->timers != NULL ? timer_meld(l->timers, t) : t;
 	t->armed = true;
 }
 
@@ -152,6 +212,10 @@ loop_post(struct loop *l, struct loop_task *t)
 		l->posted_head = t;
 	l->posted_tail = t;
 	pthread_mutex_unlock(&l->mtx);
+	if (running_here == l) {
+		l->self_posted = true;
+		return;
+	}
 	/* One wake-up per batch: the loop takes the whole queue at once. */
 	if (was_empty)
 		(void) !write(l->wake.fd, &one, sizeof(one));
@@ -223,11 +287,15 @@ loop_run(struct loop *l)
 {
 	struct epoll_event evs[64];
 
+	running_here = l;
 	while (!l->stopping) {
-		int n = epoll_wait(l->epfd, evs, 64, next_timeout_ms(l));
+		int n = epoll_wait(l->epfd, evs, 64, l->self_posted ? 0 : next_timeout_ms(l));
 
-		if (n < 0 && errno != EINTR)
+		l->self_posted = false;
+		if (n < 0 && errno != EINTR) {
+			running_here = NULL;
 			return -errno;
+		}
 		for (int i = 0; i < n; i++) {
 			struct loop_watch *w = evs[i].data.ptr;
 			w->cb(w, evs[i].events);
@@ -238,5 +306,13 @@ loop_run(struct loop *l)
 	/* Stopped once: a later loop_run runs again (tests drive one loop
 	 * through several steps). */
 	l->stopping = false;
+	running_here = NULL;
+	/* What the loop posted itself, and never ran, needs the wake-up it
+	 * skipped. */
+	if (l->self_posted) {
+		uint64_t one = 1;
+		l->self_posted = false;
+		(void) !write(l->wake.fd, &one, sizeof(one));
+	}
 	return 0;
 }

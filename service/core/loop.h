@@ -23,11 +23,18 @@ struct loop_watch {
 	void (*cb)(struct loop_watch *w, uint32_t events);
 };
 
-/* A one-shot timer on the monotonic clock; embed it and arm it. */
+/* A one-shot timer on the monotonic clock; embed it and arm it. Timers
+ * live in a pairing heap threaded through the timers themselves: arming is
+ * O(1) and never allocates, firing or disarming O(log n) amortized, so
+ * 10,000 sessions' idle timers cost what a handful do. Timers due at the
+ * same time fire in the order they were armed. */
 struct loop_timer {
 	uint64_t when_us;
 	void (*cb)(struct loop_timer *t);
-	struct loop_timer *prev, *next;
+	/* internal: the heap (child: first child; next: next sibling; prev:
+	 * previous sibling, or the parent of a first child) */
+	uint64_t seq;
+	struct loop_timer *child, *next, *prev;
 	bool armed;
 };
 

@@ -10,7 +10,7 @@ memory_configure(void)
 {
 	/* Setting the threshold also turns glibc's dynamic threshold off. */
 	if (mallopt(M_MMAP_THRESHOLD, MEMORY_MMAP_THRESHOLD) != 1 ||
-	    mallopt(M_ARENA_MAX, MEMORY_ARENAS) != 1)
+	    mallopt(M_TRIM_THRESHOLD, MEMORY_TRIM_THRESHOLD) != 1 || mallopt(M_ARENA_MAX, MEMORY_ARENAS) != 1)
 		return -1;
 	return 0;
 }

@@ -15,7 +15,12 @@
  *    heap (mapping each 256 KiB write cost a fifth more CPU on bulk stdin);
  *    and at most MEMORY_ARENAS malloc arenas (nng's threads would get up to
  *    8 per core), so freed memory is not spread over heaps few threads ever
- *    use again.
+ *    use again. A heap's free top is kept up to MEMORY_TRIM_THRESHOLD
+ *    (glibc's default, 128 KiB, is fixed once the mmap threshold is set):
+ *    below it, freeing a stream frame at the top gave its pages back at
+ *    once and the next frame faulted them in and zeroed them again, a
+ *    tenth of runnerd's CPU when streaming. memory_release still hands
+ *    them back once traffic falls.
  *  - memory_release, from a periodic tick: once the bytes in use fell by
  *    MEMORY_TRIM_SLACK since the last trim, malloc_trim(0) hands every free
  *    page of every arena back to the kernel (MADV_DONTNEED), not just the
@@ -30,6 +35,7 @@
 
 #define MEMORY_MMAP_THRESHOLD (1088u * 1024u) /* a 1 MiB frame and its framing fit below */
 #define MEMORY_ARENAS 2
+#define MEMORY_TRIM_THRESHOLD (8u << 20) /* a few frames in flight */
 #define MEMORY_TRIM_SLACK (1u << 20)
 
 /* Set the allocator's policy; 0, or -1 when glibc refused an option. */

@@ -140,7 +140,7 @@ rpc_run(struct call *c)
 	/* On a terminal, stdout is the terminal's output, capped as such. */
 	if (collect_init(&r->io, req->stdin.data, req->stdin.len,
 			 cmd->tty_rows ? cmd->pty_limit : cmd->stdout_limit, cmd->stderr_limit, &st) < 0 ||
-	    launch_start(r->launch, r->io.stdin_len > 0, effective_timeout_ms(r, cmd->timeout_ms, c->deadline_us),
+	    launch_start(r->launch, r->io.stdin_len > 0 ? LAUNCH_STDIN : 0, effective_timeout_ms(r, cmd->timeout_ms, c->deadline_us),
 			 &run_ops, r, &st) < 0)
 		goto fail;
 	r->io.tty = cmd->tty_rows > 0;

@@ -4,7 +4,12 @@
 
 #include <nng/protocol/reqrep0/rep.h>
 
-enum ctx_state { CTX_RECV, CTX_BUSY, CTX_SEND };
+enum ctx_state { CTX_RECV, CTX_BUSY, CTX_SEND, CTX_SPARE };
+
+/* Contexts kept open but idle once the receivers are topped up: a burst's
+ * contexts are reused rather than opened and closed per request (each
+ * open costs nng allocations, locks and a getrandom). */
+#define MAX_SPARE 64
 
 struct rep_ctx {
 	struct transport *t;
@@ -15,6 +20,7 @@ struct rep_ctx {
 	nng_pipe pipe;        /* the request's connection, while busy */
 	struct loop_task task;
 	struct rep_ctx *next; /* all contexts, for teardown */
+	struct rep_ctx *spare_next;
 };
 
 struct transport {
@@ -25,8 +31,9 @@ struct transport {
 	transport_request_fn on_request;
 	void *arg;
 	unsigned idle_target, max_contexts;
-	unsigned contexts, receiving, busy;
+	unsigned contexts, receiving, busy, spare;
 	struct rep_ctx *all;
+	struct rep_ctx *spares; /* CTX_SPARE ones, through spare_next */
 };
 
 #define CTX_OF(t) ((struct rep_ctx *) ((char *) (t) - offsetof(struct rep_ctx, task)))
@@ -92,10 +99,17 @@ unlink_ctx(struct transport *t, struct rep_ctx *c)
 	free(c);
 }
 
-/* Keep enough contexts receiving that a parked one never starves others. */
+/* Keep enough contexts receiving that a parked one never starves others:
+ * spares first, then new ones. */
 static void
 top_up_receivers(struct transport *t)
 {
+	while (t->receiving < t->idle_target && t->spares != NULL && t->sock_open) {
+		struct rep_ctx *c = t->spares;
+		t->spares = c->spare_next;
+		t->spare--;
+		start_recv(c);
+	}
 	while (t->receiving < t->idle_target && t->contexts < t->max_contexts)
 		if (open_ctx(t) != 0)
 			break;
@@ -132,13 +146,20 @@ ctx_task(struct loop_task *task)
 			nng_msg_free(nng_aio_get_msg(c->aio));
 		listeners_pipe_activity(t->listeners, c->pipe, -1);
 		t->busy--;
-		if (t->receiving < t->idle_target && t->sock_open)
+		if (t->receiving < t->idle_target && t->sock_open) {
 			start_recv(c);
-		else
+		} else if (t->spare < MAX_SPARE && t->sock_open) {
+			c->state = CTX_SPARE;
+			c->spare_next = t->spares;
+			t->spares = c;
+			t->spare++;
+		} else {
 			unlink_ctx(t, c);
+		}
 		top_up_receivers(t);
 		return;
 	case CTX_BUSY:
+	case CTX_SPARE:
 		break;
 	}
 }

@@ -42,6 +42,7 @@ struct job {
 	struct ledger *ledger;
 	bool want_stdin;
 	bool out_paused, err_paused;
+	bool out_grown, err_grown;
 	uint64_t started_us, grace_ms, linger_ms;
 	enum kill_phase phase;
 	Runner__V1__Termination forced; /* TIMEOUT/KILLED once runnerd intervened */
@@ -49,9 +50,11 @@ struct job {
 	bool spawning;               /* asked the spawner, no answer yet */
 	bool spawned, reaped, finished;
 	bool stop_pending;           /* job_stop while spawning */
+	bool stdin_taking;           /* asked the spawner for the parked stdin end */
+	bool stdin_closing;          /* ...and closed it meanwhile: close it on arrival */
 	Runner__V1__RunResult result;
 	char exec_error[sizeof(((rstatus *) 0)->message)];
-	char path[PATH_MAX];         /* what the spawner executes */
+	char *path;                  /* what the spawner executes, until it answered */
 	const char *cgroups[SPAWNER_MAX_CGROUPS]; /* the cgroup.procs it joins */
 };
 
@@ -167,18 +170,25 @@ fill_result(struct job *j, int wstatus, uint64_t user_us, uint64_t system_us, ui
 		r->reason = j->forced;
 }
 
+/* An output the spawner still holds (parked: nothing to read yet). */
+static bool
+output_parked(const struct job *j)
+{
+	return spawn_watch_parked(&j->spawn, 1) || spawn_watch_parked(&j->spawn, 2);
+}
+
 /* Finish once the process is reaped and both outputs are over (or the
  * linger after exit ran out). */
 static void
 maybe_finish(struct job *j)
 {
-	if (j->finished || !j->reaped || j->out.fd >= 0 || j->err.fd >= 0)
+	if (j->finished || !j->reaped || j->out.fd >= 0 || j->err.fd >= 0 || output_parked(j))
 		return;
 	j->finished = true;
 	if (j->counted)
 		metrics_process_ended(j->backend, j->result.reason, j->result.oom_killed);
 	loop_timer_disarm(j->loop, &j->timer);
-	close_watch(j, &j->in);
+	job_close_stdin(j);
 	/* Deferred: the owner may free the job, and epoll may still hold
 	 * events for its fds in the current batch. */
 	loop_post(j->loop, &j->done_task);
@@ -241,11 +251,26 @@ job_pause_output(struct job *j, enum job_stream s, bool paused)
 }
 
 void
+job_grow_pipe(struct job *j, enum job_stream s)
+{
+	bool *grown = s == JOB_STDOUT ? &j->out_grown : &j->err_grown;
+	int fd = s == JOB_STDOUT ? j->out.fd : j->err.fd;
+
+	if (*grown || fd < 0 || fd == j->tty_master)
+		return;
+	*grown = true;
+	(void) fcntl(fd, F_SETPIPE_SZ, (int) JOB_PIPE_GROWN);
+}
+
+void
 job_want_stdin(struct job *j, bool want)
 {
 	if (j->want_stdin == want)
 		return;
 	j->want_stdin = want;
+	/* A parked stdin is fetched on first use; it is watched once here. */
+	if (want && j->in.fd < 0 && !j->stdin_taking && spawn_watch_take(&j->spawn, 0) == 0)
+		j->stdin_taking = true;
 	rewatch(j, &j->in, want, EPOLLOUT);
 }
 
@@ -253,12 +278,16 @@ void
 job_close_stdin(struct job *j)
 {
 	close_watch(j, &j->in);
+	if (j->stdin_taking)
+		j->stdin_closing = true;
+	else
+		spawn_watch_drop(&j->spawn, 0);
 }
 
 bool
 job_stdin_open(const struct job *j)
 {
-	return j->in.fd >= 0;
+	return j->in.fd >= 0 || (spawn_watch_parked(&j->spawn, 0) && !j->stdin_closing);
 }
 
 static void
@@ -271,6 +300,8 @@ timer_cb(struct loop_timer *t)
 		 * holds the pipes. Stop waiting for it. */
 		close_watch(j, &j->out);
 		close_watch(j, &j->err);
+		spawn_watch_drop(&j->spawn, 1);
+		spawn_watch_drop(&j->spawn, 2);
 		maybe_finish(j);
 		return;
 	}
@@ -407,8 +438,27 @@ exec_failed(struct job *j, int err, const char *message)
 	maybe_finish(j);
 }
 
+/* An end of a pipe the spawner made arrives: watch it as the job's state
+ * says (a paused output or an unwanted stdin stays out of epoll). */
 static void
-on_spawned(struct spawn_watch *w, pid_t pid)
+adopt_end(struct job *j, int which, int fd)
+{
+	struct loop_watch *w = which == 0 ? &j->in : which == 1 ? &j->out : &j->err;
+	bool on = which == 0 ? j->want_stdin : !(which == 1 ? j->out_paused : j->err_paused);
+
+	if (fd < 0)
+		return;
+	if (w->fd >= 0 || (which == 0 && j->stdin_closing) || j->finished) {
+		/* Not wanted any more (stdin closed meanwhile, the job over). */
+		close(fd);
+		return;
+	}
+	w->fd = fd;
+	rewatch(j, w, on, which == 0 ? EPOLLOUT : EPOLLIN);
+}
+
+static void
+on_spawned(struct spawn_watch *w, pid_t pid, const int fds[4])
 {
 	struct job *j = JOB_OF(w, spawn);
 
@@ -416,10 +466,32 @@ on_spawned(struct spawn_watch *w, pid_t pid)
 	j->spawned = true;
 	j->pid = pid;
 	j->result.pid = pid;
+	free(j->path);
+	j->path = NULL;
+	for (int t = 0; t < 3; t++)
+		adopt_end(j, t, fds[t]);
+	if (fds[3] >= 0)
+		close(fds[3]);
 	metrics_spawned(j->backend, loop_now_us() - j->started_us);
 	ledger_add(j->ledger, pid);
 	if (j->ops->started != NULL)
 		j->ops->started(j, j->arg);
+}
+
+/* A parked end comes back: stdin because we asked, an output because it
+ * has something to read (or -1: it hung up empty, or the spawner died). */
+static void
+on_fd(struct spawn_watch *w, int which, int fd)
+{
+	struct job *j = JOB_OF(w, spawn);
+
+	if (which == 0)
+		j->stdin_taking = false;
+	if (which <= 2)
+		adopt_end(j, which, fd);
+	else if (fd >= 0)
+		close(fd);
+	maybe_finish(j);
 }
 
 static void
@@ -429,10 +501,13 @@ on_spawn_failed(struct spawn_watch *w, int stage, int err)
 	char msg[sizeof(j->exec_error)];
 
 	j->spawning = false;
+	j->stdin_taking = false;
 	if (stage == STAGE_EXEC)
-		snprintf(msg, sizeof(msg), "execve %.400s: %s", j->path, strerror(err));
+		snprintf(msg, sizeof(msg), "execve %.400s: %s", j->path ? j->path : "?", strerror(err));
 	else
 		snprintf(msg, sizeof(msg), "%s: %s", spawner_stage_name(stage), strerror(err));
+	free(j->path);
+	j->path = NULL;
 	exec_failed(j, err, msg);
 	if (j->launch != NULL && j->launch->exited != NULL)
 		j->launch->exited(j->launch, NULL);
@@ -452,6 +527,7 @@ static const struct spawn_watch_ops spawn_ops = {
 	.spawned = on_spawned,
 	.failed = on_spawn_failed,
 	.exited = on_exited,
+	.fd = on_fd,
 };
 
 void
@@ -471,6 +547,10 @@ job_free(struct job *j)
 		if (j->launch != NULL && j->launch->exited != NULL)
 			j->launch->exited(j->launch, NULL);
 	}
+	/* Reaped with ends still parked (a stdin never used), or never
+	 * started: the spawner closes what it keeps for us. */
+	if (j->adopted.pid == 0)
+		spawn_watch_forget(&j->spawn);
 	if (j->counted && !j->finished)
 		metrics_process_ended(j->backend, RUNNER__V1__TERMINATION__KILLED, false);
 	loop_timer_disarm(j->loop, &j->timer);
@@ -479,6 +559,7 @@ job_free(struct job *j)
 	close_watch(j, &j->err);
 	if (j->status_fd >= 0)
 		close(j->status_fd);
+	free(j->path);
 	free(j);
 }
 
@@ -520,26 +601,14 @@ setup_tty(struct job *j, const struct job_spec *spec, int child_fds[3], rstatus 
 	return 0;
 }
 
-static int
-setup_pipes(struct job *j, bool stdin_pipe, int child_fds[3], rstatus *st)
+/* The spawner makes the stdio pipes (spawner_wire.h): our ends arrive
+ * with SPAWNED, in on_spawned. */
+static void
+setup_pipes(bool stdin_pipe, int child_fds[3])
 {
-	int p[2], rv;
-
-	if (stdin_pipe) {
-		if ((rv = spawn_pipe(p, 1, st)) < 0)
-			return rv;
-		j->in.fd = p[1];
-		child_fds[0] = p[0];
-	}
-	if ((rv = spawn_pipe(p, 0, st)) < 0)
-		return rv;
-	j->out.fd = p[0];
-	child_fds[1] = p[1];
-	if ((rv = spawn_pipe(p, 0, st)) < 0)
-		return rv;
-	j->err.fd = p[0];
-	child_fds[2] = p[1];
-	return 0;
+	if (stdin_pipe)
+		child_fds[0] = SPAWNER_FD_PIPE;
+	child_fds[1] = child_fds[2] = SPAWNER_FD_PIPE;
 }
 
 /* Nothing watches it: it is read once, after the wrapper is reaped. */
@@ -561,8 +630,9 @@ watch_pipes(struct job *j, rstatus *st)
 	int rv;
 
 	/* stdin is watched only on demand (job_want_stdin); a terminal has no
-	 * stderr of its own. */
-	if ((rv = loop_watch_add(j->loop, &j->out, EPOLLIN, st)) < 0)
+	 * stderr of its own; pipes the spawner makes are watched once they
+	 * arrive. */
+	if (j->out.fd >= 0 && (rv = loop_watch_add(j->loop, &j->out, EPOLLIN, st)) < 0)
 		return rv;
 	return j->err.fd >= 0 ? loop_watch_add(j->loop, &j->err, EPOLLIN, st) : 0;
 }
@@ -623,8 +693,8 @@ adopt(struct job *j, const struct job_spec *spec, struct job **out, rstatus *st)
  * dies with its leader, the child's fds, and what the backend asked for
  * between fork and exec (rlimits, user, cgroups). */
 static int
-spawn_request(struct job *j, const struct backend_launch *la, const int child_fds[4], struct spawner_req *req,
-	      int fds[4], int *n_fds, rstatus *st)
+spawn_request(struct job *j, const struct backend_launch *la, const int child_fds[4], bool park,
+	      struct spawner_req *req, int fds[4], int *n_fds, rstatus *st)
 {
 	int rv;
 
@@ -637,6 +707,13 @@ spawn_request(struct job *j, const struct backend_launch *la, const int child_fd
 	};
 	*n_fds = 0;
 	for (int t = 0; t < 4; t++) {
+		if (child_fds[t] == SPAWNER_FD_PIPE) {
+			req->fd_map[t] = SPAWNER_FD_PIPE;
+			/* An idle session's stdin and stderr wait in the spawner. */
+			if (park && (t == 0 || t == 2))
+				req->park |= 1u << t;
+			continue;
+		}
 		if (child_fds[t] < 0)
 			continue;
 		/* One fd at several places (a terminal's slave) is sent once. */
@@ -652,7 +729,9 @@ spawn_request(struct job *j, const struct backend_launch *la, const int child_fd
 		req->flags |= SPAWN_CTTY;
 	/* Resolved here, against the child's PATH and cwd, so that "not
 	 * found" is told apart from the other failures before anything runs. */
-	if ((rv = spawn_resolve(la->argv[0], la->envp, la->cwd, j->path, sizeof(j->path))) < 0)
+	if ((j->path = malloc(PATH_MAX)) == NULL)
+		return -ENOMEM;
+	if ((rv = spawn_resolve(la->argv[0], la->envp, la->cwd, j->path, PATH_MAX)) < 0)
 		return rv;
 	req->path = j->path;
 	req->n_cgroups = (uint32_t) job_cgroup_procs(la->setup.cgroup, j->cgroups, SPAWNER_MAX_CGROUPS);
@@ -733,8 +812,9 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 			return rstatus_fail_errno(st, RS_FAILED_PRECONDITION, e, "cwd %s", spec->launch->cwd);
 		}
 	}
-	if ((j->tty && spec->launch->tty != LAUNCH_TTY_INSIDE ? (rv = setup_tty(j, spec, child_fds, st))
-							      : (rv = setup_pipes(j, spec->stdin_pipe, child_fds, st))) < 0 ||
+	if (!j->tty || spec->launch->tty == LAUNCH_TTY_INSIDE)
+		setup_pipes(spec->stdin_pipe, child_fds);
+	if ((j->tty && spec->launch->tty != LAUNCH_TTY_INSIDE && (rv = setup_tty(j, spec, child_fds, st)) < 0) ||
 	    (spec->launch->status_channel && (rv = setup_status_channel(j, &child_fds[3], st)) < 0) ||
 	    (rv = watch_pipes(j, st)) < 0) {
 		close_child_fds(child_fds);
@@ -749,7 +829,7 @@ job_start(struct loop *l, const struct job_spec *spec, const struct job_ops *ops
 		/* The backend resolved the program and found it unusable
 		 * (backend.h): the same outcome as a failed direct spawn. */
 		rv = -spec->launch->exec_errno;
-	} else if ((rv = spawn_request(j, spec->launch, child_fds, &req, fds, &n_fds, st)) == 0 &&
+	} else if ((rv = spawn_request(j, spec->launch, child_fds, spec->park, &req, fds, &n_fds, st)) == 0 &&
 		   (rv = spawner_spawn(spec->spawners, &j->spawn, &req, fds, n_fds, st)) < 0) {
 		/* Not even asked: nothing runs, this is an error, not a result. */
 		close_child_fds(child_fds);

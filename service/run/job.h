@@ -51,6 +51,10 @@ struct job_spec {
 	struct spawners *spawners; /* who creates the process (spawner.h) */
 	struct ledger *ledger; /* records the process group (ledger.h); NULL: none */
 	bool stdin_pipe;      /* false: stdin is /dev/null */
+	/* A long-lived process (a session): the ends of its stdin and stderr
+	 * pipes wait in the spawner until they are used (spawner_wire.h), so an
+	 * idle one costs runnerd a single fd. */
+	bool park;
 	uint64_t timeout_ms;  /* 0: none */
 	uint64_t grace_ms;    /* SIGTERM → SIGKILL */
 	uint64_t linger_ms;   /* after exit, wait this long for pipes to close */
@@ -71,6 +75,16 @@ int job_start(struct loop *l, const struct job_spec *spec, const struct job_ops 
 
 /* Stop or resume watching one output pipe. */
 void job_pause_output(struct job *j, enum job_stream s, bool paused);
+
+/* Let an output pipe hold JOB_PIPE_GROWN bytes (once; best effort: the
+ * kernel may refuse past pipe-user-pages-soft; a terminal is left alone).
+ * For a stream seen to fill its pipe: while runnerd waits for the CPU or
+ * for a reader, the producer runs on, and the next wake-up reads (and the
+ * next frame carries) up to that much instead of the default 64 KiB. Idle
+ * sessions' pipes cost no more. */
+#define JOB_PIPE_DEFAULT (64u * 1024u)
+#define JOB_PIPE_GROWN (1024u * 1024u)
+void job_grow_pipe(struct job *j, enum job_stream s);
 
 /* Ask for (or stop asking for) stdin_writable calls. */
 void job_want_stdin(struct job *j, bool want);

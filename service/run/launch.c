@@ -80,7 +80,7 @@ launch_command(const struct launch *la)
 }
 
 int
-launch_start(struct launch *la, bool stdin_pipe, uint64_t timeout_ms, const struct job_ops *ops,
+launch_start(struct launch *la, unsigned io, uint64_t timeout_ms, const struct job_ops *ops,
 	     void *arg, rstatus *st)
 {
 	struct job_spec spec = {
@@ -88,7 +88,8 @@ launch_start(struct launch *la, bool stdin_pipe, uint64_t timeout_ms, const stru
 		.backend = la->backend->name,
 		.spawners = la->lr->spawners,
 		.ledger = la->lr->ledger,
-		.stdin_pipe = stdin_pipe,
+		.stdin_pipe = (io & LAUNCH_STDIN) != 0,
+		.park = (io & LAUNCH_SESSION) != 0,
 		.timeout_ms = timeout_ms,
 		.grace_ms = la->lr->grace_ms,
 		.linger_ms = la->lr->linger_ms,

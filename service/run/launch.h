@@ -49,10 +49,17 @@ int launch_prepare(const struct launcher *lr, const Runner__V1__CommandSpec *spe
 /* The resolved command (argv, limits, timeout), owned by the launch. */
 const struct command *launch_command(const struct launch *la);
 
+/* How a job's stdio is set up (launch_start's `io`). */
+enum launch_io {
+	LAUNCH_STDIN = 1u << 0,   /* a stdin pipe (else /dev/null) */
+	LAUNCH_SESSION = 1u << 1, /* long-lived: idle pipe ends wait in the spawner (job_spec.park) */
+};
+
 /* Start the prepared plan as a job whose callbacks are `ops` with `arg`
  * (job_start's contract: a program that cannot be executed is a result,
- * not a failure). `timeout_ms` is the wall limit to enforce (0: none). */
-int launch_start(struct launch *la, bool stdin_pipe, uint64_t timeout_ms, const struct job_ops *ops,
+ * not a failure). `io`: enum launch_io flags; `timeout_ms` is the wall
+ * limit to enforce (0: none). */
+int launch_start(struct launch *la, unsigned io, uint64_t timeout_ms, const struct job_ops *ops,
 		 void *arg, rstatus *st);
 
 /* The job; NULL before launch_start succeeded and after launch_drop_job. */

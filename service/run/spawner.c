@@ -2,6 +2,7 @@
 #include "run/spawner.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,14 @@ struct spawner_proc {
 	struct loop_timer restart;
 	uint8_t *in;               /* replies received, not yet parsed */
 	size_t in_len, in_cap;
+	int *fdq;                  /* fds received, not yet claimed by a reply */
+	size_t fdq_len, fdq_cap;
 };
 
 struct spawners {
 	struct loop *loop;
 	char *path;
+	char nofile[2][24];        /* children's RLIMIT_NOFILE, for the spawner's argv */
 	unsigned n, next;
 	uint64_t next_id;
 	unsigned live;
@@ -72,12 +76,14 @@ proc_close(struct spawner_proc *p)
 		p->io.fd = -1;
 	}
 	p->in_len = 0;
+	while (p->fdq_len > 0)
+		close(p->fdq[--p->fdq_len]);
 }
 
 static int
 proc_launch(struct spawner_proc *p, rstatus *st)
 {
-	char *argv[] = { p->owner->path, "3", NULL };
+	char *argv[] = { p->owner->path, "3", p->owner->nofile[0], p->owner->nofile[1], NULL };
 	char *envp[] = { NULL };
 	struct spawn_request sr = {
 		.argv = argv,
@@ -90,6 +96,8 @@ proc_launch(struct spawner_proc *p, rstatus *st)
 	};
 	int sv[2], rv, err;
 
+	if (p->owner->nofile[0][0] == '\0')
+		argv[2] = NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return rstatus_fail_errno(st, RS_RESOURCE_EXHAUSTED, errno, "spawner: socketpair");
 	sr.status_fd = sv[1]; /* becomes the spawner's fd 3 */
@@ -142,10 +150,20 @@ proc_lost(struct spawner_proc *p)
 			w->next = lost;
 			lost = w;
 		}
+	/* The owners do not free their watches from these callbacks (job.c
+	 * finishes from a posted task). */
 	while (lost != NULL) {
 		struct spawn_watch *w = lost;
+		uint8_t parked = w->parked;
 		lost = w->next;
 		w->proc = NULL;
+		w->parked = 0;
+		for (int t = 0; t < 4; t++)
+			if (parked & (1u << t))
+				w->ops->fd(w, t, -1);
+		if (w->reaped)
+			continue;
+		w->reaped = true;
 		if (w->pid > 0) {
 			kill(w->setsid ? -w->pid : w->pid, SIGKILL);
 			w->ops->exited(w, &killed);
@@ -153,7 +171,11 @@ proc_lost(struct spawner_proc *p)
 			w->ops->failed(w, STAGE_SPAWN, EPIPE);
 		}
 	}
-	if (!p->restart.armed)
+	/* A new spawner once this one is reaped (proc_reaped), so that the
+	 * two never share p->child. */
+	if (p->child.pid > 0)
+		kill(p->child.pid, SIGKILL);
+	else if (!p->restart.armed)
 		loop_timer_arm(s->loop, &p->restart, loop_now_us());
 }
 
@@ -163,43 +185,167 @@ proc_reaped(struct reaper_watch *rw, int wstatus, const struct rusage *ru)
 	struct spawner_proc *p = PROC_OF(rw, child);
 
 	p->child.pid = 0;
-	proc_lost(p);
+	if (p->io.fd >= 0)
+		proc_lost(p);
+	else if (!p->restart.armed)
+		loop_timer_arm(p->owner->loop, &p->restart, loop_now_us());
 }
 
-static void
-dispatch(struct spawners *s, const struct spawner_hdr *h, const uint8_t *body)
+/* The next `n` fds received, into out[] (-1 past what came); false when
+ * fewer came than the reply says (a broken spawner). */
+static bool
+pop_fds(struct spawner_proc *p, int n, int *out)
 {
+	if ((size_t) n > p->fdq_len)
+		return false;
+	memcpy(out, p->fdq, (size_t) n * sizeof(int));
+	memmove(p->fdq, p->fdq + n, (p->fdq_len - (size_t) n) * sizeof(int));
+	p->fdq_len -= (size_t) n;
+	return true;
+}
+
+/* A reaped child whose ends are all back needs its watch no more. */
+static void
+maybe_release(struct spawners *s, struct spawn_watch *w)
+{
+	if (w->reaped && w->parked == 0)
+		unlink_watch(s, w);
+}
+
+/* One reply; false when it breaks the protocol. */
+static bool
+dispatch(struct spawner_proc *p, const struct spawner_hdr *h, const uint8_t *body)
+{
+	struct spawners *s = p->owner;
 	struct spawn_watch *w = *watch_slot(s, h->id);
 	int32_t v[2];
+	int fds[4] = { -1, -1, -1, -1 }, got[4], n = 0;
 
-	if (w == NULL)
-		return; /* forgotten by its owner */
 	switch (h->type) {
 	case SPAWNER_SPAWNED:
-		if (h->len != sizeof(int32_t))
-			return;
-		memcpy(v, body, sizeof(int32_t));
+		if (h->len != sizeof(v))
+			return false;
+		memcpy(v, body, sizeof(v));
+		for (int t = 0; t < 4; t++)
+			n += (v[1] >> t) & 1;
+		if (!pop_fds(p, n, got))
+			return false;
+		n = 0;
+		for (int t = 0; t < 4; t++)
+			if (v[1] & (1 << t))
+				fds[t] = got[n++];
+		if (w == NULL) {
+			for (int t = 0; t < 4; t++)
+				if (fds[t] >= 0)
+					close(fds[t]);
+			return true; /* forgotten by its owner */
+		}
 		w->pid = v[0];
-		w->ops->spawned(w, w->pid);
-		break;
+		/* What the spawner could not keep came back with the rest. */
+		w->parked &= (uint8_t) ~v[1];
+		w->ops->spawned(w, w->pid, fds);
+		return true;
+	case SPAWNER_FD: {
+		struct spawner_fd f;
+		if (h->len != sizeof(f))
+			return false;
+		memcpy(&f, body, sizeof(f));
+		if (f.fd > 3 || (!(f.flags & SPAWNER_FD_CLOSED) && !pop_fds(p, 1, &fds[0])))
+			return false;
+		if (w == NULL || !(w->parked & (1u << f.fd))) {
+			if (fds[0] >= 0)
+				close(fds[0]);
+			return true;
+		}
+		w->parked &= (uint8_t) ~(1u << f.fd);
+		maybe_release(s, w);
+		w->ops->fd(w, (int) f.fd, fds[0]);
+		return true;
+	}
 	case SPAWNER_FAILED:
 		if (h->len != sizeof(v))
-			return;
+			return false;
+		if (w == NULL)
+			return true;
 		memcpy(v, body, sizeof(v));
+		w->parked = 0; /* the spawner closed every pipe it made */
+		w->reaped = true;
 		unlink_watch(s, w);
 		w->ops->failed(w, v[0], v[1]);
-		break;
+		return true;
 	case SPAWNER_EXITED: {
 		struct spawner_exit ex;
 		if (h->len != sizeof(ex))
-			return;
+			return false;
+		if (w == NULL)
+			return true;
 		memcpy(&ex, body, sizeof(ex));
-		unlink_watch(s, w);
+		w->reaped = true;
+		maybe_release(s, w);
 		w->ops->exited(w, &ex);
-		break;
+		return true;
 	}
 	default:
-		break;
+		return true;
+	}
+}
+
+/* Read what the spawner sent: bytes into p->in, fds onto p->fdq (each
+ * reply's fds arrive no later than its first byte). */
+static int
+proc_read(struct spawner_proc *p)
+{
+	for (;;) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(16 * sizeof(int))];
+		} cm;
+		struct iovec iov;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+				     .msg_controllen = sizeof(cm.buf) };
+		ssize_t n;
+
+		if (p->in_cap - p->in_len < 4096) {
+			size_t cap = p->in_cap ? p->in_cap * 2 : 16384;
+			uint8_t *nb = realloc(p->in, cap);
+			if (nb == NULL)
+				return 0; /* try again at the next event */
+			p->in = nb;
+			p->in_cap = cap;
+		}
+		if (p->fdq_cap - p->fdq_len < 16) {
+			size_t cap = p->fdq_cap ? p->fdq_cap * 2 : 32;
+			int *nq = realloc(p->fdq, cap * sizeof(int));
+			if (nq == NULL)
+				return 0;
+			p->fdq = nq;
+			p->fdq_cap = cap;
+		}
+		iov.iov_base = p->in + p->in_len;
+		iov.iov_len = p->in_cap - p->in_len;
+		n = recvmsg(p->io.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+			size_t k;
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++)
+				memcpy(&p->fdq[p->fdq_len++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		}
+		/* Lost fds would make every later reply claim the wrong ones. */
+		if (mh.msg_flags & MSG_CTRUNC)
+			return -1;
+		p->in_len += (size_t) n;
+		/* Short: most likely all there was (epoll says if not), so no
+		 * extra call to hear EAGAIN. */
+		if ((size_t) n < iov.iov_len)
+			return 0;
 	}
 }
 
@@ -209,35 +355,21 @@ proc_io(struct loop_watch *lw, uint32_t events)
 	struct spawner_proc *p = PROC_OF(lw, io);
 	size_t off = 0;
 
-	for (;;) {
-		ssize_t n;
-		if (p->in_cap - p->in_len < 4096) {
-			size_t cap = p->in_cap ? p->in_cap * 2 : 16384;
-			uint8_t *nb = realloc(p->in, cap);
-			if (nb == NULL)
-				break; /* try again at the next event */
-			p->in = nb;
-			p->in_cap = cap;
-		}
-		n = recv(lw->fd, p->in + p->in_len, p->in_cap - p->in_len, MSG_DONTWAIT);
-		if (n > 0) {
-			p->in_len += (size_t) n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			proc_lost(p);
-			return;
-		}
-		break;
+	if (proc_read(p) < 0) {
+		proc_lost(p);
+		return;
 	}
 	while (p->in_len - off >= sizeof(struct spawner_hdr)) {
 		struct spawner_hdr h;
 		memcpy(&h, p->in + off, sizeof(h));
 		if (p->in_len - off - sizeof(h) < h.len)
 			break;
-		dispatch(p->owner, &h, p->in + off + sizeof(h));
+		if (!dispatch(p, &h, p->in + off + sizeof(h))) {
+			/* A spawner that breaks the protocol is stopped: its
+			 * children die with it (EOF on its channel). */
+			proc_lost(p);
+			return;
+		}
 		/* A callback may have lost this spawner (and emptied in). */
 		if (p->in_len == 0)
 			return;
@@ -317,6 +449,8 @@ spawner_spawn(struct spawners *s, struct spawn_watch *w, const struct spawner_re
 	w->id = h.id;
 	w->pid = 0;
 	w->setsid = (req->flags & SPAWN_SETSID) != 0;
+	w->reaped = false;
+	w->parked = (uint8_t) (req->park & 0xf);
 	w->proc = p;
 	w->next = s->watches[h.id % WATCH_BUCKETS];
 	s->watches[h.id % WATCH_BUCKETS] = w;
@@ -335,11 +469,54 @@ spawn_watch_signal(struct spawn_watch *w, int sig)
 	return send_all(w->proc->io.fd, &h, &s32, NULL, 0);
 }
 
+/* A message about `w`'s child with a u32 body (TAKE, DROP), or none. */
+static int
+send_about(struct spawn_watch *w, uint32_t type, const uint32_t *arg)
+{
+	struct spawner_hdr h = { .type = type, .len = arg ? sizeof(*arg) : 0, .id = w->id };
+
+	if (w->proc == NULL || w->proc->io.fd < 0)
+		return -ESRCH;
+	return send_all(w->proc->io.fd, &h, arg, NULL, 0);
+}
+
+bool
+spawn_watch_parked(const struct spawn_watch *w, int which)
+{
+	return w->proc != NULL && (w->parked & (1u << which));
+}
+
+int
+spawn_watch_take(struct spawn_watch *w, int which)
+{
+	uint32_t v = (uint32_t) which;
+
+	if (!spawn_watch_parked(w, which))
+		return -ESRCH;
+	return send_about(w, SPAWNER_TAKE, &v);
+}
+
+void
+spawn_watch_drop(struct spawn_watch *w, int which)
+{
+	uint32_t v = (uint32_t) which;
+
+	if (!spawn_watch_parked(w, which))
+		return;
+	(void) send_about(w, SPAWNER_DROP, &v);
+	w->parked &= (uint8_t) ~(1u << which);
+	maybe_release(w->proc->owner, w);
+}
+
 void
 spawn_watch_forget(struct spawn_watch *w)
 {
-	if (w->proc != NULL)
-		unlink_watch(w->proc->owner, w);
+	if (w->proc == NULL)
+		return;
+	if (w->parked != 0)
+		(void) send_about(w, SPAWNER_FORGET, NULL);
+	w->parked = 0;
+	unlink_watch(w->proc->owner, w);
 }
 
 unsigned
@@ -362,13 +539,15 @@ spawners_free(struct spawners *s)
 		if (p->child.pid > 0)
 			reaper_untrack(&p->child);
 		free(p->in);
+		free(p->fdq);
 	}
 	free(s->path);
 	free(s);
 }
 
 int
-spawners_start(struct spawners **out, struct loop *l, unsigned n, const char *path, rstatus *st)
+spawners_start(struct spawners **out, struct loop *l, unsigned n, const char *path,
+	       const struct rlimit *child_nofile, rstatus *st)
 {
 	struct spawners *s;
 	int rv;
@@ -382,6 +561,10 @@ spawners_start(struct spawners **out, struct loop *l, unsigned n, const char *pa
 	}
 	s->loop = l;
 	s->n = n;
+	if (child_nofile != NULL) {
+		snprintf(s->nofile[0], sizeof(s->nofile[0]), "%llu", (unsigned long long) child_nofile->rlim_cur);
+		snprintf(s->nofile[1], sizeof(s->nofile[1]), "%llu", (unsigned long long) child_nofile->rlim_max);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		s->procs[i].owner = s;
 		s->procs[i].io.fd = -1;

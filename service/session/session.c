@@ -701,7 +701,7 @@ session_start(struct sessions *ss, const Runner__V1__StartPipesRequest *req,
 	if ((rv = launch_prepare(ss->cfg.launcher, req->command, &s->launch, st)) < 0)
 		goto fail;
 	terminal_init(s, launch_command(s->launch));
-	if ((rv = launch_start(s->launch, true, launch_command(s->launch)->timeout_ms, &session_ops, s,
+	if ((rv = launch_start(s->launch, LAUNCH_STDIN | LAUNCH_SESSION, launch_command(s->launch)->timeout_ms, &session_ops, s,
 			       st)) < 0)
 		goto fail;
 	if (owner != NULL)

@@ -50,6 +50,11 @@ session_read_output(struct job *j, enum job_stream which, int fd, void *arg)
 	 * acknowledges and session_ack_output resumes us. */
 	if (rv == 0 && outbuf_room(b) == 0)
 		set_full(s, which, true);
+	/* A full pipe's worth at once, and room for more: a producer faster
+	 * than we read (job_grow_pipe). Not when the buffer stopped us: a
+	 * slow reader gains nothing from the child running further ahead. */
+	if (b->end - end >= JOB_PIPE_DEFAULT && outbuf_room(b) > 0)
+		job_grow_pipe(j, which);
 	NOTIFY(s, output_ready);
 	return rv;
 }

@@ -209,6 +209,163 @@ bench_print_host(FILE *f)
 }
 
 /* ---------------------------------------------------------------------- */
+/* --quick and the targets.                                                  */
+
+bool bench_quick;
+
+void
+bench_target(const char *figure, const char *detail, double got, const char *cmp, double limit,
+	     const char *unit)
+{
+	static bool headed;
+	bool ratio = strcmp(unit, "x") == 0, le = strcmp(cmp, "<=") == 0;
+	const char *verdict;
+
+	if (!headed) {
+		char load[64];
+
+		bench_loadavg(load, sizeof(load));
+		printf("\nTargets (issue 12), measured in this run; load average %s%s:\n", load,
+		       bench_quick ? "; --quick: sizes too small to judge" : "");
+		headed = true;
+	}
+	if (got < 0)
+		verdict = "not measured";
+	else if (bench_quick)
+		verdict = "not judged (--quick)";
+	else
+		verdict = (le ? got <= limit : got >= limit) ? "reached" : "NOT reached";
+	if (got < 0)
+		printf("  %-44s %s: target %s %.2f%s: %s\n", figure, detail, cmp, limit, unit, verdict);
+	else if (ratio)
+		printf("  %-44s %s = %.2fx (target %s %.2fx): %s\n", figure, detail, got, cmp, limit, verdict);
+	else
+		printf("  %-44s %s = %.*f %s (target %s %.0f %s): %s\n", figure, detail, got >= 100 ? 0 : 1, got,
+		       unit, cmp, limit, unit, verdict);
+}
+
+void
+bench_target_p50(const char *figure, const struct bench_series *s, const struct bench_series *floor,
+		 const char *cmp, double limit)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "p50 %.1f ms vs %s %.1f ms", s->lat.p50_us / 1000, floor->name,
+		 floor->lat.p50_us / 1000);
+	bench_target(figure, detail, s->lat.n > 0 && floor->lat.n > 0 ? s->lat.p50_us / floor->lat.p50_us : -1,
+		     cmp, limit, "x");
+}
+
+/* ---------------------------------------------------------------------- */
+/* A bare nng floor.                                                         */
+
+static void *
+nng_floor_serve(void *arg)
+{
+	struct bench_nng_floor *f = arg;
+
+	for (;;) {
+		nng_msg *m;
+
+		if (nng_recvmsg(f->sock, &m, 0) != 0)
+			return NULL;
+		/* Answer with the request's message, resized. */
+		if (nng_msg_realloc(m, f->reply_len) != 0 || nng_sendmsg(f->sock, m, 0) != 0)
+			nng_msg_free(m);
+	}
+}
+
+int
+bench_nng_floor_start(struct bench_nng_floor *f, int (*open_proto)(nng_socket *), size_t req_len,
+		      size_t reply_len)
+{
+	nng_listener l;
+	int rv, port = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->req_len = req_len;
+	f->reply_len = reply_len;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/%s-floor.XXXXXX", bench_prog);
+	if (mkdtemp(f->dir) == NULL) {
+		fprintf(stderr, "%s: mkdtemp: %s\n", bench_prog, strerror(errno));
+		return -1;
+	}
+	snprintf(f->ipc_url, sizeof(f->ipc_url), "ipc://%s/floor.sock", f->dir);
+	if ((rv = open_proto(&f->sock)) != 0)
+		goto fail;
+	if ((rv = nng_socket_set_size(f->sock, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
+	    (rv = nng_listen(f->sock, f->ipc_url, NULL, 0)) != 0 ||
+	    (rv = nng_listen(f->sock, "tcp://127.0.0.1:0", &l, 0)) != 0 ||
+	    (rv = nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port)) != 0 ||
+	    (rv = pthread_create(&f->th, NULL, nng_floor_serve, f)) != 0) {
+		nng_close(f->sock);
+		goto fail;
+	}
+	snprintf(f->tcp_url, sizeof(f->tcp_url), "tcp://127.0.0.1:%d", port);
+	f->up = true;
+	return 0;
+fail:
+	fprintf(stderr, "%s: nng floor: %s\n", bench_prog, nng_strerror(rv));
+	rmdir(f->dir);
+	return -1;
+}
+
+void
+bench_nng_floor_stop(struct bench_nng_floor *f)
+{
+	char path[160];
+
+	if (!f->up)
+		return;
+	nng_close(f->sock);
+	pthread_join(f->th, NULL);
+	snprintf(path, sizeof(path), "%s/floor.sock", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+	f->up = false;
+}
+
+int
+bench_nng_floor_dial(nng_socket s, const char *url, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, BENCH_RUN_DEADLINE_MS)) != 0 ||
+	    (rv = nng_dial(s, url, NULL, 0)) != 0) {
+		snprintf(err, errlen, "nng floor %.200s: %s", url, nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+int
+bench_nng_round_trip(const struct bench_nng_floor *f, nng_socket s, char *err, size_t errlen)
+{
+	nng_msg *m;
+	int rv;
+
+	if ((rv = nng_msg_alloc(&m, f->req_len)) != 0) {
+		snprintf(err, errlen, "nng_msg_alloc: %s", nng_strerror(rv));
+		return -1;
+	}
+	memset(nng_msg_body(m), 0x5a, f->req_len);
+	if ((rv = nng_sendmsg(s, m, 0)) != 0) {
+		nng_msg_free(m);
+		snprintf(err, errlen, "nng_sendmsg: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_recvmsg(s, &m, 0)) != 0) {
+		snprintf(err, errlen, "nng_recvmsg: %s", nng_strerror(rv));
+		return -1;
+	}
+	rv = nng_msg_len(m) == f->reply_len ? 0 : -1;
+	if (rv < 0)
+		snprintf(err, errlen, "nng floor: a reply of %zu bytes, not %zu", nng_msg_len(m), f->reply_len);
+	nng_msg_free(m);
+	return rv;
+}
+
+/* ---------------------------------------------------------------------- */
 /* The daemon under test.                                                   */
 
 /* A free port on 127.0.0.1 whose neighbour is free too: runnerd's stream

@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <nng/nng.h>
+
 #include "runner_client.h"
 
 #ifndef RUNNERD_PATH
@@ -77,6 +79,46 @@ uint64_t bench_parse_size(const char *opt, const char *s, uint64_t min, uint64_t
 void bench_print_host(FILE *f);
 /* The 1, 5 and 15 minute load averages as "0.51 0.49 0.88" ("?" if unknown). */
 void bench_loadavg(char *buf, size_t len);
+
+/* ---- --quick and issue 12's targets --------------------------------------- */
+
+/* Set by a bench's --quick: small sizes, to check that it still works (CI
+ * runs this); its figures mean nothing and no target is judged. */
+extern bool bench_quick;
+
+/* One row of the table of targets (issue 12), measured in this run:
+ * `figure` names it, `detail` says what was measured beside which floor
+ * ("928 us vs floor 624 us"), `got` is the figure compared (a ratio when
+ * `unit` is "x", else an amount in `unit`) with `cmp` ("<=" or ">=")
+ * against `limit`. The first call prints a heading with the load average.
+ * got < 0 means not measured. */
+void bench_target(const char *figure, const char *detail, double got, const char *cmp, double limit,
+		  const char *unit);
+
+/* ---- a bare nng floor ------------------------------------------------------ */
+
+/* A thread of this process answering each message at once on a socket of
+ * one protocol (REP, PAIR1...), listening on ipc in a fresh temp directory
+ * and on a free 127.0.0.1 port: what the messages alone cost. Requests of
+ * req_len bytes get replies of reply_len. */
+struct bench_nng_floor {
+	nng_socket sock;
+	pthread_t th;
+	size_t req_len, reply_len;
+	char dir[64], ipc_url[128], tcp_url[64];
+	bool up;
+};
+
+/* Prints why and returns -1 on failure. */
+int bench_nng_floor_start(struct bench_nng_floor *f, int (*open_proto)(nng_socket *), size_t req_len,
+			  size_t reply_len);
+/* Close, join, remove the socket and the directory (a stopped one: no-op). */
+void bench_nng_floor_stop(struct bench_nng_floor *f);
+/* Dial `url` with `s` (the peer protocol, opened by the caller), a receive
+ * timeout of BENCH_RUN_DEADLINE_MS; -1 with `err` on failure. */
+int bench_nng_floor_dial(nng_socket s, const char *url, char *err, size_t errlen);
+/* One round trip through `s`: req_len bytes out, reply_len back. */
+int bench_nng_round_trip(const struct bench_nng_floor *f, nng_socket s, char *err, size_t errlen);
 
 /* ---- the daemon under test ------------------------------------------------ */
 
@@ -206,6 +248,10 @@ typedef int (*bench_one_fn)(void *arg);
  * (`warm` rounds first, not counted), so that the load of a shared machine
  * drifts over all of them alike; stops early when out of time. */
 void bench_measure_all(struct bench_series *s, int ns, long runs, long warm, bench_one_fn *fn, void **arg);
+
+/* A target row (bench_target) of the ratio of s's p50 to floor's. */
+void bench_target_p50(const char *figure, const struct bench_series *s, const struct bench_series *floor,
+		      const char *cmp, double limit);
 
 /* The cells name, n, fail, p50/p99/mean ms of a table row for s. */
 void bench_series_cells(bench_table *t, const struct bench_series *s);

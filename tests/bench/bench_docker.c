@@ -26,7 +26,11 @@
  * (cold, and with the warm pool) to each row. Needs an engine and the image
  * (deploy/docker/ensure-engine.sh, deploy/docker/build-test-image.sh).
  *
- *   bench_docker [--runs N] [--image IMAGE] [--docker PATH] [--max-seconds S]
+ *   bench_docker [--runs N] [--image IMAGE] [--docker PATH] [--max-seconds S] [--quick]
+ *
+ * and issue 12's targets for the backend: the warm pool beside `docker
+ * exec`, a cold Run beside `docker run` with the profile's network (none).
+ * --quick (CI) makes 3 runs each and judges nothing.
  *
  * Exit status: 0 when every call succeeded, 1 when some failed, 2 on a
  * setup error, 3 from the watchdog.
@@ -93,7 +97,8 @@ one_argv(void *p)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_docker [--runs N] [--image IMAGE] [--docker PATH] [--max-seconds S]\n");
+	fprintf(stderr, "usage: bench_docker [--runs N] [--image IMAGE] [--docker PATH] [--max-seconds S] [--quick]\n"
+			"  --quick: 3 runs each, 180 s (options after it override it), no target judged\n");
 }
 
 int
@@ -104,6 +109,7 @@ main(int argc, char **argv)
 		{ "image", required_argument, NULL, 'i' },
 		{ "docker", required_argument, NULL, 'd' },
 		{ "max-seconds", required_argument, NULL, 's' },
+		{ "quick", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -132,6 +138,7 @@ main(int argc, char **argv)
 		case 'i': image = optarg; break;
 		case 'd': docker = optarg; break;
 		case 's': max_seconds = bench_parse_long("--max-seconds", optarg, 1, 86400); break;
+		case 'q': bench_quick = true; runs = 3; max_seconds = 180; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -206,6 +213,8 @@ main(int argc, char **argv)
 		bench_table_free(t);
 	}
 	printf("\n(ratios are of p50 latency: the docker backend's, cold and warm-pool, over each row's)\n");
+	bench_target_p50("docker warm pool Run(true)", &s[1], &s[5], "<=", 0.5);
+	bench_target_p50("docker cold Run(true)", &s[0], &s[3], "<=", 1.05);
 	for (int i = 0; i < NS; i++)
 		if (s[i].fail > 0)
 			rc = 1;

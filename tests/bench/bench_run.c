@@ -7,7 +7,13 @@
  * same process just before, is what the work costs without runnerd: a bare
  * posix_spawn of /bin/true with stdout/stderr pipes, read to EOF, waitpid —
  * with the same thread counts. The table shows p50/p99 latency, runs per
- * second, and the ratios to the floor of the same client count.
+ * second, and the ratios to the floor of the same client count. A second
+ * floor, NNG, is a bare nng REQ/REP round trip with one client over each
+ * transport, to a REP thread in this process that answers at once, with
+ * messages of the sizes a Run(/bin/true) exchanges (envelopes included):
+ * runnerd's own overhead is its p50 less both floors' p50s. The targets of
+ * issue 12 are printed at the end, each beside its floor; --quick makes the
+ * run small (CI checks that the bench works; nothing is judged).
  *
  * Unless --addr is given, bench_run starts its own runnerd (RUNNERD_PATH, or
  * --runnerd) listening on a socket in a fresh temp directory and on a free
@@ -37,6 +43,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
 #include "bench_common.h"
 #include "runner_client.h"
 
@@ -47,10 +57,13 @@
 /* ---------------------------------------------------------------------- */
 /* One configuration's run: workers, latencies, errors.                     */
 
+enum cfg_kind { CFG_FLOOR, CFG_NNG, CFG_RUNNERD };
+
 struct bench_cfg {
-	const char *transport; /* "floor", "ipc", "tcp", ... */
+	const char *transport; /* "floor", "ipc", "tcp", "nng ipc", ... */
 	const char *url;       /* NULL for the floor */
 	int clients;
+	enum cfg_kind kind;
 };
 
 struct bench_result {
@@ -177,6 +190,32 @@ floor_once(char *err, size_t errlen)
 	return 0;
 }
 
+static int run_once_sized(runner_client *c, char *err, size_t errlen, size_t sizes[2]);
+
+/* The NNG floor: a REP thread answering at once with a reply of runnerd's
+ * size. */
+static struct bench_nng_floor g_nng;
+
+/* One Run through `url` for the sizes a Run exchanges, then the NNG floor
+ * with them. */
+static int
+nng_floor_setup(const char *url)
+{
+	runner_client_options o = { .connect_timeout_ms = 2000 };
+	runner_client *c = NULL;
+	runner_status st;
+	size_t sizes[2] = { 0, 0 };
+	char err[512] = "";
+
+	if (runner_client_open(&c, url, &o, &st) < 0 || run_once_sized(c, err, sizeof(err), sizes) < 0) {
+		fprintf(stderr, "bench_run: a first Run through %s: %s\n", url, err[0] ? err : st.message);
+		runner_client_close(c);
+		return -1;
+	}
+	runner_client_close(c);
+	return bench_nng_floor_start(&g_nng, nng_rep0_open, sizes[0], sizes[1]);
+}
+
 static const char *
 termination_name(int reason)
 {
@@ -186,9 +225,10 @@ termination_name(int reason)
 	return v != NULL ? v->name : "?";
 }
 
-/* One Run(/bin/true) through `c`, checked for EXITED and exit code 0. */
+/* One Run(/bin/true) through `c`, checked for EXITED and exit code 0;
+ * *sizes (may be NULL) gets the request's and the reply's envelope sizes. */
 static int
-run_once(runner_client *c, char *err, size_t errlen)
+run_once_sized(runner_client *c, char *err, size_t errlen, size_t sizes[2])
 {
 	Runner__V1__RunRequest req = RUNNER__V1__RUN_REQUEST__INIT;
 	Runner__V1__CommandSpec cmd = RUNNER__V1__COMMAND_SPEC__INIT;
@@ -201,6 +241,22 @@ run_once(runner_client *c, char *err, size_t errlen)
 	cmd.argv = argv;
 	req.command = &cmd;
 	rv = runner_run(c, &req, &resp, RUN_DEADLINE_MS, &st);
+	if (rv >= 0 && resp != NULL && sizes != NULL) {
+		/* The envelopes as runner_client and runnerd fill them in: the
+		 * full method name, a 16-byte request id, a deadline. */
+		Runner__V1__RequestEnvelope qe = RUNNER__V1__REQUEST_ENVELOPE__INIT;
+		Runner__V1__ReplyEnvelope re = RUNNER__V1__REPLY_ENVELOPE__INIT;
+		uint8_t id[16] = { 1 };
+
+		qe.method = (char *) "runner.v1.Runner/Run";
+		qe.request_id = (ProtobufCBinaryData) { sizeof(id), id };
+		qe.deadline_ms = RUN_DEADLINE_MS;
+		qe.payload.len = protobuf_c_message_get_packed_size(&req.base);
+		re.request_id = qe.request_id;
+		re.payload.len = protobuf_c_message_get_packed_size(&resp->base);
+		sizes[0] = protobuf_c_message_get_packed_size(&qe.base);
+		sizes[1] = protobuf_c_message_get_packed_size(&re.base);
+	}
 	if (rv < 0) {
 		snprintf(err, errlen, "%s: %.400s", runner_status_code_name(st.code), st.message);
 	} else if (resp == NULL || resp->result == NULL) {
@@ -219,10 +275,56 @@ run_once(runner_client *c, char *err, size_t errlen)
 	return rv < 0 ? -1 : 0;
 }
 
+static int
+run_once(runner_client *c, char *err, size_t errlen)
+{
+	return run_once_sized(c, err, errlen, NULL);
+}
+
 static bool
 should_stop(struct bench_ctx *ctx)
 {
 	return bench_interrupted || atomic_load(&ctx->abort) || bench_now_ns() > ctx->deadline_ns;
+}
+
+/* One call of the config's kind. */
+static int
+call_once(const struct bench_cfg *cfg, runner_client *client, nng_socket req, char *err, size_t errlen)
+{
+	switch (cfg->kind) {
+	case CFG_RUNNERD:
+		return run_once(client, err, errlen);
+	case CFG_NNG:
+		return bench_nng_round_trip(&g_nng, req, err, errlen);
+	default:
+		return floor_once(err, errlen);
+	}
+}
+
+/* The worker's connection: a runner_client, or a REQ socket to the NNG floor. */
+static int
+worker_connect(const struct bench_cfg *cfg, runner_client **client, nng_socket *req, char *err, size_t errlen)
+{
+	int rv;
+
+	if (cfg->kind == CFG_RUNNERD) {
+		runner_credentials cred = bench_credentials;
+		runner_client_options o = { .connect_timeout_ms = 2000, .credentials = &cred };
+		runner_status st;
+
+		if (runner_client_open(client, cfg->url, &o, &st) < 0) {
+			snprintf(err, errlen, "open %.200s: %s: %.200s", cfg->url, runner_status_code_name(st.code),
+				 st.message);
+			return -1;
+		}
+	} else if (cfg->kind == CFG_NNG) {
+		/* No resend: a lost reply is a failure here, as in runner_client. */
+		if ((rv = nng_req0_open(req)) != 0 ||
+		    (rv = nng_socket_set_ms(*req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0)
+			return snprintf(err, errlen, "nng floor: %s", nng_strerror(rv)), -1;
+		return bench_nng_floor_dial(*req, cfg->url, err, errlen);
+	}
+	return 0;
 }
 
 static void *
@@ -231,26 +333,18 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct bench_ctx *ctx = w->ctx;
 	runner_client *client = NULL;
+	nng_socket req = NNG_SOCKET_INITIALIZER;
 	char err[512];
 	long i;
 
-	if (ctx->cfg.url != NULL) {
-		runner_credentials cred = bench_credentials;
-		runner_client_options o = { .connect_timeout_ms = 2000, .credentials = &cred };
-		runner_status st;
-
-		if (runner_client_open(&client, ctx->cfg.url, &o, &st) < 0) {
-			snprintf(err, sizeof(err), "open %.200s: %s: %.200s", ctx->cfg.url,
-				 runner_status_code_name(st.code), st.message);
-			record_error(ctx, err);
-			w->setup_failed = true;
-		}
+	if (worker_connect(&ctx->cfg, &client, &req, err, sizeof(err)) < 0) {
+		record_error(ctx, err);
+		w->setup_failed = true;
 	}
 
 	/* Warm-up: not timed, failures still counted. */
 	for (i = 0; i < w->warm && !w->setup_failed && !should_stop(ctx); i++) {
-		int rv = client ? run_once(client, err, sizeof(err)) : floor_once(err, sizeof(err));
-		if (rv < 0) {
+		if (call_once(&ctx->cfg, client, req, err, sizeof(err)) < 0) {
 			w->warm_fails++;
 			record_error(ctx, err);
 		}
@@ -265,7 +359,7 @@ worker_main(void *arg)
 		if (should_stop(ctx))
 			break;
 		t0 = bench_now_ns();
-		rv = client ? run_once(client, err, sizeof(err)) : floor_once(err, sizeof(err));
+		rv = call_once(&ctx->cfg, client, req, err, sizeof(err));
 		t1 = bench_now_ns();
 		w->attempted++;
 		atomic_fetch_add(&ctx->done, 1);
@@ -278,6 +372,8 @@ worker_main(void *arg)
 	}
 	w->t_end = bench_now_ns();
 	runner_client_close(client);
+	if (ctx->cfg.kind == CFG_NNG)
+		nng_close(req);
 	return NULL;
 }
 
@@ -361,7 +457,7 @@ static const struct bench_result *
 floor_for(const struct bench_result *rs, int nrs, int clients)
 {
 	for (int i = 0; i < nrs; i++)
-		if (rs[i].cfg.url == NULL && rs[i].cfg.clients == clients && rs[i].ok > 0)
+		if (rs[i].cfg.kind == CFG_FLOOR && rs[i].cfg.clients == clients && rs[i].ok > 0)
 			return &rs[i];
 	return NULL;
 }
@@ -376,7 +472,7 @@ print_table(const struct bench_result *rs, int nrs)
 
 	for (int i = 0; i < nrs; i++) {
 		const struct bench_result *r = &rs[i];
-		const struct bench_result *f = floor_for(rs, nrs, r->cfg.clients);
+		const struct bench_result *f = r->cfg.kind == CFG_NNG ? NULL : floor_for(rs, nrs, r->cfg.clients);
 		char lat50[16], lat99[16], tput[16];
 
 		bench_fmt_ratio(lat50, sizeof(lat50), r->lat.p50_us, f ? f->lat.p50_us : 0);
@@ -400,7 +496,55 @@ print_table(const struct bench_result *rs, int nrs)
 	printf("\nus = microseconds per call (wall clock, client side). p50/floor and p99/floor:\n"
 	       "latency over the floor's with the same client count (1.00x = no overhead);\n"
 	       "tput/floor: runs/s as a fraction of the floor's. Floor = posix_spawn(/bin/true)\n"
-	       "+ stdout/stderr pipes read to EOF + waitpid, in this process.\n");
+	       "+ stdout/stderr pipes read to EOF + waitpid, in this process. nng ipc/tcp:\n"
+	       "a bare REQ/REP round trip of a Run's request and reply sizes to a REP thread\n"
+	       "of this process that answers at once (%zu and %zu bytes).\n",
+	       g_nng.req_len, g_nng.reply_len);
+}
+
+static const struct bench_result *
+result_for(const struct bench_result *rs, int nrs, enum cfg_kind kind, const char *transport, int clients)
+{
+	for (int i = 0; i < nrs; i++)
+		if (rs[i].cfg.kind == kind && rs[i].cfg.clients == clients && rs[i].ok > 0 &&
+		    (transport == NULL || strstr(rs[i].cfg.transport, transport) != NULL))
+			return &rs[i];
+	return NULL;
+}
+
+/* Issue 12's rows: Run's p50 with one client over the floor, runnerd's own
+ * overhead beyond the spawn and a bare nng round trip, throughput with the
+ * most clients. */
+static void
+print_targets(const struct bench_result *rs, int nrs, int few, int many)
+{
+	static const char *const transports[] = { "ipc", "tcp" };
+	const struct bench_result *f1 = result_for(rs, nrs, CFG_FLOOR, NULL, few);
+	const struct bench_result *fn = result_for(rs, nrs, CFG_FLOOR, NULL, many);
+	char figure[96], detail[160];
+
+	for (int i = 0; i < 2; i++) {
+		const char *tp = transports[i];
+		const struct bench_result *r = result_for(rs, nrs, CFG_RUNNERD, tp, few);
+		const struct bench_result *n = result_for(rs, nrs, CFG_NNG, tp, few);
+		const struct bench_result *rn = result_for(rs, nrs, CFG_RUNNERD, tp, many);
+
+		if (r == NULL)
+			continue;
+		snprintf(figure, sizeof(figure), "Run(true) p50, %d client%s, %s", few, few == 1 ? "" : "s", tp);
+		snprintf(detail, sizeof(detail), "%.0f us vs floor %.0f us", r->lat.p50_us, f1 ? f1->lat.p50_us : 0);
+		bench_target(figure, detail, f1 ? r->lat.p50_us / f1->lat.p50_us : -1, "<=", 1.15, "x");
+		snprintf(figure, sizeof(figure), "runnerd's own p50 overhead, %s", tp);
+		snprintf(detail, sizeof(detail), "%.0f - floor %.0f - nng REQ/REP %.0f us", r->lat.p50_us,
+			 f1 ? f1->lat.p50_us : 0, n ? n->lat.p50_us : 0);
+		bench_target(figure, detail, f1 && n ? r->lat.p50_us - f1->lat.p50_us - n->lat.p50_us : -1, "<=",
+			     50, "us");
+		if (rn == NULL || many == few)
+			continue;
+		snprintf(figure, sizeof(figure), "Run throughput, %d clients, %s", many, tp);
+		snprintf(detail, sizeof(detail), "%.0f runs/s vs floor %.0f", rn->runs_per_s, fn ? fn->runs_per_s : 0);
+		bench_target(figure, detail, fn ? rn->runs_per_s / fn->runs_per_s : -1, ">=", 0.9, "x");
+	}
 }
 
 static void
@@ -449,6 +593,9 @@ usage(FILE *f)
 		"  --daemon-arg ARG  extra argument for the started runnerd (repeatable)\n"
 		"  --max-seconds S   time budget for the whole run (default 300); configs\n"
 		"                    that run out stop early and are marked partial\n"
+		"  --quick           a small run that checks the bench works (64 runs,\n"
+		"                    8 warm-up, 120 s; options after it override it);\n"
+		"                    no target is judged\n"
 		"  -h, --help        this text\n",
 		RUNNERD_PATH[0] ? RUNNERD_PATH : "(none compiled in)");
 }
@@ -476,7 +623,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_RUNS = 0x100, OPT_WARMUP, OPT_CLIENTS, OPT_ADDR, OPT_RUNNERD, OPT_DARG, OPT_MAXS, OPT_TLS_CA,
-	       OPT_TLS_CERT, OPT_TLS_KEY };
+	       OPT_TLS_CERT, OPT_TLS_KEY, OPT_QUICK };
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, OPT_RUNS },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
@@ -488,6 +635,7 @@ main(int argc, char **argv)
 		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -499,8 +647,8 @@ main(int argc, char **argv)
 	char version[128] = "";
 	struct bench_daemon daemon = { .pid = -1 };
 	struct bench_result *results;
-	struct bench_cfg cfgs[3 * MAX_CLIENT_COUNTS];
-	int ncfgs = 0, nres = 0, exit_code = 0;
+	struct bench_cfg cfgs[3 * MAX_CLIENT_COUNTS + 2];
+	int ncfgs = 0, nres = 0, exit_code = 0, few = INT32_MAX, many = 0, first_few = 0;
 
 	bench_prog = "bench_run";
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -555,6 +703,12 @@ main(int argc, char **argv)
 		case OPT_MAXS:
 			max_seconds = bench_parse_long("--max-seconds", optarg, 1, 86400);
 			break;
+		case OPT_QUICK:
+			bench_quick = true;
+			runs = 64;
+			warmup = 8;
+			max_seconds = 120;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -588,19 +742,36 @@ main(int argc, char **argv)
 		if (bench_daemon_launch(&dopts, &daemon) < 0)
 			return 2;
 		snprintf(version, sizeof(version), "%s", daemon.version);
-		for (int i = 0; i < nclients; i++)
-			cfgs[ncfgs++] = (struct bench_cfg) { "floor", NULL, clients[i] };
-		for (int i = 0; i < nclients; i++)
-			cfgs[ncfgs++] = (struct bench_cfg) { "ipc", daemon.ipc_url, clients[i] };
-		for (int i = 0; i < nclients; i++)
-			cfgs[ncfgs++] = (struct bench_cfg) { "tcp", daemon.tcp_url, clients[i] };
-	} else {
-		if (bench_wait_healthy(addr, -1, 5000, version, sizeof(version)) < 0)
-			return 2;
-		for (int i = 0; i < nclients; i++)
-			cfgs[ncfgs++] = (struct bench_cfg) { "floor", NULL, clients[i] };
-		for (int i = 0; i < nclients; i++)
-			cfgs[ncfgs++] = (struct bench_cfg) { transport_of(addr), addr, clients[i] };
+	} else if (bench_wait_healthy(addr, -1, 5000, version, sizeof(version)) < 0) {
+		return 2;
+	}
+	for (int i = 0; i < nclients; i++) {
+		if (clients[i] < few) {
+			few = clients[i];
+			first_few = i;
+		}
+		many = clients[i] > many ? clients[i] : many;
+	}
+	if (nng_floor_setup(addr != NULL ? addr : daemon.ipc_url) < 0) {
+		bench_daemon_shutdown(&daemon, NULL);
+		return 2;
+	}
+	/* By client count, each floor just before what it is compared with,
+	 * so that a shared machine's drifting load touches both alike. */
+	for (int i = 0; i < nclients; i++) {
+		cfgs[ncfgs++] = (struct bench_cfg) { "floor", NULL, clients[i], CFG_FLOOR };
+		/* The bare round trip with the fewest clients: the latency floor. */
+		if (clients[i] == few && i == first_few) {
+			cfgs[ncfgs++] = (struct bench_cfg) { "nng ipc", g_nng.ipc_url, few, CFG_NNG };
+			if (addr == NULL || strcmp(transport_of(addr), "tcp") == 0)
+				cfgs[ncfgs++] = (struct bench_cfg) { "nng tcp", g_nng.tcp_url, few, CFG_NNG };
+		}
+		if (addr != NULL) {
+			cfgs[ncfgs++] = (struct bench_cfg) { transport_of(addr), addr, clients[i], CFG_RUNNERD };
+			continue;
+		}
+		cfgs[ncfgs++] = (struct bench_cfg) { "ipc", daemon.ipc_url, clients[i], CFG_RUNNERD };
+		cfgs[ncfgs++] = (struct bench_cfg) { "tcp", daemon.tcp_url, clients[i], CFG_RUNNERD };
 	}
 
 	printf("bench_run: Run(%s) via runnerd %s%s; %ld runs per config, warm-up %ld\n", TRUE_PATH,
@@ -638,15 +809,11 @@ main(int argc, char **argv)
 			printf("daemon: exited 0 %.0f ms after SIGTERM\n", took);
 	}
 	bench_watchdog_cancel();
+	bench_nng_floor_stop(&g_nng);
 
 	print_table(results, nres);
 	print_errors(results, nres);
-	{
-		char load[64];
-
-		bench_loadavg(load, sizeof(load));
-		printf("load average at the end: %s\n", load);
-	}
+	print_targets(results, nres, few, many);
 	if (bench_interrupted) {
 		printf("\ninterrupted\n");
 		exit_code = 130;

@@ -28,8 +28,8 @@
  * round trips among idle sessions a second, fresh one (so the RSS baseline is
  * not inflated by the streaming sections). Both listen on ipc in a fresh
  * temp directory, are started with --max-sessions above the largest count
- * and --idle-ttl 1h, inherit a raised RLIMIT_NOFILE (each session holds 3
- * pipe fds), and are stopped with SIGTERM, which kills their sessions. When
+ * and --idle-ttl 1h, inherit a raised RLIMIT_NOFILE (an idle session holds
+ * one fd in runnerd), and are stopped with SIGTERM, which kills their sessions. When
  * the hard limit cannot be raised (no CAP_SYS_RESOURCE), the largest session
  * count is scaled down to what fits, and the output says so.
  *
@@ -61,6 +61,9 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
 
 #include "bench_common.h"
 #include "runner_client.h"
@@ -926,19 +929,20 @@ summarize_rtt(uint64_t *lat, struct rtt *res)
 	bench_lat_summarize(lat, res->n, &res->lat);
 }
 
+/* One floor round trip of RTT_MSG bytes at pattern offset `off`. */
+typedef int (*rtt_fn)(void *arg, uint64_t off, char *err, size_t errlen);
+
+/* o->rtt_warmup + o->rtt round trips of `fn`, the latter timed. */
 static void
-s3_floor(const struct opts *o, uint64_t deadline, struct rtt *res)
+rtt_loop(const struct opts *o, uint64_t deadline, struct rtt *res, rtt_fn fn, void *arg)
 {
 	uint64_t *lat = malloc(sizeof(uint64_t) * (size_t) o->rtt);
-	uint8_t buf[RTT_MSG];
-	struct cat_child cat;
 	uint64_t off = 0;
 
-	res->what = "floor: pipes to cat";
 	res->live = res->idle = -1;
 	res->want = o->rtt;
-	if (lat == NULL || cat_start(&cat, res->err, sizeof(res->err)) < 0) {
-		free(lat);
+	if (lat == NULL) {
+		snprintf(res->err, sizeof(res->err), "out of memory");
 		return;
 	}
 	for (long i = 0; i < o->rtt_warmup + o->rtt; i++, off += RTT_MSG) {
@@ -950,24 +954,82 @@ s3_floor(const struct opts *o, uint64_t deadline, struct rtt *res)
 			break;
 		}
 		t0 = bench_now_ns();
-		if (full_write(cat.in, pattern_at(off), RTT_MSG) < 0 || full_read(cat.out, buf, RTT_MSG) < 0) {
-			snprintf(res->err, sizeof(res->err), "pipe to cat: %s", strerror(errno));
+		if (fn(arg, off, res->err, sizeof(res->err)) < 0)
 			break;
-		}
 		t1 = bench_now_ns();
-		if (memcmp(buf, pattern_at(off), RTT_MSG) != 0) {
-			snprintf(res->err, sizeof(res->err), "cat echoed different bytes");
-			break;
-		}
 		if (i < o->rtt_warmup)
 			res->warm++;
 		else
 			lat[res->n++] = t1 - t0;
 	}
-	if (cat_stop(&cat) < 0 && res->err[0] == '\0')
-		snprintf(res->err, sizeof(res->err), "cat did not exit 0");
 	summarize_rtt(lat, res);
 	free(lat);
+}
+
+static int
+cat_round_trip(void *arg, uint64_t off, char *err, size_t errlen)
+{
+	struct cat_child *cat = arg;
+	uint8_t buf[RTT_MSG];
+
+	if (full_write(cat->in, pattern_at(off), RTT_MSG) < 0 || full_read(cat->out, buf, RTT_MSG) < 0) {
+		snprintf(err, errlen, "pipe to cat: %s", strerror(errno));
+		return -1;
+	}
+	if (memcmp(buf, pattern_at(off), RTT_MSG) != 0) {
+		snprintf(err, errlen, "cat echoed different bytes");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+s3_floor(const struct opts *o, uint64_t deadline, struct rtt *res)
+{
+	struct cat_child cat;
+
+	res->what = "floor: pipes to cat";
+	if (cat_start(&cat, res->err, sizeof(res->err)) < 0)
+		return;
+	rtt_loop(o, deadline, res, cat_round_trip, &cat);
+	if (cat_stop(&cat) < 0 && res->err[0] == '\0')
+		snprintf(res->err, sizeof(res->err), "cat did not exit 0");
+}
+
+struct pair_trip {
+	struct bench_nng_floor *f;
+	nng_socket s;
+};
+
+static int
+pair_round_trip(void *arg, uint64_t off, char *err, size_t errlen)
+{
+	struct pair_trip *p = arg;
+
+	(void) off;
+	return bench_nng_round_trip(p->f, p->s, err, errlen);
+}
+
+/* The stream socket's floor: a bare PAIR1 round trip over ipc to a thread
+ * of this process that echoes at once. */
+static void
+s3_pair_floor(const struct opts *o, uint64_t deadline, struct rtt *res)
+{
+	struct bench_nng_floor f;
+	struct pair_trip p = { .f = &f, .s = NNG_SOCKET_INITIALIZER };
+	int rv;
+
+	res->what = "floor: nng PAIR1 echo, ipc";
+	if (bench_nng_floor_start(&f, nng_pair1_open, RTT_MSG, RTT_MSG) < 0) {
+		snprintf(res->err, sizeof(res->err), "could not start the PAIR1 floor");
+		return;
+	}
+	if ((rv = nng_pair1_open(&p.s)) != 0)
+		snprintf(res->err, sizeof(res->err), "nng_pair1_open: %s", nng_strerror(rv));
+	else if (bench_nng_floor_dial(p.s, f.ipc_url, res->err, sizeof(res->err)) == 0)
+		rtt_loop(o, deadline, res, pair_round_trip, &p);
+	nng_close(p.s);
+	bench_nng_floor_stop(&f);
 }
 
 /* Round trips through a fresh `cat` session of the daemon at `c`. */
@@ -1256,21 +1318,21 @@ print_rtt(const struct rtt *rs, int n)
 {
 	static const char *const heads[] = { "path",	"live",	   "idle",	"n",
 					     "p50 us",	"p99 us",  "max us",	"mean us",
-					     ">1 ms",	"p50/floor", "p99/floor" };
-	bench_table *t = bench_table_new(11, heads, "lrrrrrrrrrr");
-	const struct rtt *floor = NULL;
+					     ">1 ms",	"p50/floor", "p99/floor", "p50/pair1" };
+	bench_table *t = bench_table_new(12, heads, "lrrrrrrrrrrr");
+	/* rs[0]: the pipe floor, rs[1]: the PAIR1 floor. */
+	const struct rtt *floor = n > 0 && rs[0].n > 0 ? &rs[0] : NULL;
+	const struct rtt *pair = n > 1 && rs[1].n > 0 ? &rs[1] : NULL;
 
-	for (int i = 0; i < n; i++)
-		if (rs[i].what != NULL && rs[i].live < 0 && rs[i].n > 0)
-			floor = &rs[i];
 	for (int i = 0; i < n; i++) {
 		const struct rtt *r = &rs[i];
-		char a[16], b[16], note[600];
+		char a[16], b[16], c[16], note[600];
 
 		if (r->what == NULL)
 			continue;
 		bench_fmt_ratio(a, sizeof(a), r->lat.p50_us, floor && r->n ? floor->lat.p50_us : 0);
 		bench_fmt_ratio(b, sizeof(b), r->lat.p99_us, floor && r->n ? floor->lat.p99_us : 0);
+		bench_fmt_ratio(c, sizeof(c), r->lat.p50_us, pair && r->n ? pair->lat.p50_us : 0);
 		bench_table_cell(t, "%s", r->what);
 		if (r->live < 0) {
 			bench_table_cell(t, "-");
@@ -1287,6 +1349,7 @@ print_rtt(const struct rtt *rs, int n)
 		bench_table_cell(t, "%ld", r->over_1ms);
 		bench_table_cell(t, "%s", a);
 		bench_table_cell(t, "%s", b);
+		bench_table_cell(t, "%s", c);
 		note[0] = '\0';
 		if (r->partial || r->err[0])
 			snprintf(note, sizeof(note), "%s%s%s", r->partial ? "(partial) " : "",
@@ -1348,6 +1411,80 @@ print_mem(const struct memrow *ms, int n)
 
 /* ---------------------------------------------------------------------- */
 
+static double
+median_gbs(const struct trow *row)
+{
+	double lo, hi;
+	int ok;
+	const struct tput *m = median_run(row, &ok, &lo, &hi);
+
+	return m != NULL ? gbs_of(m) : 0;
+}
+
+/* A ratio of two measured figures, -1 (not measured) when either is not. */
+static double
+ratio_of(double num, double den)
+{
+	return num > 0 && den > 0 ? num / den : -1;
+}
+
+/* Issue 12's rows: the two throughputs, the round trip beside a bare PAIR1
+ * one and among ~1,000 idle sessions, the idle sessions' count, memory and
+ * start rate. */
+static void
+print_targets(const struct trow *tr, const struct rtt *rs, int nrs, const struct memrow *ms, int nms)
+{
+	char detail[200];
+	double g;
+	const struct rtt *busy = NULL;
+	const struct memrow *first = nms > 1 ? &ms[1] : NULL, *last = nms > 1 ? &ms[nms - 1] : NULL;
+
+	if (tr[1].n > 0) {
+		g = median_gbs(&tr[1]);
+		snprintf(detail, sizeof(detail), "%.3f GB/s vs head|cat %.3f", g, median_gbs(&tr[0]));
+		bench_target("ReadStream of head -c N /dev/zero", detail, ratio_of(g, median_gbs(&tr[0])), ">=", 0.7,
+			     "x");
+	}
+	if (tr[3].n > 0) {
+		g = median_gbs(&tr[3]);
+		snprintf(detail, sizeof(detail), "%.3f GB/s vs head|cat|cat %.3f", g, median_gbs(&tr[2]));
+		bench_target("WriteStdin > cat > ReadStream", detail, ratio_of(g, median_gbs(&tr[2])), ">=", 0.6, "x");
+	}
+	if (nrs > 2 && rs[2].what != NULL) {
+		snprintf(detail, sizeof(detail), "p50 %.0f us vs PAIR1 %.0f us", rs[2].lat.p50_us, rs[1].lat.p50_us);
+		bench_target("64-byte round trip p50", detail,
+			     rs[2].n > 0 ? ratio_of(rs[2].lat.p50_us, rs[1].lat.p50_us) : -1, "<=", 1.5, "x");
+	}
+	/* The level nearest 1,000 idle sessions. */
+	for (int i = 3; i < nrs; i++)
+		if (rs[i].what != NULL && rs[i].n > 0 &&
+		    (busy == NULL || labs(rs[i].idle - 1000) < labs(busy->idle - 1000)))
+			busy = &rs[i];
+	if (busy != NULL) {
+		char figure[64];
+
+		snprintf(figure, sizeof(figure), "64-byte round trip p99, %ld idle", busy->idle);
+		snprintf(detail, sizeof(detail), "p50 %.0f us, p99", busy->lat.p50_us);
+		bench_target(figure, detail, busy->lat.p99_us, "<=", 1000, "us");
+	}
+	if (last == NULL)
+		return;
+	snprintf(detail, sizeof(detail), "started");
+	bench_target("idle sessions", detail, (double) last->sessions, ">=", 10000, "sessions");
+	snprintf(detail, sizeof(detail), "VmRSS with %ld", last->sessions);
+	bench_target("runnerd RSS with the idle sessions", detail, (double) last->rss_kib / 1024.0, "<=", 256,
+		     "MiB");
+	if (first != last && first->started_here > 0 && last->started_here > 0 && first->start_s > 0 &&
+	    last->start_s > 0) {
+		double r0 = (double) first->started_here / first->start_s;
+		double r1 = (double) last->started_here / last->start_s;
+
+		snprintf(detail, sizeof(detail), "%.0f starts/s up to %ld vs %.0f up to %ld", r1, last->sessions, r0,
+			 first->sessions);
+		bench_target("start rate, many sessions vs few", detail, ratio_of(r1, r0), ">=", 0.8, "x");
+	}
+}
+
 static bool
 any_tput(const struct trow *rows, int n)
 {
@@ -1391,6 +1528,10 @@ usage(FILE *f)
 		"  --daemon-arg ARG   extra argument for the started runnerd (repeatable)\n"
 		"  --max-seconds S    time budget for the whole run (default 240); steps\n"
 		"                     that run out stop early and are marked partial\n"
+		"  --quick            a small run that checks the bench works: 64M streamed,\n"
+		"                     16M echoed, once; 100 round trips; 100,300 idle\n"
+		"                     sessions; 120 s (options after it override it); no\n"
+		"                     target is judged\n"
 		"  -h, --help         this text\n"
 		"Sizes: 512, 64K, 4M, 1G (powers of 1024).\n",
 		RUNNERD_PATH[0] ? RUNNERD_PATH : "(none compiled in)");
@@ -1476,6 +1617,7 @@ main(int argc, char **argv)
 		OPT_RUNNERD,
 		OPT_DARG,
 		OPT_MAXS,
+		OPT_QUICK,
 	};
 	static const struct option longopts[] = {
 		{ "bytes", required_argument, NULL, OPT_BYTES },
@@ -1490,6 +1632,7 @@ main(int argc, char **argv)
 		{ "runnerd", required_argument, NULL, OPT_RUNNERD },
 		{ "daemon-arg", required_argument, NULL, OPT_DARG },
 		{ "max-seconds", required_argument, NULL, OPT_MAXS },
+		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1508,7 +1651,7 @@ main(int argc, char **argv)
 		.max_seconds = 240,
 	};
 	struct trow trows[4];
-	struct rtt rtts[2 + MAX_LEVELS];
+	struct rtt rtts[3 + MAX_LEVELS];
 	struct memrow mems[1 + MAX_LEVELS];
 	int nmems = 0, exit_code = 0, opt;
 	long max_level = 0, nofile, clamped_from = 0;
@@ -1574,6 +1717,18 @@ main(int argc, char **argv)
 		case OPT_MAXS:
 			o.max_seconds = bench_parse_long("--max-seconds", optarg, 1, 86400);
 			break;
+		case OPT_QUICK:
+			bench_quick = true;
+			o.bytes = 64u << 20;
+			o.echo_bytes = 16u << 20;
+			o.repeat = 1;
+			o.rtt = 100;
+			o.rtt_warmup = 10;
+			o.levels[0] = 100;
+			o.levels[1] = 300;
+			o.nlevels = 2;
+			o.max_seconds = 120;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1596,15 +1751,16 @@ main(int argc, char **argv)
 	make_pattern(o.chunk);
 	plan(&o);
 
-	/* Every session holds 3 pipe fds in runnerd (and a little more): give
-	 * it room for the largest count. */
+	/* An idle session holds one fd in runnerd (its stdout; its stdin and
+	 * stderr wait in a spawner process, which has a limit of its own):
+	 * give it room for the largest count. */
 	if (o.sec[4])
 		max_level = o.levels[o.nlevels - 1];
 	nofile = raise_nofile(max_level * 4 + 4096);
 	/* Without CAP_SYS_RESOURCE the hard limit caps the sessions runnerd can
-	 * hold (3 fds each, plus its own): scale the counts down to fit. */
-	if (max_level > 0 && nofile < max_level * 3 + FD_MARGIN) {
-		long cap = (nofile - FD_MARGIN) / 3 / 100 * 100;
+	 * hold (one fd each, plus its own): scale the counts down to fit. */
+	if (max_level > 0 && nofile < max_level + FD_MARGIN) {
+		long cap = (nofile - FD_MARGIN) / 100 * 100;
 		int n = 0;
 
 		if (cap < 100) {
@@ -1649,9 +1805,9 @@ main(int argc, char **argv)
 	       daemon_args_text, o.max_seconds);
 	if (clamped_from > 0)
 		printf("note: RLIMIT_NOFILE is %ld and cannot be raised (no CAP_SYS_RESOURCE): runnerd\n"
-		       "      can hold about %ld sessions (3 pipe fds each), so %ld sessions are scaled\n"
+		       "      can hold about %ld idle sessions (an fd each), so %ld sessions are scaled\n"
 		       "      down to %ld\n",
-		       nofile, (nofile - FD_MARGIN) / 3, clamped_from, max_level);
+		       nofile, nofile - FD_MARGIN, clamped_from, max_level);
 	fflush(stdout);
 
 	/* ---- daemon A: sections 1-3 with one live session ---- */
@@ -1693,9 +1849,11 @@ main(int argc, char **argv)
 			uint64_t d = step_deadline(ST_S3);
 
 			progress("3. round trips: floor (pipes to a cat child)");
-			s3_floor(&o, share_of(d, 0.3 / 0.8), &rtts[0]);
+			s3_floor(&o, share_of(d, 0.2), &rtts[0]);
+			progress("3. round trips: floor (a bare nng PAIR1 echo)");
+			s3_pair_floor(&o, share_of(d, 0.25), &rtts[1]);
 			progress("3. round trips: runnerd, 1 live session");
-			s3_runnerd(c, &o, d, 0, &rtts[1]);
+			s3_runnerd(c, &o, d, 0, &rtts[2]);
 		}
 		printf("daemon A: VmRSS %ld KiB after these sections\n", bench_proc_rss_kib(da.pid));
 		runner_client_close(c);
@@ -1745,7 +1903,7 @@ main(int argc, char **argv)
 			sample_daemon(c, db.pid, m);
 			if (o.sec[3] && !bench_interrupted) {
 				progress("3. round trips: runnerd, 1 live session + %ld idle", have);
-				s3_runnerd(c, &o, step_deadline(step + 1), have, &rtts[2 + i]);
+				s3_runnerd(c, &o, step_deadline(step + 1), have, &rtts[3 + i]);
 			}
 			if (m->partial)
 				break;
@@ -1769,30 +1927,25 @@ report:
 		       o.repeat);
 		print_tput(trows, 4);
 	}
-	if (any_rtt(rtts, 2 + o.nlevels)) {
+	if (any_rtt(rtts, 3 + o.nlevels)) {
 		printf("\nRound trip of %d bytes: WriteStdin returns, then the bytes arrive on the\n"
 		       "stream (floor: write to a pipe to cat, read them back from its stdout):\n\n",
 		       RTT_MSG);
-		print_rtt(rtts, 2 + o.nlevels);
+		print_rtt(rtts, 3 + o.nlevels);
 	}
 	if (o.sec[4] && nmems > 0) {
 		printf("\nrunnerd memory with idle `cat` sessions (never attached; VmRSS from\n"
 		       "/proc after 0.5 s; running = Health's count):\n\n");
 		print_mem(mems, nmems);
 	}
-	{
-		char load[64];
-
-		bench_loadavg(load, sizeof(load));
-		printf("\nload average at the end: %s\n", load);
-	}
+	print_targets(trows, rtts, 3 + o.nlevels, mems, nmems);
 
 	/* Exit status. */
 	for (int i = 0; i < 4; i++)
 		for (int k = 0; k < trows[i].n; k++)
 			if (trows[i].run[k].partial || trows[i].run[k].err[0])
 				exit_code = exit_code ? exit_code : 1;
-	for (int i = 0; i < 2 + o.nlevels; i++)
+	for (int i = 0; i < 3 + o.nlevels; i++)
 		if (rtts[i].what != NULL && (rtts[i].partial || rtts[i].err[0]))
 			exit_code = exit_code ? exit_code : 1;
 	for (int i = 0; i < nmems; i++) {

@@ -43,7 +43,7 @@ jh_loop_open(struct job_harness *h)
 	ck_assert_int_eq(loop_new(&h->loop, &st), 0);
 	ck_assert_int_eq(loop_watch_add(h->loop, &h->sig, EPOLLIN, &st), 0);
 	reaper_attach(h->loop);
-	ck_assert_msg(spawners_start(&h->spawners, h->loop, 1, RUNNERD_SPAWNER_PATH, &st) == 0, "%s", st.message);
+	ck_assert_msg(spawners_start(&h->spawners, h->loop, 1, RUNNERD_SPAWNER_PATH, NULL, &st) == 0, "%s", st.message);
 }
 
 void

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "command.h"
+#include "core/loop.h"
 #include "decode_request.h"
 #include "fuzz_targets.h"
 #include "rpc/conncap.h"
@@ -586,6 +587,77 @@ START_TEST(test_dedup_lifecycle)
 }
 END_TEST
 
+
+/* The timers' heap against the obvious model: armed, re-armed and
+ * disarmed at random, every timer still armed fires exactly once, in
+ * deadline order, ties in the order they were (last) armed. */
+#define N_TIMERS 20000
+
+struct probe_timer {
+	struct loop_timer t;
+	uint64_t armed_seq; /* when it was last armed, by this test */
+	int fired;
+};
+
+static struct probe_timer probes[N_TIMERS];
+static struct loop *probe_loop;
+static uint64_t last_when, last_seq, fired_total;
+static bool order_ok = true;
+
+static void
+probe_fired(struct loop_timer *t)
+{
+	struct probe_timer *p = (struct probe_timer *) t;
+
+	if (t->when_us < last_when || (t->when_us == last_when && p->armed_seq < last_seq))
+		order_ok = false;
+	last_when = t->when_us;
+	last_seq = p->armed_seq;
+	p->fired++;
+	fired_total++;
+}
+
+static void
+probe_stop(struct loop_timer *t)
+{
+	loop_stop(probe_loop);
+}
+
+START_TEST(test_loop_timers_order)
+{
+	struct loop_timer stopper = { .cb = probe_stop };
+	uint64_t now = loop_now_us(), seq = 0, x = 88172645463325252ull, expect = 0;
+	rstatus st;
+
+	ck_assert_int_eq(loop_new(&probe_loop, &st), 0);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N_TIMERS; i++) {
+			struct probe_timer *p = &probes[(x >> 7) % N_TIMERS];
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			p->t.cb = probe_fired;
+			if (x % 5 == 0) {
+				loop_timer_disarm(probe_loop, &p->t);
+				continue;
+			}
+			/* Deadlines in the past, many of them equal. */
+			loop_timer_arm(probe_loop, &p->t, now - 1000 - x % 300);
+			p->armed_seq = ++seq;
+		}
+	for (int i = 0; i < N_TIMERS; i++)
+		expect += probes[i].t.armed;
+	/* Due last of all: every other timer has fired by then. */
+	loop_timer_arm(probe_loop, &stopper, now);
+	ck_assert_int_eq(loop_run(probe_loop), 0);
+	ck_assert(order_ok);
+	ck_assert_uint_eq(fired_total, expect);
+	for (int i = 0; i < N_TIMERS; i++) {
+		ck_assert_int_le(probes[i].fired, 1);
+		ck_assert(!probes[i].t.armed);
+	}
+	loop_free(probe_loop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -609,6 +681,7 @@ main(void)
 	tcase_add_test(tc, test_fuzz_corpus_replay);
 	tcase_add_test(tc, test_stream_message_nul_refused);
 	tcase_add_test(tc, test_dedup_lifecycle);
+	tcase_add_test(tc, test_loop_timers_order);
 	suite_add_tcase(s, tc);
 	failed = unit_run_suite(s);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -32,6 +32,9 @@ struct sp {
 	pid_t pid;
 	int stage, err;
 	struct spawner_exit ex;
+	int fds[4];        /* runnerd's ends that came with SPAWNED */
+	int back[4];       /* ...and those that came back later (FD): fd, or -2 for "closed" */
+	bool came_back[4];
 };
 
 static struct loop *loop;
@@ -69,17 +72,28 @@ setup(void)
 	sigw.cb = sig_cb;
 	ck_assert_int_eq(loop_new(&loop, &st), 0);
 	ck_assert_int_eq(loop_watch_add(loop, &sigw, EPOLLIN, &st), 0);
-	ck_assert_msg(spawners_start(&spawners, loop, 2, RUNNERD_SPAWNER_PATH, &st) == 0, "%s", st.message);
+	ck_assert_msg(spawners_start(&spawners, loop, 2, RUNNERD_SPAWNER_PATH, NULL, &st) == 0, "%s", st.message);
 	guard.cb = guard_cb;
 }
 
 static void
-on_spawned(struct spawn_watch *w, pid_t pid)
+on_spawned(struct spawn_watch *w, pid_t pid, const int fds[4])
 {
 	struct sp *s = (struct sp *) w;
 
 	s->spawned = true;
 	s->pid = pid;
+	memcpy(s->fds, fds, sizeof(s->fds));
+	loop_stop(s->loop);
+}
+
+static void
+on_fd(struct spawn_watch *w, int which, int fd)
+{
+	struct sp *s = (struct sp *) w;
+
+	s->came_back[which] = true;
+	s->back[which] = fd < 0 ? -2 : fd;
 	loop_stop(s->loop);
 }
 
@@ -104,7 +118,7 @@ on_exited(struct spawn_watch *w, const struct spawner_exit *ex)
 	loop_stop(s->loop);
 }
 
-static const struct spawn_watch_ops ops = { on_spawned, on_failed, on_exited };
+static const struct spawn_watch_ops ops = { on_spawned, on_failed, on_exited, on_fd };
 
 /* Run the loop until `flag` is set (each callback stops the loop). */
 static void
@@ -138,7 +152,32 @@ start(struct sp *s, const struct spawner_req *r, const int *fds, int n)
 	memset(s, 0, sizeof(*s));
 	s->w.ops = &ops;
 	s->loop = loop;
+	for (int t = 0; t < 4; t++)
+		s->fds[t] = s->back[t] = -1;
 	ck_assert_msg(spawner_spawn(spawners, &s->w, r, fds, n, &st) == 0, "%s", st.message);
+}
+
+/* Read `fd` to EOF (blocking or not: wait with poll); a static buffer. */
+static char *
+read_all(int fd)
+{
+	static char buf[65536];
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		ck_assert_int_gt(poll(&pfd, 1, 10000), 0);
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		got += (size_t) n;
+	}
+	buf[got] = '\0';
+	return buf;
 }
 
 /* Spawn with stdout on a pipe; wait for the end; return what it printed. */
@@ -146,20 +185,16 @@ static char *
 run_capture(const struct spawner_req *r0, struct sp *s)
 {
 	struct spawner_req r = *r0;
-	static char out[65536];
-	size_t got = 0;
+	char *out;
 	int p[2];
-	ssize_t n;
 
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	r.fd_map[1] = 0;
 	start(s, &r, &p[1], 1);
 	close(p[1]);
 	run_until(&s->exited);
-	while ((n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
-		got += (size_t) n;
+	out = read_all(p[0]);
 	close(p[0]);
-	out[got] = '\0';
 	return out;
 }
 
@@ -565,6 +600,145 @@ START_TEST(test_many_concurrent)
 }
 END_TEST
 
+
+
+/* The spawner makes the stdio pipes: runnerd's ends arrive non-blocking
+ * with SPAWNED, the child's are its 0-2 and nothing else is open. */
+START_TEST(test_spawner_makes_pipes)
+{
+	char *argv[] = { "/bin/sh", "-c", "read x; echo \"out=$x\"; echo err >&2; ls /proc/self/fd | wc -l", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+
+	r.fd_map[0] = r.fd_map[1] = r.fd_map[2] = SPAWNER_FD_PIPE;
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	for (int t = 0; t < 3; t++) {
+		ck_assert_int_ge(s.fds[t], 0);
+		ck_assert(fcntl(s.fds[t], F_GETFL) & O_NONBLOCK);
+		ck_assert(fcntl(s.fds[t], F_GETFD) & FD_CLOEXEC);
+	}
+	ck_assert_int_eq(s.fds[3], -1);
+	ck_assert_int_eq(write(s.fds[0], "hi\n", 3), 3);
+	close(s.fds[0]);
+	ck_assert_str_eq(read_all(s.fds[1]), "out=hi\n4\n");
+	ck_assert_str_eq(read_all(s.fds[2]), "err\n");
+	close(s.fds[1]);
+	close(s.fds[2]);
+	run_until(&s.exited);
+	ck_assert(WIFEXITED(s.ex.wstatus) && WEXITSTATUS(s.ex.wstatus) == 0);
+	ck_assert_uint_eq(spawners_live(spawners), 0);
+}
+END_TEST
+
+/* Parked ends stay in the spawner: stdin until taken, stderr until it has
+ * something to read; one that hangs up empty comes back as "closed". */
+START_TEST(test_parked_ends)
+{
+	char *argv[] = { "/bin/sh", "-c", "read x; echo \"got $x\" >&2; read y; echo \"out $y\"", NULL };
+	char *quiet[] = { "/bin/sh", "-c", "sleep 0.2", NULL };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+
+	r.fd_map[0] = r.fd_map[1] = r.fd_map[2] = SPAWNER_FD_PIPE;
+	r.park = 1u << 0 | 1u << 2;
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	ck_assert_int_eq(s.fds[0], -1);
+	ck_assert_int_ge(s.fds[1], 0);
+	ck_assert_int_eq(s.fds[2], -1);
+	ck_assert(spawn_watch_parked(&s.w, 0) && spawn_watch_parked(&s.w, 2) && !spawn_watch_parked(&s.w, 1));
+	ck_assert_int_eq(spawn_watch_take(&s.w, 0), 0);
+	run_until(&s.came_back[0]);
+	ck_assert_int_ge(s.back[0], 0);
+	ck_assert(!spawn_watch_parked(&s.w, 0));
+	ck_assert_int_eq(spawn_watch_take(&s.w, 0), -ESRCH);
+	ck_assert_int_eq(write(s.back[0], "one\n", 4), 4);
+	/* stderr has something to read: it comes back by itself. */
+	run_until(&s.came_back[2]);
+	ck_assert_int_ge(s.back[2], 0);
+	ck_assert_int_eq(write(s.back[0], "two\n", 4), 4);
+	close(s.back[0]);
+	ck_assert_str_eq(read_all(s.fds[1]), "out two\n");
+	ck_assert_str_eq(read_all(s.back[2]), "got one\n");
+	close(s.fds[1]);
+	close(s.back[2]);
+	run_until(&s.exited);
+	ck_assert_uint_eq(spawners_live(spawners), 0);
+
+	/* Quiet to the end: stderr comes back closed, with no fd; a stdin
+	 * dropped unused is the child's EOF. */
+	r = req_of(quiet);
+	r.fd_map[0] = r.fd_map[1] = r.fd_map[2] = SPAWNER_FD_PIPE;
+	r.park = 1u << 0 | 1u << 2;
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	spawn_watch_drop(&s.w, 0);
+	ck_assert(!spawn_watch_parked(&s.w, 0));
+	run_until(&s.came_back[2]);
+	ck_assert_int_eq(s.back[2], -2);
+	ck_assert_str_eq(read_all(s.fds[1]), "");
+	close(s.fds[1]);
+	if (!s.exited)
+		run_until(&s.exited);
+	ck_assert_uint_eq(spawners_live(spawners), 0);
+}
+END_TEST
+
+/* Hundreds of parked ends in the spawner reach no later child (which sees
+ * only its 0-2), and a forgotten child's ends are closed: its cat sees
+ * EOF on stdin and ends. */
+START_TEST(test_parked_ends_stay_out_of_children)
+{
+	enum { N = 300 };
+	static struct sp idle[N];
+	char *cat[] = { "/bin/cat", NULL };
+	char *count[] = { "/bin/sh", "-c", "ls /proc/self/fd | wc -l", NULL };
+	struct spawner_req r = req_of(cat);
+	struct sp s;
+
+	r.fd_map[0] = r.fd_map[1] = r.fd_map[2] = SPAWNER_FD_PIPE;
+	r.park = 1u << 0 | 1u << 2;
+	for (int i = 0; i < N; i++) {
+		start(&idle[i], &r, NULL, 0);
+		run_until(&idle[i].spawned);
+	}
+	r = req_of(count);
+	r.fd_map[1] = SPAWNER_FD_PIPE;
+	start(&s, &r, NULL, 0);
+	run_until(&s.spawned);
+	ck_assert_str_eq(read_all(s.fds[1]), "4\n");
+	close(s.fds[1]);
+	run_until(&s.exited);
+	/* Forgotten: the spawner closes their stdin, cat sees EOF and ends. */
+	for (int i = 0; i < N; i++) {
+		spawn_watch_forget(&idle[i].w);
+		close(idle[i].fds[1]);
+		ck_assert(gone_soon(idle[i].pid));
+	}
+}
+END_TEST
+
+
+/* runnerd raises its own RLIMIT_NOFILE; commands get back the one it
+ * started with (unless their request sets one, as above). */
+START_TEST(test_children_get_the_starting_nofile)
+{
+	char *argv[] = { "/bin/sh", "-c", "ulimit -Sn; ulimit -Hn", NULL };
+	struct rlimit start = { 256, 512 };
+	struct spawner_req r = req_of(argv);
+	struct sp s;
+	rstatus st;
+
+	spawners_free(spawners);
+	ck_assert_msg(spawners_start(&spawners, loop, 1, RUNNERD_SPAWNER_PATH, &start, &st) == 0, "%s", st.message);
+	ck_assert_str_eq(run_capture(&r, &s), "256\n512\n");
+	r.n_rlimits = 1;
+	r.rlimits[0] = (struct spawner_rlimit){ RLIMIT_NOFILE, 64, 64 };
+	ck_assert_str_eq(run_capture(&r, &s), "64\n64\n");
+}
+END_TEST
+
 /* Malformed bodies never decode; valid ones round-trip. */
 START_TEST(test_wire_roundtrip)
 {
@@ -627,6 +801,10 @@ main(void)
 	tcase_add_test(tc, test_spawner_death);
 	tcase_add_test(tc, test_runnerd_gone_kills_children);
 	tcase_add_test(tc, test_many_concurrent);
+	tcase_add_test(tc, test_spawner_makes_pipes);
+	tcase_add_test(tc, test_parked_ends);
+	tcase_add_test(tc, test_parked_ends_stay_out_of_children);
+	tcase_add_test(tc, test_children_get_the_starting_nofile);
 	tcase_add_test(tc, test_wire_roundtrip);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
