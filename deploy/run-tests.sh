@@ -141,8 +141,13 @@ if [[ "${SANITIZERS:-1}" != 0 ]]; then
 	fi
 	if part "build ($build_dir-tsan: thread)" \
 		env BUILD_DIR="$build_dir-tsan" ./deploy/build.sh -DRUNNERD_SANITIZE=thread; then
+		# The soak test runs in the plain suite and under ASan, not here:
+		# ten times slower under TSan, its restart-heavy load does not fit
+		# the budget, and its clients hit nng 1.5.2's nng_close hang while
+		# runnerd restarts (a client thread stuck in nng_close for good).
+		echo "run-tests.sh: the TSan run leaves out the soak test too (see run-tests.sh)"
 		part "integration tests under TSan" sanitized_suite "$build_dir-tsan" "${TSAN_SUITE_TIMEOUT:-1800}" \
-			-L integration -E '^(test_k8s_manifests|bench_quick)$' || true
+			-L integration -E '^(test_k8s_manifests|bench_quick|soak)$' || true
 	fi
 fi
 finish
