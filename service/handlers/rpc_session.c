@@ -236,9 +236,10 @@ rpc_read_output(struct call *c)
 {
 	const Runner__V1__ReadOutputRequest *req = (const Runner__V1__ReadOutputRequest *) c->request;
 	Runner__V1__ReadOutputResponse resp = RUNNER__V1__READ_OUTPUT_RESPONSE__INIT;
-	struct session *s = access_output(c, req->session_id, &req->stream_secret);
+	/* Read before access_output: a refusal answers, and frees, the call. */
 	size_t max = req->max_bytes == 0 || req->max_bytes > READ_OUTPUT_MAX ? READ_OUTPUT_MAX
 									     : req->max_bytes;
+	struct session *s = access_output(c, req->session_id, &req->stream_secret);
 	const struct outbuf *out, *err;
 	rstatus st;
 
