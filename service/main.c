@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -22,7 +23,6 @@
 #include "core/probes.h"
 #include "core/notify.h"
 #include "config/conf.h"
-#include "core/nofile.h"
 #include "config/options.h"
 #include "config/profiles.h"
 #include "core/ledger.h"
@@ -217,13 +217,20 @@ recover_backends(void)
 }
 
 /* Connections and processes share one descriptor limit: as high as this
- * process may have it, with a reserve kept for connections (fdlimit.h). */
+ * process may have it, with a reserve kept for connections (fdlimit.h).
+ * *start gets the limit runnerd started with, which its commands get back.
+ * Enough for everything runnerd admits: an idle session holds one fd, a busy
+ * one three, a Run up to four. */
 static void
-raise_fd_limit(void)
+raise_fd_limit(const struct runnerd *d, struct rlimit *start)
 {
+	uint64_t want = (uint64_t) d->cfg.max_sessions * 3 + (uint64_t) d->cfg.max_inflight * 4 + 256;
 	uint64_t was = 0, now = 0;
-	int rv = fdlimit_raise(&was, &now);
+	int rv;
 
+	if (getrlimit(RLIMIT_NOFILE, start) != 0)
+		start->rlim_cur = start->rlim_max = RLIM_INFINITY;
+	rv = fdlimit_raise(&was, &now);
 	if (rv < 0)
 		log_msg("warning", "open files: raising the soft limit to the hard one: %s; limit %llu, %u kept for connections",
 			strerror(-rv), (unsigned long long) now, fdlimit_reserve());
@@ -233,6 +240,12 @@ raise_fd_limit(void)
 	else
 		log_msg("info", "open files: limit %llu; %u kept for connections", (unsigned long long) now,
 			fdlimit_reserve());
+	if (now < want)
+		log_msg(now < (uint64_t) d->cfg.max_sessions + 256 ? "warning" : "info",
+			"open files limited to %llu (the hard limit; %llu would let --max-sessions %u all be busy): "
+			"about %llu idle sessions fit",
+			(unsigned long long) now, (unsigned long long) want, d->cfg.max_sessions,
+			(unsigned long long) (now > 512 ? now - 256 : 256));
 }
 
 /* The config is loaded, each profile checked against its backend, before
@@ -257,27 +270,10 @@ load_config(struct runnerd *d)
 	return 0;
 }
 
-/* Enough fds for every session and call runnerd admits (nofile.h): an
- * idle session holds one, a busy one three, a Run up to four. */
-static void
-raise_nofile(struct runnerd *d, struct nofile *nf)
-{
-	rlim_t want = (rlim_t) d->cfg.max_sessions * 3 + (rlim_t) d->cfg.max_inflight * 4 + 256;
-	unsigned long long have;
-
-	if (nofile_raise(want, nf))
-		return;
-	have = (unsigned long long) nf->now.rlim_cur;
-	log_msg(have < (unsigned long long) d->cfg.max_sessions + 256 ? "warning" : "info",
-		"open files limited to %llu (the hard limit; %llu would let --max-sessions %u all be busy): "
-		"about %llu idle sessions fit",
-		have, (unsigned long long) want, d->cfg.max_sessions, have > 512 ? have - 256 : 256);
-}
-
 /* The processes that create commands (run/spawner.h): one per CPU unless
  * told, found beside runnerd like the other helpers. */
 static int
-start_spawners(struct runnerd *d, const struct nofile *nf)
+start_spawners(struct runnerd *d, const struct rlimit *nofile_start)
 {
 	char path[PATH_MAX];
 	unsigned n = d->cfg.spawners;
@@ -287,7 +283,7 @@ start_spawners(struct runnerd *d, const struct nofile *nf)
 	if (n == 0)
 		n = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned) cpus;
 	if (helper_path("runnerd-spawner", NULL, path, sizeof(path), &st) < 0 ||
-	    spawners_start(&d->spawners, d->loop, n, path, &nf->start, &st) < 0) {
+	    spawners_start(&d->spawners, d->loop, n, path, nofile_start, &st) < 0) {
 		log_msg("error", "%s", st.message);
 		return -1;
 	}
@@ -339,15 +335,13 @@ serve(struct runnerd *d)
 		.ttl_us = d->cfg.dedup_ttl_ms * 1000u,
 	};
 	struct docker_pools_config pcfg;
-	struct nofile nf;
+	struct rlimit nofile_start;
 	struct signals sigs = { .d = d };
 	sigset_t set;
 	rstatus st;
 	int rv;
 
-	/* First: fdlimit notes the limit in force once raised. */
-	raise_nofile(d, &nf);
-	raise_fd_limit();
+	raise_fd_limit(d, &nofile_start);
 	security_listeners(d, &tcfg.listen);
 	security_listeners(d, &scfg);
 	if (block_signals(&set) != 0 || (sigs.w.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
@@ -382,7 +376,7 @@ serve(struct runnerd *d)
 		log_msg("warning", "killed %d process group(s) left running by a previous runnerd", rv);
 	}
 	recover_backends();
-	if (start_spawners(d, &nf) < 0)
+	if (start_spawners(d, &nofile_start) < 0)
 		return 1;
 	d->launcher = (struct launcher){
 		.loop = d->loop,

@@ -34,7 +34,9 @@
  * *was and *now (may be NULL) get the soft limit before and after. 0, or
  * -errno when the limit could not be read or raised (the one in force then
  * stays, and is what the reserve is taken from). Commands get the limit
- * runnerd started with back (core/nofile.h). */
+ * runnerd started with back (main reads it first and hands it to the
+ * spawners), so a program that walks every possible fd, or uses select(),
+ * sees what it would have seen without runnerd. */
 int fdlimit_raise(uint64_t *was, uint64_t *now);
 
 /* The soft limit in force, and the descriptors kept for connections. */
