@@ -147,11 +147,14 @@ write_config(const char *path)
 			   "    backend: firejail\n"
 			   "    network: none\n"
 			   "    filesystem:\n"
+			   "      read_only: [\"%.*s\"]\n"
 			   "      read_write: [\"%s\"]\n"
 			   "    limits:\n"
 			   "      timeout: 60s\n"
 			   "      processes: 32\n",
-			soak.dir);
+			/* soak_gen's directory: a build tree under /tmp is hidden
+			 * by the private /tmp otherwise. */
+			(int) (strrchr(soak.gen_path, '/') - soak.gen_path), soak.gen_path, soak.dir);
 	if (soak.docker)
 		fprintf(f, "  - name: box\n"
 			   "    backend: docker\n"
