@@ -39,6 +39,10 @@ fi
 build_dir=${BUILD_DIR:-build}
 status=0
 times=()
+# What failed, in a few lines per part, printed again at the very end: a
+# CI log is often read from its tail.
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 
 # part NAME COMMAND...: run it, note its wall time and outcome.
 part() {
@@ -53,6 +57,10 @@ part() {
 }
 
 finish() {
+	if [[ -s $failures ]]; then
+		echo "=== run-tests.sh: what failed"
+		head -n 80 "$failures"
+	fi
 	echo "=== run-tests.sh: wall time per part"
 	printf '%s\n' "${times[@]}"
 	exit "$status"
@@ -84,11 +92,20 @@ extra=(${CTEST_ARGS:-})
 # suite BUILD_DIR TIMEOUT [CTEST ARGS...]
 # --no-tests=error: a suite that registered nothing must not pass.
 suite() {
-	local dir=$1 limit=$2
+	local dir=$1 limit=$2 rc=0
 	shift 2
+	rm -f "$dir/Testing/Temporary/LastTestsFailed.log"
 	timeout --kill-after=30 "$limit" \
 		ctest --test-dir "$dir" --output-on-failure --no-tests=error \
-		--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}" "$@"
+		--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}" "$@" || rc=$?
+	if [[ $rc != 0 ]]; then
+		{
+			echo "$dir: ctest exit status $rc$([[ $rc == 124 ]] && echo " (the suite's bound, $limit s, ran out)")"
+			[[ -f $dir/Testing/Temporary/LastTestsFailed.log ]] &&
+				sed 's/^/    failed: /' "$dir/Testing/Temporary/LastTestsFailed.log"
+		} >>"$failures"
+	fi
+	return "$rc"
 }
 
 # sanitized_suite BUILD_DIR TIMEOUT [CTEST ARGS...]: the suite with the
@@ -110,7 +127,13 @@ sanitized_suite() {
 			# LeakSanitizer's tracer prints only "Unable to get registers"
 			# when the process it checks is SIGKILLed during its exit-time
 			# check (the soak test kills clients): no check, no finding.
-			grep -qvE '^==[0-9]+==Unable to get registers from thread [0-9]+\.$|^$' "$f" && findings=$((findings + 1))
+			if grep -qvE '^==[0-9]+==Unable to get registers from thread [0-9]+\.$|^$' "$f"; then
+				findings=$((findings + 1))
+				{
+					echo "$f:"
+					grep -m 3 -E 'ERROR|SUMMARY|WARNING: ThreadSanitizer|runtime error' "$f" | sed 's/^/    /'
+				} >>"$failures"
+			fi
 		done
 		echo "run-tests.sh: $findings sanitizer finding(s) in $reports" >&2
 		[[ $rc != 0 || $findings == 0 ]] || rc=1
@@ -124,8 +147,18 @@ part "suite" suite "$build_dir" "${SUITE_TIMEOUT:-1500}" || true
 # corpus, with its own clang build: a crash, a sanitizer report or a failed
 # oracle fails the run (tests/fuzz/run-fuzz.sh). FUZZ_SECONDS=0 skips it.
 if [[ "${FUZZ_SECONDS:-60}" != 0 ]]; then
+	fuzz_dir="$(realpath -m "$build_dir")-fuzz"
+	rm -f "$fuzz_dir/summary.txt"
 	part "fuzz (${FUZZ_SECONDS:-60} s per target)" \
-		env FUZZ_BUILD_DIR="$(realpath -m "$build_dir")-fuzz" tests/fuzz/run-fuzz.sh "${FUZZ_SECONDS:-60}" || true
+		env FUZZ_BUILD_DIR="$fuzz_dir" tests/fuzz/run-fuzz.sh "${FUZZ_SECONDS:-60}" ||
+		{
+			echo "fuzz:"
+			if [[ -f $fuzz_dir/summary.txt ]]; then
+				grep -v '^fuzz_[a-z_]* *ok ' "$fuzz_dir/summary.txt" | sed 's/^/    /'
+			else
+				echo "    no summary (see the fuzz part above; build log: $fuzz_dir/build.log)"
+			fi
+		} >>"$failures"
 fi
 
 if [[ "${SANITIZERS:-1}" != 0 ]]; then

@@ -14,7 +14,8 @@
 # kept under $FUZZ_BUILD_DIR/findings/<target>/ and the fuzzer's output in
 # $FUZZ_BUILD_DIR/runs/<target>/fuzz.log; reproduce with
 #   $FUZZ_BUILD_DIR/tests/fuzz/fuzz_<target> <input>
-# and, once fixed, add the input to tests/fuzz/corpus/fuzz_<target>/ (the
+# The summary lines are also kept in $FUZZ_BUILD_DIR/summary.txt.
+# Once fixed, add the input to tests/fuzz/corpus/fuzz_<target>/ (the
 # unit suite replays every corpus file). Exits 2 if the build fails.
 #
 # Needs clang and libclang-rt-14-dev (deploy/install-deps.sh installs them)
@@ -65,7 +66,9 @@ field() { # field NAME LOGFILE: the last value printed after "NAME: "
 }
 
 failed=0
+summary=$build/summary.txt
 : >"$build/protobuf-c-ub.txt"
+: >"$summary"
 for t in "${targets[@]}"; do
 	run=$build/runs/$t
 	findings=$build/findings/$t
@@ -95,13 +98,15 @@ for t in "${targets[@]}"; do
 		verdict=FINDING
 		failed=1
 	fi
-	printf 'fuzz_%-15s %-7s execs=%s exec/s=%s cov=%s ft=%s corpus=%s files/%s bytes findings=%s\n' \
-		"$t" "$verdict" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$files" "$bytes" "$found"
-	if [[ $verdict != ok ]]; then
-		grep -E "ERROR|runtime error|oracle failed|^  [^ ]|SUMMARY|Test unit written" "$run/fuzz.log" |
-			grep -v '_deps/protobuf-c' | head -n 20 | sed 's/^/    /'
-		echo "    exit status $rc; log: $run/fuzz.log; inputs: $findings/"
-	fi
+	{
+		printf 'fuzz_%-15s %-7s execs=%s exec/s=%s cov=%s ft=%s corpus=%s files/%s bytes findings=%s\n' \
+			"$t" "$verdict" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$files" "$bytes" "$found"
+		if [[ $verdict != ok ]]; then
+			grep -E "ERROR|runtime error|oracle failed|^  [^ ]|SUMMARY|Test unit written|^==[0-9]+==" "$run/fuzz.log" |
+				grep -v '_deps/protobuf-c' | head -n 20 | sed 's/^/    /'
+			echo "    exit status $rc; log: $run/fuzz.log; inputs: $findings/"
+		fi
+	} | tee -a "$summary"
 done
 if [[ -s $build/protobuf-c-ub.txt ]]; then
 	echo "undefined behaviour inside protobuf-c (Debian's 1.4.1 source; its bugs, not runnerd findings):"
