@@ -10,6 +10,9 @@
 # when it is there. SKIP_DEPS=1 skips that step. CTEST_ARGS adds ctest
 # arguments (e.g. CTEST_ARGS="-R spawn"). TEST_TIMEOUT bounds each test
 # (default 300 s), SUITE_TIMEOUT the whole ctest run (default 1500 s).
+# A failed test runs once more (TEST_ATTEMPTS, default 2; 1: never): it
+# fails the run only if it fails again, and either way the end of the
+# output names it.
 # SKIP_DOCKER=1 skips starting dockerd and building the docker test image.
 #
 # After the suite, the same tests on sanitizer builds (tests/sanitizers/):
@@ -92,18 +95,31 @@ extra=(${CTEST_ARGS:-})
 # suite BUILD_DIR TIMEOUT [CTEST ARGS...]
 # --no-tests=error: a suite that registered nothing must not pass.
 suite() {
-	local dir=$1 limit=$2 rc=0
+	local dir=$1 limit=$2 rc=0 log=$1/ctest.log
 	shift 2
 	rm -f "$dir/Testing/Temporary/LastTestsFailed.log"
 	timeout --kill-after=30 "$limit" \
 		ctest --test-dir "$dir" --output-on-failure --no-tests=error \
-		--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}" "$@" || rc=$?
+		--repeat until-pass:"${TEST_ATTEMPTS:-2}" \
+		--timeout "${TEST_TIMEOUT:-300}" "${extra[@]}" "$@" 2>&1 | tee "$log" || rc=$?
 	if [[ $rc != 0 ]]; then
 		{
 			echo "$dir: ctest exit status $rc$([[ $rc == 124 ]] && echo " (the suite's bound, $limit s, ran out)")"
 			[[ -f $dir/Testing/Temporary/LastTestsFailed.log ]] &&
 				sed 's/^/    failed: /' "$dir/Testing/Temporary/LastTestsFailed.log"
 		} >>"$failures"
+	fi
+	# A test that failed and then passed is still reported: the retry keeps
+	# a machine's bad moment from failing the run, not a flaky test from
+	# being seen (its failed attempt's output is in the log above).
+	local retried
+	retried=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*\*\*\*.*/\1/p' "$log" | sort -u)
+	if [[ -n $retried ]]; then
+		for t in $retried; do
+			if grep -qE "Test +#[0-9]+: $t \.+ +Passed" "$log"; then
+				echo "$dir: $t failed once, passed on its second attempt"
+			fi
+		done >>"$failures"
 	fi
 	return "$rc"
 }

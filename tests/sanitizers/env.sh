@@ -18,8 +18,8 @@
 sanitizer_reports=$(mkdir -p "${1:?usage: . env.sh REPORT_DIR}" && cd "$1" && pwd)
 sanitizer_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=86:log_path=$sanitizer_reports/asan"
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=86:log_exe_name=1:log_path=$sanitizer_reports/asan"
 export LSAN_OPTIONS="suppressions=$sanitizer_dir/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$sanitizer_reports/ubsan"
-export TSAN_OPTIONS="halt_on_error=1:exitcode=88:second_deadlock_stack=1:log_path=$sanitizer_reports/tsan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_exe_name=1:log_path=$sanitizer_reports/ubsan"
+export TSAN_OPTIONS="halt_on_error=1:exitcode=88:second_deadlock_stack=1:log_exe_name=1:log_path=$sanitizer_reports/tsan"
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
