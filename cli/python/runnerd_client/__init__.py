@@ -17,6 +17,11 @@ Drive a session::
     for kind, offset, data in s.stream():
         ...
 
+Over the network, runnerd listens on ``tls+tcp://`` (mutual TLS)::
+
+    Client("tls+tcp://runner.internal:7300", tls_ca="ca.crt",
+           tls_cert="client.crt", tls_key="client.key", token=...)
+
 Every failure is a :class:`RunnerError` subclass named after its
 runner.v1 StatusCode (:class:`NotFound`, :class:`InvalidArgument`...).
 The messages of runner.proto are available as ``runnerd_client.pb`` for
@@ -31,9 +36,10 @@ from .errors import (STATUS_CODES, Aborted, AlreadyExists, Cancelled, DataLoss, 
                      Unavailable, Unimplemented, Unknown, code_name, error_for)
 from .results import BackendHealth, Health, RunResult, SessionInfo
 from .session import Chunk, Session, Stream
+from .tls import TlsSettings
 
 __all__ = [
-    "Client", "Session", "Stream", "Chunk", "RunResult", "SessionInfo", "Health", "BackendHealth",
+    "Client", "Session", "Stream", "Chunk", "TlsSettings", "RunResult", "SessionInfo", "Health", "BackendHealth",
     "DEFAULT_ADDR", "default_address", "command_spec", "session_owner", "pb",
     "RunnerError", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
     "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",

@@ -30,6 +30,8 @@ EADDRINVAL = 15
 ECONNRESET = 19
 ECANCELED = 20
 ECONNSHUT = 31
+ECRYPTO = 26
+EPEERAUTH = 27
 
 # Flags and special durations.
 FLAG_NONBLOCK = 2
@@ -43,6 +45,11 @@ OPT_RECVMAXSZ = b"recv-size-max"
 OPT_RECONNMINT = b"reconnect-time-min"
 OPT_RECONNMAXT = b"reconnect-time-max"
 OPT_REQ_RESENDTIME = b"req:resend-time"
+OPT_TLS_CONFIG = b"tls-config"
+
+# TLS (nng/supplemental/tls/tls.h).
+TLS_MODE_CLIENT = 0
+TLS_AUTH_MODE_REQUIRED = 2
 
 # Pipe events (enum nng_pipe_ev).
 PIPE_EV_ADD_POST = 1
@@ -87,6 +94,16 @@ def _declare(lib: ctypes.CDLL) -> None:
         "nng_socket_set_int": (i, [h, cp, i]),
         "nng_dial": (i, [h, cp, ctypes.POINTER(h), i]),
         "nng_dialer_set_ms": (i, [h, cp, ctypes.c_int32]),
+        "nng_dialer_create": (i, [ctypes.POINTER(h), h, cp]),
+        "nng_dialer_set_ptr": (i, [h, cp, vp]),
+        "nng_dialer_start": (i, [h, i]),
+        "nng_dialer_close": (i, [h]),
+        "nng_tls_config_alloc": (i, [ctypes.POINTER(vp), i]),
+        "nng_tls_config_free": (None, [vp]),
+        "nng_tls_config_ca_file": (i, [vp, cp]),
+        "nng_tls_config_auth_mode": (i, [vp, i]),
+        "nng_tls_config_server_name": (i, [vp, cp]),
+        "nng_tls_config_own_cert": (i, [vp, cp, cp, cp]),
         "nng_strerror": (cp, [i]),
         "nng_ctx_open": (i, [ctypes.POINTER(h), h]),
         "nng_ctx_close": (i, [h]),
@@ -241,12 +258,23 @@ class Socket:
         """Set an integer option."""
         _check(self._n.nng_socket_set_int(self._h, name, value), name.decode())
 
-    def dial(self, url: str) -> "Dialer":
+    def dial(self, url: str, tls: Optional["TlsConfig"] = None, *, wait: bool = False) -> "Dialer":
         """Dial ``url`` in the background: nng keeps (re)connecting on its own
-        (see :meth:`Dialer.set_ms` for the pace)."""
+        (see :meth:`Dialer.set_ms` for the pace). ``tls``: the configuration
+        of a ``tls+tcp://`` dial (the dialer keeps its own reference).
+        ``wait``: the first attempt happens here, and its failure raises."""
         d = _Handle()
-        _check(self._n.nng_dial(self._h, url.encode(), ctypes.byref(d), FLAG_NONBLOCK),
-               f"dial {url}")
+        if tls is None:
+            _check(self._n.nng_dial(self._h, url.encode(), ctypes.byref(d),
+                                    0 if wait else FLAG_NONBLOCK), f"dial {url}")
+            return Dialer(d)
+        _check(self._n.nng_dialer_create(ctypes.byref(d), self._h, url.encode()), f"dial {url}")
+        rv = self._n.nng_dialer_set_ptr(d, OPT_TLS_CONFIG, tls.ptr)
+        if rv == 0:
+            rv = self._n.nng_dialer_start(d, 0 if wait else FLAG_NONBLOCK)
+        if rv != 0:
+            self._n.nng_dialer_close(d)
+            raise NngError(rv, f"dial {url}")
         return Dialer(d)
 
     def on_pipe_event(self, event: int, fn: Callable[[], None]) -> None:
@@ -301,6 +329,39 @@ class Dialer:
     def set_ms(self, name: bytes, ms: int) -> None:
         """Set a duration option of this dialer alone (e.g. OPT_RECONNMINT)."""
         _check(lib().nng_dialer_set_ms(self._h, name, ms), name.decode())
+
+
+class TlsConfig:
+    """A client-side nng_tls_config: the CA the server's certificate must
+    chain to (always verified), the name it must carry, and optionally our
+    own certificate and key (PEM text) for mutual TLS."""
+
+    def __init__(self, ca_file: str, server_name: str, cert_pem: Optional[bytes] = None,
+                 key_pem: Optional[bytes] = None) -> None:
+        self._n = lib()
+        self._p = ctypes.c_void_p()
+        _check(self._n.nng_tls_config_alloc(ctypes.byref(self._p), TLS_MODE_CLIENT), "TLS")
+        try:
+            _check(self._n.nng_tls_config_ca_file(self._p, ca_file.encode()), f"TLS CA {ca_file}")
+            _check(self._n.nng_tls_config_auth_mode(self._p, TLS_AUTH_MODE_REQUIRED), "TLS")
+            _check(self._n.nng_tls_config_server_name(self._p, server_name.encode()), "TLS")
+            if cert_pem is not None:
+                _check(self._n.nng_tls_config_own_cert(self._p, cert_pem, key_pem, None),
+                       "TLS certificate and key")
+        except NngError:
+            self.free()
+            raise
+
+    @property
+    def ptr(self) -> ctypes.c_void_p:
+        """The nng_tls_config pointer."""
+        return self._p
+
+    def free(self) -> None:
+        """Drop our reference (dialers keep theirs); idempotent."""
+        if self._p:
+            self._n.nng_tls_config_free(self._p)
+            self._p = ctypes.c_void_p()
 
 
 class Context:

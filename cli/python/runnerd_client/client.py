@@ -33,6 +33,7 @@ from .errors import (DeadlineExceeded, Internal, InvalidArgument, ResourceExhaus
                      error_for)
 from .results import Health, RunResult, SessionInfo
 from .session import Session
+from .tls import TlsSettings
 
 #: The address used when neither the argument nor $RUNNERD_ADDR names one.
 DEFAULT_ADDR = "ipc:///run/runnerd/runnerd.sock"
@@ -159,7 +160,7 @@ class Client:
     """A connection to runnerd.
 
     Args:
-        addr: ``ipc:///path`` or ``tcp://host:port``; None: ``$RUNNERD_ADDR``
+        addr: ``ipc:///path``, ``tls+tcp://host:port`` or ``tcp://host:port``; None: ``$RUNNERD_ADDR``
             or ``ipc:///run/runnerd/runnerd.sock``. Several, separated by
             commas, are all dialed and calls spread over them (a fleet).
         connect_timeout: seconds a call waits for a connection before
@@ -175,6 +176,16 @@ class Client:
             ``authorization: Bearer <token>``) and every stream attach;
             None: ``$RUNNERD_TOKEN`` if set. A token runnerd does not know
             is :class:`~runnerd_client.Unauthenticated`.
+        tls_ca: for ``tls+tcp://`` addresses (required there), the CA file
+            (PEM) runnerd's certificate must chain to; None:
+            ``$RUNNERD_TLS_CA``. runnerd's certificate must name the
+            address's host, or ``tls_server_name``.
+        tls_cert, tls_key: our certificate and its key (PEM files) for a
+            listener that wants client certificates (mutual TLS); None:
+            ``$RUNNERD_TLS_CERT``, ``$RUNNERD_TLS_KEY``.
+
+    Session streams and a fleet's other runnerds are dialed with the same
+    token and TLS settings.
 
     A Client is a context manager; :meth:`close` it when done. It may be
     shared between threads.
@@ -182,9 +193,12 @@ class Client:
 
     def __init__(self, addr: Optional[str] = None, *, connect_timeout: float = 3.0,
                  call_timeout: float = 30.0, max_request_bytes: int = DEFAULT_MAX_REQUEST,
-                 token: Optional[str] = None):
+                 token: Optional[str] = None, tls_ca: Optional[str] = None,
+                 tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
+                 tls_server_name: Optional[str] = None):
         self.addr = default_address(addr)
         self.token = token if token is not None else os.environ.get("RUNNERD_TOKEN") or None
+        self.tls = TlsSettings(tls_ca, tls_cert, tls_key, tls_server_name)
         self.connect_timeout_ms = _ms(connect_timeout, "connect_timeout")
         self.call_timeout = call_timeout
         self.max_request_bytes = max_request_bytes
@@ -204,7 +218,7 @@ class Client:
             if not self._urls:
                 raise InvalidArgument(f"no address in {self.addr!r}")
             for url in self._urls:
-                self._sock.dial(url)
+                self.tls.dial(self._sock, url)
         except _nng.NngError as e:
             self._sock.close()
             if e.errno in (_nng.EADDRINVAL, _nng.ENOTSUP):
@@ -299,7 +313,10 @@ class Client:
             if c is None:
                 c = self._owners[addr] = Client(addr, connect_timeout=self.connect_timeout_ms / 1000,
                                                 call_timeout=self.call_timeout,
-                                                max_request_bytes=self.max_request_bytes)
+                                                max_request_bytes=self.max_request_bytes,
+                                                token=self.token, tls_ca=self.tls.ca,
+                                                tls_cert=self.tls.cert, tls_key=self.tls.key,
+                                                tls_server_name=self.tls.server_name)
             return c
 
     def _routed(self, env: "pb.RequestEnvelope", owner: Optional[str], wait_ms: int) -> "pb.ReplyEnvelope":
@@ -369,8 +386,9 @@ class Client:
 
     def _transport_error(self, rv: int, sending: bool) -> Exception:
         if rv == _nng.ETIMEDOUT and sending:
+            why = "; ".join(w for w in (self.tls.diagnose(u) for u in self._urls) if w)
             return Unavailable(f"cannot reach runnerd at {self.addr} within "
-                               f"{self.connect_timeout_ms} ms")
+                               f"{self.connect_timeout_ms} ms" + (f": {why}" if why else ""))
         if rv == _nng.ETIMEDOUT:
             return DeadlineExceeded(f"no reply from runnerd at {self.addr} in time")
         if sending:

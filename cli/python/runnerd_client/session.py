@@ -23,6 +23,7 @@ from ._proto import pb
 from .errors import (DataLoss, DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument,
                      Unavailable, error_for)
 from .results import RunResult
+from .tls import TlsSettings
 
 if TYPE_CHECKING:
     from .client import Client
@@ -148,7 +149,7 @@ class Session:
         ms = (connect_timeout * 1000) if connect_timeout else self.client.connect_timeout_ms
         return Stream(self.stream_address, self.id, self.secret, from_stdout, from_stderr,
                       connect_timeout_ms=int(ms), frame_timeout=frame_timeout,
-                      token=self.client.token)
+                      token=self.client.token, tls=self.client.tls)
 
     def read_all(self, from_stdout: int = 0, from_stderr: int = 0, *,
                  frame_timeout: Optional[float] = None) -> RunResult:
@@ -184,8 +185,10 @@ class _Link:
     #: Re-dial pace once connected: in effect never (the stream makes a new link).
     NO_REDIAL_MS = 3_600_000
 
-    def __init__(self, address: str, connect_timeout_ms: int):
-        """Open the socket and start dialing ``address``; raises NngError."""
+    def __init__(self, address: str, connect_timeout_ms: int, tls: TlsSettings):
+        """Open the socket and start dialing ``address`` (over TLS when it
+        is a TLS address); raises NngError, or InvalidArgument for TLS
+        settings that cannot work."""
         self.cond = threading.Condition()
         self.up = False         # the connection is the socket's
         self.lost = False       # ...and it went away
@@ -201,7 +204,7 @@ class _Link:
             self.sock.set_ms(_nng.OPT_RECONNMAXT, 500)
             self.sock.on_pipe_event(_nng.PIPE_EV_ADD_POST, self._added)
             self.sock.on_pipe_event(_nng.PIPE_EV_REM_POST, self._removed)
-            self.dialer = self.sock.dial(address)
+            self.dialer = tls.dial(self.sock, address)
         except BaseException:
             self.close()
             raise
@@ -294,7 +297,8 @@ class Stream:
 
     def __init__(self, address: str, session_id: str, secret: bytes, stdout_offset: int,
                  stderr_offset: int, *, connect_timeout_ms: int = 3000,
-                 frame_timeout: Optional[float] = None, token: Optional[str] = None):
+                 frame_timeout: Optional[float] = None, token: Optional[str] = None,
+                 tls: Optional[TlsSettings] = None):
         if not address:
             raise InvalidArgument("no stream address")
         self.address = address
@@ -303,6 +307,7 @@ class Stream:
         self.reattaches = 0
         self._secret = secret
         self._token = token or ""
+        self._tls = tls if tls is not None else TlsSettings()
         # A session has stdout or a terminal: the first offset is either's.
         self._off = {pb.STDOUT: stdout_offset, pb.STDERR: stderr_offset, pb.PTY: stdout_offset}
         self._connect_timeout_ms = connect_timeout_ms
@@ -320,8 +325,9 @@ class Stream:
                 raise InvalidArgument(f"cannot dial stream address {address}: "
                                       f"{_nng.strerror(rv)}")
             if rv == _nng.ETIMEDOUT:
+                why = self._tls.diagnose(address)
                 raise Unavailable(f"cannot reach the stream at {address} within "
-                                  f"{connect_timeout_ms} ms")
+                                  f"{connect_timeout_ms} ms" + (f": {why}" if why else ""))
             raise Unavailable(f"attach to {address}: {_nng.strerror(rv)}")
 
     # --- public ---------------------------------------------------------------
@@ -423,7 +429,7 @@ class Stream:
         far. Returns 0 or an nng error (ETIMEDOUT: no connection in time)."""
         self._drop_link()
         try:
-            self._link = _Link(self.address, self._connect_timeout_ms)
+            self._link = _Link(self.address, self._connect_timeout_ms, self._tls)
         except _nng.NngError as e:
             return e.errno
         if not self._link.wait_up(self._connect_timeout_ms / 1000):
