@@ -35,23 +35,29 @@ RUNNERD = os.environ.get("RUNNERD_BIN") or os.path.join(
 
 
 class Daemon:
-    """A runnerd child on an ipc socket in a fresh directory and a tcp port."""
+    """A runnerd child on an ipc socket in a fresh directory and a tcp port:
+    plain tcp, or with ``tls`` (files "cert", "key", "client_ca") tls+tcp
+    wanting client certificates."""
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, tls=None):
         self.dir = tempfile.mkdtemp(prefix="rd-py-")
         self.ipc = f"ipc://{self.dir}/r.sock"
         self.port = free_port_pair()
-        self.tcp = f"tcp://127.0.0.1:{self.port}"
+        if tls is None:
+            self.tcp = f"tcp://127.0.0.1:{self.port}"
+            args = ["--listen", self.tcp, "--insecure-tcp"]
+        else:
+            self.tcp = f"tls+tcp://127.0.0.1:{self.port}"
+            args = ["--listen", self.tcp, "--tls-cert", tls["cert"], "--tls-key", tls["key"],
+                    "--tls-client-ca", tls["client_ca"]]
         self.log = open(os.path.join(self.dir, "runnerd.log"), "wb")
-        args = []
         if config is not None:
             path = os.path.join(self.dir, "runnerd.yaml")
             with open(path, "w") as f:
                 f.write(config)
-            args = ["--config", path]
+            args += ["--config", path]
         self.proc = subprocess.Popen(
-            [RUNNERD, "--listen", self.ipc, "--listen", self.tcp, "--insecure-tcp",
-             "--state-dir", os.path.join(self.dir, "state")] + args,
+            [RUNNERD, "--listen", self.ipc, "--state-dir", os.path.join(self.dir, "state")] + args,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10

@@ -20,11 +20,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
 import runnerd_client as rc
-from test_client import RUNNERD, die_with_parent, free_port_pair
+from test_client import Daemon, free_port_pair
 
 REFUSED_WITHIN = 2.0
 
@@ -57,36 +56,13 @@ class TlsCase(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="rd-pytls-")
         make_ca(cls.dir, "")
         make_ca(cls.dir, "other-")
-        cls.port = free_port_pair()
-        cls.url = f"tls+tcp://127.0.0.1:{cls.port}"
-        cls.log = open(os.path.join(cls.dir, "runnerd.log"), "wb")
-        cls.proc = subprocess.Popen(
-            [RUNNERD, "--listen", f"ipc://{cls.dir}/r.sock", "--listen", cls.url,
-             "--tls-cert", cls.f("server.crt"), "--tls-key", cls.f("server.key"),
-             "--tls-client-ca", cls.f("ca.crt"), "--state-dir", os.path.join(cls.dir, "state")],
-            stdin=subprocess.DEVNULL, stdout=cls.log, stderr=cls.log, preexec_fn=die_with_parent)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with cls.client(connect_timeout=0.5) as c:
-                    if c.health().status == "SERVING":
-                        return
-            except rc.Unavailable:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                cls.tearDownClass()
-                raise RuntimeError("runnerd did not come up")
+        cls.daemon = Daemon(tls={"cert": cls.f("server.crt"), "key": cls.f("server.key"),
+                                 "client_ca": cls.f("ca.crt")})
+        cls.url, cls.port = cls.daemon.tcp, cls.daemon.port
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.terminate()
-            try:
-                cls.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
-                cls.proc.wait()
-        cls.log.close()
+        cls.daemon.stop()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     @classmethod
