@@ -102,8 +102,12 @@ for t in "${targets[@]}"; do
 		printf 'fuzz_%-15s %-7s execs=%s exec/s=%s cov=%s ft=%s corpus=%s files/%s bytes findings=%s\n' \
 			"$t" "$verdict" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$files" "$bytes" "$found"
 		if [[ $verdict != ok ]]; then
-			grep -E "ERROR|runtime error|oracle failed|^  [^ ]|SUMMARY|Test unit written|^==[0-9]+==" "$run/fuzz.log" |
-				grep -v '_deps/protobuf-c' | head -n 20 | sed 's/^/    /'
+			# Every stage reads its input to the end and none fails on
+			# "nothing matched": under pipefail and set -e, either would
+			# end the script before the other targets.
+			{ grep -E "ERROR|runtime error|oracle failed|^  [^ ]|SUMMARY|Test unit written|^==[0-9]+==|^INFO: .*(crash|timeout|leak|oom)" \
+				"$run/fuzz.log" || true; } | { grep -v '_deps/protobuf-c' || true; } | sed -n '1,20s/^/    /p'
+			[[ $rc -ne 0 ]] || echo "    the fuzzer exited 0 but left inputs: $(ls "$findings" | tr '\n' ' ')"
 			echo "    exit status $rc; log: $run/fuzz.log; inputs: $findings/"
 		fi
 	} | tee -a "$summary"
