@@ -16,6 +16,7 @@ and the error says the handshake failed; a tls+tcp address without a CA is
 refused before any dial.
 """
 
+import faulthandler
 import os
 import shutil
 import subprocess
@@ -147,4 +148,6 @@ class TlsCase(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    # A hang shows where every thread was, before ctest's timeout kills us.
+    faulthandler.dump_traceback_later(240, exit=True)
     unittest.main()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal as _signal
 import threading
+import time
 from typing import TYPE_CHECKING, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from . import _nng
@@ -23,7 +24,7 @@ from ._proto import pb
 from .errors import (DataLoss, DeadlineExceeded, FailedPrecondition, Internal, InvalidArgument,
                      Unavailable, error_for)
 from .results import RunResult
-from .tls import TlsSettings
+from .tls import TLS_SCHEME, TlsSettings
 
 if TYPE_CHECKING:
     from .client import Client
@@ -37,6 +38,8 @@ STREAM_FRAME_LIMIT = 1 << 20
 STREAM_RECV_BUF = 16
 #: A dropped stream connection is attached again this many times per stream.
 MAX_REATTACHES = 8
+#: Seconds a TLS stream connection is kept after our last send (see _Link.close).
+TLS_SEND_SETTLE = 0.1
 
 _KIND = {pb.STDOUT: "stdout", pb.STDERR: "stderr", pb.PTY: "pty"}
 
@@ -193,6 +196,8 @@ class _Link:
         self.up = False         # the connection is the socket's
         self.lost = False       # ...and it went away
         self.receiving = False  # aio has a receive in flight
+        self.tls = address.startswith(TLS_SCHEME)
+        self.sent_at = 0.0      # monotonic time of the last send (TLS only)
         self.sock: Optional[_nng.Socket] = None
         self.aio = _nng.Aio()
         try:
@@ -246,6 +251,8 @@ class _Link:
 
     def send(self, m: "pb.StreamClientMessage") -> int:
         """Send one message; 0 or an nng error."""
+        if self.tls:
+            self.sent_at = time.monotonic()
         return self.sock.send_msg(_nng.msg_from_bytes(m.SerializeToString()))
 
     def recv(self, timeout_ms: int):
@@ -271,6 +278,13 @@ class _Link:
 
     def close(self) -> None:
         """Close the socket (returns after its pipe callbacks ran); idempotent."""
+        # nng 1.5.2's TLS transport hangs nng_close for good when a message
+        # is still being written (its reaper waits on the send): an ack sent
+        # just before the last frame came. Give it time to go out, as the C
+        # client does.
+        settle = self.sent_at + TLS_SEND_SETTLE - time.monotonic()
+        if self.tls and self.sent_at and settle > 0:
+            time.sleep(settle)
         if self.sock is not None:
             self.sock.close()
         self.aio.free()
