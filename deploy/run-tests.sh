@@ -113,14 +113,16 @@ suite() {
 	# a machine's bad moment from failing the run, not a flaky test from
 	# being seen (its failed attempt's output is in the log above).
 	local retried
-	retried=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*\*\*\*.*/\1/p' "$log" | sort -u)
-	if [[ -n $retried ]]; then
-		for t in $retried; do
-			if grep -qE "Test +#[0-9]+: $t \.+ +Passed" "$log"; then
-				echo "$dir: $t failed once, passed on its second attempt"
-			fi
-		done >>"$failures"
-	fi
+	retried=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*\*\*\*(Failed|Timeout|Exception).*/\1/p' "$log" | sort -u)
+	for t in $retried; do
+		local last
+		last=$({ grep -E "Test +#[0-9]+: $t \.+" "$log" || true; } | tail -n 1 |
+			sed -E 's/.*\.+ *(\*\*\*)?([A-Za-z]+( Run)?).*/\2/')
+		case $last in
+		Passed | Skipped | "Not Run")
+			echo "$dir: $t failed once; its second attempt: $last" >>"$failures" ;;
+		esac
+	done
 	return "$rc"
 }
 
