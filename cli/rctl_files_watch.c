@@ -74,8 +74,8 @@ rctl_cmd_fwatch(struct rctl_globals *g, int argc, char **argv)
 	req.recursive = o.recursive;
 	if (runner_watch_dir(c, &req, &resp, RCTL_FILE_DEADLINE_MS, &st) < 0)
 		return rctl_status_exit(&st);
-	if (runner_stream_open_watch(&s, resp->stream_address, resp->watch_id, resp->stream_secret.data,
-				     resp->stream_secret.len, 0, g->connect_timeout_ms, &st) < 0)
+	if (runner_stream_open_watch_as(&s, resp->stream_address, resp->watch_id, resp->stream_secret.data,
+					resp->stream_secret.len, 0, g->connect_timeout_ms, rctl_credentials(g), &st) < 0)
 		return rctl_status_exit(&st);
 	/* No SA_RESTART: a signal ends the wait for the next frame. */
 	sigemptyset(&sa.sa_mask);

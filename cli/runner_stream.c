@@ -372,6 +372,15 @@ runner_stream_open_watch(runner_stream **out, const char *stream_address, const 
 			   connect_timeout_ms, NULL, st);
 }
 
+int
+runner_stream_open_watch_as(runner_stream **out, const char *stream_address, const char *watch_id,
+			    const uint8_t *secret, size_t secret_len, uint64_t events_offset,
+			    int connect_timeout_ms, const runner_credentials *cred, runner_status *st)
+{
+	return stream_open(out, stream_address, watch_id, secret, secret_len, true, 0, 0, events_offset,
+			   connect_timeout_ms, cred, st);
+}
+
 /* Take a message the socket already holds, if any. */
 static int
 recv_queued(runner_stream *s, nng_msg **msg)

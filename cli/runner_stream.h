@@ -61,6 +61,13 @@ int runner_stream_open_watch(runner_stream **out, const char *stream_address, co
 			     const uint8_t *secret, size_t secret_len, uint64_t events_offset,
 			     int connect_timeout_ms, runner_status *st);
 
+/* runner_stream_open_watch as `cred` (may be NULL): TLS for a tls+tcp://
+ * stream address, and the caller's token. */
+int runner_stream_open_watch_as(runner_stream **out, const char *stream_address, const char *watch_id,
+				const uint8_t *secret, size_t secret_len, uint64_t events_offset,
+				int connect_timeout_ms, const struct runner_credentials *cred,
+				runner_status *st);
+
 /* Receive the next frame into *frame (free it with
  * runner__v1__stream_frame__free_unpacked(*frame, NULL)) and acknowledge
  * it. Waits at most `timeout_ms` (< 0: no limit). A frame with a result or

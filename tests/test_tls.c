@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "auth_support.h"
+#include "runner_files.h"
+#include "runner_stream.h"
 
 #define TOKEN "tls-token-6d5c4b3a2918"
 #define CHURN_CYCLES 1000
@@ -359,6 +361,68 @@ START_TEST(test_tls_listener_survives_churn)
 }
 END_TEST
 
+/* A watch's stream over TLS: it needs the caller's credentials as a
+ * session's does (without them the library cannot even dial it). */
+START_TEST(test_watch_over_tls)
+{
+	char url[64], dir[256], config[1024], file[300];
+	int port = port_pair();
+	as_daemon ad;
+	runner_status st;
+
+	make_certs();
+	rd_mkdtemp(dir);
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+	snprintf(config, sizeof(config),
+		 "profiles:\n  - name: default\n    backend: exec\n"
+		 "  - name: ws\n    files:\n      write: [%s]\n",
+		 dir);
+	const char *args[] = { "--listen", url, "--tls-cert", cert("server.crt"), "--tls-key", cert("server.key"),
+			       "--tls-client-ca", cert("ca.crt"), NULL };
+	as_start(&ad, config, false, args);
+
+	runner_credentials good = creds("ca.crt", "");
+	runner_client *c = as_client_tls(url, &good);
+	Runner__V1__FileScope scope = RUNNER__V1__FILE_SCOPE__INIT;
+	Runner__V1__WatchDirRequest req = RUNNER__V1__WATCH_DIR_REQUEST__INIT;
+	Runner__V1__WatchDirResponse *w = NULL;
+	Runner__V1__StreamFrame *f = NULL;
+	runner_stream *s = NULL;
+
+	scope.profile = "ws";
+	req.scope = &scope;
+	req.path = dir;
+	ck_assert_msg(runner_watch_dir(c, &req, &w, 5000, &st) == 0, "WatchDir: %s", st.message);
+	ck_assert_msg(strncmp(w->stream_address, "tls+tcp://", 10) == 0, "%s", w->stream_address);
+	ck_assert_int_lt(runner_stream_open_watch(&s, w->stream_address, w->watch_id, w->stream_secret.data,
+						  w->stream_secret.len, 0, 3000, &st),
+			 0);
+	rd_assert_code(st.code, RUNNER_INVALID_ARGUMENT, &st);
+	ck_assert_msg(runner_stream_open_watch_as(&s, w->stream_address, w->watch_id, w->stream_secret.data,
+						  w->stream_secret.len, 0, 3000, &good, &st) == 0,
+		      "attach: %s", st.message);
+	snprintf(file, sizeof(file), "%s/created-over-tls", dir);
+	rd_write_file(file, "x", 1, 0644);
+	bool seen = false;
+	for (int64_t end = rd_now_ms() + 10000; !seen && rd_now_ms() < end;) {
+		if (runner_stream_next(s, &f, 1000, &st) < 0) {
+			rd_assert_code(st.code, RUNNER_DEADLINE_EXCEEDED, &st);
+			continue;
+		}
+		ck_assert_msg(!f->last, "the watch ended: %d", f->code);
+		for (size_t i = 0; i < f->n_events; i++)
+			seen |= f->events[i]->kind == RUNNER__V1__FILE_EVENT_KIND__FILE_CREATED &&
+				strcmp(f->events[i]->path, "created-over-tls") == 0;
+		runner__v1__stream_frame__free_unpacked(f, NULL);
+	}
+	ck_assert_msg(seen, "no CREATED event for created-over-tls");
+	runner_stream_close(s);
+	runner__v1__watch_dir_response__free_unpacked(w, NULL);
+	runner_client_close(c);
+	as_stop(&ad);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -370,6 +434,7 @@ make_suite(void)
 	tcase_add_test(tc, test_principal_of_a_listener);
 	tcase_add_test(tc, test_tls_without_client_auth);
 	tcase_add_test(tc, test_tls_listener_survives_churn);
+	tcase_add_test(tc, test_watch_over_tls);
 	suite_add_tcase(s, tc);
 	return s;
 }
