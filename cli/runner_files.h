@@ -11,7 +11,8 @@
  * Reading a file larger than one chunk, resuming an upload and reading a
  * watch's events are the caller's loops; runnerctl's cp, put and watch
  * (cli/rctl_files.c) are examples. A watch's events arrive over the stream
- * socket: runner_stream_open_watch (runner_stream.h).
+ * socket: runner_stream_open_watch, or runner_stream_open_watch_as with
+ * credentials (tls+tcp, tokens) (runner_stream.h).
  */
 #ifndef RUNNER_FILES_H
 #define RUNNER_FILES_H
