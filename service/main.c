@@ -225,18 +225,15 @@ static void
 raise_fd_limit(const struct runnerd *d, struct rlimit *start)
 {
 	uint64_t want = (uint64_t) d->cfg.max_sessions * 3 + (uint64_t) d->cfg.max_inflight * 4 + 256;
-	uint64_t was = 0, now = 0;
-	int rv;
+	uint64_t now = 0;
+	int rv = fdlimit_raise(start, &now);
 
-	if (getrlimit(RLIMIT_NOFILE, start) != 0)
-		start->rlim_cur = start->rlim_max = RLIM_INFINITY;
-	rv = fdlimit_raise(&was, &now);
 	if (rv < 0)
 		log_msg("warning", "open files: raising the soft limit to the hard one: %s; limit %llu, %u kept for connections",
 			strerror(-rv), (unsigned long long) now, fdlimit_reserve());
-	else if (was != now)
+	else if (start->rlim_cur < start->rlim_max)
 		log_msg("info", "open files: soft limit raised from %llu to %llu; %u kept for connections",
-			(unsigned long long) was, (unsigned long long) now, fdlimit_reserve());
+			(unsigned long long) start->rlim_cur, (unsigned long long) now, fdlimit_reserve());
 	else
 		log_msg("info", "open files: limit %llu; %u kept for connections", (unsigned long long) now,
 			fdlimit_reserve());

@@ -49,15 +49,19 @@ current_limit(void)
 }
 
 int
-fdlimit_raise(uint64_t *was, uint64_t *now)
+fdlimit_raise(struct rlimit *start, uint64_t *now)
 {
 	struct rlimit rl;
 	int rv = 0;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return -errno;
-	if (was != NULL)
-		*was = from_rlimit(rl.rlim_cur);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		rv = -errno;
+		if (start != NULL)
+			start->rlim_cur = start->rlim_max = RLIM_INFINITY;
+		return rv;
+	}
+	if (start != NULL)
+		*start = rl;
 	if (rl.rlim_cur < rl.rlim_max) {
 		struct rlimit up = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
 

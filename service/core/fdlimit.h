@@ -25,19 +25,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/resource.h>
+
 #include "status.h"
 
 #define FDLIMIT_PER_START 8    /* descriptors a start may need (pipes, both ends) */
 #define FDLIMIT_RECOUNT_MS 100 /* the slow count, at most this often */
 
 /* Raise the soft RLIMIT_NOFILE to the hard one and note the limit in force.
- * *was and *now (may be NULL) get the soft limit before and after. 0, or
+ * *start (may be NULL) gets the limit before (both values RLIM_INFINITY
+ * when it cannot be read), *now (may be NULL) the soft limit after. 0, or
  * -errno when the limit could not be read or raised (the one in force then
- * stays, and is what the reserve is taken from). Commands get the limit
- * runnerd started with back (main reads it first and hands it to the
- * spawners), so a program that walks every possible fd, or uses select(),
- * sees what it would have seen without runnerd. */
-int fdlimit_raise(uint64_t *was, uint64_t *now);
+ * stays, and is what the reserve is taken from). Commands get *start back
+ * (main hands it to the spawners), so a program that walks every possible
+ * fd, or uses select(), sees what it would have seen without runnerd. */
+int fdlimit_raise(struct rlimit *start, uint64_t *now);
 
 /* The soft limit in force, and the descriptors kept for connections. */
 uint64_t fdlimit_limit(void);

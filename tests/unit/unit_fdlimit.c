@@ -36,14 +36,15 @@ END_TEST
 START_TEST(test_reserve)
 {
 	struct rlimit rl = { .rlim_cur = LIMIT / 2, .rlim_max = LIMIT };
-	uint64_t was, now;
+	struct rlimit was;
+	uint64_t now;
 	int fds[LIMIT], n = 0;
 	rstatus st;
 
 	fdlimit_count_slowly(_i == 1);
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	ck_assert_int_eq(fdlimit_raise(&was, &now), 0);
-	ck_assert_uint_eq(was, LIMIT / 2);
+	ck_assert_uint_eq(was.rlim_cur, LIMIT / 2);
 	ck_assert_uint_eq(now, LIMIT);
 	ck_assert_uint_eq(fdlimit_limit(), LIMIT);
 	ck_assert_uint_eq(fdlimit_reserve(), 16);

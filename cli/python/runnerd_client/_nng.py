@@ -92,7 +92,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         "nng_socket_set_ms": (i, [h, cp, ctypes.c_int32]),
         "nng_socket_set_size": (i, [h, cp, sz]),
         "nng_socket_set_int": (i, [h, cp, i]),
-        "nng_dial": (i, [h, cp, ctypes.POINTER(h), i]),
         "nng_dialer_set_ms": (i, [h, cp, ctypes.c_int32]),
         "nng_dialer_create": (i, [ctypes.POINTER(h), h, cp]),
         "nng_dialer_set_ptr": (i, [h, cp, vp]),
@@ -264,12 +263,8 @@ class Socket:
         of a ``tls+tcp://`` dial (the dialer keeps its own reference).
         ``wait``: the first attempt happens here, and its failure raises."""
         d = _Handle()
-        if tls is None:
-            _check(self._n.nng_dial(self._h, url.encode(), ctypes.byref(d),
-                                    0 if wait else FLAG_NONBLOCK), f"dial {url}")
-            return Dialer(d)
         _check(self._n.nng_dialer_create(ctypes.byref(d), self._h, url.encode()), f"dial {url}")
-        rv = self._n.nng_dialer_set_ptr(d, OPT_TLS_CONFIG, tls.ptr)
+        rv = self._n.nng_dialer_set_ptr(d, OPT_TLS_CONFIG, tls.ptr) if tls is not None else 0
         if rv == 0:
             rv = self._n.nng_dialer_start(d, 0 if wait else FLAG_NONBLOCK)
         if rv != 0:

@@ -283,7 +283,7 @@ class _Link:
         # just before the last frame came. Give it time to go out, as the C
         # client does.
         settle = self.sent_at + TLS_SEND_SETTLE - time.monotonic()
-        if self.tls and self.sent_at and settle > 0:
+        if self.sent_at and settle > 0:
             time.sleep(settle)
         if self.sock is not None:
             self.sock.close()
